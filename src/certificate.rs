@@ -1,0 +1,191 @@
+//! An X.509 certificate as certgen sees it: its DER, and the facts users ask about
+//! (subject, issuer, serial, validity, key, thumbprints), parsed once with `x509-parser`.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use crate::error::{Error, Result};
+use crate::thumbprint::Thumbprints;
+
+/// The public key of a certificate, reduced to what certgen needs to decide and compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertKey {
+    /// RSA modulus and public exponent, big-endian, without leading zero bytes.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// Anything else (EC, EdDSA, DSA …), named for messages: Entra accepts only RSA.
+    Other(String),
+}
+
+impl CertKey {
+    /// `RSA 2048`, `EC P-256` …, as printed and as in `--json` `key`.
+    pub fn describe(&self) -> String {
+        match self {
+            CertKey::Rsa { n, .. } => format!("RSA {}", rsa_bits(n)),
+            CertKey::Other(name) => name.clone(),
+        }
+    }
+
+    pub fn rsa_bits(&self) -> Option<usize> {
+        match self {
+            CertKey::Rsa { n, .. } => Some(rsa_bits(n)),
+            CertKey::Other(_) => None,
+        }
+    }
+}
+
+/// Bit length of a big-endian unsigned integer.
+pub fn rsa_bits(n: &[u8]) -> usize {
+    let n = strip_leading_zeros(n);
+    match n.first() {
+        None => 0,
+        Some(first) => n.len() * 8 - first.leading_zeros() as usize,
+    }
+}
+
+pub fn strip_leading_zeros(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    &b[start..]
+}
+
+/// A parsed certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    der: Vec<u8>,
+    pub subject: String,
+    pub issuer: String,
+    /// Serial number, upper-case hex without leading zero bytes (as `openssl x509 -serial`).
+    pub serial: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub key: CertKey,
+    pub thumbprints: Thumbprints,
+}
+
+/// Where a certificate stands in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Validity {
+    Valid,
+    Expired,
+    NotYetValid,
+}
+
+impl Certificate {
+    /// Parses one DER certificate; trailing bytes are an error (a DER file is exactly one).
+    pub fn from_der(der: &[u8]) -> Result<Self> {
+        let (rest, x509) = X509Certificate::from_der(der)
+            .map_err(|e| Error::failure(format!("not a valid X.509 certificate ({e})")))?;
+        if !rest.is_empty() {
+            return Err(Error::failure(
+                "not a valid X.509 certificate (trailing bytes after it)",
+            ));
+        }
+        let der = der.to_vec();
+        let key = match x509.public_key().parsed() {
+            Ok(PublicKey::RSA(rsa)) => CertKey::Rsa {
+                n: strip_leading_zeros(rsa.modulus).to_vec(),
+                e: strip_leading_zeros(rsa.exponent).to_vec(),
+            },
+            Ok(PublicKey::EC(_)) => CertKey::Other(ec_name(x509.public_key())),
+            Ok(PublicKey::DSA(_)) => CertKey::Other("DSA".into()),
+            _ => CertKey::Other(match x509.public_key().algorithm.algorithm.to_id_string() {
+                s if s == "1.3.101.112" => "Ed25519".into(),
+                s if s == "1.3.101.113" => "Ed448".into(),
+                s => format!("unknown key type {s}"),
+            }),
+        };
+        let serial = hex::encode_upper(strip_leading_zeros(x509.raw_serial()));
+        Ok(Certificate {
+            subject: x509.subject().to_string(),
+            issuer: x509.issuer().to_string(),
+            serial: if serial.is_empty() {
+                "00".into()
+            } else {
+                serial
+            },
+            not_before: x509.validity().not_before.to_datetime(),
+            not_after: x509.validity().not_after.to_datetime(),
+            key,
+            thumbprints: Thumbprints::of_der(&der),
+            der,
+        })
+    }
+
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    pub fn to_pem(&self) -> String {
+        pem::encode_config(
+            &pem::Pem::new("CERTIFICATE", self.der.clone()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
+    }
+
+    pub fn validity_at(&self, now: OffsetDateTime) -> Validity {
+        if now < self.not_before {
+            Validity::NotYetValid
+        } else if now > self.not_after {
+            Validity::Expired
+        } else {
+            Validity::Valid
+        }
+    }
+
+    pub fn validity_now(&self) -> Validity {
+        self.validity_at(OffsetDateTime::now_utc())
+    }
+
+    pub fn is_self_issued(&self) -> bool {
+        self.subject == self.issuer
+    }
+}
+
+fn ec_name(spki: &SubjectPublicKeyInfo<'_>) -> String {
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|oid| oid.to_id_string());
+    match curve.as_deref() {
+        Some("1.2.840.10045.3.1.7") => "EC P-256".into(),
+        Some("1.3.132.0.34") => "EC P-384".into(),
+        Some("1.3.132.0.35") => "EC P-521".into(),
+        _ => "EC".into(),
+    }
+}
+
+/// RFC 3339 in UTC with whole seconds, the form used in all outputs.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_of_big_endian_integers() {
+        assert_eq!(rsa_bits(&[0x00, 0x80, 0, 0]), 24);
+        assert_eq!(rsa_bits(&[0x01]), 1);
+        assert_eq!(rsa_bits(&[]), 0);
+    }
+
+    #[test]
+    fn garbage_is_refused_without_panic() {
+        assert!(Certificate::from_der(b"\x30\x03\x02\x01").is_err());
+        assert!(Certificate::from_der(&[]).is_err());
+    }
+
+    #[test]
+    fn rfc3339_is_utc_whole_seconds() {
+        let t = OffsetDateTime::from_unix_timestamp(1_484_592_741).unwrap();
+        assert_eq!(rfc3339(t), "2017-01-16T18:52:21Z");
+    }
+}

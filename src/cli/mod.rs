@@ -1,0 +1,109 @@
+//! Command-line definitions (clap derive) and the one place where errors become
+//! `error:`/`hint:` lines and exit codes.
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use certgen::{Error, ErrorKind};
+
+mod new;
+mod output;
+mod thumbprint;
+
+/// Certificates, client assertions and tokens for the Microsoft Entra ID client-credentials flow.
+#[derive(Debug, Parser)]
+#[command(name = "certgen", version, about, propagate_version = true)]
+#[command(
+    after_help = "Start with `certgen new --cn my-daemon`, upload the .cer it writes to your app registration, \
+then use the key with `certgen assertion` or `certgen token`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    New(new::NewArgs),
+    Thumbprint(thumbprint::ThumbprintArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    let result = match cli.command {
+        Command::New(args) => new::run(args),
+        Command::Thumbprint(args) => thumbprint::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "certgen",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints an error as the contract wants it and returns its exit code.
+pub fn report(e: &Error) -> i32 {
+    eprintln!("error: {}", e.message());
+    for h in e.hints() {
+        eprintln!("hint: {h}");
+    }
+    e.kind().exit_code()
+}
+
+/// clap's own errors, reduced to the contract's `error:` line plus a usage hint (exit 2);
+/// `--help` and `--version` go to stdout with exit 0.
+fn clap_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind as K;
+    match e.kind() {
+        K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            }
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid command line")
+                .trim_start_matches("error: ")
+                .to_string();
+            let tip = rendered
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("tip: "))
+                .map(|l| l.trim_start_matches("tip: ").to_string());
+            let usage = rendered
+                .lines()
+                .find(|l| l.starts_with("Usage: "))
+                .map(|l| l.trim_start_matches("Usage: ").to_string());
+            let mut err = Error::new(ErrorKind::Usage, first);
+            if let Some(t) = tip {
+                err = err.with_hint(t);
+            }
+            if let Some(u) = usage {
+                err = err.with_hint(format!("usage: {u} (see --help)"));
+            }
+            report(&err)
+        }
+    }
+}

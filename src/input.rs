@@ -1,0 +1,300 @@
+//! The shared input layer: any certificate, key or PKCS#12 file, recognised by content.
+//!
+//! PEM (any mix of blocks, with text between them), a DER certificate, a DER PKCS#8 key, or
+//! PKCS#12. A password is asked for only when the content needs one (an encrypted key, a
+//! PKCS#12 file that does not open with the empty password), and at most once per file.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::certificate::Certificate;
+use crate::error::{Error, Result};
+use crate::key::PrivateKey;
+use crate::pkcs12::{self, Pkcs12Error};
+use crate::secret::{Secret, SecretSource};
+
+/// The format a file turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pem,
+    Der,
+    Pkcs12,
+}
+
+/// Everything one file holds.
+#[derive(Debug, Clone)]
+pub struct Material {
+    /// The name used in messages and in `thumbprint` output (`-` for stdin).
+    pub name: String,
+    pub format: Format,
+    /// Certificates in file order (PKCS#12: the leaf first).
+    pub certs: Vec<Certificate>,
+    pub keys: Vec<PrivateKey>,
+}
+
+/// Reads `path` (`-` = stdin) and recognises its content.
+pub fn load(path: &Path, passwords: &SecretSource) -> Result<Material> {
+    let name = path.display().to_string();
+    let bytes = read_input(path)?;
+    load_bytes(&bytes, &name, passwords)
+}
+
+/// Reads a whole input file, with messages for the usual mistakes.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::failure(format!("cannot read stdin: {e}")))?;
+        return Ok(buf);
+    }
+    if path.is_dir() {
+        return Err(Error::failure(format!(
+            "{} is a directory, not a file",
+            path.display()
+        )));
+    }
+    std::fs::read(path).map_err(|e| Error::io("read", path, &e))
+}
+
+/// Recognises and parses the content of one file.
+pub fn load_bytes(bytes: &[u8], name: &str, passwords: &SecretSource) -> Result<Material> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::failure(format!("{name} is empty")));
+    }
+    let mut password = LazyPassword::new(passwords);
+    if contains(bytes, b"-----BEGIN ") {
+        return load_pem(bytes, name, &mut password);
+    }
+    if bytes[0] == 0x30 {
+        if let Ok(cert) = Certificate::from_der(bytes) {
+            return Ok(Material {
+                name: name.to_string(),
+                format: Format::Der,
+                certs: vec![cert],
+                keys: vec![],
+            });
+        }
+        if let Ok(key) = PrivateKey::from_pkcs8_der(bytes) {
+            return Ok(Material {
+                name: name.to_string(),
+                format: Format::Der,
+                certs: vec![],
+                keys: vec![key],
+            });
+        }
+        match open_pkcs12(bytes, name, &mut password) {
+            Err(e) if e.message().ends_with("not PKCS#12") => {}
+            other => return other,
+        }
+    }
+    Err(
+        Error::failure(format!("{name} is not a certificate, key or PKCS#12 file")).with_hint(
+            "certgen reads PEM (certificates and keys), DER certificates and PKCS#12 (.pfx/.p12)",
+        ),
+    )
+}
+
+fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result<Material> {
+    // A file made without a password opens with the empty one; try that before asking.
+    let given = password.get_if_configured()?;
+    let attempt = match &given {
+        Some(pw) => pkcs12::read(bytes, pw.expose()),
+        None => pkcs12::read(bytes, ""),
+    };
+    let contents = match attempt {
+        Ok(c) => c,
+        Err(Pkcs12Error::WrongPassword) if given.is_none() => match password.get_by_prompt()? {
+            Some(pw) => pkcs12::read(bytes, pw.expose()).map_err(|e| p12_error(e, name))?,
+            None => {
+                return Err(Error::failure(format!("{name} is a password-protected PKCS#12 file"))
+                    .with_hint("give the password with --password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD"))
+            }
+        },
+        Err(e) => return Err(p12_error(e, name)),
+    };
+    if contents.certs.is_empty() && contents.keys.is_empty() {
+        return Err(Error::failure(format!(
+            "{name} is a PKCS#12 file with no certificate and no key"
+        )));
+    }
+    Ok(Material {
+        name: name.to_string(),
+        format: Format::Pkcs12,
+        certs: contents.certs,
+        keys: contents.keys,
+    })
+}
+
+fn p12_error(e: Pkcs12Error, name: &str) -> Error {
+    match e {
+        Pkcs12Error::NotPkcs12 => Error::failure(format!("{name}: not PKCS#12")),
+        Pkcs12Error::WrongPassword => {
+            Error::failure(format!("wrong password for the PKCS#12 file {name}"))
+        }
+        Pkcs12Error::Invalid(why) => Error::failure(format!(
+            "{name} is a damaged or unsupported PKCS#12 file ({why})"
+        )),
+    }
+}
+
+fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result<Material> {
+    let blocks = pem::parse_many(bytes)
+        .map_err(|e| Error::failure(format!("{name}: malformed PEM ({e})")))?;
+    let begins = count(bytes, b"-----BEGIN ");
+    if blocks.len() != begins {
+        return Err(Error::failure(format!(
+            "{name}: a PEM block is truncated or malformed ({} of {begins} blocks readable)",
+            blocks.len()
+        )));
+    }
+    let mut material = Material {
+        name: name.to_string(),
+        format: Format::Pem,
+        certs: vec![],
+        keys: vec![],
+    };
+    for (i, block) in blocks.iter().enumerate() {
+        let at = || format!("{name}: PEM block {} ({})", i + 1, block.tag());
+        match block.tag() {
+            "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => {
+                let cert = Certificate::from_der(block.contents())
+                    .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?;
+                material.certs.push(cert);
+            }
+            "PRIVATE KEY" => material.keys.push(
+                PrivateKey::from_pkcs8_der(block.contents())
+                    .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?,
+            ),
+            "RSA PRIVATE KEY" => {
+                if block.headers().get("Proc-Type").is_some() {
+                    return Err(Error::failure(format!(
+                        "{}: legacy OpenSSL-encrypted key (Proc-Type header) is not supported",
+                        at()
+                    ))
+                    .with_hint(
+                        "convert it to encrypted PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW",
+                    ));
+                }
+                material.keys.push(
+                    PrivateKey::from_pkcs1_der(block.contents())
+                        .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?,
+                );
+            }
+            "ENCRYPTED PRIVATE KEY" => {
+                let Some(pw) = password.get()? else {
+                    return Err(Error::failure(format!("{name} holds an encrypted private key"))
+                        .with_hint("give its password with --password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD"));
+                };
+                material.keys.push(
+                    PrivateKey::from_encrypted_pkcs8_der(block.contents(), &pw)
+                        .map_err(|e| Error::failure(format!("{name}: {}", e.message())))?,
+                );
+            }
+            "EC PRIVATE KEY" => return Err(Error::failure(format!(
+                "{name} holds an EC private key; Microsoft Entra ID accepts only RSA credentials"
+            ))
+            .with_hint("make an RSA certificate: certgen new --cn NAME")),
+            // Requests, parameters and public keys carry nothing certgen reads; ignoring them
+            // lets a file that also holds a CSR or an `openssl x509 -text` dump still work.
+            _ => {}
+        }
+    }
+    if material.certs.is_empty() && material.keys.is_empty() {
+        return Err(Error::failure(format!(
+            "{name} holds no certificate and no private key"
+        )));
+    }
+    Ok(material)
+}
+
+/// Reads the password on first use only, and only once.
+struct LazyPassword<'a> {
+    source: &'a SecretSource,
+    value: Option<Option<Secret>>,
+}
+
+impl<'a> LazyPassword<'a> {
+    fn new(source: &'a SecretSource) -> Self {
+        LazyPassword {
+            source,
+            value: None,
+        }
+    }
+
+    fn get(&mut self) -> Result<Option<Secret>> {
+        if self.value.is_none() {
+            self.value = Some(self.source.read()?);
+        }
+        Ok(self.value.clone().flatten())
+    }
+
+    /// The password from a file or the environment, never a prompt.
+    fn get_if_configured(&mut self) -> Result<Option<Secret>> {
+        let configured = self.source.file.is_some()
+            || self
+                .source
+                .env_var
+                .as_ref()
+                .is_some_and(|v| std::env::var_os(v).is_some());
+        if configured {
+            self.get()
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn get_by_prompt(&mut self) -> Result<Option<Secret>> {
+        self.get()
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    count(hay, needle) > 0
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// Loads several files; used by commands that take `FILE...`.
+pub fn load_all(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
+    paths.iter().map(|p| load(p, passwords)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_bytes_are_one_clear_error() {
+        let e = load_bytes(
+            b"\x30\x82\x01\x00garbage",
+            "x.bin",
+            &SecretSource::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.message().contains("not a certificate, key or PKCS#12"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn empty_input_says_empty() {
+        let e = load_bytes(b"  \n", "e.pem", &SecretSource::default()).unwrap_err();
+        assert_eq!(e.message(), "e.pem is empty");
+    }
+
+    #[test]
+    fn truncated_pem_is_detected() {
+        let e = load_bytes(
+            b"-----BEGIN CERTIFICATE-----\nMIIB\n",
+            "t.pem",
+            &SecretSource::default(),
+        )
+        .unwrap_err();
+        assert!(e.message().contains("truncated"), "{}", e.message());
+    }
+}

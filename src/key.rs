@@ -1,0 +1,227 @@
+//! Private keys: PKCS#8, encrypted PKCS#8 and PKCS#1 in, PKCS#8 (optionally encrypted) out.
+//!
+//! A key is held as PKCS#8 DER whatever form it arrived in, so every later step (signing,
+//! PKCS#12, comparison with a certificate) has one input. Its `Debug` never shows key material.
+
+use std::fmt;
+
+use pkcs1::der::{Decode, Encode};
+use pkcs8::{EncryptedPrivateKeyInfo, ObjectIdentifier, PrivateKeyInfo};
+
+use crate::certificate::{rsa_bits, strip_leading_zeros, CertKey};
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+
+/// PBKDF2 rounds for keys certgen encrypts. OpenSSL 3 writes 2048; a higher count costs a
+/// fraction of a second once per use and makes an offline guess far more expensive.
+pub const PBKDF2_ITERATIONS: u32 = 100_000;
+
+/// What kind of key this is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA with its public modulus and exponent (no leading zeros), and the PKCS#1 private key.
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+        pkcs1: Vec<u8>,
+    },
+    /// Not RSA; the name is for messages.
+    Other(String),
+}
+
+/// A private key, held as PKCS#8 DER.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKey {
+    pkcs8: Vec<u8>,
+    kind: KeyKind,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey({}, redacted)", self.describe())
+    }
+}
+
+impl PrivateKey {
+    /// An unencrypted PKCS#8 `PrivateKeyInfo`.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        let info = PrivateKeyInfo::try_from(der)
+            .map_err(|e| Error::failure(format!("not a valid PKCS#8 private key ({e})")))?;
+        let kind = if info.algorithm.oid == RSA_ENCRYPTION {
+            rsa_kind(info.private_key)?
+        } else if info.algorithm.oid == EC_PUBLIC_KEY {
+            KeyKind::Other("EC".into())
+        } else if info.algorithm.oid == ED25519 {
+            KeyKind::Other("Ed25519".into())
+        } else {
+            KeyKind::Other(format!("key type {}", info.algorithm.oid))
+        };
+        Ok(PrivateKey {
+            pkcs8: der.to_vec(),
+            kind,
+        })
+    }
+
+    /// A PKCS#1 `RSAPrivateKey` (`BEGIN RSA PRIVATE KEY`), wrapped into PKCS#8.
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
+        let kind = rsa_kind(der)?;
+        let info = PrivateKeyInfo::new(
+            pkcs8::AlgorithmIdentifierRef {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(pkcs1::der::asn1::AnyRef::NULL),
+            },
+            der,
+        );
+        let pkcs8 = info
+            .to_der()
+            .map_err(|e| Error::failure(format!("cannot re-encode the RSA key ({e})")))?;
+        Ok(PrivateKey { pkcs8, kind })
+    }
+
+    /// An `EncryptedPrivateKeyInfo` (`BEGIN ENCRYPTED PRIVATE KEY`), decrypted with `password`.
+    pub fn from_encrypted_pkcs8_der(der: &[u8], password: &Secret) -> Result<Self> {
+        let enc = EncryptedPrivateKeyInfo::try_from(der).map_err(|e| {
+            Error::failure(format!("not a valid encrypted PKCS#8 private key ({e})"))
+        })?;
+        let doc = enc.decrypt(password.expose().as_bytes()).map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("unsupported") || msg.contains("Algorithm") {
+                Error::failure(format!(
+                    "cannot decrypt the private key: unsupported encryption ({msg})"
+                ))
+                .with_hint(
+                    "re-encrypt it with PBKDF2 and AES: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW",
+                )
+            } else {
+                Error::failure("cannot decrypt the private key: wrong password")
+            }
+        })?;
+        Self::from_pkcs8_der(doc.as_bytes())
+            .map_err(|_| Error::failure("cannot decrypt the private key: wrong password"))
+    }
+
+    pub fn kind(&self) -> &KeyKind {
+        &self.kind
+    }
+
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// The PKCS#1 DER of an RSA key (what `jsonwebtoken`'s RSA signer takes).
+    pub fn rsa_pkcs1_der(&self) -> Option<&[u8]> {
+        match &self.kind {
+            KeyKind::Rsa { pkcs1, .. } => Some(pkcs1),
+            KeyKind::Other(_) => None,
+        }
+    }
+
+    pub fn rsa_bits(&self) -> Option<usize> {
+        match &self.kind {
+            KeyKind::Rsa { n, .. } => Some(rsa_bits(n)),
+            KeyKind::Other(_) => None,
+        }
+    }
+
+    /// `RSA 2048`, `EC` …
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            KeyKind::Rsa { n, .. } => format!("RSA {}", rsa_bits(n)),
+            KeyKind::Other(name) => name.clone(),
+        }
+    }
+
+    /// Whether this key is the private half of the certificate's public key.
+    pub fn matches(&self, cert_key: &CertKey) -> bool {
+        match (&self.kind, cert_key) {
+            (KeyKind::Rsa { n, e, .. }, CertKey::Rsa { n: cn, e: ce }) => n == cn && e == ce,
+            _ => false,
+        }
+    }
+
+    /// `BEGIN PRIVATE KEY` PEM.
+    pub fn to_pkcs8_pem(&self) -> String {
+        pem::encode_config(
+            &pem::Pem::new("PRIVATE KEY", self.pkcs8.clone()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
+    }
+
+    /// `BEGIN ENCRYPTED PRIVATE KEY` PEM: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC,
+    /// which OpenSSL 3, Java, .NET and MSAL all read.
+    pub fn to_encrypted_pkcs8_pem(&self, password: &Secret) -> Result<String> {
+        let mut salt = [0u8; 16];
+        let mut iv = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut salt)
+            .and_then(|_| aws_lc_rs::rand::fill(&mut iv))
+            .map_err(|_| Error::failure("the system random generator failed"))?;
+        let params =
+            pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv)
+                .map_err(|e| Error::failure(format!("cannot encrypt the key ({e})")))?;
+        let info = PrivateKeyInfo::try_from(self.pkcs8.as_slice())
+            .map_err(|e| Error::failure(format!("cannot encrypt the key ({e})")))?;
+        let doc = info
+            .encrypt_with_params(params, password.expose().as_bytes())
+            .map_err(|e| Error::failure(format!("cannot encrypt the key ({e})")))?;
+        let pem = doc
+            .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+            .map_err(|e| Error::failure(format!("cannot encode the key ({e})")))?;
+        Ok(pem.to_string())
+    }
+}
+
+fn rsa_kind(pkcs1_der: &[u8]) -> Result<KeyKind> {
+    let rsa = pkcs1::RsaPrivateKey::from_der(pkcs1_der)
+        .map_err(|e| Error::failure(format!("not a valid RSA private key ({e})")))?;
+    Ok(KeyKind::Rsa {
+        n: strip_leading_zeros(rsa.modulus.as_bytes()).to_vec(),
+        e: strip_leading_zeros(rsa.public_exponent.as_bytes()).to_vec(),
+        pkcs1: pkcs1_der.to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh_key() -> PrivateKey {
+        let kp =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .unwrap();
+        PrivateKey::from_pkcs8_der(&kp.serialize_der()).unwrap()
+    }
+
+    #[test]
+    fn encrypted_round_trip_and_wrong_password() {
+        let key = fresh_key();
+        assert_eq!(key.rsa_bits(), Some(2048));
+        let pem_text = key.to_encrypted_pkcs8_pem(&Secret::new("pw")).unwrap();
+        let der = pem::parse(&pem_text).unwrap().into_contents();
+        let back = PrivateKey::from_encrypted_pkcs8_der(&der, &Secret::new("pw")).unwrap();
+        assert_eq!(back, key);
+        let err = PrivateKey::from_encrypted_pkcs8_der(&der, &Secret::new("nope")).unwrap_err();
+        assert!(
+            err.message().contains("wrong password"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn pkcs1_is_wrapped_into_the_same_pkcs8() {
+        let key = fresh_key();
+        let pkcs1 = key.rsa_pkcs1_der().unwrap().to_vec();
+        let again = PrivateKey::from_pkcs1_der(&pkcs1).unwrap();
+        assert!(again.kind() == key.kind(), "same key after wrapping");
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let key = fresh_key();
+        assert_eq!(format!("{key:?}"), "PrivateKey(RSA 2048, redacted)");
+    }
+}

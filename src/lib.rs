@@ -1,0 +1,30 @@
+//! certgen — certificates, client assertions and tokens for the Microsoft Entra ID
+//! client-credentials (machine-to-machine) flow, and an offline token service that behaves
+//! like Entra for tests.
+//!
+//! The library holds the domain; the `certgen` binary is a thin layer of argument parsing and
+//! printing over it. One module per concept:
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`certificate`] | a parsed X.509 certificate and its facts |
+//! | [`thumbprint`] | the four thumbprint forms Entra uses |
+//! | [`key`] | private keys (PKCS#8, encrypted PKCS#8, PKCS#1) |
+//! | [`pkcs12`] | PKCS#12 read (modern and legacy) and write |
+//! | [`input`] | any certificate/key/PKCS#12 file, recognised by content |
+//! | [`secret`] | passwords and client secrets, and where they come from |
+//! | [`generate`] | new self-signed certificates and keys |
+//! | [`files`] | safe, atomic output files |
+//! | [`error`] | the one error type, with hints and exit-code kinds |
+
+pub mod certificate;
+pub mod error;
+pub mod files;
+pub mod generate;
+pub mod input;
+pub mod key;
+pub mod pkcs12;
+pub mod secret;
+pub mod thumbprint;
+
+pub use error::{Error, ErrorKind, Result};

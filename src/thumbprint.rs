@@ -1,0 +1,136 @@
+//! Where thumbprints are computed: the four forms Entra and its clients use for one certificate.
+//!
+//! | form | value | where it goes |
+//! |---|---|---|
+//! | `thumbprint` | SHA-1 of the DER, 40 upper-case hex | the Azure portal; MSAL's `thumbprint` |
+//! | `thumbprint_sha256` | SHA-256 of the DER, 64 upper-case hex | |
+//! | `x5t` | base64url, no padding, of the SHA-1 bytes | JWT header `x5t` (RS256) |
+//! | `x5t_s256` | base64url, no padding, of the SHA-256 bytes | JWT header `x5t#S256` (PS256) |
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::Serialize;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+/// The thumbprints of one certificate, computed once from its DER.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Thumbprints {
+    pub sha1: [u8; 20],
+    pub sha256: [u8; 32],
+}
+
+impl Thumbprints {
+    pub fn of_der(der: &[u8]) -> Self {
+        Thumbprints {
+            sha1: Sha1::digest(der).into(),
+            sha256: Sha256::digest(der).into(),
+        }
+    }
+
+    /// SHA-1, upper-case hex: what the portal shows.
+    pub fn thumbprint(&self) -> String {
+        hex::encode_upper(self.sha1)
+    }
+
+    /// SHA-256, upper-case hex.
+    pub fn thumbprint_sha256(&self) -> String {
+        hex::encode_upper(self.sha256)
+    }
+
+    /// `x5t` header value: base64url of the SHA-1, no padding (RFC 7515 §4.1.7).
+    pub fn x5t(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.sha1)
+    }
+
+    /// `x5t#S256` header value: base64url of the SHA-256, no padding (RFC 7515 §4.1.8).
+    pub fn x5t_s256(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.sha256)
+    }
+}
+
+/// Decodes a thumbprint header value the way Entra evidently does: base64url or standard
+/// base64, padded or not (MSAL Python pads, the Rust SDK uses standard base64).
+/// Returns `None` when it is not base64 of any kind.
+pub fn decode_lenient(value: &str) -> Option<Vec<u8>> {
+    let trimmed = value.trim_end_matches('=');
+    if trimmed.contains(['+', '/']) {
+        let padded = pad(trimmed);
+        STANDARD.decode(padded).ok()
+    } else {
+        URL_SAFE_NO_PAD.decode(trimmed).ok()
+    }
+}
+
+/// Decodes strictly: base64url without padding, as RFC 7515 requires.
+pub fn decode_strict(value: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(value).ok()
+}
+
+fn pad(s: &str) -> String {
+    let mut out = s.to_string();
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
+}
+
+/// Turns a user-typed thumbprint (hex with or without colons/spaces, any case) into bytes.
+pub fn parse_hex(value: &str) -> Option<Vec<u8>> {
+    let clean: String = value
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect();
+    hex::decode(clean).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Published vector from the old Entra certificate-credentials page (reference §7.1).
+    #[test]
+    fn x5t_matches_the_published_vector() {
+        let sha1 = parse_hex("84E05C1D98BCE3A5421D225B140B36E86A3D5534").unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.encode(&sha1), "hOBcHZi846VCHSJbFAs26Go9VTQ");
+        // …and the padded form an older revision printed decodes to the same bytes.
+        assert_eq!(
+            decode_lenient("hOBcHZi846VCHSJbFAs26Go9VTQ=").unwrap(),
+            sha1
+        );
+    }
+
+    // Reference §7.4: x5t of the token-request doc and its hex.
+    #[test]
+    fn token_request_doc_vector() {
+        let bytes = decode_strict("gx8tGysyjcRqKjFPnd7RFwvwZI0").unwrap();
+        assert_eq!(
+            hex::encode_upper(bytes),
+            "831F2D1B2B328DC46A2A314F9DDED1170BF0648D"
+        );
+    }
+
+    #[test]
+    fn lenient_decoding_accepts_standard_base64() {
+        let t = Thumbprints::of_der(b"any bytes at all, not really a certificate");
+        let std_padded = STANDARD.encode(t.sha1);
+        assert_eq!(decode_lenient(&std_padded).unwrap(), t.sha1);
+        assert_eq!(decode_lenient(&t.x5t()).unwrap(), t.sha1);
+        assert!(decode_strict(&format!("{}=", t.x5t())).is_none());
+    }
+
+    #[test]
+    fn hex_forms() {
+        let t = Thumbprints::of_der(b"");
+        // SHA-1 and SHA-256 of the empty string.
+        assert_eq!(t.thumbprint(), "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709");
+        assert_eq!(
+            t.thumbprint_sha256(),
+            "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+        );
+        assert_eq!(
+            parse_hex("da:39:a3:ee").unwrap(),
+            vec![0xda, 0x39, 0xa3, 0xee]
+        );
+    }
+}
