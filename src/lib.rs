@@ -15,6 +15,7 @@
 //! | [`secret`] | passwords and client secrets, and where they come from |
 //! | [`generate`] | new self-signed certificates and keys |
 //! | [`files`] | safe, atomic output files |
+//! | [`paths`] | where the cache and service state live |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
 
 pub mod certificate;
@@ -23,6 +24,7 @@ pub mod files;
 pub mod generate;
 pub mod input;
 pub mod key;
+pub mod paths;
 pub mod pkcs12;
 pub mod secret;
 pub mod thumbprint;
