@@ -52,7 +52,9 @@ pub fn run(args: DecodeArgs) -> Result<()> {
             "signature_verified": false,
         }));
     }
+    // Whole seconds, like the claims, so a claim made this second reads "now".
     let now = OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     let mut out = String::new();
     out += "header\n";
     out += &indented(&decoded.header)?;
@@ -85,6 +87,7 @@ fn time_lines(claims: &Value, now: OffsetDateTime) -> String {
                 Some(t) => {
                     let rel = output::relative(t, now);
                     let rel = match rel.strip_suffix(" ago") {
+                        _ if t == now => "now".to_string(),
                         Some(span) if name == "exp" => format!("expired {span} ago"),
                         _ => rel,
                     };
