@@ -150,34 +150,23 @@ mod tests {
 
     #[test]
     fn named_clouds_and_urls() {
-        assert_eq!(
-            authority_host("public").unwrap(),
-            "https://login.microsoftonline.com"
-        );
-        assert_eq!(
-            authority_host("USGOV").unwrap(),
-            "https://login.microsoftonline.us"
-        );
-        assert_eq!(
-            authority_host("china").unwrap(),
-            "https://login.chinacloudapi.cn"
-        );
-        assert_eq!(
-            authority_host("https://login.partner.microsoftonline.cn/").unwrap(),
-            "https://login.partner.microsoftonline.cn"
-        );
-        assert_eq!(
-            authority_host("http://127.0.0.1:8443/").unwrap(),
-            "http://127.0.0.1:8443"
-        );
-        assert_eq!(
-            authority_host("http://[::1]:8080").unwrap(),
-            "http://[::1]:8080"
-        );
-        assert_eq!(
-            authority_host("http://localhost:9000/prefix/").unwrap(),
-            "http://localhost:9000/prefix"
-        );
+        for (given, expected) in [
+            ("public", "https://login.microsoftonline.com"),
+            ("USGOV", "https://login.microsoftonline.us"),
+            ("china", "https://login.chinacloudapi.cn"),
+            (
+                "https://login.partner.microsoftonline.cn/",
+                "https://login.partner.microsoftonline.cn",
+            ),
+            ("http://127.0.0.1:8443/", "http://127.0.0.1:8443"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+            (
+                "http://localhost:9000/prefix/",
+                "http://localhost:9000/prefix",
+            ),
+        ] {
+            assert_eq!(authority_host(given).unwrap(), expected, "{given}");
+        }
     }
 
     #[test]

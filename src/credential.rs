@@ -87,8 +87,8 @@ impl Credential {
         let mut matching = certs.iter().filter(|c| key.matches(&c.key));
         let Some(leaf) = matching.next().cloned() else {
             return Err(Error::failure("certificate and key do not match").with_hint(format!(
-                "the key is not the private key of any certificate in {names}; \
-                 check with: certgen thumbprint on each file, and use the key that was made with the certificate"
+                "the key in {names} is not the private key of any certificate there; \
+                 use the key made together with the certificate (certgen new writes NAME.crt and NAME.key)"
             )));
         };
         let mut warnings = Vec::new();

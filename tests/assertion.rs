@@ -90,6 +90,21 @@ fn run(args: &[&str]) -> Output {
     certgen().args(args).output().unwrap()
 }
 
+/// `certgen assertion --client-id CLIENT_ID ARGS…`
+fn assertion(args: &[&str]) -> Output {
+    assertion_env(&[], args)
+}
+
+/// The same with extra environment variables.
+fn assertion_env(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = certgen();
+    cmd.envs(env.iter().copied())
+        .args(["assertion", "--client-id", CLIENT_ID])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 fn ok_jwt(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -231,10 +246,7 @@ fn endpoint(host: &str, tenant: &str) -> String {
 
 #[test]
 fn ps256_is_the_default_and_openssl_verifies_it() {
-    let out = run(&[
-        "assertion",
-        "--client-id",
-        CLIENT_ID,
+    let out = assertion(&[
         "--tenant",
         TENANT_GUID,
         "--cert",
@@ -278,10 +290,7 @@ fn ps256_is_the_default_and_openssl_verifies_it() {
 
 #[test]
 fn rs256_uses_x5t_and_openssl_verifies_it() {
-    let out = run(&[
-        "assertion",
-        "--client-id",
-        CLIENT_ID,
+    let out = assertion(&[
         "--tenant",
         "contoso.onmicrosoft.com",
         "--cert",
@@ -327,10 +336,7 @@ fn audience_for_every_cloud_and_explicit_audience() {
     ];
     for (host, expected) in cases {
         for tenant in [TENANT_GUID, "contoso.onmicrosoft.com"] {
-            let out = run(&[
-                "assertion",
-                "--client-id",
-                CLIENT_ID,
+            let out = assertion(&[
                 "--tenant",
                 tenant,
                 "--authority-host",
@@ -343,50 +349,30 @@ fn audience_for_every_cloud_and_explicit_audience() {
         }
     }
     let aud = "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0";
-    let out = run(&[
-        "assertion",
-        "--client-id",
-        CLIENT_ID,
-        "--audience",
-        aud,
-        "--cert",
-        &path("combined.pem"),
-    ]);
+    let out = assertion(&["--audience", aud, "--cert", &path("combined.pem")]);
     check_claims(&parts(&ok_jwt(&out)).claims, aud, 600);
 }
 
 #[test]
 fn environment_sets_host_and_a_flag_wins_over_its_variable() {
-    let out = certgen()
-        .env("AZURE_AUTHORITY_HOST", "usgov")
-        .env("AZURE_TENANT_ID", TENANT_GUID)
-        .args([
-            "assertion",
-            "--client-id",
-            CLIENT_ID,
-            "--cert",
-            &path("combined.pem"),
-        ])
-        .output()
-        .unwrap();
+    let out = assertion_env(
+        &[
+            ("AZURE_AUTHORITY_HOST", "usgov"),
+            ("AZURE_TENANT_ID", TENANT_GUID),
+        ],
+        &["--cert", &path("combined.pem")],
+    );
     assert_eq!(
         parts(&ok_jwt(&out)).claims["aud"],
         endpoint("https://login.microsoftonline.us", TENANT_GUID)
     );
-    let out = certgen()
-        .env("AZURE_TENANT_ID", TENANT_GUID)
-        .env("AZURE_CLIENT_ID", "not-used-because-the-flag-wins")
-        .args([
-            "assertion",
-            "--client-id",
-            CLIENT_ID,
-            "--tenant",
-            "fabrikam.com",
-            "--cert",
-            &path("combined.pem"),
-        ])
-        .output()
-        .unwrap();
+    let out = assertion_env(
+        &[
+            ("AZURE_TENANT_ID", TENANT_GUID),
+            ("AZURE_CLIENT_ID", "not-used-because-the-flag-wins"),
+        ],
+        &["--tenant", "fabrikam.com", "--cert", &path("combined.pem")],
+    );
     let claims = parts(&ok_jwt(&out)).claims;
     assert_eq!(
         claims["aud"],
@@ -394,19 +380,15 @@ fn environment_sets_host_and_a_flag_wins_over_its_variable() {
     );
     assert_eq!(claims["iss"], CLIENT_ID);
     // --audience overrides AZURE_TENANT_ID instead of conflicting with it.
-    let out = certgen()
-        .env("AZURE_TENANT_ID", TENANT_GUID)
-        .args([
-            "assertion",
-            "--client-id",
-            CLIENT_ID,
+    let out = assertion_env(
+        &[("AZURE_TENANT_ID", TENANT_GUID)],
+        &[
             "--audience",
             "https://sts.example.com/token",
             "--cert",
             &path("combined.pem"),
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(
         parts(&ok_jwt(&out)).claims["aud"],
         "https://sts.example.com/token"
@@ -416,10 +398,7 @@ fn environment_sets_host_and_a_flag_wins_over_its_variable() {
 #[test]
 fn x5c_is_the_chain_leaf_first_as_standard_base64_der() {
     let expected = [openssl_der(&path("leaf.pem")), openssl_der(&path("ca.pem"))];
-    let with_flag = run(&[
-        "assertion",
-        "--client-id",
-        CLIENT_ID,
+    let with_flag = assertion(&[
         "--tenant",
         TENANT_GUID,
         "--pfx",
@@ -440,19 +419,15 @@ fn x5c_is_the_chain_leaf_first_as_standard_base64_der() {
         .concat(),
     )
     .unwrap();
-    let with_env = certgen()
-        .env("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "true")
-        .args([
-            "assertion",
-            "--client-id",
-            CLIENT_ID,
+    let with_env = assertion_env(
+        &[("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "true")],
+        &[
             "--tenant",
             TENANT_GUID,
             "--cert",
             &bundle.display().to_string(),
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     for out in [with_flag, with_env] {
         let jwt = ok_jwt(&out);
         let p = parts(&jwt);
@@ -468,19 +443,15 @@ fn x5c_is_the_chain_leaf_first_as_standard_base64_der() {
         assert!(openssl_verifies(&jwt, &path("leaf.pub"), "PS256"));
     }
     // Without the flag or the variable (or with it set to something else), no x5c.
-    let out = certgen()
-        .env("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "0")
-        .args([
-            "assertion",
-            "--client-id",
-            CLIENT_ID,
+    let out = assertion_env(
+        &[("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "0")],
+        &[
             "--tenant",
             TENANT_GUID,
             "--cert",
             &path("chain-combined.pem"),
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(parts(&ok_jwt(&out)).header.get("x5c").is_none());
 }
 
@@ -582,10 +553,7 @@ fn every_pkcs12_form_and_environment_only() {
 
 #[test]
 fn json_output_is_one_document_matching_the_jwt() {
-    let out = run(&[
-        "assertion",
-        "--client-id",
-        CLIENT_ID,
+    let out = assertion(&[
         "--tenant",
         TENANT_GUID,
         "--cert",
@@ -605,14 +573,7 @@ fn json_output_is_one_document_matching_the_jwt() {
 
 #[test]
 fn credential_refusals() {
-    let base = [
-        "assertion",
-        "--client-id",
-        CLIENT_ID,
-        "--tenant",
-        TENANT_GUID,
-    ];
-    let with = |extra: &[&str]| run(&[&base[..], extra].concat());
+    let with = |extra: &[&str]| assertion(&[&["--tenant", TENANT_GUID][..], extra].concat());
     refused(
         &with(&["--cert", &path("leaf.pem"), "--key", &path("other.key")]),
         1,
@@ -677,11 +638,7 @@ fn credential_refusals() {
 fn request_refusals_come_before_any_password() {
     let cred = ["--cert", "/nonexistent/never-read.pem"];
     for multi in ["common", "organizations", "consumers"] {
-        let out = run(&[
-            &["assertion", "--client-id", CLIENT_ID, "--tenant", multi][..],
-            &cred,
-        ]
-        .concat());
+        let out = assertion(&[&["--tenant", multi][..], &cred].concat());
         refused(&out, 2, "needs a tenant");
     }
     let cases: [(&[&str], &str); 8] = [
@@ -715,16 +672,16 @@ fn request_refusals_come_before_any_password() {
         ),
     ];
     for (extra, needle) in cases {
-        let out = run(&[&["assertion", "--client-id", CLIENT_ID][..], extra, &cred].concat());
+        let out = assertion(&[extra, &cred].concat());
         refused(&out, 2, needle);
     }
     let out = run(&[
         &[
             "assertion",
-            "--client-id",
-            "my-daemon-app",
             "--tenant",
             TENANT_GUID,
+            "--client-id",
+            "my-daemon-app",
         ][..],
         &cred,
     ]
@@ -744,10 +701,7 @@ fn certificate_outside_its_validity_is_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("expired.pem");
     std::fs::write(&file, cert.pem() + &key.serialize_pem()).unwrap();
-    let out = run(&[
-        "assertion",
-        "--client-id",
-        CLIENT_ID,
+    let out = assertion(&[
         "--tenant",
         TENANT_GUID,
         "--cert",
