@@ -56,6 +56,8 @@ openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30
 openssl pkey -in leaf.key -pubout -out leaf.pub
 openssl rsa -in leaf.key -traditional -out leaf.pkcs1.key 2>/dev/null
 openssl pkcs8 -topk8 -v2 aes-256-cbc -in leaf.key -passout 'pass:{PASSWORD}' -out leaf.enc.key
+openssl x509 -in leaf.pem -outform DER -out leaf.der
+openssl pkcs8 -topk8 -nocrypt -in leaf.key -outform DER -out leaf.key.der
 cat leaf.pem leaf.key > combined.pem
 cat leaf.pem ca.pem leaf.key > chain-combined.pem
 openssl pkcs12 -export -inkey leaf.key -in leaf.pem -certfile ca.pem -passout 'pass:{PASSWORD}' -out modern.pfx
@@ -167,19 +169,25 @@ fn openssl(args: &[&str]) -> Output {
 
 /// Verifies the JWT's signature with `openssl dgst` against `pub_pem`.
 fn openssl_verifies(jwt: &str, pub_pem: &str, alg: &str) -> bool {
+    openssl_verifies_salt(jwt, pub_pem, alg, "32")
+}
+
+/// The same, with the PSS salt length openssl must find.
+fn openssl_verifies_salt(jwt: &str, pub_pem: &str, alg: &str, salt: &str) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let (input, sig) = jwt.rsplit_once('.').unwrap();
     let input_path = dir.path().join("input.txt");
     let sig_path = dir.path().join("sig.bin");
     std::fs::write(&input_path, input).unwrap();
     std::fs::write(&sig_path, URL_SAFE_NO_PAD.decode(sig).unwrap()).unwrap();
+    let salt_opt = format!("rsa_pss_saltlen:{salt}");
     let mut args = vec!["dgst", "-sha256"];
     if alg == "PS256" {
         args.extend([
             "-sigopt",
             "rsa_padding_mode:pss",
             "-sigopt",
-            "rsa_pss_saltlen:32",
+            &salt_opt,
             "-sigopt",
             "rsa_mgf1_md:sha256",
         ]);
@@ -286,6 +294,19 @@ fn ps256_is_the_default_and_openssl_verifies_it() {
         "PS256"
     ));
     assert!(!openssl_verifies(&jwt, &path("leaf.pub"), "RS256"));
+    // …and the salt is exactly 32 bytes (RFC 7518 §3.5), not 20 or the maximum.
+    assert!(!openssl_verifies_salt(
+        &jwt,
+        &path("leaf.pub"),
+        "PS256",
+        "20"
+    ));
+    assert!(!openssl_verifies_salt(
+        &jwt,
+        &path("leaf.pub"),
+        "PS256",
+        "max"
+    ));
 }
 
 #[test]
@@ -517,11 +538,32 @@ fn every_pem_key_form() {
         &[("AZURE_CLIENT_CERTIFICATE_PASSWORD", PASSWORD)],
     );
     signs_with(&["--cert", &path("combined.pem")], &[]);
+    signs_with(
+        &["--cert", &path("leaf.der"), "--key", &path("leaf.key.der")],
+        &[],
+    );
     // The same key in the combined file and in --key is one key, not two.
     signs_with(
         &["--cert", &path("combined.pem"), "--key", &path("leaf.key")],
         &[],
     );
+}
+
+#[test]
+fn password_from_stdin() {
+    let out = certgen()
+        .args([
+            "assertion",
+            "--client-id",
+            CLIENT_ID,
+            "--tenant",
+            TENANT_GUID,
+        ])
+        .args(["--pfx", &path("modern.pfx"), "--password-file", "-"])
+        .write_stdin(format!("{PASSWORD}\n"))
+        .output()
+        .unwrap();
+    assert!(openssl_verifies(&ok_jwt(&out), &path("leaf.pub"), "PS256"));
 }
 
 #[test]

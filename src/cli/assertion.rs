@@ -20,7 +20,7 @@ use super::output;
 AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_AUTHORITY_HOST, AZURE_CLIENT_CERTIFICATE_PATH,\n  \
 AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN (1/true = --x5c)\n\n\
 Examples:\n  certgen assertion --client-id $APP --tenant contoso.onmicrosoft.com --cert app.crt --key app.key\n  \
-certgen assertion --client-id $APP --tenant $TENANT --pfx app.pfx --password-file pw.txt --alg RS256\n  \
+certgen assertion --client-id $APP --tenant $TENANT --pfx app.pfx --alg RS256\n  \
 certgen assertion --client-id $APP --tenant $TENANT --cert app.pem | certgen decode")]
 pub struct AssertionArgs {
     /// Application (client) ID, a GUID
