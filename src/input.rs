@@ -104,6 +104,11 @@ fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Res
     };
     let contents = match attempt {
         Ok(c) => c,
+        // AZURE_CLIENT_CERTIFICATE_PASSWORD may be set for another file; an unprotected
+        // PKCS#12 still opens with the empty password, as OpenSSL's `-passin pass:` does.
+        Err(Pkcs12Error::WrongPassword) if given.is_some() => {
+            pkcs12::read(bytes, "").map_err(|_| p12_error(Pkcs12Error::WrongPassword, name))?
+        }
         Err(Pkcs12Error::WrongPassword) if given.is_none() => match password.get_by_prompt()? {
             Some(pw) => pkcs12::read(bytes, pw.expose()).map_err(|e| p12_error(e, name))?,
             None => {
@@ -191,10 +196,12 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
                         .map_err(|e| Error::failure(format!("{name}: {}", e.message())))?,
                 );
             }
-            "EC PRIVATE KEY" => return Err(Error::failure(format!(
+            "EC PRIVATE KEY" => {
+                return Err(Error::failure(format!(
                 "{name} holds an EC private key; Microsoft Entra ID accepts only RSA credentials"
             ))
-            .with_hint("make an RSA certificate: certgen new --cn NAME")),
+                .with_hint("make an RSA certificate: certgen new --cn NAME"))
+            }
             // Requests, parameters and public keys carry nothing certgen reads; ignoring them
             // lets a file that also holds a CSR or an `openssl x509 -text` dump still work.
             _ => {}
@@ -285,6 +292,57 @@ mod tests {
     fn empty_input_says_empty() {
         let e = load_bytes(b"  \n", "e.pem", &SecretSource::default()).unwrap_err();
         assert_eq!(e.message(), "e.pem is empty");
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    // Every prefix of every kind of file, and single-byte corruptions of the certificates,
+    // must give a result or one clean error: a panic here would be a crash on user input.
+    #[test]
+    fn damaged_files_never_panic() {
+        let none = SecretSource::default();
+        for name in [
+            "rsa.cer",
+            "rsa.crt",
+            "bundle.pem",
+            "combined.pem",
+            "rsa-pkcs1.key",
+            "modern.pfx",
+            "legacy-rc2.pfx",
+        ] {
+            let bytes = fixture(name);
+            for len in 0..bytes.len() {
+                let _ = load_bytes(&bytes[..len], name, &none);
+            }
+        }
+        let der = fixture("rsa.cer");
+        for i in 0..der.len() {
+            let mut bad = der.clone();
+            bad[i] ^= 0xff;
+            let _ = load_bytes(&bad, "rsa.cer", &none);
+        }
+    }
+
+    #[test]
+    fn unprotected_pkcs12_opens_even_with_a_password_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "unrelated\n").unwrap();
+        let m = load_bytes(
+            &fixture("nopass.pfx"),
+            "nopass.pfx",
+            &SecretSource::file(Some(pw)),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.format, m.certs.len(), m.keys.len()),
+            (Format::Pkcs12, 1, 1)
+        );
     }
 
     #[test]

@@ -81,12 +81,22 @@ fn clap_error(e: clap::Error) -> i32 {
         }
         _ => {
             let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
+            // clap puts details on indented lines under the first: the missing arguments
+            // after "…were not provided:", and "[possible values: …]".
+            let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+            let mut first = lines
+                .next()
                 .unwrap_or("invalid command line")
                 .trim_start_matches("error: ")
                 .to_string();
+            let mut possible = None;
+            for detail in lines.take_while(|l| !l.trim().is_empty()).map(str::trim) {
+                if let Some(values) = detail.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+                    possible = Some(values.to_string());
+                } else if first.ends_with(':') || first.ends_with(',') {
+                    first = format!("{first} {detail}");
+                }
+            }
             let tip = rendered
                 .lines()
                 .map(str::trim)
@@ -97,6 +107,9 @@ fn clap_error(e: clap::Error) -> i32 {
                 .find(|l| l.starts_with("Usage: "))
                 .map(|l| l.trim_start_matches("Usage: ").to_string());
             let mut err = Error::new(ErrorKind::Usage, first);
+            if let Some(p) = possible {
+                err = err.with_hint(p);
+            }
             if let Some(t) = tip {
                 err = err.with_hint(t);
             }

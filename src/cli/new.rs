@@ -39,7 +39,7 @@ pub struct NewArgs {
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
     days: u32,
     /// RSA key size in bits
-    #[arg(long, default_value = "2048", value_parser = ["2048", "3072", "4096"])]
+    #[arg(long, value_name = "BITS", default_value = "2048", value_parser = ["2048", "3072", "4096"])]
     key_size: String,
     /// Folder to write into (must exist)
     #[arg(long, value_name = "DIR", default_value = ".")]
