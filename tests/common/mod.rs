@@ -1,0 +1,245 @@
+//! Helpers shared by the integration tests: running certgen, running openssl (the independent
+//! judge), and the one shape every failure must have.
+
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+pub const PASSWORD: &str = "certgen-test";
+
+/// `certgen` with none of the Azure variables of whoever runs the tests, and stdin not a terminal.
+pub fn certgen() -> Command {
+    let mut cmd = Command::cargo_bin("certgen").expect("certgen binary is built");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AZURE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Runs openssl, which must succeed; returns stdout.
+pub fn openssl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {:?} failed: {}",
+        args.iter()
+            .map(|a| a.as_ref().to_owned())
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("openssl prints text")
+}
+
+/// Whether openssl succeeds with these arguments.
+pub fn openssl_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
+    std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed")
+        .status
+        .success()
+}
+
+/// The four thumbprint forms of one certificate, as openssl computes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub sha1: String,
+    pub sha256: String,
+    pub x5t: String,
+    pub x5t_s256: String,
+}
+
+impl Expected {
+    pub fn form(&self, format: &str) -> &str {
+        match format {
+            "sha1" => &self.sha1,
+            "sha256" => &self.sha256,
+            "x5t" => &self.x5t,
+            "x5t-s256" => &self.x5t_s256,
+            other => panic!("no form {other}"),
+        }
+    }
+}
+
+/// `openssl x509 -fingerprint` of the first certificate in `file` (PEM or DER), and the base64url
+/// forms computed here from openssl's bytes.
+pub fn openssl_thumbprints(file: &Path) -> Expected {
+    let inform = if std::fs::read(file).unwrap().starts_with(&[0x30]) {
+        "DER"
+    } else {
+        "PEM"
+    };
+    let fp = |alg: &str| {
+        let out = openssl(&[
+            "x509".as_ref(),
+            "-in".as_ref(),
+            file.as_os_str(),
+            "-inform".as_ref(),
+            inform.as_ref(),
+            "-noout".as_ref(),
+            "-fingerprint".as_ref(),
+            alg.as_ref(),
+        ]);
+        // "sha1 Fingerprint=AB:CD:…"
+        let (_, hex) = out.trim().split_once('=').expect("fingerprint line");
+        hex.replace(':', "")
+    };
+    let sha1 = fp("-sha1");
+    let sha256 = fp("-sha256");
+    Expected {
+        x5t: URL_SAFE_NO_PAD.encode(hex_bytes(&sha1)),
+        x5t_s256: URL_SAFE_NO_PAD.encode(hex_bytes(&sha256)),
+        sha1,
+        sha256,
+    }
+}
+
+/// The thumbprints of every certificate in a PEM text, in order (openssl reads one at a time).
+pub fn openssl_thumbprints_of_pem_text(pem: &str) -> Vec<Expected> {
+    let dir = tempfile::tempdir().unwrap();
+    pem_certificates(pem)
+        .iter()
+        .enumerate()
+        .map(|(i, block)| {
+            let p = dir.path().join(format!("{i}.pem"));
+            std::fs::write(&p, block).unwrap();
+            openssl_thumbprints(&p)
+        })
+        .collect()
+}
+
+/// The `BEGIN CERTIFICATE` blocks of a PEM text, each with its armour.
+pub fn pem_certificates(pem: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let end = rest[start..].find(END).expect("complete block") + start + END.len();
+        out.push(format!("{}\n", &rest[start..end]));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// The certificates of a PKCS#12 file as `openssl pkcs12 -nokeys` lists them.
+pub fn openssl_pkcs12_certs(file: &Path, password: &str, legacy: bool) -> String {
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "pkcs12".into(),
+        "-in".into(),
+        file.into(),
+        "-nokeys".into(),
+        "-passin".into(),
+        format!("pass:{password}").into(),
+    ];
+    if legacy {
+        args.push("-legacy".into());
+    }
+    openssl(&args)
+}
+
+pub fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// `openssl x509 -dates -dateopt iso_8601` as RFC 3339 ("2026-11-21T12:01:56Z").
+pub fn openssl_dates(cert: &Path) -> (String, String) {
+    let out = openssl(&[
+        "x509".as_ref(),
+        "-in".as_ref(),
+        cert.as_os_str(),
+        "-noout".as_ref(),
+        "-dates".as_ref(),
+        "-dateopt".as_ref(),
+        "iso_8601".as_ref(),
+    ]);
+    let get = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .expect("date line")
+            .replace(' ', "T")
+    };
+    (get("notBefore="), get("notAfter="))
+}
+
+/// `openssl x509 -serial`: upper-case hex.
+pub fn openssl_serial(cert: &Path) -> String {
+    let out = openssl(&[
+        "x509".as_ref(),
+        "-in".as_ref(),
+        cert.as_os_str(),
+        "-noout".as_ref(),
+        "-serial".as_ref(),
+    ]);
+    out.trim()
+        .strip_prefix("serial=")
+        .expect("serial line")
+        .to_string()
+}
+
+/// The failure shape of the contract: the exit code, nothing on stdout, exactly one `error:`
+/// line first on stderr, then only `hint:` lines, and no panic. Returns the error line.
+pub fn assert_clean_failure(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout must be empty, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "an error line on stderr");
+    assert!(lines[0].starts_with("error: "), "first line: {stderr}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "exactly one error line: {stderr}"
+    );
+    assert!(
+        lines[1..].iter().all(|l| l.starts_with("hint: ")),
+        "only hints follow: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "no panic: {stderr}"
+    );
+    lines[0].to_string()
+}
+
+/// The names in a folder, sorted (hidden temp files included, so leftovers show).
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "certgen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("UTF-8 stdout")
+}
