@@ -39,22 +39,35 @@ pub fn load(path: &Path, passwords: &SecretSource) -> Result<Material> {
     load_bytes(&bytes, &name, passwords)
 }
 
+/// The largest input read. Certificates, keys and PKCS#12 files are kilobytes; the limit keeps
+/// a mistaken `/dev/zero`, a disk image or an endless pipe from eating all memory.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Reads a whole input file, with messages for the usual mistakes.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let name = path.display().to_string();
     if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
+        return read_limited(std::io::stdin().lock(), &name)
             .map_err(|e| Error::failure(format!("cannot read stdin: {e}")))?;
-        return Ok(buf);
     }
     if path.is_dir() {
-        return Err(Error::failure(format!(
-            "{} is a directory, not a file",
-            path.display()
-        )));
+        return Err(Error::failure(format!("{name} is a directory, not a file")));
     }
-    std::fs::read(path).map_err(|e| Error::io("read", path, &e))
+    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, &e))?;
+    read_limited(file, &name).map_err(|e| Error::io("read", path, &e))?
+}
+
+/// Reads at most [`MAX_INPUT_BYTES`]; the outer error is I/O, the inner one "too large".
+fn read_limited(from: impl Read, name: &str) -> std::io::Result<Result<Vec<u8>>> {
+    let mut buf = Vec::new();
+    from.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_INPUT_BYTES {
+        return Ok(Err(Error::failure(format!(
+            "{name} is larger than {} MiB: not a certificate, key or PKCS#12 file",
+            MAX_INPUT_BYTES / (1024 * 1024)
+        ))));
+    }
+    Ok(Ok(buf))
 }
 
 /// Recognises and parses the content of one file.
@@ -162,8 +175,13 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
     for (i, block) in blocks.iter().enumerate() {
         let at = || format!("{name}: PEM block {} ({})", i + 1, block.tag());
         match block.tag() {
-            "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => {
+            "CERTIFICATE" | "X509 CERTIFICATE" => {
                 let cert = Certificate::from_der(block.contents())
+                    .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?;
+                material.certs.push(cert);
+            }
+            "TRUSTED CERTIFICATE" => {
+                let (cert, _trust) = Certificate::from_der_prefix(block.contents())
                     .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?;
                 material.certs.push(cert);
             }

@@ -140,6 +140,26 @@ fn combined_key_and_certificate_pem() {
 }
 
 #[test]
+fn openssl_trusted_certificate_form() {
+    // openssl computes the fingerprint of the certificate without its trust settings.
+    let expected = openssl_thumbprints(&fixture("trusted.pem"));
+    assert_eq!(expected, openssl_thumbprints(&fixture("rsa.crt")));
+    assert_eq!(forms_of(&[&fx("trusted.pem")], false), vec![expected]);
+}
+
+#[test]
+fn windows_line_endings_and_byte_order_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = std::fs::read_to_string(fixture("bundle.pem")).unwrap();
+    let p = dir.path().join("windows.pem");
+    std::fs::write(&p, format!("\u{feff}{}", pem.replace('\n', "\r\n"))).unwrap();
+    assert_eq!(
+        forms_of(&[p.to_str().unwrap()], false),
+        openssl_thumbprints_of_pem_text(&pem)
+    );
+}
+
+#[test]
 fn stdin_pem_and_der() {
     let expected = openssl_thumbprints(&fixture("rsa.crt"));
     for file in ["rsa.crt", "rsa.cer"] {
@@ -391,6 +411,14 @@ fn random_bytes_that_look_like_der() {
     bytes.extend(noise(4092, 42));
     std::fs::write(&p, bytes).unwrap();
     fails(&[p.to_str().unwrap()], 1);
+}
+
+#[test]
+fn endless_input_is_cut_off() {
+    let e = fails(&["/dev/zero"], 1);
+    assert!(e.contains("is larger than 16 MiB"), "{e}");
+    let e = fails(&[&fx("modern.pfx"), "--password-file", "/dev/zero"], 1);
+    assert!(e.contains("not a password file"), "{e}");
 }
 
 #[test]
