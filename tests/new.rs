@@ -616,6 +616,22 @@ fn existing_files_are_kept_without_force_and_replaced_with_it() {
 }
 
 #[test]
+fn force_never_loses_the_old_files_when_it_cannot_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("x.crt"), "old crt").unwrap();
+    std::fs::write(d.join("x.cer"), "old cer").unwrap();
+    std::fs::create_dir(d.join("x.key")).unwrap();
+    let e = refused(d, &["--cn", "x", "--force"], 1);
+    assert!(
+        e.contains("x.key: a folder of that name is in the way"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(d.join("x.crt")).unwrap(), b"old crt");
+    assert_eq!(std::fs::read(d.join("x.cer")).unwrap(), b"old cer");
+}
+
+#[test]
 fn out_is_a_regular_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plain");

@@ -119,15 +119,10 @@ pub fn run(args: NewArgs) -> Result<()> {
     let csr_path = args.csr.then(|| path("csr"));
 
     // Refuse before the (slow) key generation and before asking for a password.
-    if !args.force {
-        let mut targets: Vec<&Path> = vec![&crt, &cer, &key_path];
-        targets.extend(pfx_path.as_deref());
-        targets.extend(csr_path.as_deref());
-        let clash = files::existing(&targets);
-        if !clash.is_empty() {
-            return Err(files::refuse_overwrite(&clash));
-        }
-    }
+    let mut targets: Vec<&Path> = vec![&crt, &cer, &key_path];
+    targets.extend(pfx_path.as_deref());
+    targets.extend(csr_path.as_deref());
+    files::check_targets(&targets, args.force)?;
 
     let password = if (want_pfx && !args.no_password) || args.encrypt_key {
         let source = SecretSource::file(args.password_file.clone())
