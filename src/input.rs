@@ -2,7 +2,8 @@
 //!
 //! PEM (any mix of blocks, with text between them), a DER certificate, a DER PKCS#8 key, or
 //! PKCS#12. A password is asked for only when the content needs one (an encrypted key, a
-//! PKCS#12 file that does not open with the empty password), and at most once per file.
+//! PKCS#12 file that does not open with the empty password), and at most once: [`load_all`]
+//! reuses it for every file, so `--password-file -` (stdin) serves several files.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -34,9 +35,13 @@ pub struct Material {
 
 /// Reads `path` (`-` = stdin) and recognises its content.
 pub fn load(path: &Path, passwords: &SecretSource) -> Result<Material> {
+    load_with(path, &mut LazyPassword::new(passwords))
+}
+
+fn load_with(path: &Path, password: &mut LazyPassword<'_>) -> Result<Material> {
     let name = path.display().to_string();
     let bytes = read_input(path)?;
-    load_bytes(&bytes, &name, passwords)
+    load_bytes_with(&bytes, &name, password)
 }
 
 /// The largest input read. Certificates, keys and PKCS#12 files are kilobytes; the limit keeps
@@ -72,12 +77,15 @@ fn read_limited(from: impl Read, name: &str) -> std::io::Result<Result<Vec<u8>>>
 
 /// Recognises and parses the content of one file.
 pub fn load_bytes(bytes: &[u8], name: &str, passwords: &SecretSource) -> Result<Material> {
+    load_bytes_with(bytes, name, &mut LazyPassword::new(passwords))
+}
+
+fn load_bytes_with(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result<Material> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::failure(format!("{name} is empty")));
     }
-    let mut password = LazyPassword::new(passwords);
     if contains(bytes, b"-----BEGIN ") {
-        return load_pem(bytes, name, &mut password);
+        return load_pem(bytes, name, password);
     }
     if bytes[0] == 0x30 {
         if let Ok(cert) = Certificate::from_der(bytes) {
@@ -96,7 +104,7 @@ pub fn load_bytes(bytes: &[u8], name: &str, passwords: &SecretSource) -> Result<
                 keys: vec![key],
             });
         }
-        match open_pkcs12(bytes, name, &mut password) {
+        match open_pkcs12(bytes, name, password) {
             Err(e) if e.message().ends_with("not PKCS#12") => {}
             other => return other,
         }
@@ -282,9 +290,11 @@ fn count(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
 
-/// Loads several files; used by commands that take `FILE...`.
+/// Loads several files, asking for (or reading) the password at most once for all of them;
+/// used by commands that take `FILE...`.
 pub fn load_all(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
-    paths.iter().map(|p| load(p, passwords)).collect()
+    let mut password = LazyPassword::new(passwords);
+    paths.iter().map(|p| load_with(p, &mut password)).collect()
 }
 
 #[cfg(test)]

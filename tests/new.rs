@@ -755,6 +755,8 @@ fn bad_subject_and_san() {
     refused(dir.path(), &["--subject", "nonsense"], 2);
     refused(dir.path(), &["--san", "not a name"], 2);
     refused(dir.path(), &["--name", "../escape"], 2);
+    refused(dir.path(), &["--subject", "CN=x,C=USA"], 2);
+    refused(dir.path(), &["--cn", &"x".repeat(65)], 2);
 }
 
 // ---- the global command-line surface ----

@@ -231,6 +231,24 @@ fn pkcs12_legacy_rc2_40() {
 }
 
 #[test]
+fn one_password_from_stdin_serves_several_pkcs12_files() {
+    let expected = openssl_thumbprints(&fixture("rsa.crt")).sha1;
+    let out = stdout(
+        &certgen()
+            .args(["thumbprint", "--format", "sha1", "--password-file", "-"])
+            .args([
+                fx("modern.pfx"),
+                fx("legacy-3des.pfx"),
+                fx("legacy-rc2.pfx"),
+            ])
+            .write_stdin(format!("{PASSWORD}\n"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out, format!("{expected}\n{expected}\n{expected}\n"));
+}
+
+#[test]
 fn pkcs12_without_password_needs_no_source() {
     let expected =
         openssl_thumbprints_of_pem_text(&openssl_pkcs12_certs(&fixture("nopass.pfx"), "", false));
