@@ -5,7 +5,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use common::*;
@@ -24,40 +24,22 @@ fn new_in(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn x509_text(cert: &Path) -> String {
-    openssl(&[
-        "x509".as_ref(),
-        "-in".as_ref(),
-        cert.as_os_str(),
-        "-noout".as_ref(),
-        "-text".as_ref(),
-    ])
+    openssl(&["x509", "-in", p(cert), "-noout", "-text"])
 }
 
-fn mode(p: &Path) -> u32 {
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 fn rfc3339(s: &str) -> OffsetDateTime {
     OffsetDateTime::parse(s, &Rfc3339).unwrap()
 }
 
-/// The RSA modulus openssl reads from a certificate, key, request or PKCS#12-extracted PEM.
+/// The RSA modulus openssl reads from a certificate (`x509`) or a key (`rsa`).
 fn modulus(kind: &str, file: &Path, extra: &[&str]) -> String {
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        kind.as_ref(),
-        "-in".as_ref(),
-        file.as_os_str(),
-        "-noout".as_ref(),
-        "-modulus".as_ref(),
-    ];
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let mut args = vec![kind, "-in", p(file), "-noout", "-modulus"];
+    args.extend(extra);
     openssl(&args).trim().to_string()
-}
-
-fn write_password(dir: &Path) -> PathBuf {
-    let p = dir.join("pw.txt");
-    std::fs::write(&p, format!("{PASSWORD}\n")).unwrap();
-    p
 }
 
 /// Asserts the profile of the spec on a certificate, through `openssl x509 -text`.
@@ -122,22 +104,11 @@ fn default_files_profile_and_output() {
         "SAN only with --san"
     );
     // Self-signed means openssl verifies it against itself.
-    let verified = openssl(&[
-        "verify".as_ref(),
-        "-CAfile".as_ref(),
-        crt.as_os_str(),
-        "-partial_chain".as_ref(),
-        crt.as_os_str(),
-    ]);
+    let verified = openssl(&["verify", "-CAfile", p(&crt), "-partial_chain", p(&crt)]);
     assert!(verified.contains(": OK"), "{verified}");
 
     // The .cer is the DER of the same certificate.
-    let der = std::process::Command::new("openssl")
-        .args(["x509", "-outform", "DER", "-in"])
-        .arg(&crt)
-        .output()
-        .unwrap()
-        .stdout;
+    let der = openssl_output(&["x509", "-outform", "DER", "-in", p(&crt)]).stdout;
     assert_eq!(std::fs::read(&cer).unwrap(), der);
 
     // The key: unencrypted PKCS#8, 0600, the private half of the certificate.
@@ -288,22 +259,11 @@ fn key_size_4096_at_the_longest_validity() {
 }
 
 fn pkcs12_info(pfx: &Path, pass: &str, legacy: bool) -> String {
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "pkcs12".into(),
-        "-info".into(),
-        "-noout".into(),
-        "-in".into(),
-        pfx.into(),
-        "-passin".into(),
-        pass.into(),
-    ];
+    let mut args = vec!["pkcs12", "-info", "-noout", "-in", p(pfx), "-passin", pass];
     if legacy {
-        args.push("-legacy".into());
+        args.push("-legacy");
     }
-    let out = std::process::Command::new("openssl")
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = openssl_output(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -321,26 +281,26 @@ fn pkcs12_info(pfx: &Path, pass: &str, legacy: bool) -> String {
 fn assert_pkcs12_pairs(d: &Path, base: &str, pass: &str, legacy: bool) {
     let pfx = d.join(format!("{base}.pfx"));
     assert_eq!(mode(&pfx), 0o600);
-    let mut args = vec!["-passin", pass];
-    if legacy {
-        args.push("-legacy");
-    }
     let certs = openssl_pkcs12_certs(&pfx, pass.trim_start_matches("pass:"), legacy);
     assert_eq!(
         openssl_thumbprints_of_pem_text(&certs),
         vec![openssl_thumbprints(&d.join(format!("{base}.crt")))]
     );
-    let key_out = std::process::Command::new("openssl")
-        .arg("pkcs12")
-        .arg("-in")
-        .arg(&pfx)
-        .args(["-nocerts", "-nodes"])
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(key_out.status.success());
+    let mut args = vec![
+        "pkcs12",
+        "-in",
+        p(&pfx),
+        "-nocerts",
+        "-nodes",
+        "-passin",
+        pass,
+    ];
+    if legacy {
+        args.push("-legacy");
+    }
+    let key_pem = openssl(&args);
     let key_file = d.join("extracted.key");
-    std::fs::write(&key_file, key_out.stdout).unwrap();
+    std::fs::write(&key_file, key_pem).unwrap();
     assert_eq!(
         modulus("rsa", &key_file, &[]),
         modulus("x509", &d.join(format!("{base}.crt")), &[])
@@ -383,13 +343,13 @@ fn pfx_is_modern_pkcs12_openssl_opens() {
     assert_pkcs12_pairs(d, "p", &format!("pass:{PASSWORD}"), false);
     assert!(
         !openssl_ok(&[
-            "pkcs12".as_ref(),
-            "-info".as_ref(),
-            "-noout".as_ref(),
-            "-in".as_ref(),
-            d.join("p.pfx").as_os_str(),
-            "-passin".as_ref(),
-            "pass:wrong".as_ref(),
+            "pkcs12",
+            "-info",
+            "-noout",
+            "-in",
+            p(&d.join("p.pfx")),
+            "-passin",
+            "pass:wrong"
         ]),
         "the password protects it"
     );
@@ -446,30 +406,12 @@ fn csr_verifies_and_holds_the_same_key() {
     let doc: Value = serde_json::from_str(&out).unwrap();
     let csr = d.join("req.csr");
     assert_eq!(doc["files"]["csr"], csr.display().to_string());
-    let verify = std::process::Command::new("openssl")
-        .args(["req", "-verify", "-noout", "-in"])
-        .arg(&csr)
-        .output()
-        .unwrap();
+    let verify = openssl_output(&["req", "-verify", "-noout", "-in", p(&csr)]);
     assert!(verify.status.success());
     assert!(String::from_utf8_lossy(&verify.stderr).contains("verify OK"));
-    let subject = openssl(&[
-        "req".as_ref(),
-        "-in".as_ref(),
-        csr.as_os_str(),
-        "-noout".as_ref(),
-        "-subject".as_ref(),
-    ]);
+    let subject = openssl(&["req", "-in", p(&csr), "-noout", "-subject"]);
     assert_eq!(subject.trim(), "subject=CN = req, O = Contoso, C = US");
-    let pubkey = |kind: &str, f: &Path| {
-        openssl(&[
-            kind.as_ref(),
-            "-in".as_ref(),
-            f.as_os_str(),
-            "-noout".as_ref(),
-            "-pubkey".as_ref(),
-        ])
-    };
+    let pubkey = |kind: &str, f: &Path| openssl(&[kind, "-in", p(f), "-noout", "-pubkey"]);
     assert_eq!(pubkey("req", &csr), pubkey("x509", &d.join("req.crt")));
 }
 
@@ -497,21 +439,12 @@ fn encrypted_key_opens_with_the_password_only() {
     assert!(std::fs::read_to_string(&key)
         .unwrap()
         .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
-    let parsed = openssl(&["asn1parse".as_ref(), "-in".as_ref(), key.as_os_str()]);
+    let parsed = openssl(&["asn1parse", "-in", p(&key)]);
     for alg in ["PBES2", "PBKDF2", "hmacWithSHA256", "aes-256-cbc"] {
         assert!(parsed.contains(alg), "{alg} in {parsed}");
     }
     let passin = format!("file:{}", pw.display());
-    let pkey = |pass: &str| {
-        openssl_ok(&[
-            "pkey".as_ref(),
-            "-in".as_ref(),
-            key.as_os_str(),
-            "-passin".as_ref(),
-            pass.as_ref(),
-            "-noout".as_ref(),
-        ])
-    };
+    let pkey = |pass: &str| openssl_ok(&["pkey", "-in", p(&key), "-passin", pass, "-noout"]);
     assert!(pkey(&passin));
     assert!(!pkey("pass:wrong"));
     assert_eq!(
@@ -551,7 +484,7 @@ fn default_name_and_folder_print_as_typed() {
     let subject = openssl(&[
         "x509",
         "-in",
-        &dir.path().join("svc.crt").display().to_string(),
+        p(&dir.path().join("svc.crt")),
         "-noout",
         "-subject",
     ]);

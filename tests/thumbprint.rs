@@ -39,9 +39,7 @@ fn fx(name: &str) -> String {
 }
 
 fn password_file(dir: &Path) -> String {
-    let p = dir.join("pw.txt");
-    std::fs::write(&p, format!("{PASSWORD}\n")).unwrap();
-    p.display().to_string()
+    write_password(dir).display().to_string()
 }
 
 #[test]

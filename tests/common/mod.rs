@@ -29,31 +29,40 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs openssl, which must succeed; returns stdout.
-pub fn openssl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
-    let out = std::process::Command::new("openssl")
+/// A path as the `&str` the openssl helpers take (test paths are UTF-8).
+pub fn p(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 test path")
+}
+
+/// Runs openssl; its output, whatever the exit status.
+pub fn openssl_output(args: &[&str]) -> Output {
+    std::process::Command::new("openssl")
         .args(args)
         .output()
-        .expect("openssl is installed");
+        .expect("openssl is installed")
+}
+
+/// Runs openssl, which must succeed; returns stdout.
+pub fn openssl(args: &[&str]) -> String {
+    let out = openssl_output(args);
     assert!(
         out.status.success(),
-        "openssl {:?} failed: {}",
-        args.iter()
-            .map(|a| a.as_ref().to_owned())
-            .collect::<Vec<_>>(),
+        "openssl {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("openssl prints text")
 }
 
 /// Whether openssl succeeds with these arguments.
-pub fn openssl_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
-    std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is installed")
-        .status
-        .success()
+pub fn openssl_ok(args: &[&str]) -> bool {
+    openssl_output(args).status.success()
+}
+
+/// Writes the fixtures' password, with a newline as `echo` leaves it, to DIR/pw.txt.
+pub fn write_password(dir: &Path) -> PathBuf {
+    let path = dir.join("pw.txt");
+    std::fs::write(&path, format!("{PASSWORD}\n")).unwrap();
+    path
 }
 
 /// The four thumbprint forms of one certificate, as openssl computes them.
@@ -87,14 +96,14 @@ pub fn openssl_thumbprints(file: &Path) -> Expected {
     };
     let fp = |alg: &str| {
         let out = openssl(&[
-            "x509".as_ref(),
-            "-in".as_ref(),
-            file.as_os_str(),
-            "-inform".as_ref(),
-            inform.as_ref(),
-            "-noout".as_ref(),
-            "-fingerprint".as_ref(),
-            alg.as_ref(),
+            "x509",
+            "-in",
+            p(file),
+            "-inform",
+            inform,
+            "-noout",
+            "-fingerprint",
+            alg,
         ]);
         // "sha1 Fingerprint=AB:CD:…"
         let (_, hex) = out.trim().split_once('=').expect("fingerprint line");
@@ -140,16 +149,10 @@ pub fn pem_certificates(pem: &str) -> Vec<String> {
 
 /// The certificates of a PKCS#12 file as `openssl pkcs12 -nokeys` lists them.
 pub fn openssl_pkcs12_certs(file: &Path, password: &str, legacy: bool) -> String {
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "pkcs12".into(),
-        "-in".into(),
-        file.into(),
-        "-nokeys".into(),
-        "-passin".into(),
-        format!("pass:{password}").into(),
-    ];
+    let pass = format!("pass:{password}");
+    let mut args = vec!["pkcs12", "-in", p(file), "-nokeys", "-passin", &pass];
     if legacy {
-        args.push("-legacy".into());
+        args.push("-legacy");
     }
     openssl(&args)
 }
@@ -164,13 +167,13 @@ pub fn hex_bytes(hex: &str) -> Vec<u8> {
 /// `openssl x509 -dates -dateopt iso_8601` as RFC 3339 ("2026-11-21T12:01:56Z").
 pub fn openssl_dates(cert: &Path) -> (String, String) {
     let out = openssl(&[
-        "x509".as_ref(),
-        "-in".as_ref(),
-        cert.as_os_str(),
-        "-noout".as_ref(),
-        "-dates".as_ref(),
-        "-dateopt".as_ref(),
-        "iso_8601".as_ref(),
+        "x509",
+        "-in",
+        p(cert),
+        "-noout",
+        "-dates",
+        "-dateopt",
+        "iso_8601",
     ]);
     let get = |k: &str| {
         out.lines()
@@ -183,13 +186,7 @@ pub fn openssl_dates(cert: &Path) -> (String, String) {
 
 /// `openssl x509 -serial`: upper-case hex.
 pub fn openssl_serial(cert: &Path) -> String {
-    let out = openssl(&[
-        "x509".as_ref(),
-        "-in".as_ref(),
-        cert.as_os_str(),
-        "-noout".as_ref(),
-        "-serial".as_ref(),
-    ]);
+    let out = openssl(&["x509", "-in", p(cert), "-noout", "-serial"]);
     out.trim()
         .strip_prefix("serial=")
         .expect("serial line")
