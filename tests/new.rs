@@ -454,6 +454,36 @@ fn encrypted_key_opens_with_the_password_only() {
 }
 
 #[test]
+fn pfx_password_typed_twice_at_a_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, screen) =
+        certgen_on_terminal(d, &["new", "--cn", "tty", "--pfx"], &[PASSWORD, PASSWORD]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("Password for the new key/PFX: "),
+        "{screen}"
+    );
+    assert!(screen.contains("Repeat it: "), "{screen}");
+    assert!(!screen.contains(PASSWORD), "not echoed: {screen}");
+    assert_pkcs12_pairs(d, "tty", &format!("pass:{PASSWORD}"), false);
+}
+
+#[test]
+fn pfx_passwords_that_differ_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, screen) =
+        certgen_on_terminal(d, &["new", "--cn", "tty", "--pfx"], &[PASSWORD, "typo"]);
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("error: the two passwords differ"),
+        "{screen}"
+    );
+    assert!(listing(d).is_empty(), "{:?}", listing(d));
+}
+
+#[test]
 fn default_name_and_folder_print_as_typed() {
     let dir = tempfile::tempdir().unwrap();
     let out = certgen()

@@ -247,6 +247,23 @@ fn one_password_from_stdin_serves_several_pkcs12_files() {
 }
 
 #[test]
+fn pkcs12_password_typed_at_a_prompt_is_not_echoed() {
+    let expected = openssl_thumbprints(&fixture("rsa.crt"));
+    let (code, screen) = certgen_on_terminal(
+        &fixture(""),
+        &["thumbprint", "legacy-rc2.pfx", "--format", "x5t"],
+        &[PASSWORD],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("PKCS#12 password: "), "{screen}");
+    assert!(screen.ends_with(&format!("{}\n", expected.x5t)), "{screen}");
+    assert!(
+        !screen.contains(PASSWORD),
+        "the password is not echoed: {screen}"
+    );
+}
+
+#[test]
 fn pkcs12_without_password_needs_no_source() {
     let expected =
         openssl_thumbprints_of_pem_text(&openssl_pkcs12_certs(&fixture("nopass.pfx"), "", false));

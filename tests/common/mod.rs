@@ -240,3 +240,36 @@ pub fn stdout(out: &Output) -> String {
     );
     String::from_utf8(out.stdout.clone()).expect("UTF-8 stdout")
 }
+
+/// Runs certgen with ARGS on a pseudo-terminal (util-linux `script`), as a user at a
+/// keyboard would, typing LINES once certgen is waiting; returns (exit code, all terminal output).
+pub fn certgen_on_terminal(dir: &Path, args: &[&str], lines: &[&str]) -> (i32, String) {
+    use std::io::Write;
+    let bin = assert_cmd::cargo::cargo_bin("certgen");
+    let mut command = format!("'{}'", bin.display());
+    for a in args {
+        command.push_str(&format!(" '{a}'"));
+    }
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script is installed");
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        // Typed after the prompt has turned echo off, like a person would.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+    )
+}
