@@ -256,7 +256,10 @@ fn key_size_4096_at_the_longest_validity_shows_progress_on_a_terminal() {
         &[],
     );
     assert_eq!(code, 0, "{screen}");
-    assert!(screen.starts_with("generating an RSA 4096 key "), "{screen}");
+    assert!(
+        screen.starts_with("generating an RSA 4096 key "),
+        "{screen}"
+    );
     assert!(screen.contains(" done\n"), "{screen}");
     assert!(screen.contains("\nkey         RSA 4096\n"), "{screen}");
     assert_profile(&dir.path().join("certgen.crt"), 4096, 3650);
