@@ -35,13 +35,30 @@ pub struct Material {
 
 /// Reads `path` (`-` = stdin) and recognises its content.
 pub fn load(path: &Path, passwords: &SecretSource) -> Result<Material> {
-    load_with(path, &mut LazyPassword::new(passwords))
+    load_with(path, &mut Reader::new(passwords, true))
 }
 
-fn load_with(path: &Path, password: &mut LazyPassword<'_>) -> Result<Material> {
+/// How one run reads its files: the password it shares, and whether keys are wanted.
+struct Reader<'a> {
+    password: LazyPassword<'a>,
+    /// `false` when only certificates matter (`thumbprint`): PEM key blocks are then left
+    /// alone, so a key+certificate PEM whose key is encrypted (or EC) needs no password.
+    keys: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(passwords: &'a SecretSource, keys: bool) -> Self {
+        Reader {
+            password: LazyPassword::new(passwords),
+            keys,
+        }
+    }
+}
+
+fn load_with(path: &Path, reader: &mut Reader<'_>) -> Result<Material> {
     let name = path.display().to_string();
     let bytes = read_input(path)?;
-    load_bytes_with(&bytes, &name, password)
+    load_bytes_with(&bytes, &name, reader)
 }
 
 /// The largest input read. Certificates, keys and PKCS#12 files are kilobytes; the limit keeps
@@ -77,15 +94,15 @@ fn read_limited(from: impl Read, name: &str) -> std::io::Result<Result<Vec<u8>>>
 
 /// Recognises and parses the content of one file.
 pub fn load_bytes(bytes: &[u8], name: &str, passwords: &SecretSource) -> Result<Material> {
-    load_bytes_with(bytes, name, &mut LazyPassword::new(passwords))
+    load_bytes_with(bytes, name, &mut Reader::new(passwords, true))
 }
 
-fn load_bytes_with(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result<Material> {
+fn load_bytes_with(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Material> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::failure(format!("{name} is empty")));
     }
     if contains(bytes, b"-----BEGIN ") {
-        return load_pem(bytes, name, password);
+        return load_pem(bytes, name, reader);
     }
     if bytes[0] == 0x30 {
         if let Ok(cert) = Certificate::from_der(bytes) {
@@ -104,7 +121,7 @@ fn load_bytes_with(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) ->
                 keys: vec![key],
             });
         }
-        match open_pkcs12(bytes, name, password) {
+        match open_pkcs12(bytes, name, &mut reader.password) {
             Err(e) if e.message().ends_with("not PKCS#12") => {}
             other => return other,
         }
@@ -164,7 +181,7 @@ fn p12_error(e: Pkcs12Error, name: &str) -> Error {
     }
 }
 
-fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result<Material> {
+fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Material> {
     let blocks = pem::parse_many(bytes)
         .map_err(|e| Error::failure(format!("{name}: malformed PEM ({e})")))?;
     let begins = count(bytes, b"-----BEGIN ");
@@ -182,6 +199,9 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
     };
     for (i, block) in blocks.iter().enumerate() {
         let at = || format!("{name}: PEM block {} ({})", i + 1, block.tag());
+        if !reader.keys && block.tag().ends_with("PRIVATE KEY") {
+            continue;
+        }
         match block.tag() {
             "CERTIFICATE" | "X509 CERTIFICATE" => {
                 let cert = Certificate::from_der(block.contents())
@@ -213,7 +233,7 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
                 );
             }
             "ENCRYPTED PRIVATE KEY" => {
-                let Some(pw) = password.get()? else {
+                let Some(pw) = reader.password.get()? else {
                     return Err(Error::failure(format!("{name} holds an encrypted private key"))
                         .with_hint("give its password with --password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD"));
                 };
@@ -236,9 +256,11 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
         }
     }
     if material.certs.is_empty() && material.keys.is_empty() {
-        return Err(Error::failure(format!(
-            "{name} holds no certificate and no private key"
-        )));
+        return Err(Error::failure(if reader.keys {
+            format!("{name} holds no certificate and no private key")
+        } else {
+            format!("{name} holds no certificate")
+        }));
     }
     Ok(material)
 }
@@ -295,8 +317,16 @@ fn count(hay: &[u8], needle: &[u8]) -> usize {
 /// Loads several files, asking for (or reading) the password at most once for all of them;
 /// used by commands that take `FILE...`.
 pub fn load_all(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
-    let mut password = LazyPassword::new(passwords);
-    paths.iter().map(|p| load_with(p, &mut password)).collect()
+    let mut reader = Reader::new(passwords, true);
+    paths.iter().map(|p| load_with(p, &mut reader)).collect()
+}
+
+/// Like [`load_all`] for commands that need only the certificates: private keys in PEM files
+/// are not parsed or decrypted (PKCS#12 still needs its password: it encrypts the certificates
+/// too). Key-only DER and PKCS#12 files still come back with their keys, and no certificate.
+pub fn load_all_certificates(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
+    let mut reader = Reader::new(passwords, false);
+    paths.iter().map(|p| load_with(p, &mut reader)).collect()
 }
 
 #[cfg(test)]
@@ -373,6 +403,35 @@ mod tests {
             (m.format, m.certs.len(), m.keys.len()),
             (Format::Pkcs12, 1, 1)
         );
+    }
+
+    /// Every form of the fixtures' one RSA key (all written by openssl) loads as the same key,
+    /// and it is the private half of the certificate beside it.
+    #[test]
+    fn every_key_form_is_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "certgen-test\n").unwrap();
+        let source = SecretSource::file(Some(pw));
+        let cert = load_bytes(&fixture("rsa.cer"), "rsa.cer", &source)
+            .unwrap()
+            .certs[0]
+            .clone();
+        for name in [
+            "rsa.key",
+            "rsa-pkcs1.key",
+            "rsa-encrypted.key",
+            "combined.pem",
+            "combined-encrypted.pem",
+            "modern.pfx",
+            "legacy-3des.pfx",
+            "legacy-rc2.pfx",
+        ] {
+            let m = load_bytes(&fixture(name), name, &source).unwrap();
+            assert_eq!(m.keys.len(), 1, "{name}");
+            assert!(m.keys[0].matches(&cert.key), "{name}");
+            assert_eq!(m.keys[0].rsa_bits(), Some(2048), "{name}");
+        }
     }
 
     #[test]

@@ -138,6 +138,28 @@ fn combined_key_and_certificate_pem() {
 }
 
 #[test]
+fn an_encrypted_key_beside_the_certificate_needs_no_password() {
+    // Only the certificate matters for thumbprints: the key is not decrypted.
+    assert_eq!(
+        forms_of(&[&fx("combined-encrypted.pem")], false),
+        vec![openssl_thumbprints(&fixture("rsa.crt"))]
+    );
+}
+
+#[test]
+fn an_ec_key_beside_the_certificate_is_no_obstacle() {
+    let dir = tempfile::tempdir().unwrap();
+    let both = dir.path().join("ec-both.pem");
+    let mut bytes = std::fs::read(fixture("ec-sec1.key")).unwrap();
+    bytes.extend(std::fs::read(fixture("ec.crt")).unwrap());
+    std::fs::write(&both, bytes).unwrap();
+    assert_eq!(
+        forms_of(&[both.to_str().unwrap()], false),
+        vec![openssl_thumbprints(&fixture("ec.crt"))]
+    );
+}
+
+#[test]
 fn openssl_trusted_certificate_form() {
     // openssl computes the fingerprint of the certificate without its trust settings.
     let expected = openssl_thumbprints(&fixture("trusted.pem"));
@@ -541,7 +563,19 @@ fn pkcs12_with_no_password_source_and_no_terminal() {
 #[test]
 fn a_file_holding_only_a_key() {
     let e = fails(&[&fx("rsa-pkcs1.key")], 1);
-    assert!(e.contains("holds no certificate"), "{e}");
+    assert_eq!(
+        e,
+        format!("error: {} holds no certificate", fx("rsa-pkcs1.key"))
+    );
+}
+
+#[test]
+fn a_file_holding_only_an_encrypted_key_asks_for_no_password() {
+    let e = fails(&[&fx("rsa-encrypted.key")], 1);
+    assert_eq!(
+        e,
+        format!("error: {} holds no certificate", fx("rsa-encrypted.key"))
+    );
 }
 
 #[test]

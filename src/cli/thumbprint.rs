@@ -62,7 +62,7 @@ pub fn run(args: ThumbprintArgs) -> Result<()> {
         .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
         .prompt("PKCS#12 password: ");
     // Everything is read before anything is printed: one bad file fails the run cleanly.
-    let materials = input::load_all(&args.files, &passwords)?;
+    let materials = input::load_all_certificates(&args.files, &passwords)?;
     for m in &materials {
         if m.certs.is_empty() {
             return Err(Error::failure(format!(
