@@ -460,12 +460,18 @@ fn encrypted_key_opens_with_the_password_only() {
     );
 }
 
+const NEW_PROMPT: &str = "Password for the new key/PFX: ";
+const REPEAT_PROMPT: &str = "Repeat it: ";
+
 #[test]
 fn pfx_password_typed_twice_at_a_prompt() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (code, screen) =
-        certgen_on_terminal(d, &["new", "--cn", "tty", "--pfx"], &[PASSWORD, PASSWORD]);
+    let (code, screen) = certgen_on_terminal(
+        d,
+        &["new", "--cn", "tty", "--pfx"],
+        &[(NEW_PROMPT, PASSWORD), (REPEAT_PROMPT, PASSWORD)],
+    );
     assert_eq!(code, 0, "{screen}");
     assert!(
         screen.contains("Password for the new key/PFX: "),
@@ -480,8 +486,11 @@ fn pfx_password_typed_twice_at_a_prompt() {
 fn pfx_passwords_that_differ_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (code, screen) =
-        certgen_on_terminal(d, &["new", "--cn", "tty", "--pfx"], &[PASSWORD, "typo"]);
+    let (code, screen) = certgen_on_terminal(
+        d,
+        &["new", "--cn", "tty", "--pfx"],
+        &[(NEW_PROMPT, PASSWORD), (REPEAT_PROMPT, "typo")],
+    );
     assert_eq!(code, 1, "{screen}");
     assert!(
         screen.contains("error: the two passwords differ"),

@@ -274,7 +274,7 @@ fn pkcs12_password_typed_at_a_prompt_is_not_echoed() {
     let (code, screen) = certgen_on_terminal(
         &fixture(""),
         &["thumbprint", "legacy-rc2.pfx", "--format", "x5t"],
-        &[PASSWORD],
+        &[("PKCS#12 password: ", PASSWORD)],
     );
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("PKCS#12 password: "), "{screen}");

@@ -242,9 +242,11 @@ pub fn stdout(out: &Output) -> String {
 }
 
 /// Runs certgen with ARGS on a pseudo-terminal (util-linux `script`), as a user at a
-/// keyboard would, typing LINES once certgen is waiting; returns (exit code, all terminal output).
-pub fn certgen_on_terminal(dir: &Path, args: &[&str], lines: &[&str]) -> (i32, String) {
-    use std::io::Write;
+/// keyboard would: for each (prompt, answer) it waits until the prompt is on the screen, then
+/// types the answer. Returns (exit code, everything the terminal showed).
+pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -> (i32, String) {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
     let bin = assert_cmd::cargo::cargo_bin("certgen");
     let mut command = format!("'{}'", bin.display());
     for a in args {
@@ -260,16 +262,39 @@ pub fn certgen_on_terminal(dir: &Path, args: &[&str], lines: &[&str]) -> (i32, S
         .spawn()
         .expect("util-linux script is installed");
     let mut stdin = child.stdin.take().unwrap();
-    for line in lines {
-        // Typed after the prompt has turned echo off, like a person would.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = screen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let shown = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    for (n, (prompt, answer)) in typing.iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // The n-th prompt of the run (prompts may repeat, as in "type it again").
+        while shown().matches(prompt).count()
+            <= typing[..n].iter().filter(|t| t.0 == *prompt).count()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no prompt {prompt:?}; screen: {}",
+                shown()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // rpassword prints the prompt, then turns echo off: give it that moment.
+        std::thread::sleep(Duration::from_millis(100));
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
-    )
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = shown().replace("\r\n", "\n");
+    (status.code().unwrap_or(-1), text)
 }
