@@ -75,14 +75,23 @@ pub enum Validity {
 impl Certificate {
     /// Parses one DER certificate; trailing bytes are an error (a DER file is exactly one).
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        let (rest, x509) = X509Certificate::from_der(der)
-            .map_err(|e| Error::failure(format!("not a valid X.509 certificate ({e})")))?;
+        let (cert, rest) = Self::from_der_prefix(der)?;
         if !rest.is_empty() {
             return Err(Error::failure(
                 "not a valid X.509 certificate (trailing bytes after it)",
             ));
         }
-        let der = der.to_vec();
+        Ok(cert)
+    }
+
+    /// The certificate at the start of `der`, and what follows it. OpenSSL's
+    /// `TRUSTED CERTIFICATE` PEM appends its trust settings to the certificate; the
+    /// thumbprints are those of the certificate alone, as `openssl x509 -fingerprint` shows.
+    pub fn from_der_prefix(der: &[u8]) -> Result<(Self, &[u8])> {
+        let (rest, x509) = X509Certificate::from_der(der)
+            .map_err(|e| Error::failure(format!("not a valid X.509 certificate ({e})")))?;
+        let (own, rest) = der.split_at(der.len() - rest.len());
+        let der = own.to_vec();
         let key = match x509.public_key().parsed() {
             Ok(PublicKey::RSA(rsa)) => CertKey::Rsa {
                 n: strip_leading_zeros(rsa.modulus).to_vec(),
@@ -97,7 +106,7 @@ impl Certificate {
             }),
         };
         let serial = hex::encode_upper(strip_leading_zeros(x509.raw_serial()));
-        Ok(Certificate {
+        let cert = Certificate {
             subject: x509.subject().to_string(),
             issuer: x509.issuer().to_string(),
             serial: if serial.is_empty() {
@@ -110,7 +119,8 @@ impl Certificate {
             key,
             thumbprints: Thumbprints::of_der(&der),
             der,
-        })
+        };
+        Ok((cert, rest))
     }
 
     pub fn der(&self) -> &[u8] {

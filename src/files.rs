@@ -59,26 +59,57 @@ pub fn check_output_dir(dir: &Path) -> Result<()> {
     }
 }
 
+/// Checks the targets before any work is done: a folder in the way is always refused, an
+/// existing file unless `force`.
+pub fn check_targets(paths: &[&Path], force: bool) -> Result<()> {
+    if let Some(dir) = paths.iter().find(|p| p.is_dir()) {
+        return Err(Error::failure(format!(
+            "cannot write {}: a folder of that name is in the way",
+            dir.display()
+        ))
+        .with_hint("choose another --name or --out"));
+    }
+    if !force {
+        let clash = existing(paths);
+        if !clash.is_empty() {
+            return Err(refuse_overwrite(&clash));
+        }
+    }
+    Ok(())
+}
+
 /// Writes every file or none.
 ///
 /// Each file is written beside its target under a temporary name (created 0600 by `tempfile`,
 /// then given its final mode), flushed to disk, and renamed into place. Without `force`, the
 /// rename refuses to replace an existing file, so a file that appears meanwhile is not lost
-/// either. If any step fails, the files already placed by this call are removed again.
+/// either. With `force`, a file being replaced is first moved aside, so that if a later step
+/// fails the old files come back: a failed `--force` run loses nothing.
 pub fn write_all(files: &[OutputFile], force: bool) -> Result<()> {
-    if !force {
-        let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
-        let clash = existing(&paths);
-        if !clash.is_empty() {
-            return Err(refuse_overwrite(&clash));
-        }
-    }
+    let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+    check_targets(&paths, force)?;
     let mut staged = Vec::with_capacity(files.len());
     for f in files {
         staged.push(stage(f)?);
     }
-    let mut placed: Vec<PathBuf> = Vec::new();
+    place(staged, files, force)
+}
+
+/// Renames the staged files into place, all or none.
+fn place(staged: Vec<tempfile::NamedTempFile>, files: &[OutputFile], force: bool) -> Result<()> {
+    let mut placed: Vec<Placed> = Vec::new();
     for (tmp, f) in staged.into_iter().zip(files) {
+        let backup = if force {
+            match move_aside(&f.path) {
+                Ok(b) => b,
+                Err(e) => {
+                    rollback(placed);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         let result = if force {
             tmp.persist(&f.path).map(|_| ()).map_err(|e| e.error)
         } else {
@@ -87,24 +118,67 @@ pub fn write_all(files: &[OutputFile], force: bool) -> Result<()> {
                 .map_err(|e| e.error)
         };
         if let Err(e) = result {
-            for p in &placed {
-                let _ = std::fs::remove_file(p);
+            if let Some(b) = &backup {
+                let _ = std::fs::rename(b, &f.path);
             }
+            rollback(placed);
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 return Err(refuse_overwrite(std::slice::from_ref(&f.path)));
             }
             return Err(Error::io("write", &f.path, &e));
         }
-        placed.push(f.path.clone());
+        placed.push(Placed {
+            target: f.path.clone(),
+            backup,
+        });
     }
+    // Success: dropping the placed entries deletes the moved-aside old files.
     Ok(())
 }
 
-fn stage(f: &OutputFile) -> Result<tempfile::NamedTempFile> {
-    let dir = match f.path.parent() {
+/// A file this call put in place, and the old file it replaced (deleted when dropped).
+struct Placed {
+    target: PathBuf,
+    backup: Option<tempfile::TempPath>,
+}
+
+/// Moves an existing `path` to a fresh hidden name beside it; `None` when there is nothing.
+fn move_aside(path: &Path) -> Result<Option<tempfile::TempPath>> {
+    if path.symlink_metadata().is_err() {
+        return Ok(None);
+    }
+    let backup = tempfile::Builder::new()
+        .prefix(".certgen-old-")
+        .tempfile_in(parent_dir(path))
+        .map_err(|e| Error::io("write in", &parent_dir(path), &e))?
+        .into_temp_path();
+    std::fs::rename(path, &backup).map_err(|e| Error::io("replace", path, &e))?;
+    Ok(Some(backup))
+}
+
+/// Undoes the placed files, newest first: old files return, new ones go.
+fn rollback(placed: Vec<Placed>) {
+    for p in placed.into_iter().rev() {
+        match &p.backup {
+            Some(b) => {
+                let _ = std::fs::rename(b, &p.target);
+            }
+            None => {
+                let _ = std::fs::remove_file(&p.target);
+            }
+        }
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+fn stage(f: &OutputFile) -> Result<tempfile::NamedTempFile> {
+    let dir = parent_dir(&f.path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".certgen-")
         .tempfile_in(&dir)
@@ -159,6 +233,54 @@ mod tests {
             1,
             "no temp file left"
         );
+    }
+
+    #[test]
+    fn a_failed_forced_write_restores_the_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "old a").unwrap();
+        let files = [
+            OutputFile::public(a.clone(), "new a"),
+            OutputFile::public(b.clone(), "new b"),
+        ];
+        let staged = files.iter().map(|f| stage(f).unwrap()).collect();
+        // A folder appears at `b` after the up-front check: placing `b` fails after `a`
+        // was already replaced, and `a` must come back.
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(b.join("inside"), "x").unwrap();
+        let err = place(staged, &files, true).unwrap_err();
+        assert!(
+            err.message().starts_with("cannot replace"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "old a");
+        assert!(b.join("inside").exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no leftovers"
+        );
+    }
+
+    #[test]
+    fn a_folder_in_the_way_is_refused_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        let err = write_all(&[OutputFile::public(a, "x")], true).unwrap_err();
+        assert!(err.message().contains("in the way"), "{}", err.message());
+    }
+
+    #[test]
+    fn forced_write_replaces_and_leaves_no_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, "old").unwrap();
+        write_all(&[OutputFile::private(a.clone(), "new")], true).unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[cfg(unix)]

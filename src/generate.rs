@@ -84,6 +84,7 @@ impl Subject {
         if cn.trim().is_empty() {
             return Err(Error::usage("--cn must not be empty"));
         }
+        check_value("CN", cn)?;
         Ok(Subject(vec![("CN".into(), cn.to_string())]))
     }
 
@@ -114,7 +115,9 @@ impl Subject {
                     "--subject: {key} appears twice; each attribute may appear once"
                 )));
             }
-            out.push((key, v.trim().to_string()));
+            let value = v.trim();
+            check_value(&key, value)?;
+            out.push((key, value.to_string()));
         }
         if out.is_empty() {
             return Err(Error::usage("--subject is empty"));
@@ -150,6 +153,28 @@ impl Subject {
     }
 }
 
+/// The X.520 bounds OpenSSL's `req` also enforces: no empty values, a two-letter country,
+/// at most 64 characters for names (128 for emailAddress), so that every certificate certgen
+/// makes is one that strict parsers accept.
+fn check_value(key: &str, value: &str) -> Result<()> {
+    let max = if key == "emailAddress" { 128 } else { 64 };
+    let len = value.chars().count();
+    if len == 0 {
+        return Err(Error::usage(format!("--subject: {key} has an empty value")));
+    }
+    if key == "C" && !(len == 2 && value.chars().all(|c| c.is_ascii_alphabetic())) {
+        return Err(Error::usage(format!(
+            "--subject: C must be a two-letter country code such as US, not '{value}'"
+        )));
+    }
+    if len > max {
+        return Err(Error::usage(format!(
+            "{key} is {len} characters long; X.509 allows at most {max}"
+        )));
+    }
+    Ok(())
+}
+
 fn canonical_attr(k: &str) -> Result<String> {
     let upper = k.to_ascii_uppercase();
     Ok(match upper.as_str() {
@@ -165,19 +190,19 @@ fn canonical_attr(k: &str) -> Result<String> {
 }
 
 fn split_escaped(s: &str, sep: char) -> Vec<String> {
-    let mut parts = vec![String::new()];
+    let mut parts = Vec::new();
+    let mut current = String::new();
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
-            if let Some(next) = chars.next() {
-                parts.last_mut().unwrap().push(next);
-            }
+            current.extend(chars.next());
         } else if c == sep {
-            parts.push(String::new());
+            parts.push(std::mem::take(&mut current));
         } else {
-            parts.last_mut().unwrap().push(c);
+            current.push(c);
         }
     }
+    parts.push(current);
     parts
 }
 
@@ -234,7 +259,8 @@ pub fn generate(req: &NewCertificate) -> Result<Generated> {
         .map(|s| san(s))
         .collect::<Result<Vec<_>>>()?;
     // Five minutes back so a verifier whose clock lags slightly does not see a future cert.
-    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     params.not_before = now - Duration::minutes(5);
     params.not_after = params.not_before + Duration::days(i64::from(req.days));
     // The request carries subject and extensions; serial and validity are the CA's to choose.
@@ -299,6 +325,15 @@ mod tests {
         assert_eq!(b.cn(), Some("daemon"));
         assert!(Subject::parse("nonsense").is_err());
         assert!(Subject::parse("CN=a,CN=b").is_err());
+    }
+
+    #[test]
+    fn subject_values_within_x520_bounds() {
+        assert!(Subject::parse("CN=a,O=").is_err());
+        assert!(Subject::parse("CN=a,C=USA").is_err());
+        assert!(Subject::parse("CN=a,C=us").is_ok());
+        assert!(Subject::common_name(&"x".repeat(64)).is_ok());
+        assert!(Subject::common_name(&"x".repeat(65)).is_err());
     }
 
     #[test]

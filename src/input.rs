@@ -2,7 +2,8 @@
 //!
 //! PEM (any mix of blocks, with text between them), a DER certificate, a DER PKCS#8 key, or
 //! PKCS#12. A password is asked for only when the content needs one (an encrypted key, a
-//! PKCS#12 file that does not open with the empty password), and at most once per file.
+//! PKCS#12 file that does not open with the empty password), and at most once: [`load_all`]
+//! reuses it for every file, so `--password-file -` (stdin) serves several files.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -34,37 +35,74 @@ pub struct Material {
 
 /// Reads `path` (`-` = stdin) and recognises its content.
 pub fn load(path: &Path, passwords: &SecretSource) -> Result<Material> {
+    load_with(path, &mut Reader::new(passwords, true))
+}
+
+/// How one run reads its files: the password it shares, and whether keys are wanted.
+struct Reader<'a> {
+    password: LazyPassword<'a>,
+    /// `false` when only certificates matter (`thumbprint`): PEM key blocks are then left
+    /// alone, so a key+certificate PEM whose key is encrypted (or EC) needs no password.
+    keys: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(passwords: &'a SecretSource, keys: bool) -> Self {
+        Reader {
+            password: LazyPassword::new(passwords),
+            keys,
+        }
+    }
+}
+
+fn load_with(path: &Path, reader: &mut Reader<'_>) -> Result<Material> {
     let name = path.display().to_string();
     let bytes = read_input(path)?;
-    load_bytes(&bytes, &name, passwords)
+    load_bytes_with(&bytes, &name, reader)
 }
+
+/// The largest input read. Certificates, keys and PKCS#12 files are kilobytes; the limit keeps
+/// a mistaken `/dev/zero`, a disk image or an endless pipe from eating all memory.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Reads a whole input file, with messages for the usual mistakes.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let name = path.display().to_string();
     if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
+        return read_limited(std::io::stdin().lock(), &name)
             .map_err(|e| Error::failure(format!("cannot read stdin: {e}")))?;
-        return Ok(buf);
     }
     if path.is_dir() {
-        return Err(Error::failure(format!(
-            "{} is a directory, not a file",
-            path.display()
-        )));
+        return Err(Error::failure(format!("{name} is a directory, not a file")));
     }
-    std::fs::read(path).map_err(|e| Error::io("read", path, &e))
+    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, &e))?;
+    read_limited(file, &name).map_err(|e| Error::io("read", path, &e))?
+}
+
+/// Reads at most [`MAX_INPUT_BYTES`]; the outer error is I/O, the inner one "too large".
+fn read_limited(from: impl Read, name: &str) -> std::io::Result<Result<Vec<u8>>> {
+    let mut buf = Vec::new();
+    from.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_INPUT_BYTES {
+        return Ok(Err(Error::failure(format!(
+            "{name} is larger than {} MiB: not a certificate, key or PKCS#12 file",
+            MAX_INPUT_BYTES / (1024 * 1024)
+        ))));
+    }
+    Ok(Ok(buf))
 }
 
 /// Recognises and parses the content of one file.
 pub fn load_bytes(bytes: &[u8], name: &str, passwords: &SecretSource) -> Result<Material> {
+    load_bytes_with(bytes, name, &mut Reader::new(passwords, true))
+}
+
+fn load_bytes_with(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Material> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::failure(format!("{name} is empty")));
     }
-    let mut password = LazyPassword::new(passwords);
     if contains(bytes, b"-----BEGIN ") {
-        return load_pem(bytes, name, &mut password);
+        return load_pem(bytes, name, reader);
     }
     if bytes[0] == 0x30 {
         if let Ok(cert) = Certificate::from_der(bytes) {
@@ -83,7 +121,7 @@ pub fn load_bytes(bytes: &[u8], name: &str, passwords: &SecretSource) -> Result<
                 keys: vec![key],
             });
         }
-        match open_pkcs12(bytes, name, &mut password) {
+        match open_pkcs12(bytes, name, &mut reader.password) {
             Err(e) if e.message().ends_with("not PKCS#12") => {}
             other => return other,
         }
@@ -104,6 +142,11 @@ fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Res
     };
     let contents = match attempt {
         Ok(c) => c,
+        // AZURE_CLIENT_CERTIFICATE_PASSWORD may be set for another file; an unprotected
+        // PKCS#12 still opens with the empty password, as OpenSSL's `-passin pass:` does.
+        Err(Pkcs12Error::WrongPassword) if given.is_some() => {
+            pkcs12::read(bytes, "").map_err(|_| p12_error(Pkcs12Error::WrongPassword, name))?
+        }
         Err(Pkcs12Error::WrongPassword) if given.is_none() => match password.get_by_prompt()? {
             Some(pw) => pkcs12::read(bytes, pw.expose()).map_err(|e| p12_error(e, name))?,
             None => {
@@ -138,7 +181,7 @@ fn p12_error(e: Pkcs12Error, name: &str) -> Error {
     }
 }
 
-fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result<Material> {
+fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Material> {
     let blocks = pem::parse_many(bytes)
         .map_err(|e| Error::failure(format!("{name}: malformed PEM ({e})")))?;
     let begins = count(bytes, b"-----BEGIN ");
@@ -156,9 +199,17 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
     };
     for (i, block) in blocks.iter().enumerate() {
         let at = || format!("{name}: PEM block {} ({})", i + 1, block.tag());
+        if !reader.keys && block.tag().ends_with("PRIVATE KEY") {
+            continue;
+        }
         match block.tag() {
-            "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => {
+            "CERTIFICATE" | "X509 CERTIFICATE" => {
                 let cert = Certificate::from_der(block.contents())
+                    .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?;
+                material.certs.push(cert);
+            }
+            "TRUSTED CERTIFICATE" => {
+                let (cert, _trust) = Certificate::from_der_prefix(block.contents())
                     .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?;
                 material.certs.push(cert);
             }
@@ -182,7 +233,7 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
                 );
             }
             "ENCRYPTED PRIVATE KEY" => {
-                let Some(pw) = password.get()? else {
+                let Some(pw) = reader.password.get()? else {
                     return Err(Error::failure(format!("{name} holds an encrypted private key"))
                         .with_hint("give its password with --password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD"));
                 };
@@ -192,10 +243,12 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
                 );
             }
             "EC PRIVATE KEY" => {
-                return Err(Error::failure(format!(
-                "{name} holds an EC private key; Microsoft Entra ID accepts only RSA credentials"
-            ))
-                .with_hint("make an RSA certificate: certgen new --cn NAME"))
+                let msg = format!(
+                    "{name} holds an EC private key; Microsoft Entra ID accepts only RSA credentials"
+                );
+                return Err(
+                    Error::failure(msg).with_hint("make an RSA certificate: certgen new --cn NAME")
+                );
             }
             // Requests, parameters and public keys carry nothing certgen reads; ignoring them
             // lets a file that also holds a CSR or an `openssl x509 -text` dump still work.
@@ -203,9 +256,11 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
         }
     }
     if material.certs.is_empty() && material.keys.is_empty() {
-        return Err(Error::failure(format!(
-            "{name} holds no certificate and no private key"
-        )));
+        return Err(Error::failure(if reader.keys {
+            format!("{name} holds no certificate and no private key")
+        } else {
+            format!("{name} holds no certificate")
+        }));
     }
     Ok(material)
 }
@@ -259,9 +314,19 @@ fn count(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
 
-/// Loads several files; used by commands that take `FILE...`.
+/// Loads several files, asking for (or reading) the password at most once for all of them;
+/// used by commands that take `FILE...`.
 pub fn load_all(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
-    paths.iter().map(|p| load(p, passwords)).collect()
+    let mut reader = Reader::new(passwords, true);
+    paths.iter().map(|p| load_with(p, &mut reader)).collect()
+}
+
+/// Like [`load_all`] for commands that need only the certificates: private keys in PEM files
+/// are not parsed or decrypted (PKCS#12 still needs its password: it encrypts the certificates
+/// too). Key-only DER and PKCS#12 files still come back with their keys, and no certificate.
+pub fn load_all_certificates(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
+    let mut reader = Reader::new(passwords, false);
+    paths.iter().map(|p| load_with(p, &mut reader)).collect()
 }
 
 #[cfg(test)]
@@ -287,6 +352,86 @@ mod tests {
     fn empty_input_says_empty() {
         let e = load_bytes(b"  \n", "e.pem", &SecretSource::default()).unwrap_err();
         assert_eq!(e.message(), "e.pem is empty");
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    // Every prefix of every kind of file, and single-byte corruptions of the certificates,
+    // must give a result or one clean error: a panic here would be a crash on user input.
+    #[test]
+    fn damaged_files_never_panic() {
+        let none = SecretSource::default();
+        for name in [
+            "rsa.cer",
+            "rsa.crt",
+            "bundle.pem",
+            "combined.pem",
+            "rsa-pkcs1.key",
+            "modern.pfx",
+            "legacy-rc2.pfx",
+        ] {
+            let bytes = fixture(name);
+            for len in 0..bytes.len() {
+                let _ = load_bytes(&bytes[..len], name, &none);
+            }
+        }
+        let der = fixture("rsa.cer");
+        for i in 0..der.len() {
+            let mut bad = der.clone();
+            bad[i] ^= 0xff;
+            let _ = load_bytes(&bad, "rsa.cer", &none);
+        }
+    }
+
+    #[test]
+    fn unprotected_pkcs12_opens_even_with_a_password_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "unrelated\n").unwrap();
+        let m = load_bytes(
+            &fixture("nopass.pfx"),
+            "nopass.pfx",
+            &SecretSource::file(Some(pw)),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.format, m.certs.len(), m.keys.len()),
+            (Format::Pkcs12, 1, 1)
+        );
+    }
+
+    /// Every form of the fixtures' one RSA key (all written by openssl) loads as the same key,
+    /// and it is the private half of the certificate beside it.
+    #[test]
+    fn every_key_form_is_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "certgen-test\n").unwrap();
+        let source = SecretSource::file(Some(pw));
+        let cert = load_bytes(&fixture("rsa.cer"), "rsa.cer", &source)
+            .unwrap()
+            .certs[0]
+            .clone();
+        for name in [
+            "rsa.key",
+            "rsa-pkcs1.key",
+            "rsa-encrypted.key",
+            "combined.pem",
+            "combined-encrypted.pem",
+            "modern.pfx",
+            "legacy-3des.pfx",
+            "legacy-rc2.pfx",
+        ] {
+            let m = load_bytes(&fixture(name), name, &source).unwrap();
+            assert_eq!(m.keys.len(), 1, "{name}");
+            assert!(m.keys[0].matches(&cert.key), "{name}");
+            assert_eq!(m.keys[0].rsa_bits(), Some(2048), "{name}");
+        }
     }
 
     #[test]

@@ -114,16 +114,31 @@ impl SecretSource {
     }
 }
 
+/// The largest secret file read.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
 /// Reads a secret file: its first line, without the line ending (as `openssl -passin file:`
 /// and `step --password-file` do), so a trailing newline from `echo` does not change the value.
 pub fn read_secret_file(path: &Path) -> Result<Secret> {
     let mut raw = Vec::new();
+    // Only the first line counts; the cap keeps `--password-file /dev/zero` from hanging.
+    let limit = MAX_SECRET_FILE_BYTES + 1;
     if path == Path::new("-") {
         std::io::stdin()
+            .take(limit)
             .read_to_end(&mut raw)
             .map_err(|e| Error::failure(format!("cannot read the secret from stdin: {e}")))?;
     } else {
-        raw = std::fs::read(path).map_err(|e| Error::io("read", path, &e))?;
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut raw))
+            .map_err(|e| Error::io("read", path, &e))?;
+    }
+    if raw.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(Error::failure(format!(
+            "{} is larger than {} KiB: not a password file",
+            path.display(),
+            MAX_SECRET_FILE_BYTES / 1024
+        )));
     }
     let text = String::from_utf8(raw)
         .map_err(|_| Error::failure(format!("{} is not UTF-8 text", path.display())))?;

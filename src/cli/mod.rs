@@ -88,20 +88,21 @@ fn clap_error(e: clap::Error) -> i32 {
         }
         _ => {
             let rendered = e.render().to_string();
+            // clap puts details on indented lines under the first: the missing arguments
+            // after "…were not provided:", and "[possible values: …]".
             let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
             let mut first = lines
                 .next()
                 .unwrap_or("invalid command line")
                 .trim_start_matches("error: ")
                 .to_string();
-            // "the following required arguments were not provided:" names them on the
-            // indented lines below; without them the one line says nothing.
-            if first.ends_with(':') {
-                let listed: Vec<&str> = lines
-                    .take_while(|l| l.starts_with(' '))
-                    .map(str::trim)
-                    .collect();
-                first = format!("{} {}", first, listed.join(", "));
+            let mut possible = None;
+            for detail in lines.take_while(|l| !l.trim().is_empty()).map(str::trim) {
+                if let Some(values) = detail.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+                    possible = Some(values.to_string());
+                } else if first.ends_with(':') || first.ends_with(',') {
+                    first = format!("{first} {detail}");
+                }
             }
             let tip = rendered
                 .lines()
@@ -113,6 +114,9 @@ fn clap_error(e: clap::Error) -> i32 {
                 .find(|l| l.starts_with("Usage: "))
                 .map(|l| l.trim_start_matches("Usage: ").to_string());
             let mut err = Error::new(ErrorKind::Usage, first);
+            if let Some(p) = possible {
+                err = err.with_hint(p);
+            }
             if let Some(t) = tip {
                 err = err.with_hint(t);
             }

@@ -39,7 +39,7 @@ pub struct NewArgs {
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
     days: u32,
     /// RSA key size in bits
-    #[arg(long, default_value = "2048", value_parser = ["2048", "3072", "4096"])]
+    #[arg(long, value_name = "BITS", default_value = "2048", value_parser = ["2048", "3072", "4096"])]
     key_size: String,
     /// Folder to write into (must exist)
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -119,15 +119,10 @@ pub fn run(args: NewArgs) -> Result<()> {
     let csr_path = args.csr.then(|| path("csr"));
 
     // Refuse before the (slow) key generation and before asking for a password.
-    if !args.force {
-        let mut targets: Vec<&Path> = vec![&crt, &cer, &key_path];
-        targets.extend(pfx_path.as_deref());
-        targets.extend(csr_path.as_deref());
-        let clash = files::existing(&targets);
-        if !clash.is_empty() {
-            return Err(files::refuse_overwrite(&clash));
-        }
-    }
+    let mut targets: Vec<&Path> = vec![&crt, &cer, &key_path];
+    targets.extend(pfx_path.as_deref());
+    targets.extend(csr_path.as_deref());
+    files::check_targets(&targets, args.force)?;
 
     let password = if (want_pfx && !args.no_password) || args.encrypt_key {
         let source = SecretSource::file(args.password_file.clone())

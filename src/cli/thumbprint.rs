@@ -50,11 +50,19 @@ pub fn run(args: ThumbprintArgs) -> Result<()> {
     if args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         return Err(Error::usage("stdin ('-') can be read only once"));
     }
+    if args.password_file.as_deref() == Some(std::path::Path::new("-"))
+        && args.files.iter().any(|f| f.as_os_str() == "-")
+    {
+        return Err(Error::usage(
+            "stdin ('-') cannot hold both a certificate file and the password",
+        )
+        .with_hint("put the password in a file or in AZURE_CLIENT_CERTIFICATE_PASSWORD"));
+    }
     let passwords = SecretSource::file(args.password_file.clone())
         .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
         .prompt("PKCS#12 password: ");
     // Everything is read before anything is printed: one bad file fails the run cleanly.
-    let materials = input::load_all(&args.files, &passwords)?;
+    let materials = input::load_all_certificates(&args.files, &passwords)?;
     for m in &materials {
         if m.certs.is_empty() {
             return Err(Error::failure(format!(
