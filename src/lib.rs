@@ -16,6 +16,7 @@
 //! | [`generate`] | new self-signed certificates and keys |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
+//! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
 
 pub mod certificate;
@@ -27,6 +28,7 @@ pub mod key;
 pub mod paths;
 pub mod pkcs12;
 pub mod secret;
+pub mod serve;
 pub mod thumbprint;
 
 pub use error::{Error, ErrorKind, Result};
