@@ -84,8 +84,9 @@ async fn msal_python_gets_tokens_with_certificate_and_secret() {
         .await
         .unwrap();
     let key = &jwks["keys"][0];
-    let dk = DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
-        .unwrap();
+    let dk =
+        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+            .unwrap();
     let mut v = Validation::new(Algorithm::RS256);
     v.set_audience(&[ORDERS_API]);
     v.set_issuer(&[format!("{}/{TENANT}/v2.0", s.base())]);
@@ -94,8 +95,12 @@ async fn msal_python_gets_tokens_with_certificate_and_secret() {
         ("certificate_pfx", "2"),
         ("secret", "1"),
     ] {
-        let token = result[mode]["access_token"].as_str().unwrap_or_else(|| panic!("{mode}: {result}"));
-        let claims = jsonwebtoken::decode::<Value>(token, &dk, &v).unwrap().claims;
+        let token = result[mode]["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{mode}: {result}"));
+        let claims = jsonwebtoken::decode::<Value>(token, &dk, &v)
+            .unwrap()
+            .claims;
         assert_eq!(claims["azp"], APP, "{mode}");
         assert_eq!(claims["azpacr"], acr, "{mode}");
     }
@@ -111,8 +116,13 @@ async fn msal_python_assertions_are_not_rfc_strict() {
     let pfx = make_pfx(dir.path());
     let (ok, result) = run_msal(&python, &s, &pfx);
     assert!(!ok, "{result}");
-    assert_eq!(result["certificate_thumbprint"]["error_codes"][0], 50027, "{result}");
-    let d = result["certificate_thumbprint"]["error_description"].as_str().unwrap();
+    assert_eq!(
+        result["certificate_thumbprint"]["error_codes"][0], 50027,
+        "{result}"
+    );
+    let d = result["certificate_thumbprint"]["error_description"]
+        .as_str()
+        .unwrap();
     assert!(d.contains("--strict"), "{d}");
     assert!(result["secret"]["access_token"].is_string(), "{result}");
 }
