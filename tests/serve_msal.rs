@@ -1,6 +1,6 @@
-//! A real client against `certgen serve`: MSAL for Python (tests/clients/msal_client.py) gets
+//! Real clients against `certgen serve`: MSAL for Python (tests/clients/msal_client.py) gets
 //! tokens with a certificate (PEM key + thumbprint: RS256/x5t; PKCS#12: PS256/x5t#S256) and
-//! with a secret. Runs when CERTGEN_TEST_PYTHON names a Python with `msal` installed (.ci/run
+//! with a secret, and so does Azure Identity for Python when it is installed. Runs when CERTGEN_TEST_PYTHON names a Python with `msal` installed (.ci/run
 //! sets it up in a venv); otherwise it says it was skipped and passes.
 
 mod serve_support;

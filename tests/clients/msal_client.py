@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Gets tokens from `certgen serve` with MSAL for Python, the way a daemon would from Entra.
+"""Gets tokens from `certgen serve` with MSAL for Python (and, when installed, Azure Identity
+for Python), the way a daemon would from Entra.
 
 Run by tests/serve_msal.rs (and usable by hand). Everything comes from environment variables:
 
@@ -13,6 +14,9 @@ Run by tests/serve_msal.rs (and usable by hand). Everything comes from environme
   PFX_PATH       optional: PKCS#12 of the same certificate -> MSAL uses PS256 with x5t#S256
   PFX_PASSWORD   its password
   CLIENT_SECRET  optional: the app's client secret
+
+With azure-identity installed, CertificateCredential (CERT_PEM + KEY_PEM joined into one PEM)
+and ClientSecretCredential are tried too, with the authority host set to the service.
 
 Prints one JSON object on stdout: for each credential tried, either {"access_token": ...}
 or {"error": ..., "error_description": ...}. Exit status 0 when every attempt got a token.
@@ -52,6 +56,32 @@ def attempt(credential):
     }
 
 
+def azure_identity_attempts(cert_and_key):
+    try:
+        from azure.identity import CertificateCredential, ClientSecretCredential
+    except ImportError:
+        return {}
+    authority = os.environ["AUTHORITY"]
+    host, tenant = authority.rsplit("/", 1)
+    common = {"authority": host, "disable_instance_discovery": True}
+    results = {}
+    credentials = {
+        "azure_identity_certificate": lambda: CertificateCredential(
+            tenant, os.environ["CLIENT_ID"], certificate_data=cert_and_key.encode(), **common
+        ),
+    }
+    if os.environ.get("CLIENT_SECRET"):
+        credentials["azure_identity_secret"] = lambda: ClientSecretCredential(
+            tenant, os.environ["CLIENT_ID"], os.environ["CLIENT_SECRET"], **common
+        )
+    for name, make in credentials.items():
+        try:
+            results[name] = {"access_token": make().get_token(os.environ["SCOPE"]).token}
+        except Exception as e:  # reported, not raised: the test shows which client failed
+            results[name] = {"error": "client_exception", "error_description": f"{type(e).__name__}: {e}"}
+    return results
+
+
 def main():
     # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's `verify`, so a
     # machine-wide bundle in either variable would silently win over verify= above.
@@ -74,6 +104,7 @@ def main():
         )
     if os.environ.get("CLIENT_SECRET"):
         results["secret"] = attempt(os.environ["CLIENT_SECRET"])
+    results.update(azure_identity_attempts(cert + key))
     results["msal_version"] = msal.__version__
     print(json.dumps(results))
     ok = all("access_token" in v for k, v in results.items() if isinstance(v, dict))
