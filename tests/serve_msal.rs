@@ -74,15 +74,7 @@ async fn msal_python_gets_tokens_with_certificate_and_secret() {
     let (ok, result) = run_msal(&python, &s, &pfx);
     assert!(ok, "MSAL did not get every token: {result}");
 
-    let jwks: Value = s
-        .client()
-        .get(s.field("jwks_uri"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = s.get_json(&s.field("jwks_uri")).await;
     let key = &jwks["keys"][0];
     let dk =
         DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())

@@ -33,14 +33,7 @@ async fn sigterm_and_sigint_stop_it_with_exit_0() {
     for sig in ["-TERM", "-INT"] {
         let mut s = Server::start();
         // A request first, so the stop also covers a used, kept-alive connection.
-        let (status, _) = s
-            .post_token(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", APP),
-                ("client_secret", SECRET),
-                ("scope", "api://orders/.default"),
-            ])
-            .await;
+        let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
         assert_eq!(status, 200);
         assert_eq!(signal(&mut s, sig), 0, "{sig}");
         assert!(s.log_text().contains("certgen serve: stopped"));
@@ -82,15 +75,7 @@ async fn state_folder_is_made_once_and_reused() {
         authority.ends_with("/11111111-1111-1111-1111-111111111111"),
         "{authority}"
     );
-    let jwks1: Value = first
-        .client()
-        .get(first.field("jwks_uri"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks1 = first.get_json(&first.field("jwks_uri")).await;
     drop(first);
 
     let second = Server::start_in(&state, &[]);
@@ -99,15 +84,7 @@ async fn state_folder_is_made_once_and_reused() {
         pem,
         "the TLS certificate is kept"
     );
-    let jwks2: Value = second
-        .client()
-        .get(second.field("jwks_uri"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks2 = second.get_json(&second.field("jwks_uri")).await;
     assert_eq!(
         jwks1["keys"][0]["kid"], jwks2["keys"][0]["kid"],
         "the signing key is kept"
@@ -131,14 +108,7 @@ async fn oversized_body_gets_413_and_the_service_lives_on() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413);
-    let (status, _) = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", SECRET),
-            ("scope", "api://orders/.default"),
-        ])
-        .await;
+    let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
     assert_eq!(status, 200);
 }
 
@@ -182,14 +152,7 @@ async fn plain_http_on_loopback_only() {
     let s = Server::with_args(&["--http"]);
     assert!(s.ready["ca_file"].is_null());
     assert!(s.field("token_endpoint").starts_with("http://127.0.0.1:"));
-    let (status, body) = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", SECRET),
-            ("scope", "api://orders/.default"),
-        ])
-        .await;
+    let (status, body) = s.secret_grant(SECRET, "api://orders/.default").await;
     assert_eq!(status, 200, "{body}");
 
     let f = fixture();
@@ -213,12 +176,7 @@ async fn one_json_log_line_per_request_without_secrets() {
     assert_eq!(status, 200);
     let token = body["access_token"].as_str().unwrap().to_string();
     let (status, _) = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", "wrong-secret-value"),
-            ("scope", "api://orders/.default"),
-        ])
+        .secret_grant("wrong-secret-value", "api://orders/.default")
         .await;
     assert_eq!(status, 401);
     // The log is written after the response; give it a moment.

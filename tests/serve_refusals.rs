@@ -260,14 +260,7 @@ async fn unknown_tenant() {
 #[tokio::test]
 async fn bad_secret() {
     let s = Server::start();
-    let got = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", "not-the-secret"),
-            ("scope", SCOPE),
-        ])
-        .await;
+    let got = s.secret_grant("not-the-secret", SCOPE).await;
     assert_refusal(&got, 401, "invalid_client", 7000215);
     assert!(
         !got.1.to_string().contains("not-the-secret"),
@@ -293,12 +286,7 @@ async fn missing_credential() {
 async fn scope_without_default() {
     let s = Server::start();
     let got = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", SECRET),
-            ("scope", "https://graph.microsoft.com/User.Read.All"),
-        ])
+        .secret_grant(SECRET, "https://graph.microsoft.com/User.Read.All")
         .await;
     assert_refusal(&got, 400, "invalid_scope", 1002012);
     assert!(description(&got).contains("/.default"));
@@ -307,14 +295,7 @@ async fn scope_without_default() {
 #[tokio::test]
 async fn scope_naming_no_resource() {
     let s = Server::start();
-    let got = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", SECRET),
-            ("scope", "/.default"),
-        ])
-        .await;
+    let got = s.secret_grant(SECRET, "/.default").await;
     assert_refusal(&got, 400, "invalid_scope", 70011);
 }
 
@@ -322,12 +303,7 @@ async fn scope_naming_no_resource() {
 async fn unknown_resource() {
     let s = Server::start();
     let got = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", SECRET),
-            ("scope", "api://nobody-registered-this/.default"),
-        ])
+        .secret_grant(SECRET, "api://nobody-registered-this/.default")
         .await;
     assert_refusal(&got, 400, "invalid_resource", 500011);
     assert!(description(&got).contains("api://nobody-registered-this"));

@@ -11,17 +11,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 use serve_support::*;
 
-async fn get_json(server: &Server, url: &str) -> Value {
-    let resp = server.client().get(url).send().await.unwrap();
-    assert_eq!(resp.status(), 200, "{url}");
-    resp.json().await.unwrap()
-}
-
 /// Verifies `token` with the key the JWKS publishes under its `kid`; returns (header, claims).
 async fn verify_with_jwks(server: &Server, token: &str, aud: &str, iss: &str) -> (Value, Value) {
     let header = jsonwebtoken::decode_header(token).unwrap();
     let kid = header.kid.clone().expect("tokens name their key");
-    let jwks = get_json(server, &server.field("jwks_uri")).await;
+    let jwks = server.get_json(&server.field("jwks_uri")).await;
     let key = jwks["keys"]
         .as_array()
         .unwrap()
@@ -69,11 +63,11 @@ fn assert_v2_claims(claims: &Value, server: &Server, aud: &str, acr: &str) {
 async fn discovery_documents_v2_and_v1() {
     let s = Server::start();
     let base = s.base();
-    let v2 = get_json(
-        &s,
-        &format!("{base}/{TENANT}/v2.0/.well-known/openid-configuration"),
-    )
-    .await;
+    let v2 = s
+        .get_json(&format!(
+            "{base}/{TENANT}/v2.0/.well-known/openid-configuration"
+        ))
+        .await;
     assert_eq!(v2["issuer"], format!("{base}/{TENANT}/v2.0"));
     assert_eq!(v2["token_endpoint"], s.field("token_endpoint"));
     assert_eq!(v2["jwks_uri"], s.field("jwks_uri"));
@@ -91,11 +85,11 @@ async fn discovery_documents_v2_and_v1() {
     );
 
     // The tenant by domain name: endpoints keep the segment, the issuer names the tenant id.
-    let v1 = get_json(
-        &s,
-        &format!("{base}/{TENANT_DOMAIN}/.well-known/openid-configuration"),
-    )
-    .await;
+    let v1 = s
+        .get_json(&format!(
+            "{base}/{TENANT_DOMAIN}/.well-known/openid-configuration"
+        ))
+        .await;
     assert_eq!(v1["issuer"], format!("{base}/{TENANT}/"));
     assert_eq!(
         v1["token_endpoint"],
@@ -106,14 +100,14 @@ async fn discovery_documents_v2_and_v1() {
         format!("{base}/{TENANT_DOMAIN}/discovery/keys")
     );
 
-    let health = get_json(&s, &format!("{base}/health")).await;
+    let health = s.get_json(&format!("{base}/health")).await;
     assert_eq!(health["status"], "ok");
 }
 
 #[tokio::test]
 async fn jwks_publishes_the_signing_key() {
     let s = Server::start();
-    let jwks = get_json(&s, &s.field("jwks_uri")).await;
+    let jwks = s.get_json(&s.field("jwks_uri")).await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     let k = &keys[0];
@@ -143,7 +137,9 @@ async fn jwks_publishes_the_signing_key() {
     let n = URL_SAFE_NO_PAD.decode(k["n"].as_str().unwrap()).unwrap();
     assert_eq!(hex::encode_upper(n), modulus);
 
-    let v1 = get_json(&s, &format!("{}/{TENANT}/discovery/keys", s.base())).await;
+    let v1 = s
+        .get_json(&format!("{}/{TENANT}/discovery/keys", s.base()))
+        .await;
     assert_eq!(v1["keys"][0]["kid"], k["kid"]);
     assert_eq!(v1["keys"][0]["issuer"], format!("{}/{TENANT}/", s.base()));
 }
@@ -189,14 +185,7 @@ async fn rs256_assertion_with_x5t_and_the_second_certificate() {
 #[tokio::test]
 async fn secret_in_the_form_gets_a_v1_shaped_token() {
     let s = Server::start();
-    let (status, body) = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", SECRET),
-            ("scope", "api://legacy/.default"),
-        ])
-        .await;
+    let (status, body) = s.secret_grant(SECRET, "api://legacy/.default").await;
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap();
     let iss = format!("{}/{TENANT}/", s.base());
@@ -303,7 +292,7 @@ async fn token_signature_checks_out_with_openssl() {
         .await;
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap();
-    let jwks = get_json(&s, &s.field("jwks_uri")).await;
+    let jwks = s.get_json(&s.field("jwks_uri")).await;
     let der = STANDARD
         .decode(jwks["keys"][0]["x5c"][0].as_str().unwrap())
         .unwrap();

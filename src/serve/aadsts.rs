@@ -337,44 +337,36 @@ pub fn no_store(resp: &mut Response) {
 
 /// `YYYY-MM-DD HH:MM:SSZ`, as Entra's `timestamp` field.
 pub fn entra_timestamp(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let [y, mo, d, h, mi, s] = date_parts(t);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}Z")
 }
 
 /// Entra's 700024 time format: ISO 8601 with seven fractional digits (.NET ticks).
 fn ticks_time(unix: i64) -> String {
     match OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.0000000Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
+        Ok(t) => {
+            let [y, mo, d, h, mi, s] = date_parts(t);
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.0000000Z")
+        }
         Err(_) => format!("{unix} (seconds since 1970, out of range)"),
     }
 }
 
 /// The `Start=…, End=…` date form of 700027 texts (US format, as the live messages show).
 fn key_date(t: OffsetDateTime) -> String {
-    format!(
-        "{:02}/{:02}/{:04} {:02}:{:02}:{:02}",
-        u8::from(t.month()),
-        t.day(),
+    let [y, mo, d, h, mi, s] = date_parts(t);
+    format!("{mo:02}/{d:02}/{y:04} {h:02}:{mi:02}:{s:02}")
+}
+
+fn date_parts(t: OffsetDateTime) -> [i32; 6] {
+    [
         t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+        i32::from(u8::from(t.month())),
+        i32::from(t.day()),
+        i32::from(t.hour()),
+        i32::from(t.minute()),
+        i32::from(t.second()),
+    ]
 }
 
 #[cfg(test)]

@@ -119,46 +119,39 @@ async fn post_only(method: Method, headers: HeaderMap) -> Response {
     refuse(&Aadsts::PostOnly(method.to_string()), &headers)
 }
 
-async fn discovery_v2(
-    State(s): State<Arc<TokenService>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    match s.tenant(&tenant, true) {
-        Ok(t) => metadata_response(metadata::openid_configuration_v2(&s.base, &tenant, &t.id)),
-        Err(e) => refuse(&e, &headers),
-    }
+async fn discovery_v2(s: State<Arc<TokenService>>, t: Path<String>, h: HeaderMap) -> Response {
+    for_tenant(s, t, h, |s, segment, tid| {
+        metadata::openid_configuration_v2(&s.base, segment, tid)
+    })
 }
 
-async fn discovery_v1(
-    State(s): State<Arc<TokenService>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    match s.tenant(&tenant, true) {
-        Ok(t) => metadata_response(metadata::openid_configuration_v1(&s.base, &tenant, &t.id)),
-        Err(e) => refuse(&e, &headers),
-    }
+async fn discovery_v1(s: State<Arc<TokenService>>, t: Path<String>, h: HeaderMap) -> Response {
+    for_tenant(s, t, h, |s, segment, tid| {
+        metadata::openid_configuration_v1(&s.base, segment, tid)
+    })
 }
 
-async fn keys_v2(
-    State(s): State<Arc<TokenService>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    match s.tenant(&tenant, true) {
-        Ok(t) => metadata_response(metadata::jwks(&s.signer, &issuer_v2(&s.base, &t.id))),
-        Err(e) => refuse(&e, &headers),
-    }
+async fn keys_v2(s: State<Arc<TokenService>>, t: Path<String>, h: HeaderMap) -> Response {
+    for_tenant(s, t, h, |s, _, tid| {
+        metadata::jwks(&s.signer, &issuer_v2(&s.base, tid))
+    })
 }
 
-async fn keys_v1(
+async fn keys_v1(s: State<Arc<TokenService>>, t: Path<String>, h: HeaderMap) -> Response {
+    for_tenant(s, t, h, |s, _, tid| {
+        metadata::jwks(&s.signer, &issuer_v1(&s.base, tid))
+    })
+}
+
+/// A metadata document for a known tenant (by the URL segment and its id), or 90002.
+fn for_tenant(
     State(s): State<Arc<TokenService>>,
-    Path(tenant): Path<String>,
+    Path(segment): Path<String>,
     headers: HeaderMap,
+    document: impl FnOnce(&TokenService, &str, &str) -> serde_json::Value,
 ) -> Response {
-    match s.tenant(&tenant, true) {
-        Ok(t) => metadata_response(metadata::jwks(&s.signer, &issuer_v1(&s.base, &t.id))),
+    match s.tenant(&segment, true) {
+        Ok(t) => metadata_response(document(&s, &segment, &t.id)),
         Err(e) => refuse(&e, &headers),
     }
 }

@@ -325,6 +325,24 @@ impl Server {
         post_form(&self.client(), &self.token_url(TENANT), form).await
     }
 
+    /// A secret-credential request for APP.
+    pub async fn secret_grant(&self, secret: &str, scope: &str) -> (u16, Value) {
+        self.post_token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", APP),
+            ("client_secret", secret),
+            ("scope", scope),
+        ])
+        .await
+    }
+
+    /// GETs a JSON document that must be there.
+    pub async fn get_json(&self, url: &str) -> Value {
+        let resp = self.client().get(url).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        resp.json().await.unwrap()
+    }
+
     /// A certificate-credential request for `jwt`.
     pub async fn assertion_grant(&self, jwt: &str, scope: &str) -> (u16, Value) {
         self.post_token(&[
