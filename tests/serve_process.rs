@@ -240,3 +240,57 @@ fn start_up_errors_are_one_line_and_exit_1() {
         .code(2)
         .stderr(predicate::str::starts_with("error: --app 'not-a-pair'"));
 }
+
+#[tokio::test]
+async fn odd_requests_never_bring_it_down() {
+    let s = Server::start();
+    let client = s.client();
+    let base = s.base();
+    let token_url = s.token_url(TENANT);
+    // Binary bodies, invalid UTF-8 and percent-escapes, thousands of fields, odd paths.
+    let binary: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let many_fields = (0..3000)
+        .map(|i| format!("f{i}=v"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let bodies: Vec<Vec<u8>> = vec![
+        binary,
+        b"grant_type=client_credentials&client_id=%FF%FE&client_secret=%&scope=%zz".to_vec(),
+        many_fields.into_bytes(),
+        b"client_assertion=\xff\xfe.\x00.\x01&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&grant_type=client_credentials&client_id=6f1c5e8a-0000-4000-8000-000000000001&scope=api://orders/.default".to_vec(),
+    ];
+    for body in bodies {
+        let resp = client.post(&token_url).body(body).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{}", resp.status());
+    }
+    for path in [
+        "/%FF/oauth2/v2.0/token",
+        "/a/b/c/d/e",
+        "/..%2F..%2Fetc/passwd",
+        "/x/discovery/keys",
+    ] {
+        let resp = client.post(format!("{base}{path}")).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{path}: {}", resp.status());
+        let resp = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{path}: {}", resp.status());
+    }
+    // Basic credentials that are not base64, not UTF-8 once decoded ("\xff\xfe:x"), or empty.
+    for auth in [
+        "Basic %%%not-base64",
+        "Basic //46eA==",
+        "Basic ",
+        "Basic Og==",
+    ] {
+        let resp = client
+            .post(&token_url)
+            .header("authorization", auth)
+            .body("grant_type=client_credentials&scope=api://orders/.default")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_client_error(), "{auth}: {}", resp.status());
+    }
+    assert_eq!(s.get_json(&format!("{base}/health")).await["status"], "ok");
+    let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
+    assert_eq!(status, 200, "still serving");
+}
