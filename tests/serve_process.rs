@@ -318,3 +318,49 @@ async fn odd_requests_never_bring_it_down() {
     let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
     assert_eq!(status, 200, "still serving");
 }
+
+#[tokio::test]
+async fn serves_a_tls_certificate_of_your_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("tls.cnf");
+    std::fs::write(
+        &conf,
+        "[req]\ndistinguished_name=dn\nx509_extensions=v3\nprompt=no\n[dn]\nCN=localhost\n\
+         [v3]\nbasicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-config",
+        ])
+        .arg(&conf)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "openssl req");
+    let s = Server::start_in(
+        &dir.path().join("state"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(s.field("ca_file"), cert.to_str().unwrap());
+    assert!(
+        !dir.path().join("state/tls-cert.pem").exists(),
+        "no localhost certificate is made when one is given"
+    );
+    assert_eq!(
+        s.get_json(&format!("{}/health", s.base())).await["status"],
+        "ok"
+    );
+}
