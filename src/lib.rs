@@ -20,6 +20,7 @@
 //! | [`jwt`] | any compact JWT taken apart without verification |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
+//! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
 
 pub mod assertion;
@@ -35,6 +36,7 @@ pub mod key;
 pub mod paths;
 pub mod pkcs12;
 pub mod secret;
+pub mod serve;
 pub mod thumbprint;
 
 pub use error::{Error, ErrorKind, Result};

@@ -10,6 +10,7 @@ mod credential_args;
 mod decode;
 mod new;
 mod output;
+mod serve;
 mod thumbprint;
 
 /// Certificates, client assertions and tokens for the Microsoft Entra ID client-credentials flow.
@@ -30,6 +31,7 @@ enum Command {
     Thumbprint(thumbprint::ThumbprintArgs),
     Assertion(assertion::AssertionArgs),
     Decode(decode::DecodeArgs),
+    Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -48,6 +50,7 @@ pub fn run() -> i32 {
         Command::Thumbprint(args) => thumbprint::run(args),
         Command::Assertion(args) => assertion::run(args),
         Command::Decode(args) => decode::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
