@@ -16,6 +16,7 @@
 //! | [`generate`] | new self-signed certificates and keys |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
+//! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
 
 pub mod certificate;
@@ -28,5 +29,6 @@ pub mod paths;
 pub mod pkcs12;
 pub mod secret;
 pub mod thumbprint;
+pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};
