@@ -8,6 +8,7 @@ use certgen::{Error, ErrorKind};
 mod new;
 mod output;
 mod thumbprint;
+mod verify;
 
 /// Certificates, client assertions and tokens for the Microsoft Entra ID client-credentials flow.
 #[derive(Debug, Parser)]
@@ -25,6 +26,7 @@ pub struct Cli {
 enum Command {
     New(new::NewArgs),
     Thumbprint(thumbprint::ThumbprintArgs),
+    Verify(verify::VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -41,6 +43,7 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::New(args) => new::run(args),
         Command::Thumbprint(args) => thumbprint::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -91,18 +91,16 @@ impl HttpClient {
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("certgen/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                VerifyError::Config(format!("cannot read CA file {}: {e}", path.display()))
-            })?;
+            let file_error = |reason: String| VerifyError::File {
+                path: path.display().to_string(),
+                reason,
+            };
+            let pem = std::fs::read(path)
+                .map_err(|e| file_error(format!("cannot read the CA file ({e})")))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .ok()
                 .filter(|c| !c.is_empty())
-                .ok_or_else(|| {
-                    VerifyError::Config(format!(
-                        "CA file {} holds no PEM certificate",
-                        path.display()
-                    ))
-                })?;
+                .ok_or_else(|| file_error("the CA file holds no PEM certificate".into()))?;
             builder = builder.tls_certs_merge(certs);
         }
         let client = builder

@@ -107,6 +107,9 @@ pub enum VerifyError {
     /// The metadata or key endpoint answered, but not with what was needed.
     #[error("{url}: {reason}")]
     BadResponse { url: String, reason: String },
+    /// A local file (JWKS, CA certificates) cannot be read or holds nothing usable.
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
     /// A JWKS document (file or URL) is not usable.
     #[error("key set {source_name}: {reason}")]
     KeySet { source_name: String, reason: String },
@@ -121,6 +124,7 @@ impl VerifyError {
                 | VerifyError::Unreachable { .. }
                 | VerifyError::BadResponse { .. }
                 | VerifyError::KeySet { .. }
+                | VerifyError::File { .. }
         )
     }
 
@@ -138,7 +142,7 @@ impl From<VerifyError> for Error {
             VerifyError::Config(_) => Error::usage(e.to_string()),
             VerifyError::Unreachable { .. } => Error::new(ErrorKind::Transport, e.to_string()),
             VerifyError::BadResponse { .. } => Error::new(ErrorKind::Provider, e.to_string()),
-            VerifyError::KeySet { .. } => Error::failure(e.to_string()),
+            VerifyError::KeySet { .. } | VerifyError::File { .. } => Error::failure(e.to_string()),
             _ => Error::failure(format!("token rejected: {e}")),
         }
     }

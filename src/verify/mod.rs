@@ -210,8 +210,9 @@ impl Validator {
     ) -> Result<Validator, VerifyError> {
         options.check()?;
         require_issuer(&options, "a JWKS file")?;
-        let bytes = std::fs::read(path).map_err(|e| {
-            VerifyError::Config(format!("cannot read JWKS file {}: {e}", path.display()))
+        let bytes = std::fs::read(path).map_err(|e| VerifyError::File {
+            path: path.display().to_string(),
+            reason: format!("cannot read the JWKS file ({e})"),
         })?;
         let keys = KeySet::from_json(&bytes, &path.display().to_string())?;
         Ok(Validator::from_key_set(keys, options))
@@ -400,7 +401,7 @@ fn check_issuer(
         return Ok(found);
     }
     match claims.get("tid").and_then(Value::as_str) {
-        Some(tid) if !expected.contains(tid) && found.contains(tid) => {
+        Some(tid) if same_issuer_other_tenant(&found, &expected, tid) => {
             Err(VerifyError::OtherTenant {
                 tid: tid.to_string(),
                 found,
@@ -409,6 +410,17 @@ fn check_issuer(
         }
         _ => Err(VerifyError::Issuer { found, expected }),
     }
+}
+
+/// `found` is `expected` with another tenant in the tenant's place (same authority, same form).
+fn same_issuer_other_tenant(found: &str, expected: &str, tid: &str) -> bool {
+    let Some((prefix, suffix)) = found.split_once(tid) else {
+        return false;
+    };
+    expected
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(suffix))
+        .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/') && tenant != tid)
 }
 
 fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Result<(), VerifyError> {
