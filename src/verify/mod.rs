@@ -148,8 +148,8 @@ enum Source {
     Authority {
         authority: String,
         http: HttpClient,
-        v2: Endpoint,
-        v1: LazyEndpoint,
+        v2: Box<Endpoint>,
+        v1: Box<LazyEndpoint>,
     },
 }
 
@@ -184,8 +184,8 @@ impl Validator {
             Source::Authority {
                 authority,
                 http,
-                v2,
-                v1: LazyEndpoint::default(),
+                v2: Box::new(v2),
+                v1: Box::default(),
             },
         ))
     }
