@@ -41,10 +41,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "URL")]
     authority: Option<String>,
     /// Read keys from this JWKS URL (needs --issuer)
-    #[arg(long, value_name = "URL", requires = "issuer")]
+    #[arg(long, value_name = "URL")]
     jwks_uri: Option<String>,
     /// Read keys from this JWKS file (needs --issuer)
-    #[arg(long, value_name = "F", requires = "issuer")]
+    #[arg(long, value_name = "F")]
     jwks_file: Option<PathBuf>,
     /// The exact issuer expected (overrides the metadata's)
     #[arg(long, value_name = "I")]
@@ -64,6 +64,19 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs) -> Result<()> {
+    if args.issuer.is_none() {
+        let flag = match (&args.jwks_uri, &args.jwks_file) {
+            (Some(_), _) => Some("--jwks-uri"),
+            (_, Some(_)) => Some("--jwks-file"),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            return Err(Error::usage(format!(
+                "{flag} needs --issuer: a key set alone does not say whose tokens to accept"
+            ))
+            .with_hint("e.g. --issuer https://login.microsoftonline.com/<tenant id>/v2.0 (v2 tokens) or https://sts.windows.net/<tenant id>/ (v1)"));
+        }
+    }
     let token = read_token(args.token.as_deref())?;
     let mut options =
         ValidatorOptions::new(args.audience.clone()).leeway(Duration::from_secs(args.leeway));

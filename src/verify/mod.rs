@@ -249,7 +249,7 @@ impl Validator {
             Source::File { keys } => {
                 let key = keys.find(kid, x5t).ok_or_else(|| VerifyError::UnknownKey {
                     kid: kid.or(x5t).unwrap_or_default().to_string(),
-                    detail: format!("{} keys in the key set", keys.len()),
+                    detail: format!("the key set has {} keys", keys.len()),
                 })?;
                 (key, None)
             }
