@@ -408,3 +408,54 @@ fn token_signed_by_openssl_is_accepted() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("signature does not verify with key \"ossl\""));
 }
+
+#[test]
+fn https_authority_trusted_through_ca_file() {
+    let dir = TempDir::new().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let key = TestKey::new("k1");
+    let idp = Idp::start_tls(&[&key], &ca);
+    assert!(idp.base.starts_with("https://127.0.0.1:"));
+    let token = key.sign(&v2_claims(&idp.v2_issuer(TENANT), TENANT, &[]));
+    let authority = idp.authority(TENANT);
+    certgen()
+        .args([
+            "verify",
+            &token,
+            "--audience",
+            API,
+            "--authority",
+            &authority,
+        ])
+        .args(["--ca-file", &ca.display().to_string()])
+        .assert()
+        .success();
+    // Without the CA the TLS handshake fails: the provider cannot be reached (exit 4).
+    let out = certgen()
+        .args([
+            "verify",
+            &token,
+            "--audience",
+            API,
+            "--authority",
+            &authority,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot reach https://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .starts_with("hint: "),
+        "{stderr}"
+    );
+    eprintln!("{stderr}");
+}

@@ -164,22 +164,23 @@ fn is_loopback(url: &Url) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// reqwest's top-level message is often just "error sending request"; the cause is below.
+/// reqwest's top-level message ("error sending request for url (…)") repeats the URL and hides
+/// the cause; the causes below it are what a user can act on.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
+    let mut parts: Vec<String> = Vec::new();
+    let top = e.to_string();
+    if !top.starts_with("error sending request") || e.source().is_none() {
+        parts.push(top);
+    }
     let mut source = e.source();
     while let Some(s) = source {
         let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
+        if !parts.iter().any(|p| p.contains(&part)) {
+            parts.push(part);
         }
         source = s.source();
     }
-    if e.to_string().contains("timed out") || text.contains("operation timed out") {
-        text.push_str(" (timeout)");
-    }
-    text
+    parts.join(": ")
 }
 
 #[cfg(test)]

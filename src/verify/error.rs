@@ -140,7 +140,14 @@ impl From<VerifyError> for Error {
     fn from(e: VerifyError) -> Self {
         match &e {
             VerifyError::Config(_) => Error::usage(e.to_string()),
-            VerifyError::Unreachable { .. } => Error::new(ErrorKind::Transport, e.to_string()),
+            VerifyError::Unreachable { reason, .. } => {
+                let err = Error::new(ErrorKind::Transport, e.to_string());
+                if reason.contains("certificate") {
+                    err.with_hint("if the authority uses a private CA (e.g. certgen serve), pass it with --ca-file")
+                } else {
+                    err
+                }
+            }
             VerifyError::BadResponse { .. } => Error::new(ErrorKind::Provider, e.to_string()),
             VerifyError::KeySet { .. } | VerifyError::File { .. } => Error::failure(e.to_string()),
             _ => Error::failure(format!("token rejected: {e}")),

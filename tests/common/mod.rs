@@ -132,6 +132,36 @@ struct IdpState {
 
 impl Idp {
     pub fn start(keys: &[&TestKey]) -> Idp {
+        Idp::serve(keys, None)
+    }
+
+    /// The same over HTTPS with a fresh self-signed localhost certificate, written to
+    /// `ca_path` (PEM) for `--ca-file`.
+    pub fn start_tls(keys: &[&TestKey], ca_path: &std::path::Path) -> Idp {
+        use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
+        let made = generate(&NewCertificate {
+            subject: Subject::common_name("stub idp").expect("subject"),
+            sans: vec!["localhost".into(), "127.0.0.1".into()],
+            days: 1,
+            key_size: KeySize::Rsa2048,
+            profile: Profile::TlsServer,
+        })
+        .expect("certificate");
+        std::fs::write(ca_path, made.cert.to_pem()).expect("write CA");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![made.cert.der().to_vec().into()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(made.key.pkcs8_der().to_vec().into()),
+            )
+            .expect("TLS config");
+        Idp::serve(keys, Some(Arc::new(config)))
+    }
+
+    fn serve(keys: &[&TestKey], tls: Option<Arc<rustls::ServerConfig>>) -> Idp {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -140,7 +170,8 @@ impl Idp {
         // std bind + from_std inside the runtime: block_on would panic inside an async test.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(IdpState {
             base: base.clone(),
             keys: Mutex::new(keys.iter().map(|k| k.jwk.clone()).collect()),
@@ -160,8 +191,18 @@ impl Idp {
             .route("/{tenant}/discovery/keys", get(jwks))
             .with_state(state.clone());
         runtime.spawn(async move {
-            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                let _ = axum::serve(listener, app).await;
+            match tls {
+                Some(config) => {
+                    let config = axum_server::tls_rustls::RustlsConfig::from_config(config);
+                    if let Ok(server) = axum_server::from_tcp_rustls(listener, config) {
+                        let _ = server.serve(app.into_make_service()).await;
+                    }
+                }
+                None => {
+                    if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                        let _ = axum::serve(listener, app).await;
+                    }
+                }
             }
         });
         Idp {
