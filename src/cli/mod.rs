@@ -7,6 +7,7 @@ use certgen::{Error, ErrorKind};
 
 mod new;
 mod output;
+mod serve;
 mod thumbprint;
 mod verify;
 
@@ -27,6 +28,7 @@ enum Command {
     New(new::NewArgs),
     Thumbprint(thumbprint::ThumbprintArgs),
     Verify(verify::VerifyArgs),
+    Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -44,6 +46,7 @@ pub fn run() -> i32 {
         Command::New(args) => new::run(args),
         Command::Thumbprint(args) => thumbprint::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
