@@ -252,7 +252,7 @@ async fn refresh_interval_is_an_option() {
     let key = TestKey::new("k1");
     let idp = Idp::start(&[&key]);
     let mut opts = options();
-    opts.refresh_interval = Duration::ZERO;
+    opts.refresh.min_interval = Duration::ZERO;
     let v = authority_validator(&idp, opts).await;
     let claims = v2_claims(&idp.v2_issuer(TENANT), TENANT, &[]);
     for i in 0..3 {
@@ -422,4 +422,25 @@ async fn setup_failures_are_not_rejections() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("plain http"), "{e}");
+}
+
+#[tokio::test]
+async fn keys_past_their_age_are_refetched_and_withdrawn_keys_stop_working() {
+    let old = TestKey::new("old");
+    let new = TestKey::new("new");
+    let idp = Idp::start(&[&old, &new]);
+    let mut opts = options();
+    opts.refresh.max_age = Duration::ZERO; // every validation finds the keys "24 h old"
+    let v = authority_validator(&idp, opts).await;
+    let claims = v2_claims(&idp.v2_issuer(TENANT), TENANT, &[]);
+    v.validate(&old.sign(&claims)).await.expect("valid");
+    assert_eq!(idp.jwks_fetches(), 2, "the age-based refresh ran");
+    // Entra withdraws the old key: once refreshed, tokens it signed are refused.
+    idp.set_keys(&[&new]);
+    let e = v.validate(&old.sign(&claims)).await.unwrap_err();
+    assert!(
+        matches!(e, VerifyError::UnknownKey { ref kid, .. } if kid == "old"),
+        "{e}"
+    );
+    v.validate(&new.sign(&claims)).await.expect("valid");
 }

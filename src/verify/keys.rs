@@ -28,6 +28,24 @@ pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// Entra withdrew stops being trusted (Microsoft's guidance: refresh about every 24 h).
 pub const MAX_KEY_AGE: Duration = Duration::from_secs(24 * 3600);
 
+/// When a remote key set is fetched again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    /// Minimum time between refetches caused by an unknown `kid`.
+    pub min_interval: Duration,
+    /// Keys are refetched once they are this old, even if every `kid` is known.
+    pub max_age: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        RefreshPolicy {
+            min_interval: MIN_REFRESH_INTERVAL,
+            max_age: MAX_KEY_AGE,
+        }
+    }
+}
+
 /// One entry of a key set: a verifier, or the reason this entry cannot verify RS256.
 pub struct Key {
     pub kid: String,
@@ -172,7 +190,7 @@ pub struct RemoteKeys {
     current: RwLock<Cached>,
     /// Serialises refreshes; holds when the last refresh for an unknown `kid` happened.
     refresh: tokio::sync::Mutex<Option<Instant>>,
-    min_interval: Duration,
+    policy: RefreshPolicy,
 }
 
 struct Cached {
@@ -185,7 +203,7 @@ impl RemoteKeys {
     pub async fn fetch(
         url: String,
         http: HttpClient,
-        min_interval: Duration,
+        policy: RefreshPolicy,
     ) -> Result<RemoteKeys, VerifyError> {
         let keys = load(&http, &url).await?;
         Ok(RemoteKeys {
@@ -196,7 +214,7 @@ impl RemoteKeys {
                 fetched: Instant::now(),
             }),
             refresh: tokio::sync::Mutex::new(None),
-            min_interval,
+            policy,
         })
     }
 
@@ -218,19 +236,20 @@ impl RemoteKeys {
         };
     }
 
-    /// The key a token names. Unknown `kid`: at most one refetch per `min_interval` across all
+    /// The key a token names. Unknown `kid`: at most one refetch per `policy.min_interval` across all
     /// callers (concurrent callers wait for the one refresh in flight and then look again).
-    /// Keys older than [`MAX_KEY_AGE`] are refetched by whichever caller sees it first; if that
+    /// Keys older than the policy's `max_age` are refetched by whichever caller sees it first; if that
     /// fails the old keys stay in use.
     pub async fn find(
         &self,
         kid: Option<&str>,
         x5t: Option<&str>,
     ) -> Result<Arc<Key>, VerifyError> {
-        if self.snapshot().1.elapsed() >= MAX_KEY_AGE {
+        let (mut keys, fetched) = self.snapshot();
+        if fetched.elapsed() >= self.policy.max_age {
             self.refresh_stale().await;
+            keys = self.snapshot().0;
         }
-        let (keys, _) = self.snapshot();
         if let Some(key) = keys.find(kid, x5t) {
             return Ok(key);
         }
@@ -243,7 +262,7 @@ impl RemoteKeys {
         }
         if let Some(at) = *last {
             let since = at.elapsed();
-            if since < self.min_interval {
+            if since < self.policy.min_interval {
                 return Err(VerifyError::UnknownKey {
                     kid: name,
                     detail: format!(
@@ -272,24 +291,24 @@ impl RemoteKeys {
             }),
         }
     }
-}
 
-impl RemoteKeys {
     /// The periodic refresh. Only one caller does it (the others go on with the current keys);
     /// if the provider is down, the old keys stay and the next attempt waits `min_interval`.
     async fn refresh_stale(&self) {
         let Ok(_guard) = self.refresh.try_lock() else {
             return;
         };
-        if self.snapshot().1.elapsed() < MAX_KEY_AGE {
+        if self.snapshot().1.elapsed() < self.policy.max_age {
             return;
         }
         match load(&self.http, &self.url).await {
             Ok(fresh) => self.store(fresh),
             Err(_) => {
                 let mut cached = self.current.write().unwrap_or_else(|p| p.into_inner());
-                let retry_at = Instant::now() + self.min_interval;
-                cached.fetched = retry_at.checked_sub(MAX_KEY_AGE).unwrap_or(cached.fetched);
+                let retry_at = Instant::now() + self.policy.min_interval;
+                cached.fetched = retry_at
+                    .checked_sub(self.policy.max_age)
+                    .unwrap_or(cached.fetched);
             }
         }
     }

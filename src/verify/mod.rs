@@ -32,7 +32,7 @@ use time::OffsetDateTime;
 
 pub use discovery::{check_url, HttpClient, Metadata, TokenVersion};
 pub use error::VerifyError;
-pub use keys::{Key, KeySet, RemoteKeys, MAX_KEY_AGE, MIN_REFRESH_INTERVAL};
+pub use keys::{Key, KeySet, RefreshPolicy, RemoteKeys, MAX_KEY_AGE, MIN_REFRESH_INTERVAL};
 
 use token::Parts;
 
@@ -52,8 +52,8 @@ pub struct ValidatorOptions {
     pub leeway: Duration,
     /// Extra trust roots (PEM) for HTTPS to the authority, e.g. `certgen serve`'s CA.
     pub ca_file: Option<PathBuf>,
-    /// Minimum time between key-set refetches caused by an unknown `kid`.
-    pub refresh_interval: Duration,
+    /// When remote keys are fetched again (unknown `kid`: at most every 30 s; otherwise 24 h).
+    pub refresh: RefreshPolicy,
 }
 
 impl ValidatorOptions {
@@ -68,7 +68,7 @@ impl ValidatorOptions {
             required_roles: Vec::new(),
             leeway: DEFAULT_LEEWAY,
             ca_file: None,
-            refresh_interval: MIN_REFRESH_INTERVAL,
+            refresh: RefreshPolicy::default(),
         }
     }
 
@@ -160,7 +160,7 @@ struct Endpoint {
 }
 
 /// The v1 document, read the first time a v1 token arrives (most APIs never see one). A failed
-/// read is remembered for `refresh_interval` so v1 tokens cannot be used to hammer the IdP.
+/// read is remembered for `refresh.min_interval` so v1 tokens cannot be used to hammer the IdP.
 #[derive(Default)]
 struct LazyEndpoint {
     cell: tokio::sync::OnceCell<Endpoint>,
@@ -199,7 +199,7 @@ impl Validator {
         options.check()?;
         require_issuer(&options, "a JWKS URI")?;
         let http = HttpClient::new(options.ca_file.as_deref())?;
-        let keys = RemoteKeys::fetch(jwks_uri.to_string(), http, options.refresh_interval).await?;
+        let keys = RemoteKeys::fetch(jwks_uri.to_string(), http, options.refresh).await?;
         Ok(Validator::with(options, Source::Jwks(keys)))
     }
 
@@ -309,8 +309,7 @@ impl Endpoint {
         options: &ValidatorOptions,
     ) -> Result<Endpoint, VerifyError> {
         let metadata = Metadata::fetch(http, &version.metadata_url(authority)).await?;
-        let keys =
-            RemoteKeys::fetch(metadata.jwks_uri, http.clone(), options.refresh_interval).await?;
+        let keys = RemoteKeys::fetch(metadata.jwks_uri, http.clone(), options.refresh).await?;
         Ok(Endpoint {
             issuer: metadata.issuer,
             keys,
@@ -334,7 +333,7 @@ impl LazyEndpoint {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
         {
-            if at.elapsed() < options.refresh_interval {
+            if at.elapsed() < options.refresh.min_interval {
                 return Err(e.clone());
             }
         }
