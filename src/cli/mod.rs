@@ -12,6 +12,7 @@ mod new;
 mod output;
 mod serve;
 mod thumbprint;
+mod verify;
 
 /// Certificates, client assertions and tokens for the Microsoft Entra ID client-credentials flow.
 #[derive(Debug, Parser)]
@@ -31,6 +32,7 @@ enum Command {
     Thumbprint(thumbprint::ThumbprintArgs),
     Assertion(assertion::AssertionArgs),
     Decode(decode::DecodeArgs),
+    Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completions {
@@ -50,6 +52,7 @@ pub fn run() -> i32 {
         Command::Thumbprint(args) => thumbprint::run(args),
         Command::Assertion(args) => assertion::run(args),
         Command::Decode(args) => decode::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -1,0 +1,216 @@
+//! OpenID Connect metadata (`issuer`, `jwks_uri`) and the HTTP client that reads it.
+//!
+//! Entra publishes two documents per tenant: `{authority}/v2.0/.well-known/openid-configuration`
+//! (issuer `https://login.microsoftonline.com/{tid}/v2.0`) and the v1 one at
+//! `{authority}/.well-known/openid-configuration` (issuer `https://sts.windows.net/{tid}/`), each
+//! with its own `jwks_uri`. A token's `ver` says which one applies.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde_json::Value;
+
+use super::error::VerifyError;
+
+/// Metadata and key documents are small; anything bigger is not one (or is an attack).
+const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// Which metadata document a token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenVersion {
+    V1,
+    V2,
+}
+
+impl TokenVersion {
+    /// From the payload's `ver`: `"1.0"` is v1; anything else (Entra writes `"2.0"`) is v2.
+    pub fn of(ver: Option<&str>) -> TokenVersion {
+        match ver {
+            Some("1.0") => TokenVersion::V1,
+            _ => TokenVersion::V2,
+        }
+    }
+
+    /// The metadata URL for this version under an authority such as
+    /// `https://login.microsoftonline.com/{tenant}`.
+    pub fn metadata_url(self, authority: &str) -> String {
+        let base = authority.trim_end_matches('/');
+        match self {
+            TokenVersion::V2 => format!("{base}/v2.0/.well-known/openid-configuration"),
+            TokenVersion::V1 => format!("{base}/.well-known/openid-configuration"),
+        }
+    }
+}
+
+/// What the validator needs from a metadata document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub issuer: String,
+    pub jwks_uri: String,
+}
+
+impl Metadata {
+    pub async fn fetch(http: &HttpClient, url: &str) -> Result<Metadata, VerifyError> {
+        let body = http.get(url).await?;
+        let bad = |reason: String| VerifyError::BadResponse {
+            url: url.to_string(),
+            reason,
+        };
+        let doc: Value = serde_json::from_slice(&body)
+            .map_err(|e| bad(format!("not an OpenID configuration document ({e})")))?;
+        let field = |name: &str| {
+            doc.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| bad(format!("the metadata has no {name:?}")))
+        };
+        let issuer = field("issuer")?;
+        let jwks_uri = field("jwks_uri")?;
+        // The key URL is checked like a user-given one: a document must not be able to send the
+        // validator to plain HTTP on another host.
+        check_url(&jwks_uri)?;
+        Ok(Metadata { issuer, jwks_uri })
+    }
+}
+
+/// An HTTPS client with optional extra trust roots, no redirects, bounded bodies and timeouts.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+}
+
+impl HttpClient {
+    /// `ca_file`: PEM certificates trusted in addition to the system roots (for `certgen serve`
+    /// or a corporate CA).
+    pub fn new(ca_file: Option<&Path>) -> Result<HttpClient, VerifyError> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("certgen/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = ca_file {
+            let file_error = |reason: String| VerifyError::File {
+                path: path.display().to_string(),
+                reason,
+            };
+            let pem = std::fs::read(path)
+                .map_err(|e| file_error(format!("cannot read the CA file ({e})")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| file_error("the CA file holds no PEM certificate".into()))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| VerifyError::Config(format!("cannot set up HTTPS ({e})")))?;
+        Ok(HttpClient { client })
+    }
+
+    /// GETs a document: 2xx and at most 1 MiB, or a typed reason.
+    pub async fn get(&self, url: &str) -> Result<Vec<u8>, VerifyError> {
+        check_url(url)?;
+        let unreachable = |e: reqwest::Error| VerifyError::Unreachable {
+            url: url.to_string(),
+            reason: error_chain(&e),
+        };
+        let mut response = self.client.get(url).send().await.map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(VerifyError::BadResponse {
+                url: url.to_string(),
+                reason: format!("HTTP {status}"),
+            });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_DOCUMENT_BYTES {
+                return Err(VerifyError::BadResponse {
+                    url: url.to_string(),
+                    reason: format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes"),
+                });
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// HTTPS anywhere; plain HTTP only to this machine (keys fetched over the network without TLS
+/// could be swapped by anyone on the path).
+pub fn check_url(url: &str) -> Result<(), VerifyError> {
+    let parsed =
+        Url::parse(url).map_err(|e| VerifyError::Config(format!("invalid URL {url:?} ({e})")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&parsed) => Ok(()),
+        "http" => Err(VerifyError::Config(format!(
+            "{url} uses plain http; keys and metadata must come over https (http is allowed only to localhost)"
+        ))),
+        other => Err(VerifyError::Config(format!(
+            "{url}: unsupported scheme {other:?} (use https)"
+        ))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// reqwest's top-level message ("error sending request for url (…)") repeats the URL and hides
+/// the cause; the causes below it are what a user can act on.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let top = e.to_string();
+    if !top.starts_with("error sending request") || e.source().is_none() {
+        parts.push(top);
+    }
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !parts.iter().any(|p| p.contains(&part)) {
+            parts.push(part);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_urls_per_version() {
+        let a = "https://login.microsoftonline.com/contoso.onmicrosoft.com/";
+        assert_eq!(
+            TokenVersion::V2.metadata_url(a),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            TokenVersion::V1.metadata_url(a),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/.well-known/openid-configuration"
+        );
+        assert_eq!(TokenVersion::of(Some("1.0")), TokenVersion::V1);
+        assert_eq!(TokenVersion::of(None), TokenVersion::V2);
+    }
+
+    #[test]
+    fn http_only_to_loopback() {
+        assert!(check_url("https://login.microsoftonline.com/x").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/keys").is_ok());
+        assert!(check_url("http://[::1]:8080/keys").is_ok());
+        assert!(check_url("http://localhost/keys").is_ok());
+        let e = check_url("http://login.example.com/keys").err().unwrap();
+        assert!(e.to_string().contains("plain http"), "{e}");
+        assert!(check_url("ftp://127.0.0.1/keys").is_err());
+        assert!(check_url("not a url").is_err());
+    }
+}
