@@ -191,10 +191,12 @@ fn load_pem(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result
                         .map_err(|e| Error::failure(format!("{name}: {}", e.message())))?,
                 );
             }
-            "EC PRIVATE KEY" => return Err(Error::failure(format!(
+            "EC PRIVATE KEY" => {
+                return Err(Error::failure(format!(
                 "{name} holds an EC private key; Microsoft Entra ID accepts only RSA credentials"
             ))
-            .with_hint("make an RSA certificate: certgen new --cn NAME")),
+                .with_hint("make an RSA certificate: certgen new --cn NAME"))
+            }
             // Requests, parameters and public keys carry nothing certgen reads; ignoring them
             // lets a file that also holds a CSR or an `openssl x509 -text` dump still work.
             _ => {}

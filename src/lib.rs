@@ -16,6 +16,7 @@
 //! | [`generate`] | new self-signed certificates and keys |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
+//! | [`token`] | the token request, its cache, and explanations of error answers |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
 
 pub mod certificate;
@@ -28,5 +29,6 @@ pub mod paths;
 pub mod pkcs12;
 pub mod secret;
 pub mod thumbprint;
+pub mod token;
 
 pub use error::{Error, ErrorKind, Result};

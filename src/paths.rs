@@ -16,8 +16,10 @@ pub fn cache_dir() -> Result<PathBuf> {
     if let Some(home) = non_empty_env("HOME") {
         return Ok(PathBuf::from(home).join(".cache").join("certgen"));
     }
-    Err(Error::failure("cannot find a cache folder: HOME is not set")
-        .with_hint("set CERTGEN_CACHE_DIR to a folder certgen may use"))
+    Err(
+        Error::failure("cannot find a cache folder: HOME is not set")
+            .with_hint("set CERTGEN_CACHE_DIR to a folder certgen may use"),
+    )
 }
 
 /// Creates `dir` (and parents) if needed and makes it private (0700).
