@@ -17,6 +17,7 @@
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
 //! | [`token`] | the token request, its cache, and explanations of error answers |
+//! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
 
 pub mod certificate;
@@ -28,6 +29,7 @@ pub mod key;
 pub mod paths;
 pub mod pkcs12;
 pub mod secret;
+pub mod serve;
 pub mod thumbprint;
 pub mod token;
 

@@ -7,6 +7,7 @@ use certgen::{Error, ErrorKind};
 
 mod new;
 mod output;
+mod serve;
 mod thumbprint;
 
 /// Certificates, client assertions and tokens for the Microsoft Entra ID client-credentials flow.
@@ -25,6 +26,7 @@ pub struct Cli {
 enum Command {
     New(new::NewArgs),
     Thumbprint(thumbprint::ThumbprintArgs),
+    Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -41,6 +43,7 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::New(args) => new::run(args),
         Command::Thumbprint(args) => thumbprint::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,0 +1,181 @@
+//! `certgen serve`: run the local token service.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use certgen::serve::{self, config::TokenVersion, Flags, LogFormat, Options, Registry};
+use certgen::{Error, Result};
+use clap::Args;
+
+use super::output;
+
+/// Run a local, offline token service that behaves like Entra ID.
+///
+/// It answers the v2 and v1 token endpoints, both discovery documents and both key sets for
+/// the tenants it knows, validates client assertions and secrets as Entra does, and issues
+/// RS256 access tokens signed by its own key. When ready it prints one JSON line on stdout
+/// (listen, authority, token_endpoint, jwks_uri, ca_file); a banner and one line per request
+/// go to stderr. Secrets are read from environment variables, never from the command line.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+certgen serve --app 6f1c…=daemon.cer\n  \
+DAEMON_SECRET=… certgen serve --tenant contoso.onmicrosoft.com --app-secret 6f1c…=DAEMON_SECRET\n  \
+certgen serve --config serve.toml --listen 127.0.0.1:0 --json")]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Serve plain HTTP instead of TLS (loopback addresses only)
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    http: bool,
+    /// TLS certificate (chain) to serve instead of the generated localhost certificate
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Folder for the TLS certificate and signing key (default: serve/ under the cache folder)
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Registrations file (TOML: tenants, apps, resources); see the README
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A tenant the service knows, by GUID or DNS name; repeatable
+    #[arg(long = "tenant", value_name = "T")]
+    tenants: Vec<String>,
+    /// Register a certificate for an app: CLIENT_ID=CERT_FILE; repeatable (several per app)
+    #[arg(long = "app", value_name = "CLIENT_ID=CERT_FILE")]
+    apps: Vec<String>,
+    /// Register a client secret for an app, read from an environment variable; repeatable
+    #[arg(long = "app-secret", value_name = "CLIENT_ID=ENV_VAR")]
+    app_secrets: Vec<String>,
+    /// Accept only the RFC form of assertions (base64url x5t, integer times, x5c array) and
+    /// refuse a reused jti
+    #[arg(long)]
+    strict: bool,
+    /// Write the request log lines as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let flags = Flags {
+        tenants: args.tenants,
+        app_certs: args
+            .apps
+            .iter()
+            .map(|a| split_pair(a, "--app", "CLIENT_ID=CERT_FILE").map(|(c, f)| (c, f.into())))
+            .collect::<Result<_>>()?,
+        app_secrets: args
+            .app_secrets
+            .iter()
+            .map(|a| split_pair(a, "--app-secret", "CLIENT_ID=ENV_VAR"))
+            .collect::<Result<_>>()?,
+    };
+    let registry = Registry::load(args.config.as_deref(), &flags, &|v| std::env::var(v).ok())?;
+    let options = Options {
+        listen: args.listen,
+        http: args.http,
+        tls_files: args.tls_cert.zip(args.tls_key),
+        state_dir: args.state_dir,
+        strict: args.strict,
+        log: if args.json {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
+    // Binding needs the runtime's reactor only when serving starts; prepare is synchronous.
+    let prepared = serve::prepare(&options, registry)?;
+    let ready = serde_json::to_string(&prepared.ready)
+        .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
+    banner(&prepared, options.strict);
+    output::write_stdout(&format!("{ready}\n"))?;
+    runtime.block_on(serve::serve(prepared, serve::shutdown_signal()))?;
+    eprintln!("certgen serve: stopped");
+    Ok(())
+}
+
+fn split_pair(value: &str, flag: &str, form: &str) -> Result<(String, String)> {
+    match value.split_once('=') {
+        Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+            Ok((a.trim().to_string(), b.trim().to_string()))
+        }
+        _ => Err(Error::usage(format!(
+            "{flag} '{value}' is not of the form {form}"
+        ))),
+    }
+}
+
+fn banner(p: &serve::Prepared, strict: bool) {
+    let r = &p.ready;
+    let reg = &p.service.registry;
+    let mut lines = vec![format!(
+        "certgen serve: listening on {} ({})",
+        p.service.base,
+        match &r.ca_file {
+            Some(ca) => format!("TLS; trust {}", ca.display()),
+            None => "plain HTTP".to_string(),
+        }
+    )];
+    lines.push(format!("  authority      {}", r.authority));
+    lines.push(format!("  token endpoint {}", r.token_endpoint));
+    lines.push(format!("  state folder   {}", p.state_dir.display()));
+    for t in &reg.tenants {
+        let names = if t.domains.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", t.domains.join(", "))
+        };
+        lines.push(format!("  tenant   {}{names}", t.id));
+    }
+    for a in &reg.apps {
+        let prints: Vec<String> = a
+            .certificates
+            .iter()
+            .map(|c| c.thumbprints.thumbprint())
+            .collect();
+        lines.push(format!(
+            "  app      {} \"{}\": {} certificate(s){}, {} secret(s)",
+            a.client_id,
+            a.display_name,
+            a.certificates.len(),
+            if prints.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", prints.join(", "))
+            },
+            a.secrets.len()
+        ));
+    }
+    for res in &reg.resources {
+        lines.push(format!(
+            "  resource {} {} ({}) v{} tokens",
+            res.app_id,
+            res.display_name,
+            res.identifier_uris.join(", "),
+            match res.token_version {
+                TokenVersion::V1 => 1,
+                TokenVersion::V2 => 2,
+            }
+        ));
+    }
+    if reg.apps.is_empty() {
+        lines.push(
+            "  no apps registered: add --app CLIENT_ID=CERT_FILE, --app-secret or --config"
+                .to_string(),
+        );
+    }
+    if strict {
+        lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
+    }
+    for n in &p.notes {
+        lines.push(format!("  note: {n}"));
+    }
+    lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
+    eprintln!("{}", lines.join("\n"));
+}

@@ -1,0 +1,541 @@
+//! The registrations the token service knows: tenants, applications (with their certificates,
+//! secrets and granted app roles) and resource APIs — from command-line flags and a TOML file.
+//!
+//! Secrets are never written in the file or on the command line: the file and the flags name
+//! environment variables, read once at start.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::certificate::{CertKey, Certificate};
+use crate::error::{Error, Result};
+use crate::input;
+use crate::secret::{Secret, SecretSource};
+
+/// The tenant used when none is given (documented in the README and shown in the banner).
+pub const DEFAULT_TENANT: &str = "11111111-1111-1111-1111-111111111111";
+
+/// Microsoft Graph's well-known application id.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub const GRAPH_URI: &str = "https://graph.microsoft.com";
+
+/// A directory (tenant).
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The tenant id, lower-case GUID: `tid` in tokens.
+    pub id: String,
+    /// DNS names that also name this tenant in URLs and `aud` values.
+    pub domains: Vec<String>,
+}
+
+/// An application registration (a client of the token service).
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Lower-case GUID.
+    pub client_id: String,
+    pub display_name: String,
+    /// The service principal's object id: `oid` and `sub` in tokens.
+    pub object_id: String,
+    pub certificates: Vec<Certificate>,
+    pub secrets: Vec<Secret>,
+    /// Granted app roles, by resource app id.
+    pub roles: HashMap<String, Vec<String>>,
+}
+
+/// The access-token format a resource asks for (`accessTokenAcceptedVersion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenVersion {
+    V1,
+    V2,
+}
+
+/// A resource API tokens can be requested for.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Lower-case GUID: `aud` of v2 tokens.
+    pub app_id: String,
+    pub display_name: String,
+    pub identifier_uris: Vec<String>,
+    /// App roles the resource defines; empty means "any" (Microsoft Graph).
+    pub roles: Vec<String>,
+    pub token_version: TokenVersion,
+}
+
+/// Everything registered.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub tenants: Vec<Tenant>,
+    pub apps: Vec<App>,
+    pub resources: Vec<Resource>,
+    /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
+    pub default_tenant: bool,
+}
+
+/// Registrations given as flags.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--tenant`: GUIDs or DNS names.
+    pub tenants: Vec<String>,
+    /// `--app CLIENT_ID=CERT_FILE`.
+    pub app_certs: Vec<(String, PathBuf)>,
+    /// `--app-secret CLIENT_ID=ENV_VAR`.
+    pub app_secrets: Vec<(String, String)>,
+}
+
+/// The TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    tenant: Vec<TenantEntry>,
+    #[serde(default)]
+    app: Vec<AppEntry>,
+    #[serde(default)]
+    resource: Vec<ResourceEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantEntry {
+    /// GUID, or a DNS name when the tenant is known by name only.
+    id: String,
+    #[serde(default)]
+    domains: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppEntry {
+    client_id: String,
+    display_name: Option<String>,
+    object_id: Option<String>,
+    /// Certificate files, relative to the config file.
+    #[serde(default)]
+    certificates: Vec<PathBuf>,
+    /// Names of environment variables holding client secrets.
+    #[serde(default)]
+    secret_env: Vec<String>,
+    /// Resource (app id or identifier URI) → granted app roles.
+    #[serde(default)]
+    roles: HashMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResourceEntry {
+    app_id: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    identifier_uris: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    access_token_version: Option<u8>,
+}
+
+impl Registry {
+    /// Builds the registry from an optional TOML file and the flags; `env` reads environment
+    /// variables (a parameter so tests need not touch the process environment).
+    pub fn load(
+        config: Option<&Path>,
+        flags: &Flags,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Registry> {
+        let (file, base_dir) = match config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Error::io("read the config file", path, &e))?;
+                let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+                    let err = Error::failure(format!(
+                        "{}: {}",
+                        path.display(),
+                        e.message().trim_end_matches('.')
+                    ));
+                    if e.message().contains("unknown field `secret") {
+                        err.with_hint(
+                            "secrets never go in the config file: name an environment variable \
+                             with secret_env = [\"MY_APP_SECRET\"]",
+                        )
+                    } else {
+                        err
+                    }
+                })?;
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                (file, dir)
+            }
+            None => (ConfigFile::default(), PathBuf::new()),
+        };
+
+        let mut tenants: Vec<Tenant> = Vec::new();
+        for t in &file.tenant {
+            add_tenant(&mut tenants, &t.id, &t.domains)?;
+        }
+        for t in &flags.tenants {
+            add_tenant(&mut tenants, t, &[])?;
+        }
+        let default_tenant = tenants.is_empty();
+        if default_tenant {
+            add_tenant(&mut tenants, DEFAULT_TENANT, &[])?;
+        }
+
+        let mut resources = vec![Resource {
+            app_id: GRAPH_APP_ID.into(),
+            display_name: "Microsoft Graph".into(),
+            identifier_uris: vec![GRAPH_URI.into()],
+            roles: Vec::new(),
+            // Graph's tokens are v1 (`ver` 1.0, `aud` https://graph.microsoft.com), as live.
+            token_version: TokenVersion::V1,
+        }];
+        for r in &file.resource {
+            let app_id = guid(&r.app_id, "resource app_id")?;
+            if resources.iter().any(|x| x.app_id == app_id) {
+                return Err(Error::failure(format!(
+                    "resource {app_id} is registered twice"
+                )));
+            }
+            let token_version = match r.access_token_version {
+                None | Some(1) => TokenVersion::V1,
+                Some(2) => TokenVersion::V2,
+                Some(v) => {
+                    return Err(Error::failure(format!(
+                        "resource {app_id}: access_token_version {v} is not 1 or 2"
+                    )))
+                }
+            };
+            resources.push(Resource {
+                display_name: r.display_name.clone().unwrap_or_else(|| app_id.clone()),
+                app_id,
+                identifier_uris: r.identifier_uris.clone(),
+                roles: r.roles.clone(),
+                token_version,
+            });
+        }
+
+        let mut apps: Vec<App> = Vec::new();
+        for a in &file.app {
+            let client_id = guid(&a.client_id, "app client_id")?;
+            if apps.iter().any(|x| x.client_id == client_id) {
+                return Err(Error::failure(format!(
+                    "app {client_id} is registered twice in the config file"
+                )));
+            }
+            let mut app = new_app(&client_id);
+            if let Some(n) = &a.display_name {
+                app.display_name = n.clone();
+            }
+            if let Some(oid) = &a.object_id {
+                app.object_id = guid(oid, "app object_id")?;
+            }
+            for c in &a.certificates {
+                let path = if c.is_absolute() {
+                    c.clone()
+                } else {
+                    base_dir.join(c)
+                };
+                app.certificates
+                    .extend(load_certificates(&client_id, &path)?);
+            }
+            for var in &a.secret_env {
+                app.secrets.push(secret_from_env(&client_id, var, env)?);
+            }
+            for (resource, roles) in &a.roles {
+                let Some(r) = find_resource(&resources, resource) else {
+                    return Err(Error::failure(format!(
+                        "app {client_id}: roles are granted on '{resource}', which is not a \
+                         registered resource"
+                    ))
+                    .with_hint("add a [[resource]] with that app_id or identifier URI"));
+                };
+                for role in roles {
+                    if !r.roles.is_empty() && !r.roles.contains(role) {
+                        return Err(Error::failure(format!(
+                            "app {client_id}: role '{role}' is not defined by resource '{}'",
+                            r.display_name
+                        )));
+                    }
+                }
+                app.roles
+                    .entry(r.app_id.clone())
+                    .or_default()
+                    .extend(roles.iter().cloned());
+            }
+            apps.push(app);
+        }
+        for (client_id, path) in &flags.app_certs {
+            let client_id = guid(client_id, "--app CLIENT_ID")?;
+            let certs = load_certificates(&client_id, path)?;
+            app_entry(&mut apps, &client_id).certificates.extend(certs);
+        }
+        for (client_id, var) in &flags.app_secrets {
+            let client_id = guid(client_id, "--app-secret CLIENT_ID")?;
+            let secret = secret_from_env(&client_id, var, env)?;
+            app_entry(&mut apps, &client_id).secrets.push(secret);
+        }
+        for app in &apps {
+            if app.certificates.is_empty() && app.secrets.is_empty() {
+                return Err(Error::failure(format!(
+                    "app {} has no certificate and no secret, so no client could sign in as it",
+                    app.client_id
+                )));
+            }
+        }
+        Ok(Registry {
+            tenants,
+            apps,
+            resources,
+            default_tenant,
+        })
+    }
+
+    /// The tenant named by a URL segment or an `aud` value: its GUID or one of its domains.
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| {
+            t.id.eq_ignore_ascii_case(name)
+                || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
+        })
+    }
+
+    pub fn app(&self, client_id: &str) -> Option<&App> {
+        self.apps
+            .iter()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// The resource a scope or `resource=` value names: its app id or an identifier URI.
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        find_resource(&self.resources, name)
+    }
+}
+
+fn find_resource<'a>(resources: &'a [Resource], name: &str) -> Option<&'a Resource> {
+    // Entra tolerates a trailing slash on identifier URIs (`https://graph.microsoft.com//.default`).
+    let wanted = name.trim_end_matches('/');
+    resources.iter().find(|r| {
+        r.app_id.eq_ignore_ascii_case(wanted)
+            || r.identifier_uris
+                .iter()
+                .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(wanted))
+    })
+}
+
+fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Result<()> {
+    let name = name.trim();
+    let (id, mut domains) = if let Ok(u) = uuid::Uuid::parse_str(name) {
+        (u.hyphenated().to_string(), domains.to_vec())
+    } else if is_dns_name(name) {
+        let mut d = vec![name.to_ascii_lowercase()];
+        d.extend(domains.iter().cloned());
+        (name_based_guid(&name.to_ascii_lowercase()), d)
+    } else {
+        return Err(Error::usage(format!(
+            "tenant '{name}' is neither a GUID nor a DNS name"
+        )));
+    };
+    for d in &domains {
+        if !is_dns_name(d) {
+            return Err(Error::failure(format!(
+                "tenant {id}: domain '{d}' is not a DNS name"
+            )));
+        }
+    }
+    domains.iter_mut().for_each(|d| d.make_ascii_lowercase());
+    if let Some(existing) = tenants.iter_mut().find(|t| t.id == id) {
+        for d in domains {
+            if !existing.domains.contains(&d) {
+                existing.domains.push(d);
+            }
+        }
+    } else {
+        tenants.push(Tenant { id, domains });
+    }
+    Ok(())
+}
+
+/// Whether `s` is a DNS name with at least one dot (what Entra accepts as a tenant domain).
+pub fn is_dns_name(s: &str) -> bool {
+    s.len() <= 253
+        && s.contains('.')
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// A stable GUID for a name, so a tenant or app known only by name keeps its id across runs.
+pub fn name_based_guid(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+fn guid(value: &str, what: &str) -> Result<String> {
+    uuid::Uuid::parse_str(value.trim())
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| Error::usage(format!("{what} '{value}' is not a GUID")))
+}
+
+fn new_app(client_id: &str) -> App {
+    App {
+        client_id: client_id.to_string(),
+        display_name: format!("app {client_id}"),
+        object_id: name_based_guid(&format!("service principal {client_id}")),
+        certificates: Vec::new(),
+        secrets: Vec::new(),
+        roles: HashMap::new(),
+    }
+}
+
+fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
+    let index = match apps.iter().position(|a| a.client_id == client_id) {
+        Some(i) => i,
+        None => {
+            apps.push(new_app(client_id));
+            apps.len() - 1
+        }
+    };
+    &mut apps[index]
+}
+
+/// The certificates of a file (any format certgen reads; a key in the same file is ignored).
+/// Entra accepts only RSA credentials, so anything else is refused here rather than at sign-in.
+fn load_certificates(client_id: &str, path: &Path) -> Result<Vec<Certificate>> {
+    let material = input::load(path, &SecretSource::default())?;
+    if material.certs.is_empty() {
+        return Err(Error::failure(format!(
+            "{}: no certificate in the file (app {client_id} needs the public certificate)",
+            path.display()
+        )));
+    }
+    for c in &material.certs {
+        if let CertKey::Other(kind) = &c.key {
+            return Err(Error::failure(format!(
+                "{}: the certificate holds an {kind} key; Entra accepts only RSA",
+                path.display()
+            )));
+        }
+    }
+    Ok(material.certs)
+}
+
+fn secret_from_env(
+    client_id: &str,
+    var: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Secret> {
+    match env(var) {
+        Some(v) if !v.is_empty() => Ok(Secret::new(v)),
+        _ => Err(Error::failure(format!(
+            "the environment variable {var} (a client secret of app {client_id}) is not set"
+        ))
+        .with_hint(format!("export {var}=… before starting certgen serve"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn default_tenant_and_graph() {
+        let r = Registry::load(None, &Flags::default(), &no_env).unwrap();
+        assert!(r.default_tenant);
+        assert_eq!(r.tenants[0].id, DEFAULT_TENANT);
+        assert_eq!(
+            r.resource("https://graph.microsoft.com/").unwrap().app_id,
+            GRAPH_APP_ID
+        );
+        assert!(r.resource(GRAPH_APP_ID).is_some());
+    }
+
+    #[test]
+    fn tenants_by_name_keep_a_stable_id() {
+        let flags = Flags {
+            tenants: vec!["Contoso.onmicrosoft.com".into()],
+            ..Flags::default()
+        };
+        let a = Registry::load(None, &flags, &no_env).unwrap();
+        let b = Registry::load(None, &flags, &no_env).unwrap();
+        assert_eq!(a.tenants[0].id, b.tenants[0].id);
+        assert!(a.tenant("contoso.onmicrosoft.com").is_some());
+        assert!(a.tenant(&a.tenants[0].id.to_uppercase()).is_some());
+        let bad = Flags {
+            tenants: vec!["not a tenant".into()],
+            ..Flags::default()
+        };
+        assert!(Registry::load(None, &bad, &no_env).is_err());
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment() {
+        let flags = Flags {
+            app_secrets: vec![("AAAAAAAA-0000-0000-0000-000000000001".into(), "S".into())],
+            ..Flags::default()
+        };
+        assert!(Registry::load(None, &flags, &no_env).is_err());
+        let env = |v: &str| (v == "S").then(|| "shh".to_string());
+        let r = Registry::load(None, &flags, &env).unwrap();
+        let app = r.app("aaaaaaaa-0000-0000-0000-000000000001").unwrap();
+        assert_eq!(app.secrets[0].expose(), "shh");
+    }
+
+    #[test]
+    fn config_file_roles_and_resources() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.toml");
+        std::fs::write(
+            &path,
+            r#"
+[[tenant]]
+id = "22222222-2222-2222-2222-222222222222"
+domains = ["fabrikam.example"]
+
+[[resource]]
+app_id = "33333333-3333-3333-3333-333333333333"
+identifier_uris = ["api://orders"]
+roles = ["Orders.Read"]
+access_token_version = 2
+
+[[app]]
+client_id = "44444444-4444-4444-4444-444444444444"
+secret_env = ["ORDERS_SECRET"]
+[app.roles]
+"api://orders" = ["Orders.Read"]
+"#,
+        )
+        .unwrap();
+        let env = |_: &str| Some("x".to_string());
+        let r = Registry::load(Some(&path), &Flags::default(), &env).unwrap();
+        assert!(!r.default_tenant);
+        assert!(r.tenant("FABRIKAM.example").is_some());
+        let app = r.app("44444444-4444-4444-4444-444444444444").unwrap();
+        assert_eq!(
+            app.roles["33333333-3333-3333-3333-333333333333"],
+            vec!["Orders.Read".to_string()]
+        );
+        assert_eq!(
+            r.resource("api://orders").unwrap().token_version,
+            TokenVersion::V2
+        );
+
+        std::fs::write(
+            &path,
+            "[[app]]\nclient_id = \"44444444-4444-4444-4444-444444444444\"\nsecret = \"x\"\n",
+        )
+        .unwrap();
+        let err = Registry::load(Some(&path), &Flags::default(), &env).unwrap_err();
+        assert!(err.hints()[0].contains("secret_env"), "{err:?}");
+    }
+}

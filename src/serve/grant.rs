@@ -1,0 +1,212 @@
+//! The client-credentials grant: from the form fields of a token request to an access token
+//! or the AADSTS refusal Entra would give. No HTTP here; `handlers` does the transport.
+
+use serde_json::Value;
+
+use super::aadsts::Aadsts;
+use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
+use super::client_secret;
+use super::config::{is_dns_name, Registry, Resource, Tenant};
+use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
+use crate::secret::Secret;
+
+/// Everything the token endpoints share for the life of the service.
+#[derive(Debug)]
+pub struct TokenService {
+    pub registry: Registry,
+    pub signer: SigningKey,
+    /// `https://127.0.0.1:8443`: the base of issuers and endpoint URLs.
+    pub base: String,
+    /// Every base an assertion's `aud` may name (the listen address, and `localhost`,
+    /// `127.0.0.1`, `[::1]` on the same port), since clients reach the service by any of them.
+    pub audience_bases: Vec<String>,
+    pub strict: bool,
+    pub replay: ReplayGuard,
+}
+
+/// One token request as the endpoint received it.
+pub struct TokenRequest<'a> {
+    pub tenant: &'a str,
+    pub endpoint: Endpoint,
+    /// Decoded form fields, in order.
+    pub form: &'a [(String, String)],
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a str>,
+    /// Seconds since 1970.
+    pub now: i64,
+}
+
+/// What a token request came to, with the client id for the log line.
+pub struct Outcome {
+    pub client_id: Option<String>,
+    pub result: Result<Value, Aadsts>,
+}
+
+impl TokenService {
+    /// Resolves the tenant segment of a URL.
+    pub fn tenant(&self, segment: &str, discovery: bool) -> Result<&Tenant, Aadsts> {
+        if let Some(t) = self.registry.tenant(segment) {
+            return Ok(t);
+        }
+        let lower = segment.to_ascii_lowercase();
+        if matches!(lower.as_str(), "common" | "organizations" | "consumers") && !discovery {
+            return Err(Aadsts::TenantlessAuthority(lower));
+        }
+        if uuid::Uuid::parse_str(segment).is_ok() || is_dns_name(segment) || discovery {
+            return Err(Aadsts::TenantNotFound {
+                tenant: segment.to_string(),
+                discovery,
+            });
+        }
+        Err(Aadsts::InvalidTenantName(segment.to_string()))
+    }
+
+    /// Handles one token request.
+    pub fn token(&self, req: &TokenRequest) -> Outcome {
+        let mut client_id = None;
+        let result = self.token_inner(req, &mut client_id);
+        Outcome { client_id, result }
+    }
+
+    fn token_inner(
+        &self,
+        req: &TokenRequest,
+        client_id_out: &mut Option<String>,
+    ) -> Result<Value, Aadsts> {
+        let field = |name: &str| {
+            req.form
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let tenant = self.tenant(req.tenant, false)?;
+
+        match field("grant_type") {
+            None | Some("") => return Err(Aadsts::MissingParameter("grant_type")),
+            Some("client_credentials") => {}
+            Some(other) => return Err(Aadsts::UnsupportedGrantType(other.to_string())),
+        }
+
+        let basic = req.authorization.and_then(client_secret::basic_credentials);
+        let client_id = match (field("client_id"), &basic) {
+            (Some(id), _) if !id.is_empty() => id.to_string(),
+            (_, Some((id, _))) if !id.is_empty() => id.clone(),
+            _ => return Err(Aadsts::MissingParameter("client_id")),
+        };
+        *client_id_out = Some(client_id.clone());
+        let app = self
+            .registry
+            .app(&client_id)
+            .ok_or_else(|| Aadsts::ApplicationNotFound {
+                client_id: client_id.clone(),
+                tenant: req.tenant.to_string(),
+            })?;
+
+        let mut secrets: Vec<Secret> = Vec::new();
+        if let Some(s) = field("client_secret").filter(|s| !s.is_empty()) {
+            secrets.push(Secret::new(s));
+        }
+        if let Some((_, presented)) = basic {
+            secrets.extend(presented);
+        }
+        let assertion = field("client_assertion").filter(|s| !s.is_empty());
+        let auth = match (assertion, secrets.is_empty()) {
+            (None, true) => return Err(Aadsts::NoCredential),
+            (Some(_), false) => return Err(Aadsts::TwoCredentials),
+            (None, false) => {
+                if !client_secret::matches(app, &secrets) {
+                    return Err(Aadsts::InvalidSecret {
+                        client_id: app.client_id.clone(),
+                    });
+                }
+                ClientAuth::Secret
+            }
+            (Some(jwt), true) => {
+                if field("client_assertion_type") != Some(ASSERTION_TYPE) {
+                    return Err(Aadsts::MissingParameter("client_assertion_type"));
+                }
+                let accepted = client_assertion::validate(
+                    jwt,
+                    &client_assertion::Expected {
+                        app,
+                        tenant,
+                        bases: &self.audience_bases,
+                        now: req.now,
+                        strict: self.strict,
+                    },
+                )?;
+                if self.strict {
+                    if let Some(jti) = &accepted.jti {
+                        self.replay
+                            .check_and_record(&app.client_id, jti, accepted.exp, req.now)?;
+                    }
+                }
+                ClientAuth::Certificate
+            }
+        };
+
+        let (resource, requested_as) = match req.endpoint {
+            Endpoint::V2 => self.scope_resource(field("scope"), req.tenant)?,
+            Endpoint::V1 => {
+                let name = match field("resource") {
+                    Some(r) if !r.trim().is_empty() => r.trim(),
+                    _ => return Err(Aadsts::MissingParameter("resource")),
+                };
+                (self.resource(name, req.tenant)?, name.to_string())
+            }
+        };
+        let grant = Grant {
+            tenant,
+            app,
+            resource,
+            requested_as: &requested_as,
+            auth,
+            base: &self.base,
+            now: req.now,
+        };
+        let token = tokens::access_token(&self.signer, &grant)?;
+        Ok(tokens::response(req.endpoint, token, &grant))
+    }
+
+    /// The one resource a v2 `scope` names (`{resource}/.default`, reference §2.2).
+    fn scope_resource(
+        &self,
+        scope: Option<&str>,
+        tenant: &str,
+    ) -> Result<(&Resource, String), Aadsts> {
+        let Some(scope) = scope.filter(|s| !s.trim().is_empty()) else {
+            return Err(Aadsts::MissingParameter("scope"));
+        };
+        let mut names: Vec<String> = Vec::new();
+        for s in scope.split_whitespace() {
+            // OIDC's reserved scopes mean nothing in an app-only grant; MSAL may add them.
+            if matches!(s, "openid" | "profile" | "offline_access" | "email") {
+                continue;
+            }
+            let Some(name) = s.strip_suffix("/.default") else {
+                return Err(Aadsts::ScopeNotDefault(s.to_string()));
+            };
+            let name = name.trim_end_matches('/');
+            if name.is_empty() {
+                return Err(Aadsts::InvalidScope(s.to_string()));
+            }
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                names.push(name.to_string());
+            }
+        }
+        match names.as_slice() {
+            [] => Err(Aadsts::InvalidScope(scope.to_string())),
+            [name] => Ok((self.resource(name, tenant)?, name.clone())),
+            _ => Err(Aadsts::SeveralResources),
+        }
+    }
+
+    fn resource(&self, name: &str, tenant: &str) -> Result<&Resource, Aadsts> {
+        self.registry
+            .resource(name)
+            .ok_or_else(|| Aadsts::ResourceNotFound {
+                resource: name.to_string(),
+                tenant: tenant.to_string(),
+            })
+    }
+}

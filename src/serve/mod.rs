@@ -1,0 +1,287 @@
+//! `certgen serve`: a local, offline token service that behaves like Entra ID's token
+//! endpoints, for development, CI and tests.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`config`] | registrations: tenants, apps, resources (flags and TOML) |
+//! | [`aadsts`] | the catalogue of AADSTS refusals and Entra's error body |
+//! | [`client_assertion`] | assertion validation, lenient or `--strict` |
+//! | [`client_secret`] | secrets in the form or HTTP Basic |
+//! | [`grant`] | the client-credentials grant, from form fields to token or refusal |
+//! | [`tokens`] | access tokens (v1/v2 shapes) and the signing key |
+//! | [`metadata`] | discovery documents and JWKS |
+//! | [`state`] | the state folder: TLS certificate and signing key |
+//! | [`handlers`] | routes and limits |
+//! | [`access_log`] | one line per request |
+//!
+//! This file starts and stops the service: [`prepare`] loads state and binds the socket
+//! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
+
+pub mod aadsts;
+pub mod access_log;
+pub mod client_assertion;
+pub mod client_secret;
+pub mod config;
+pub mod grant;
+pub mod handlers;
+pub mod metadata;
+pub mod state;
+pub mod tokens;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+pub use access_log::LogFormat;
+pub use config::{Flags, Registry};
+use grant::TokenService;
+use state::TlsIdentity;
+
+/// How long clients get to send their request headers (slow-header clients are cut off).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open requests get to finish after a stop signal.
+pub const GRACEFUL_STOP: Duration = Duration::from_secs(5);
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// Plain HTTP (loopback only).
+    pub http: bool,
+    /// `--tls-cert`/`--tls-key`; otherwise the state folder's localhost certificate.
+    pub tls_files: Option<(PathBuf, PathBuf)>,
+    /// `None`: [`state::default_dir`].
+    pub state_dir: Option<PathBuf>,
+    pub strict: bool,
+    pub log: LogFormat,
+}
+
+/// The ready line: where the service is and what to trust.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ready {
+    pub listen: String,
+    pub authority: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A bound, configured service, not yet accepting.
+pub struct Prepared {
+    pub ready: Ready,
+    pub service: Arc<TokenService>,
+    pub state_dir: PathBuf,
+    /// Facts for the banner (made certificates, the default tenant).
+    pub notes: Vec<String>,
+    listener: TcpListener,
+    tls: Option<TlsIdentity>,
+    log: LogFormat,
+}
+
+/// Loads or makes the state, binds the socket and builds the service.
+pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
+    if options.http && !options.listen.ip().is_loopback() {
+        return Err(Error::usage(format!(
+            "--http serves plain HTTP, which is allowed on loopback only, not on {}",
+            options.listen.ip()
+        ))
+        .with_hint("use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS"));
+    }
+    let state_dir = match &options.state_dir {
+        Some(d) => d.clone(),
+        None => state::default_dir()?,
+    };
+    let mut notes = Vec::new();
+    let (signer, signer_created) = state::signing_key(&state_dir)?;
+    if signer_created {
+        notes.push(format!(
+            "made a new token-signing key in {}",
+            state_dir.display()
+        ));
+    }
+    let tls = if options.http {
+        None
+    } else {
+        let identity = match &options.tls_files {
+            Some((cert, key)) => state::tls_identity_from_files(cert, key)?,
+            None => state::tls_identity(&state_dir)?,
+        };
+        if identity.created {
+            notes.push(format!(
+                "made a new localhost TLS certificate {}: clients must trust it (again)",
+                identity.ca_file.display()
+            ));
+        }
+        Some(identity)
+    };
+
+    let listener = TcpListener::bind(options.listen).map_err(|e| {
+        Error::failure(format!(
+            "cannot listen on {}: {}",
+            options.listen,
+            io_reason(&e)
+        ))
+        .with_hint("choose another --listen address, or port 0 for any free port")
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::failure(format!("cannot use the listening socket: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::failure(format!("cannot read the listening address: {e}")))?;
+
+    let scheme = if options.http { "http" } else { "https" };
+    let base = format!("{scheme}://{}", url_host(local));
+    let mut audience_bases = vec![base.clone()];
+    for host in ["localhost", "127.0.0.1", "[::1]"] {
+        let b = format!("{scheme}://{host}:{}", local.port());
+        if !audience_bases.contains(&b) {
+            audience_bases.push(b);
+        }
+    }
+    if registry.default_tenant {
+        notes.push(format!(
+            "no --tenant given: using the default tenant {}",
+            config::DEFAULT_TENANT
+        ));
+    }
+    let first_tenant = registry
+        .tenants
+        .first()
+        .map(|t| t.id.clone())
+        .unwrap_or_else(|| config::DEFAULT_TENANT.to_string());
+    let authority = format!("{base}/{first_tenant}");
+    let ready = Ready {
+        listen: local.to_string(),
+        token_endpoint: format!("{authority}/oauth2/v2.0/token"),
+        jwks_uri: format!("{authority}/discovery/v2.0/keys"),
+        authority,
+        ca_file: tls.as_ref().map(|t| t.ca_file.clone()),
+    };
+    let service = Arc::new(TokenService {
+        registry,
+        signer,
+        base,
+        audience_bases,
+        strict: options.strict,
+        replay: Default::default(),
+    });
+    Ok(Prepared {
+        ready,
+        service,
+        state_dir,
+        notes,
+        listener,
+        tls,
+        log: options.log,
+    })
+}
+
+/// Serves until `shutdown` completes, then lets open requests finish (up to [`GRACEFUL_STOP`]).
+pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let app: Router = handlers::router(prepared.service.clone(), prepared.log);
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    let stop = async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(GRACEFUL_STOP));
+    };
+    let failed = |e: std::io::Error| Error::failure(format!("the token service stopped: {e}"));
+    let make = app.into_make_service();
+    match prepared.tls {
+        None => {
+            let mut server = axum_server::from_tcp(prepared.listener)
+                .map_err(failed)?
+                .handle(handle);
+            limit_header_time(&mut server);
+            let (result, ()) = tokio::join!(server.serve(make), stop);
+            result.map_err(failed)
+        }
+        Some(identity) => {
+            let config = RustlsConfig::from_config(Arc::new(rustls_config(&identity)?));
+            let mut server = axum_server::tls_rustls::from_tcp_rustls(prepared.listener, config)
+                .map_err(failed)?
+                .handle(handle);
+            limit_header_time(&mut server);
+            let (result, ()) = tokio::join!(server.serve(make), stop);
+            result.map_err(failed)
+        }
+    }
+}
+
+fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, wait forever rather than stop at once.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn rustls_config(identity: &TlsIdentity) -> Result<rustls::ServerConfig> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let chain: Vec<CertificateDer<'static>> = identity
+        .chain
+        .iter()
+        .map(|c| CertificateDer::from(c.der().to_vec()))
+        .collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.pkcs8_der().to_vec()));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| Error::failure(format!("cannot use the TLS certificate and key: {e}")))?;
+    // HTTP/1.1 only: every OAuth client speaks it, and its header-read timeout then applies.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The host part of a URL for a socket address: `localhost` for the unspecified address,
+/// brackets around IPv6.
+fn url_host(addr: SocketAddr) -> String {
+    match addr.ip() {
+        ip if ip.is_unspecified() => format!("localhost:{}", addr.port()),
+        IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
+        IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "the address is already in use".into(),
+        std::io::ErrorKind::AddrNotAvailable => "no such local address".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}

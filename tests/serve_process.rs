@@ -1,0 +1,296 @@
+//! `certgen serve` as a process: ready line, state folder made once and reused, clean exit on
+//! SIGTERM/SIGINT, limits, concurrency, logs, and start-up errors.
+
+mod serve_support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use assert_cmd::prelude::*;
+use predicates::prelude::*;
+use serde_json::Value;
+use serve_support::*;
+
+fn signal(server: &mut Server, name: &str) -> i32 {
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args([name, &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return status.code().expect("exited, not killed by the signal");
+        }
+        assert!(Instant::now() < deadline, "still running after {name}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn sigterm_and_sigint_stop_it_with_exit_0() {
+    for sig in ["-TERM", "-INT"] {
+        let mut s = Server::start();
+        // A request first, so the stop also covers a used, kept-alive connection.
+        let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
+        assert_eq!(status, 200);
+        assert_eq!(signal(&mut s, sig), 0, "{sig}");
+        assert!(s.log_text().contains("certgen serve: stopped"));
+    }
+}
+
+#[tokio::test]
+async fn state_folder_is_made_once_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let first = Server::start_in(&state, &[]);
+    let ca = first.field("ca_file");
+    assert_eq!(std::path::Path::new(&ca), state.join("tls-cert.pem"));
+    let pem = std::fs::read(&ca).unwrap();
+    // The localhost certificate has the spec's SANs, as openssl reads them.
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in", &ca])
+        .output()
+        .unwrap();
+    let sans = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        sans.contains("DNS:localhost")
+            && sans.contains("IP Address:127.0.0.1")
+            && sans.contains("IP Address:0:0:0:0:0:0:0:1"),
+        "{sans}"
+    );
+    #[cfg(unix)]
+    for key in ["tls-key.pem", "signing-key.pem"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(state.join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    // No apps: the banner says so, and the default tenant is announced.
+    let authority = first.field("authority");
+    assert!(
+        authority.ends_with("/11111111-1111-1111-1111-111111111111"),
+        "{authority}"
+    );
+    let jwks1 = first.get_json(&first.field("jwks_uri")).await;
+    drop(first);
+
+    let second = Server::start_in(&state, &[]);
+    assert_eq!(
+        std::fs::read(&ca).unwrap(),
+        pem,
+        "the TLS certificate is kept"
+    );
+    let jwks2 = second.get_json(&second.field("jwks_uri")).await;
+    assert_eq!(
+        jwks1["keys"][0]["kid"], jwks2["keys"][0]["kid"],
+        "the signing key is kept"
+    );
+    let log = second.log_text();
+    assert!(!log.contains("made a new"), "{log}");
+}
+
+#[tokio::test]
+async fn oversized_body_gets_413_and_the_service_lives_on() {
+    let s = Server::start();
+    let big = "a".repeat(200 * 1024);
+    let resp = s
+        .client()
+        .post(s.token_url(TENANT))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_assertion={big}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn concurrent_clients() {
+    let s = Server::start();
+    let f = fixture();
+    let client = s.client();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let client = client.clone();
+        let url = s.token_url(TENANT);
+        let jwt = if i % 2 == 0 {
+            ps256(&s, &f.main)
+        } else {
+            rs256(&s, &f.second)
+        };
+        tasks.push(tokio::spawn(async move {
+            post_form(
+                &client,
+                &url,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", APP),
+                    ("scope", "api://orders/.default"),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", &jwt),
+                ],
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn plain_http_on_loopback_only() {
+    let s = Server::with_args(&["--http"]);
+    assert!(s.ready["ca_file"].is_null());
+    assert!(s.field("token_endpoint").starts_with("http://127.0.0.1:"));
+    let (status, body) = s.secret_grant(SECRET, "api://orders/.default").await;
+    assert_eq!(status, 200, "{body}");
+
+    let f = fixture();
+    Command::new(env!("CARGO_BIN_EXE_certgen"))
+        .args(["serve", "--http", "--listen", "0.0.0.0:0", "--state-dir"])
+        .arg(&f.state)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(
+            predicate::str::starts_with("error: --http").and(predicate::str::contains("loopback")),
+        );
+}
+
+#[tokio::test]
+async fn one_json_log_line_per_request_without_secrets() {
+    let s = Server::with_args(&["--json"]);
+    let f = fixture();
+    let jwt = ps256(&s, &f.main);
+    let (status, body) = s.assertion_grant(&jwt, "api://orders/.default").await;
+    assert_eq!(status, 200);
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let (status, _) = s
+        .secret_grant("wrong-secret-value", "api://orders/.default")
+        .await;
+    assert_eq!(status, 401);
+    // The log is written after the response; give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let lines: Vec<Value> = loop {
+        let lines: Vec<Value> = s
+            .log_text()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if lines.len() >= 2 || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(lines.len(), 2, "{}", s.log_text());
+    assert_eq!(lines[0]["method"], "POST");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["client_id"], APP);
+    assert!(lines[0]["aadsts"].is_null());
+    assert!(lines[0]["duration_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(lines[1]["status"], 401);
+    assert_eq!(lines[1]["aadsts"], 7000215);
+    let log = s.log_text();
+    for secret in [SECRET, "wrong-secret-value", jwt.as_str(), token.as_str()] {
+        assert!(!log.contains(secret), "the log holds a secret or token");
+    }
+}
+
+#[test]
+fn start_up_errors_are_one_line_and_exit_1() {
+    let f = fixture();
+    Command::new(env!("CARGO_BIN_EXE_certgen"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(&f.state)
+        .args(["--app", &format!("{APP}=/nonexistent/app.cer")])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::starts_with(
+            "error: cannot read /nonexistent/app.cer",
+        ));
+    Command::new(env!("CARGO_BIN_EXE_certgen"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(&f.state)
+        .args([
+            "--app-secret",
+            &format!("{APP}=CERTGEN_TEST_UNSET_VARIABLE"),
+        ])
+        .env_remove("CERTGEN_TEST_UNSET_VARIABLE")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(
+            predicate::str::contains("CERTGEN_TEST_UNSET_VARIABLE")
+                .and(predicate::str::contains("hint: export")),
+        );
+    Command::new(env!("CARGO_BIN_EXE_certgen"))
+        .args(["serve", "--app", "not-a-pair"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("error: --app 'not-a-pair'"));
+}
+
+#[tokio::test]
+async fn odd_requests_never_bring_it_down() {
+    let s = Server::start();
+    let client = s.client();
+    let base = s.base();
+    let token_url = s.token_url(TENANT);
+    // Binary bodies, invalid UTF-8 and percent-escapes, thousands of fields, odd paths.
+    let binary: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let many_fields = (0..3000)
+        .map(|i| format!("f{i}=v"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let bodies: Vec<Vec<u8>> = vec![
+        binary,
+        b"grant_type=client_credentials&client_id=%FF%FE&client_secret=%&scope=%zz".to_vec(),
+        many_fields.into_bytes(),
+        b"client_assertion=\xff\xfe.\x00.\x01&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&grant_type=client_credentials&client_id=6f1c5e8a-0000-4000-8000-000000000001&scope=api://orders/.default".to_vec(),
+    ];
+    for body in bodies {
+        let resp = client.post(&token_url).body(body).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{}", resp.status());
+    }
+    for path in [
+        "/%FF/oauth2/v2.0/token",
+        "/a/b/c/d/e",
+        "/..%2F..%2Fetc/passwd",
+        "/x/discovery/keys",
+    ] {
+        let resp = client.post(format!("{base}{path}")).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{path}: {}", resp.status());
+        let resp = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{path}: {}", resp.status());
+    }
+    // Basic credentials that are not base64, not UTF-8 once decoded ("\xff\xfe:x"), or empty.
+    for auth in [
+        "Basic %%%not-base64",
+        "Basic //46eA==",
+        "Basic ",
+        "Basic Og==",
+    ] {
+        let resp = client
+            .post(&token_url)
+            .header("authorization", auth)
+            .body("grant_type=client_credentials&scope=api://orders/.default")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_client_error(), "{auth}: {}", resp.status());
+    }
+    assert_eq!(s.get_json(&format!("{base}/health")).await["status"], "ok");
+    let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
+    assert_eq!(status, 200, "still serving");
+}
