@@ -14,17 +14,25 @@
 //! | [`input`] | any certificate/key/PKCS#12 file, recognised by content |
 //! | [`secret`] | passwords and client secrets, and where they come from |
 //! | [`generate`] | new self-signed certificates and keys |
+//! | [`credential`] | a signing credential: certificate chain + RSA key, checked for Entra |
+//! | [`authority`] | authority hosts (named clouds), tenants, the token endpoint |
+//! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
+//! | [`jwt`] | any compact JWT taken apart without verification |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
 //! | [`token`] | the token request, its cache, and explanations of error answers |
 //! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
 
+pub mod assertion;
+pub mod authority;
 pub mod certificate;
+pub mod credential;
 pub mod error;
 pub mod files;
 pub mod generate;
 pub mod input;
+pub mod jwt;
 pub mod key;
 pub mod paths;
 pub mod pkcs12;

@@ -5,6 +5,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use certgen::{Error, ErrorKind};
 
+mod assertion;
+mod credential_args;
+mod decode;
 mod new;
 mod output;
 mod serve;
@@ -26,6 +29,8 @@ pub struct Cli {
 enum Command {
     New(new::NewArgs),
     Thumbprint(thumbprint::ThumbprintArgs),
+    Assertion(assertion::AssertionArgs),
+    Decode(decode::DecodeArgs),
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completions {
@@ -43,6 +48,8 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::New(args) => new::run(args),
         Command::Thumbprint(args) => thumbprint::run(args),
+        Command::Assertion(args) => assertion::run(args),
+        Command::Decode(args) => decode::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -84,12 +91,21 @@ fn clap_error(e: clap::Error) -> i32 {
         }
         _ => {
             let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
+            let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+            let mut first = lines
+                .next()
                 .unwrap_or("invalid command line")
                 .trim_start_matches("error: ")
                 .to_string();
+            // "the following required arguments were not provided:" names them on the
+            // indented lines below; without them the one line says nothing.
+            if first.ends_with(':') {
+                let listed: Vec<&str> = lines
+                    .take_while(|l| l.starts_with(' '))
+                    .map(str::trim)
+                    .collect();
+                first = format!("{} {}", first, listed.join(", "));
+            }
             let tip = rendered
                 .lines()
                 .map(str::trim)

@@ -1,0 +1,243 @@
+//! The client-assertion JWT Entra accepts in place of a client secret (RFC 7523
+//! `private_key_jwt`), signed with a [`Credential`].
+//!
+//! The header pairs the algorithm with its thumbprint the way every Microsoft client does:
+//! PS256 with `x5t#S256`, RS256 with `x5t` (reference §1.2; mixed pairs are unconfirmed, so
+//! they are not offered). Thumbprints are base64url without padding, as RFC 7515 writes them.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{Map, Value};
+
+use crate::authority::is_guid;
+use crate::credential::Credential;
+use crate::error::{Error, Result};
+
+/// Assertion lifetime when none is asked for: what MSAL sends (reference §1.5).
+pub const DEFAULT_LIFETIME_SECS: u64 = 600;
+/// Shortest lifetime: less would expire in transit on a slow link (AADSTS700024).
+pub const MIN_LIFETIME_SECS: u64 = 60;
+/// Longest lifetime: an assertion is a bearer credential; Microsoft's doc asks for 5–10 min.
+pub const MAX_LIFETIME_SECS: u64 = 3600;
+
+/// The signature algorithm of the assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigningAlg {
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256, 32-byte salt; header `x5t#S256`. What current
+    /// MSAL sends to Entra.
+    #[default]
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256; header `x5t`. For ADFS and older stacks.
+    Rs256,
+}
+
+impl SigningAlg {
+    /// The JOSE name (`PS256`, `RS256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SigningAlg::Ps256 => "PS256",
+            SigningAlg::Rs256 => "RS256",
+        }
+    }
+
+    fn jose(self) -> Algorithm {
+        match self {
+            SigningAlg::Ps256 => Algorithm::PS256,
+            SigningAlg::Rs256 => Algorithm::RS256,
+        }
+    }
+}
+
+/// What to put in the assertion besides the credential.
+#[derive(Debug, Clone)]
+pub struct AssertionParams {
+    /// The application (client) ID: `iss` and `sub`.
+    pub client_id: String,
+    /// `aud`: the token endpoint the assertion is for.
+    pub audience: String,
+    pub alg: SigningAlg,
+    /// Add the certificate chain as `x5c` (subject name + issuer authentication).
+    pub x5c: bool,
+    /// Seconds from `iat` to `exp`, 60–3600.
+    pub lifetime_secs: u64,
+}
+
+/// A signed assertion, and the header and claims it carries.
+#[derive(Debug, Clone)]
+pub struct SignedAssertion {
+    /// The compact JWT: `header.claims.signature`.
+    pub jwt: String,
+    pub header: Value,
+    pub claims: Value,
+}
+
+/// Builds and signs an assertion valid from now.
+pub fn sign(cred: &Credential, p: &AssertionParams) -> Result<SignedAssertion> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| Error::failure("the system clock is before 1970"))?
+        .as_secs();
+    sign_at(cred, p, now)
+}
+
+/// Builds and signs an assertion with `iat` = `nbf` = `now` (seconds since the epoch).
+pub fn sign_at(cred: &Credential, p: &AssertionParams, now: u64) -> Result<SignedAssertion> {
+    check_params(p)?;
+    let header = header(cred, p);
+    let claims = claims(p, now, uuid::Uuid::new_v4());
+    let signing_input = format!("{}.{}", b64_json(&header)?, b64_json(&claims)?);
+    let pkcs1 = cred
+        .key()
+        .rsa_pkcs1_der()
+        .ok_or_else(|| Error::failure("Entra accepts only RSA credentials"))?;
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_rsa_der(pkcs1),
+        p.alg.jose(),
+    )
+    .map_err(|e| Error::failure(format!("cannot sign the assertion ({e})")))?;
+    Ok(SignedAssertion {
+        jwt: format!("{signing_input}.{signature}"),
+        header,
+        claims,
+    })
+}
+
+/// Refuses what Entra would refuse, before anything is signed.
+pub fn check_params(p: &AssertionParams) -> Result<()> {
+    check_client_id(&p.client_id)?;
+    if !(MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(&p.lifetime_secs) {
+        return Err(Error::usage(format!(
+            "lifetime {} s is out of range: allowed {MIN_LIFETIME_SECS}–{MAX_LIFETIME_SECS} seconds",
+            p.lifetime_secs
+        ))
+        .with_hint(format!(
+            "Microsoft asks for 5–10 minutes; the default is {DEFAULT_LIFETIME_SECS}"
+        )));
+    }
+    if p.audience.trim().is_empty() || p.audience.chars().any(char::is_whitespace) {
+        return Err(Error::usage(format!(
+            "audience '{}' is empty or contains spaces",
+            p.audience
+        )));
+    }
+    Ok(())
+}
+
+/// Entra client IDs are GUIDs; anything else is a copy of the wrong field (often the object ID
+/// is a GUID too, but a display name or secret is not).
+pub fn check_client_id(client_id: &str) -> Result<()> {
+    if is_guid(client_id) {
+        return Ok(());
+    }
+    Err(
+        Error::usage(format!("client id '{client_id}' is not a GUID"))
+            .with_hint("use the Application (client) ID from the app registration's Overview page"),
+    )
+}
+
+fn header(cred: &Credential, p: &AssertionParams) -> Value {
+    let t = &cred.leaf().thumbprints;
+    let mut h = Map::new();
+    h.insert("alg".into(), Value::from(p.alg.name()));
+    h.insert("typ".into(), Value::from("JWT"));
+    match p.alg {
+        SigningAlg::Ps256 => h.insert("x5t#S256".into(), Value::from(t.x5t_s256())),
+        SigningAlg::Rs256 => h.insert("x5t".into(), Value::from(t.x5t())),
+    };
+    if p.x5c {
+        // RFC 7515 §4.1.6: standard base64 (not base64url) of each DER, leaf first.
+        let chain = cred
+            .chain()
+            .iter()
+            .map(|c| Value::from(STANDARD.encode(c.der())))
+            .collect();
+        h.insert("x5c".into(), Value::Array(chain));
+    }
+    Value::Object(h)
+}
+
+fn claims(p: &AssertionParams, now: u64, jti: uuid::Uuid) -> Value {
+    let mut c = Map::new();
+    c.insert("aud".into(), Value::from(p.audience.clone()));
+    c.insert("iss".into(), Value::from(p.client_id.clone()));
+    c.insert("sub".into(), Value::from(p.client_id.clone()));
+    c.insert("jti".into(), Value::from(jti.to_string()));
+    c.insert("iat".into(), Value::from(now));
+    c.insert("nbf".into(), Value::from(now));
+    c.insert("exp".into(), Value::from(now + p.lifetime_secs));
+    Value::Object(c)
+}
+
+fn b64_json(v: &Value) -> Result<String> {
+    let bytes = serde_json::to_vec(v)
+        .map_err(|e| Error::failure(format!("cannot encode the assertion ({e})")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{generate, KeySize, NewCertificate, Profile, Subject};
+    use crate::jwt::decode_unverified;
+    use time::OffsetDateTime;
+
+    fn credential() -> Credential {
+        let g = generate(&NewCertificate {
+            subject: Subject::common_name("t").unwrap(),
+            sans: vec![],
+            days: 30,
+            key_size: KeySize::Rsa2048,
+            profile: Profile::ClientAuth,
+        })
+        .unwrap();
+        Credential::from_parts(vec![g.cert], vec![g.key], "t", OffsetDateTime::now_utc()).unwrap()
+    }
+
+    fn params(alg: SigningAlg) -> AssertionParams {
+        AssertionParams {
+            client_id: "97e0a5b7-d745-40b6-94fe-5f77d35c6e05".into(),
+            audience: "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+                .into(),
+            alg,
+            x5c: false,
+            lifetime_secs: 600,
+        }
+    }
+
+    #[test]
+    fn header_key_order_and_claims() {
+        let cred = credential();
+        let a = sign_at(&cred, &params(SigningAlg::Ps256), 1_700_000_000).unwrap();
+        let header_text = serde_json::to_string(&a.header).unwrap();
+        assert_eq!(
+            header_text,
+            format!(
+                r#"{{"alg":"PS256","typ":"JWT","x5t#S256":"{}"}}"#,
+                cred.leaf().thumbprints.x5t_s256()
+            )
+        );
+        let d = decode_unverified(&a.jwt).unwrap();
+        assert_eq!(d.header, a.header);
+        assert_eq!(d.claims, a.claims);
+        assert_eq!(d.claims["exp"], 1_700_000_600);
+        assert_eq!(d.claims["iss"], d.claims["sub"]);
+    }
+
+    #[test]
+    fn parameters_are_checked_before_signing() {
+        let cred = credential();
+        let mut p = params(SigningAlg::Rs256);
+        p.lifetime_secs = 59;
+        assert!(sign(&cred, &p).is_err());
+        p.lifetime_secs = 3601;
+        assert!(sign(&cred, &p).is_err());
+        p.lifetime_secs = 3600;
+        p.client_id = "my-app".into();
+        let e = sign(&cred, &p).unwrap_err();
+        assert!(e.message().contains("not a GUID"), "{}", e.message());
+    }
+}
