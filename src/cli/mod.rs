@@ -12,6 +12,7 @@ mod new;
 mod output;
 mod serve;
 mod thumbprint;
+mod token;
 
 /// Certificates, client assertions and tokens for the Microsoft Entra ID client-credentials flow.
 #[derive(Debug, Parser)]
@@ -30,6 +31,7 @@ enum Command {
     New(new::NewArgs),
     Thumbprint(thumbprint::ThumbprintArgs),
     Assertion(assertion::AssertionArgs),
+    Token(token::TokenArgs),
     Decode(decode::DecodeArgs),
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
@@ -49,6 +51,7 @@ pub fn run() -> i32 {
         Command::New(args) => new::run(args),
         Command::Thumbprint(args) => thumbprint::run(args),
         Command::Assertion(args) => assertion::run(args),
+        Command::Token(args) => token::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {

@@ -19,6 +19,7 @@ use reqwest::header::{HeaderMap, ACCEPT, DATE, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use time::OffsetDateTime;
 
+use crate::authority;
 use crate::error::{Error, ErrorKind, Result};
 use crate::input;
 use crate::secret::{Secret, SecretSource};
@@ -228,33 +229,11 @@ fn form<'a>(
     form
 }
 
-/// Checks the URL a credential will be posted to: https, or http to a loopback address.
+/// Checks the URL a credential will be posted to (https, or http to a loopback address:
+/// [`authority::check_endpoint_url`]) and parses it.
 pub fn check_endpoint(endpoint: &str) -> Result<Url> {
-    let url = Url::parse(endpoint)
-        .map_err(|e| Error::failure(format!("{endpoint:?} is not a URL ({e})")))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(Error::failure(format!(
-            "refusing to send credentials over plain http to {}",
-            url.host_str().unwrap_or("")
-        ))
-        .with_hint("use https; plain http is allowed only to a loopback address (127.0.0.1, ::1, localhost), as certgen serve --http listens")),
-        other => Err(Error::failure(format!(
-            "{endpoint:?} is not an http(s) URL (scheme {other})"
-        ))),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
+    authority::check_endpoint_url(endpoint)?;
+    Url::parse(endpoint).map_err(|e| Error::usage(format!("{endpoint:?} is not a URL ({e})")))
 }
 
 fn read_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
