@@ -921,9 +921,10 @@ mod tests {
             "ftp://x/t",
             "not a url",
         ] {
+            // A wrong URL on the command line: a usage error (exit 2), before any request.
             assert_eq!(
                 check_endpoint(bad).unwrap_err().kind(),
-                ErrorKind::Failure,
+                ErrorKind::Usage,
                 "{bad}"
             );
         }
