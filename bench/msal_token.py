@@ -16,6 +16,11 @@ with open(os.environ["CERT"], "rb") as f:
     cert_pem = f.read()
 with open(os.environ["KEY"], "rb") as f:
     key_pem = f.read()
+# requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override `verify=`, so a machine-wide bundle
+# in either would win over the service's CA: point both at it.
+os.environ["REQUESTS_CA_BUNDLE"] = os.environ["CA"]
+os.environ.pop("CURL_CA_BUNDLE", None)
+
 thumbprint = x509.load_pem_x509_certificate(cert_pem).fingerprint(hashes.SHA1()).hex()
 
 app = msal.ConfidentialClientApplication(

@@ -50,12 +50,24 @@ AUTHORITY="$host/$tenant" CLIENT_ID="$client_id" CERT="$work/app.crt" KEY="$work
 
 mkdir -p bench/out
 quote() { printf '%q ' "$@"; }
-hyperfine --warmup 5 --min-runs 50 -N \
-    --export-markdown bench/out/token-cache.md \
+hyperfine --warmup 5 --min-runs 100 -N --export-json bench/out/token-cache.json \
     -n "certgen token (cache hit)" "$(quote "${token[@]}")"
-hyperfine --warmup 3 --min-runs 30 \
-    --export-markdown bench/out/token-fresh.md \
+hyperfine --warmup 3 --min-runs 30 --export-json bench/out/token-fresh.json \
     -n "certgen token --force-refresh" "$(quote "${token[@]}") --force-refresh" \
     -n "MSAL Python acquire_token_for_client" \
     "AUTHORITY=$host/$tenant CLIENT_ID=$client_id CERT=$work/app.crt KEY=$work/app.key CA=$ca bench/.venv/bin/python bench/msal_token.py"
-cat bench/out/token-cache.md bench/out/token-fresh.md
+
+python3 - bench/out/token-cache.json bench/out/token-fresh.json <<'PY'
+import json, sys
+rows = [r for f in sys.argv[1:] for r in json.load(open(f))["results"]]
+ms = lambda r: r["median"] * 1000
+print()
+print("| command | median | mean ± σ | runs |")
+print("|---|---:|---:|---:|")
+for r in rows:
+    print(f"| {r['command']} | {ms(r):.1f} ms | {r['mean']*1000:.1f} ± {r['stddev']*1000:.1f} ms | {len(r['times'])} |")
+fresh = {r["command"]: r for r in rows}
+c, m = fresh["certgen token --force-refresh"], fresh["MSAL Python acquire_token_for_client"]
+print()
+print(f"fresh exchange: MSAL Python median / certgen median = {ms(m) / ms(c):.1f}x")
+PY

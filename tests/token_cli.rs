@@ -573,7 +573,10 @@ fn an_unregistered_certificate_gets_its_thumbprint_and_file_in_the_hint() {
     assert!(lines.all(|l| l.starts_with("hint: ")), "{}", r.stderr);
     assert!(r.stderr.contains(&files.thumbprint), "{}", r.stderr);
     assert!(
-        r.stderr.contains(&format!("sent as x5t {}", files.x5t)),
+        r.stderr.contains(&format!(
+            "thumbprint {} (x5t {})",
+            files.thumbprint, files.x5t
+        )),
         "{}",
         r.stderr
     );

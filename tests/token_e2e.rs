@@ -344,6 +344,10 @@ fn an_unregistered_certificate_exits_3_with_its_thumbprint() {
         "{first}"
     );
     assert!(r.stderr.contains(&f.other.thumbprint_hex()), "{}", r.stderr);
+    // PS256 names the certificate by SHA-256, which is what the service quotes back.
+    let sha256 = hex::encode_upper(f.other.sha256());
+    let hints: Vec<&str> = r.stderr.lines().skip(1).collect();
+    assert!(hints.join("\n").contains(&sha256), "{}", r.stderr);
     assert!(r.stderr.contains(&f.other.x5t()), "{}", r.stderr);
     assert!(
         r.stderr

@@ -45,8 +45,8 @@ AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, AZURE_CLIENT_SECRET,\n  
 AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE_PASSWORD,\n  \
 AZURE_CLIENT_SEND_CERTIFICATE_CHAIN (1/true = --x5c), HTTPS_PROXY, NO_PROXY, CERTGEN_CACHE_DIR\n\n\
 Examples:\n  TOKEN=$(certgen token --tenant $TENANT --client-id $APP --cert app.crt --key app.key)\n  \
-curl -H \"$(certgen token --tenant $TENANT --client-id $APP --pfx app.pfx --output header)\" https://graph.microsoft.com/v1.0/applications\n  \
-certgen token --tenant $TENANT --client-id $APP --secret-file secret.txt --scope api://my-api/.default --output json")]
+curl -H \"$(certgen token --output header)\" https://graph.microsoft.com/v1.0/users   # AZURE_* set\n  \
+certgen token --tenant $TENANT --client-id $APP --secret-file s.txt --scope api://my-api/.default")]
 pub struct TokenArgs {
     /// Directory (tenant) ID or domain [else AZURE_TENANT_ID]
     #[arg(long, value_name = "T")]
@@ -57,11 +57,6 @@ pub struct TokenArgs {
     /// RESOURCE/.default (repeatable; one resource) [default: https://graph.microsoft.com/.default]
     #[arg(long = "scope", value_name = "S")]
     scopes: Vec<String>,
-    #[command(flatten)]
-    credential: CredentialArgs,
-    /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
-    #[arg(long, value_name = "F", conflicts_with_all = ["cert", "key", "pfx", "password_file"])]
-    secret_file: Option<PathBuf>,
     /// public, usgov, china, or an https URL (http only to loopback) [else AZURE_AUTHORITY_HOST, else public]
     #[arg(long, value_name = "H")]
     authority_host: Option<String>,
@@ -92,6 +87,11 @@ pub struct TokenArgs {
     /// token: the token alone; header: "Authorization: Bearer …"; json: token, times, source, claims
     #[arg(long, value_enum, default_value = "token", value_name = "FORM")]
     output: OutputForm,
+    #[command(flatten)]
+    credential: CredentialArgs,
+    /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
+    #[arg(long, value_name = "F", help_heading = "Credential", conflicts_with_all = ["cert", "key", "pfx", "password_file"])]
+    secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

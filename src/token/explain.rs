@@ -198,15 +198,26 @@ fn signature_hints(sent: &Sent<'_>) -> Vec<String> {
         ];
     };
     let t = &cert.thumbprints;
-    let header = if alg.eq_ignore_ascii_case("RS256") {
-        format!("x5t {}", t.x5t())
+    // Entra's text quotes the thumbprint the assertion named: SHA-256 for PS256 (x5t#S256),
+    // SHA-1 for RS256 (x5t). The portal lists SHA-1 thumbprints, so that one is always shown.
+    let named = if alg.eq_ignore_ascii_case("RS256") {
+        format!(
+            "the assertion ({alg}) named its certificate by thumbprint {} (x5t {})",
+            t.thumbprint(),
+            t.x5t()
+        )
     } else {
-        format!("x5t#S256 {}", t.x5t_s256())
+        format!(
+            "the assertion ({alg}) named its certificate by SHA-256 thumbprint {} (x5t#S256 {}), whose portal thumbprint is {} (x5t {})",
+            t.thumbprint_sha256(),
+            t.x5t_s256(),
+            t.thumbprint(),
+            t.x5t()
+        )
     };
     let mut out = vec![format!(
-        "the assertion was signed ({alg}) with the certificate whose thumbprint is {} (x5t {}, sent as {header}); the app's Certificates & secrets → Certificates list must show that thumbprint",
-        t.thumbprint(),
-        t.x5t()
+        "{named}: the app's Certificates & secrets → Certificates list must show {}",
+        t.thumbprint()
     )];
     let app = if sent.client_id.is_empty() {
         "the app registration".to_string()
@@ -320,6 +331,7 @@ mod tests {
         assert!(all.contains(&cert.thumbprints.thumbprint()), "{all}");
         assert!(all.contains(&cert.thumbprints.x5t()), "{all}");
         assert!(all.contains(&cert.thumbprints.x5t_s256()), "{all}");
+        assert!(all.contains(&cert.thumbprints.thumbprint_sha256()), "{all}");
         assert!(all.contains("upload my-daemon.crt"), "{all}");
         assert!(all.contains("trace_id t1, correlation_id c1"), "{all}");
     }
@@ -341,9 +353,12 @@ mod tests {
             &sent,
         ));
         assert!(all.contains("never the key"), "{all}");
+        let t = &cert.thumbprints;
+        let named = format!("thumbprint {} (x5t {})", t.thumbprint(), t.x5t());
+        assert!(all.contains(&named), "{all}");
         assert!(
-            all.contains(&format!("sent as x5t {}", cert.thumbprints.x5t())),
-            "{all}"
+            !all.contains("x5t#S256"),
+            "an RS256 assertion names no SHA-256: {all}"
         );
     }
 
