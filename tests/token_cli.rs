@@ -3,140 +3,21 @@
 //! transport failures, proxies, and local refusals that must not send anything.
 //! The end-to-end run against `certgen serve` is in `token_e2e.rs`.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+mod token_stub;
+
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::{Form, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use serde_json::{json, Value};
+use token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub, CLEAN_ENV};
 
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 const TENANT: &str = "contoso.onmicrosoft.com";
 const SECRET: &str = "Zx8Q~not-a-real-secret-value-0123456789";
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-fn reply(status: u16, body: impl Into<String>) -> Reply {
-    Reply {
-        status,
-        headers: vec![("content-type", "application/json; charset=utf-8".into())],
-        body: body.into(),
-        delay: Duration::ZERO,
-    }
-}
-
-/// A JWT-shaped access token (unsigned: only its claims are read).
-fn fake_jwt(n: u32) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD.encode(
-        json!({"aud": "00000003-0000-0000-c000-000000000000", "roles": ["Application.Read.All"], "n": n})
-            .to_string(),
-    );
-    format!("{header}.{claims}.c2lnbmF0dXJl")
-}
-
-fn ok(n: u32) -> Reply {
-    reply(
-        200,
-        json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": fake_jwt(n)})
-            .to_string(),
-    )
-}
-
-fn busy(status: u16, retry_after: &str) -> Reply {
-    let mut r = reply(status, r#"{"error":"temporarily_unavailable"}"#);
-    r.headers.push(("retry-after", retry_after.into()));
-    r
-}
-
-/// One request the stub received: its request target and its form fields.
-type Request = (String, Vec<(String, String)>);
-
-#[derive(Default)]
-struct Seen {
-    replies: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<Request>>,
-}
-
-/// The stub token endpoint: any path, answers from the script (then 200s).
-struct Stub {
-    addr: SocketAddr,
-    seen: Arc<Seen>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Stub {
-    fn start(replies: Vec<Reply>) -> Stub {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let seen = Arc::new(Seen {
-            replies: Mutex::new(replies.into()),
-            ..Default::default()
-        });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = Router::new().fallback(answer).with_state(seen.clone());
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await
-        });
-        Stub {
-            addr,
-            seen,
-            _runtime: runtime,
-        }
-    }
-
-    fn host(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn count(&self) -> usize {
-        self.seen.requests.lock().unwrap().len()
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.seen.requests.lock().unwrap().clone()
-    }
-}
-
-async fn answer(
-    State(seen): State<Arc<Seen>>,
-    uri: Uri,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let n = {
-        let mut requests = seen.requests.lock().unwrap();
-        requests.push((uri.to_string(), form));
-        requests.len() as u32
-    };
-    let next = seen.replies.lock().unwrap().pop_front();
-    let r = next.unwrap_or_else(|| ok(n));
-    tokio::time::sleep(r.delay).await;
-    let mut response = (StatusCode::from_u16(r.status).unwrap(), r.body).into_response();
-    for (name, value) in r.headers {
-        response.headers_mut().insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_str(&value).unwrap(),
-        );
-    }
-    response
-}
 
 /// A client certificate and key in a temporary folder, plus a cache folder.
 struct Files {
@@ -191,24 +72,7 @@ impl Files {
 /// `certgen token` with a clean environment: only what the test sets.
 fn certgen(files: &Files) -> Command {
     let mut cmd = Command::cargo_bin("certgen").unwrap();
-    for var in [
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-        "AZURE_AUTHORITY_HOST",
-        "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "XDG_CACHE_HOME",
-    ] {
+    for var in CLEAN_ENV {
         cmd.env_remove(var);
     }
     cmd.env("CERTGEN_CACHE_DIR", files.cache());
@@ -257,12 +121,6 @@ fn run(cmd: &mut Command) -> Run {
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
-}
-
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 fn decode_segment(jwt: &str, i: usize) -> Value {
@@ -620,10 +478,7 @@ fn a_clock_error_compares_the_local_clock_with_the_servers_date() {
 #[test]
 fn an_unreachable_port_and_a_slow_server_exit_4() {
     let files = Files::new();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let mut cmd = certgen(&files);
     with_secret(&mut cmd, &files, &format!("http://127.0.0.1:{port}"));
     let r = run(&mut cmd);
@@ -648,10 +503,7 @@ fn http_proxy_and_no_proxy_are_honoured() {
     // only come through the proxy.
     let proxy = Stub::start(vec![]);
     let files = Files::new();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let target = format!("http://127.0.0.1:{port}");
     let mut cmd = certgen(&files);
     with_secret(&mut cmd, &files, &target);

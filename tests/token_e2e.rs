@@ -3,12 +3,14 @@
 //! and every refusal a user meets. Credentials are made by the `openssl` CLI (serve_support).
 
 mod serve_support;
+mod token_stub;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use serve_support::{fixture, Server, APP, ORDERS_API, SECRET, TENANT};
+use token_stub::{closed_port, CLEAN_ENV};
 
 /// A folder per test for the cache and the secret file.
 fn workdir() -> tempfile::TempDir {
@@ -39,21 +41,7 @@ fn token_at(host: &str, ca: &str, dir: &Path) -> Command {
 /// `certgen token` with a clean environment and nothing else.
 fn bare(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certgen"));
-    for var in [
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-        "AZURE_AUTHORITY_HOST",
-        "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
+    for var in CLEAN_ENV {
         cmd.env_remove(var);
     }
     cmd.env("CERTGEN_CACHE_DIR", cache_of(dir))
@@ -419,10 +407,7 @@ fn a_bad_scope_exits_1_without_a_request() {
 fn an_unreachable_port_and_an_untrusted_certificate_exit_4() {
     let server = Server::start();
     let dir = workdir();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let closed = format!("https://127.0.0.1:{port}");
     let r = run(with_cert(&mut token_at(
         &closed,
