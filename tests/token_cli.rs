@@ -80,7 +80,9 @@ fn certgen(files: &Files) -> Command {
     cmd
 }
 
-fn with_cert(cmd: &mut Command, files: &Files, host: &str) {
+/// `certgen token` for CLIENT_ID in TENANT at `host`.
+fn app_token(files: &Files, host: &str) -> Command {
+    let mut cmd = certgen(files);
     cmd.args([
         "--tenant",
         TENANT,
@@ -88,24 +90,25 @@ fn with_cert(cmd: &mut Command, files: &Files, host: &str) {
         CLIENT_ID,
         "--authority-host",
         host,
-    ])
-    .arg("--cert")
-    .arg(&files.cert)
-    .arg("--key")
-    .arg(&files.key);
+    ]);
+    cmd
 }
 
-fn with_secret(cmd: &mut Command, files: &Files, host: &str) {
-    cmd.args([
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--authority-host",
-        host,
-    ])
-    .arg("--secret-file")
-    .arg(files.secret_file());
+/// The same with the test certificate.
+fn cert_token(files: &Files, host: &str) -> Command {
+    let mut cmd = app_token(files, host);
+    cmd.arg("--cert")
+        .arg(&files.cert)
+        .arg("--key")
+        .arg(&files.key);
+    cmd
+}
+
+/// The same with the test secret file.
+fn secret_token(files: &Files, host: &str) -> Command {
+    let mut cmd = app_token(files, host);
+    cmd.arg("--secret-file").arg(files.secret_file());
+    cmd
 }
 
 struct Run {
@@ -133,8 +136,7 @@ fn a_certificate_token_is_requested_once_then_served_from_the_cache() {
     let stub = Stub::start(vec![]);
     let files = Files::new();
 
-    let mut first = certgen(&files);
-    with_cert(&mut first, &files, &stub.host());
+    let mut first = cert_token(&files, &stub.host());
     let r = run(first.args(["--output", "json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc: Value = serde_json::from_str(&r.stdout).unwrap();
@@ -182,8 +184,7 @@ fn a_certificate_token_is_requested_once_then_served_from_the_cache() {
     );
 
     // Second run: the cache answers and the stub sees nothing.
-    let mut second = certgen(&files);
-    with_cert(&mut second, &files, &stub.host());
+    let mut second = cert_token(&files, &stub.host());
     let r = run(second.args(["--output", "json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc: Value = serde_json::from_str(&r.stdout).unwrap();
@@ -194,8 +195,7 @@ fn a_certificate_token_is_requested_once_then_served_from_the_cache() {
     assert_eq!(stub.count(), 1);
 
     // --force-refresh fetches and replaces the entry; --no-cache fetches and leaves it alone.
-    let mut forced = certgen(&files);
-    with_cert(&mut forced, &files, &stub.host());
+    let mut forced = cert_token(&files, &stub.host());
     let r = run(forced.arg("--force-refresh"));
     assert_eq!(
         (r.code, r.stdout.trim()),
@@ -203,14 +203,11 @@ fn a_certificate_token_is_requested_once_then_served_from_the_cache() {
         "{}",
         r.stderr
     );
-    let mut again = certgen(&files);
-    with_cert(&mut again, &files, &stub.host());
+    let mut again = cert_token(&files, &stub.host());
     assert_eq!(run(&mut again).stdout.trim(), fake_jwt(2));
-    let mut uncached = certgen(&files);
-    with_cert(&mut uncached, &files, &stub.host());
+    let mut uncached = cert_token(&files, &stub.host());
     assert_eq!(run(uncached.arg("--no-cache")).stdout.trim(), fake_jwt(3));
-    let mut after = certgen(&files);
-    with_cert(&mut after, &files, &stub.host());
+    let mut after = cert_token(&files, &stub.host());
     assert_eq!(run(&mut after).stdout.trim(), fake_jwt(2));
     assert_eq!(stub.count(), 3);
 }
@@ -220,8 +217,7 @@ fn a_secret_token_never_leaves_the_secret_anywhere() {
     use std::os::unix::fs::PermissionsExt;
     let stub = Stub::start(vec![]);
     let files = Files::new();
-    let mut cmd = certgen(&files);
-    with_secret(&mut cmd, &files, &stub.host());
+    let mut cmd = secret_token(&files, &stub.host());
     let r = run(cmd.args(["--output", "header"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, format!("Authorization: Bearer {}\n", fake_jwt(1)));
@@ -229,16 +225,8 @@ fn a_secret_token_never_leaves_the_secret_anywhere() {
     assert!(!r.stderr.contains(SECRET));
 
     // From the environment, the same cache entry answers (same credential, same key).
-    let mut env = certgen(&files);
-    env.args([
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--authority-host",
-        &stub.host(),
-    ])
-    .env("AZURE_CLIENT_SECRET", SECRET);
+    let mut env = app_token(&files, &stub.host());
+    env.env("AZURE_CLIENT_SECRET", SECRET);
     let r = run(&mut env);
     assert_eq!(
         (r.code, r.stdout.trim()),
@@ -268,19 +256,10 @@ fn a_secret_token_never_leaves_the_secret_anywhere() {
 fn a_different_secret_does_not_get_the_cached_token() {
     let stub = Stub::start(vec![]);
     let files = Files::new();
-    let mut a = certgen(&files);
-    with_secret(&mut a, &files, &stub.host());
+    let mut a = secret_token(&files, &stub.host());
     assert_eq!(run(&mut a).code, 0);
-    let mut b = certgen(&files);
-    b.args([
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--authority-host",
-        &stub.host(),
-    ])
-    .env("AZURE_CLIENT_SECRET", "another-secret");
+    let mut b = app_token(&files, &stub.host());
+    b.env("AZURE_CLIENT_SECRET", "another-secret");
     let r = run(&mut b);
     assert_eq!((r.code, r.stdout.trim()), (0, fake_jwt(2).as_str()));
     assert_eq!(stub.count(), 2);
@@ -297,8 +276,7 @@ fn bad_scopes_are_refused_before_any_request() {
             "https://vault.azure.net/.default",
         ],
     ] {
-        let mut cmd = certgen(&files);
-        with_cert(&mut cmd, &files, &stub.host());
+        let mut cmd = cert_token(&files, &stub.host());
         for s in &scopes {
             cmd.args(["--scope", s]);
         }
@@ -368,8 +346,7 @@ fn local_refusals_name_the_problem() {
 fn throttling_is_retried_until_a_token_comes() {
     let stub = Stub::start(vec![busy(429, "0"), busy(503, "1"), ok(7)]);
     let files = Files::new();
-    let mut cmd = certgen(&files);
-    with_cert(&mut cmd, &files, &stub.host());
+    let mut cmd = cert_token(&files, &stub.host());
     let r = run(&mut cmd);
     assert_eq!(
         (r.code, r.stdout.trim()),
@@ -392,8 +369,7 @@ fn throttling_is_retried_until_a_token_comes() {
 fn exhausted_retries_exit_3_with_the_status() {
     let stub = Stub::start(vec![busy(503, "0"), busy(503, "0"), busy(503, "0")]);
     let files = Files::new();
-    let mut cmd = certgen(&files);
-    with_secret(&mut cmd, &files, &stub.host());
+    let mut cmd = secret_token(&files, &stub.host());
     let r = run(&mut cmd);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
@@ -418,8 +394,7 @@ fn an_unregistered_certificate_gets_its_thumbprint_and_file_in_the_hint() {
     });
     let stub = Stub::start(vec![reply(401, body.to_string())]);
     let files = Files::new();
-    let mut cmd = certgen(&files);
-    with_cert(&mut cmd, &files, &stub.host());
+    let mut cmd = cert_token(&files, &stub.host());
     let r = run(cmd.args(["--alg", "RS256"]));
     assert_eq!(r.code, 3, "{}", r.stderr);
     let mut lines = r.stderr.lines();
@@ -467,8 +442,7 @@ fn a_clock_error_compares_the_local_clock_with_the_servers_date() {
     r.headers.push(("date", date));
     let stub = Stub::start(vec![r]);
     let files = Files::new();
-    let mut cmd = certgen(&files);
-    with_cert(&mut cmd, &files, &stub.host());
+    let mut cmd = cert_token(&files, &stub.host());
     let r = run(&mut cmd);
     assert_eq!(r.code, 3, "{}", r.stderr);
     let ahead = (598..=603).any(|s| r.stderr.contains(&format!("{s} s ahead")));
@@ -479,8 +453,7 @@ fn a_clock_error_compares_the_local_clock_with_the_servers_date() {
 fn an_unreachable_port_and_a_slow_server_exit_4() {
     let files = Files::new();
     let port = closed_port();
-    let mut cmd = certgen(&files);
-    with_secret(&mut cmd, &files, &format!("http://127.0.0.1:{port}"));
+    let mut cmd = secret_token(&files, &format!("http://127.0.0.1:{port}"));
     let r = run(&mut cmd);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("connection refused"), "{}", r.stderr);
@@ -488,8 +461,7 @@ fn an_unreachable_port_and_a_slow_server_exit_4() {
     let mut slow = ok(1);
     slow.delay = Duration::from_secs(10);
     let stub = Stub::start(vec![slow]);
-    let mut cmd = certgen(&files);
-    with_secret(&mut cmd, &files, &stub.host());
+    let mut cmd = secret_token(&files, &stub.host());
     let started = std::time::Instant::now();
     let r = run(cmd.args(["--timeout", "1"]));
     assert_eq!(r.code, 4, "{}", r.stderr);
@@ -505,8 +477,7 @@ fn http_proxy_and_no_proxy_are_honoured() {
     let files = Files::new();
     let port = closed_port();
     let target = format!("http://127.0.0.1:{port}");
-    let mut cmd = certgen(&files);
-    with_secret(&mut cmd, &files, &target);
+    let mut cmd = secret_token(&files, &target);
     let r = run(cmd.env("HTTP_PROXY", proxy.host()).arg("--no-cache"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     // A proxy receives the absolute URL.
@@ -515,8 +486,7 @@ fn http_proxy_and_no_proxy_are_honoured() {
         format!("{target}/{TENANT}/oauth2/v2.0/token")
     );
 
-    let mut bypass = certgen(&files);
-    with_secret(&mut bypass, &files, &target);
+    let mut bypass = secret_token(&files, &target);
     let r = run(bypass
         .env("HTTP_PROXY", proxy.host())
         .env("NO_PROXY", "127.0.0.1")
@@ -531,14 +501,12 @@ fn http_proxy_and_no_proxy_are_honoured() {
 fn a_corrupt_cache_entry_is_set_aside_with_a_warning() {
     let stub = Stub::start(vec![]);
     let files = Files::new();
-    let mut cmd = certgen(&files);
-    with_secret(&mut cmd, &files, &stub.host());
+    let mut cmd = secret_token(&files, &stub.host());
     assert_eq!(run(&mut cmd).code, 0);
     let entry = files.cache_files().pop().unwrap();
     std::fs::write(&entry, "{\"token_type\":\"Bea").unwrap();
 
-    let mut again = certgen(&files);
-    with_secret(&mut again, &files, &stub.host());
+    let mut again = secret_token(&files, &stub.host());
     let r = run(&mut again);
     assert_eq!(
         (r.code, r.stdout.trim()),
@@ -598,8 +566,7 @@ fn concurrent_runs_leave_one_valid_cache_entry() {
     let token = doc["access_token"].as_str().unwrap();
     assert!((1..=8).any(|n| token == fake_jwt(n)));
     // And it answers the next run.
-    let mut cmd = certgen(&files);
-    with_cert(&mut cmd, &files, &stub.host());
+    let mut cmd = cert_token(&files, &stub.host());
     assert_eq!(run(&mut cmd).stdout.trim(), token);
     assert_eq!(stub.count(), 8);
 }
