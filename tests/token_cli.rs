@@ -570,3 +570,46 @@ fn concurrent_runs_leave_one_valid_cache_entry() {
     assert_eq!(run(&mut cmd).stdout.trim(), token);
     assert_eq!(stub.count(), 8);
 }
+
+#[test]
+fn an_opaque_token_has_null_claims_and_an_unusable_cache_only_warns() {
+    let opaque = reply(
+        200,
+        r#"{"token_type":"bearer","expires_in":"600","access_token":"2YotnFZFEjr1zCsicMWpAA"}"#,
+    );
+    let stub = Stub::start(vec![opaque]);
+    let files = Files::new();
+    // The cache folder cannot be made: a file stands where it should be.
+    std::fs::write(files.cache(), "not a folder").unwrap();
+    let mut cmd = certgen(&files);
+    cmd.args(["--client-id", "plain-client", "--token-endpoint"])
+        .arg(stub.url())
+        .arg("--secret-file")
+        .arg(files.secret_file());
+    let r = run(cmd.args(["--output", "json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["claims"], Value::Null);
+    assert_eq!(doc["expires_in"], 600);
+    assert_eq!(doc["access_token"], "2YotnFZFEjr1zCsicMWpAA");
+    assert!(r.stderr.starts_with("warning: "), "{}", r.stderr);
+    assert!(r.stderr.contains("not cached"), "{}", r.stderr);
+
+    // The header form writes the scheme as RFC 6750 does, whatever case the server used.
+    let stub = Stub::start(vec![reply(
+        200,
+        r#"{"token_type":"bearer","expires_in":600,"access_token":"abc"}"#,
+    )]);
+    let mut cmd = certgen(&files);
+    cmd.args([
+        "--client-id",
+        "plain-client",
+        "--no-cache",
+        "--token-endpoint",
+    ])
+    .arg(stub.url())
+    .arg("--secret-file")
+    .arg(files.secret_file());
+    let r = run(cmd.args(["--output", "header"]));
+    assert_eq!(r.stdout, "Authorization: Bearer abc\n", "{}", r.stderr);
+}
