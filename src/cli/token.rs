@@ -64,13 +64,13 @@ pub struct TokenArgs {
     #[arg(long, value_name = "URL", conflicts_with = "authority_host")]
     token_endpoint: Option<String>,
     /// The assertion's aud claim, instead of the URL posted to
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "secret_file")]
     audience: Option<String>,
     /// PS256 (x5t#S256, what current MSAL sends) or RS256 (x5t, ADFS and older stacks)
     #[arg(long, value_enum, default_value = "PS256", ignore_case = true)]
     alg: Alg,
     /// Send the certificate chain as x5c (subject name + issuer auth) [or AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=1]
-    #[arg(long)]
+    #[arg(long, conflicts_with = "secret_file")]
     x5c: bool,
     /// Extra trusted root certificate(s), PEM or DER (e.g. the ca_file of certgen serve)
     #[arg(long, value_name = "PEM")]
