@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-15}"
-CONNECTIONS="${2:-16}"
+CONNECTIONS="${2:-8}"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet
@@ -86,4 +86,5 @@ echo "errors (non-2xx)    $(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$RESULT") soc
 echo "peak RSS (VmHWM)    $((PEAK_RSS_KB / 1024)) MiB"
 echo "log lines (200)     $LOG_LINES"
 echo "openssl rsa2048     sign $SIGN_RATE/s, verify $VERIFY_RATE/s (one core)"
+echo "load average        $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every number)"
 python3 -c "import sys; r, s = float(sys.argv[1]), float(sys.argv[2]); print(f'grants/s vs one-core sign/s: {r / s:.0%}')" "$RPS" "$SIGN_RATE"

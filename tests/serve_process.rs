@@ -93,21 +93,45 @@ async fn state_folder_is_made_once_and_reused() {
     assert!(!log.contains("made a new"), "{log}");
 }
 
+/// Sends raw HTTP/1.1 and returns the status line. Raw, because a client still writing a body
+/// the server has refused may see its connection reset before it reads the 413.
+fn raw_status(listen: &str, head: &str, body: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(listen).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tcp.write_all(head.as_bytes()).unwrap();
+    tcp.write_all(body).unwrap();
+    let mut buf = [0u8; 512];
+    let n = tcp.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
 #[tokio::test]
 async fn oversized_body_gets_413_and_the_service_lives_on() {
-    let s = Server::start();
-    let big = "a".repeat(200 * 1024);
-    let resp = s
-        .client()
-        .post(s.token_url(TENANT))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=client_credentials&client_assertion={big}"
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 413);
+    let s = Server::with_args(&["--http"]);
+    let listen = s.field("listen");
+    let path = format!("/{TENANT}/oauth2/v2.0/token");
+    // Announced too large: refused from the headers, before any body byte is read.
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {listen}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 204800\r\n\r\n"
+    );
+    assert_eq!(
+        raw_status(&listen, &head, b""),
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    // Chunked, no length: refused once the stream passes the limit.
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {listen}\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let chunk = format!("10001\r\n{}\r\n", "a".repeat(0x10001));
+    assert_eq!(
+        raw_status(&listen, &head, chunk.as_bytes()),
+        "HTTP/1.1 413 Payload Too Large"
+    );
     let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
     assert_eq!(status, 200);
 }
@@ -293,4 +317,50 @@ async fn odd_requests_never_bring_it_down() {
     assert_eq!(s.get_json(&format!("{base}/health")).await["status"], "ok");
     let (status, _) = s.secret_grant(SECRET, "api://orders/.default").await;
     assert_eq!(status, 200, "still serving");
+}
+
+#[tokio::test]
+async fn serves_a_tls_certificate_of_your_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("tls.cnf");
+    std::fs::write(
+        &conf,
+        "[req]\ndistinguished_name=dn\nx509_extensions=v3\nprompt=no\n[dn]\nCN=localhost\n\
+         [v3]\nbasicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-config",
+        ])
+        .arg(&conf)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "openssl req");
+    let s = Server::start_in(
+        &dir.path().join("state"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(s.field("ca_file"), cert.to_str().unwrap());
+    assert!(
+        !dir.path().join("state/tls-cert.pem").exists(),
+        "no localhost certificate is made when one is given"
+    );
+    assert_eq!(
+        s.get_json(&format!("{}/health", s.base())).await["status"],
+        "ok"
+    );
 }

@@ -307,9 +307,6 @@ impl Aadsts {
         let body = self.body(correlation_id, OffsetDateTime::now_utc());
         let mut resp = (self.status(), json_body(&body)).into_response();
         no_store(&mut resp);
-        if let Ok(v) = HeaderValue::from_str(&self.code().to_string()) {
-            resp.headers_mut().insert("x-ms-ests-code", v);
-        }
         resp
     }
 }

@@ -44,7 +44,8 @@ pub use config::{Flags, Registry};
 use grant::TokenService;
 use state::TlsIdentity;
 
-/// How long clients get to send their request headers (slow-header clients are cut off).
+/// How long clients get to send their request headers (slow-header clients are cut off); the
+/// TLS handshake has its own limit, axum-server's default of 10 s.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open requests get to finish after a stop signal.
 pub const GRACEFUL_STOP: Duration = Duration::from_secs(5);
