@@ -52,11 +52,20 @@ pub struct AssertionArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Alg {
+pub(super) enum Alg {
     #[value(name = "PS256")]
     Ps256,
     #[value(name = "RS256")]
     Rs256,
+}
+
+impl From<Alg> for SigningAlg {
+    fn from(alg: Alg) -> Self {
+        match alg {
+            Alg::Ps256 => SigningAlg::Ps256,
+            Alg::Rs256 => SigningAlg::Rs256,
+        }
+    }
 }
 
 pub fn run(args: AssertionArgs) -> Result<()> {
@@ -64,10 +73,7 @@ pub fn run(args: AssertionArgs) -> Result<()> {
     let params = AssertionParams {
         audience: audience(&args)?,
         client_id: args.client_id.trim().to_string(),
-        alg: match args.alg {
-            Alg::Ps256 => SigningAlg::Ps256,
-            Alg::Rs256 => SigningAlg::Rs256,
-        },
+        alg: args.alg.into(),
         x5c: args.x5c || env_flag("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
         lifetime_secs: args.lifetime,
     };
@@ -110,7 +116,7 @@ fn audience(args: &AssertionArgs) -> Result<String> {
 }
 
 /// A non-empty environment variable, trimmed.
-fn env_value(var: &str) -> Option<String> {
+pub(super) fn env_value(var: &str) -> Option<String> {
     std::env::var(var)
         .ok()
         .map(|v| v.trim().to_string())
@@ -118,6 +124,6 @@ fn env_value(var: &str) -> Option<String> {
 }
 
 /// `1` or `true` (any case), as the Azure SDKs read their boolean variables.
-fn env_flag(var: &str) -> bool {
+pub(super) fn env_flag(var: &str) -> bool {
     env_value(var).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }

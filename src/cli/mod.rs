@@ -12,6 +12,7 @@ mod new;
 mod output;
 mod serve;
 mod thumbprint;
+mod token;
 mod verify;
 
 /// Certificates, client assertions and tokens for the Microsoft Entra ID client-credentials flow.
@@ -31,6 +32,7 @@ enum Command {
     New(new::NewArgs),
     Thumbprint(thumbprint::ThumbprintArgs),
     Assertion(assertion::AssertionArgs),
+    Token(token::TokenArgs),
     Decode(decode::DecodeArgs),
     Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
@@ -51,6 +53,7 @@ pub fn run() -> i32 {
         Command::New(args) => new::run(args),
         Command::Thumbprint(args) => thumbprint::run(args),
         Command::Assertion(args) => assertion::run(args),
+        Command::Token(args) => token::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),

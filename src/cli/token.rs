@@ -1,0 +1,415 @@
+//! `certgen token`: an access token with the client-credentials grant, from the cache when a
+//! fresh one is there.
+//!
+//! Order matters for speed and for safety: everything local is checked first (tenant, scopes,
+//! URLs, the credential), then the cache is read — and only on a miss is an async runtime
+//! started and the network touched. A cache hit costs a file read.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use certgen::assertion::{self, AssertionParams, DEFAULT_LIFETIME_SECS};
+use certgen::authority::{self, authority_host, check_tenant, token_endpoint};
+use certgen::credential::{Credential, ENV_CERTIFICATE_PATH};
+use certgen::jwt;
+use certgen::secret::{Secret, SecretSource};
+use certgen::token::{
+    scope, CacheKey, CachedToken, ClientAuth, ClientOptions, KeyCredential, Lookup, Sent,
+    SentCredential, TokenCache, TokenClient, TokenRequest, TokenResponse,
+};
+use certgen::{Error, Result};
+use clap::{Args, ValueEnum};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::assertion::{env_flag, env_value, Alg};
+use super::credential_args::CredentialArgs;
+use super::output;
+
+/// The environment variable the Azure Identity libraries read a client secret from.
+const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+
+/// Get an access token from Entra ID (or any OAuth server) with the client-credentials grant.
+///
+/// Signs a client assertion with the certificate (or sends a client secret), posts it to the
+/// tenant's v2 token endpoint, and prints the access token. Tokens are cached (0600 files in
+/// $CERTGEN_CACHE_DIR, else $XDG_CACHE_HOME/certgen, else ~/.cache/certgen) and reused while at
+/// least 5 minutes of them remain.
+///
+/// Exit codes: 0 token printed, 1 bad input (refused locally, nothing sent), 2 usage,
+/// 3 the identity provider refused (with the AADSTS code and what to check),
+/// 4 it could not be reached (DNS, TCP, TLS, timeout).
+#[derive(Debug, Args)]
+#[command(after_help = "Environment (a flag always wins):\n  \
+AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, AZURE_CLIENT_SECRET,\n  \
+AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE_PASSWORD,\n  \
+AZURE_CLIENT_SEND_CERTIFICATE_CHAIN (1/true = --x5c), HTTPS_PROXY, NO_PROXY, CERTGEN_CACHE_DIR\n\n\
+Examples:\n  TOKEN=$(certgen token --tenant $TENANT --client-id $APP --cert app.crt --key app.key)\n  \
+curl -H \"$(certgen token --output header)\" https://graph.microsoft.com/v1.0/users   # AZURE_* set\n  \
+certgen token --tenant $TENANT --client-id $APP --secret-file s.txt --scope api://my-api/.default")]
+pub struct TokenArgs {
+    /// Directory (tenant) ID or domain [else AZURE_TENANT_ID]
+    #[arg(long, value_name = "T")]
+    tenant: Option<String>,
+    /// Application (client) ID
+    #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
+    client_id: String,
+    /// RESOURCE/.default (repeatable; one resource) [default: https://graph.microsoft.com/.default]
+    #[arg(long = "scope", value_name = "S")]
+    scopes: Vec<String>,
+    /// public, usgov, china, or an https URL (http only to loopback) [else AZURE_AUTHORITY_HOST, else public]
+    #[arg(long, value_name = "H")]
+    authority_host: Option<String>,
+    /// Post to this URL instead (another OAuth server, certgen serve); scopes are sent as given
+    #[arg(long, value_name = "URL", conflicts_with = "authority_host")]
+    token_endpoint: Option<String>,
+    /// The assertion's aud claim, instead of the URL posted to
+    #[arg(long, value_name = "URL", conflicts_with = "secret_file")]
+    audience: Option<String>,
+    /// PS256 (x5t#S256, what current MSAL sends) or RS256 (x5t, ADFS and older stacks)
+    #[arg(long, value_enum, default_value = "PS256", ignore_case = true)]
+    alg: Alg,
+    /// Send the certificate chain as x5c (subject name + issuer auth) [or AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=1]
+    #[arg(long, conflicts_with = "secret_file")]
+    x5c: bool,
+    /// Extra trusted root certificate(s), PEM or DER (e.g. the ca_file of certgen serve)
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Seconds allowed for the whole exchange, retries included
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: u64,
+    /// Neither read nor write the token cache
+    #[arg(long)]
+    no_cache: bool,
+    /// Get a new token even if a cached one is fresh (and cache it)
+    #[arg(long, conflicts_with = "no_cache")]
+    force_refresh: bool,
+    /// token: the token alone; header: "Authorization: Bearer …"; json: token, times, source, claims
+    #[arg(long, value_enum, default_value = "token", value_name = "FORM")]
+    output: OutputForm,
+    #[command(flatten)]
+    credential: CredentialArgs,
+    /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
+    #[arg(long, value_name = "F", help_heading = "Credential", conflicts_with_all = ["cert", "key", "pfx", "password_file"])]
+    secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputForm {
+    Token,
+    Header,
+    Json,
+}
+
+/// The credential chosen for this run.
+enum Cred {
+    Certificate {
+        cred: Box<Credential>,
+        params: AssertionParams,
+        /// The file the certificate came from, for the AADSTS700027 hint.
+        file: Option<PathBuf>,
+        file_has_key: bool,
+    },
+    Secret {
+        secret: Secret,
+        source: String,
+    },
+}
+
+/// Where the request goes.
+struct Target {
+    endpoint: String,
+    tenant: Option<String>,
+    scopes: Vec<String>,
+}
+
+pub fn run(args: TokenArgs) -> Result<()> {
+    let client_id = args.client_id.trim().to_string();
+    let target = target(&args)?;
+    if args.token_endpoint.is_none() {
+        // Entra's client ids are GUIDs; another server's may be anything.
+        assertion::check_client_id(&client_id)?;
+    }
+    let cred = credential(&args, &client_id, &target.endpoint)?;
+
+    let cache = if args.no_cache {
+        None
+    } else {
+        match TokenCache::default_location() {
+            Ok(cache) => Some(cache),
+            Err(e) => {
+                warn(&format!(
+                    "{}; going on without the token cache",
+                    e.message()
+                ));
+                None
+            }
+        }
+    };
+    let key = CacheKey::new(
+        &target.endpoint,
+        &client_id,
+        &target.scopes,
+        match &cred {
+            Cred::Certificate { cred, .. } => KeyCredential::Certificate(&cred.leaf().thumbprints),
+            Cred::Secret { secret, .. } => KeyCredential::Secret(secret),
+        },
+    );
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    if let (Some(cache), false) = (&cache, args.force_refresh) {
+        match cache.lookup(&key, now) {
+            Lookup::Hit(token) => {
+                return print(&args, &Printed::from_cache(token, now));
+            }
+            Lookup::Miss => {}
+            Lookup::Skipped { warning } => warn(&warning),
+        }
+    }
+
+    let token = fetch(&args, &client_id, &target, &cred)?;
+    if let Some(cache) = &cache {
+        let entry = CachedToken {
+            token_type: token.token_type.clone(),
+            access_token: token.access_token.clone(),
+            expires_on: token.expires_on,
+        };
+        if let Err(e) = cache.store(&key, &entry) {
+            warn(&format!("{}; the token was not cached", e.message()));
+        }
+    }
+    print(&args, &Printed::from_network(token))
+}
+
+/// The URL, tenant and scopes, checked before anything is read or sent.
+fn target(args: &TokenArgs) -> Result<Target> {
+    let tenant = args
+        .tenant
+        .as_deref()
+        .map(|t| t.trim().to_string())
+        .or_else(|| env_value("AZURE_TENANT_ID"));
+    if let Some(t) = &tenant {
+        check_tenant(t)?;
+    }
+    if let Some(url) = &args.token_endpoint {
+        // Another OAuth server: its scope rules are its own, so scopes go as given (none
+        // given: no scope parameter).
+        authority::check_endpoint_url(url)?;
+        return Ok(Target {
+            endpoint: url.clone(),
+            tenant,
+            scopes: args.scopes.clone(),
+        });
+    }
+    let Some(tenant) = tenant else {
+        return Err(Error::usage("no tenant: give --tenant T")
+            .with_hint("or set AZURE_TENANT_ID to the directory (tenant) ID; --token-endpoint URL posts elsewhere"));
+    };
+    let host = args
+        .authority_host
+        .clone()
+        .or_else(|| env_value("AZURE_AUTHORITY_HOST"))
+        .unwrap_or_else(|| "public".into());
+    let endpoint = token_endpoint(&authority_host(&host)?, &tenant);
+    let scopes = if args.scopes.is_empty() {
+        vec![scope::DEFAULT_SCOPE.to_string()]
+    } else {
+        args.scopes.clone()
+    };
+    scope::check_for_entra(&scopes)?;
+    Ok(Target {
+        endpoint,
+        tenant: Some(tenant),
+        scopes,
+    })
+}
+
+/// The certificate or the secret, in the order of the spec and of Azure Identity: flags
+/// first, then AZURE_CLIENT_SECRET, then AZURE_CLIENT_CERTIFICATE_PATH, then a prompt.
+fn credential(args: &TokenArgs, client_id: &str, endpoint: &str) -> Result<Cred> {
+    let c = &args.credential;
+    let cert_flags = c.cert.is_some() || c.pfx.is_some();
+    if !cert_flags {
+        let secrets = SecretSource::file(args.secret_file.clone()).env(ENV_CLIENT_SECRET);
+        if let Some(secret) = secrets.read()? {
+            let source = match &args.secret_file {
+                Some(f) => format!("--secret-file {}", f.display()),
+                None => ENV_CLIENT_SECRET.to_string(),
+            };
+            return secret_cred(secret, source);
+        }
+    }
+    if !cert_flags && env_value(ENV_CERTIFICATE_PATH).is_none() {
+        let prompt = SecretSource::default().prompt("Client secret: ");
+        if let Some(secret) = prompt.read()? {
+            return secret_cred(secret, "the prompt".into());
+        }
+        return Err(
+            Error::usage("no credential: give a certificate or a client secret")
+                .with_hint(
+                    "--cert FILE [--key FILE], --pfx FILE, or --secret-file FILE ('-' = stdin)",
+                )
+                .with_hint("or set AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET"),
+        );
+    }
+    let params = AssertionParams {
+        client_id: client_id.to_string(),
+        audience: match &args.audience {
+            Some(aud) => {
+                authority::check_endpoint_url(aud)?;
+                aud.clone()
+            }
+            None => endpoint.to_string(),
+        },
+        alg: args.alg.into(),
+        x5c: args.x5c || env_flag("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
+        lifetime_secs: DEFAULT_LIFETIME_SECS,
+    };
+    assertion::check_params(&params)?;
+    let cred = c.load()?;
+    let (file, file_has_key) = match (&c.pfx, &c.cert) {
+        (Some(pfx), _) => (Some(pfx.clone()), true),
+        (None, Some(cert)) => (Some(cert.clone()), c.key.is_none()),
+        (None, None) => (env_value(ENV_CERTIFICATE_PATH).map(PathBuf::from), true),
+    };
+    Ok(Cred::Certificate {
+        cred: Box::new(cred),
+        params,
+        file,
+        file_has_key,
+    })
+}
+
+fn secret_cred(secret: Secret, source: String) -> Result<Cred> {
+    if secret.is_empty() {
+        return Err(Error::failure(format!(
+            "the client secret from {source} is empty"
+        )));
+    }
+    Ok(Cred::Secret { secret, source })
+}
+
+/// The network path: a runtime on this thread, one client, the exchange.
+fn fetch(args: &TokenArgs, client_id: &str, target: &Target, cred: &Cred) -> Result<TokenResponse> {
+    let options = ClientOptions {
+        timeout: Duration::from_secs(args.timeout),
+        ca_file: args.ca_file.clone(),
+        ..Default::default()
+    };
+    let client = TokenClient::new(options)?;
+    let request = TokenRequest {
+        endpoint: &target.endpoint,
+        client_id,
+        scopes: &target.scopes,
+    };
+    // A fresh assertion for every attempt: a retry after a long Retry-After must not send
+    // one that is about to expire.
+    let auth = || match cred {
+        Cred::Certificate { cred, params, .. } => {
+            assertion::sign(cred, params).map(|s| ClientAuth::Assertion(s.jwt))
+        }
+        Cred::Secret { secret, .. } => Ok(ClientAuth::Secret(secret.clone())),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
+    let result = runtime.block_on(client.fetch(&request, auth));
+    result.map_err(|e| {
+        let credential = match cred {
+            Cred::Certificate {
+                cred,
+                params,
+                file,
+                file_has_key,
+            } => SentCredential::Certificate {
+                cert: cred.leaf(),
+                file: file.as_deref(),
+                file_has_key: *file_has_key,
+                alg: params.alg.name(),
+            },
+            Cred::Secret { source, .. } => SentCredential::Secret { source },
+        };
+        e.into_error(&Sent {
+            endpoint: &target.endpoint,
+            tenant: target.tenant.as_deref(),
+            client_id,
+            scopes: &target.scopes,
+            credential,
+        })
+    })
+}
+
+/// What is printed, whichever way the token came.
+struct Printed {
+    token_type: String,
+    access_token: String,
+    expires_in: i64,
+    ext_expires_in: Option<u64>,
+    expires_on: i64,
+    source: &'static str,
+}
+
+impl Printed {
+    /// The cache keeps no `ext_expires_in` (only what answering needs), so it is null here.
+    fn from_cache(t: CachedToken, now: i64) -> Printed {
+        Printed {
+            expires_in: t.expires_on - now,
+            ext_expires_in: None,
+            expires_on: t.expires_on,
+            token_type: t.token_type,
+            access_token: t.access_token,
+            source: "cache",
+        }
+    }
+
+    fn from_network(t: TokenResponse) -> Printed {
+        Printed {
+            expires_in: i64::try_from(t.expires_in).unwrap_or(i64::MAX),
+            ext_expires_in: t.ext_expires_in,
+            expires_on: t.expires_on,
+            token_type: t.token_type,
+            access_token: t.access_token,
+            source: "network",
+        }
+    }
+}
+
+fn print(args: &TokenArgs, t: &Printed) -> Result<()> {
+    match args.output {
+        OutputForm::Token => output::write_stdout(&format!("{}\n", t.access_token)),
+        OutputForm::Header => output::write_stdout(&format!(
+            "Authorization: {} {}\n",
+            bearer(&t.token_type),
+            t.access_token
+        )),
+        OutputForm::Json => {
+            // An opaque token (another IdP) has no claims to show: null, not an error.
+            let claims = jwt::decode_unverified(&t.access_token)
+                .map(|d| d.claims)
+                .unwrap_or(Value::Null);
+            output::print_json(&json!({
+                "token_type": t.token_type,
+                "expires_in": t.expires_in,
+                "ext_expires_in": t.ext_expires_in,
+                "expires_on": t.expires_on,
+                "access_token": t.access_token,
+                "source": t.source,
+                "claims": claims,
+            }))
+        }
+    }
+}
+
+/// `Bearer` as RFC 6750 writes it, whatever case the server used (Entra sends `Bearer`, some
+/// servers `bearer`, and some APIs compare the scheme case-sensitively).
+fn bearer(token_type: &str) -> &str {
+    if token_type.eq_ignore_ascii_case("bearer") {
+        "Bearer"
+    } else {
+        token_type
+    }
+}
+
+fn warn(message: &str) {
+    eprintln!("warning: {message}");
+}
