@@ -474,6 +474,22 @@ fn x5c_is_the_chain_leaf_first_as_standard_base64_der() {
         ],
     );
     assert!(parts(&ok_jwt(&out)).header.get("x5c").is_none());
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+    // A value that is neither on nor off is off too, but said, so a typo does not pass unseen.
+    let out = assertion_env(
+        &[("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "yes")],
+        &[
+            "--tenant",
+            TENANT_GUID,
+            "--cert",
+            &path("chain-combined.pem"),
+        ],
+    );
+    assert!(parts(&ok_jwt(&out)).header.get("x5c").is_none());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "warning: AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=yes is not 1 or true, so it is off\n"
+    );
 }
 
 /// Signs with the given credential arguments (and environment) and checks the result with

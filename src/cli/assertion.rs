@@ -123,7 +123,18 @@ pub(super) fn env_value(var: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// `1` or `true` (any case), as the Azure SDKs read their boolean variables.
+/// `1` or `true` (any case), as the Azure SDKs read their boolean variables. Anything else is
+/// off, as there; but a value that is neither on nor plainly off (`yes`, `on`, a typo) gets a
+/// warning, because silently not sending `x5c` shows up much later as AADSTS700027.
 pub(super) fn env_flag(var: &str) -> bool {
-    env_value(var).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+    let Some(v) = env_value(var) else {
+        return false;
+    };
+    if v == "1" || v.eq_ignore_ascii_case("true") {
+        return true;
+    }
+    if !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false")) {
+        eprintln!("warning: {var}={v} is not 1 or true, so it is off");
+    }
+    false
 }
