@@ -242,26 +242,47 @@ impl AcquiredToken {
 /// Errors are [`crate::Error`]s with the CLI's kinds: an error answer is
 /// [`ErrorKind::Provider`](crate::ErrorKind::Provider), explained with hints from what was
 /// sent (for AADSTS700027, the thumbprint and the file to upload); a server that cannot be
-/// reached is [`ErrorKind::Transport`](crate::ErrorKind::Transport), with its cause.
+/// reached is [`ErrorKind::Transport`](crate::ErrorKind::Transport), with its cause. The
+/// example is the README's; a client secret is [`TokenCredential::secret`].
 ///
 /// ```no_run
-/// use certgen::secret::Secret;
+/// # fn main() -> certgen::Result<()> {
+/// use certgen::assertion::{AssertionParams, SigningAlg, DEFAULT_LIFETIME_SECS};
+/// use certgen::credential::{Credential, CredentialSource};
 /// use certgen::token::{acquire, AcquireRequest, CachePolicy, TokenCredential, TokenTarget};
 ///
-/// # fn main() -> certgen::Result<()> {
+/// let client_id = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";
+/// let target = TokenTarget::entra(
+///     "public",
+///     "contoso.onmicrosoft.com",
+///     vec!["api://my-api/.default".into()],
+/// )?;
+/// let credential = Credential::load(&CredentialSource {
+///     cert: Some("my-daemon.crt".into()),
+///     key: Some("my-daemon.key".into()),
+///     ..Default::default()
+/// })?;
 /// let request = AcquireRequest {
-///     target: TokenTarget::entra(
-///         "public",
-///         "contoso.onmicrosoft.com",
-///         vec!["api://my-api/.default".into()],
-///     )?,
-///     client_id: "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8".into(),
-///     credential: TokenCredential::secret(Secret::new("…"), "my vault")?,
-///     client: Default::default(),
-///     cache_dir: None,
+///     credential: TokenCredential::Certificate {
+///         credential: Box::new(credential),
+///         params: AssertionParams {
+///             client_id: client_id.into(),
+///             audience: target.endpoint.clone(),
+///             alg: SigningAlg::Ps256,
+///             x5c: false,
+///             lifetime_secs: DEFAULT_LIFETIME_SECS,
+///         },
+///         // For the hint when Entra does not know the certificate (AADSTS700027).
+///         file: Some("my-daemon.crt".into()),
+///         file_has_key: false,
+///     },
+///     client_id: client_id.into(),
+///     target,
+///     client: Default::default(), // timeout, extra CA file, retries, proxy
+///     cache_dir: None,            // the folder `certgen token` uses
 /// };
 /// let token = acquire(&request, CachePolicy::Use, |w| eprintln!("warning: {w}"))?;
-/// println!("Authorization: Bearer {}", token.access_token);
+/// println!("{} ({:?}, {} s left)", token.access_token, token.source, token.expires_in);
 /// # Ok(()) }
 /// ```
 pub fn acquire(
@@ -273,13 +294,11 @@ pub fn acquire(
     if let Some(hit) = cached.lookup(&mut warn) {
         return Ok(hit);
     }
-    let client = TokenClient::new(req.client.clone())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
-    let token = runtime.block_on(fetch(&client, req))?;
-    Ok(cached.store(token, &mut warn))
+    runtime.block_on(cached.fetch(req, &mut warn))
 }
 
 /// [`acquire`] for a caller that already runs an async runtime (any flavour). The cache is
@@ -293,9 +312,7 @@ pub async fn acquire_async(
     if let Some(hit) = cached.lookup(&mut warn) {
         return Ok(hit);
     }
-    let client = TokenClient::new(req.client.clone())?;
-    let token = fetch(&client, req).await?;
-    Ok(cached.store(token, &mut warn))
+    cached.fetch(req, &mut warn).await
 }
 
 /// The cache as `policy` lets it take part in one request.
@@ -348,7 +365,14 @@ impl Cached {
         }
     }
 
-    fn store(&self, token: TokenResponse, warn: &mut impl FnMut(&str)) -> AcquiredToken {
+    /// The miss: the exchange, then the token stored (when the policy keeps a cache).
+    async fn fetch(
+        &self,
+        req: &AcquireRequest,
+        warn: &mut impl FnMut(&str),
+    ) -> Result<AcquiredToken> {
+        let client = TokenClient::new(req.client.clone())?;
+        let token = exchange(&client, req).await?;
         if let Some(cache) = &self.cache {
             let entry = CachedToken {
                 token_type: token.token_type.clone(),
@@ -359,12 +383,12 @@ impl Cached {
                 warn(&format!("{}; the token was not cached", e.message()));
             }
         }
-        AcquiredToken::from_network(token)
+        Ok(AcquiredToken::from_network(token))
     }
 }
 
 /// The exchange, with an error answer explained from what was sent.
-async fn fetch(client: &TokenClient, req: &AcquireRequest) -> Result<TokenResponse> {
+async fn exchange(client: &TokenClient, req: &AcquireRequest) -> Result<TokenResponse> {
     let request = TokenRequest {
         endpoint: &req.target.endpoint,
         client_id: &req.client_id,
