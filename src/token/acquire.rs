@@ -302,7 +302,7 @@ pub fn acquire(
 }
 
 /// [`acquire`] for a caller that already runs an async runtime (any flavour). The cache is
-/// read and written with plain file calls: one small file, no worth a blocking-pool hop.
+/// read and written with plain file calls: one small file, not worth a hop to the blocking pool.
 pub async fn acquire_async(
     req: &AcquireRequest,
     policy: CachePolicy,
