@@ -95,6 +95,18 @@ pub fn write_all(files: &[OutputFile], force: bool) -> Result<()> {
     place(staged, files, force)
 }
 
+/// Replaces one file atomically, for a file other processes read and write at the same moment
+/// (the token cache): written beside it, then renamed over it in one step, so a reader sees
+/// the old contents or the new, never no file. [`write_all`] with `force` cannot serve here:
+/// it moves the old file aside first (to restore it if a later file fails), which leaves a
+/// moment with no file, and fails when another writer moved it first.
+pub fn replace(file: &OutputFile) -> Result<()> {
+    let tmp = stage(file)?;
+    tmp.persist(&file.path)
+        .map(|_| ())
+        .map_err(|e| Error::io("write", &file.path, &e.error))
+}
+
 /// Renames the staged files into place, all or none.
 fn place(staged: Vec<tempfile::NamedTempFile>, files: &[OutputFile], force: bool) -> Result<()> {
     let mut placed: Vec<Placed> = Vec::new();

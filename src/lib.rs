@@ -20,7 +20,7 @@
 //! | [`jwt`] | any compact JWT taken apart without verification |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
-//! | [`token`] | the token request, its cache, and explanations of error answers |
+//! | [`token`] | getting an access token ([`token::acquire`](fn@token::acquire): cache first, network on a miss), the request, its cache, and explanations of error answers |
 //! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
 //! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
 //! | [`error`] | the one error type, with hints and exit-code kinds |

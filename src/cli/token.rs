@@ -1,26 +1,22 @@
-//! `certgen token`: an access token with the client-credentials grant, from the cache when a
-//! fresh one is there.
-//!
-//! Order matters for speed and for safety: everything local is checked first (tenant, scopes,
-//! URLs, the credential), then the cache is read — and only on a miss is an async runtime
-//! started and the network touched. A cache hit costs a file read.
+//! `certgen token`: the flags and AZURE_* variables turned into a
+//! [`certgen::token::AcquireRequest`], and the token printed. The flow itself (cache first,
+//! the network only on a miss) is [`certgen::token::acquire`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use certgen::assertion::{self, AssertionParams, DEFAULT_LIFETIME_SECS};
-use certgen::authority::{self, authority_host, check_tenant, token_endpoint};
-use certgen::credential::{Credential, ENV_CERTIFICATE_PATH};
+use certgen::authority;
+use certgen::credential::ENV_CERTIFICATE_PATH;
 use certgen::jwt;
-use certgen::secret::{Secret, SecretSource};
+use certgen::secret::SecretSource;
 use certgen::token::{
-    scope, CacheKey, CachedToken, ClientAuth, ClientOptions, KeyCredential, Lookup, Sent,
-    SentCredential, TokenCache, TokenClient, TokenRequest, TokenResponse,
+    acquire, AcquireRequest, AcquiredToken, CachePolicy, ClientOptions, TokenCredential,
+    TokenTarget,
 };
 use certgen::{Error, Result};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
 use super::assertion::{env_flag, env_value, Alg};
 use super::credential_args::CredentialArgs;
@@ -101,28 +97,6 @@ enum OutputForm {
     Json,
 }
 
-/// The credential chosen for this run.
-enum Cred {
-    Certificate {
-        cred: Box<Credential>,
-        params: AssertionParams,
-        /// The file the certificate came from, for the AADSTS700027 hint.
-        file: Option<PathBuf>,
-        file_has_key: bool,
-    },
-    Secret {
-        secret: Secret,
-        source: String,
-    },
-}
-
-/// Where the request goes.
-struct Target {
-    endpoint: String,
-    tenant: Option<String>,
-    scopes: Vec<String>,
-}
-
 pub fn run(args: TokenArgs) -> Result<()> {
     let client_id = args.client_id.trim().to_string();
     let target = target(&args)?;
@@ -130,75 +104,39 @@ pub fn run(args: TokenArgs) -> Result<()> {
         // Entra's client ids are GUIDs; another server's may be anything.
         assertion::check_client_id(&client_id)?;
     }
-    let cred = credential(&args, &client_id, &target.endpoint)?;
-
-    let cache = if args.no_cache {
-        None
-    } else {
-        match TokenCache::default_location() {
-            Ok(cache) => Some(cache),
-            Err(e) => {
-                warn(&format!(
-                    "{}; going on without the token cache",
-                    e.message()
-                ));
-                None
-            }
-        }
-    };
-    let key = CacheKey::new(
-        &target.endpoint,
-        &client_id,
-        &target.scopes,
-        match &cred {
-            Cred::Certificate { cred, .. } => KeyCredential::Certificate(&cred.leaf().thumbprints),
-            Cred::Secret { secret, .. } => KeyCredential::Secret(secret),
+    let credential = credential(&args, &client_id, &target.endpoint)?;
+    let request = AcquireRequest {
+        target,
+        client_id,
+        credential,
+        client: ClientOptions {
+            timeout: Duration::from_secs(args.timeout),
+            ca_file: args.ca_file.clone(),
+            ..Default::default()
         },
-    );
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    if let (Some(cache), false) = (&cache, args.force_refresh) {
-        match cache.lookup(&key, now) {
-            Lookup::Hit(token) => {
-                return print(&args, &Printed::from_cache(token, now));
-            }
-            Lookup::Miss => {}
-            Lookup::Skipped { warning } => warn(&warning),
-        }
-    }
-
-    let token = fetch(&args, &client_id, &target, &cred)?;
-    if let Some(cache) = &cache {
-        let entry = CachedToken {
-            token_type: token.token_type.clone(),
-            access_token: token.access_token.clone(),
-            expires_on: token.expires_on,
-        };
-        if let Err(e) = cache.store(&key, &entry) {
-            warn(&format!("{}; the token was not cached", e.message()));
-        }
-    }
-    print(&args, &Printed::from_network(token))
+        cache_dir: None,
+    };
+    let policy = if args.no_cache {
+        CachePolicy::NoCache
+    } else if args.force_refresh {
+        CachePolicy::ForceRefresh
+    } else {
+        CachePolicy::Use
+    };
+    let token = acquire(&request, policy, |w| eprintln!("warning: {w}"))?;
+    print(&args, &token)
 }
 
-/// The URL, tenant and scopes, checked before anything is read or sent.
-fn target(args: &TokenArgs) -> Result<Target> {
+/// The URL, tenant and scopes from flags and AZURE_* variables, checked before anything is
+/// read or sent.
+fn target(args: &TokenArgs) -> Result<TokenTarget> {
     let tenant = args
         .tenant
         .as_deref()
         .map(|t| t.trim().to_string())
         .or_else(|| env_value("AZURE_TENANT_ID"));
-    if let Some(t) = &tenant {
-        check_tenant(t)?;
-    }
     if let Some(url) = &args.token_endpoint {
-        // Another OAuth server: its scope rules are its own, so scopes go as given (none
-        // given: no scope parameter).
-        authority::check_endpoint_url(url)?;
-        return Ok(Target {
-            endpoint: url.clone(),
-            tenant,
-            scopes: args.scopes.clone(),
-        });
+        return TokenTarget::endpoint(url, tenant.as_deref(), args.scopes.clone());
     }
     let Some(tenant) = tenant else {
         return Err(Error::usage("no tenant: give --tenant T")
@@ -209,23 +147,12 @@ fn target(args: &TokenArgs) -> Result<Target> {
         .clone()
         .or_else(|| env_value("AZURE_AUTHORITY_HOST"))
         .unwrap_or_else(|| "public".into());
-    let endpoint = token_endpoint(&authority_host(&host)?, &tenant);
-    let scopes = if args.scopes.is_empty() {
-        vec![scope::DEFAULT_SCOPE.to_string()]
-    } else {
-        args.scopes.clone()
-    };
-    scope::check_for_entra(&scopes)?;
-    Ok(Target {
-        endpoint,
-        tenant: Some(tenant),
-        scopes,
-    })
+    TokenTarget::entra(&host, &tenant, args.scopes.clone())
 }
 
 /// The certificate or the secret, in the order of the spec and of Azure Identity: flags
 /// first, then AZURE_CLIENT_SECRET, then AZURE_CLIENT_CERTIFICATE_PATH, then a prompt.
-fn credential(args: &TokenArgs, client_id: &str, endpoint: &str) -> Result<Cred> {
+fn credential(args: &TokenArgs, client_id: &str, endpoint: &str) -> Result<TokenCredential> {
     let c = &args.credential;
     let cert_flags = c.cert.is_some() || c.pfx.is_some();
     if !cert_flags {
@@ -235,13 +162,13 @@ fn credential(args: &TokenArgs, client_id: &str, endpoint: &str) -> Result<Cred>
                 Some(f) => format!("--secret-file {}", f.display()),
                 None => ENV_CLIENT_SECRET.to_string(),
             };
-            return secret_cred(secret, source);
+            return TokenCredential::secret(secret, source);
         }
     }
     if !cert_flags && env_value(ENV_CERTIFICATE_PATH).is_none() {
         let prompt = SecretSource::default().prompt("Client secret: ");
         if let Some(secret) = prompt.read()? {
-            return secret_cred(secret, "the prompt".into());
+            return TokenCredential::secret(secret, "the prompt");
         }
         return Err(
             Error::usage("no credential: give a certificate or a client secret")
@@ -265,116 +192,21 @@ fn credential(args: &TokenArgs, client_id: &str, endpoint: &str) -> Result<Cred>
         lifetime_secs: DEFAULT_LIFETIME_SECS,
     };
     assertion::check_params(&params)?;
-    let cred = c.load()?;
+    let credential = c.load()?;
     let (file, file_has_key) = match (&c.pfx, &c.cert) {
         (Some(pfx), _) => (Some(pfx.clone()), true),
         (None, Some(cert)) => (Some(cert.clone()), c.key.is_none()),
         (None, None) => (env_value(ENV_CERTIFICATE_PATH).map(PathBuf::from), true),
     };
-    Ok(Cred::Certificate {
-        cred: Box::new(cred),
+    Ok(TokenCredential::Certificate {
+        credential: Box::new(credential),
         params,
         file,
         file_has_key,
     })
 }
 
-fn secret_cred(secret: Secret, source: String) -> Result<Cred> {
-    if secret.is_empty() {
-        return Err(Error::failure(format!(
-            "the client secret from {source} is empty"
-        )));
-    }
-    Ok(Cred::Secret { secret, source })
-}
-
-/// The network path: a runtime on this thread, one client, the exchange.
-fn fetch(args: &TokenArgs, client_id: &str, target: &Target, cred: &Cred) -> Result<TokenResponse> {
-    let options = ClientOptions {
-        timeout: Duration::from_secs(args.timeout),
-        ca_file: args.ca_file.clone(),
-        ..Default::default()
-    };
-    let client = TokenClient::new(options)?;
-    let request = TokenRequest {
-        endpoint: &target.endpoint,
-        client_id,
-        scopes: &target.scopes,
-    };
-    // A fresh assertion for every attempt: a retry after a long Retry-After must not send
-    // one that is about to expire.
-    let auth = || match cred {
-        Cred::Certificate { cred, params, .. } => {
-            assertion::sign(cred, params).map(|s| ClientAuth::Assertion(s.jwt))
-        }
-        Cred::Secret { secret, .. } => Ok(ClientAuth::Secret(secret.clone())),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
-    let result = runtime.block_on(client.fetch(&request, auth));
-    result.map_err(|e| {
-        let credential = match cred {
-            Cred::Certificate {
-                cred,
-                params,
-                file,
-                file_has_key,
-            } => SentCredential::Certificate {
-                cert: cred.leaf(),
-                file: file.as_deref(),
-                file_has_key: *file_has_key,
-                alg: params.alg.name(),
-            },
-            Cred::Secret { source, .. } => SentCredential::Secret { source },
-        };
-        e.into_error(&Sent {
-            endpoint: &target.endpoint,
-            tenant: target.tenant.as_deref(),
-            client_id,
-            scopes: &target.scopes,
-            credential,
-        })
-    })
-}
-
-/// What is printed, whichever way the token came.
-struct Printed {
-    token_type: String,
-    access_token: String,
-    expires_in: i64,
-    ext_expires_in: Option<u64>,
-    expires_on: i64,
-    source: &'static str,
-}
-
-impl Printed {
-    /// The cache keeps no `ext_expires_in` (only what answering needs), so it is null here.
-    fn from_cache(t: CachedToken, now: i64) -> Printed {
-        Printed {
-            expires_in: t.expires_on - now,
-            ext_expires_in: None,
-            expires_on: t.expires_on,
-            token_type: t.token_type,
-            access_token: t.access_token,
-            source: "cache",
-        }
-    }
-
-    fn from_network(t: TokenResponse) -> Printed {
-        Printed {
-            expires_in: i64::try_from(t.expires_in).unwrap_or(i64::MAX),
-            ext_expires_in: t.ext_expires_in,
-            expires_on: t.expires_on,
-            token_type: t.token_type,
-            access_token: t.access_token,
-            source: "network",
-        }
-    }
-}
-
-fn print(args: &TokenArgs, t: &Printed) -> Result<()> {
+fn print(args: &TokenArgs, t: &AcquiredToken) -> Result<()> {
     match args.output {
         OutputForm::Token => output::write_stdout(&format!("{}\n", t.access_token)),
         OutputForm::Header => output::write_stdout(&format!(
@@ -393,7 +225,7 @@ fn print(args: &TokenArgs, t: &Printed) -> Result<()> {
                 "ext_expires_in": t.ext_expires_in,
                 "expires_on": t.expires_on,
                 "access_token": t.access_token,
-                "source": t.source,
+                "source": t.source.as_str(),
                 "claims": claims,
             }))
         }
@@ -408,8 +240,4 @@ fn bearer(token_type: &str) -> &str {
     } else {
         token_type
     }
-}
-
-fn warn(message: &str) {
-    eprintln!("warning: {message}");
 }

@@ -170,7 +170,7 @@ impl TokenCache {
         paths::ensure_private_dir(&self.dir)?;
         let json = serde_json::to_vec(token)
             .map_err(|e| Error::failure(format!("cannot encode the cache entry ({e})")))?;
-        files::write_all(&[OutputFile::private(self.path_for(key), json)], true)
+        files::replace(&OutputFile::private(self.path_for(key), json))
     }
 
     fn set_aside(&self, path: &Path, why: &str) -> String {
