@@ -172,6 +172,79 @@ async fn concurrent_clients() {
 }
 
 #[tokio::test]
+async fn past_max_in_flight_it_answers_503_at_once_and_recovers() {
+    let s = Server::with_args(&["--http", "--max-in-flight", "1"]);
+    let scope = "api://orders/.default";
+    // A client that sends its headers and then stalls holds the only slot.
+    let held = HeldRequest::open(&s.field("listen"), scope);
+
+    let started = Instant::now();
+    let resp = s
+        .client()
+        .post(s.token_url(TENANT))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", APP),
+            ("client_secret", SECRET),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    let status = resp.status().as_u16();
+    let retry_after = resp.headers().get("retry-after").cloned();
+    let body: Value = resp.json().await.unwrap();
+    assert_refusal(&(status, body), 503, "temporarily_unavailable", 90055);
+    assert_eq!(retry_after.unwrap(), "1");
+    // Answered at once, not queued behind the stalled request (whose limit is 30 s).
+    assert!(waited < Duration::from_secs(5), "took {waited:?}");
+
+    // The stalled request completes normally, and its slot is free again.
+    assert_eq!(held.finish(), "HTTP/1.1 200 OK");
+    let (status, body) = s.secret_grant(SECRET, scope).await;
+    assert_eq!(status, 200, "{body}");
+    let log = s.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(" 503 ") && l.contains("AADSTS90055")),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_connection_that_never_sends_a_request_is_closed() {
+    use std::io::Read;
+    // Takes the 10 s header deadline to run: the slowest test here, and the only guard
+    // against a client holding sockets open forever by sending nothing.
+    let s = Server::with_args(&["--http"]);
+    let mut tcp = std::net::TcpStream::connect(s.field("listen")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(25))).unwrap();
+    let started = Instant::now();
+    match tcp.read(&mut [0u8; 64]) {
+        Ok(0) => {}
+        Ok(n) => panic!("{n} bytes from a server that was sent nothing"),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("still open after {:?}: {e}", started.elapsed()),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn max_in_flight_must_be_at_least_one() {
+    Command::new(env!("CARGO_BIN_EXE_certgen"))
+        .args(["serve", "--max-in-flight", "0"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("--max-in-flight"));
+}
+
+#[tokio::test]
 async fn plain_http_on_loopback_only() {
     let s = Server::with_args(&["--http"]);
     assert!(s.ready["ca_file"].is_null());

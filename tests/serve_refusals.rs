@@ -270,6 +270,40 @@ async fn bad_secret() {
 }
 
 #[tokio::test]
+async fn expired_secret() {
+    let s = Server::start();
+    let got = s.secret_grant(EXPIRED_SECRET, SCOPE).await;
+    assert_refusal(&got, 401, "invalid_client", 7000222);
+    let d = description(&got);
+    assert!(
+        d.contains(&format!(
+            "The provided client secret keys for app '{APP}' are expired."
+        )),
+        "{d}"
+    );
+    assert!(!got.1.to_string().contains(EXPIRED_SECRET), "never echoed");
+    // In HTTP Basic too; and the app's other, current secret still works (a rotation).
+    let resp = s
+        .client()
+        .post(s.token_url(TENANT))
+        .basic_auth(APP, Some(EXPIRED_SECRET))
+        .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    assert_refusal(
+        &(status, resp.json().await.unwrap()),
+        401,
+        "invalid_client",
+        7000222,
+    );
+    let (status, body) = s.secret_grant(SECRET, SCOPE).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!s.log_text().contains(EXPIRED_SECRET), "nor logged");
+}
+
+#[tokio::test]
 async fn missing_credential() {
     let s = Server::start();
     let got = s

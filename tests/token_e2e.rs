@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use serve_support::{fixture, Server, APP, ORDERS_API, SECRET, TENANT};
+use serve_support::{
+    fixture, HeldRequest, Server, APP, EXPIRED_SECRET, ORDERS_API, SECRET, TENANT,
+};
 use token_stub::{closed_port, CLEAN_ENV};
 
 /// A folder per test for the cache and the secret file.
@@ -356,6 +358,68 @@ fn a_wrong_secret_exits_3_with_7000215() {
     assert!(r.stderr.contains("AADSTS7000215"), "{}", r.stderr);
     assert!(r.stderr.contains("not its Secret ID"), "{}", r.stderr);
     assert!(!r.stderr.contains("not-the-secret"));
+}
+
+#[test]
+fn an_expired_secret_exits_3_with_7000222_and_says_so() {
+    let server = Server::start();
+    let dir = workdir();
+    let r = run(token(&server, dir.path()).env("AZURE_CLIENT_SECRET", EXPIRED_SECRET));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: ") && first.contains("AADSTS7000222"),
+        "{first}"
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("hint: the client secret of app {APP} has expired")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(EXPIRED_SECRET));
+    assert!(cache_files(dir.path()).is_empty());
+}
+
+#[test]
+fn a_full_service_is_waited_out_as_retry_after_asks() {
+    let server = Server::with_args(&["--http", "--max-in-flight", "1"]);
+    let dir = workdir();
+    let held = HeldRequest::open(
+        &server.field("listen"),
+        "https://graph.microsoft.com/.default",
+    );
+    let mut cmd = bare(dir.path());
+    cmd.args(["--tenant", TENANT, "--client-id", APP, "--no-cache"])
+        .args(["--authority-host", &server.base()])
+        .env("AZURE_CLIENT_SECRET", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Release the slot only once the service has turned the first attempt away.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !server.log_text().contains(" 503 ") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 503: {}",
+            server.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(held.finish(), "HTTP/1.1 200 OK");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ey"));
+    let log = server.log_text();
+    let statuses: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("/oauth2/v2.0/token"))
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .collect();
+    // The token command's two attempts, and the held request's 200 in between.
+    assert_eq!(statuses, ["503", "200", "200"], "{log}");
 }
 
 #[test]

@@ -56,6 +56,11 @@ pub struct ServeArgs {
     /// Write the request log lines as JSON
     #[arg(long)]
     json: bool,
+    /// Requests handled at once; past this, clients get HTTP 503 (temporarily_unavailable)
+    /// with Retry-After at once instead of waiting in a queue
+    #[arg(long, value_name = "N", default_value_t = serve::handlers::DEFAULT_MAX_IN_FLIGHT as u32,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_in_flight: u32,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -84,6 +89,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         } else {
             LogFormat::Text
         },
+        max_in_flight: args.max_in_flight as usize,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -133,14 +139,16 @@ fn banner(p: &serve::Prepared, strict: bool) {
         };
         lines.push(format!("  tenant   {}{names}", t.id));
     }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for a in &reg.apps {
+        let expired = a.secrets.iter().filter(|s| s.expired_at(now)).count();
         let prints: Vec<String> = a
             .certificates
             .iter()
             .map(|c| c.thumbprints.thumbprint())
             .collect();
         lines.push(format!(
-            "  app      {} \"{}\": {} certificate(s){}, {} secret(s)",
+            "  app      {} \"{}\": {} certificate(s){}, {} secret(s){}",
             a.client_id,
             a.display_name,
             a.certificates.len(),
@@ -149,7 +157,12 @@ fn banner(p: &serve::Prepared, strict: bool) {
             } else {
                 format!(" [{}]", prints.join(", "))
             },
-            a.secrets.len()
+            a.secrets.len(),
+            if expired > 0 {
+                format!(" ({expired} expired: refused with AADSTS7000222)")
+            } else {
+                String::new()
+            }
         ));
     }
     for res in &reg.resources {

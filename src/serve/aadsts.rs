@@ -38,6 +38,8 @@ pub enum Aadsts {
     TwoCredentials,
     /// 7000215: wrong client secret.
     InvalidSecret { client_id: String },
+    /// 7000222: the secret matches one registered for the app, but that one has expired.
+    ExpiredSecret { client_id: String },
     /// 50027: the assertion is malformed, uses an unsupported `alg`, has no thumbprint, or (with
     /// `--strict`) is not in the RFC form or replays a `jti`.
     InvalidJwt(String),
@@ -79,6 +81,12 @@ pub enum Aadsts {
     ResourceNotFound { resource: String, tenant: String },
     /// 50000: the service could not sign the token (its own fault, never the client's).
     ServerError(String),
+    /// 90055: more requests in flight than `--max-in-flight`; answered at once with 503 and
+    /// `Retry-After` instead of queueing. UNCONFIRMED: live Entra throttles client credentials
+    /// with 429 and `Retry-After: 60` (MSAL.NET's throttling guide) and no AADSTS code is
+    /// recorded for it; 90055 is the TenantThrottlingError of Entra's code list ("too many
+    /// incoming requests"). 503 because here the server, not the client, is out of capacity.
+    Overloaded { retry_after_secs: u64 },
 }
 
 impl Aadsts {
@@ -95,6 +103,7 @@ impl Aadsts {
             Aadsts::NoCredential => 7000218,
             Aadsts::TwoCredentials => 90014,
             Aadsts::InvalidSecret { .. } => 7000215,
+            Aadsts::ExpiredSecret { .. } => 7000222,
             Aadsts::InvalidJwt(_) => 50027,
             Aadsts::KeyNotFound { .. } | Aadsts::BadSignature { .. } => 700027,
             Aadsts::WeakRsaKey { .. } => 50032,
@@ -108,6 +117,7 @@ impl Aadsts {
             Aadsts::SeveralResources => 700022,
             Aadsts::ResourceNotFound { .. } => 500011,
             Aadsts::ServerError(_) => 50000,
+            Aadsts::Overloaded { .. } => 90055,
         }
     }
 
@@ -130,6 +140,7 @@ impl Aadsts {
             // UNCONFIRMED for 50032, 5002741, 50048, 700021: these judge the client's credential,
             // so they are given Entra's credential error, invalid_client.
             Aadsts::InvalidSecret { .. }
+            | Aadsts::ExpiredSecret { .. }
             | Aadsts::KeyNotFound { .. }
             | Aadsts::BadSignature { .. }
             | Aadsts::WeakRsaKey { .. }
@@ -143,13 +154,16 @@ impl Aadsts {
             }
             // UNCONFIRMED: the reference says "likely invalid_resource".
             Aadsts::ResourceNotFound { .. } => "invalid_resource",
-            Aadsts::ServerError(_) => "temporarily_unavailable",
+            Aadsts::ServerError(_) | Aadsts::Overloaded { .. } => "temporarily_unavailable",
         }
     }
 
-    /// 401 for `invalid_client` (as live Entra answers), 500 for the service's own faults,
-    /// else 400.
+    /// 401 for `invalid_client` (as live Entra answers), 503 when over capacity, 500 for the
+    /// service's other faults, else 400.
     pub fn status(&self) -> StatusCode {
+        if let Aadsts::Overloaded { .. } = self {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self.error() {
             "invalid_client" => StatusCode::UNAUTHORIZED,
             "temporarily_unavailable" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -204,6 +218,13 @@ impl Aadsts {
                 "Invalid client secret provided. Ensure the secret being sent in the request is \
                  the client secret value, not the client secret ID, for a secret added to app \
                  '{client_id}'."
+            ),
+            // The live text (dotnet/sign #849, 2025), links included.
+            Aadsts::ExpiredSecret { client_id } => format!(
+                "The provided client secret keys for app '{client_id}' are expired. Visit the \
+                 Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, \
+                 or consider using certificate credentials for added security: \
+                 https://aka.ms/certCreds."
             ),
             Aadsts::InvalidJwt(detail) => format!("Invalid JWT token. {detail}"),
             Aadsts::KeyNotFound {
@@ -280,6 +301,10 @@ impl Aadsts {
             Aadsts::ServerError(detail) => {
                 format!("There was an error issuing a token ({detail}).")
             }
+            Aadsts::Overloaded { retry_after_secs } => format!(
+                "There are too many incoming requests: this token service is at its \
+                 --max-in-flight limit. Retry after {retry_after_secs} second(s)."
+            ),
         }
     }
 
@@ -302,11 +327,16 @@ impl Aadsts {
         })
     }
 
-    /// The HTTP response: status, Entra's body and its no-cache headers.
+    /// The HTTP response: status, Entra's body, its no-cache headers, and `Retry-After` when
+    /// the refusal is temporary.
     pub fn response(&self, correlation_id: &str) -> Response {
         let body = self.body(correlation_id, OffsetDateTime::now_utc());
         let mut resp = (self.status(), json_body(&body)).into_response();
         no_store(&mut resp);
+        if let Aadsts::Overloaded { retry_after_secs } = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
         resp
     }
 }
@@ -401,6 +431,28 @@ mod tests {
         };
         assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
         assert_eq!(missing.error(), "unauthorized_client");
+        let expired = Aadsts::ExpiredSecret {
+            client_id: "c".into(),
+        };
+        assert_eq!(
+            (expired.status(), expired.error(), expired.code()),
+            (StatusCode::UNAUTHORIZED, "invalid_client", 7000222)
+        );
+    }
+
+    #[test]
+    fn overload_is_503_with_retry_after() {
+        let e = Aadsts::Overloaded {
+            retry_after_secs: 2,
+        };
+        let resp = e.response("corr");
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store, no-cache");
+        assert_eq!(e.error(), "temporarily_unavailable");
+        // Other refusals are final: no Retry-After.
+        let resp = Aadsts::NoCredential.response("corr");
+        assert!(!resp.headers().contains_key(header::RETRY_AFTER));
     }
 
     #[test]

@@ -36,25 +36,76 @@ fn form_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-/// Whether any presented secret equals any secret registered for the app.
-pub fn matches(app: &App, presented: &[Secret]) -> bool {
+/// How the presented secrets compare with those registered for the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretMatch {
+    /// One equals a registered secret that is still valid.
+    Valid,
+    /// One equals a registered secret, but every such secret has expired (7000222).
+    Expired,
+    /// None equals any registered secret (7000215).
+    None,
+}
+
+/// Compares every presented secret with every secret registered for the app, at `now`
+/// (seconds since 1970). A valid match wins over an expired one, as during a rotation.
+pub fn check(app: &App, presented: &[Secret], now: i64) -> SecretMatch {
     // Every pair is compared (no early exit) so the time taken does not tell which matched.
-    let mut ok = false;
+    let (mut valid, mut expired) = (false, false);
     for p in presented {
         for s in &app.secrets {
-            ok |= aws_lc_rs::constant_time::verify_slices_are_equal(
+            let equal = aws_lc_rs::constant_time::verify_slices_are_equal(
                 p.expose().as_bytes(),
-                s.expose().as_bytes(),
+                s.value.expose().as_bytes(),
             )
             .is_ok();
+            let stale = s.expired_at(now);
+            valid |= equal && !stale;
+            expired |= equal && stale;
         }
     }
-    ok
+    match (valid, expired) {
+        (true, _) => SecretMatch::Valid,
+        (false, true) => SecretMatch::Expired,
+        (false, false) => SecretMatch::None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::config::AppSecret;
+    use time::OffsetDateTime;
+
+    #[test]
+    fn expired_secrets_are_told_apart_from_wrong_ones() {
+        let at = |t: i64| OffsetDateTime::from_unix_timestamp(t).ok();
+        let secret = |v: &str, expires| AppSecret {
+            value: Secret::new(v),
+            expires,
+        };
+        let app = App {
+            client_id: "c".into(),
+            display_name: "c".into(),
+            object_id: "o".into(),
+            certificates: Vec::new(),
+            secrets: vec![
+                secret("old", at(1_000)),
+                secret("current", None),
+                secret("next", at(5_000)),
+            ],
+            roles: Default::default(),
+        };
+        let check_one = |v: &str, now| check(&app, &[Secret::new(v)], now);
+        assert_eq!(check_one("old", 999), SecretMatch::Valid);
+        assert_eq!(check_one("old", 1_000), SecretMatch::Expired);
+        assert_eq!(check_one("current", 1_000_000), SecretMatch::Valid);
+        assert_eq!(check_one("next", 2_000), SecretMatch::Valid);
+        assert_eq!(check_one("wrong", 2_000), SecretMatch::None);
+        // HTTP Basic yields two readings; one valid reading is enough.
+        let both = [Secret::new("old"), Secret::new("current")];
+        assert_eq!(check(&app, &both, 2_000), SecretMatch::Valid);
+    }
 
     #[test]
     fn basic_encoded_and_raw() {

@@ -5,9 +5,13 @@
 //! environment variables, read once at start.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::certificate::{CertKey, Certificate};
 use crate::error::{Error, Result};
@@ -39,9 +43,24 @@ pub struct App {
     /// The service principal's object id: `oid` and `sub` in tokens.
     pub object_id: String,
     pub certificates: Vec<Certificate>,
-    pub secrets: Vec<Secret>,
+    pub secrets: Vec<AppSecret>,
     /// Granted app roles, by resource app id.
     pub roles: HashMap<String, Vec<String>>,
+}
+
+/// A client secret of an app, with its end date as Entra records one (`endDateTime`).
+#[derive(Debug, Clone)]
+pub struct AppSecret {
+    pub value: Secret,
+    /// `None`: never expires (`--app-secret`, or a plain name in `secret_env`).
+    pub expires: Option<OffsetDateTime>,
+}
+
+impl AppSecret {
+    /// Whether the secret has expired at `now` (seconds since 1970).
+    pub fn expired_at(&self, now: i64) -> bool {
+        self.expires.is_some_and(|e| e.unix_timestamp() <= now)
+    }
 }
 
 /// The access-token format a resource asks for (`accessTokenAcceptedVersion`).
@@ -114,12 +133,60 @@ struct AppEntry {
     /// Certificate files, relative to the config file.
     #[serde(default)]
     certificates: Vec<PathBuf>,
-    /// Names of environment variables holding client secrets.
+    /// Environment variables holding client secrets, each a name or `{ var, expires }`.
     #[serde(default)]
-    secret_env: Vec<String>,
+    secret_env: Vec<SecretEnvEntry>,
     /// Resource (app id or identifier URI) → granted app roles.
     #[serde(default)]
     roles: HashMap<String, Vec<String>>,
+}
+
+/// One `secret_env` entry: `"NAME"`, or `{ var = "NAME", expires = 2025-01-01T00:00:00Z }`
+/// (the time quoted or as a TOML date-time), so a secret past its end date can be modelled.
+#[derive(Debug)]
+struct SecretEnvEntry {
+    var: String,
+    expires: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretEnvTable {
+    var: String,
+    expires: Option<toml::Value>,
+}
+
+impl<'de> Deserialize<'de> for SecretEnvEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct EntryVisitor;
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = SecretEnvEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "an environment variable name, or a table with var and expires \
+                     (RFC 3339, e.g. 2025-01-01T00:00:00Z)",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<SecretEnvEntry, E> {
+                Ok(SecretEnvEntry {
+                    var: v.to_string(),
+                    expires: None,
+                })
+            }
+            // A table goes through a derived struct, so unknown keys get serde's usual message.
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<SecretEnvEntry, A::Error> {
+                let t = SecretEnvTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(SecretEnvEntry {
+                    var: t.var,
+                    expires: t.expires,
+                })
+            }
+        }
+        d.deserialize_any(EntryVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,8 +303,15 @@ impl Registry {
                 app.certificates
                     .extend(load_certificates(&client_id, &path)?);
             }
-            for var in &a.secret_env {
-                app.secrets.push(secret_from_env(&client_id, var, env)?);
+            for entry in &a.secret_env {
+                app.secrets.push(AppSecret {
+                    value: secret_from_env(&client_id, &entry.var, env)?,
+                    expires: entry
+                        .expires
+                        .as_ref()
+                        .map(|e| expiry(&client_id, &entry.var, e))
+                        .transpose()?,
+                });
             }
             for (resource, roles) in &a.roles {
                 let Some(r) = find_resource(&resources, resource) else {
@@ -269,8 +343,11 @@ impl Registry {
         }
         for (client_id, var) in &flags.app_secrets {
             let client_id = guid(client_id, "--app-secret CLIENT_ID")?;
-            let secret = secret_from_env(&client_id, var, env)?;
-            app_entry(&mut apps, &client_id).secrets.push(secret);
+            let value = secret_from_env(&client_id, var, env)?;
+            app_entry(&mut apps, &client_id).secrets.push(AppSecret {
+                value,
+                expires: None,
+            });
         }
         for app in &apps {
             if app.certificates.is_empty() && app.secrets.is_empty() {
@@ -440,6 +517,21 @@ fn secret_from_env(
     }
 }
 
+/// A secret's `expires`: an RFC 3339 time with an offset, quoted or as a TOML date-time.
+fn expiry(client_id: &str, var: &str, value: &toml::Value) -> Result<OffsetDateTime> {
+    let text = match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Datetime(d) => d.to_string(),
+        other => other.to_string(),
+    };
+    OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
+        Error::failure(format!(
+            "app {client_id}: expires '{text}' of secret {var} is not an RFC 3339 time with \
+             an offset, such as 2025-01-01T00:00:00Z"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,7 +580,8 @@ mod tests {
         let env = |v: &str| (v == "S").then(|| "shh".to_string());
         let r = Registry::load(None, &flags, &env).unwrap();
         let app = r.app("aaaaaaaa-0000-0000-0000-000000000001").unwrap();
-        assert_eq!(app.secrets[0].expose(), "shh");
+        assert_eq!(app.secrets[0].value.expose(), "shh");
+        assert!(app.secrets[0].expires.is_none());
     }
 
     #[test]
@@ -537,5 +630,53 @@ secret_env = ["ORDERS_SECRET"]
         .unwrap();
         let err = Registry::load(Some(&path), &Flags::default(), &env).unwrap_err();
         assert!(err.hints()[0].contains("secret_env"), "{err:?}");
+    }
+
+    #[test]
+    fn secrets_may_carry_an_end_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.toml");
+        let app = "44444444-4444-4444-4444-444444444444";
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Registry::load(Some(&path), &Flags::default(), &|_| Some("x".to_string()))
+        };
+        // Plain names, inline tables, and the table-array form; quoted or TOML date-times.
+        let r = load(&format!(
+            "[[app]]\nclient_id = \"{app}\"\nsecret_env = [\"NEW\", \
+             {{ var = \"OLD\", expires = \"2025-01-01T00:00:00Z\" }}, \
+             {{ var = \"LATER\", expires = 2099-12-31T23:59:59+01:00 }}]\n"
+        ))
+        .unwrap();
+        let s = &r.app(app).unwrap().secrets;
+        assert_eq!(s.len(), 3);
+        let jan_2025 = 1_735_689_600;
+        assert_eq!(s[1].expires.unwrap().unix_timestamp(), jan_2025);
+        assert!(!s[0].expired_at(jan_2025));
+        assert!(s[1].expired_at(jan_2025) && !s[1].expired_at(jan_2025 - 1));
+        assert!(!s[2].expired_at(jan_2025));
+
+        let r = load(&format!(
+            "[[app]]\nclient_id = \"{app}\"\n[[app.secret_env]]\nvar = \"OLD\"\n\
+             expires = 2020-06-01T00:00:00Z\n"
+        ))
+        .unwrap();
+        assert!(r.app(app).unwrap().secrets[0].expired_at(1_600_000_000));
+
+        for bad in [
+            "expires = \"next year\"",
+            "expires = 2025-01-01",
+            "expire = \"2025-01-01T00:00:00Z\"",
+        ] {
+            let err = load(&format!(
+                "[[app]]\nclient_id = \"{app}\"\n[[app.secret_env]]\nvar = \"OLD\"\n{bad}\n"
+            ))
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("RFC 3339") || text.contains("expire"),
+                "{bad}: {text}"
+            );
+        }
     }
 }

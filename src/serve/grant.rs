@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::aadsts::Aadsts;
 use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
-use super::client_secret;
+use super::client_secret::{self, SecretMatch};
 use super::config::{is_dns_name, Registry, Resource, Tenant};
 use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
 use crate::secret::Secret;
@@ -113,14 +113,19 @@ impl TokenService {
         let auth = match (assertion, secrets.is_empty()) {
             (None, true) => return Err(Aadsts::NoCredential),
             (Some(_), false) => return Err(Aadsts::TwoCredentials),
-            (None, false) => {
-                if !client_secret::matches(app, &secrets) {
+            (None, false) => match client_secret::check(app, &secrets, req.now) {
+                SecretMatch::Valid => ClientAuth::Secret,
+                SecretMatch::Expired => {
+                    return Err(Aadsts::ExpiredSecret {
+                        client_id: app.client_id.clone(),
+                    })
+                }
+                SecretMatch::None => {
                     return Err(Aadsts::InvalidSecret {
                         client_id: app.client_id.clone(),
-                    });
+                    })
                 }
-                ClientAuth::Secret
-            }
+            },
             (Some(jwt), true) => {
                 if field("client_assertion_type") != Some(ASSERTION_TYPE) {
                     return Err(Aadsts::MissingParameter("client_assertion_type"));

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -28,8 +30,20 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest a request may take from its headers to its response.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The router of the service.
-pub fn router(service: Arc<TokenService>, log: LogFormat) -> Router {
+/// The default of `--max-in-flight`: far above what a test suite or a developer's machine
+/// sends at once, low enough that a runaway client cannot pile up unbounded work.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+
+/// What a client at the in-flight limit is told to wait (`Retry-After`): requests here take
+/// milliseconds, so a slot is free again long before a second has passed.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// The router of the service; at most `max_in_flight` requests are handled at once.
+pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) -> Router {
+    // Clamped: 0 would refuse everything, and above MAX_PERMITS the semaphore panics.
+    let slots = Arc::new(Semaphore::new(
+        max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
+    ));
     Router::new()
         .route(
             "/{tenant}/oauth2/v2.0/token",
@@ -54,10 +68,31 @@ pub fn router(service: Arc<TokenService>, log: LogFormat) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // Outside the timeout, so a request cut off by it gives its slot back; inside the log,
+        // so refusals for overload are logged like any other.
+        .layer(axum::middleware::from_fn_with_state(slots, limit_in_flight))
         .layer(axum::middleware::from_fn_with_state(
             log,
             access_log::log_request,
         ))
+}
+
+/// Holds one slot from the request's headers until its response (the body is read inside, so
+/// a slow sender keeps its slot); with none free, refuses at once rather than queueing.
+async fn limit_in_flight(
+    State(slots): State<Arc<Semaphore>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match slots.try_acquire_owned() {
+        Ok(_slot) => next.run(req).await,
+        Err(_) => refuse(
+            &Aadsts::Overloaded {
+                retry_after_secs: RETRY_AFTER_SECS,
+            },
+            req.headers(),
+        ),
+    }
 }
 
 async fn token_v2(

@@ -66,6 +66,8 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     pub strict: bool,
     pub log: LogFormat,
+    /// Requests handled at once; past it, 503 with `Retry-After` (at least 1).
+    pub max_in_flight: usize,
 }
 
 /// The ready line: where the service is and what to trust.
@@ -88,6 +90,7 @@ pub struct Prepared {
     listener: TcpListener,
     tls: Option<TlsIdentity>,
     log: LogFormat,
+    max_in_flight: usize,
 }
 
 /// Loads or makes the state, binds the socket and builds the service.
@@ -186,12 +189,17 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         listener,
         tls,
         log: options.log,
+        max_in_flight: options.max_in_flight,
     })
 }
 
 /// Serves until `shutdown` completes, then lets open requests finish (up to [`GRACEFUL_STOP`]).
 pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let app: Router = handlers::router(prepared.service.clone(), prepared.log);
+    let app: Router = handlers::router(
+        prepared.service.clone(),
+        prepared.log,
+        prepared.max_in_flight,
+    );
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     let stop = async move {
@@ -205,7 +213,8 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
             let mut server = axum_server::from_tcp(prepared.listener)
                 .map_err(failed)?
                 .acceptor(NoDelayAcceptor::new())
-                .handle(handle);
+                .handle(handle)
+                .http1_only();
             limit_header_time(&mut server);
             let (result, ()) = tokio::join!(server.serve(make), stop);
             result.map_err(failed)
@@ -216,7 +225,8 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
             let mut server = axum_server::from_tcp(prepared.listener)
                 .map_err(failed)?
                 .acceptor(acceptor)
-                .handle(handle);
+                .handle(handle)
+                .http1_only();
             limit_header_time(&mut server);
             let (result, ()) = tokio::join!(server.serve(make), stop);
             result.map_err(failed)
@@ -224,6 +234,9 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
     }
 }
 
+/// HTTP/1 only, with a deadline for each request head. HTTP/1 only because the automatic
+/// HTTP/1-or-2 detection waits for a new connection's first bytes with no deadline at all: a
+/// client that connected and sent nothing kept its connection (and socket) forever.
 fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
     server
         .http_builder()

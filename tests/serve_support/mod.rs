@@ -27,6 +27,9 @@ pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub const SECRET_VAR: &str = "CERTGEN_TEST_APP_SECRET";
 /// Characters that HTTP Basic must form-encode (RFC 6749 §2.3.1).
 pub const SECRET: &str = "s3cr3t~value+/=%:x";
+/// A second secret of APP, registered with an end date in the past (7000222).
+pub const EXPIRED_SECRET_VAR: &str = "CERTGEN_TEST_APP_EXPIRED_SECRET";
+pub const EXPIRED_SECRET: &str = "old-secret-of-2020";
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A certificate and its RSA key, made by openssl.
@@ -182,7 +185,7 @@ access_token_version = 1
 client_id = "{APP}"
 display_name = "test daemon"
 certificates = ["main.crt", "second.cer"]
-secret_env = ["{SECRET_VAR}"]
+secret_env = ["{SECRET_VAR}", {{ var = "{EXPIRED_SECRET_VAR}", expires = "2020-06-30T00:00:00Z" }}]
 [app.roles]
 "api://orders" = ["Orders.Read"]
 "{LEGACY_API}" = ["Legacy.Use"]
@@ -262,6 +265,7 @@ impl Server {
             .arg(state)
             .args(args)
             .env(SECRET_VAR, SECRET)
+            .env(EXPIRED_SECRET_VAR, EXPIRED_SECRET)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -430,6 +434,70 @@ pub fn assert_refusal(got: &(u16, Value), status: u16, error: &str, code: u32) {
         body["error_uri"],
         format!("https://login.microsoftonline.com/error?code={code}")
     );
+}
+
+/// A token request on a raw plain-HTTP connection that sends its headers, with
+/// `Expect: 100-continue`, and holds back its body. The server answers "100 Continue" only when
+/// its handler starts reading the body, so once [`HeldRequest::open`] returns the request holds
+/// one in-flight slot — no sleeping, no guessing — until [`HeldRequest::finish`] sends the body.
+pub struct HeldRequest {
+    tcp: std::net::TcpStream,
+    body: String,
+}
+
+impl HeldRequest {
+    /// Opens a secret-credential request for APP (a valid one, so it ends in 200).
+    pub fn open(listen: &str, scope: &str) -> HeldRequest {
+        use std::io::Write;
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", "client_credentials"),
+                ("client_id", APP),
+                ("client_secret", SECRET),
+                ("scope", scope),
+            ])
+            .finish();
+        let mut tcp = std::net::TcpStream::connect(listen).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let head = format!(
+            "POST /{TENANT}/oauth2/v2.0/token HTTP/1.1\r\nHost: {listen}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Expect: 100-continue\r\n\r\n",
+            body.len()
+        );
+        tcp.write_all(head.as_bytes()).unwrap();
+        let interim = read_head(&mut tcp);
+        assert!(
+            interim.starts_with("HTTP/1.1 100 Continue"),
+            "the handler did not start reading the body: {interim}"
+        );
+        HeldRequest { tcp, body }
+    }
+
+    /// Sends the body and returns the status line of the answer.
+    pub fn finish(mut self) -> String {
+        use std::io::Write;
+        self.tcp.write_all(self.body.as_bytes()).unwrap();
+        read_head(&mut self.tcp)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// Reads one response head (up to the blank line) from a raw connection.
+fn read_head(tcp: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tcp.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).to_string()
 }
 
 /// Base64 helpers re-exported for tests that build odd forms.
