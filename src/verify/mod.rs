@@ -174,7 +174,7 @@ impl Validator {
     /// Reads the v2 metadata under `authority` (e.g. `https://login.microsoftonline.com/{tenant}`)
     /// and its key set now, so a wrong authority fails at start-up, not on the first request. The
     /// v1 document is read when the first `ver` 1.0 token arrives. An API that receives v1 tokens
-    /// only should use [`Validator::from_authority_lazy`] and [`Validator::discover`] instead.
+    /// only can use [`Validator::from_authority_lazy`] and [`Validator::discover`] instead.
     pub async fn from_authority(
         authority: &str,
         options: ValidatorOptions,
@@ -376,12 +376,12 @@ impl LazyEndpoint {
         // each reading again.
         self.cell
             .get_or_try_init(|| async {
-                let mut failed = self
+                let failed = self
                     .failed
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .clone();
-                if let Some((at, e)) = failed.take() {
+                if let Some((at, e)) = failed {
                     if at.elapsed() < options.refresh.min_interval {
                         return Err(e);
                     }
