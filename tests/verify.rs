@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use certgen::verify::{KeySet, Validator, ValidatorOptions, VerifyError};
+use certgen::verify::{KeySet, TokenVersion, Validator, ValidatorOptions, VerifyError};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
 use verify_support::*;
@@ -443,4 +443,178 @@ async fn keys_past_their_age_are_refetched_and_withdrawn_keys_stop_working() {
         "{e}"
     );
     v.validate(&new.sign(&claims)).await.expect("valid");
+}
+
+fn lazy_validator(idp: &Idp, options: ValidatorOptions) -> Validator {
+    Validator::from_authority_lazy(&idp.authority(TENANT), options).expect("validator")
+}
+
+fn v1_token(key: &TestKey, kid: &str) -> String {
+    key.sign_with_header(
+        &json!({"typ": "JWT", "alg": "RS256", "kid": kid, "x5t": kid}),
+        &v1_claims(&v1_issuer(TENANT), TENANT, &[]),
+    )
+}
+
+// [v1 metadata, v1 keys, v2 metadata, v2 keys] in the assertions below.
+
+#[tokio::test]
+async fn lazy_discovery_reads_only_the_version_a_token_has() {
+    let key = TestKey::new("k1");
+    let idp = Idp::start(&[&key]);
+    let v = lazy_validator(&idp, options());
+    assert_eq!(
+        idp.fetches_by_version(),
+        [0, 0, 0, 0],
+        "nothing read up front"
+    );
+    for _ in 0..3 {
+        v.validate(&v1_token(&key, "k1")).await.expect("valid v1");
+    }
+    assert_eq!(idp.fetches_by_version(), [1, 1, 0, 0], "v1 tokens: v1 only");
+    let v2 = key.sign(&v2_claims(&idp.v2_issuer(TENANT), TENANT, &[]));
+    for _ in 0..3 {
+        v.validate(&v2).await.expect("valid v2");
+        v.validate(&v1_token(&key, "k1")).await.expect("valid v1");
+    }
+    assert_eq!(idp.fetches_by_version(), [1, 1, 1, 1], "each read once");
+
+    let idp = Idp::start(&[&key]);
+    let v = lazy_validator(&idp, options());
+    let v2 = key.sign(&v2_claims(&idp.v2_issuer(TENANT), TENANT, &[]));
+    for _ in 0..3 {
+        v.validate(&v2).await.expect("valid v2");
+    }
+    assert_eq!(idp.fetches_by_version(), [0, 0, 1, 1], "v2 tokens: v2 only");
+}
+
+#[tokio::test]
+async fn concurrent_first_tokens_share_one_discovery() {
+    let key = TestKey::new("k1");
+    let idp = Idp::start(&[&key]);
+    let v = lazy_validator(&idp, options());
+    let v2 = key.sign(&v2_claims(&idp.v2_issuer(TENANT), TENANT, &[]));
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (v, token) = (
+            v.clone(),
+            if i % 2 == 0 {
+                v1_token(&key, "k1")
+            } else {
+                v2.clone()
+            },
+        );
+        tasks.push(tokio::spawn(async move { v.validate(&token).await }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("valid");
+    }
+    assert_eq!(idp.fetches_by_version(), [1, 1, 1, 1]);
+}
+
+#[tokio::test]
+async fn from_authority_still_reads_v2_at_start_and_v1_on_first_need() {
+    let key = TestKey::new("k1");
+    let idp = Idp::start(&[&key]);
+    let v = authority_validator(&idp, options()).await;
+    assert_eq!(idp.fetches_by_version(), [0, 0, 1, 1]);
+    v.validate(&v1_token(&key, "k1")).await.expect("valid v1");
+    v.validate(&v1_token(&key, "k1")).await.expect("valid v1");
+    assert_eq!(idp.fetches_by_version(), [1, 1, 1, 1]);
+    // An API that receives v1 tokens only can check its authority at start without v2.
+    let idp = Idp::start(&[&key]);
+    let v = lazy_validator(&idp, options());
+    v.discover(TokenVersion::V1).await.expect("v1 discovery");
+    v.validate(&v1_token(&key, "k1")).await.expect("valid v1");
+    assert_eq!(idp.fetches_by_version(), [1, 1, 0, 0]);
+}
+
+#[tokio::test]
+async fn refresh_rules_hold_for_v1_keys_too() {
+    let key = TestKey::new("k1");
+    let attacker = TestKey::new("unused");
+    let idp = Idp::start(&[&key]);
+    let v = lazy_validator(&idp, options());
+    v.validate(&v1_token(&key, "k1")).await.expect("valid v1");
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let (v, token) = (v.clone(), v1_token(&attacker, &format!("forged-{i}")));
+        tasks.push(tokio::spawn(async move { v.validate(&token).await }));
+    }
+    for t in tasks {
+        let e = t.await.expect("task").unwrap_err();
+        assert!(matches!(e, VerifyError::UnknownKey { .. }), "{e}");
+    }
+    assert_eq!(
+        idp.fetches_by_version(),
+        [1, 2, 0, 0],
+        "first read + exactly one refresh of the v1 keys"
+    );
+
+    // Age-based re-read, per version: only the keys of the version in use are re-read.
+    let idp = Idp::start(&[&key]);
+    let mut opts = options();
+    opts.refresh.max_age = Duration::ZERO;
+    let v = lazy_validator(&idp, opts);
+    v.validate(&v1_token(&key, "k1")).await.expect("valid v1");
+    v.validate(&v1_token(&key, "k1")).await.expect("valid v1");
+    assert_eq!(idp.fetches_by_version(), [1, 3, 0, 0]);
+}
+
+#[tokio::test]
+async fn a_failing_authority_is_asked_once_per_interval() {
+    let key = TestKey::new("k1");
+    let idp = Idp::start(&[&key]);
+    idp.set_metadata_down(true);
+    let v = lazy_validator(&idp, options());
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (v, token) = (v.clone(), v1_token(&key, "k1"));
+        tasks.push(tokio::spawn(async move { v.validate(&token).await }));
+    }
+    for t in tasks {
+        let e = t.await.expect("task").unwrap_err();
+        assert!(
+            matches!(e, VerifyError::BadResponse { .. }) && !e.is_rejection(),
+            "{e}"
+        );
+        assert!(e.to_string().contains("503"), "{e}");
+    }
+    assert_eq!(idp.fetches_by_version(), [1, 0, 0, 0]);
+
+    // Once the interval has passed (zero here), the next token reads the document again.
+    let idp = Idp::start(&[&key]);
+    idp.set_metadata_down(true);
+    let mut opts = options();
+    opts.refresh.min_interval = Duration::ZERO;
+    let v = lazy_validator(&idp, opts);
+    assert!(v.validate(&v1_token(&key, "k1")).await.is_err());
+    idp.set_metadata_down(false);
+    v.validate(&v1_token(&key, "k1")).await.expect("recovered");
+    assert_eq!(idp.fetches_by_version(), [2, 1, 0, 0]);
+}
+
+#[tokio::test]
+async fn lazy_setup_checks_what_it_can_without_the_network() {
+    let e = Validator::from_authority_lazy("http://login.example.com/t", options())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("plain http"), "{e}");
+    let e = Validator::from_authority_lazy("http://127.0.0.1:9/t", ValidatorOptions::new([""]))
+        .err()
+        .unwrap();
+    assert!(matches!(e, VerifyError::Config(_)), "{e}");
+    // Unreachable shows up on the first token, as a setup fault rather than a rejection.
+    let key = TestKey::new("k1");
+    let v = Validator::from_authority_lazy("http://127.0.0.1:9/t", options()).expect("validator");
+    let e = v
+        .validate(&key.sign(&v2_claims("https://issuer", TENANT, &[])))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, VerifyError::Unreachable { ref url, .. }
+            if url == "http://127.0.0.1:9/t/v2.0/.well-known/openid-configuration")
+            && !e.is_rejection(),
+        "{e}"
+    );
 }

@@ -2,7 +2,7 @@
 //!
 //! The example's own source is compiled into this test (`#[path]`), so the router tested here is
 //! exactly the one `cargo run --example protected_api` serves, without building and spawning the
-//! example binary (which `cargo test --test verify_api` would not build).
+//! example binary; `tests/verify_example.rs` runs the binary itself (flags, ready line, SIGTERM).
 
 mod verify_support;
 

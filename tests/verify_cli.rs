@@ -247,6 +247,8 @@ fn authority_discovery_through_the_stub() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["claims"]["ver"], json!("2.0"));
+    // [v1 metadata, v1 keys, v2 metadata, v2 keys]: a run reads what its token needs, no more.
+    assert_eq!(idp.fetches_by_version(), [0, 0, 1, 1]);
 
     let v1 = key.sign(&v1_claims(&v1_issuer(TENANT), TENANT, &[]));
     let v1_audience = format!("api://{API}");
@@ -260,6 +262,11 @@ fn authority_discovery_through_the_stub() {
         "{}",
         out.stdout
     );
+    assert_eq!(
+        idp.fetches_by_version(),
+        [1, 1, 1, 1],
+        "the v1 run read v1 only"
+    );
 
     let other = key.sign(&v2_claims(&idp.v2_issuer(OTHER_TENANT), OTHER_TENANT, &[]));
     verify(
@@ -271,9 +278,11 @@ fn authority_discovery_through_the_stub() {
 
 #[test]
 fn unreachable_authority_exits_4_and_bad_answer_exits_3() {
+    // A well-formed token: a malformed one is rejected before any request is made.
+    let token = TestKey::new("k1").sign(&v2_claims("https://issuer", TENANT, &[]));
     let out = verify(
         &[
-            "a.b.c",
+            &token,
             "--audience",
             API,
             "--authority",
@@ -291,7 +300,7 @@ fn unreachable_authority_exits_4_and_bad_answer_exits_3() {
     );
     let idp = Idp::start(&[]);
     let wrong = format!("{}/a/b", idp.base);
-    let out = verify(&["a.b.c", "--audience", API, "--authority", &wrong], None);
+    let out = verify(&[&token, "--audience", API, "--authority", &wrong], None);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("HTTP 404"), "{}", out.stderr);
 }

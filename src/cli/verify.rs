@@ -90,7 +90,8 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     let valid = runtime.block_on(async {
         let validator = if let Some(authority) = &args.authority {
-            Validator::from_authority(authority, options).await?
+            // One token per run: read only the document and keys of its version (two requests).
+            Validator::from_authority_lazy(authority, options)?
         } else if let Some(uri) = &args.jwks_uri {
             Validator::from_jwks_uri(uri, options).await?
         } else if let Some(file) = &args.jwks_file {

@@ -148,7 +148,7 @@ enum Source {
     Authority {
         authority: String,
         http: HttpClient,
-        v2: Box<Endpoint>,
+        v2: Box<LazyEndpoint>,
         v1: Box<LazyEndpoint>,
     },
 }
@@ -159,18 +159,37 @@ struct Endpoint {
     keys: RemoteKeys,
 }
 
-/// The v1 document, read the first time a v1 token arrives (most APIs never see one). A failed
-/// read is remembered for `refresh.min_interval` so v1 tokens cannot be used to hammer the IdP.
-#[derive(Default)]
+/// The metadata and keys of one token version, read the first time they are needed and then
+/// kept (the key set refreshes itself by [`RefreshPolicy`]). An API sees one version only (its
+/// manifest's `accessTokenAcceptedVersion`), so reading both would waste requests. A
+/// failed read is remembered for `refresh.min_interval`, so tokens cannot be used to hammer an
+/// IdP that is down.
 struct LazyEndpoint {
+    version: TokenVersion,
     cell: tokio::sync::OnceCell<Endpoint>,
     failed: Mutex<Option<(Instant, VerifyError)>>,
 }
 
 impl Validator {
     /// Reads the v2 metadata under `authority` (e.g. `https://login.microsoftonline.com/{tenant}`)
-    /// and its key set now, so a wrong authority fails at start-up, not on the first request.
+    /// and its key set now, so a wrong authority fails at start-up, not on the first request. The
+    /// v1 document is read when the first `ver` 1.0 token arrives. An API that receives v1 tokens
+    /// only can use [`Validator::from_authority_lazy`] and [`Validator::discover`] instead.
     pub async fn from_authority(
+        authority: &str,
+        options: ValidatorOptions,
+    ) -> Result<Validator, VerifyError> {
+        let validator = Validator::from_authority_lazy(authority, options)?;
+        validator.discover(TokenVersion::V2).await?;
+        Ok(validator)
+    }
+
+    /// Like [`Validator::from_authority`], but nothing is fetched yet: the metadata and key set of
+    /// each token version are read when the first token of that version arrives (a v1 token
+    /// costs the v1 document and keys only). An unreachable or wrong authority then shows up as
+    /// the error of that first validation (not a rejection: see [`VerifyError::is_rejection`]).
+    /// Only the URL, the CA file and the options are checked here.
+    pub fn from_authority_lazy(
         authority: &str,
         options: ValidatorOptions,
     ) -> Result<Validator, VerifyError> {
@@ -178,16 +197,35 @@ impl Validator {
         let authority = authority.trim_end_matches('/').to_string();
         check_url(&authority)?;
         let http = HttpClient::new(options.ca_file.as_deref())?;
-        let v2 = Endpoint::load(&http, &authority, TokenVersion::V2, &options).await?;
         Ok(Validator::with(
             options,
             Source::Authority {
                 authority,
                 http,
-                v2: Box::new(v2),
-                v1: Box::default(),
+                v2: Box::new(LazyEndpoint::new(TokenVersion::V2)),
+                v1: Box::new(LazyEndpoint::new(TokenVersion::V1)),
             },
         ))
+    }
+
+    /// Reads the metadata and keys for tokens of `version` now, unless already read: a start-up
+    /// check for a validator made by [`Validator::from_authority_lazy`]. Nothing to do for key
+    /// sets given directly.
+    pub async fn discover(&self, version: TokenVersion) -> Result<(), VerifyError> {
+        if let Source::Authority {
+            authority,
+            http,
+            v2,
+            v1,
+        } = &self.inner.source
+        {
+            let lazy = match version {
+                TokenVersion::V2 => v2,
+                TokenVersion::V1 => v1,
+            };
+            lazy.get(http, authority, &self.inner.options).await?;
+        }
+        Ok(())
     }
 
     /// Keys from a JWKS URL (fetched now, refreshed as with an authority); `options.issuer` is
@@ -260,10 +298,11 @@ impl Validator {
                 v2,
                 v1,
             } => {
-                let endpoint = match version {
+                let lazy = match version {
                     TokenVersion::V2 => v2,
-                    TokenVersion::V1 => v1.get(http, authority, options).await?,
+                    TokenVersion::V1 => v1,
                 };
+                let endpoint = lazy.get(http, authority, options).await?;
                 (
                     endpoint.keys.find(kid, x5t).await?,
                     Some(endpoint.issuer.as_str()),
@@ -318,34 +357,43 @@ impl Endpoint {
 }
 
 impl LazyEndpoint {
+    fn new(version: TokenVersion) -> LazyEndpoint {
+        LazyEndpoint {
+            version,
+            cell: tokio::sync::OnceCell::new(),
+            failed: Mutex::new(None),
+        }
+    }
+
     async fn get(
         &self,
         http: &HttpClient,
         authority: &str,
         options: &ValidatorOptions,
     ) -> Result<&Endpoint, VerifyError> {
-        if let Some(endpoint) = self.cell.get() {
-            return Ok(endpoint);
-        }
-        if let Some((at, e)) = self
-            .failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            if at.elapsed() < options.refresh.min_interval {
-                return Err(e.clone());
-            }
-        }
-        let result = self
-            .cell
-            .get_or_try_init(|| Endpoint::load(http, authority, TokenVersion::V1, options))
-            .await;
-        if let Err(e) = &result {
-            *self.failed.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((Instant::now(), e.clone()));
-        }
-        result
+        // The remembered failure is checked inside the initialiser, which the cell runs for one
+        // caller at a time: callers that queued behind a failing read get its error instead of
+        // each reading again.
+        self.cell
+            .get_or_try_init(|| async {
+                let failed = self
+                    .failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if let Some((at, e)) = failed {
+                    if at.elapsed() < options.refresh.min_interval {
+                        return Err(e);
+                    }
+                }
+                let result = Endpoint::load(http, authority, self.version, options).await;
+                if let Err(e) = &result {
+                    *self.failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some((Instant::now(), e.clone()));
+                }
+                result
+            })
+            .await
     }
 }
 

@@ -1,9 +1,9 @@
 //! Test helpers shared by the verify tests (tests/verify*.rs): RSA keys made in the test, tokens signed with them,
-//! and a stub identity provider (metadata + JWKS on 127.0.0.1:0, counting key-set fetches).
+//! and a stub identity provider (metadata + JWKS on 127.0.0.1:0, counting metadata and key-set fetches per version).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,6 +11,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -128,6 +129,9 @@ struct IdpState {
     keys: Mutex<Vec<Value>>,
     fetches: AtomicUsize,
     metadata_fetches: Mutex<HashMap<String, usize>>,
+    jwks_fetches: Mutex<HashMap<String, usize>>,
+    /// While set, both metadata documents answer 503 (the fetch still counts).
+    metadata_down: AtomicBool,
 }
 
 impl Idp {
@@ -177,6 +181,8 @@ impl Idp {
             keys: Mutex::new(keys.iter().map(|k| k.jwk.clone()).collect()),
             fetches: AtomicUsize::new(0),
             metadata_fetches: Mutex::new(HashMap::new()),
+            jwks_fetches: Mutex::new(HashMap::new()),
+            metadata_down: AtomicBool::new(false),
         });
         let app = Router::new()
             .route(
@@ -187,8 +193,8 @@ impl Idp {
                 "/{tenant}/.well-known/openid-configuration",
                 get(v1_metadata),
             )
-            .route("/{tenant}/discovery/v2.0/keys", get(jwks))
-            .route("/{tenant}/discovery/keys", get(jwks))
+            .route("/{tenant}/discovery/v2.0/keys", get(v2_jwks))
+            .route("/{tenant}/discovery/keys", get(v1_jwks))
             .with_state(state.clone());
         runtime.spawn(async move {
             match tls {
@@ -233,15 +239,38 @@ impl Idp {
         self.state.fetches.load(Ordering::SeqCst)
     }
 
+    /// Metadata documents served so far for `which` ("v1" or "v2"), all tenants.
     pub fn metadata_fetches(&self, which: &str) -> usize {
-        *self
-            .state
-            .metadata_fetches
-            .lock()
-            .expect("lock")
-            .get(which)
-            .unwrap_or(&0)
+        count(&self.state.metadata_fetches, which)
     }
+
+    /// Key-set documents served so far from `which` ("v1" or "v2") key URL, all tenants.
+    pub fn jwks_fetches_of(&self, which: &str) -> usize {
+        count(&self.state.jwks_fetches, which)
+    }
+
+    /// Every request the stub answered, by version: `[v1 metadata, v1 keys, v2 metadata, v2 keys]`.
+    pub fn fetches_by_version(&self) -> [usize; 4] {
+        [
+            self.metadata_fetches("v1"),
+            self.jwks_fetches_of("v1"),
+            self.metadata_fetches("v2"),
+            self.jwks_fetches_of("v2"),
+        ]
+    }
+
+    /// Makes both metadata documents answer 503 (`true`) or work again (`false`).
+    pub fn set_metadata_down(&self, down: bool) {
+        self.state.metadata_down.store(down, Ordering::SeqCst);
+    }
+}
+
+fn count(map: &Mutex<HashMap<String, usize>>, which: &str) -> usize {
+    *map.lock().expect("lock").get(which).unwrap_or(&0)
+}
+
+fn bump(map: &Mutex<HashMap<String, usize>>, which: &str) {
+    *map.lock().expect("lock").entry(which.into()).or_default() += 1;
 }
 
 /// Entra's v1 issuer form.
@@ -249,34 +278,48 @@ pub fn v1_issuer(tenant: &str) -> String {
     format!("https://sts.windows.net/{tenant}/")
 }
 
-async fn v2_metadata(State(s): State<Arc<IdpState>>, Path(tenant): Path<String>) -> Json<Value> {
-    *s.metadata_fetches
-        .lock()
-        .expect("lock")
-        .entry("v2".into())
-        .or_default() += 1;
-    Json(json!({
+async fn v2_metadata(
+    State(s): State<Arc<IdpState>>,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, StatusCode> {
+    bump(&s.metadata_fetches, "v2");
+    if s.metadata_down.load(Ordering::SeqCst) {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    Ok(Json(json!({
         "issuer": format!("{}/{tenant}/v2.0", s.base),
         "jwks_uri": format!("{}/{tenant}/discovery/v2.0/keys", s.base),
         "token_endpoint": format!("{}/{tenant}/oauth2/v2.0/token", s.base),
         "id_token_signing_alg_values_supported": ["RS256"],
-    }))
+    })))
 }
 
-async fn v1_metadata(State(s): State<Arc<IdpState>>, Path(tenant): Path<String>) -> Json<Value> {
-    *s.metadata_fetches
-        .lock()
-        .expect("lock")
-        .entry("v1".into())
-        .or_default() += 1;
-    Json(json!({
+async fn v1_metadata(
+    State(s): State<Arc<IdpState>>,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, StatusCode> {
+    bump(&s.metadata_fetches, "v1");
+    if s.metadata_down.load(Ordering::SeqCst) {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    Ok(Json(json!({
         "issuer": v1_issuer(&tenant),
         "jwks_uri": format!("{}/{tenant}/discovery/keys", s.base),
         "token_endpoint": format!("{}/{tenant}/oauth2/token", s.base),
-    }))
+    })))
 }
 
-async fn jwks(State(s): State<Arc<IdpState>>) -> Json<Value> {
+async fn v2_jwks(State(s): State<Arc<IdpState>>) -> Json<Value> {
+    jwks(&s, "v2")
+}
+
+async fn v1_jwks(State(s): State<Arc<IdpState>>) -> Json<Value> {
+    jwks(&s, "v1")
+}
+
+/// Both versions serve the same keys, as Entra does.
+fn jwks(s: &IdpState, which: &str) -> Json<Value> {
     s.fetches.fetch_add(1, Ordering::SeqCst);
+    bump(&s.jwks_fetches, which);
     Json(json!({ "keys": *s.keys.lock().expect("lock") }))
 }
