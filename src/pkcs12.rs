@@ -369,6 +369,39 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_many_derivations_each_legal_is_refused_by_their_sum() {
+        // Nine keys, each in its own shrouded bag, written by p12-keystore at the per-derivation
+        // cap: with the MAC and the certificate safe, 11 derivations that p12-keystore alone
+        // would run one after the other (about 2.5 s here; a crafted file can hold thousands).
+        // Writing them costs the same, once.
+        let key = pem::parse(fixture("rsa.key")).unwrap();
+        let cert = pem::parse(fixture("rsa.crt")).unwrap();
+        let mut store = KeyStore::new();
+        for i in 0..9u8 {
+            let chain = PrivateKeyChain::new(
+                vec![i],
+                p12_keystore::PrivateKey::from_der(key.contents()).unwrap(),
+                vec![p12_keystore::Certificate::from_der(cert.contents()).unwrap()],
+            );
+            store.add_entry(&format!("key {i}"), KeyStoreEntry::PrivateKeyChain(chain));
+        }
+        let data = store
+            .writer(PASSWORD)
+            .encryption_iterations(MAX_ITERATIONS as u32)
+            .mac_iterations(MAX_ITERATIONS as u32)
+            .write()
+            .unwrap();
+        assert_eq!(iteration_counts(&data), vec![MAX_ITERATIONS; 11]);
+        assert_eq!(
+            read(&data, PASSWORD).unwrap_err(),
+            Pkcs12Error::TooManyIterations {
+                iterations: 11 * MAX_ITERATIONS,
+                limit: MAX_TOTAL_ITERATIONS
+            }
+        );
+    }
+
+    #[test]
     fn negative_and_unparsable_input_add_no_work() {
         assert!(iteration_counts(b"not der at all").is_empty());
         assert_eq!(
