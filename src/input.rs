@@ -178,6 +178,10 @@ fn p12_error(e: Pkcs12Error, name: &str) -> Error {
         Pkcs12Error::Invalid(why) => Error::failure(format!(
             "{name} is a damaged or unsupported PKCS#12 file ({why})"
         )),
+        Pkcs12Error::TooManyIterations { iterations, limit } => Error::failure(format!(
+            "{name} uses {iterations} key-derivation iterations, more than certgen accepts \
+             ({limit}); re-export it: openssl pkcs12 -in {name} -nodes | openssl pkcs12 -export -out new.pfx"
+        )),
     }
 }
 

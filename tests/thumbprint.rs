@@ -615,3 +615,193 @@ fn stdin_twice_is_a_usage_error() {
     fails(&["-", "-"], 2);
     fails(&["-", "--password-file", "-"], 2);
 }
+
+// ---- PKCS#12 files that demand too much key derivation ----
+//
+// `openssl pkcs12 -export -iter 2147483647` itself spins for hours, so these files are made by
+// patching an OpenSSL-made fixture: the DER INTEGER holding one of its iteration counts (all
+// 2048) is replaced and every enclosing length re-encoded. The MAC then no longer verifies,
+// which is the point: certgen must refuse the count from the structure, before deriving the
+// MAC key or any other. The test binary's timeout is the only guard against a spin.
+
+/// Short-form or long-form DER length.
+fn der_length(len: usize) -> Vec<u8> {
+    if len < 0x80 {
+        return vec![len as u8];
+    }
+    let bytes: Vec<u8> = len
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|b| *b == 0)
+        .collect();
+    let mut out = vec![0x80 | bytes.len() as u8];
+    out.extend(bytes);
+    out
+}
+
+/// One element at the start of `der`: (tag, content, whole element).
+fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *der.first()?;
+    let first = *der.get(1)? as usize;
+    let (len, header) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7f;
+        let mut len = 0usize;
+        for i in 0..n {
+            len = len << 8 | *der.get(2 + i)? as usize;
+        }
+        (len, 2 + n)
+    };
+    Some((
+        tag,
+        der.get(header..header + len)?,
+        der.get(..header + len)?,
+    ))
+}
+
+/// `der` (a run of elements) with the `nth` INTEGER whose content is `from` replaced by `to`,
+/// looking inside constructed elements and inside OCTET STRINGs that hold DER (PKCS#12 nests
+/// its safes so). `None` when nothing inside changed or `der` is not DER; untouched elements
+/// keep their bytes.
+fn patch_elements(
+    der: &[u8],
+    from: &[u8],
+    to: &[u8],
+    nth: usize,
+    seen: &mut usize,
+) -> Option<Vec<u8>> {
+    let mut elements = Vec::new();
+    let mut rest = der;
+    while !rest.is_empty() {
+        let element = der_element(rest)?;
+        rest = &rest[element.2.len()..];
+        elements.push(element);
+    }
+    let mut changed = false;
+    let mut out = Vec::new();
+    for (tag, content, whole) in elements {
+        let patched = if tag == 0x02 && content == from {
+            *seen += 1;
+            (*seen - 1 == nth).then(|| to.to_vec())
+        } else if tag & 0x20 != 0 || (tag == 0x04 && content.first() == Some(&0x30)) {
+            patch_elements(content, from, to, nth, seen)
+        } else {
+            None
+        };
+        match patched {
+            Some(content) => {
+                changed = true;
+                out.push(tag);
+                out.extend(der_length(content.len()));
+                out.extend(content);
+            }
+            None => out.extend_from_slice(whole),
+        }
+    }
+    changed.then_some(out)
+}
+
+/// A fixture with its `nth` iteration count of 2048 (in file order: the encrypted certificate
+/// safe, the shrouded key bag, the MAC) set to `to`.
+fn with_iterations(name: &str, nth: usize, to: u32) -> Vec<u8> {
+    let der = std::fs::read(fixture(name)).unwrap();
+    let to: Vec<u8> = to
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|b| *b == 0)
+        .collect();
+    let mut seen = 0;
+    patch_elements(&der, &[0x08, 0x00], &to, nth, &mut seen).expect("the count is in the file")
+}
+
+#[test]
+fn the_patched_files_carry_the_count_where_openssl_reads_it() {
+    // Cross-check of the patching with a cheap count: `openssl pkcs12 -info` shows 4096 exactly
+    // where this test says it put it (the MAC does not verify any more, hence -nomacver).
+    let dir = tempfile::tempdir().unwrap();
+    for (nth, label) in [
+        (0, "PKCS7 Encrypted data"),
+        (1, "Shrouded Keybag"),
+        (2, "MAC"),
+    ] {
+        let file = dir.path().join(format!("patched-{nth}.pfx"));
+        std::fs::write(&file, with_iterations("modern.pfx", nth, 4096)).unwrap();
+        let info = openssl_output(&[
+            "pkcs12",
+            "-info",
+            "-noout",
+            "-nomacver",
+            "-in",
+            p(&file),
+            "-passin",
+            &format!("pass:{PASSWORD}"),
+        ]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&info.stdout),
+            String::from_utf8_lossy(&info.stderr)
+        );
+        let patched: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("Iteration 4096"))
+            .collect();
+        assert_eq!(patched.len(), 1, "{text}");
+        assert!(patched[0].starts_with(label), "{nth}: {text}");
+    }
+}
+
+#[test]
+fn pkcs12_with_huge_iteration_counts_is_refused_before_deriving() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path());
+    for name in ["modern.pfx", "legacy-3des.pfx"] {
+        // The encrypted certificate safe, the shrouded key bag, the MAC.
+        for nth in 0..3 {
+            let file = dir.path().join(format!("huge-{nth}-{name}"));
+            std::fs::write(&file, with_iterations(name, nth, i32::MAX as u32)).unwrap();
+            let out = certgen()
+                .args(["thumbprint", p(&file), "--password-file", &pw])
+                .output()
+                .unwrap();
+            let line = assert_clean_failure(&out, 1);
+            assert_eq!(
+                line,
+                format!(
+                    "error: {} uses 2147483647 key-derivation iterations, more than certgen accepts \
+                     (1000000); re-export it: openssl pkcs12 -in {} -nodes | openssl pkcs12 -export -out new.pfx",
+                    p(&file),
+                    p(&file)
+                ),
+                "{name} #{nth}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pkcs12_at_the_largest_count_real_tools_write_still_opens() {
+    // 600,000 PBKDF2 iterations (the most cautious tools' choice) in an OpenSSL-made file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.pfx");
+    assert!(openssl_ok(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        p(&fixture("rsa.key")),
+        "-in",
+        p(&fixture("rsa.crt")),
+        "-iter",
+        "600000",
+        "-passout",
+        &format!("pass:{PASSWORD}"),
+        "-out",
+        p(&file),
+    ]));
+    let expected = openssl_thumbprints(&fixture("rsa.crt"));
+    let got = forms_of(
+        &[p(&file), "--password-file", &password_file(dir.path())],
+        false,
+    );
+    assert_eq!(got, vec![expected]);
+}
