@@ -77,9 +77,9 @@ pub fn token_endpoint(host: &str, tenant: &str) -> String {
 }
 
 /// Checks a URL that an assertion or a secret will be sent to (or is addressed to):
-/// `https://`, or `http://` to a loopback address only.
-pub fn check_endpoint_url(url: &str) -> Result<()> {
-    parse_endpoint(url, "URL").map(|_| ())
+/// `https://`, or `http://` to a loopback address only. Returns it parsed.
+pub fn check_endpoint_url(url: &str) -> Result<Url> {
+    parse_endpoint(url, "URL")
 }
 
 /// Whether `s` is a GUID in its 8-4-4-4-12 hex form (any case), as Entra prints them.
@@ -132,7 +132,9 @@ fn parse_endpoint(value: &str, what: &str) -> Result<Url> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether the URL's host is this machine (`localhost`, 127.0.0.0/8, `::1`): the only place
+/// certgen sends or fetches anything over plain http.
+pub fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

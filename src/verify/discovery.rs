@@ -5,7 +5,6 @@
 //! `{authority}/.well-known/openid-configuration` (issuer `https://sts.windows.net/{tid}/`), each
 //! with its own `jwks_uri`. A token's `ver` says which one applies.
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -145,7 +144,7 @@ pub fn check_url(url: &str) -> Result<(), VerifyError> {
         Url::parse(url).map_err(|e| VerifyError::Config(format!("invalid URL {url:?} ({e})")))?;
     match parsed.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(&parsed) => Ok(()),
+        "http" if crate::authority::is_loopback(&parsed) => Ok(()),
         "http" => Err(VerifyError::Config(format!(
             "{url} uses plain http; keys and metadata must come over https (http is allowed only to localhost)"
         ))),
@@ -153,15 +152,6 @@ pub fn check_url(url: &str) -> Result<(), VerifyError> {
             "{url}: unsupported scheme {other:?} (use https)"
         ))),
     }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// reqwest's top-level message ("error sending request for url (…)") repeats the URL and hides
