@@ -19,6 +19,7 @@
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
 //! | [`jwt`] | any compact JWT taken apart without verification |
 //! | [`files`] | safe, atomic output files |
+//! | [`read`] | every input read with a bound suited to what it is |
 //! | [`paths`] | where the cache and service state live |
 //! | [`token`] | getting an access token ([`token::acquire`](fn@token::acquire): cache first, network on a miss), the request, its cache, and explanations of error answers |
 //! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
@@ -37,6 +38,7 @@ pub mod jwt;
 pub mod key;
 pub mod paths;
 pub mod pkcs12;
+pub mod read;
 pub mod secret;
 pub mod serve;
 pub mod thumbprint;

@@ -1,10 +1,10 @@
 //! `certgen decode`: header and claims of any JWT, with readable times. Never verifies.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use certgen::certificate::rfc3339;
 use certgen::jwt::{self, numeric_date, TIME_CLAIMS};
-use certgen::{Error, Result};
+use certgen::{read, Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -17,9 +17,10 @@ use super::output;
 /// to check an access token the way an API must.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  certgen decode eyJhbGciOi...\n  \
-certgen token ... --json | jq -r .access_token | certgen decode\n  \
+certgen token ... --output json | certgen decode\n  \
 certgen decode - --json < token.txt\n\n\
-Whitespace around the token and a 'Bearer ' prefix are ignored.")]
+Whitespace around the token and a 'Bearer ' prefix are ignored; the output of\n\
+certgen token --output header or --output json is taken as it is.")]
 pub struct DecodeArgs {
     /// The token; '-' or nothing reads it from stdin
     #[arg(value_name = "TOKEN")]
@@ -37,14 +38,12 @@ pub fn run(args: DecodeArgs) -> Result<()> {
                 return Err(Error::usage("no token: give it as an argument or on stdin")
                     .with_hint("certgen decode TOKEN, or: ... | certgen decode"));
             }
-            let mut buf = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buf)
-                .map_err(|e| Error::failure(format!("cannot read the token from stdin: {e}")))?;
-            buf
+            let bytes = read::stdin(read::TOKEN)?;
+            String::from_utf8(bytes)
+                .map_err(|_| Error::failure("the token on stdin is not UTF-8 text"))?
         }
     };
-    let decoded = jwt::decode_unverified(&text)?;
+    let decoded = jwt::decode_unverified(&token_in(&text)?)?;
     if args.json {
         return output::print_json(&json!({
             "header": decoded.header,
@@ -67,6 +66,31 @@ pub fn run(args: DecodeArgs) -> Result<()> {
     }
     out += "signature: NOT checked (decode never verifies; use certgen verify for access tokens)\n";
     output::write_stdout(&out)
+}
+
+/// The token in what `certgen token` prints, whichever `--output` made it: the token alone,
+/// `Authorization: Bearer …` (`--output header`), or the JSON document (`--output json`),
+/// so `certgen token --output … | certgen decode` works for all three.
+fn token_in(text: &str) -> Result<String> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') {
+        let doc: Value = serde_json::from_str(trimmed).map_err(|e| {
+            Error::failure(format!("the input is not a token and not valid JSON ({e})"))
+        })?;
+        return match doc.get("access_token").and_then(Value::as_str) {
+            Some(t) => Ok(t.to_string()),
+            None => Err(Error::failure(
+                "the JSON input has no \"access_token\" string: not the output of certgen token --output json",
+            )),
+        };
+    }
+    let header = "authorization:";
+    if let Some((name, rest)) = trimmed.split_at_checked(header.len()) {
+        if name.eq_ignore_ascii_case(header) {
+            return Ok(rest.trim().to_string());
+        }
+    }
+    Ok(trimmed.to_string())
 }
 
 fn indented(v: &Value) -> Result<String> {

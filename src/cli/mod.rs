@@ -58,13 +58,11 @@ pub fn run() -> i32 {
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "certgen",
-                &mut std::io::stdout(),
-            );
-            Ok(())
+            // Into memory first: clap_complete panics when its writer fails, and stdout fails
+            // as soon as the reader goes away (`| head -1`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "certgen", &mut script);
+            output::write_stdout(&String::from_utf8_lossy(&script))
         }
     };
     match result {

@@ -14,11 +14,11 @@ use axum::Router;
 use serde_json::json;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::aadsts::{json_body, no_store, Aadsts};
 use super::access_log::{self, LogFormat, LogNote};
+use super::body_limit;
 use super::grant::{TokenRequest, TokenService};
 use super::metadata;
 use super::tokens::{issuer_v1, issuer_v2, Endpoint};
@@ -63,7 +63,9 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/health", get(health))
         .fallback(not_found)
         .with_state(service)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(|req, next| {
+            body_limit::limit(MAX_BODY_BYTES, req, next)
+        }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

@@ -123,8 +123,12 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
+    /// The cache in `dir`, or in a private subfolder of it when other users may write to `dir`
+    /// ([`paths::private_location`]).
     pub fn new(dir: impl Into<PathBuf>) -> TokenCache {
-        TokenCache { dir: dir.into() }
+        TokenCache {
+            dir: paths::private_location(&dir.into()),
+        }
     }
 
     /// The cache in `$CERTGEN_CACHE_DIR`, `$XDG_CACHE_HOME/certgen` or `~/.cache/certgen`.
@@ -144,6 +148,14 @@ impl TokenCache {
     /// (unix seconds). Never fails: a broken entry is set aside and reported.
     pub fn lookup(&self, key: &CacheKey, now: i64) -> Lookup {
         let path = self.path_for(key);
+        // A folder another user can write to may hold a planted token: not read at all.
+        if self.dir.exists() {
+            if let Err(e) = paths::check_private(&self.dir) {
+                return Lookup::Skipped {
+                    warning: format!("{}; going on without the token cache", e.message()),
+                };
+            }
+        }
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == IoKind::NotFound => return Lookup::Miss,

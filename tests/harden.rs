@@ -1,0 +1,396 @@
+//! Issue 10, hardening: one regression test (or more) per finding, each driving the built
+//! binary — shared folders left alone, bounded replay memory, a 413 the client can read, and
+//! pipes that work.
+
+mod serve_support;
+mod token_stub;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{json, Value};
+use serve_support::*;
+use token_stub::CLEAN_ENV;
+
+fn certgen() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certgen"));
+    for var in CLEAN_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn euid() -> u32 {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// `certgen token` with a secret for APP at `server`, its cache in `cache`.
+fn secret_token(server: &Server, cache: &Path, secret_file: &Path) -> Command {
+    let mut cmd = certgen();
+    cmd.env("CERTGEN_CACHE_DIR", cache)
+        .args(["token", "--tenant", TENANT, "--client-id", APP])
+        .args(["--authority-host", &server.base()])
+        .args(["--ca-file", &server.field("ca_file")])
+        .arg("--secret-file")
+        .arg(secret_file)
+        .args(["--scope", "api://orders/.default"]);
+    cmd
+}
+
+fn write_secret(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("secret.txt");
+    std::fs::write(&p, format!("{SECRET}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+// Item 2: a shared (1777) folder keeps its mode; certgen works in a private subfolder of it.
+#[test]
+fn a_shared_cache_folder_keeps_its_mode_and_the_token_goes_to_a_private_subfolder() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let secret = write_secret(dir.path());
+
+    let out = secret_token(&server, &shared, &secret).output().unwrap();
+    succeeded(&out);
+    assert_eq!(mode(&shared), 0o1777, "the shared folder was chmodded");
+    let private = shared.join(format!("certgen-{}", euid()));
+    assert_eq!(mode(&private), 0o700);
+    let entries: Vec<_> = std::fs::read_dir(&private).unwrap().collect();
+    assert_eq!(entries.len(), 1, "one cache entry in {}", private.display());
+
+    // The second run finds the token there: no second request reaches the service.
+    let out = secret_token(&server, &shared, &secret).output().unwrap();
+    succeeded(&out);
+    let posts = server
+        .log_text()
+        .lines()
+        .filter(|l| l.contains(" POST "))
+        .count();
+    assert_eq!(posts, 1, "{}", server.log_text());
+
+    // An existing folder of the user's (0755) is used as it is, not chmodded.
+    let own = dir.path().join("own");
+    std::fs::create_dir(&own).unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = secret_token(&server, &own, &secret).output().unwrap();
+    succeeded(&out);
+    assert_eq!(mode(&own), 0o755);
+    assert_eq!(std::fs::read_dir(&own).unwrap().count(), 1);
+
+    // Folders certgen makes are 0700, every level of them.
+    let deep = dir.path().join("a/b/c");
+    let out = secret_token(&server, &deep, &secret).output().unwrap();
+    succeeded(&out);
+    for level in ["a", "a/b", "a/b/c"] {
+        assert_eq!(mode(&dir.path().join(level)), 0o700, "{level}");
+    }
+}
+
+// Item 2: a private subfolder someone else prepared (here: writable by all) is not trusted.
+#[test]
+fn a_subfolder_others_can_write_to_is_refused_not_used() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    let planted = shared.join(format!("certgen-{}", euid()));
+    std::fs::create_dir_all(&planted).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let secret = write_secret(dir.path());
+    let out = secret_token(&server, &shared, &secret).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("other users may write to it")
+            && stderr.contains("without the token cache"),
+        "{stderr}"
+    );
+    assert_eq!(mode(&planted), 0o777, "not chmodded either");
+    assert_eq!(std::fs::read_dir(&planted).unwrap().count(), 0);
+}
+
+// Item 2: serve --state-dir in a shared folder.
+#[test]
+fn serve_state_in_a_shared_folder_goes_to_a_private_subfolder() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let server = Server::start_in(&shared, &[]);
+    let private = shared.join(format!("certgen-{}", euid()));
+    assert_eq!(
+        Path::new(&server.field("ca_file")),
+        private.join("tls-cert.pem")
+    );
+    assert_eq!(mode(&shared), 0o1777);
+    assert_eq!(mode(&private), 0o700);
+    assert!(
+        server.log_text().contains("other users may write to"),
+        "{}",
+        server.log_text()
+    );
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+// Item 3: --strict remembers each jti in a fixed number of bytes, however long the jti.
+#[tokio::test]
+async fn strict_replay_memory_does_not_grow_with_jti_length() {
+    const N: usize = 1500;
+    let server = Server::with_args(&["--strict", "--http"]);
+    let f = fixture();
+    let header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": f.main.x5t_s256()});
+    let send = |jti: String| {
+        let mut c = claims(&server);
+        c["jti"] = Value::String(jti);
+        let jwt = sign_rsa(&header, &c, &f.main.key_pkcs1, Algorithm::PS256);
+        let server = &server;
+        async move { server.assertion_grant(&jwt, "api://orders/.default").await }
+    };
+    // Warm up (allocator arenas, the first connection) before the baseline.
+    for i in 0..50 {
+        let (status, body) = send(format!("warm-{i}-{}", "w".repeat(40_000))).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let before = rss_kib(server.child.id());
+    let long = "j".repeat(40_000);
+    for i in 0..N {
+        let (status, body) = send(format!("{i}-{long}")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let grown = rss_kib(server.child.id()).saturating_sub(before);
+    // Kept as text, 1500 jti of 40 KB were 60 MB; as digests they are under 0.1 MB.
+    assert!(
+        grown < 16 * 1024,
+        "serve grew by {grown} KiB for {N} long jti"
+    );
+
+    // Replays are still caught, with the jti quoted briefly.
+    let jti = format!("again-{long}");
+    assert_eq!(send(jti.clone()).await.0, 200);
+    let refused = send(jti).await;
+    assert_refusal(&refused, 400, "invalid_request", 50027);
+    let description = refused.1["error_description"].as_str().unwrap();
+    assert!(description.len() < 600, "{description}");
+}
+
+/// The bytes of a form with a `pad` field that makes the whole body `size` bytes.
+fn big_form(size: usize) -> Vec<u8> {
+    let head = format!("grant_type=client_credentials&client_id={APP}&pad=");
+    let mut body = head.into_bytes();
+    body.resize(size, b'a');
+    body
+}
+
+// Item 7: a 4 MiB POST over TLS gets its 413, not a reset or a TLS EOF, and a normal request
+// afterwards is served.
+#[tokio::test]
+async fn a_4_mib_post_over_tls_gets_the_413() {
+    let server = Server::start();
+    let client = server.client();
+    for _ in 0..3 {
+        let resp = client
+            .post(server.token_url(TENANT))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(big_form(4 * 1024 * 1024))
+            .send()
+            .await
+            .expect("the client reads an answer, not a reset");
+        assert_eq!(resp.status(), 413);
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("larger than 65536 bytes"), "{text}");
+    }
+    let (status, _) = server.secret_grant(SECRET, "api://orders/.default").await;
+    assert_eq!(status, 200);
+}
+
+// Item 7: the same for a chunked body (no Content-Length), refused once past the limit.
+#[test]
+fn a_4_mib_chunked_post_gets_the_413() {
+    let server = Server::with_args(&["--http"]);
+    let listen = server.field("listen");
+    let mut tcp = std::net::TcpStream::connect(&listen).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /{TENANT}/oauth2/v2.0/token HTTP/1.1\r\nHost: {listen}\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    let chunk = format!("10000\r\n{}\r\n", "a".repeat(0x10000));
+    for _ in 0..64 {
+        tcp.write_all(chunk.as_bytes())
+            .expect("the server reads the whole body");
+    }
+    tcp.write_all(b"0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 413 Payload Too Large"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+}
+
+// Item 7: with --http, a client that half-closes after its request still gets the answer.
+#[test]
+fn a_half_closing_client_gets_its_answer_every_time() {
+    let server = Server::with_args(&["--http"]);
+    let listen = server.field("listen");
+    let body = format!(
+        "grant_type=client_credentials&client_id={APP}&client_secret={}&scope=api%3A%2F%2Forders%2F.default",
+        percent(SECRET)
+    );
+    let request = format!(
+        "POST /{TENANT}/oauth2/v2.0/token HTTP/1.1\r\nHost: {listen}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    for i in 0..30 {
+        let mut tcp = std::net::TcpStream::connect(&listen).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        tcp.write_all(request.as_bytes()).unwrap();
+        tcp.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK"),
+            "attempt {i}: {answer:?}"
+        );
+        assert!(answer.contains("\"access_token\""), "attempt {i}");
+    }
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+// Item 10: a closed stdout (`| head -1`) ends a command quietly, for every command that prints.
+#[test]
+fn a_closed_stdout_is_a_quiet_exit_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("pipe.sh");
+    std::fs::write(
+        &script,
+        "set -o pipefail\n\"$CERTGEN\" \"$@\" | head -c 1 >/dev/null\n",
+    )
+    .unwrap();
+    let out = certgen()
+        .current_dir(dir.path())
+        .args(["new", "--cn", "c", "--days", "1"])
+        .output()
+        .unwrap();
+    succeeded(&out);
+    for args in [
+        vec!["completions", "bash"],
+        vec!["completions", "zsh"],
+        vec!["completions", "fish"],
+        vec!["thumbprint", "c.crt", "--json"],
+    ] {
+        // Repeated: the reader must be gone before the writer writes, which a short run
+        // may miss; a failure shows in any run.
+        for _ in 0..5 {
+            let out = Command::new("bash")
+                .arg(&script)
+                .args(&args)
+                .current_dir(dir.path())
+                .env("CERTGEN", env!("CARGO_BIN_EXE_certgen"))
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{args:?}: {stderr}");
+            assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        }
+    }
+    // And with the reader gone before certgen starts writing.
+    let mut child = certgen()
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "{stderr}");
+}
+
+// Item 10: what `certgen token` prints in each --output form is what `certgen decode` reads.
+#[test]
+fn every_token_output_form_pipes_into_decode() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write_secret(dir.path());
+    for form in ["token", "header", "json"] {
+        let out = secret_token(&server, &dir.path().join("cache"), &secret)
+            .args(["--output", form])
+            .output()
+            .unwrap();
+        succeeded(&out);
+        let mut decode = certgen()
+            .args(["decode", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        decode.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+        let decoded = decode.wait_with_output().unwrap();
+        assert!(
+            decoded.status.success(),
+            "--output {form}: {}",
+            String::from_utf8_lossy(&decoded.stderr)
+        );
+        let doc: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+        assert_eq!(doc["claims"]["azp"], APP, "--output {form}");
+    }
+    // JSON that is not certgen's says what is missing.
+    let out = certgen()
+        .args(["decode", r#"{"token": "x"}"#])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("access_token"),
+        "{stderr}"
+    );
+}
