@@ -394,3 +394,94 @@ fn every_token_output_form_pipes_into_decode() {
         "{stderr}"
     );
 }
+
+/// The fenced block that follows each `<!-- readme-test: MARK -->` line of the README, in order.
+fn readme_blocks(mark: &str) -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let marker = format!("<!-- readme-test: {mark} -->");
+    let mut blocks = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != marker {
+            continue;
+        }
+        let fence = lines.next().expect("a block after the marker");
+        assert!(
+            fence.starts_with("```"),
+            "{mark}: not a fenced block: {fence}"
+        );
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
+        blocks.push(body.join("\n") + "\n");
+    }
+    blocks
+}
+
+// Item 9: the README's offline loop, run by bash exactly as the README shows it.
+#[test]
+fn readme_offline_loop() {
+    let config = readme_blocks("file serve.toml");
+    assert_eq!(config.len(), 1, "the README marks one serve.toml");
+    let script = readme_blocks("offline-loop");
+    assert_eq!(script.len(), 2, "the README marks the loop's two blocks");
+
+    // Inside the checkout (target/tmp), as the README says: `cargo run --example` needs it.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(dir.path().join("serve.toml"), &config[0]).unwrap();
+    std::fs::write(dir.path().join("loop.sh"), script.concat()).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_certgen")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("bash");
+    for var in CLEAN_ENV {
+        cmd.env_remove(var);
+    }
+    use std::os::unix::process::CommandExt;
+    let child = cmd
+        .args(["-euo", "pipefail", "loop.sh"])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("HOME", dir.path())
+        .env_remove("CERTGEN_CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    while !waiter.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Whatever happened, nothing the script started outlives the test.
+    let _ = Command::new("kill")
+        .args(["-TERM", &format!("-{group}")])
+        .status();
+    let out = waiter.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the README loop failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // verify prints the claims first; then the API's answer, then the status of the 401.
+    let answer = stdout
+        .lines()
+        .find(|l| l.starts_with('{') && l.contains("\"message\""))
+        .unwrap_or_else(|| panic!("no answer from the API: {stdout}"));
+    let api: Value = serde_json::from_str(answer).unwrap();
+    assert_eq!(
+        api["message"], "Hello, 6f1c5e8a-1111-4222-8333-944455556666!",
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some("401"), "{stdout}");
+}
