@@ -485,3 +485,166 @@ fn readme_offline_loop() {
     );
     assert_eq!(stdout.lines().last(), Some("401"), "{stdout}");
 }
+
+/// Starts `certgen serve` with exactly `args` (and a fresh state folder); the ready line and
+/// the child, whose stderr goes to the returned log file.
+fn serve_with(dir: &Path, args: &[&str]) -> (std::process::Child, Value, std::path::PathBuf) {
+    use std::io::BufRead;
+    let log = dir.join("serve.log");
+    let mut child = certgen()
+        .arg("serve")
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready = serde_json::from_str(&line)
+        .unwrap_or_else(|_| panic!("no ready line: {}", std::fs::read_to_string(&log).unwrap()));
+    (child, ready, log)
+}
+
+// Item 11: `serve --listen localhost:PORT` is 127.0.0.1; a non-loopback address is warned about.
+#[test]
+fn serve_listen_takes_localhost_and_warns_about_every_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, ready, _) = serve_with(dir.path(), &["--http", "--listen", "localhost:0"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let listen = ready["listen"].as_str().unwrap();
+    assert!(listen.starts_with("127.0.0.1:"), "{listen}");
+    let (mut child, ready, log) = serve_with(dir.path(), &["--listen", "0.0.0.0:0"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready["listen"].as_str().unwrap().starts_with("0.0.0.0:"));
+    let banner = std::fs::read_to_string(log).unwrap();
+    assert!(
+        banner.contains("warning: listening on 0.0.0.0, reachable from other machines"),
+        "{banner}"
+    );
+    let out = certgen()
+        .args(["serve", "--listen", "localhost:http"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a port number"), "{stderr}");
+}
+
+// Item 11: value names are case-insensitive everywhere, as --alg already was.
+#[test]
+fn format_and_output_values_ignore_case() {
+    let dir = tempfile::tempdir().unwrap();
+    succeeded(
+        &certgen()
+            .current_dir(dir.path())
+            .args(["new", "--cn", "c", "--days", "1"])
+            .output()
+            .unwrap(),
+    );
+    let upper = certgen()
+        .current_dir(dir.path())
+        .args(["thumbprint", "--format", "SHA1", "c.crt"])
+        .output()
+        .unwrap();
+    succeeded(&upper);
+    let lower = certgen()
+        .current_dir(dir.path())
+        .args(["thumbprint", "--format", "sha1", "c.crt"])
+        .output()
+        .unwrap();
+    assert_eq!(upper.stdout, lower.stdout);
+    // And the value is the one openssl computes.
+    let fp = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha1", "-in", "c.crt"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let fp = String::from_utf8_lossy(&fp.stdout).replace(':', "");
+    let printed = String::from_utf8_lossy(&upper.stdout);
+    assert!(fp.trim().ends_with(printed.trim()), "{fp} vs {printed}");
+}
+
+// Item 11: a leeway that would switch expiry off is refused; `--authority …/v2.0` works.
+#[test]
+fn verify_refuses_a_huge_leeway_and_takes_an_authority_with_v2_suffix() {
+    let out = certgen()
+        .args([
+            "verify",
+            "x.y.z",
+            "--audience",
+            "a",
+            "--jwks-file",
+            "k.json",
+        ])
+        .args(["--issuer", "i", "--leeway", "99999999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("3600"),
+        "{stderr}"
+    );
+
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write_secret(dir.path());
+    let out = secret_token(&server, &dir.path().join("cache"), &secret)
+        .output()
+        .unwrap();
+    succeeded(&out);
+    let token = String::from_utf8(out.stdout).unwrap();
+    for authority in [
+        server.field("authority") + "/v2.0",
+        server.field("authority") + "/v2.0/",
+    ] {
+        let out = certgen()
+            .args(["verify", token.trim(), "--audience", ORDERS_API])
+            .args([
+                "--authority",
+                &authority,
+                "--ca-file",
+                &server.field("ca_file"),
+            ])
+            .output()
+            .unwrap();
+        succeeded(&out);
+    }
+}
+
+// Item 11: help that reads well on an 80-column terminal, and says how to install completions.
+#[test]
+fn help_examples_fit_80_columns_and_completions_say_how_to_install() {
+    for cmd in [
+        "new",
+        "thumbprint",
+        "assertion",
+        "token",
+        "decode",
+        "verify",
+        "serve",
+    ] {
+        let out = certgen().args([cmd, "--help"]).output().unwrap();
+        succeeded(&out);
+        let help = String::from_utf8(out.stdout).unwrap();
+        let examples = help.split_once("Examples:").map(|(_, e)| e).unwrap_or("");
+        for line in examples.lines() {
+            assert!(line.chars().count() <= 80, "{cmd} --help: {line}");
+        }
+    }
+    let out = certgen().args(["completions", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for shell_line in [
+        "certgen completions bash > ~/.local/share/bash-completion/completions/certgen",
+        "certgen completions zsh > ~/.zfunc/_certgen",
+        "certgen completions fish > ~/.config/fish/completions/certgen.fish",
+    ] {
+        assert!(help.contains(shell_line), "{help}");
+    }
+}

@@ -37,6 +37,13 @@ enum Command {
     Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
+    #[command(after_help = "Install (then open a new shell):\n  \
+bash:        certgen completions bash > ~/.local/share/bash-completion/completions/certgen\n  \
+zsh:         certgen completions zsh > ~/.zfunc/_certgen\n               \
+(with fpath+=~/.zfunc before compinit in ~/.zshrc)\n  \
+fish:        certgen completions fish > ~/.config/fish/completions/certgen.fish\n  \
+powershell:  certgen completions powershell >> $PROFILE\n\n\
+Or for the current shell only: source <(certgen completions bash)")]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

@@ -23,7 +23,8 @@ use super::output;
 /// Existing files are never replaced without --force.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  certgen new --cn my-daemon\n  \
-certgen new --subject 'CN=my-daemon,O=Contoso' --days 730 --pfx --password-file pw.txt\n  \
+certgen new --subject 'CN=my-daemon,O=Contoso' --days 730 \\\n      \
+--pfx --password-file pw.txt\n  \
 certgen new --cn my-daemon --out certs --json")]
 pub struct NewArgs {
     /// Common name of the subject (default: certgen)

@@ -27,7 +27,7 @@ pub struct ThumbprintArgs {
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
     /// Print only this form, one line per certificate
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     format: Option<Form>,
     /// Print a JSON array, one object per certificate
     #[arg(long, conflicts_with = "format")]

@@ -13,6 +13,10 @@ use time::OffsetDateTime;
 
 use super::output;
 
+/// The largest `--leeway`: an hour covers any honest clock drift; a larger value would quietly
+/// turn expiry checking off (a token expired a year ago would still pass).
+const MAX_LEEWAY_SECS: u64 = 3600;
+
 /// Validate an access token as a protected API must: signature (RS256, key chosen by kid),
 /// issuer, audience, lifetime and required roles.
 ///
@@ -25,10 +29,13 @@ use super::output;
     after_help = "Exit status: 0 valid (claims on stdout), 1 rejected (the reason on stderr), \
 2 usage, 3 the authority answered with an error, 4 it could not be reached.\n\n\
 Examples:\n  \
-certgen verify \"$TOKEN\" --audience api://my-api --authority https://login.microsoftonline.com/contoso.onmicrosoft.com\n  \
-echo \"$TOKEN\" | certgen verify - --audience 11111111-2222-3333-4444-555555555555 \\\n      \
---authority https://127.0.0.1:8443/contoso --ca-file ca.pem --require-role Data.Read --json\n  \
-certgen verify \"$TOKEN\" --audience api://my-api --jwks-file keys.json --issuer https://sts.windows.net/<tid>/"
+certgen verify \"$TOKEN\" --audience api://my-api \\\n      \
+--authority https://login.microsoftonline.com/contoso.onmicrosoft.com\n  \
+echo \"$TOKEN\" | certgen verify - --json \\\n      \
+--audience 11111111-2222-3333-4444-555555555555 --require-role Data.Read \\\n      \
+--authority https://127.0.0.1:8443/contoso --ca-file ca.pem\n  \
+certgen verify \"$TOKEN\" --audience api://my-api --jwks-file keys.json \\\n      \
+--issuer https://sts.windows.net/<tid>/"
 )]
 pub struct VerifyArgs {
     /// The access token; '-' or nothing reads stdin (a `Bearer ` prefix or a token response JSON is fine)
@@ -52,8 +59,13 @@ pub struct VerifyArgs {
     /// A role the token must carry in `roles` (repeatable)
     #[arg(long = "require-role", value_name = "R")]
     require_role: Vec<String>,
-    /// Clock tolerance for exp/nbf, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_LEEWAY.as_secs())]
+    /// Clock tolerance for exp/nbf, in seconds (at most 3600)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = DEFAULT_LEEWAY.as_secs(),
+        value_parser = clap::value_parser!(u64).range(..=MAX_LEEWAY_SECS)
+    )]
     leeway: u64,
     /// Extra trusted CA certificates (PEM) for HTTPS to the authority, e.g. certgen serve's
     #[arg(long, value_name = "PEM")]

@@ -34,8 +34,15 @@ impl TokenVersion {
 
     /// The metadata URL for this version under an authority such as
     /// `https://login.microsoftonline.com/{tenant}`.
+    /// An authority given with the v2 suffix (`…/{tenant}/v2.0`, the v2 issuer's form, as
+    /// MSAL.js and many configs write it) names the same tenant: the suffix is dropped rather
+    /// than asked for twice (`…/v2.0/v2.0/…`, a 404).
     pub fn metadata_url(self, authority: &str) -> String {
         let base = authority.trim_end_matches('/');
+        let base = base
+            .strip_suffix("/v2.0")
+            .unwrap_or(base)
+            .trim_end_matches('/');
         match self {
             TokenVersion::V2 => format!("{base}/v2.0/.well-known/openid-configuration"),
             TokenVersion::V1 => format!("{base}/.well-known/openid-configuration"),
@@ -188,6 +195,15 @@ mod tests {
             TokenVersion::V1.metadata_url(a),
             "https://login.microsoftonline.com/contoso.onmicrosoft.com/.well-known/openid-configuration"
         );
+        for with_suffix in [
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0",
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/",
+        ] {
+            assert_eq!(
+                TokenVersion::V2.metadata_url(with_suffix),
+                TokenVersion::V2.metadata_url(a)
+            );
+        }
         assert_eq!(TokenVersion::of(Some("1.0")), TokenVersion::V1);
         assert_eq!(TokenVersion::of(None), TokenVersion::V2);
     }
