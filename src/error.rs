@@ -70,14 +70,11 @@ impl Error {
 
     /// An I/O error about `path`, with the OS reason in words a user knows.
     pub fn io(action: &str, path: &Path, err: &std::io::Error) -> Self {
-        let reason = match err.kind() {
-            std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            std::io::ErrorKind::AlreadyExists => "it already exists".to_string(),
-            std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
-            _ => strip_os_code(&err.to_string()),
-        };
-        Error::failure(format!("cannot {action} {}: {reason}", path.display()))
+        Error::failure(format!(
+            "cannot {action} {}: {}",
+            path.display(),
+            io_reason(err)
+        ))
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -90,6 +87,17 @@ impl Error {
 
     pub fn hints(&self) -> &[String] {
         &self.hints
+    }
+}
+
+/// The OS reason of an I/O error in words a user knows.
+pub fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::AlreadyExists => "it already exists".to_string(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+        _ => strip_os_code(&err.to_string()),
     }
 }
 

@@ -89,31 +89,45 @@ impl Limit {
             b => format!("{b} bytes"),
         }
     }
+}
 
-    fn too_large(&self, name: &str) -> Error {
-        Error::failure(format!(
-            "{name} is larger than {}, the most certgen reads for {}",
-            self.human(),
-            self.what
-        ))
+/// Why an input could not be read. `Display` gives the reason without the input's name, for
+/// messages that name it themselves; [`ReadError::message`] puts the name in front.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("it is larger than {}, the most certgen reads for {}", .limit.human(), .limit.what)]
+    TooLarge { limit: Limit },
+    #[error("it is {kind}, not a regular file holding {}", .limit.what)]
+    NotAFile { kind: &'static str, limit: Limit },
+    #[error("{}", crate::error::io_reason(.0))]
+    Io(#[from] std::io::Error),
+}
+
+impl ReadError {
+    /// "cannot read NAME: REASON".
+    pub fn message(&self, name: &str) -> String {
+        format!("cannot read {name}: {self}")
+    }
+
+    /// The library error for the input `name`.
+    pub fn into_error(self, name: &str) -> Error {
+        Error::failure(self.message(name))
     }
 }
 
-/// Reads the regular file `path` whole, refusing anything larger than `limit`.
-pub fn file(path: &Path, limit: Limit) -> Result<Vec<u8>> {
-    let file = open_regular(path, limit)?;
-    bounded(file, limit, &path.display().to_string())
-        .map_err(|e| e.unwrap_or_else(|io| Error::io("read", path, &io)))
+/// Reads the regular file `path` (or a pipe, where `limit` allows one) whole, refusing
+/// anything larger than `limit`.
+pub fn file(path: &Path, limit: Limit) -> std::result::Result<Vec<u8>, ReadError> {
+    bounded(open_regular(path, limit)?, limit)
 }
 
 /// Reads stdin to its end, refusing anything larger than `limit`.
-pub fn stdin(limit: Limit) -> Result<Vec<u8>> {
-    bounded(std::io::stdin().lock(), limit, "stdin")
-        .map_err(|e| e.unwrap_or_else(|io| Error::failure(format!("cannot read stdin: {io}"))))
+pub fn stdin(limit: Limit) -> std::result::Result<Vec<u8>, ReadError> {
+    bounded(std::io::stdin().lock(), limit)
 }
 
 /// `path`, or stdin for `-`.
-pub fn file_or_stdin(path: &Path, limit: Limit) -> Result<Vec<u8>> {
+pub fn file_or_stdin(path: &Path, limit: Limit) -> std::result::Result<Vec<u8>, ReadError> {
     if path == Path::new("-") {
         stdin(limit)
     } else {
@@ -121,44 +135,39 @@ pub fn file_or_stdin(path: &Path, limit: Limit) -> Result<Vec<u8>> {
     }
 }
 
+/// [`file_or_stdin`] with the library's error, naming the input by its path.
+pub fn input(path: &Path, limit: Limit) -> Result<Vec<u8>> {
+    file_or_stdin(path, limit).map_err(|e| e.into_error(&path.display().to_string()))
+}
+
 /// Opens `path` for reading if it is a regular file (after symlinks), or a pipe where `limit`
 /// allows one. Where it does not, the file is opened without waiting (`O_NONBLOCK`: opening a
 /// FIFO for reading otherwise waits for a writer) and checked on the open handle (a check by
 /// name before opening could be raced).
-pub fn open_regular(path: &Path, limit: Limit) -> Result<std::fs::File> {
+pub fn open_regular(path: &Path, limit: Limit) -> std::result::Result<std::fs::File, ReadError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     if !limit.pipe_ok {
         std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
     }
-    let file = options
-        .open(path)
-        .map_err(|e| Error::io("read", path, &e))?;
-    let meta = file.metadata().map_err(|e| Error::io("read", path, &e))?;
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
     if !(meta.is_file() || limit.pipe_ok && is_pipe(&meta.file_type())) {
-        return Err(Error::failure(format!(
-            "cannot read {}: it is {}, not a regular file holding {}",
-            path.display(),
-            file_type_name(&meta.file_type()),
-            limit.what
-        )));
+        return Err(ReadError::NotAFile {
+            kind: file_type_name(&meta.file_type()),
+            limit,
+        });
     }
     Ok(file)
 }
 
-/// Reads at most `limit` bytes; `Err(Ok(..))` when there was more, `Err(Err(io))` on I/O failure.
-fn bounded(
-    from: impl Read,
-    limit: Limit,
-    name: &str,
-) -> std::result::Result<Vec<u8>, std::result::Result<Error, std::io::Error>> {
+/// Reads at most `limit` bytes.
+fn bounded(from: impl Read, limit: Limit) -> std::result::Result<Vec<u8>, ReadError> {
     let mut buf = Vec::new();
-    from.take(limit.bytes + 1)
-        .read_to_end(&mut buf)
-        .map_err(Err)?;
+    from.take(limit.bytes + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > limit.bytes {
-        return Err(Ok(limit.too_large(name)));
+        return Err(ReadError::TooLarge { limit });
     }
     Ok(buf)
 }
@@ -208,24 +217,30 @@ mod tests {
         assert_eq!(file(&small, SECRET).unwrap().len(), 1024);
         let big = dir.path().join("big");
         std::fs::write(&big, vec![b'a'; 64 * 1024 + 1]).unwrap();
-        let e = file(&big, SECRET).unwrap_err();
+        let e = input(&big, SECRET).unwrap_err();
         assert!(
             e.message().contains("larger than 64 KiB"),
             "{}",
             e.message()
         );
-        let e = file(dir.path(), SECRET).unwrap_err();
+        let e = input(dir.path(), SECRET).unwrap_err();
         assert!(e.message().contains("a folder"), "{}", e.message());
         #[cfg(unix)]
         {
             let e = file(Path::new("/dev/zero"), JWKS).unwrap_err();
-            assert!(e.message().contains("a device"), "{}", e.message());
+            assert_eq!(
+                e.to_string(),
+                "it is a device, not a regular file holding a JWKS"
+            );
             let link = dir.path().join("link");
             std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
-            assert!(file(&link, JWKS)
-                .unwrap_err()
-                .message()
-                .contains("a device"));
+            assert!(matches!(
+                file(&link, JWKS),
+                Err(ReadError::NotAFile {
+                    kind: "a device",
+                    ..
+                })
+            ));
             // A FIFO with no writer: refused at once for a cache entry (no hang).
             let fifo = dir.path().join("fifo");
             assert!(std::process::Command::new("mkfifo")
@@ -233,8 +248,10 @@ mod tests {
                 .status()
                 .unwrap()
                 .success());
-            let e = file(&fifo, CACHE_ENTRY).unwrap_err();
-            assert!(e.message().contains("a FIFO"), "{}", e.message());
+            assert!(matches!(
+                file(&fifo, CACHE_ENTRY),
+                Err(ReadError::NotAFile { kind: "a FIFO", .. })
+            ));
         }
         assert_eq!(TOKEN.human(), "256 KiB");
         assert_eq!(CA_BUNDLE.human(), "4 MiB");

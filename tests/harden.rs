@@ -648,3 +648,115 @@ fn help_examples_fit_80_columns_and_completions_say_how_to_install() {
         assert!(help.contains(shell_line), "{help}");
     }
 }
+
+/// `certgen ARGS` under a 1 GiB address-space limit (`ulimit -v`) with stdin from `stdin`
+/// (a shell redirection or pipe); (exit code, stderr) and how long it took.
+fn bounded_run(stdin: &str, args: &str) -> (Option<i32>, String, Duration) {
+    let start = std::time::Instant::now();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -v 1048576; {stdin} \"$CERTGEN\" {args}"))
+        .env("CERTGEN", env!("CARGO_BIN_EXE_certgen"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        start.elapsed(),
+    )
+}
+
+// Item 1: endless or device inputs are refused within their limit, in bounded memory and time.
+#[test]
+fn endless_inputs_are_refused_with_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero_link = dir.path().join("keys.json");
+    std::os::unix::fs::symlink("/dev/zero", &zero_link).unwrap();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(&config, "x".repeat(2 * 1024 * 1024)).unwrap();
+    let cases: Vec<(String, String, &str)> = vec![
+        ("".into(), "decode < /dev/zero".into(), "larger than 256 KiB, the most certgen reads for a token"),
+        ("yes |".into(), "decode".into(), "larger than 256 KiB, the most certgen reads for a token"),
+        ("yes |".into(), "verify - --audience a --jwks-file k.json --issuer i".into(), "larger than 256 KiB"),
+        (
+            "".into(),
+            "verify x.y.z --audience a --issuer i --jwks-file /dev/zero".into(),
+            "/dev/zero: cannot read the JWKS file: it is a device, not a regular file holding a JWKS",
+        ),
+        (
+            "".into(),
+            format!("verify x.y.z --audience a --issuer i --jwks-file {}", zero_link.display()),
+            "it is a device, not a regular file holding a JWKS",
+        ),
+        (
+            "".into(),
+            "verify x.y.z --audience a --authority https://127.0.0.1:9/t --ca-file /dev/zero".into(),
+            "it is a device, not a regular file holding a CA bundle",
+        ),
+        (
+            "".into(),
+            "serve --config /dev/zero".into(),
+            "cannot read /dev/zero: it is a device, not a regular file holding a configuration file",
+        ),
+        (
+            "".into(),
+            format!("serve --config {}", config.display()),
+            "larger than 1 MiB, the most certgen reads for a configuration file",
+        ),
+    ];
+    for (stdin, args, needle) in cases {
+        let (code, stderr, took) = bounded_run(&stdin, &args);
+        assert!(
+            matches!(code, Some(1) | Some(2)),
+            "{stdin} certgen {args}: exit {code:?}: {stderr}"
+        );
+        assert!(stderr.starts_with("error: "), "{args}: {stderr}");
+        assert!(stderr.contains(needle), "{args}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args}: {stderr}");
+        assert!(took < Duration::from_secs(10), "{args}: took {took:?}");
+    }
+}
+
+// Item 1: a cache entry that is a link to /dev/zero, or a FIFO, is set aside at once.
+#[test]
+fn a_cache_entry_that_is_not_a_file_is_set_aside_at_once() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let secret = write_secret(dir.path());
+    succeeded(&secret_token(&server, &cache, &secret).output().unwrap());
+    let entry = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    for kind in ["link to /dev/zero", "FIFO"] {
+        std::fs::remove_file(&entry).unwrap();
+        if kind == "FIFO" {
+            assert!(Command::new("mkfifo")
+                .arg(&entry)
+                .status()
+                .unwrap()
+                .success());
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &entry).unwrap();
+        }
+        let start = std::time::Instant::now();
+        let mut cmd = secret_token(&server, &cache, &secret);
+        let out = cmd.output().unwrap();
+        assert!(start.elapsed() < Duration::from_secs(10), "{kind}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{kind}: {stderr}");
+        assert!(
+            stderr.contains("warning: the cached token") && stderr.contains("not a regular file"),
+            "{kind}: {stderr}"
+        );
+        // Set aside, and the fresh token took its place.
+        assert!(
+            std::fs::symlink_metadata(&entry).unwrap().is_file(),
+            "{kind}"
+        );
+        std::fs::remove_file(entry.with_extension("json.corrupt")).unwrap();
+    }
+}

@@ -1,15 +1,13 @@
 //! `certgen decode`: header and claims of any JWT, with readable times. Never verifies.
 
-use std::io::IsTerminal;
-
 use certgen::certificate::rfc3339;
 use certgen::jwt::{self, numeric_date, TIME_CLAIMS};
-use certgen::{read, Error, Result};
+use certgen::{Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::output;
+use super::{output, token_input};
 
 /// Show the header and claims of a JWT (an assertion, an access token), times as dates.
 ///
@@ -31,19 +29,11 @@ pub struct DecodeArgs {
 }
 
 pub fn run(args: DecodeArgs) -> Result<()> {
-    let text = match args.token.as_deref() {
-        Some(t) if t != "-" => t.to_string(),
-        given => {
-            if given.is_none() && std::io::stdin().is_terminal() {
-                return Err(Error::usage("no token: give it as an argument or on stdin")
-                    .with_hint("certgen decode TOKEN, or: ... | certgen decode"));
-            }
-            let bytes = read::stdin(read::TOKEN)?;
-            String::from_utf8(bytes)
-                .map_err(|_| Error::failure("the token on stdin is not UTF-8 text"))?
-        }
-    };
-    let decoded = jwt::decode_unverified(&token_in(&text)?)?;
+    let token = token_input::read_token(
+        args.token.as_deref(),
+        "certgen decode TOKEN, or: ... | certgen decode",
+    )?;
+    let decoded = jwt::decode_unverified(&token)?;
     if args.json {
         return output::print_json(&json!({
             "header": decoded.header,
@@ -66,31 +56,6 @@ pub fn run(args: DecodeArgs) -> Result<()> {
     }
     out += "signature: NOT checked (decode never verifies; use certgen verify for access tokens)\n";
     output::write_stdout(&out)
-}
-
-/// The token in what `certgen token` prints, whichever `--output` made it: the token alone,
-/// `Authorization: Bearer …` (`--output header`), or the JSON document (`--output json`),
-/// so `certgen token --output … | certgen decode` works for all three.
-fn token_in(text: &str) -> Result<String> {
-    let trimmed = text.trim();
-    if trimmed.starts_with('{') {
-        let doc: Value = serde_json::from_str(trimmed).map_err(|e| {
-            Error::failure(format!("the input is not a token and not valid JSON ({e})"))
-        })?;
-        return match doc.get("access_token").and_then(Value::as_str) {
-            Some(t) => Ok(t.to_string()),
-            None => Err(Error::failure(
-                "the JSON input has no \"access_token\" string: not the output of certgen token --output json",
-            )),
-        };
-    }
-    let header = "authorization:";
-    if let Some((name, rest)) = trimmed.split_at_checked(header.len()) {
-        if name.eq_ignore_ascii_case(header) {
-            return Ok(rest.trim().to_string());
-        }
-    }
-    Ok(trimmed.to_string())
 }
 
 fn indented(v: &Value) -> Result<String> {

@@ -13,6 +13,7 @@ mod output;
 mod serve;
 mod thumbprint;
 mod token;
+mod token_input;
 mod verify;
 
 /// Certificates, client assertions and tokens for the Microsoft Entra ID client-credentials flow.

@@ -1,17 +1,15 @@
 //! `certgen verify`: validate an access token the way a protected API does.
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use certgen::input::read_input;
 use certgen::verify::{ValidToken, Validator, ValidatorOptions, DEFAULT_LEEWAY};
 use certgen::{Error, Result};
 use clap::{ArgGroup, Args};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::output;
+use super::{output, token_input};
 
 /// The largest `--leeway`: an hour covers any honest clock drift; a larger value would quietly
 /// turn expiry checking off (a token expired a year ago would still pass).
@@ -89,7 +87,13 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             .with_hint("e.g. --issuer https://login.microsoftonline.com/<tenant id>/v2.0 (v2 tokens) or https://sts.windows.net/<tenant id>/ (v1)"));
         }
     }
-    let token = read_token(args.token.as_deref())?;
+    let token = token_input::read_token(
+        args.token.as_deref(),
+        "pass it as an argument, or pipe it in: … | certgen verify - --audience …",
+    )?;
+    if token.is_empty() {
+        return Err(Error::usage("the token is empty"));
+    }
     let mut options =
         ValidatorOptions::new(args.audience.clone()).leeway(Duration::from_secs(args.leeway));
     options.required_roles = args.require_role.clone();
@@ -125,36 +129,6 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     } else {
         output::write_stdout(&human(&valid, &args))
     }
-}
-
-/// The token from the argument, or stdin for `-`/nothing. A token response (`{"access_token":…}`)
-/// on stdin is accepted too, so `certgen token --json | certgen verify …` works.
-fn read_token(arg: Option<&str>) -> Result<String> {
-    let text = match arg {
-        Some(t) if t != "-" => t.to_string(),
-        _ => {
-            if arg.is_none() && std::io::stdin().is_terminal() {
-                return Err(Error::usage("no token given").with_hint(
-                    "pass it as an argument, or pipe it in: … | certgen verify - --audience …",
-                ));
-            }
-            let bytes = read_input(Path::new("-"))?;
-            String::from_utf8(bytes)
-                .map_err(|_| Error::failure("the token on stdin is not text"))?
-        }
-    };
-    let text = text.trim();
-    if text.starts_with('{') {
-        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
-            if let Some(t) = map.get("access_token").and_then(Value::as_str) {
-                return Ok(t.to_string());
-            }
-        }
-    }
-    if text.is_empty() {
-        return Err(Error::usage("the token is empty"));
-    }
-    Ok(text.to_string())
 }
 
 fn human(valid: &ValidToken, args: &VerifyArgs) -> String {

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use crate::certificate::{CertKey, Certificate};
 use crate::error::{Error, Result};
 use crate::input;
+use crate::read;
 use crate::secret::{Secret, SecretSource};
 
 /// The tenant used when none is given (documented in the README and shown in the banner).
@@ -211,8 +212,9 @@ impl Registry {
     ) -> Result<Registry> {
         let (file, base_dir) = match config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| Error::io("read the config file", path, &e))?;
+                let bytes = read::input(path, read::CONFIG)?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| Error::failure(format!("{}: not UTF-8 text", path.display())))?;
                 let file: ConfigFile = toml::from_str(&text).map_err(|e| {
                     let err = Error::failure(format!(
                         "{}: {}",

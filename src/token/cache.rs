@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::files::{self, OutputFile};
 use crate::paths;
+use crate::read::{self, ReadError};
 use crate::secret::Secret;
 use crate::thumbprint::Thumbprints;
 
@@ -156,15 +157,21 @@ impl TokenCache {
                 };
             }
         }
-        let bytes = match std::fs::read(&path) {
+        // Bounded, and a FIFO or a link to a device is not waited on or read: set aside.
+        let bytes = match read::file(&path, read::CACHE_ENTRY) {
             Ok(b) => b,
-            Err(e) if e.kind() == IoKind::NotFound => return Lookup::Miss,
-            Err(e) => {
+            Err(ReadError::Io(e)) if e.kind() == IoKind::NotFound => return Lookup::Miss,
+            Err(ReadError::Io(e)) => {
                 return Lookup::Skipped {
                     warning: format!(
                         "{}; going on without the token cache",
                         Error::io("read", &path, &e).message()
                     ),
+                }
+            }
+            Err(refused) => {
+                return Lookup::Skipped {
+                    warning: self.set_aside(&path, &refused.to_string()),
                 }
             }
         };

@@ -12,6 +12,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 use super::error::VerifyError;
+use crate::read;
 
 /// Metadata and key documents are small; anything bigger is not one (or is an attack).
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
@@ -101,8 +102,8 @@ impl HttpClient {
                 path: path.display().to_string(),
                 reason,
             };
-            let pem = std::fs::read(path)
-                .map_err(|e| file_error(format!("cannot read the CA file ({e})")))?;
+            let pem = read::file(path, read::CA_BUNDLE)
+                .map_err(|e| file_error(format!("cannot read the CA file: {e}")))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .ok()
                 .filter(|c| !c.is_empty())
