@@ -61,17 +61,20 @@ pub enum B64Error {
     #[error(
         "character '{}' at position {position}{}",
         character.escape_default(),
-        if *standard_alphabet { " (standard base64; a JWT uses base64url)" } else { "" }
+        character_hint(*character)
     )]
-    Character {
-        character: char,
-        position: usize,
-        /// `+` or `/`: standard base64 where base64url was required.
-        standard_alphabet: bool,
-    },
+    Character { character: char, position: usize },
     /// The characters are right but do not form base64 (length, trailing bits).
     #[error("{0}")]
     Encoding(String),
+}
+
+fn character_hint(c: char) -> &'static str {
+    match c {
+        '+' | '/' => " (standard base64; a JWT uses base64url)",
+        '=' => " (padding; a JWT leaves it out)",
+        _ => "",
+    }
 }
 
 /// A JOSE failure: which part is wrong and how, or which key or algorithm is refused.
@@ -87,7 +90,7 @@ pub enum Error {
     PartCount(usize),
     #[error("the JWT {0} is empty")]
     EmptyPart(Part),
-    #[error("the JWT {part} is not base64url: {source}")]
+    #[error("the JWT {part} is {}", base64_reason(source))]
     Base64 { part: Part, source: B64Error },
     #[error("the JWT {part} is not JSON ({reason})")]
     Json { part: Part, reason: String },
@@ -103,6 +106,16 @@ pub enum Error {
     BadKey(String),
     #[error("signing failed")]
     Signing,
+}
+
+fn base64_reason(e: &B64Error) -> String {
+    match e {
+        B64Error::Character { .. } => format!("not base64url: {e}"),
+        // The right characters in a wrong length: most often a token cut short when copied.
+        B64Error::Encoding(reason) => {
+            format!("not valid base64url ({reason}); the token may be truncated")
+        }
+    }
 }
 
 /// Until the library error has a `Jose` variant: a JOSE failure is bad input (exit 1).
@@ -130,7 +143,6 @@ pub mod b64 {
             Policy::Strict => text,
             Policy::Lenient => text.trim_end_matches('='),
         };
-        let mut mapped: Option<String> = None;
         for (i, c) in body.char_indices() {
             let ok = c.is_ascii_alphanumeric() || c == '-' || c == '_';
             let standard = c == '+' || c == '/';
@@ -140,12 +152,11 @@ pub mod b64 {
             return Err(B64Error::Character {
                 character: c,
                 position: body[..i].chars().count() + 1,
-                standard_alphabet: standard,
             });
         }
-        if policy == Policy::Lenient && body.contains(['+', '/']) {
-            mapped = Some(body.replace('+', "-").replace('/', "_"));
-        }
+        let mapped = body
+            .contains(['+', '/'])
+            .then(|| body.replace('+', "-").replace('/', "_"));
         URL_SAFE_NO_PAD
             .decode(mapped.as_deref().unwrap_or(body))
             .map_err(|e| B64Error::Encoding(e.to_string()))
@@ -471,7 +482,7 @@ mod tests {
         );
         assert_eq!(
             b64::decode("-_8=", Policy::Strict).unwrap_err().to_string(),
-            "character '=' at position 4"
+            "character '=' at position 4 (padding; a JWT leaves it out)"
         );
         for policy in [Policy::Strict, Policy::Lenient] {
             assert!(matches!(
@@ -554,7 +565,11 @@ mod tests {
             msg(&format!("{h}.WzFd.")),
             "the JWT claims is JSON but not an object"
         );
-        assert!(msg(&format!("{h}.e30.a")).starts_with("the JWT signature is not base64url: "));
+        assert_eq!(
+            msg(&format!("{h}.e30.a")),
+            "the JWT signature is not valid base64url (Invalid input length: 1); the token may \
+             be truncated"
+        );
         let unsigned = parse("e30.e30.", Policy::Strict).unwrap();
         assert!(unsigned.signature.is_empty());
         assert_eq!(unsigned.signing_input, "e30.e30");

@@ -467,20 +467,57 @@ mod tests {
             .unwrap();
     }
 
-    #[test]
-    fn audience_forms() {
-        let app = App {
+    fn app() -> App {
+        App {
             client_id: "c".into(),
             display_name: String::new(),
             object_id: String::new(),
             certificates: vec![],
             secrets: vec![],
             roles: HashMap::new(),
-        };
-        let tenant = Tenant {
+        }
+    }
+
+    fn tenant() -> Tenant {
+        Tenant {
             id: "t-id".into(),
             domains: vec!["contoso.example".into()],
+        }
+    }
+
+    #[test]
+    fn padded_parts_are_lenient_only() {
+        let (app, tenant) = (app(), tenant());
+        let x = |strict| Expected {
+            app: &app,
+            tenant: &tenant,
+            bases: &[],
+            now: 0,
+            strict,
         };
+        // {"alg":"RS256"} base64url-encoded with its padding kept; no thumbprint header.
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.e30=.";
+        let refusal = |strict| match validate(jwt, &x(strict)) {
+            Err(Aadsts::InvalidJwt(d)) => d,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refusal(false),
+            "No certificate thumbprint specified in token header."
+        );
+        assert_eq!(
+            refusal(true),
+            "certgen serve --strict: each part must be base64url without padding (RFC 7515)."
+        );
+        assert_eq!(
+            validate("e30.!!.", &x(false)).unwrap_err(),
+            Aadsts::InvalidJwt("JWT token is invalid or malformed.".into())
+        );
+    }
+
+    #[test]
+    fn audience_forms() {
+        let (app, tenant) = (app(), tenant());
         let bases = vec!["https://127.0.0.1:8443".to_string()];
         let x = Expected {
             app: &app,
