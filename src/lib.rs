@@ -17,7 +17,7 @@
 //! | [`credential`] | a signing credential: certificate chain + RSA key, checked for Entra |
 //! | [`authority`] | authority hosts (named clouds), tenants, the token endpoint |
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
-//! | [`jwt`] | any compact JWT taken apart without verification |
+//! | [`jose`] | JWS/JWT: base64url, the compact form (strict or lenient), NumericDate rules, `Bearer`, RS256/PS256 sign and verify |
 //! | [`files`] | safe, atomic output files |
 //! | [`read`] | every input read with a bound suited to what it is |
 //! | [`paths`] | where the cache and service state live |
@@ -34,7 +34,7 @@ pub mod error;
 pub mod files;
 pub mod generate;
 pub mod input;
-pub mod jwt;
+pub mod jose;
 pub mod key;
 pub mod paths;
 pub mod pkcs12;
