@@ -760,3 +760,36 @@ fn a_cache_entry_that_is_not_a_file_is_set_aside_at_once() {
         std::fs::remove_file(entry.with_extension("json.corrupt")).unwrap();
     }
 }
+
+// Item 4: flags from az/MSAL get a hint toward the safe source, and never echo a value.
+#[test]
+fn az_and_msal_style_flags_point_to_the_safe_source() {
+    let secret = "Abc8Q~not-a-real-secret-0123456789abcdefgh";
+    for (args, hint) in [
+        (
+            vec!["token", "--client-id", "x", "--client-secret", secret],
+            "use --secret-file FILE, --secret-file - (stdin) or AZURE_CLIENT_SECRET",
+        ),
+        (
+            vec!["token", &format!("--client-secret={secret}")],
+            "use --secret-file FILE",
+        ),
+        (
+            vec!["token", "--password", secret],
+            "use --password-file FILE, --password-file - (stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        ),
+        (
+            vec!["new", "--cn", "x", "--password", secret],
+            "use --password-file FILE",
+        ),
+        (vec!["token", "--json"], "hint: use --output json"),
+    ] {
+        let out = certgen().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: unexpected argument '--"), "{stderr}");
+        assert!(stderr.contains(hint), "{args:?}: {stderr}");
+        assert!(!stderr.contains("--client-id'"), "clap's guess: {stderr}");
+        assert!(!stderr.contains(secret), "the value was echoed: {stderr}");
+    }
+}

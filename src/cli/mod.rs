@@ -8,6 +8,7 @@ use certgen::{Error, ErrorKind};
 mod assertion;
 mod credential_args;
 mod decode;
+mod foreign_flags;
 mod new;
 mod output;
 mod serve;
@@ -101,44 +102,64 @@ fn clap_error(e: clap::Error) -> i32 {
                 0
             }
         }
-        _ => {
-            let rendered = e.render().to_string();
-            // clap puts details on indented lines under the first: the missing arguments
-            // after "…were not provided:", and "[possible values: …]".
-            let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
-            let mut first = lines
-                .next()
-                .unwrap_or("invalid command line")
-                .trim_start_matches("error: ")
-                .to_string();
-            let mut possible = None;
-            for detail in lines.take_while(|l| !l.trim().is_empty()).map(str::trim) {
-                if let Some(values) = detail.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
-                    possible = Some(values.to_string());
-                } else if first.ends_with(':') || first.ends_with(',') {
-                    first = format!("{first} {detail}");
+        K::UnknownArgument => {
+            let flag = match e.get(clap::error::ContextKind::InvalidArg) {
+                Some(clap::error::ContextValue::String(f)) => f.clone(),
+                _ => String::new(),
+            };
+            let command = std::env::args().nth(1);
+            match foreign_flags::hint(command.as_deref(), &flag) {
+                Some(hint) => {
+                    let name = flag.split_once('=').map_or(flag.as_str(), |(n, _)| n);
+                    report(
+                        &Error::new(ErrorKind::Usage, format!("unexpected argument '{name}'"))
+                            .with_hint(hint),
+                    )
                 }
+                None => clap_usage_error(e),
             }
-            let tip = rendered
-                .lines()
-                .map(str::trim)
-                .find(|l| l.starts_with("tip: "))
-                .map(|l| l.trim_start_matches("tip: ").to_string());
-            let usage = rendered
-                .lines()
-                .find(|l| l.starts_with("Usage: "))
-                .map(|l| l.trim_start_matches("Usage: ").to_string());
-            let mut err = Error::new(ErrorKind::Usage, first);
-            if let Some(p) = possible {
-                err = err.with_hint(p);
-            }
-            if let Some(t) = tip {
-                err = err.with_hint(t);
-            }
-            if let Some(u) = usage {
-                err = err.with_hint(format!("usage: {u} (see --help)"));
-            }
-            report(&err)
+        }
+        _ => clap_usage_error(e),
+    }
+}
+
+/// clap's message reduced to one `error:` line, with its possible values, tip and usage as hints.
+fn clap_usage_error(e: clap::Error) -> i32 {
+    let rendered = e.render().to_string();
+    // clap puts details on indented lines under the first: the missing arguments
+    // after "…were not provided:", and "[possible values: …]".
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let mut first = lines
+        .next()
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    let mut possible = None;
+    for detail in lines.take_while(|l| !l.trim().is_empty()).map(str::trim) {
+        if let Some(values) = detail.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+            possible = Some(values.to_string());
+        } else if first.ends_with(':') || first.ends_with(',') {
+            first = format!("{first} {detail}");
         }
     }
+    let tip = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("tip: "))
+        .map(|l| l.trim_start_matches("tip: ").to_string());
+    let usage = rendered
+        .lines()
+        .find(|l| l.starts_with("Usage: "))
+        .map(|l| l.trim_start_matches("Usage: ").to_string());
+    let mut err = Error::new(ErrorKind::Usage, first);
+    if let Some(p) = possible {
+        err = err.with_hint(p);
+    }
+    if let Some(t) = tip {
+        err = err.with_hint(t);
+    }
+    if let Some(u) = usage {
+        err = err.with_hint(format!("usage: {u} (see --help)"));
+    }
+    report(&err)
 }

@@ -208,32 +208,47 @@ impl Registry {
         flags: &Flags,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Registry> {
-        let (file, base_dir) = match config {
+        match config {
             Some(path) => {
                 let bytes = read::input(path, read::CONFIG)?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| Error::failure(format!("{}: not UTF-8 text", path.display())))?;
-                let file: ConfigFile = toml::from_str(&text).map_err(|e| {
-                    let err = Error::failure(format!(
-                        "{}: {}",
-                        path.display(),
-                        e.message().trim_end_matches('.')
-                    ));
-                    if e.message().contains("unknown field `secret") {
-                        err.with_hint(
-                            "secrets never go in the config file: name an environment variable \
-                             with secret_env = [\"MY_APP_SECRET\"]",
-                        )
-                    } else {
-                        err
-                    }
-                })?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                (file, dir)
+                Registry::from_toml(&text, &path.display().to_string(), &dir, flags, env)
             }
-            None => (ConfigFile::default(), PathBuf::new()),
-        };
+            None => Registry::build(ConfigFile::default(), Path::new(""), flags, env),
+        }
+    }
 
+    /// Builds the registry from the text of a config file (`name` for messages; paths in it are
+    /// relative to `base_dir`) and the flags.
+    pub fn from_toml(
+        text: &str,
+        name: &str,
+        base_dir: &Path,
+        flags: &Flags,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Registry> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let err = Error::failure(format!("{name}: {}", e.message().trim_end_matches('.')));
+            if e.message().contains("unknown field `secret") {
+                err.with_hint(
+                    "secrets never go in the config file: name an environment variable \
+                     with secret_env = [\"MY_APP_SECRET\"]",
+                )
+            } else {
+                err
+            }
+        })?;
+        Registry::build(file, base_dir, flags, env)
+    }
+
+    fn build(
+        file: ConfigFile,
+        base_dir: &Path,
+        flags: &Flags,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Registry> {
         let mut tenants: Vec<Tenant> = Vec::new();
         for t in &file.tenant {
             add_tenant(&mut tenants, &t.id, &t.domains)?;

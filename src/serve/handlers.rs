@@ -122,9 +122,7 @@ fn token(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    // The body is parsed as a form whatever its Content-Type, as a lenient server would;
-    // bad encodings decode lossily and then fail as missing or wrong fields.
-    let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let form = super::grant::form_fields(body);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
