@@ -201,9 +201,12 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
         certs: vec![],
         keys: vec![],
     };
+    // A private key where only certificates are wanted (thumbprint): not "nothing found".
+    let mut skipped_key = false;
     for (i, block) in blocks.iter().enumerate() {
         let at = || format!("{name}: PEM block {} ({})", i + 1, block.tag());
         if !reader.keys && block.tag().ends_with("PRIVATE KEY") {
+            skipped_key = true;
             continue;
         }
         match block.tag() {
@@ -258,6 +261,10 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
             // lets a file that also holds a CSR or an `openssl x509 -text` dump still work.
             _ => {}
         }
+    }
+    if material.certs.is_empty() && skipped_key {
+        // Like a key-only DER or PKCS#12 file: the caller says what it wanted instead.
+        return Ok(material);
     }
     if material.certs.is_empty() && material.keys.is_empty() {
         return Err(Error::failure(if reader.keys {

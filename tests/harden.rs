@@ -793,3 +793,31 @@ fn az_and_msal_style_flags_point_to_the_safe_source() {
         assert!(!stderr.contains(secret), "the value was echoed: {stderr}");
     }
 }
+
+// Item 11: `thumbprint file.key` says the file holds only a key, and what to give instead.
+#[test]
+fn thumbprint_of_a_key_file_says_it_is_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let der = dir.path().join("k.der");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let key = fixtures.join("rsa.key");
+    assert!(Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&der)
+        .status()
+        .unwrap()
+        .success());
+    for file in [key, fixtures.join("rsa-pkcs1.key"), der] {
+        let out = certgen().arg("thumbprint").arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("holds no certificate (only a private key)")
+                && stderr.contains("hint: thumbprints belong to certificates"),
+            "{}: {stderr}",
+            file.display()
+        );
+    }
+}

@@ -565,7 +565,10 @@ fn a_file_holding_only_a_key() {
     let e = fails(&[&fx("rsa-pkcs1.key")], 1);
     assert_eq!(
         e,
-        format!("error: {} holds no certificate", fx("rsa-pkcs1.key"))
+        format!(
+            "error: {} holds no certificate (only a private key)",
+            fx("rsa-pkcs1.key")
+        )
     );
 }
 
@@ -574,7 +577,10 @@ fn a_file_holding_only_an_encrypted_key_asks_for_no_password() {
     let e = fails(&[&fx("rsa-encrypted.key")], 1);
     assert_eq!(
         e,
-        format!("error: {} holds no certificate", fx("rsa-encrypted.key"))
+        format!(
+            "error: {} holds no certificate (only a private key)",
+            fx("rsa-encrypted.key")
+        )
     );
 }
 

@@ -69,7 +69,7 @@ pub fn run(args: ThumbprintArgs) -> Result<()> {
                 "{} holds no certificate (only a private key)",
                 m.name
             ))
-            .with_hint("thumbprints belong to certificates: give the .crt, .cer or .pfx file"));
+            .with_hint("thumbprints belong to certificates: give the .crt, .cer or .pfx file made with this key"));
         }
     }
 
