@@ -5,13 +5,13 @@
 //! PKCS#12 file that does not open with the empty password), and at most once: [`load_all`]
 //! reuses it for every file, so `--password-file -` (stdin) serves several files.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::certificate::Certificate;
 use crate::error::{Error, Result};
 use crate::key::PrivateKey;
 use crate::pkcs12::{self, Pkcs12Error};
+use crate::read;
 use crate::secret::{Secret, SecretSource};
 
 /// The format a file turned out to be.
@@ -61,35 +61,9 @@ fn load_with(path: &Path, reader: &mut Reader<'_>) -> Result<Material> {
     load_bytes_with(&bytes, &name, reader)
 }
 
-/// The largest input read. Certificates, keys and PKCS#12 files are kilobytes; the limit keeps
-/// a mistaken `/dev/zero`, a disk image or an endless pipe from eating all memory.
-pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Reads a whole input file, with messages for the usual mistakes.
+/// Reads a whole certificate, key or PKCS#12 file (`-` = stdin), at most [`read::CREDENTIAL`].
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let name = path.display().to_string();
-    if path == Path::new("-") {
-        return read_limited(std::io::stdin().lock(), &name)
-            .map_err(|e| Error::failure(format!("cannot read stdin: {e}")))?;
-    }
-    if path.is_dir() {
-        return Err(Error::failure(format!("{name} is a directory, not a file")));
-    }
-    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, &e))?;
-    read_limited(file, &name).map_err(|e| Error::io("read", path, &e))?
-}
-
-/// Reads at most [`MAX_INPUT_BYTES`]; the outer error is I/O, the inner one "too large".
-fn read_limited(from: impl Read, name: &str) -> std::io::Result<Result<Vec<u8>>> {
-    let mut buf = Vec::new();
-    from.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > MAX_INPUT_BYTES {
-        return Ok(Err(Error::failure(format!(
-            "{name} is larger than {} MiB: not a certificate, key or PKCS#12 file",
-            MAX_INPUT_BYTES / (1024 * 1024)
-        ))));
-    }
-    Ok(Ok(buf))
+    read::input(path, read::CREDENTIAL)
 }
 
 /// Recognises and parses the content of one file.

@@ -6,10 +6,11 @@
 //! has no `Display`.
 
 use std::fmt;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::read;
 
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -114,34 +115,25 @@ impl SecretSource {
     }
 }
 
-/// The largest secret file read.
-pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
-
 /// Reads a secret file: its first line, without the line ending (as `openssl -passin file:`
 /// and `step --password-file` do), so a trailing newline from `echo` does not change the value.
+/// At most [`read::SECRET`] is read (`/dev/zero` is refused; a pipe, `<(pass show app)`, is fine).
+///
+/// Errors never quote the path: the commonest mistake is the secret itself given where its
+/// file was expected, and it must not end up on the screen or in a CI log.
 pub fn read_secret_file(path: &Path) -> Result<Secret> {
-    let mut raw = Vec::new();
-    // Only the first line counts; the cap keeps `--password-file /dev/zero` from hanging.
-    let limit = MAX_SECRET_FILE_BYTES + 1;
-    if path == Path::new("-") {
-        std::io::stdin()
-            .take(limit)
-            .read_to_end(&mut raw)
-            .map_err(|e| Error::failure(format!("cannot read the secret from stdin: {e}")))?;
-    } else {
-        std::fs::File::open(path)
-            .and_then(|f| f.take(limit).read_to_end(&mut raw))
-            .map_err(|e| Error::io("read", path, &e))?;
-    }
-    if raw.len() as u64 > MAX_SECRET_FILE_BYTES {
-        return Err(Error::failure(format!(
-            "{} is larger than {} KiB: not a password file",
-            path.display(),
-            MAX_SECRET_FILE_BYTES / 1024
-        )));
-    }
-    let text = String::from_utf8(raw)
-        .map_err(|_| Error::failure(format!("{} is not UTF-8 text", path.display())))?;
+    let raw = read::file_or_stdin(path, read::SECRET).map_err(|e| {
+        Error::failure(format!(
+            "cannot read the secret file: {e} (the name given is not repeated: it may be the \
+             secret itself)"
+        ))
+        .with_hint(
+            "give the path of a file that holds the secret or password (- reads it from stdin), \
+             never the value itself",
+        )
+    })?;
+    let text =
+        String::from_utf8(raw).map_err(|_| Error::failure("the secret file is not UTF-8 text"))?;
     let first = text.split('\n').next().unwrap_or("");
     let first = first.strip_suffix('\r').unwrap_or(first);
     Ok(Secret(first.to_string()))

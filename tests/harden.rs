@@ -821,3 +821,129 @@ fn thumbprint_of_a_key_file_says_it_is_a_key() {
         );
     }
 }
+
+// Item 4: a value given where a file or variable name was expected is never printed.
+#[test]
+fn a_secret_given_instead_of_a_file_or_variable_name_is_never_printed() {
+    let secret = "Abc8Q~not-a-real-secret-0123456789abcdefgh";
+    let password = "P@ss-not-a-file";
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<Vec<String>> = vec![
+        [
+            "token",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            APP,
+            "--secret-file",
+            secret,
+        ]
+        .map(String::from)
+        .to_vec(),
+        ["thumbprint", "x.pfx", "--password-file", password]
+            .map(String::from)
+            .to_vec(),
+        ["new", "--cn", "x", "--pfx", "--password-file", password]
+            .map(String::from)
+            .to_vec(),
+        ["serve", "--http", "--listen", "127.0.0.1:0", "--app-secret"]
+            .map(String::from)
+            .into_iter()
+            .chain([format!("{APP}={secret}")])
+            .collect(),
+    ];
+    std::fs::write(dir.path().join("x.pfx"), b"not a pfx").unwrap();
+    for args in cases {
+        let out = certgen()
+            .current_dir(dir.path())
+            .env("CERTGEN_CACHE_DIR", dir.path().join("cache"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains(secret) && !stderr.contains(password),
+            "{args:?} echoed the value: {stderr}"
+        );
+        assert!(!stdout.contains(secret) && !stdout.contains(password));
+        assert!(stderr.contains("hint: "), "{args:?}: {stderr}");
+    }
+}
+
+// Item 4: a secret or password file other users can read gets a warning.
+#[test]
+fn a_world_readable_secret_file_gets_a_warning() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write_secret(dir.path());
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = secret_token(&server, &dir.path().join("cache"), &secret)
+        .output()
+        .unwrap();
+    succeeded(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: ")
+            && stderr.contains("other users can read")
+            && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+    // A private one: no warning.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = secret_token(&server, &dir.path().join("cache2"), &secret)
+        .output()
+        .unwrap();
+    succeeded(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("other users can read"));
+}
+
+// Item 5: another OAuth server's client ids need not be GUIDs; Entra's still must be.
+#[test]
+fn a_non_guid_client_id_is_taken_toward_another_token_endpoint() {
+    use base64::Engine;
+    let stub = token_stub::Stub::start(vec![]);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let out = certgen()
+        .env("CERTGEN_CACHE_DIR", dir.path())
+        .args([
+            "token",
+            "--token-endpoint",
+            &stub.url(),
+            "--client-id",
+            "peer-client",
+        ])
+        .arg("--cert")
+        .arg(fixtures.join("rsa.crt"))
+        .arg("--key")
+        .arg(fixtures.join("rsa.key"))
+        .args(["--scope", "api://peer/.default"])
+        .output()
+        .unwrap();
+    succeeded(&out);
+    let (_, form) = &stub.requests()[0];
+    assert_eq!(token_stub::field(form, "client_id"), Some("peer-client"));
+    let assertion = token_stub::field(form, "client_assertion").unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(assertion.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], "peer-client");
+    assert_eq!(claims["sub"], "peer-client");
+    assert_eq!(claims["aud"], stub.url());
+
+    let out = certgen()
+        .env("CERTGEN_CACHE_DIR", dir.path())
+        .args(["token", "--tenant", TENANT, "--client-id", "peer-client"])
+        .arg("--cert")
+        .arg(fixtures.join("rsa.crt"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a GUID"));
+}

@@ -79,6 +79,10 @@ pub fn run(args: AssertionArgs) -> Result<()> {
         x5c: args.x5c || env_flag("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
         lifetime_secs: args.lifetime,
     };
+    if args.audience.is_none() {
+        // Toward Entra (its tenant's token endpoint): its client ids are GUIDs.
+        assertion::check_client_id(&params.client_id)?;
+    }
     assertion::check_params(&params)?;
     let cred = args.credential.load()?;
     let signed = assertion::sign(&cred, &params)?;

@@ -37,6 +37,7 @@ impl CredentialArgs {
 
     /// Loads the credential and prints its warnings on stderr.
     pub fn load(&self) -> Result<Credential> {
+        super::output::warn_if_others_can_read(self.password_file.as_deref());
         let cred = Credential::load(&self.source())?;
         for w in cred.warnings() {
             eprintln!("warning: {w}");

@@ -126,6 +126,7 @@ pub fn run(args: NewArgs) -> Result<()> {
     files::check_targets(&targets, args.force)?;
 
     let password = if (want_pfx && !args.no_password) || args.encrypt_key {
+        output::warn_if_others_can_read(args.password_file.as_deref());
         let source = SecretSource::file(args.password_file.clone())
             .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
             .prompt("Password for the new key/PFX: ");

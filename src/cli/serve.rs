@@ -112,8 +112,9 @@ fn split_pair(value: &str, flag: &str, form: &str) -> Result<(String, String)> {
         Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
             Ok((a.trim().to_string(), b.trim().to_string()))
         }
+        // The value is not repeated: for --app-secret it may be the secret itself.
         _ => Err(Error::usage(format!(
-            "{flag} '{value}' is not of the form {form}"
+            "{flag} takes {form}; the value given is not of that form"
         ))),
     }
 }

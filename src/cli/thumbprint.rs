@@ -58,6 +58,7 @@ pub fn run(args: ThumbprintArgs) -> Result<()> {
         )
         .with_hint("put the password in a file or in AZURE_CLIENT_CERTIFICATE_PASSWORD"));
     }
+    output::warn_if_others_can_read(args.password_file.as_deref());
     let passwords = SecretSource::file(args.password_file.clone())
         .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
         .prompt("PKCS#12 password: ");

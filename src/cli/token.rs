@@ -165,6 +165,7 @@ fn credential(args: &TokenArgs, client_id: &str, endpoint: &str) -> Result<Token
     let c = &args.credential;
     let cert_flags = c.cert.is_some() || c.pfx.is_some();
     if !cert_flags {
+        output::warn_if_others_can_read(args.secret_file.as_deref());
         let secrets = SecretSource::file(args.secret_file.clone()).env(ENV_CLIENT_SECRET);
         if let Some(secret) = secrets.read()? {
             let source = match &args.secret_file {

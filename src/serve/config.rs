@@ -512,11 +512,32 @@ fn secret_from_env(
 ) -> Result<Secret> {
     match env(var) {
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),
-        _ => Err(Error::failure(format!(
+        // Named only when it looks like a variable name: what is given here is often the
+        // secret itself, pasted where its variable's name belongs.
+        _ if looks_like_env_name(var) => Err(Error::failure(format!(
             "the environment variable {var} (a client secret of app {client_id}) is not set"
         ))
         .with_hint(format!("export {var}=… before starting certgen serve"))),
+        _ => Err(Error::failure(format!(
+            "a client secret of app {client_id} names no set environment variable, and what \
+             is given does not look like a variable name (not repeated here: it may be the \
+             secret itself)"
+        ))
+        .with_hint(
+            "give the NAME of a variable that holds the secret: export MY_APP_SECRET=… and \
+             register CLIENT_ID=MY_APP_SECRET",
+        )),
     }
+}
+
+/// An environment variable name by convention: upper-case letters, digits and `_`, not
+/// starting with a digit. Client secrets (`Abc8Q~…`) and passwords are not of this form.
+fn looks_like_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A secret's `expires`: an RFC 3339 time with an offset, quoted or as a TOML date-time.

@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use crate::authority;
 use crate::error::{Error, ErrorKind, Result};
 use crate::input;
+use crate::read;
 use crate::secret::{Secret, SecretSource};
 
 use super::explain::{self, Sent};
@@ -236,7 +237,13 @@ pub fn check_endpoint(endpoint: &str) -> Result<Url> {
 }
 
 fn read_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
-    let material = input::load(path, &SecretSource::default())?;
+    // A CA bundle may be far larger than one credential (a whole root store).
+    let bytes = read::input(path, read::CA_BUNDLE)?;
+    let material = input::load_bytes(
+        &bytes,
+        &path.display().to_string(),
+        &SecretSource::default(),
+    )?;
     if material.certs.is_empty() {
         return Err(Error::failure(format!(
             "--ca-file {} holds no certificate",
