@@ -1,7 +1,7 @@
 //! The forms of assertions real clients send: accepted leniently by default (as Entra does)
 //! and refused with `--strict` (RFC form only, each `jti` once).
 
-mod serve_support;
+use crate::serve_support;
 
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;

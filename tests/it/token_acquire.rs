@@ -3,7 +3,7 @@
 //! assertion per attempt, cache warnings through the caller's sink, an explained refusal,
 //! and the async variant.
 
-mod token_stub;
+use crate::token_stub;
 
 use std::path::{Path, PathBuf};
 

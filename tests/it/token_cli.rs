@@ -3,7 +3,7 @@
 //! transport failures, proxies, and local refusals that must not send anything.
 //! The end-to-end run against `certgen serve` is in `token_e2e.rs`.
 
-mod token_stub;
+use crate::token_stub;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

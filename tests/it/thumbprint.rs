@@ -1,7 +1,7 @@
 //! `certgen thumbprint` on every kind of input in fixtures/ (all made by openssl), each value
 //! compared with `openssl x509 -fingerprint` and base64url computed here from openssl's bytes.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

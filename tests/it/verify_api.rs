@@ -4,10 +4,10 @@
 //! exactly the one `cargo run --example protected_api` serves, without building and spawning the
 //! example binary; `tests/verify_example.rs` runs the binary itself (flags, ready line, SIGTERM).
 
-mod verify_support;
+use crate::verify_support;
 
 #[allow(dead_code)]
-#[path = "../examples/protected_api.rs"]
+#[path = "../../examples/protected_api.rs"]
 mod protected_api;
 
 use certgen::verify::{Validator, ValidatorOptions};

@@ -4,10 +4,10 @@
 //! Tokens are requested with reqwest (a client secret, and a client assertion signed in the
 //! test), as any client would; the validator finds issuer and keys through the served metadata.
 
-mod serve_support;
+use crate::serve_support;
 
 #[allow(dead_code)]
-#[path = "../examples/protected_api.rs"]
+#[path = "../../examples/protected_api.rs"]
 mod protected_api;
 
 use assert_cmd::Command;

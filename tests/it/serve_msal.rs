@@ -3,7 +3,7 @@
 //! with a secret, and so does Azure Identity for Python when it is installed. Runs when CERTGEN_TEST_PYTHON names a Python with `msal` installed (.ci/run
 //! sets it up in a venv); otherwise it says it was skipped and passes.
 
-mod serve_support;
+use crate::serve_support;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! the v2 form, retries with `Retry-After`, the deadline, error answers, redirects, transport
 //! failures in words, and TLS with an extra root.
 
-mod token_stub;
+use crate::token_stub;
 
 use std::time::{Duration, Instant};
 

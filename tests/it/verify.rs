@@ -1,6 +1,6 @@
 //! The library validator against tokens signed in the test and keys served by a stub IdP.
 
-mod verify_support;
+use crate::verify_support;
 
 use std::time::Duration;
 

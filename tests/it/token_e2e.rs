@@ -2,8 +2,8 @@
 //! certificate and secret tokens, the cache (proved by stopping the service), concurrency,
 //! and every refusal a user meets. Credentials are made by the `openssl` CLI (serve_support).
 
-mod serve_support;
-mod token_stub;
+use crate::serve_support;
+use crate::token_stub;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,7 @@
 //! `certgen verify` as users run it: exit codes, one error line, stdout only on success, and a
 //! token made entirely by the openssl CLI.
 
-mod verify_support;
+use crate::verify_support;
 
 use std::path::Path;
 use std::process::Command as Std;

@@ -6,7 +6,7 @@
 //! from an earlier build may be stale; so the test runs `cargo build --example protected_api`
 //! itself (a no-op when it is up to date) with the profile and target directory of this test.
 
-mod verify_support;
+use crate::verify_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -3,7 +3,7 @@
 //! roles from the config — each token verified against the JWKS with jsonwebtoken, and one
 //! signature cross-checked with the `openssl` CLI.
 
-mod serve_support;
+use crate::serve_support;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;

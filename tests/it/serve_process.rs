@@ -1,7 +1,7 @@
 //! `certgen serve` as a process: ready line, state folder made once and reused, clean exit on
 //! SIGTERM/SIGINT, limits, concurrency, logs, and start-up errors.
 
-mod serve_support;
+use crate::serve_support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `certgen serve` refuses as Entra does: one test per refusal, each with the assertion or
 //! request crafted here, checking the AADSTS code, the `error` value and the HTTP status.
 
-mod serve_support;
+use crate::serve_support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

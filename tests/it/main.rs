@@ -1,0 +1,30 @@
+//! The integration tests, one binary: each module is one area of the contract. One binary links
+//! the library once instead of once per test file.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../serve_support/mod.rs"]
+mod serve_support;
+#[path = "../token_stub/mod.rs"]
+mod token_stub;
+#[path = "../verify_support/mod.rs"]
+mod verify_support;
+
+mod assertion;
+mod decode;
+mod new;
+mod serve_assertion_forms;
+mod serve_msal;
+mod serve_process;
+mod serve_refusals;
+mod serve_tokens;
+mod thumbprint;
+mod token_acquire;
+mod token_cli;
+mod token_client;
+mod token_e2e;
+mod verify;
+mod verify_api;
+mod verify_cli;
+mod verify_example;
+mod verify_serve;
