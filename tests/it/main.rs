@@ -1,14 +1,7 @@
 //! The integration tests, one binary: each module is one area of the contract. One binary links
 //! the library once instead of once per test file.
 
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../serve_support/mod.rs"]
-mod serve_support;
-#[path = "../token_stub/mod.rs"]
-mod token_stub;
-#[path = "../verify_support/mod.rs"]
-mod verify_support;
+mod support;
 
 mod assertion;
 mod decode;

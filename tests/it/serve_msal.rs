@@ -3,13 +3,12 @@
 //! with a secret, and so does Azure Identity for Python when it is installed. Runs when CERTGEN_TEST_PYTHON names a Python with `msal` installed (.ci/run
 //! sets it up in a venv); otherwise it says it was skipped and passes.
 
-use crate::serve_support;
 
 use std::process::Command;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use serve_support::*;
+use crate::support::serve::*;
 
 fn python() -> Option<String> {
     match std::env::var("CERTGEN_TEST_PYTHON") {

@@ -1,7 +1,6 @@
 //! `certgen serve` as a process: ready line, state folder made once and reused, clean exit on
 //! SIGTERM/SIGINT, limits, concurrency, logs, and start-up errors.
 
-use crate::serve_support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -9,7 +8,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
 use serde_json::Value;
-use serve_support::*;
+use crate::support::serve::*;
 
 fn signal(server: &mut Server, name: &str) -> i32 {
     let pid = server.child.id().to_string();

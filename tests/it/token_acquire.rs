@@ -3,7 +3,6 @@
 //! assertion per attempt, cache warnings through the caller's sink, an explained refusal,
 //! and the async variant.
 
-use crate::token_stub;
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +18,7 @@ use certgen::token::{
 use certgen::{ErrorKind, Result};
 use serde_json::json;
 use time::OffsetDateTime;
-use token_stub::{busy, fake_jwt, field, reply, Stub};
+use crate::support::token_stub::{busy, fake_jwt, field, reply, Stub};
 
 const SCOPE: &str = "api://my-api/.default";
 const CLIENT_ID: &str = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";

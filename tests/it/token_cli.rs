@@ -3,7 +3,6 @@
 //! transport failures, proxies, and local refusals that must not send anything.
 //! The end-to-end run against `certgen serve` is in `token_e2e.rs`.
 
-use crate::token_stub;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use serde_json::{json, Value};
-use token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub, CLEAN_ENV};
+use crate::support::token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub, CLEAN_ENV};
 
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 const TENANT: &str = "contoso.onmicrosoft.com";

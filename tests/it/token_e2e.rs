@@ -1,18 +1,16 @@
 //! `certgen token` end to end against `certgen serve` (TLS on port 0, trusted with --ca-file):
 //! certificate and secret tokens, the cache (proved by stopping the service), concurrency,
-//! and every refusal a user meets. Credentials are made by the `openssl` CLI (serve_support).
+//! and every refusal a user meets. Credentials are made by the `openssl` CLI (support::serve).
 
-use crate::serve_support;
-use crate::token_stub;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use serve_support::{
+use crate::support::serve::{
     fixture, HeldRequest, Server, APP, EXPIRED_SECRET, ORDERS_API, SECRET, TENANT,
 };
-use token_stub::{closed_port, CLEAN_ENV};
+use crate::support::token_stub::{closed_port, CLEAN_ENV};
 
 /// A folder per test for the cache and the secret file.
 fn workdir() -> tempfile::TempDir {

@@ -1,6 +1,5 @@
 //! The library validator against tokens signed in the test and keys served by a stub IdP.
 
-use crate::verify_support;
 
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use base64::Engine;
 use certgen::verify::{KeySet, TokenVersion, Validator, ValidatorOptions, VerifyError};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
-use verify_support::*;
+use crate::support::verify::*;
 
 fn options() -> ValidatorOptions {
     ValidatorOptions::new([API.to_string(), format!("api://{API}")])

@@ -4,7 +4,6 @@
 //! exactly the one `cargo run --example protected_api` serves, without building and spawning the
 //! example binary; `tests/verify_example.rs` runs the binary itself (flags, ready line, SIGTERM).
 
-use crate::verify_support;
 
 #[allow(dead_code)]
 #[path = "../../examples/protected_api.rs"]
@@ -13,7 +12,7 @@ mod protected_api;
 use certgen::verify::{Validator, ValidatorOptions};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use verify_support::*;
+use crate::support::verify::*;
 
 struct Api {
     url: String,

@@ -1,7 +1,6 @@
 //! `certgen verify` as users run it: exit codes, one error line, stdout only on success, and a
 //! token made entirely by the openssl CLI.
 
-use crate::verify_support;
 
 use std::path::Path;
 use std::process::Command as Std;
@@ -11,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use verify_support::*;
+use crate::support::verify::*;
 
 const ISSUER: &str = "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/v2.0";
 

@@ -6,7 +6,6 @@
 //! from an earlier build may be stale; so the test runs `cargo build --example protected_api`
 //! itself (a no-op when it is up to date) with the profile and target directory of this test.
 
-use crate::verify_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -16,7 +15,7 @@ use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use verify_support::*;
+use crate::support::verify::*;
 
 const EXAMPLE: &str = "protected_api";
 

@@ -4,7 +4,6 @@
 //! Tokens are requested with reqwest (a client secret, and a client assertion signed in the
 //! test), as any client would; the validator finds issuer and keys through the served metadata.
 
-use crate::serve_support;
 
 #[allow(dead_code)]
 #[path = "../../examples/protected_api.rs"]
@@ -13,7 +12,7 @@ mod protected_api;
 use assert_cmd::Command;
 use certgen::verify::{Validator, ValidatorOptions, VerifyError};
 use serde_json::{json, Value};
-use serve_support::*;
+use crate::support::serve::*;
 
 async fn token(server: &Server, scope: &str) -> String {
     let (status, body) = server.secret_grant(SECRET, scope).await;

@@ -1,7 +1,14 @@
-//! Helpers shared by the integration tests: running certgen, running openssl (the independent
-//! judge), and the one shape every failure must have.
+//! Helpers shared by the integration tests, each in one place: running certgen, running openssl
+//! (the independent judge), the one shape every failure must have, and JWS pieces put together
+//! by hand. The submodules hold what one area needs: a running `certgen serve` with
+//! openssl-made credentials ([`serve`]), a scripted token endpoint ([`token_stub`]), and keys,
+//! tokens and a stub identity provider for validation ([`verify`]).
 
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code)] // not every helper is used by every build of the tests
+
+pub mod serve;
+pub mod token_stub;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

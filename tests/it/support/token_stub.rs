@@ -2,7 +2,7 @@
 //! client) and `token_cli.rs` (the binary): it answers each request from a script (then with
 //! a fresh token), and records the request target and form of each, so tests can count
 //! requests and read what was sent. It runs on its own runtime, so tests stay synchronous.
-#![allow(dead_code)]
+
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! Test helpers shared by the verify tests (tests/verify*.rs): RSA keys made in the test, tokens signed with them,
 //! and a stub identity provider (metadata + JWKS on 127.0.0.1:0, counting metadata and key-set fetches per version).
-#![allow(dead_code)]
+
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

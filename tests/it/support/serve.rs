@@ -1,7 +1,7 @@
 //! Shared by the `serve_*` integration tests: credentials made with the `openssl` CLI, a
 //! running `certgen serve` child (killed on drop), a client that trusts its CA, and client
 //! assertions crafted here with jsonwebtoken/base64 — never with certgen's own builder.
-#![allow(dead_code)]
+
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
