@@ -3,6 +3,12 @@
 
 mod support;
 
+/// The example API's own source, so the router `verify_api` and `verify_serve` test is the
+/// one users copy (its `main` is unused here).
+#[allow(dead_code)]
+#[path = "../../examples/protected_api.rs"]
+mod protected_api;
+
 mod assertion;
 mod decode;
 mod new;

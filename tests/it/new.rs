@@ -2,7 +2,6 @@
 //! compared with what openssl says about the files, and every refusal leaves the folder as it was.
 //! Also the global command-line surface (--version, help, completions).
 
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;

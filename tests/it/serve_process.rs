@@ -1,14 +1,13 @@
 //! `certgen serve` as a process: ready line, state folder made once and reused, clean exit on
 //! SIGTERM/SIGINT, limits, concurrency, logs, and start-up errors.
 
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::serve::*;
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
 use serde_json::Value;
-use crate::support::serve::*;
 
 fn signal(server: &mut Server, name: &str) -> i32 {
     let pid = server.child.id().to_string();

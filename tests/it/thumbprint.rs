@@ -1,7 +1,6 @@
 //! `certgen thumbprint` on every kind of input in fixtures/ (all made by openssl), each value
 //! compared with `openssl x509 -fingerprint` and base64url computed here from openssl's bytes.
 
-
 use std::path::Path;
 
 use crate::support::*;

@@ -43,21 +43,37 @@ pub fn p(path: &Path) -> &str {
 
 /// Runs openssl; its output, whatever the exit status.
 pub fn openssl_output(args: &[&str]) -> Output {
-    std::process::Command::new("openssl")
-        .args(args)
+    openssl_command(args)
         .output()
         .expect("openssl is installed")
 }
 
 /// Runs openssl, which must succeed; returns stdout.
 pub fn openssl(args: &[&str]) -> String {
-    let out = openssl_output(args);
+    String::from_utf8(openssl_succeeds(openssl_command(args), args)).expect("openssl prints text")
+}
+
+/// Runs openssl in `dir` (relative paths in ARGS are in it), which must succeed; returns stdout.
+pub fn openssl_in(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let mut cmd = openssl_command(args);
+    cmd.current_dir(dir);
+    openssl_succeeds(cmd, args)
+}
+
+fn openssl_command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args(args);
+    cmd
+}
+
+fn openssl_succeeds(mut cmd: std::process::Command, args: &[&str]) -> Vec<u8> {
+    let out = cmd.output().expect("openssl is installed");
     assert!(
         out.status.success(),
         "openssl {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).expect("openssl prints text")
+    out.stdout
 }
 
 /// Whether openssl succeeds with these arguments.
@@ -237,6 +253,48 @@ pub fn listing(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// What a finished run of certgen gave, as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout as the one JSON document it must be.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).expect("one JSON document on stdout")
+    }
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, as JWT claims count time.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// `base64url(header).base64url(claims)`: the JWS signing input, put together by hand so tests
+/// can send any header or claim form.
+pub fn signing_input(header: &serde_json::Value, claims: &serde_json::Value) -> String {
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
 }
 
 pub fn stdout(out: &Output) -> String {
