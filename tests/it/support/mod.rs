@@ -255,6 +255,18 @@ pub fn listing(dir: &Path) -> Vec<String> {
     names
 }
 
+/// One `read`, again when a signal interrupts it. All tests share one process, and a handler
+/// some test installs (tokio's SIGCHLD, for one) interrupts blocking reads elsewhere; a socket
+/// with a read timeout is never restarted automatically (signal(7)).
+pub fn read_once(from: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match from.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// What a finished run of certgen gave, as text.
 pub struct Run {
     pub code: i32,
@@ -310,7 +322,7 @@ pub fn stdout(out: &Output) -> String {
 /// keyboard would: for each (prompt, answer) it waits until the prompt is on the screen, then
 /// types the answer. Returns (exit code, everything the terminal showed).
 pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -> (i32, String) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::time::{Duration, Instant};
     let bin = assert_cmd::cargo::cargo_bin("certgen");
     let mut command = format!("'{}'", bin.display());
@@ -332,7 +344,7 @@ pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -
     let sink = screen.clone();
     let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
+        while let Ok(n) = read_once(&mut stdout, &mut buf) {
             if n == 0 {
                 break;
             }

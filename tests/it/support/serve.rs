@@ -463,11 +463,10 @@ impl HeldRequest {
 
 /// Reads one response head (up to the blank line) from a raw connection.
 fn read_head(tcp: &mut std::net::TcpStream) -> String {
-    use std::io::Read;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        match tcp.read(&mut byte) {
+        match super::read_once(tcp, &mut byte) {
             Ok(1) => head.push(byte[0]),
             _ => break,
         }
