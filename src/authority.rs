@@ -47,6 +47,26 @@ pub fn authority_host(value: &str) -> Result<String> {
             "authority host '{value}' must not have a query or fragment"
         )));
     }
+    // A whole authority (`https://host/TENANT`, as serve's ready line prints it) would become
+    // `https://host/TENANT/TENANT/oauth2/…`, answered with a bare 404: refused here instead. A
+    // path that names no tenant is a prefix (a service behind a reverse proxy) and is kept.
+    let path = url.path().trim_end_matches('/');
+    let last = path.rsplit('/').next().unwrap_or("");
+    let names_tenant = is_guid(last)
+        || (is_dns_name(last) && last.contains('.'))
+        || MULTI_TENANT.iter().any(|m| m.eq_ignore_ascii_case(last));
+    if names_tenant {
+        let base = url.as_str().trim_end_matches('/');
+        let base = &base[..base.len() - last.len()];
+        return Err(Error::usage(format!(
+            "authority host '{value}' ends with a tenant ({last}): an authority host is the \
+             service's URL without the tenant, which is given separately"
+        ))
+        .with_hint(format!(
+            "use {} as the authority host and {last} as the tenant",
+            base.trim_end_matches('/')
+        )));
+    }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
@@ -182,6 +202,9 @@ mod tests {
             "https://",
             "https://user:pw@host.example",
             "https://host.example/?q=1",
+            "https://127.0.0.1:8443/11111111-1111-1111-1111-111111111111",
+            "https://127.0.0.1:8443/contoso.onmicrosoft.com/",
+            "https://login.microsoftonline.com/common",
         ] {
             assert!(authority_host(bad).is_err(), "{bad} accepted");
         }

@@ -2,19 +2,16 @@
 //! binary — shared folders left alone, bounded replay memory, a 413 the client can read, and
 //! pipes that work.
 
-mod serve_support;
-mod token_stub;
-
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::serve::*;
+use crate::support::token_stub::{self, CLEAN_ENV};
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use serve_support::*;
-use token_stub::CLEAN_ENV;
 
 fn certgen() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certgen"));
