@@ -118,9 +118,13 @@ fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Res
         Ok(c) => c,
         // AZURE_CLIENT_CERTIFICATE_PASSWORD may be set for another file; an unprotected
         // PKCS#12 still opens with the empty password, as OpenSSL's `-passin pass:` does.
-        Err(Pkcs12Error::WrongPassword) if given.is_some() => {
-            pkcs12::read(bytes, "").map_err(|_| p12_error(Pkcs12Error::WrongPassword, name))?
-        }
+        Err(Pkcs12Error::WrongPassword) if given.is_some() => pkcs12::read(bytes, "")
+            .map_err(|_| {
+                p12_error(Pkcs12Error::WrongPassword, name).with_hint(format!(
+                    "the password came from {}",
+                    password.source.origin()
+                ))
+            })?,
         Err(Pkcs12Error::WrongPassword) if given.is_none() => match password.get_by_prompt()? {
             Some(pw) => pkcs12::read(bytes, pw.expose()).map_err(|e| p12_error(e, name))?,
             None => {
@@ -219,8 +223,19 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
                         .with_hint("give its password with --password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD"));
                 };
                 material.keys.push(
-                    PrivateKey::from_encrypted_pkcs8_der(block.contents(), &pw)
-                        .map_err(|e| Error::failure(format!("{name}: {}", e.message())))?,
+                    PrivateKey::from_encrypted_pkcs8_der(block.contents(), &pw).map_err(|e| {
+                        let err = Error::failure(format!("{name}: {}", e.message()));
+                        if e.message().ends_with("wrong password") {
+                            err.with_hint(format!(
+                                "the password came from {}",
+                                reader.password.source.origin()
+                            ))
+                        } else {
+                            e.hints()
+                                .iter()
+                                .fold(err, |err, h| err.with_hint(h.clone()))
+                        }
+                    })?,
                 );
             }
             "EC PRIVATE KEY" => {

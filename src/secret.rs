@@ -90,6 +90,20 @@ impl SecretSource {
         Ok(None)
     }
 
+    /// Where [`read`](Self::read) takes the secret from, in words for a message: a wrong
+    /// password is often a stale variable set for another file, and the user should see which.
+    pub fn origin(&self) -> String {
+        match (&self.file, &self.env_var) {
+            (Some(path), _) if path == Path::new("-") => "stdin".to_string(),
+            (Some(path), _) => format!("the file {}", path.display()),
+            (None, Some(var)) if std::env::var_os(var).is_some() => format!(
+                "the environment variable {var} (set in this environment; it may be meant for \
+                 another file)"
+            ),
+            _ => "the prompt".to_string(),
+        }
+    }
+
     /// Like [`read`](Self::read), twice on a terminal so a typo does not lock a new file.
     pub fn read_new(&self) -> Result<Option<Secret>> {
         if self.file.is_none()

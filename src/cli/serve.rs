@@ -112,9 +112,14 @@ fn split_pair(value: &str, flag: &str, form: &str) -> Result<(String, String)> {
         Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
             Ok((a.trim().to_string(), b.trim().to_string()))
         }
-        // The value is not repeated: for --app-secret it may be the secret itself.
+        // An --app-secret value is not repeated: it may be the secret itself.
+        _ if flag == "--app-secret" => Err(Error::usage(format!(
+            "{flag} takes {form}; the value given is not of that form (not repeated here: it \
+             may be the secret itself)"
+        ))
+        .with_hint("the secret goes in an environment variable, and its NAME after the =")),
         _ => Err(Error::usage(format!(
-            "{flag} takes {form}; the value given is not of that form"
+            "{flag} '{value}' is not of the form {form}"
         ))),
     }
 }

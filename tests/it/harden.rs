@@ -944,3 +944,107 @@ fn a_non_guid_client_id_is_taken_toward_another_token_endpoint() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a GUID"));
 }
+
+// Item 11: the ready line's whole authority given as --authority-host is refused with the
+// split it meant (it used to become …/TENANT/TENANT/… and a bare 404).
+#[test]
+fn an_authority_host_ending_in_a_tenant_says_how_to_split_it() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write_secret(dir.path());
+    let authority = server.field("authority");
+    let out = certgen()
+        .env("CERTGEN_CACHE_DIR", dir.path().join("cache"))
+        .args(["token", "--tenant", TENANT, "--client-id", APP])
+        .args(["--authority-host", &authority])
+        .args(["--ca-file", &server.field("ca_file")])
+        .arg("--secret-file")
+        .arg(&secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ends with a tenant"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "hint: use {} as the authority host",
+            server.base()
+        )),
+        "{stderr}"
+    );
+    // And the split it suggests works.
+    let out = certgen()
+        .env("CERTGEN_CACHE_DIR", dir.path().join("cache"))
+        .args(["token", "--tenant", TENANT, "--client-id", APP])
+        .args(["--authority-host", &server.base()])
+        .args(["--ca-file", &server.field("ca_file")])
+        .arg("--secret-file")
+        .arg(&secret)
+        .output()
+        .unwrap();
+    succeeded(&out);
+}
+
+// Item 11: a wrong PKCS#12 or key password says where it came from (a stale variable, often).
+#[test]
+fn a_wrong_password_says_where_it_came_from() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let f = |name: &str| fixtures.join(name).into_os_string();
+    let runs: [Vec<std::ffi::OsString>; 2] = [
+        vec!["thumbprint".into(), f("modern.pfx")],
+        vec![
+            "assertion".into(),
+            "--tenant".into(),
+            TENANT.into(),
+            "--client-id".into(),
+            APP.into(),
+            "--cert".into(),
+            f("rsa.crt"),
+            "--key".into(),
+            f("rsa-encrypted.key"),
+        ],
+    ];
+    for args in runs {
+        let out = certgen()
+            .args(&args)
+            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", "stale-password")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(
+                "hint: the password came from the environment variable AZURE_CLIENT_CERTIFICATE_PASSWORD"
+            ),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("stale-password"), "{stderr}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&pw, "wrong\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = certgen()
+        .args([
+            "assertion",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            APP,
+            "--cert",
+        ])
+        .arg(fixtures.join("combined-encrypted.pem"))
+        .arg("--password-file")
+        .arg(&pw)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "hint: the password came from the file {}",
+            pw.display()
+        )),
+        "{stderr}"
+    );
+}
