@@ -20,7 +20,7 @@
 //! | [`jwt`] | any compact JWT taken apart without verification |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
-//! | [`token`] | getting an access token ([`token::acquire`](fn@token::acquire): cache first, network on a miss), the request, its cache, and explanations of error answers |
+//! | [`identity`] | getting an access token ([`identity::acquire`](fn@identity::acquire): cache first, network on a miss), the request, its cache, and explanations of error answers |
 //! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
 //! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
@@ -32,6 +32,7 @@ pub mod credential;
 pub mod error;
 pub mod files;
 pub mod generate;
+pub mod identity;
 pub mod input;
 pub mod jwt;
 pub mod key;
@@ -40,7 +41,6 @@ pub mod pkcs12;
 pub mod secret;
 pub mod serve;
 pub mod thumbprint;
-pub mod token;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,4 +1,4 @@
-//! The library token flow (`certgen::token::acquire`) against the stub token endpoint, as
+//! The library token flow (`certgen::identity::acquire`) against the stub token endpoint, as
 //! another Rust program would use it: the cache policies counted in requests, a fresh
 //! assertion per attempt, cache warnings through the caller's sink, an explained refusal,
 //! and the async variant.
@@ -12,7 +12,7 @@ use certgen::credential::Credential;
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use certgen::jwt;
 use certgen::secret::Secret;
-use certgen::token::{
+use certgen::identity::{
     acquire, acquire_async, AcquireRequest, AcquiredToken, CachePolicy, ClientOptions, Source,
     TokenCredential, TokenTarget,
 };

@@ -1,4 +1,4 @@
-//! The library token client (`certgen::token::TokenClient`) against the stub token endpoint:
+//! The library token client (`certgen::identity::TokenClient`) against the stub token endpoint:
 //! the v2 form, retries with `Retry-After`, the deadline, error answers, redirects, transport
 //! failures in words, and TLS with an extra root.
 
@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use certgen::secret::Secret;
-use certgen::token::explain::SentCredential;
-use certgen::token::{
+use certgen::identity::explain::SentCredential;
+use certgen::identity::{
     ClientAuth, ClientOptions, FetchError, Sent, TokenClient, TokenRequest, TokenResponse,
 };
 use certgen::{Error, ErrorKind, Result};

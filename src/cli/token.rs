@@ -1,6 +1,6 @@
 //! `certgen token`: the flags and AZURE_* variables turned into a
-//! [`certgen::token::AcquireRequest`], and the token printed. The flow itself (cache first,
-//! the network only on a miss) is [`certgen::token::acquire`].
+//! [`certgen::identity::AcquireRequest`], and the token printed. The flow itself (cache first,
+//! the network only on a miss) is [`certgen::identity::acquire`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use certgen::authority;
 use certgen::credential::ENV_CERTIFICATE_PATH;
 use certgen::jwt;
 use certgen::secret::SecretSource;
-use certgen::token::{
+use certgen::identity::{
     acquire, AcquireRequest, AcquiredToken, CachePolicy, ClientOptions, TokenCredential,
     TokenTarget,
 };

@@ -249,7 +249,7 @@ impl AcquiredToken {
 /// # fn main() -> certgen::Result<()> {
 /// use certgen::assertion::{AssertionParams, SigningAlg, DEFAULT_LIFETIME_SECS};
 /// use certgen::credential::{Credential, CredentialSource};
-/// use certgen::token::{acquire, AcquireRequest, CachePolicy, TokenCredential, TokenTarget};
+/// use certgen::identity::{acquire, AcquireRequest, CachePolicy, TokenCredential, TokenTarget};
 ///
 /// let client_id = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";
 /// let target = TokenTarget::entra(
