@@ -10,7 +10,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use crate::certificate::Certificate;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::key::PrivateKey;
 
 /// RSA key sizes on offer; Entra needs at least 2048 bits.
@@ -104,10 +104,10 @@ impl Subject {
                 continue;
             }
             let Some((k, v)) = part.split_once('=') else {
-                return Err(Error::usage(format!(
-                    "--subject: '{part}' is not of the form TYPE=value"
-                ))
-                .with_hint("for example --subject 'CN=my-daemon,O=Contoso,C=US'"));
+                return Err(Error::input(
+                    InputKind::BadSubjectSyntax,
+                    format!("--subject: '{part}' is not of the form TYPE=value"),
+                ));
             };
             let key = canonical_attr(k.trim())?;
             if out.iter().any(|(existing, _)| existing == &key) {

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read};
 
 use certgen::certificate::rfc3339;
 use certgen::jwt::{self, numeric_date, TIME_CLAIMS};
-use certgen::{Error, Result};
+use super::hints::{Failure as Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;

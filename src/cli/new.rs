@@ -9,7 +9,9 @@ use certgen::files::{self, OutputFile};
 use certgen::generate::{self, KeySize, NewCertificate, Profile, Subject};
 use certgen::pkcs12::{self, Pkcs12Flavor};
 use certgen::secret::SecretSource;
-use certgen::{Error, Result};
+
+use super::credential_args::{ask_new, env_secret};
+use super::hints::{Failure as Error, Result};
 use clap::Args;
 use serde_json::json;
 
@@ -126,9 +128,9 @@ pub fn run(args: NewArgs) -> Result<()> {
 
     let password = if (want_pfx && !args.no_password) || args.encrypt_key {
         let source = SecretSource::file(args.password_file.clone())
-            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
-            .prompt("Password for the new key/PFX: ");
-        match source.read_new()? {
+            .value(env_secret("AZURE_CLIENT_CERTIFICATE_PASSWORD")?)
+            .ask(ask_new("Password for the new key/PFX: "));
+        match source.read()? {
             Some(pw) if pw.is_empty() => {
                 return Err(Error::failure("the password is empty")
                     .with_hint("use --no-password for a PKCS#12 file without a password"))

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use certgen::certificate::{rfc3339, Certificate, Validity};
-use certgen::{Error, Result};
+use super::hints::{Failure as Error, Result};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

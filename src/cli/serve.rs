@@ -4,7 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use certgen::serve::{self, config::TokenVersion, Flags, LogFormat, Options, Registry};
-use certgen::{Error, Result};
+use certgen::secret::SecretSource;
+
+use super::credential_args::ask;
+use super::hints::{Failure as Error, Result};
 use clap::Args;
 
 use super::output;
@@ -82,6 +85,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         listen: args.listen,
         http: args.http,
         tls_files: args.tls_cert.zip(args.tls_key),
+        tls_passwords: SecretSource::default().ask(ask("password for the TLS key: ")),
         state_dir: args.state_dir,
         strict: args.strict,
         log: if args.json {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use certgen::input::read_input;
 use certgen::verify::{ValidToken, Validator, ValidatorOptions, DEFAULT_LEEWAY};
-use certgen::{Error, Result};
+use super::hints::{Failure as Error, Result};
 use clap::{ArgGroup, Args};
 use serde_json::{json, Value};
 use time::OffsetDateTime;

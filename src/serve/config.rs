@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::certificate::{CertKey, Certificate};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::input;
 use crate::secret::{Secret, SecretSource};
 
@@ -212,21 +212,17 @@ impl Registry {
         let (file, base_dir) = match config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
-                    .map_err(|e| Error::io("read the config file", path, &e))?;
+                    .map_err(|e| Error::io("read the config file", path, e))?;
                 let file: ConfigFile = toml::from_str(&text).map_err(|e| {
-                    let err = Error::failure(format!(
-                        "{}: {}",
-                        path.display(),
-                        e.message().trim_end_matches('.')
-                    ));
-                    if e.message().contains("unknown field `secret") {
-                        err.with_hint(
-                            "secrets never go in the config file: name an environment variable \
-                             with secret_env = [\"MY_APP_SECRET\"]",
-                        )
+                    let kind = if e.message().contains("unknown field `secret") {
+                        InputKind::SecretInConfig
                     } else {
-                        err
-                    }
+                        InputKind::Invalid
+                    };
+                    Error::input(
+                        kind,
+                        format!("{}: {}", path.display(), e.message().trim_end_matches('.')),
+                    )
                 })?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 (file, dir)
@@ -315,11 +311,13 @@ impl Registry {
             }
             for (resource, roles) in &a.roles {
                 let Some(r) = find_resource(&resources, resource) else {
-                    return Err(Error::failure(format!(
-                        "app {client_id}: roles are granted on '{resource}', which is not a \
-                         registered resource"
-                    ))
-                    .with_hint("add a [[resource]] with that app_id or identifier URI"));
+                    return Err(Error::input(
+                        InputKind::UnknownResource,
+                        format!(
+                            "app {client_id}: roles are granted on '{resource}', which is not a \
+                             registered resource"
+                        ),
+                    ));
                 };
                 for role in roles {
                     if !r.roles.is_empty() && !r.roles.contains(role) {
@@ -510,10 +508,10 @@ fn secret_from_env(
 ) -> Result<Secret> {
     match env(var) {
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),
-        _ => Err(Error::failure(format!(
-            "the environment variable {var} (a client secret of app {client_id}) is not set"
-        ))
-        .with_hint(format!("export {var}=… before starting certgen serve"))),
+        _ => Err(Error::input(
+            InputKind::MissingSecret { var: var.into() },
+            format!("the environment variable {var} (a client secret of app {client_id}) is not set"),
+        )),
     }
 }
 
