@@ -7,7 +7,7 @@
 //! key that is not RSA, an RSA key under 2048 bits. A certificate outside its validity is only
 //! a warning: it is still the right credential, and the user may be testing exactly that.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use time::OffsetDateTime;
 

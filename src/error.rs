@@ -325,6 +325,8 @@ impl TransportError {
 pub enum InputKind {
     /// A value given to the call that cannot be used as it is (argument).
     Argument,
+    /// A bad value of a named parameter; the message begins with [`Param::name`] (argument).
+    BadValue(Param),
     /// A generic bad content or failed check.
     Invalid,
     /// A file holds nothing certgen reads (not a certificate, key or PKCS#12).
@@ -388,7 +390,8 @@ pub enum InputKind {
     NoOutputFolder { dir: PathBuf },
     /// No folder for the token cache.
     NoCacheDir,
-    /// A certificate subject that is not `TYPE=value,…` (argument).
+    /// A certificate subject that is not `TYPE=value,…`; the message begins with `subject`
+    /// (argument).
     BadSubjectSyntax,
     /// A secret placed in a config file.
     SecretInConfig,
@@ -399,9 +402,33 @@ pub enum InputKind {
     /// The environment variable a config names for a client secret is unset.
     MissingSecret { var: String },
     /// Plain HTTP on a non-loopback address (argument).
-    PlainHttpNotLoopback,
+    PlainHttpNotLoopback { ip: std::net::IpAddr },
     /// The listen address is taken.
     AddressInUse,
+}
+
+/// A parameter of a certificate to make, named in messages by [`Param::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Param {
+    CommonName,
+    Subject,
+    KeySize,
+    Days,
+    San,
+}
+
+impl Param {
+    /// How a message names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Param::CommonName => "common name",
+            Param::Subject => "subject",
+            Param::KeySize => "key size",
+            Param::Days => "days",
+            Param::San => "SAN",
+        }
+    }
 }
 
 /// A refused input.

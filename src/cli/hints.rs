@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use certgen::certificate::{rfc3339, Certificate};
-use certgen::error::{InputKind, ProviderError, TlsProblem, TransportKind, VerifyError};
+use certgen::error::{InputKind, Param, ProviderError, TlsProblem, TransportKind, VerifyError};
 use certgen::identity::scope;
 use certgen::Error;
 
@@ -59,14 +59,17 @@ impl Failure {
         self
     }
 
+    #[cfg(test)]
     pub fn message(&self) -> &str {
         &self.message
     }
 
+    #[cfg(test)]
     pub fn hints(&self) -> &[String] {
         &self.hints
     }
 
+    #[cfg(test)]
     pub fn code(&self) -> i32 {
         self.code
     }
@@ -93,12 +96,19 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<VerifyError> for Failure {
+    fn from(e: VerifyError) -> Self {
+        verify(&e)
+    }
+}
+
 /// The values of the command line that are the user's to fix: usage errors (exit 2).
 fn is_usage(kind: &InputKind) -> bool {
     use InputKind::*;
     matches!(
         kind,
         Argument
+            | BadValue(_)
             | BadAuthorityHost
             | BadTenant
             | MultiTenant
@@ -109,7 +119,7 @@ fn is_usage(kind: &InputKind) -> bool {
             | NoCredential
             | KeyNeedsCertificate
             | BadSubjectSyntax
-            | PlainHttpNotLoopback
+            | PlainHttpNotLoopback { .. }
     )
 }
 
@@ -121,9 +131,14 @@ fn input(kind: &InputKind, message: &str) -> Failure {
     use InputKind::*;
     // The library speaks of files and values; the command line names them by their flags.
     let message = match kind {
-        CredentialConflict => "--pfx cannot be combined with --cert or --key",
-        KeyNeedsCertificate => "--key needs --cert",
-        _ => message,
+        CredentialConflict => "--pfx cannot be combined with --cert or --key".to_string(),
+        KeyNeedsCertificate => "--key needs --cert".to_string(),
+        BadValue(param) => flagged(*param, message),
+        BadSubjectSyntax => flagged(Param::Subject, message),
+        PlainHttpNotLoopback { ip } => {
+            format!("--http serves plain HTTP, which is allowed on loopback only, not on {ip}")
+        }
+        _ => message.to_string(),
     };
     let code = if is_usage(kind) { EXIT_USAGE } else { EXIT_FAILURE };
     let hints: Vec<String> = match kind {
@@ -172,13 +187,29 @@ fn input(kind: &InputKind, message: &str) -> Failure {
         SecretInConfig => vec!["secrets never go in the config file: name an environment variable with secret_env = [\"MY_APP_SECRET\"]".into()],
         UnknownResource => vec!["add a [[resource]] with that app_id or identifier URI".into()],
         MissingSecret { var } => vec![format!("export {var}=… before starting certgen serve")],
-        PlainHttpNotLoopback => vec!["use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".into()],
+        PlainHttpNotLoopback { .. } => vec!["use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".into()],
         AddressInUse => vec!["choose another --listen address, or port 0 for any free port".into()],
         _ => Vec::new(),
     };
     hints
         .into_iter()
         .fold(Failure::new(code, message), Failure::with_hint)
+}
+
+/// The message with the parameter's name at its start replaced by its flag.
+fn flagged(param: Param, message: &str) -> String {
+    let flag = match param {
+        Param::CommonName => "--cn",
+        Param::Subject => "--subject",
+        Param::KeySize => "--key-size",
+        Param::Days => "--days",
+        Param::San => "--san",
+        _ => return message.to_string(),
+    };
+    match message.strip_prefix(param.name()) {
+        Some(rest) => format!("{flag}{rest}"),
+        None => message.to_string(),
+    }
 }
 
 /// A transport failure (exit 4): the cause is the library's; what to check is ours.

@@ -154,7 +154,7 @@ pub fn run(args: NewArgs) -> Result<()> {
         key_size,
         profile: Profile::ClientAuth,
     };
-    let generated = with_progress(key_size, || generate::generate(&request))?;
+    let generated = with_progress(key_size, || generate::generate(&request).map_err(Error::from))?;
     let cert = &generated.cert;
 
     let key_pem = match (&password, args.encrypt_key) {

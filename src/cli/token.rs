@@ -3,6 +3,7 @@
 //! [`certgen::identity::ClientSecretCredential`], one `get_token`, and the token printed; a
 //! refusal explained from what was sent.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -424,7 +424,13 @@ mod tests {
         ] {
             // A wrong URL on the command line: a usage error (exit 2), before any request.
             let e = check_endpoint(bad).unwrap_err();
-            assert!(e.input_kind().is_some_and(InputKind::is_argument), "{bad}");
+            assert!(
+                matches!(
+                    e.input_kind(),
+                    Some(InputKind::Argument | InputKind::InsecureUrl)
+                ),
+                "{bad}: {e:?}"
+            );
         }
     }
 

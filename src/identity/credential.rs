@@ -165,7 +165,6 @@ pub struct CredentialOptions {
 #[derive(Debug)]
 struct Exchange {
     endpoint: String,
-    tenant: Option<String>,
     /// Entra's endpoint: scopes are checked against its rules.
     entra: bool,
     client_id: String,
@@ -213,7 +212,6 @@ impl Exchange {
         };
         Ok(Exchange {
             endpoint,
-            tenant,
             entra,
             client_id,
             options,

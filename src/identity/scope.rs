@@ -87,7 +87,7 @@ mod tests {
         let e = check_for_entra(&v(&["User.Read"])).unwrap_err();
         assert!(e.message().contains("\"User.Read\""), "{}", e.message());
         assert!(e.message().contains("RESOURCE/.default"));
-        assert!(e.hints().iter().any(|h| h.contains("--token-endpoint")));
+        assert_eq!(e.input_kind(), Some(&InputKind::NotDefaultScope));
     }
 
     #[test]

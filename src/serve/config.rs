@@ -627,7 +627,7 @@ secret_env = ["ORDERS_SECRET"]
         )
         .unwrap();
         let err = Registry::load(Some(&path), &Flags::default(), &env).unwrap_err();
-        assert!(err.hints()[0].contains("secret_env"), "{err:?}");
+        assert_eq!(err.input_kind(), Some(&InputKind::SecretInConfig), "{err:?}");
     }
 
     #[test]

@@ -100,9 +100,11 @@ pub struct Prepared {
 pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     if options.http && !options.listen.ip().is_loopback() {
         return Err(Error::input(
-            InputKind::PlainHttpNotLoopback,
+            InputKind::PlainHttpNotLoopback {
+                ip: options.listen.ip(),
+            },
             format!(
-                "--http serves plain HTTP, which is allowed on loopback only, not on {}",
+                "plain HTTP is allowed on loopback only, not on {}",
                 options.listen.ip()
             ),
         ));
