@@ -128,12 +128,14 @@ pub fn run(args: TokenArgs) -> Result<()> {
     };
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
     let client_id = args.client_id.trim();
+    // Everything about the request is refused before a credential is read or asked for.
+    options.endpoint(&tenant, client_id)?;
+    let sent_scopes = options.scopes(&scopes)?;
     // A current-thread runtime: one request, no worker threads to start.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
-    let sent_scopes = sent_scopes(&args, &scopes);
     let mut sent = Sent {
         tenant: Some(tenant.as_str()).filter(|t| !t.is_empty()),
         client_id,
@@ -166,15 +168,6 @@ pub fn run(args: TokenArgs) -> Result<()> {
         }
     };
     print(&args, &token)
-}
-
-/// The scopes as the request carries them (none for Entra means Graph's `/.default`), for
-/// the explanation of a refusal.
-fn sent_scopes(args: &TokenArgs, scopes: &[&str]) -> Vec<String> {
-    if scopes.is_empty() && args.token_endpoint.is_none() {
-        return vec![certgen::identity::scope::DEFAULT_SCOPE.to_string()];
-    }
-    scopes.iter().map(|s| s.trim().to_string()).collect()
 }
 
 /// An error found before anything was sent; the CA file is named by its flag.

@@ -161,12 +161,49 @@ pub struct CredentialOptions {
     pub on_warning: Option<WarningSink>,
 }
 
+impl CredentialOptions {
+    /// The URL tokens will be asked from for `tenant` and `client_id`, with the checks a
+    /// credential makes when it is built (tenant, authority host or token URL, and for Entra a
+    /// GUID client id): for a caller that refuses bad settings before reading a credential.
+    /// `tenant` may be empty only with [`token_endpoint`](Self::token_endpoint).
+    pub fn endpoint(&self, tenant: &str, client_id: &str) -> Result<String> {
+        let tenant = tenant.trim();
+        if let Some(url) = &self.token_endpoint {
+            if !tenant.is_empty() {
+                check_tenant(tenant)?;
+            }
+            authority::check_endpoint_url(url)?;
+            return Ok(url.clone());
+        }
+        if tenant.is_empty() {
+            return Err(Error::input(InputKind::BadTenant, "no tenant given"));
+        }
+        let host = self.authority_host.as_deref().unwrap_or("public");
+        let endpoint = authority::tenant_token_endpoint(host, tenant)?;
+        // Entra's client ids are GUIDs; another server's may be anything.
+        assertion::check_client_id(client_id.trim())?;
+        Ok(endpoint)
+    }
+
+    /// The scopes as a request sends them: for Entra, none means Microsoft Graph's
+    /// `/.default`, and each must be `RESOURCE/.default` of one resource; another server's
+    /// rules are its own, so its scopes go as given.
+    pub fn scopes(&self, scopes: &[&str]) -> Result<Vec<String>> {
+        let mut scopes: Vec<String> = scopes.iter().map(|s| s.trim().to_string()).collect();
+        if self.token_endpoint.is_none() {
+            if scopes.is_empty() {
+                scopes.push(scope::DEFAULT_SCOPE.to_string());
+            }
+            scope::check_for_entra(&scopes)?;
+        }
+        Ok(scopes)
+    }
+}
+
 /// What every credential shares: the endpoint, the client id, the caches and the HTTP client.
 #[derive(Debug)]
 struct Exchange {
     endpoint: String,
-    /// Entra's endpoint: scopes are checked against its rules.
-    entra: bool,
     client_id: String,
     options: CredentialOptions,
     disk: Option<TokenCache>,
@@ -176,29 +213,8 @@ struct Exchange {
 
 impl Exchange {
     fn new(tenant: &str, client_id: &str, options: CredentialOptions) -> Result<Exchange> {
-        let tenant = Some(tenant.trim())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+        let endpoint = options.endpoint(tenant, client_id)?;
         let client_id = client_id.trim().to_string();
-        let (endpoint, entra) = match &options.token_endpoint {
-            Some(url) => {
-                if let Some(t) = &tenant {
-                    check_tenant(t)?;
-                }
-                authority::check_endpoint_url(url)?;
-                (url.clone(), false)
-            }
-            None => {
-                let Some(t) = &tenant else {
-                    return Err(Error::input(InputKind::BadTenant, "no tenant given"));
-                };
-                let host = options.authority_host.as_deref().unwrap_or("public");
-                let endpoint = authority::tenant_token_endpoint(host, t)?;
-                // Entra's client ids are GUIDs; another server's may be anything.
-                assertion::check_client_id(&client_id)?;
-                (endpoint, true)
-            }
-        };
         let disk = match (options.cache, &options.cache_dir) {
             (CachePolicy::NoCache, _) => None,
             (_, Some(dir)) => Some(TokenCache::new(dir)),
@@ -212,24 +228,12 @@ impl Exchange {
         };
         Ok(Exchange {
             endpoint,
-            entra,
             client_id,
             options,
             disk,
             http: Mutex::new(None),
             memory: Mutex::new(HashMap::new()),
         })
-    }
-
-    fn scopes(&self, scopes: &[&str]) -> Result<Vec<String>> {
-        let mut scopes: Vec<String> = scopes.iter().map(|s| s.trim().to_string()).collect();
-        if self.entra {
-            if scopes.is_empty() {
-                scopes.push(scope::DEFAULT_SCOPE.to_string());
-            }
-            scope::check_for_entra(&scopes)?;
-        }
-        Ok(scopes)
     }
 
     /// The HTTP client, built on the first miss and kept.
@@ -249,7 +253,7 @@ impl Exchange {
         key: KeyCredential<'_>,
         auth: impl FnMut() -> Result<ClientAuth>,
     ) -> Result<AccessToken> {
-        let scopes = self.scopes(scopes)?;
+        let scopes = self.options.scopes(scopes)?;
         let key = CacheKey::new(&self.endpoint, &self.client_id, &scopes, key);
         if self.options.cache == CachePolicy::Use {
             if let Some(hit) = self.lookup(&key) {
