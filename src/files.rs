@@ -66,7 +66,10 @@ pub fn check_targets(paths: &[&Path], force: bool) -> Result<()> {
     if let Some(dir) = paths.iter().find(|p| p.is_dir()) {
         return Err(Error::input(
             InputKind::OutputClash,
-            format!("cannot write {}: a folder of that name is in the way", dir.display()),
+            format!(
+                "cannot write {}: a folder of that name is in the way",
+                dir.display()
+            ),
         ));
     }
     if !force {

@@ -101,13 +101,12 @@ impl PrivateKey {
                 )
             }
         })?;
-        Self::from_pkcs8_der(doc.as_bytes())
-            .map_err(|_| {
-                Error::input(
-                    InputKind::WrongPassword,
-                    "cannot decrypt the private key: wrong password",
-                )
-            })
+        Self::from_pkcs8_der(doc.as_bytes()).map_err(|_| {
+            Error::input(
+                InputKind::WrongPassword,
+                "cannot decrypt the private key: wrong password",
+            )
+        })
     }
 
     pub fn kind(&self) -> &KeyKind {

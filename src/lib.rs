@@ -118,7 +118,10 @@ mod readme {
         let start = text.find(marker).expect("marker present");
         text[start..]
             .lines()
-            .map(|l| l.strip_prefix(strip).unwrap_or(l.trim_end_matches(strip.trim_end())))
+            .map(|l| {
+                l.strip_prefix(strip)
+                    .unwrap_or(l.trim_end_matches(strip.trim_end()))
+            })
             .skip_while(|l| *l != fence)
             .skip(1)
             .take_while(|l| *l != "```")

@@ -84,7 +84,10 @@ fn a_registered_certificate_gets_a_token_then_from_memory() {
     let claims = certgen::jwt::decode_unverified(first.token.expose())
         .unwrap()
         .claims;
-    assert_eq!(claims["appid"].as_str().or(claims["azp"].as_str()), Some(APP));
+    assert_eq!(
+        claims["appid"].as_str().or(claims["azp"].as_str()),
+        Some(APP)
+    );
     // NoCache: not even memory; the long-lived credential asks again.
     let again = block_on(c.get_token(&[SCOPE])).unwrap();
     assert_eq!(again.source, Source::Network);

@@ -28,7 +28,12 @@ const CLIENT_ID: &str = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";
 
 type Warnings = Arc<Mutex<Vec<String>>>;
 
-fn options(stub: &Stub, cache: &Path, policy: CachePolicy, warnings: &Warnings) -> CredentialOptions {
+fn options(
+    stub: &Stub,
+    cache: &Path,
+    policy: CachePolicy,
+    warnings: &Warnings,
+) -> CredentialOptions {
     let sink = warnings.clone();
     CredentialOptions {
         token_endpoint: Some(stub.url()),
@@ -47,7 +52,12 @@ fn options(stub: &Stub, cache: &Path, policy: CachePolicy, warnings: &Warnings) 
     }
 }
 
-fn secret(stub: &Stub, cache: &Path, policy: CachePolicy, warnings: &Warnings) -> ClientSecretCredential {
+fn secret(
+    stub: &Stub,
+    cache: &Path,
+    policy: CachePolicy,
+    warnings: &Warnings,
+) -> ClientSecretCredential {
     ClientSecretCredential::new(
         "contoso.onmicrosoft.com",
         CLIENT_ID,
@@ -124,7 +134,10 @@ fn each_cache_policy_reads_and_writes_as_documented() {
     // NoCache: neither read (a request) nor written (the cache still answers token 1).
     let fresh = token(&stub, cache, CachePolicy::NoCache);
     assert_eq!(fresh.token.expose(), fake_jwt(2));
-    assert_eq!(token(&stub, cache, CachePolicy::Use).token.expose(), fake_jwt(1));
+    assert_eq!(
+        token(&stub, cache, CachePolicy::Use).token.expose(),
+        fake_jwt(1)
+    );
     assert_eq!(stub.count(), 2);
 
     // ForceRefresh: not read (a request), but written (the cache now answers token 3).
@@ -133,7 +146,10 @@ fn each_cache_policy_reads_and_writes_as_documented() {
         (forced.source, forced.token.expose()),
         (Source::Network, fake_jwt(3).as_str())
     );
-    assert_eq!(token(&stub, cache, CachePolicy::Use).token.expose(), fake_jwt(3));
+    assert_eq!(
+        token(&stub, cache, CachePolicy::Use).token.expose(),
+        fake_jwt(3)
+    );
     assert_eq!(stub.count(), 3);
 
     // The form the stub saw: the secret, the scope, and nothing of the secret in the cache.
@@ -156,7 +172,10 @@ fn a_long_lived_credential_answers_from_memory() {
     // The disk cache gone, the same credential still answers, without a request.
     std::fs::remove_dir_all(cache.path()).unwrap();
     let second = block_on(credential.get_token(&[SCOPE])).unwrap();
-    assert_eq!((first.source, second.source), (Source::Network, Source::Memory));
+    assert_eq!(
+        (first.source, second.source),
+        (Source::Network, Source::Memory)
+    );
     assert_eq!(second.token, first.token);
     assert_eq!(stub.count(), 1);
     assert!(warnings.lock().unwrap().is_empty());
@@ -198,7 +217,10 @@ fn a_refusal_is_a_provider_error_with_its_code() {
     let cred = certificate(&stub, cache.path(), &warnings);
     match block_on(cred.get_token(&[SCOPE])) {
         Err(Error::Provider(p)) if p.has_code(700027) => {
-            assert_eq!((p.status, p.error.as_deref()), (401, Some("invalid_client")));
+            assert_eq!(
+                (p.status, p.error.as_deref()),
+                (401, Some("invalid_client"))
+            );
             assert_eq!(p.trace_id.as_deref(), Some("t-1"));
             assert_eq!(p.correlation_id.as_deref(), Some("c-1"));
         }

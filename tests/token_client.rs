@@ -6,10 +6,10 @@ mod token_stub;
 
 use std::time::{Duration, Instant};
 
-use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
-use certgen::secret::Secret;
 use certgen::error::{TlsProblem, TransportKind};
+use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use certgen::identity::{ClientAuth, ClientOptions, TokenClient, TokenRequest, TokenResponse};
+use certgen::secret::Secret;
 use certgen::{Error, Result};
 use token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub};
 
@@ -258,7 +258,10 @@ fn a_closed_port_is_a_transport_error_saying_so() {
             .contains(&format!("connection refused by 127.0.0.1:{port}")),
         "{err}"
     );
-    assert!(std::error::Error::source(&err).is_some(), "the reqwest error");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the reqwest error"
+    );
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! `certgen assertion`: the signed client-assertion JWT for a token request.
 
+use super::hints::{CliError as Error, Result};
 use certgen::assertion::{self, AssertionParams, SigningAlg, DEFAULT_LIFETIME_SECS};
 use certgen::authority;
-use super::hints::{Failure as Error, Result};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 

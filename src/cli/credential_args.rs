@@ -82,9 +82,14 @@ pub fn passwords(file: Option<PathBuf>, var: &str, prompt: &'static str) -> Resu
 pub fn env_secret(var: &str) -> Result<Option<Secret>> {
     match std::env::var_os(var) {
         None => Ok(None),
-        Some(value) => value.into_string().map(|v| Some(Secret::new(v))).map_err(|_| {
-            super::hints::Failure::failure(format!("environment variable {var} is not valid UTF-8"))
-        }),
+        Some(value) => value
+            .into_string()
+            .map(|v| Some(Secret::new(v)))
+            .map_err(|_| {
+                super::hints::CliError::failure(format!(
+                    "environment variable {var} is not valid UTF-8"
+                ))
+            }),
     }
 }
 

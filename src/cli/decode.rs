@@ -2,9 +2,9 @@
 
 use std::io::{IsTerminal, Read};
 
+use super::hints::{CliError as Error, Result};
 use certgen::certificate::rfc3339;
 use certgen::jwt::{self, numeric_date, TIME_CLAIMS};
-use super::hints::{Failure as Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;

@@ -19,25 +19,25 @@ use certgen::Error;
 
 /// What the CLI reports: the message, its hints and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub struct CliError {
     message: String,
     hints: Vec<String>,
     code: i32,
 }
 
-pub type Result<T, E = Failure> = std::result::Result<T, E>;
+pub type Result<T, E = CliError> = std::result::Result<T, E>;
 
 pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_PROVIDER: i32 = 3;
 pub const EXIT_TRANSPORT: i32 = 4;
 
-impl Failure {
+impl CliError {
     pub fn new(code: i32, message: impl Into<String>) -> Self {
         let message: String = message.into();
         // One line, always: multi-line causes from lower layers would break the `error:` contract.
         let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-        Failure {
+        CliError {
             message,
             hints: Vec::new(),
             code,
@@ -46,12 +46,12 @@ impl Failure {
 
     /// Bad input, I/O or a failed check (exit 1).
     pub fn failure(message: impl Into<String>) -> Self {
-        Failure::new(EXIT_FAILURE, message)
+        CliError::new(EXIT_FAILURE, message)
     }
 
     /// A wrong command line (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure::new(EXIT_USAGE, message)
+        CliError::new(EXIT_USAGE, message)
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -84,19 +84,19 @@ impl Failure {
     }
 }
 
-impl From<Error> for Failure {
+impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         match e {
             Error::Provider(p) => explain(&p, &Sent::default()),
             Error::Transport(t) => transport(&t),
             Error::Input(i) => input(&i.kind, &i.message),
             Error::Verify(v) => verify(&v),
-            other => Failure::failure(other.to_string()),
+            other => CliError::failure(other.to_string()),
         }
     }
 }
 
-impl From<VerifyError> for Failure {
+impl From<VerifyError> for CliError {
     fn from(e: VerifyError) -> Self {
         verify(&e)
     }
@@ -127,7 +127,7 @@ const CERTIFICATE_PASSWORD: &str =
     "--password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD";
 const MAKE_RSA: &str = "make an RSA certificate: certgen new --cn NAME";
 
-fn input(kind: &InputKind, message: &str) -> Failure {
+fn input(kind: &InputKind, message: &str) -> CliError {
     use InputKind::*;
     // The library speaks of files and values; the command line names them by their flags.
     let message = match kind {
@@ -140,7 +140,11 @@ fn input(kind: &InputKind, message: &str) -> Failure {
         }
         _ => message.to_string(),
     };
-    let code = if is_usage(kind) { EXIT_USAGE } else { EXIT_FAILURE };
+    let code = if is_usage(kind) {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
+    };
     let hints: Vec<String> = match kind {
         Unrecognised => vec!["certgen reads PEM (certificates and keys), DER certificates and PKCS#12 (.pfx/.p12)".into()],
         PasswordNeeded { key: false } => vec![format!("give the password with {CERTIFICATE_PASSWORD}")],
@@ -193,7 +197,7 @@ fn input(kind: &InputKind, message: &str) -> Failure {
     };
     hints
         .into_iter()
-        .fold(Failure::new(code, message), Failure::with_hint)
+        .fold(CliError::new(code, message), CliError::with_hint)
 }
 
 /// The message with the parameter's name at its start replaced by its flag.
@@ -213,7 +217,7 @@ fn flagged(param: Param, message: &str) -> String {
 }
 
 /// A transport failure (exit 4): the cause is the library's; what to check is ours.
-fn transport(t: &certgen::TransportError) -> Failure {
+fn transport(t: &certgen::TransportError) -> CliError {
     let trust = "if this is certgen serve, pass --ca-file with the ca_file of its ready line; behind a TLS-inspecting proxy, pass the proxy's root certificate with --ca-file";
     let hint = match t.kind {
         TransportKind::Timeout => Some("the server or the network is slow or dropping packets: check the URL, or allow more time with --timeout SECS"),
@@ -227,7 +231,7 @@ fn transport(t: &certgen::TransportError) -> Failure {
         TransportKind::Tls(TlsProblem::Expired) => Some("check the server's certificate, and the local clock"),
         _ => None,
     };
-    let mut f = Failure::new(EXIT_TRANSPORT, t.to_string());
+    let mut f = CliError::new(EXIT_TRANSPORT, t.to_string());
     if let Some(h) = hint {
         f = f.with_hint(h);
     }
@@ -252,20 +256,20 @@ fn transport(t: &certgen::TransportError) -> Failure {
 
 /// A rejection is a failure (exit 1) prefixed `token rejected:`; unreachable metadata is a
 /// transport failure (4); a bad answer from the provider is exit 3.
-fn verify(e: &VerifyError) -> Failure {
+fn verify(e: &VerifyError) -> CliError {
     match e {
-        VerifyError::Config(_) => Failure::usage(e.to_string()),
+        VerifyError::Config(_) => CliError::usage(e.to_string()),
         VerifyError::Unreachable { reason, .. } => {
-            let f = Failure::new(EXIT_TRANSPORT, e.to_string());
+            let f = CliError::new(EXIT_TRANSPORT, e.to_string());
             if reason.contains("certificate") {
                 f.with_hint("if the authority uses a private CA (e.g. certgen serve), pass it with --ca-file")
             } else {
                 f
             }
         }
-        VerifyError::BadResponse { .. } => Failure::new(EXIT_PROVIDER, e.to_string()),
-        VerifyError::KeySet { .. } | VerifyError::File { .. } => Failure::failure(e.to_string()),
-        _ => Failure::failure(format!("token rejected: {e}")),
+        VerifyError::BadResponse { .. } => CliError::new(EXIT_PROVIDER, e.to_string()),
+        VerifyError::KeySet { .. } | VerifyError::File { .. } => CliError::failure(e.to_string()),
+        _ => CliError::failure(format!("token rejected: {e}")),
     }
 }
 
@@ -301,8 +305,8 @@ pub struct Sent<'a> {
 }
 
 /// The error (exit 3) for an error answer, explained from what was sent.
-pub fn explain(answer: &ProviderError, sent: &Sent<'_>) -> Failure {
-    let mut error = Failure::new(EXIT_PROVIDER, answer.to_string());
+pub fn explain(answer: &ProviderError, sent: &Sent<'_>) -> CliError {
+    let mut error = CliError::new(EXIT_PROVIDER, answer.to_string());
     if answer.unusable.is_some() {
         return error;
     }
@@ -528,7 +532,7 @@ mod tests {
         g.cert
     }
 
-    fn text(e: &Failure) -> String {
+    fn text(e: &CliError) -> String {
         let mut s = e.message().to_string();
         for h in e.hints() {
             s.push('\n');

@@ -3,7 +3,7 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use hints::Failure;
+use hints::CliError;
 
 mod assertion;
 mod credential_args;
@@ -114,7 +114,7 @@ fn clap_error(e: clap::Error) -> i32 {
                 .lines()
                 .find(|l| l.starts_with("Usage: "))
                 .map(|l| l.trim_start_matches("Usage: ").to_string());
-            let mut err = Failure::usage(first);
+            let mut err = CliError::usage(first);
             if let Some(p) = possible {
                 err = err.with_hint(p);
             }

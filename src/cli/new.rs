@@ -11,7 +11,7 @@ use certgen::pkcs12::{self, Pkcs12Flavor};
 use certgen::secret::SecretSource;
 
 use super::credential_args::{ask_new, env_secret};
-use super::hints::{Failure as Error, Result};
+use super::hints::{CliError as Error, Result};
 use clap::Args;
 use serde_json::json;
 
@@ -154,7 +154,9 @@ pub fn run(args: NewArgs) -> Result<()> {
         key_size,
         profile: Profile::ClientAuth,
     };
-    let generated = with_progress(key_size, || generate::generate(&request).map_err(Error::from))?;
+    let generated = with_progress(key_size, || {
+        generate::generate(&request).map_err(Error::from)
+    })?;
     let cert = &generated.cert;
 
     let key_pem = match (&password, args.encrypt_key) {

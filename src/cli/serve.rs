@@ -3,11 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use certgen::serve::{self, config::TokenVersion, Flags, LogFormat, Options, Registry};
 use certgen::secret::SecretSource;
+use certgen::serve::{self, config::TokenVersion, Flags, LogFormat, Options, Registry};
 
 use super::credential_args::ask;
-use super::hints::{Failure as Error, Result};
+use super::hints::{CliError as Error, Result};
 use clap::Args;
 
 use super::output;

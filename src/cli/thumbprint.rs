@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use certgen::input;
 use super::credential_args::passwords;
-use super::hints::{Failure as Error, Result};
+use super::hints::{CliError as Error, Result};
+use certgen::input;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 

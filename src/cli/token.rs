@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::assertion::{authority_host, env_flag, env_value, tenant, Alg};
 use super::credential_args::{ask, env_secret, CredentialArgs};
-use super::hints::{self, Failure as Error, Result, Sent, SentCredential};
+use super::hints::{self, CliError as Error, Result, Sent, SentCredential};
 use super::output;
 
 /// The environment variable the Azure Identity libraries read a client secret from.
@@ -174,7 +174,8 @@ pub fn run(args: TokenArgs) -> Result<()> {
 fn locally(e: certgen::Error, args: &TokenArgs) -> Error {
     match (&e, &args.ca_file) {
         (certgen::Error::Input(i), Some(ca))
-            if i.kind == InputKind::NotACertificate && i.message.starts_with(&ca.display().to_string()) =>
+            if i.kind == InputKind::NotACertificate
+                && i.message.starts_with(&ca.display().to_string()) =>
         {
             Error::failure(format!("--ca-file {}", i.message))
         }
@@ -201,8 +202,8 @@ fn credential(args: &TokenArgs) -> Result<Proof> {
     let c = &args.credential;
     let cert_flags = c.cert.is_some() || c.pfx.is_some();
     if !cert_flags {
-        let secrets = SecretSource::file(args.secret_file.clone())
-            .value(env_secret(ENV_CLIENT_SECRET)?);
+        let secrets =
+            SecretSource::file(args.secret_file.clone()).value(env_secret(ENV_CLIENT_SECRET)?);
         if let Some(secret) = secrets.read()? {
             let source = match &args.secret_file {
                 Some(f) => format!("--secret-file {}", f.display()),

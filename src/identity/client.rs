@@ -20,7 +20,9 @@ use reqwest::{StatusCode, Url};
 use time::OffsetDateTime;
 
 use crate::authority;
-use crate::error::{Error, InputKind, ProviderError, Result, TlsProblem, TransportError, TransportKind};
+use crate::error::{
+    Error, InputKind, ProviderError, Result, TlsProblem, TransportError, TransportKind,
+};
 use crate::input;
 use crate::secret::{Secret, SecretSource};
 
@@ -133,7 +135,7 @@ impl TokenClient {
                 exchange.map_err(|e| transport_error(e, &url, &self.options))?;
             let received_at = OffsetDateTime::now_utc();
             if status.is_success() {
-                return Ok(TokenResponse::parse(&body, received_at)?);
+                return TokenResponse::parse(&body, received_at);
             }
             let server_date = header_str(&headers, DATE).and_then(parse_http_date);
             if is_retryable(status) && attempt < self.options.max_attempts {

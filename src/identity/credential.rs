@@ -369,7 +369,10 @@ impl TokenCredential for ClientCertificateCredential {
         Box::pin(self.exchange.get_token(
             scopes,
             KeyCredential::Certificate(&self.certificate.leaf().thumbprints),
-            || assertion::sign(&self.certificate, &self.params).map(|s| ClientAuth::Assertion(s.jwt)),
+            || {
+                assertion::sign(&self.certificate, &self.params)
+                    .map(|s| ClientAuth::Assertion(s.jwt))
+            },
         ))
     }
 }
@@ -410,11 +413,12 @@ impl ClientSecretCredential {
 
 impl TokenCredential for ClientSecretCredential {
     fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> BoxFuture<'a, Result<AccessToken>> {
-        Box::pin(self.exchange.get_token(
-            scopes,
-            KeyCredential::Secret(&self.secret),
-            || Ok(ClientAuth::Secret(self.secret.clone())),
-        ))
+        Box::pin(
+            self.exchange
+                .get_token(scopes, KeyCredential::Secret(&self.secret), || {
+                    Ok(ClientAuth::Secret(self.secret.clone()))
+                }),
+        )
     }
 }
 
@@ -436,7 +440,12 @@ impl fmt::Debug for EnvironmentCredential {
 impl EnvironmentCredential {
     pub fn new(mut options: CredentialOptions) -> Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let missing = |name: &str| Error::input(InputKind::MissingVariable { var: name.into() }, format!("{name} is not set"));
+        let missing = |name: &str| {
+            Error::input(
+                InputKind::MissingVariable { var: name.into() },
+                format!("{name} is not set"),
+            )
+        };
         let tenant = var("AZURE_TENANT_ID").unwrap_or_default();
         let client_id = var("AZURE_CLIENT_ID").ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
         if options.authority_host.is_none() {
@@ -455,8 +464,8 @@ impl EnvironmentCredential {
                 options,
             )?)
         } else if let Some(path) = var("AZURE_CLIENT_CERTIFICATE_PATH") {
-            let mut passwords = SecretSource::default();
-            passwords.value = var("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new);
+            let passwords = SecretSource::default()
+                .value(var("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new));
             let certificate = Credential::load(
                 &CredentialSource {
                     cert: Some(path.into()),
@@ -471,7 +480,9 @@ impl EnvironmentCredential {
                 options,
             )?)
         } else {
-            return Err(missing("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH"));
+            return Err(missing(
+                "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH",
+            ));
         };
         Ok(EnvironmentCredential { inner })
     }
@@ -524,7 +535,12 @@ mod tests {
             access_token: "cached-token".into(),
             expires_on,
         };
-        c.exchange.disk.as_ref().unwrap().store(&key, &entry).unwrap();
+        c.exchange
+            .disk
+            .as_ref()
+            .unwrap()
+            .store(&key, &entry)
+            .unwrap();
     }
 
     fn now() -> i64 {
@@ -598,9 +614,8 @@ mod tests {
         };
         let app = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";
         let secret = || Secret::new("s");
-        let c =
-            ClientSecretCredential::new("contoso.onmicrosoft.com", app, secret(), opts.clone())
-                .unwrap();
+        let c = ClientSecretCredential::new("contoso.onmicrosoft.com", app, secret(), opts.clone())
+            .unwrap();
         assert_eq!(
             c.endpoint(),
             "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
@@ -609,7 +624,12 @@ mod tests {
         assert_eq!(e.input_kind(), Some(&InputKind::NotDefaultScope));
         let kind = |r: Result<ClientSecretCredential>| r.unwrap_err().input_kind().cloned();
         assert_eq!(
-            kind(ClientSecretCredential::new("common", app, secret(), opts.clone())),
+            kind(ClientSecretCredential::new(
+                "common",
+                app,
+                secret(),
+                opts.clone()
+            )),
             Some(InputKind::MultiTenant)
         );
         assert_eq!(
@@ -617,11 +637,21 @@ mod tests {
             Some(InputKind::BadTenant)
         );
         assert_eq!(
-            kind(ClientSecretCredential::new("contoso.onmicrosoft.com", "my app", secret(), opts.clone())),
+            kind(ClientSecretCredential::new(
+                "contoso.onmicrosoft.com",
+                "my app",
+                secret(),
+                opts.clone()
+            )),
             Some(InputKind::BadClientId)
         );
         assert_eq!(
-            kind(ClientSecretCredential::new("contoso.onmicrosoft.com", app, Secret::new(""), opts.clone())),
+            kind(ClientSecretCredential::new(
+                "contoso.onmicrosoft.com",
+                app,
+                Secret::new(""),
+                opts.clone()
+            )),
             Some(InputKind::EmptySecret)
         );
         let insecure = CredentialOptions {

@@ -510,7 +510,9 @@ fn secret_from_env(
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),
         _ => Err(Error::input(
             InputKind::MissingSecret { var: var.into() },
-            format!("the environment variable {var} (a client secret of app {client_id}) is not set"),
+            format!(
+                "the environment variable {var} (a client secret of app {client_id}) is not set"
+            ),
         )),
     }
 }
@@ -627,7 +629,11 @@ secret_env = ["ORDERS_SECRET"]
         )
         .unwrap();
         let err = Registry::load(Some(&path), &Flags::default(), &env).unwrap_err();
-        assert_eq!(err.input_kind(), Some(&InputKind::SecretInConfig), "{err:?}");
+        assert_eq!(
+            err.input_kind(),
+            Some(&InputKind::SecretInConfig),
+            "{err:?}"
+        );
     }
 
     #[test]

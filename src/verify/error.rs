@@ -7,7 +7,6 @@
 
 use thiserror::Error;
 
-
 /// A typed reason. [`VerifyError::is_rejection`] tells token faults from setup faults.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VerifyError {
