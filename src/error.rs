@@ -73,6 +73,14 @@ impl Error {
         }
     }
 
+    /// The same error, an [`Error::Input`] naming `path` when it names no file yet.
+    pub fn at(self, path: &Path) -> Self {
+        match self {
+            Error::Input(e) if e.path.is_none() => Error::Input(e.with_path(path)),
+            other => other,
+        }
+    }
+
     /// The message as one line.
     pub fn message(&self) -> String {
         self.to_string()

@@ -35,7 +35,7 @@ pub struct Material {
 
 /// Reads `path` (`-` = stdin) and recognises its content.
 pub fn load(path: &Path, passwords: &SecretSource) -> Result<Material> {
-    load_with(path, &mut Reader::new(passwords, true))
+    load_with(path, &mut Reader::new(passwords, true)).map_err(|e| e.at(path))
 }
 
 /// How one run reads its files: the password it shares, and whether keys are wanted.
@@ -318,7 +318,10 @@ fn count(hay: &[u8], needle: &[u8]) -> usize {
 /// used by commands that take `FILE...`.
 pub fn load_all(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
     let mut reader = Reader::new(passwords, true);
-    paths.iter().map(|p| load_with(p, &mut reader)).collect()
+    paths
+        .iter()
+        .map(|p| load_with(p, &mut reader).map_err(|e| e.at(p)))
+        .collect()
 }
 
 /// Like [`load_all`] for commands that need only the certificates: private keys in PEM files
@@ -326,7 +329,10 @@ pub fn load_all(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Mater
 /// too). Key-only DER and PKCS#12 files still come back with their keys, and no certificate.
 pub fn load_all_certificates(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
     let mut reader = Reader::new(passwords, false);
-    paths.iter().map(|p| load_with(p, &mut reader)).collect()
+    paths
+        .iter()
+        .map(|p| load_with(p, &mut reader).map_err(|e| e.at(p)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -346,6 +352,32 @@ mod tests {
             "{}",
             e.message()
         );
+    }
+
+    #[test]
+    fn a_refused_file_is_typed_and_names_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("notes.txt");
+        std::fs::write(&p, "not a certificate\n").unwrap();
+        match load(&p, &SecretSource::default()) {
+            Err(Error::Input(e)) => {
+                assert_eq!(e.kind, InputKind::Unrecognised);
+                assert_eq!(e.path.as_deref(), Some(p.as_path()));
+            }
+            other => panic!("expected an input error, got {other:?}"),
+        }
+        let missing = dir.path().join("missing.pem");
+        match load(&missing, &SecretSource::default()) {
+            Err(Error::Io {
+                action,
+                path,
+                source,
+            }) => {
+                assert_eq!((action.as_str(), path), ("read", missing));
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
     }
 
     #[test]
