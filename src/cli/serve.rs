@@ -193,6 +193,12 @@ fn banner(p: &serve::Prepared, strict: bool) {
     for n in &p.notes {
         lines.push(format!("  note: {n}"));
     }
+    if reg.default_tenant {
+        lines.push(format!(
+            "  note: no --tenant given: using the default tenant {}",
+            certgen::serve::config::DEFAULT_TENANT
+        ));
+    }
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));
 }

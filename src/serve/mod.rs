@@ -159,12 +159,6 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             audience_bases.push(b);
         }
     }
-    if registry.default_tenant {
-        notes.push(format!(
-            "no --tenant given: using the default tenant {}",
-            config::DEFAULT_TENANT
-        ));
-    }
     let first_tenant = registry
         .tenants
         .first()
