@@ -8,6 +8,7 @@
 //!   [`InputKind`] to match on).
 //! - [`Error::Io`]: a file or folder could not be read or written.
 //! - [`Error::Verify`]: a token failed validation, or the validator could not be set up.
+//! - [`Error::Jose`]: a JWS/JWT could not be parsed, signed or verified.
 //!
 //! Messages are one sentence in the library's own terms: they name no command-line flag and
 //! carry no advice. The `certgen` binary makes its `hint:` lines and exit codes from these
@@ -46,6 +47,9 @@ pub enum Error {
     /// A token failed validation, or the validator could not be set up.
     #[error(transparent)]
     Verify(VerifyError),
+    /// A JWS/JWT could not be parsed, signed or verified.
+    #[error(transparent)]
+    Jose(#[from] crate::jose::Error),
 }
 
 impl Error {

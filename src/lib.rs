@@ -17,7 +17,7 @@
 //! | [`credential`] | a signing credential: certificate chain + RSA key, checked for Entra |
 //! | [`authority`] | authority hosts (named clouds), tenants, the token endpoint |
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
-//! | [`jwt`] | any compact JWT taken apart without verification |
+//! | [`jose`] | JWS/JWT: base64url, the compact form (strict or lenient), NumericDate rules, `Bearer`, RS256/PS256 sign and verify |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
 //! | [`identity`] | getting access tokens: the [`TokenCredential`](identity::TokenCredential) trait and the certificate, secret and environment credentials (memory, then disk cache, then the network), the request and its cache |
@@ -84,7 +84,7 @@
 //! println!("Authorization: Bearer {}", token.token.expose());
 //! # Ok::<_, certgen::Error>(token)
 //! # })?;
-//! # let claims = certgen::jwt::decode_unverified(got.token.expose())?.claims;
+//! # let claims = certgen::jose::parse(got.token.expose(), certgen::jose::Policy::Strict)?.claims;
 //! # assert_eq!(claims["appid"].as_str().or(claims["azp"].as_str()), Some(app));
 //! # Ok(())
 //! # }
@@ -99,7 +99,7 @@ pub mod files;
 pub mod generate;
 pub mod identity;
 pub mod input;
-pub mod jwt;
+pub mod jose;
 pub mod key;
 pub mod paths;
 pub mod pkcs12;

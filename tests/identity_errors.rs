@@ -81,7 +81,7 @@ fn a_registered_certificate_gets_a_token_then_from_memory() {
     let first = block_on(c.get_token(&[SCOPE])).unwrap();
     assert_eq!(first.source, Source::Network);
     assert_eq!(first.token_type, "Bearer");
-    let claims = certgen::jwt::decode_unverified(first.token.expose())
+    let claims = certgen::jose::parse(first.token.expose(), certgen::jose::Policy::Strict)
         .unwrap()
         .claims;
     assert_eq!(

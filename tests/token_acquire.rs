@@ -16,7 +16,7 @@ use certgen::identity::{
     AccessToken, CachePolicy, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
     CredentialOptions, Source, TokenCredential, WarningSink,
 };
-use certgen::jwt;
+use certgen::jose;
 use certgen::secret::Secret;
 use certgen::{Error, Result};
 use serde_json::json;
@@ -193,7 +193,7 @@ fn every_attempt_carries_a_fresh_assertion() {
         .iter()
         .map(|(_, form)| {
             let assertion = field(form, "client_assertion").unwrap();
-            let claims = jwt::decode_unverified(assertion).unwrap().claims;
+            let claims = jose::parse(assertion, jose::Policy::Strict).unwrap().claims;
             assert_eq!(claims["aud"], stub.url());
             claims["jti"].as_str().unwrap().to_string()
         })

@@ -96,6 +96,13 @@ impl From<Error> for CliError {
     }
 }
 
+/// A token that cannot be read is bad input (exit 1).
+impl From<certgen::jose::Error> for CliError {
+    fn from(e: certgen::jose::Error) -> Self {
+        CliError::failure(e.to_string())
+    }
+}
+
 impl From<VerifyError> for CliError {
     fn from(e: VerifyError) -> Self {
         verify(&e)

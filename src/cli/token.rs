@@ -13,7 +13,7 @@ use certgen::identity::{
     AccessToken, CachePolicy, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
     CredentialOptions, TokenCredential, WarningSink,
 };
-use certgen::jwt;
+use certgen::jose::{self, Policy};
 use certgen::secret::{Secret, SecretSource};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
@@ -249,8 +249,8 @@ fn print(args: &TokenArgs, t: &AccessToken) -> Result<()> {
         )),
         OutputForm::Json => {
             // An opaque token (another IdP) has no claims to show: null, not an error.
-            let claims = jwt::decode_unverified(access_token)
-                .map(|d| d.claims)
+            let claims = jose::parse(access_token, Policy::Strict)
+                .map(|jws| Value::Object(jws.claims))
                 .unwrap_or(Value::Null);
             output::print_json(&json!({
                 "token_type": t.token_type,
