@@ -85,7 +85,8 @@
 //! # Ok::<_, certgen::Error>(token)
 //! # })?;
 //! # let claims = certgen::jose::parse(got.token.expose(), certgen::jose::Policy::Strict)?.claims;
-//! # assert_eq!(claims["appid"].as_str().or(claims["azp"].as_str()), Some(app));
+//! # let appid = claims.get("appid").or(claims.get("azp")).and_then(|v| v.as_str());
+//! # assert_eq!(appid, Some(app));
 //! # Ok(())
 //! # }
 //! ```
