@@ -91,7 +91,7 @@ pub fn check_params(p: &AssertionParams) -> Result<()> {
         ));
     }
     if p.audience.trim().is_empty() || p.audience.chars().any(char::is_whitespace) {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "audience '{}' is empty or contains spaces",
             p.audience
         )));

@@ -41,7 +41,7 @@ pub fn authority_host(value: &str) -> Result<String> {
     }
     let url = parse_endpoint(value, "authority host")?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "authority host '{value}' must not have a query or fragment"
         )));
     }
@@ -113,12 +113,12 @@ pub fn is_dns_name(s: &str) -> bool {
 
 fn parse_endpoint(value: &str, what: &str) -> Result<Url> {
     let url = Url::parse(value)
-        .map_err(|e| Error::usage(format!("{what} '{value}' is not a valid URL ({e})")))?;
+        .map_err(|e| Error::argument(format!("{what} '{value}' is not a valid URL ({e})")))?;
     if url.host().is_none() {
-        return Err(Error::usage(format!("{what} '{value}' has no host")));
+        return Err(Error::argument(format!("{what} '{value}' has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "{what} '{value}' must not carry a user name or password"
         )));
     }
@@ -129,7 +129,7 @@ fn parse_endpoint(value: &str, what: &str) -> Result<Url> {
             InputKind::InsecureUrl,
             format!("{what} '{value}' uses plain http to a host that is not loopback"),
         )),
-        other => Err(Error::usage(format!(
+        other => Err(Error::argument(format!(
             "{what} '{value}' has scheme '{other}'; only https (or http to loopback) is allowed"
         ))),
     }

@@ -64,7 +64,7 @@ impl Error {
     }
 
     /// A value given to the call that cannot be used as it is ([`InputKind::Argument`]).
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub fn argument(message: impl Into<String>) -> Self {
         Error::input(InputKind::Argument, message)
     }
 

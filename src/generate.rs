@@ -180,7 +180,7 @@ fn check_value(key: &str, value: &str) -> Result<()> {
         ));
     }
     if len > max {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "{key} is {len} characters long; X.509 allows at most {max}"
         )));
     }

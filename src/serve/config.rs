@@ -401,7 +401,7 @@ fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Resu
         d.extend(domains.iter().cloned());
         (name_based_guid(&name.to_ascii_lowercase()), d)
     } else {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "tenant '{name}' is neither a GUID nor a DNS name"
         )));
     };
@@ -440,7 +440,7 @@ pub fn name_based_guid(name: &str) -> String {
 fn guid(value: &str, what: &str) -> Result<String> {
     uuid::Uuid::parse_str(value.trim())
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| Error::usage(format!("{what} '{value}' is not a GUID")))
+        .map_err(|_| Error::argument(format!("{what} '{value}' is not a GUID")))
 }
 
 fn new_app(client_id: &str) -> App {
