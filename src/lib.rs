@@ -3,7 +3,10 @@
 //! like Entra for tests.
 //!
 //! The library holds the domain; the `certgen` binary is a thin layer of argument parsing,
-//! printing, hints and exit codes over it. One module per concept:
+//! printing, hints and exit codes over it. Cargo features: `serve` (the token service and
+//! `verify::bearer`'s axum glue: axum, hyper-util, tower-http) and `cli` (the binary: clap, the
+//! terminal prompt; implies `serve`), both on by default; `default-features = false` builds the
+//! library without them. One module per concept:
 //!
 //! | module | concept |
 //! |---|---|
@@ -22,7 +25,7 @@
 //! | [`paths`] | where the cache and service state live |
 //! | [`identity`] | getting access tokens: the [`TokenCredential`](identity::TokenCredential) trait and the certificate, secret and environment credentials (memory, then disk cache, then the network), the request and its cache |
 //! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
-//! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
+//! | `serve` | the local token service that behaves like Entra (`certgen serve`); feature `serve` |
 //! | [`error`] | the one error type: provider, transport, input, I/O and verification failures a caller matches |
 //!
 //! ## Getting a token
@@ -31,6 +34,7 @@
 //! start it and set the `AZURE_*` variables; a unit test keeps the README's copy identical):
 //!
 //! ```
+//! # #[cfg(feature = "serve")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 //! # let dir = tempfile::tempdir()?;
@@ -89,6 +93,8 @@
 //! # assert_eq!(appid, Some(app));
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "serve"))]
+//! # fn main() {}
 //! ```
 
 pub mod assertion;
@@ -105,6 +111,7 @@ pub mod key;
 pub mod paths;
 pub mod pkcs12;
 pub mod secret;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod thumbprint;
 pub mod verify;

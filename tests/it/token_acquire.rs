@@ -4,11 +4,10 @@
 //! long-lived credential, a fresh assertion per attempt, cache warnings through the caller's
 //! sink, a typed refusal, and a credential shared across a multi-threaded runtime.
 
-mod token_stub;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::support::token_stub::{busy, fake_jwt, field, reply, Stub};
 use certgen::assertion::SigningAlg;
 use certgen::credential::Credential;
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
@@ -21,7 +20,6 @@ use certgen::secret::Secret;
 use certgen::{Error, Result};
 use serde_json::json;
 use time::OffsetDateTime;
-use token_stub::{busy, fake_jwt, field, reply, Stub};
 
 const SCOPE: &str = "api://my-api/.default";
 const CLIENT_ID: &str = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";

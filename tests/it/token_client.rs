@@ -2,16 +2,14 @@
 //! the v2 form, retries with `Retry-After`, the deadline, error answers, redirects, transport
 //! failures in words, and TLS with an extra root.
 
-mod token_stub;
-
 use std::time::{Duration, Instant};
 
+use crate::support::token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub};
 use certgen::error::{TlsProblem, TransportKind};
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use certgen::identity::{ClientAuth, ClientOptions, TokenClient, TokenRequest, TokenResponse};
 use certgen::secret::Secret;
 use certgen::{Error, Result};
-use token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub};
 
 const GRAPH: &str = "https://graph.microsoft.com/.default";
 

@@ -1,8 +1,7 @@
 //! The library's typed errors against a running `certgen serve`, matched as a Rust caller
 //! matches them: on the AADSTS code of the provider's answer, never on text.
 
-mod serve_support;
-
+use crate::support::serve::{fixture, Cred, Server, APP, TENANT};
 use certgen::credential::{Credential, CredentialSource};
 use certgen::identity::{
     CachePolicy, ClientCertificateCredential, ClientOptions, CredentialOptions, Source,
@@ -10,7 +9,6 @@ use certgen::identity::{
 };
 use certgen::secret::SecretSource;
 use certgen::Error;
-use serve_support::{fixture, Cred, Server, APP, TENANT};
 
 const SCOPE: &str = "https://graph.microsoft.com/.default";
 
