@@ -11,6 +11,7 @@ mod protected_api;
 
 mod assertion;
 mod decode;
+mod identity_errors;
 mod new;
 mod serve_assertion_forms;
 mod serve_msal;
