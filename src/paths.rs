@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 
 /// The cache folder: `$CERTGEN_CACHE_DIR`, else `$XDG_CACHE_HOME/certgen`, else
 /// `~/.cache/certgen`. Not created here; callers create it with [`ensure_private_dir`] when they write, in
@@ -17,10 +17,10 @@ pub fn cache_dir() -> Result<PathBuf> {
     if let Some(home) = non_empty_env("HOME") {
         return Ok(PathBuf::from(home).join(".cache").join("certgen"));
     }
-    Err(
-        Error::failure("cannot find a cache folder: HOME is not set")
-            .with_hint("set CERTGEN_CACHE_DIR to a folder certgen may use"),
-    )
+    Err(Error::input(
+        InputKind::NoCacheDir,
+        "cannot find a cache folder: HOME is not set",
+    ))
 }
 
 /// Where certgen keeps its files when asked to use `dir`: `dir` itself, or, when `dir` is a
@@ -52,14 +52,14 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(dir)
-        .map_err(|e| Error::io("create folder", dir, &e))?;
+        .map_err(|e| Error::io("create folder", dir, e))?;
     check_private(dir)
 }
 
 /// Checks that an existing folder is one certgen may keep tokens and keys in: a folder owned by
 /// this user that no other user can write to (else another user could plant or swap files).
 pub fn check_private(dir: &Path) -> Result<()> {
-    let m = std::fs::metadata(dir).map_err(|e| Error::io("use folder", dir, &e))?;
+    let m = std::fs::metadata(dir).map_err(|e| Error::io("use folder", dir, e))?;
     if !m.is_dir() {
         return Err(Error::failure(format!(
             "cannot use folder {}: it is not a folder",
@@ -71,22 +71,27 @@ pub fn check_private(dir: &Path) -> Result<()> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = m.permissions().mode() & 0o7777;
         if m.uid() != unix::euid() {
-            return Err(Error::failure(format!(
-                "cannot use folder {}: it belongs to another user (uid {})",
-                dir.display(),
-                m.uid()
-            ))
-            .with_hint("choose a folder of your own (CERTGEN_CACHE_DIR, serve --state-dir)"));
+            return Err(Error::input(
+                InputKind::ForeignFolder {
+                    dir: dir.to_path_buf(),
+                },
+                format!(
+                    "cannot use folder {}: it belongs to another user (uid {})",
+                    dir.display(),
+                    m.uid()
+                ),
+            ));
         }
         if mode & 0o022 != 0 {
-            return Err(Error::failure(format!(
-                "cannot use folder {}: other users may write to it (mode {mode:04o})",
-                dir.display()
-            ))
-            .with_hint(format!(
-                "certgen does not change the mode of a folder it did not make; run chmod go-w {} if it is yours alone",
-                dir.display()
-            )));
+            return Err(Error::input(
+                InputKind::SharedFolder {
+                    dir: dir.to_path_buf(),
+                },
+                format!(
+                    "cannot use folder {}: other users may write to it (mode {mode:04o})",
+                    dir.display()
+                ),
+            ));
         }
     }
     Ok(())

@@ -113,6 +113,16 @@ impl ReadError {
     pub fn into_error(self, name: &str) -> Error {
         Error::failure(self.message(name))
     }
+
+    /// The library error for the file `path` (`-`: stdin): an [`Error::Io`] for an I/O failure,
+    /// else a refused input naming the path.
+    pub fn into_path_error(self, path: &Path) -> Error {
+        match self {
+            ReadError::Io(e) if path != Path::new("-") => Error::io("read", path, e),
+            other if path == Path::new("-") => other.into_error("stdin"),
+            other => Error::failure(other.message(&path.display().to_string())).at(path),
+        }
+    }
 }
 
 /// Reads the regular file `path` (or a pipe, where `limit` allows one) whole, refusing
@@ -137,7 +147,7 @@ pub fn file_or_stdin(path: &Path, limit: Limit) -> std::result::Result<Vec<u8>, 
 
 /// [`file_or_stdin`] with the library's error, naming the input by its path.
 pub fn input(path: &Path, limit: Limit) -> Result<Vec<u8>> {
-    file_or_stdin(path, limit).map_err(|e| e.into_error(&path.display().to_string()))
+    file_or_stdin(path, limit).map_err(|e| e.into_path_error(path))
 }
 
 /// Opens `path` for reading if it is a regular file (after symlinks), or a pipe where `limit`

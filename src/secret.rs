@@ -1,15 +1,16 @@
 //! Secrets (passwords, client secrets) and where they come from.
 //!
-//! Order of sources, as the spec demands: an explicit file (`-` = stdin), then an environment
-//! variable, then a no-echo prompt when stdin is a terminal. A secret is never accepted on the
+//! Order of sources, as the spec demands: an explicit file (`-` = stdin), then a value the
+//! caller found (the CLI: an environment variable), then whoever the caller asks (the CLI: a
+//! no-echo prompt when stdin is a terminal). A secret is never accepted on the
 //! command line, and [`Secret`] cannot be printed by accident: its `Debug` is `(redacted)` and it
 //! has no `Display`.
 
 use std::fmt;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::read;
 
 /// A secret string whose `Debug` never shows the value.
@@ -37,15 +38,34 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Where to look for one secret, in the spec's order.
-#[derive(Debug, Clone, Default)]
+/// Asks someone for a secret when no file or value gives one (the CLI prompts on a
+/// terminal); `Ok(None)`: nobody to ask.
+pub type Ask = Arc<dyn Fn() -> Result<Option<Secret>> + Send + Sync>;
+
+/// Where to look for one secret, in the spec's order: a file, a value, then whoever `ask` is.
+/// The library never prompts and reads no environment variable: the caller puts what it
+/// found in `value`, and a terminal prompt in `ask`.
+#[derive(Clone, Default)]
 pub struct SecretSource {
-    /// `--password-file` / `--secret-file`; `-` reads stdin.
+    /// A password or secret file; `-` reads stdin.
     pub file: Option<PathBuf>,
-    /// The environment variable consulted when no file is given.
-    pub env_var: Option<String>,
-    /// The prompt shown on a terminal when neither gives a value; `None` = never prompt.
-    pub prompt: Option<String>,
+    /// The secret itself, when the caller already has it.
+    pub value: Option<Secret>,
+    /// Where `value` came from, for messages ("the environment variable …").
+    pub value_origin: Option<String>,
+    /// Asked only when a secret is needed and neither of the above gives one.
+    pub ask: Option<Ask>,
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretSource")
+            .field("file", &self.file)
+            .field("value", &self.value)
+            .field("value_origin", &self.value_origin)
+            .field("ask", &self.ask.is_some())
+            .finish()
+    }
 }
 
 impl SecretSource {
@@ -56,89 +76,51 @@ impl SecretSource {
         }
     }
 
-    pub fn env(mut self, var: &str) -> Self {
-        self.env_var = Some(var.to_string());
+    /// Uses `value` when no file is given.
+    pub fn value(mut self, value: Option<Secret>) -> Self {
+        self.value = value;
         self
     }
 
-    pub fn prompt(mut self, prompt: &str) -> Self {
-        self.prompt = Some(prompt.to_string());
+    /// Says where the value came from, for a message about a wrong password.
+    pub fn value_origin(mut self, origin: impl Into<String>) -> Self {
+        self.value_origin = Some(origin.into());
         self
     }
 
-    /// The secret from the first source that has one, or `None` when no source applies
-    /// (no file, no variable, stdin not a terminal).
+    /// Asks `ask` when neither a file nor a value gives the secret.
+    pub fn ask(mut self, ask: Ask) -> Self {
+        self.ask = Some(ask);
+        self
+    }
+
+    /// The secret from the first source that has one, or `None` when no source applies.
     pub fn read(&self) -> Result<Option<Secret>> {
         if let Some(path) = &self.file {
             return read_secret_file(path).map(Some);
         }
-        if let Some(var) = &self.env_var {
-            if let Some(value) = std::env::var_os(var) {
-                let value = value.into_string().map_err(|_| {
-                    Error::failure(format!("environment variable {var} is not valid UTF-8"))
-                })?;
-                return Ok(Some(Secret(value)));
-            }
+        if let Some(value) = &self.value {
+            return Ok(Some(value.clone()));
         }
-        if let Some(prompt) = &self.prompt {
-            if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-                let value = prompt_password(prompt)
-                    .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
-                return Ok(Some(Secret(value)));
-            }
+        match &self.ask {
+            Some(ask) => ask(),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// Where [`read`](Self::read) takes the secret from, in words for a message: a wrong
     /// password is often a stale variable set for another file, and the user should see which.
     pub fn origin(&self) -> String {
-        match (&self.file, &self.env_var) {
+        match (&self.file, &self.value) {
             (Some(path), _) if path == Path::new("-") => "stdin".to_string(),
             (Some(path), _) => format!("the file {}", path.display()),
-            (None, Some(var)) if std::env::var_os(var).is_some() => format!(
-                "the environment variable {var} (set in this environment; it may be meant for \
-                 another file)"
-            ),
-            _ => "the prompt".to_string(),
+            (None, Some(_)) => self
+                .value_origin
+                .clone()
+                .unwrap_or_else(|| "the value given".to_string()),
+            (None, None) => "the prompt".to_string(),
         }
     }
-
-    /// Like [`read`](Self::read), twice on a terminal so a typo does not lock a new file.
-    pub fn read_new(&self) -> Result<Option<Secret>> {
-        if self.file.is_none()
-            && self
-                .env_var
-                .as_ref()
-                .is_none_or(|v| std::env::var_os(v).is_none())
-        {
-            if let Some(prompt) = &self.prompt {
-                if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-                    let first = prompt_password(prompt)
-                        .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
-                    let again = prompt_password("Repeat it: ")
-                        .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
-                    if first != again {
-                        return Err(Error::failure("the two passwords differ"));
-                    }
-                    return Ok(Some(Secret(first)));
-                }
-            }
-        }
-        self.read()
-    }
-}
-
-/// The terminal prompt comes with the CLI (`cli` feature); a library build never prompts.
-#[cfg(feature = "cli")]
-use rpassword::prompt_password;
-
-#[cfg(not(feature = "cli"))]
-fn prompt_password(_prompt: &str) -> std::io::Result<String> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "this build has no terminal prompt",
-    ))
 }
 
 /// Reads a secret file: its first line, without the line ending (as `openssl -passin file:`
@@ -149,13 +131,12 @@ fn prompt_password(_prompt: &str) -> std::io::Result<String> {
 /// file was expected, and it must not end up on the screen or in a CI log.
 pub fn read_secret_file(path: &Path) -> Result<Secret> {
     let raw = read::file_or_stdin(path, read::SECRET).map_err(|e| {
-        Error::failure(format!(
-            "cannot read the secret file: {e} (the name given is not repeated: it may be the \
-             secret itself)"
-        ))
-        .with_hint(
-            "give the path of a file that holds the secret or password (- reads it from stdin), \
-             never the value itself",
+        Error::input(
+            InputKind::SecretFile,
+            format!(
+                "cannot read the secret file: {e} (the name given is not repeated: it may be the \
+                 secret itself)"
+            ),
         )
     })?;
     let text =

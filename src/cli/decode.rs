@@ -1,8 +1,8 @@
 //! `certgen decode`: header and claims of any JWT, with readable times. Never verifies.
 
+use super::hints::{CliError as Error, Result};
 use certgen::certificate::rfc3339;
 use certgen::jose::{self, numeric_date, DateRule, Policy, TIME_CLAIMS};
-use certgen::{Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;

@@ -1,14 +1,15 @@
-//! Command-line definitions (clap derive) and the one place where errors become
-//! `error:`/`hint:` lines and exit codes.
+//! Command-line definitions (clap derive); errors become `error:`/`hint:` lines and exit codes
+//! in [`hints`].
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use certgen::{Error, ErrorKind};
+use hints::CliError;
 
 mod assertion;
 mod credential_args;
 mod decode;
 mod foreign_flags;
+mod hints;
 mod new;
 mod output;
 mod serve;
@@ -76,17 +77,8 @@ pub fn run() -> i32 {
     };
     match result {
         Ok(()) => 0,
-        Err(e) => report(&e),
+        Err(e) => e.report(),
     }
-}
-
-/// Prints an error as the contract wants it and returns its exit code.
-pub fn report(e: &Error) -> i32 {
-    eprintln!("error: {}", e.message());
-    for h in e.hints() {
-        eprintln!("hint: {h}");
-    }
-    e.kind().exit_code()
 }
 
 /// clap's own errors, reduced to the contract's `error:` line plus a usage hint (exit 2);
@@ -111,10 +103,9 @@ fn clap_error(e: clap::Error) -> i32 {
             match foreign_flags::hint(command.as_deref(), &flag) {
                 Some(hint) => {
                     let name = flag.split_once('=').map_or(flag.as_str(), |(n, _)| n);
-                    report(
-                        &Error::new(ErrorKind::Usage, format!("unexpected argument '{name}'"))
-                            .with_hint(hint),
-                    )
+                    CliError::usage(format!("unexpected argument '{name}'"))
+                        .with_hint(hint)
+                        .report()
                 }
                 None => clap_usage_error(e),
             }
@@ -151,7 +142,7 @@ fn clap_usage_error(e: clap::Error) -> i32 {
         .lines()
         .find(|l| l.starts_with("Usage: "))
         .map(|l| l.trim_start_matches("Usage: ").to_string());
-    let mut err = Error::new(ErrorKind::Usage, first);
+    let mut err = CliError::usage(first);
     if let Some(p) = possible {
         err = err.with_hint(p);
     }
@@ -161,5 +152,5 @@ fn clap_usage_error(e: clap::Error) -> i32 {
     if let Some(u) = usage {
         err = err.with_hint(format!("usage: {u} (see --help)"));
     }
-    report(&err)
+    err.report()
 }

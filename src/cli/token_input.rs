@@ -4,7 +4,9 @@
 
 use std::io::IsTerminal;
 
-use certgen::{read, Error, Result};
+use certgen::read;
+
+use super::hints::{CliError as Error, Result};
 use serde_json::Value;
 
 /// Reads the token of `arg` (stdin for `-` or nothing); `usage` is the hint when neither an

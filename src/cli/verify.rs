@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::hints::{CliError as Error, Result};
 use certgen::verify::{ValidToken, Validator, ValidatorOptions, DEFAULT_LEEWAY};
-use certgen::{Error, Result};
 use clap::{ArgGroup, Args};
 use serde_json::{json, Value};
 use time::OffsetDateTime;

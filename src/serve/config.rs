@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::authority::is_dns_name;
 use crate::certificate::{CertKey, Certificate};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::input;
 use crate::read;
 use crate::secret::{Secret, SecretSource};
@@ -307,7 +307,7 @@ fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Resu
         d.extend(domains.iter().cloned());
         (name_based_guid(&name.to_ascii_lowercase()), d)
     } else {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "tenant '{name}' is neither a GUID nor a DNS name"
         )));
     };
@@ -346,7 +346,7 @@ pub fn name_based_guid(name: &str) -> String {
 fn guid(value: &str, what: &str) -> Result<String> {
     uuid::Uuid::parse_str(value.trim())
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| Error::usage(format!("{what} '{value}' is not a GUID")))
+        .map_err(|_| Error::argument(format!("{what} '{value}' is not a GUID")))
 }
 
 fn new_app(client_id: &str) -> App {
@@ -374,15 +374,15 @@ fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
 /// The TOML file, parsed; a secret written in it is refused with a hint to name a variable.
 fn parse_config(text: &str, name: &str) -> Result<ConfigFile> {
     toml::from_str(text).map_err(|e| {
-        let err = Error::failure(format!("{name}: {}", e.message().trim_end_matches('.')));
-        if e.message().contains("unknown field `secret") {
-            err.with_hint(
-                "secrets never go in the config file: name an environment variable \
-                 with secret_env = [\"MY_APP_SECRET\"]",
-            )
+        let kind = if e.message().contains("unknown field `secret") {
+            InputKind::SecretInConfig
         } else {
-            err
-        }
+            InputKind::Invalid
+        };
+        Error::input(
+            kind,
+            format!("{name}: {}", e.message().trim_end_matches('.')),
+        )
     })
 }
 
@@ -490,11 +490,13 @@ fn grant_roles(
 ) -> Result<()> {
     let client_id = &app.client_id;
     let Some(r) = find_resource(resources, resource) else {
-        return Err(Error::failure(format!(
-            "app {client_id}: roles are granted on '{resource}', which is not a \
-             registered resource"
-        ))
-        .with_hint("add a [[resource]] with that app_id or identifier URI"));
+        return Err(Error::input(
+            InputKind::UnknownResource,
+            format!(
+                "app {client_id}: roles are granted on '{resource}', which is not a \
+                 registered resource"
+            ),
+        ));
     };
     for role in roles {
         if !r.roles.is_empty() && !r.roles.contains(role) {
@@ -564,18 +566,19 @@ fn secret_from_env(
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),
         // Named only when it looks like a variable name: what is given here is often the
         // secret itself, pasted where its variable's name belongs.
-        _ if looks_like_env_name(var) => Err(Error::failure(format!(
-            "the environment variable {var} (a client secret of app {client_id}) is not set"
-        ))
-        .with_hint(format!("export {var}=… before starting certgen serve"))),
-        _ => Err(Error::failure(format!(
-            "a client secret of app {client_id} names no set environment variable, and what \
-             is given does not look like a variable name (not repeated here: it may be the \
-             secret itself)"
-        ))
-        .with_hint(
-            "give the NAME of a variable that holds the secret: export MY_APP_SECRET=… and \
-             register CLIENT_ID=MY_APP_SECRET",
+        _ if looks_like_env_name(var) => Err(Error::input(
+            InputKind::MissingSecret { var: var.into() },
+            format!(
+                "the environment variable {var} (a client secret of app {client_id}) is not set"
+            ),
+        )),
+        _ => Err(Error::input(
+            InputKind::SecretNotVariableName,
+            format!(
+                "a client secret of app {client_id} names no set environment variable, and \
+                 what is given does not look like a variable name (not repeated here: it may \
+                 be the secret itself)"
+            ),
         )),
     }
 }
@@ -702,7 +705,11 @@ secret_env = ["ORDERS_SECRET"]
         )
         .unwrap();
         let err = Registry::load(Some(&path), &Flags::default(), &env).unwrap_err();
-        assert!(err.hints()[0].contains("secret_env"), "{err:?}");
+        assert_eq!(
+            err.input_kind(),
+            Some(&InputKind::SecretInConfig),
+            "{err:?}"
+        );
     }
 
     #[test]

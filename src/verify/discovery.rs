@@ -89,6 +89,9 @@ pub struct HttpClient {
     client: reqwest::Client,
 }
 
+/// How long one metadata or key-set request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
 impl HttpClient {
     /// `ca_file`: PEM certificates trusted in addition to the system roots (for `certgen serve`
     /// or a corporate CA).
@@ -96,7 +99,7 @@ impl HttpClient {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("certgen/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = ca_file {
             let file_error = |reason: String| VerifyError::File {
@@ -120,9 +123,22 @@ impl HttpClient {
     /// GETs a document: 2xx and at most 1 MiB, or a typed reason.
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, VerifyError> {
         check_url(url)?;
-        let unreachable = |e: reqwest::Error| VerifyError::Unreachable {
-            url: url.to_string(),
-            reason: error_chain(&e),
+        // The same words for a TLS, DNS or connection failure as `certgen token` uses.
+        let unreachable = |e: reqwest::Error| {
+            let parsed = Url::parse(url).ok();
+            let host = parsed
+                .as_ref()
+                .and_then(Url::host_str)
+                .unwrap_or("the server");
+            let port = parsed
+                .as_ref()
+                .and_then(Url::port_or_known_default)
+                .unwrap_or(443);
+            let (_, cause) = crate::identity::client::cause_of(&e, host, port, REQUEST_TIMEOUT);
+            VerifyError::Unreachable {
+                url: url.to_string(),
+                reason: cause,
+            }
         };
         let mut response = self.client.get(url).send().await.map_err(unreachable)?;
         let status = response.status();
@@ -161,25 +177,6 @@ pub fn check_url(url: &str) -> Result<(), VerifyError> {
             "{url}: unsupported scheme {other:?} (use https)"
         ))),
     }
-}
-
-/// reqwest's top-level message ("error sending request for url (…)") repeats the URL and hides
-/// the cause; the causes below it are what a user can act on.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let top = e.to_string();
-    if !top.starts_with("error sending request") || e.source().is_none() {
-        parts.push(top);
-    }
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !parts.iter().any(|p| p.contains(&part)) {
-            parts.push(part);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -967,7 +967,7 @@ fn an_authority_host_ending_in_a_tenant_says_how_to_split_it() {
     assert!(stderr.contains("ends with a tenant"), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "hint: use {} as the authority host",
+            "hint: use --authority-host {} --tenant {TENANT}",
             server.base()
         )),
         "{stderr}"
@@ -1014,7 +1014,7 @@ fn a_wrong_password_says_where_it_came_from() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             stderr.contains(
-                "hint: the password came from the environment variable AZURE_CLIENT_CERTIFICATE_PASSWORD"
+                "the password came from the environment variable AZURE_CLIENT_CERTIFICATE_PASSWORD"
             ),
             "{args:?}: {stderr}"
         );
@@ -1041,10 +1041,30 @@ fn a_wrong_password_says_where_it_came_from() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!(
-            "hint: the password came from the file {}",
-            pw.display()
-        )),
+        stderr.contains(&format!("the password came from the file {}", pw.display())),
         "{stderr}"
     );
+}
+
+// Item 11: verify explains a TLS failure in the same words as token, with the same hint.
+#[test]
+fn verify_explains_an_untrusted_certificate_like_token() {
+    let server = Server::start();
+    let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJ2ZXIiOiIyLjAifQ.c2ln";
+    let out = certgen()
+        .args(["verify", token, "--audience", ORDERS_API])
+        .args(["--authority", &server.field("authority")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TLS: the certificate of 127.0.0.1 is not trusted"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: ") && stderr.contains("--ca-file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("client error (Connect)"), "{stderr}");
 }

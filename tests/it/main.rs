@@ -13,6 +13,7 @@ mod assertion;
 mod decode;
 mod fuzz_corpus;
 mod harden;
+mod identity_errors;
 mod new;
 mod serve_assertion_forms;
 mod serve_msal;
