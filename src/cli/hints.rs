@@ -163,7 +163,7 @@ fn input(kind: &InputKind, message: &str) -> CliError {
         WeakKey { .. } => vec!["make a new certificate: certgen new --cn NAME (RSA 2048 or larger)".into()],
         KeyWithoutCertificate => vec!["give the certificate with --cert FILE (the key alone cannot be identified by Entra)".into()],
         KeyMismatch { names } => vec![format!(
-            "the key in {names} is not the private key of any certificate there; \
+            "the private key and the certificate given ({names}) are not a pair; \
              use the key made together with the certificate (certgen new writes NAME.crt and NAME.key)"
         )],
         KeyNeedsCertificate => vec!["give the certificate with --cert FILE, or both in one file with --pfx".into()],

@@ -1068,3 +1068,34 @@ fn verify_explains_an_untrusted_certificate_like_token() {
     );
     assert!(!stderr.contains("client error (Connect)"), "{stderr}");
 }
+
+// Item 11: a key that does not belong to the certificate: each file named by its role.
+#[test]
+fn a_key_certificate_mismatch_names_which_file_is_which() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let (cert, key) = (fixtures.join("rsa.crt"), fixtures.join("leaf.key"));
+    let out = certgen()
+        .args([
+            "assertion",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            APP,
+            "--cert",
+        ])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "(key {}, certificate {}) are not a pair",
+            key.display(),
+            cert.display()
+        )),
+        "{stderr}"
+    );
+}
