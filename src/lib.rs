@@ -16,6 +16,7 @@
 //! | [`generate`] | new self-signed certificates and keys |
 //! | [`credential`] | a signing credential: certificate chain + RSA key, checked for Entra |
 //! | [`authority`] | authority hosts (named clouds), tenants, the token endpoint |
+//! | [`cloud`] | the Microsoft identity and Graph host names of every cloud, and their issuers |
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
 //! | [`jwt`] | any compact JWT taken apart without verification |
 //! | [`files`] | safe, atomic output files |
@@ -28,6 +29,7 @@
 pub mod assertion;
 pub mod authority;
 pub mod certificate;
+pub mod cloud;
 pub mod credential;
 pub mod error;
 pub mod files;

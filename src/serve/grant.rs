@@ -7,6 +7,7 @@ use super::aadsts::Aadsts;
 use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
 use super::client_secret::{self, SecretMatch};
 use super::config::{is_dns_name, Registry, Resource, Tenant};
+use super::face::Face;
 use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
 use crate::secret::Secret;
 
@@ -34,6 +35,8 @@ pub struct TokenRequest<'a> {
     pub authorization: Option<&'a str>,
     /// Seconds since 1970.
     pub now: i64,
+    /// How the client reached the service: the issuer it gets.
+    pub face: Face,
 }
 
 /// What a token request came to, with the client id for the log line.
@@ -160,13 +163,14 @@ impl TokenService {
                 (self.resource(name, req.tenant)?, name.to_string())
             }
         };
+        let names = req.face.names(&self.base);
         let grant = Grant {
             tenant,
             app,
             resource,
             requested_as: &requested_as,
             auth,
-            base: &self.base,
+            names: &names,
             now: req.now,
         };
         let token = tokens::access_token(&self.signer, &grant)?;

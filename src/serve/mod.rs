@@ -13,6 +13,9 @@
 //! | [`state`] | the state folder: TLS certificate and signing key |
 //! | [`handlers`] | routes and limits |
 //! | [`access_log`] | one line per request |
+//! | [`face`] | which names a request meets: the service's own, or Entra's (proxy mode) |
+//! | [`instance_discovery`] | `/common/discovery/instance`, Entra's cloud aliases |
+//! | [`proxy`] | `--proxy`: the `CONNECT` proxy, its local CA and the SNI certificate choice |
 //!
 //! This file starts and stops the service: [`prepare`] loads state and binds the socket
 //! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
@@ -22,9 +25,12 @@ pub mod access_log;
 pub mod client_assertion;
 pub mod client_secret;
 pub mod config;
+pub mod face;
 pub mod grant;
 pub mod handlers;
+pub mod instance_discovery;
 pub mod metadata;
+pub mod proxy;
 pub mod state;
 pub mod tokens;
 
@@ -35,6 +41,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
+use tokio::sync::watch;
+use tower::Layer;
+use tower::util::MapRequestLayer;
 // TCP_NODELAY on every connection: hyper writes a response's head and body separately, and
 // with Nagle's algorithm the body then waits for the client's delayed ACK (~40 ms per token,
 // measured by the token benchmark before this was set).
@@ -68,6 +78,9 @@ pub struct Options {
     pub log: LogFormat,
     /// Requests handled at once; past it, 503 with `Retry-After` (at least 1).
     pub max_in_flight: usize,
+    /// `--proxy`: where the `CONNECT` proxy listens (its local CA also answers the Microsoft
+    /// names by SNI on the main listener).
+    pub proxy: Option<SocketAddr>,
 }
 
 /// The ready line: where the service is and what to trust.
@@ -78,6 +91,55 @@ pub struct Ready {
     pub token_endpoint: String,
     pub jwks_uri: String,
     pub ca_file: Option<PathBuf>,
+    /// `--proxy`: `http://ADDR:PORT`, the value of `HTTPS_PROXY`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// `--proxy`: the local CA that clients trust for the Microsoft names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_ca_file: Option<PathBuf>,
+    /// `--proxy`: what to export so an unmodified client uses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<ProxyEnv>,
+}
+
+/// The environment that sends an unmodified client to the proxy and makes it trust the CA.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyEnv {
+    #[serde(rename = "HTTPS_PROXY")]
+    pub https_proxy: String,
+    /// Python `requests` (MSAL, Azure Identity).
+    #[serde(rename = "REQUESTS_CA_BUNDLE")]
+    pub requests_ca_bundle: PathBuf,
+    /// OpenSSL-based clients (Python's `ssl`, `curl` builds on OpenSSL, `aiohttp`).
+    #[serde(rename = "SSL_CERT_FILE")]
+    pub ssl_cert_file: PathBuf,
+    /// Node.js (`@azure/identity`, MSAL Node).
+    #[serde(rename = "NODE_EXTRA_CA_CERTS")]
+    pub node_extra_ca_certs: PathBuf,
+}
+
+impl ProxyEnv {
+    /// `(name, value)` pairs in the ready line's order.
+    pub fn pairs(&self) -> [(&'static str, String); 4] {
+        [
+            ("HTTPS_PROXY", self.https_proxy.clone()),
+            (
+                "REQUESTS_CA_BUNDLE",
+                self.requests_ca_bundle.display().to_string(),
+            ),
+            ("SSL_CERT_FILE", self.ssl_cert_file.display().to_string()),
+            (
+                "NODE_EXTRA_CA_CERTS",
+                self.node_extra_ca_certs.display().to_string(),
+            ),
+        ]
+    }
+}
+
+/// The bound proxy of `--proxy`, not yet accepting.
+struct PreparedProxy {
+    listener: TcpListener,
+    ca: Arc<proxy::ca::LocalCa>,
 }
 
 /// A bound, configured service, not yet accepting.
@@ -91,6 +153,7 @@ pub struct Prepared {
     tls: Option<TlsIdentity>,
     log: LogFormat,
     max_in_flight: usize,
+    proxy: Option<PreparedProxy>,
 }
 
 /// Loads or makes the state, binds the socket and builds the service.
@@ -130,20 +193,15 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         Some(identity)
     };
 
-    let listener = TcpListener::bind(options.listen).map_err(|e| {
-        Error::failure(format!(
-            "cannot listen on {}: {}",
-            options.listen,
-            io_reason(&e)
-        ))
-        .with_hint("choose another --listen address, or port 0 for any free port")
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::failure(format!("cannot use the listening socket: {e}")))?;
+    let listener = bind(options.listen, "--listen")?;
     let local = listener
         .local_addr()
         .map_err(|e| Error::failure(format!("cannot read the listening address: {e}")))?;
+
+    let proxy = match options.proxy {
+        None => None,
+        Some(addr) => Some(prepare_proxy(addr, &state_dir, &mut notes)?),
+    };
 
     let scheme = if options.http { "http" } else { "https" };
     let base = format!("{scheme}://{}", url_host(local));
@@ -153,6 +211,14 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         if !audience_bases.contains(&b) {
             audience_bases.push(b);
         }
+    }
+    if proxy.is_some() {
+        // Reached as Entra, clients address assertions to Entra's token URL.
+        audience_bases.extend(
+            crate::cloud::all_hosts()
+                .filter(|h| h.service == crate::cloud::Service::Identity)
+                .map(|h| format!("https://{}", h.name)),
+        );
     }
     if registry.default_tenant {
         notes.push(format!(
@@ -166,13 +232,30 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         .map(|t| t.id.clone())
         .unwrap_or_else(|| config::DEFAULT_TENANT.to_string());
     let authority = format!("{base}/{first_tenant}");
-    let ready = Ready {
+    let mut ready = Ready {
         listen: local.to_string(),
         token_endpoint: format!("{authority}/oauth2/v2.0/token"),
         jwks_uri: format!("{authority}/discovery/v2.0/keys"),
         authority,
         ca_file: tls.as_ref().map(|t| t.ca_file.clone()),
+        proxy: None,
+        proxy_ca_file: None,
+        env: None,
     };
+    if let Some(p) = &proxy {
+        let url = format!("http://{}", p.listener.local_addr().map_err(|e| {
+            Error::failure(format!("cannot read the proxy's listening address: {e}"))
+        })?);
+        let ca = p.ca.cert_file.clone();
+        ready.env = Some(ProxyEnv {
+            https_proxy: url.clone(),
+            requests_ca_bundle: ca.clone(),
+            ssl_cert_file: ca.clone(),
+            node_extra_ca_certs: ca.clone(),
+        });
+        ready.proxy = Some(url);
+        ready.proxy_ca_file = Some(ca);
+    }
     let service = Arc::new(TokenService {
         registry,
         signer,
@@ -190,48 +273,101 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         tls,
         log: options.log,
         max_in_flight: options.max_in_flight,
+        proxy,
     })
 }
 
+/// Loads or makes the local CA and binds the proxy's socket.
+fn prepare_proxy(
+    addr: SocketAddr,
+    state_dir: &std::path::Path,
+    notes: &mut Vec<String>,
+) -> Result<PreparedProxy> {
+    let ca = proxy::ca::LocalCa::load_or_make(state_dir)?;
+    if ca.created {
+        notes.push(format!(
+            "made a new local CA {} for --proxy: clients must trust it (again)",
+            ca.cert_file.display()
+        ));
+    }
+    let listener = bind(addr, "--proxy")?;
+    Ok(PreparedProxy {
+        listener,
+        ca: Arc::new(ca),
+    })
+}
+
+/// Binds a listening socket, non-blocking (for tokio).
+fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
+    let listener = TcpListener::bind(addr).map_err(|e| {
+        Error::failure(format!("cannot listen on {addr}: {}", io_reason(&e)))
+            .with_hint(format!("choose another {flag} address, or port 0 for any free port"))
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::failure(format!("cannot use the listening socket: {e}")))?;
+    Ok(listener)
+}
+
 /// Serves until `shutdown` completes, then lets open requests finish (up to [`GRACEFUL_STOP`]).
+/// With `--proxy`, the proxy runs beside the main listener and stops with it.
 pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let app: Router = handlers::router(
+    let router: Router = handlers::router(
         prepared.service.clone(),
         prepared.log,
         prepared.max_in_flight,
     );
+    // Outside the router, so the collapsed path is the one routed.
+    let app = MapRequestLayer::new(handlers::collapse_empty_segments::<Incoming> as fn(_) -> _)
+        .layer(router);
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
+    let (stop_proxy, proxy_stopped) = watch::channel(false);
     let stop = async move {
         shutdown.await;
         stopper.graceful_shutdown(Some(GRACEFUL_STOP));
+        let _ = stop_proxy.send(true);
     };
     let failed = |e: std::io::Error| Error::failure(format!("the token service stopped: {e}"));
-    let make = app.into_make_service();
-    match prepared.tls {
-        None => {
-            let mut server = axum_server::from_tcp(prepared.listener)
-                .map_err(failed)?
-                .acceptor(NoDelayAcceptor::new())
-                .handle(handle)
-                .http1_only();
-            limit_header_time(&mut server);
-            let (result, ()) = tokio::join!(server.serve(make), stop);
-            result.map_err(failed)
+    let ca = prepared.proxy.as_ref().map(|p| p.ca.clone());
+    let proxy = async {
+        match prepared.proxy {
+            None => Ok(()),
+            Some(p) => {
+                let tls = Arc::new(proxy::tls_config(p.ca)?);
+                proxy::run(p.listener, tls, app.clone(), prepared.log, proxy_stopped)
+                    .await
+                    .map_err(failed)
+            }
         }
-        Some(identity) => {
-            let config = RustlsConfig::from_config(Arc::new(rustls_config(&identity)?));
-            let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
-            let mut server = axum_server::from_tcp(prepared.listener)
-                .map_err(failed)?
-                .acceptor(acceptor)
-                .handle(handle)
-                .http1_only();
-            limit_header_time(&mut server);
-            let (result, ()) = tokio::join!(server.serve(make), stop);
-            result.map_err(failed)
+    };
+    let make = axum::ServiceExt::<axum::extract::Request<Incoming>>::into_make_service(app.clone());
+    let main = async {
+        match prepared.tls {
+            None => {
+                let mut server = axum_server::from_tcp(prepared.listener)
+                    .map_err(failed)?
+                    .acceptor(NoDelayAcceptor::new())
+                    .handle(handle)
+                    .http1_only();
+                limit_header_time(&mut server);
+                server.serve(make).await.map_err(failed)
+            }
+            Some(identity) => {
+                let config = RustlsConfig::from_config(Arc::new(rustls_config(&identity, ca)?));
+                let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
+                let mut server = axum_server::from_tcp(prepared.listener)
+                    .map_err(failed)?
+                    .acceptor(acceptor)
+                    .handle(handle)
+                    .http1_only();
+                limit_header_time(&mut server);
+                server.serve(make).await.map_err(failed)
+            }
         }
-    }
+    };
+    let (main, proxy, ()) = tokio::join!(main, proxy, stop);
+    main.and(proxy)
 }
 
 /// HTTP/1 only, with a deadline for each request head. HTTP/1 only because the automatic
@@ -270,7 +406,12 @@ pub async fn shutdown_signal() {
     }
 }
 
-fn rustls_config(identity: &TlsIdentity) -> Result<rustls::ServerConfig> {
+/// The main listener's TLS: the service's own certificate, and with `--proxy` the local CA's
+/// leaves for the Microsoft names a client asks for by SNI (the hosts-entry route).
+fn rustls_config(
+    identity: &TlsIdentity,
+    ca: Option<Arc<proxy::ca::LocalCa>>,
+) -> Result<rustls::ServerConfig> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let chain: Vec<CertificateDer<'static>> = identity
@@ -279,13 +420,24 @@ fn rustls_config(identity: &TlsIdentity) -> Result<rustls::ServerConfig> {
         .map(|c| CertificateDer::from(c.der().to_vec()))
         .collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.pkcs8_der().to_vec()));
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
-        .map_err(|e| Error::failure(format!("cannot use the TLS certificate and key: {e}")))?;
-    // HTTP/1.1 only: every OAuth client speaks it, and its header-read timeout then applies.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    let unusable = |e: rustls::Error| {
+        Error::failure(format!("cannot use the TLS certificate and key: {e}"))
+    };
+    let Some(ca) = ca else {
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+            .map_err(unusable)?;
+        // HTTP/1.1 only: every OAuth client speaks it, and its header-read timeout then applies.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        return Ok(config);
+    };
+    let own = rustls::sign::CertifiedKey::from_der(chain, key, &provider).map_err(unusable)?;
+    let resolver = proxy::ca::SniResolver {
+        ca,
+        fallback: Some(Arc::new(own)),
+    };
+    proxy::server_config(provider, Arc::new(resolver))
 }
 
 /// The host part of a URL for a socket address: `localhost` for the unspecified address,

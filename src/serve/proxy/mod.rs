@@ -1,0 +1,229 @@
+//! Proxy mode (`certgen serve --proxy`): an HTTP `CONNECT` proxy that answers for the
+//! Microsoft identity and Graph hosts itself. A client with `HTTPS_PROXY` pointing here asks
+//! to be connected to `login.microsoftonline.com:443`; the tunnel ends in this process, TLS
+//! is terminated with a leaf of the local CA ([`ca`]), and the requests inside are handled by
+//! the same router as the main listener, which then sees the Microsoft name in `Host`.
+//!
+//! Every other destination is refused with 403 and logged; the proxy never opens a
+//! connection anywhere, so nothing leaves the machine. HTTP parsing and the upgrade to a raw
+//! tunnel are hyper's.
+
+pub mod ca;
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use super::access_log::{self, LogFormat, LogNote};
+use super::HEADER_READ_TIMEOUT;
+use crate::cloud;
+use crate::error::{Error, Result};
+
+/// How long a client gets for the TLS handshake inside its tunnel (axum-server's default for
+/// the main listener).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the proxy answers for a request to it (not for the requests inside a tunnel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// `CONNECT` to a Microsoft identity or Graph host on 443: tunnel into this service.
+    Tunnel(&'static str),
+    /// Anything else: 403, nothing opened.
+    Refuse,
+}
+
+/// The decision for a request to the proxy: only `CONNECT host:443` for a host of the cloud
+/// table is tunnelled.
+pub fn decide(method: &Method, authority: Option<&str>) -> Decision {
+    if method != Method::CONNECT {
+        return Decision::Refuse;
+    }
+    match authority.and_then(|a| a.rsplit_once(':').map(|(h, p)| (h, p, a))) {
+        Some((_, "443", a)) => cloud::host(a).map_or(Decision::Refuse, |h| Decision::Tunnel(h.name)),
+        _ => Decision::Refuse,
+    }
+}
+
+/// Runs the proxy on `listener` until `stop` turns true. `app` handles the requests inside
+/// each tunnel; `tls` holds the SNI resolver of the local CA.
+pub async fn run<S>(
+    listener: StdListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: S,
+    log: LogFormat,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = TcpListener::from_std(listener)?;
+    let acceptor = TlsAcceptor::from(tls);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: the next accept may well succeed.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return Ok(()),
+        };
+        // As on the main listener: a response's head and body are separate writes.
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(answer(req, acceptor, app, log)) }
+            });
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
+/// The proxy's answer to one request; for a tunnel, the work inside it is spawned and runs
+/// once hyper has handed over the connection.
+fn answer<S>(
+    req: Request<Incoming>,
+    acceptor: TlsAcceptor,
+    app: S,
+    log: LogFormat,
+) -> Response<Body>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let start = Instant::now();
+    let authority = req.uri().authority().map(|a| a.to_string());
+    let target = authority
+        .clone()
+        .unwrap_or_else(|| req.uri().to_string());
+    let decision = decide(req.method(), authority.as_deref());
+    let status = match decision {
+        Decision::Tunnel(_) => StatusCode::OK,
+        Decision::Refuse => StatusCode::FORBIDDEN,
+    };
+    access_log::write(
+        log,
+        req.method().as_str(),
+        &target,
+        status.as_u16(),
+        &LogNote::default(),
+        start.elapsed().as_secs_f64() * 1000.0,
+    );
+    match decision {
+        Decision::Refuse => {
+            let body = format!(
+                "certgen serve --proxy: refused {} {target}: only CONNECT to the Microsoft \
+                 identity and Graph hosts (port 443) is answered, by this service itself; \
+                 nothing else is forwarded\n",
+                req.method()
+            );
+            let mut resp = Response::new(Body::from(body));
+            *resp.status_mut() = status;
+            resp
+        }
+        Decision::Tunnel(_) => {
+            tokio::spawn(async move {
+                let Ok(upgraded) = hyper::upgrade::on(req).await else {
+                    return;
+                };
+                let handshake =
+                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(TokioIo::new(upgraded)));
+                let Ok(Ok(tls)) = handshake.await else {
+                    return;
+                };
+                let _ = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                    .await;
+            });
+            Response::new(Body::empty())
+        }
+    }
+}
+
+/// The proxy's TLS configuration: leaves of the local CA by SNI, nothing for other names.
+pub fn tls_config(ca: Arc<ca::LocalCa>) -> Result<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let resolver = ca::SniResolver { ca, fallback: None };
+    server_config(provider, Arc::new(resolver))
+}
+
+/// A TLS server configuration around a certificate resolver: HTTP/1.1 only, as the main
+/// listener (every OAuth client speaks it, and its header-read timeout then applies).
+pub fn server_config(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<rustls::ServerConfig> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::failure(format!("cannot set up TLS: {e}")))?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Binds the proxy's socket (non-blocking, for tokio).
+pub fn bind(addr: SocketAddr) -> std::io::Result<(StdListener, SocketAddr)> {
+    let listener = StdListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_connect_to_microsoft_hosts_on_443_is_tunnelled() {
+        assert_eq!(
+            decide(&Method::CONNECT, Some("login.microsoftonline.com:443")),
+            Decision::Tunnel("login.microsoftonline.com")
+        );
+        assert_eq!(
+            decide(&Method::CONNECT, Some("GRAPH.microsoft.com:443")),
+            Decision::Tunnel("graph.microsoft.com")
+        );
+        for (method, authority) in [
+            (Method::CONNECT, Some("example.com:443")),
+            (Method::CONNECT, Some("login.microsoftonline.com:80")),
+            (Method::CONNECT, Some("login.microsoftonline.com")),
+            (Method::CONNECT, Some("127.0.0.1:443")),
+            (Method::GET, Some("login.microsoftonline.com:443")),
+            (Method::GET, None),
+        ] {
+            assert_eq!(decide(&method, authority), Decision::Refuse, "{method} {authority:?}");
+        }
+    }
+}
