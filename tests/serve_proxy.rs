@@ -514,6 +514,7 @@ async fn msal_node_runs_unchanged_through_the_sni_route() {
         .arg(state)
         .args(["--config", f.config.to_str().unwrap()])
         .env(SECRET_VAR, SECRET)
+        .env(EXPIRED_SECRET_VAR, EXPIRED_SECRET)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap());

@@ -4,14 +4,14 @@
 // NODE_EXTRA_CA_CERTS. Run by tests/serve_proxy.rs. Inputs: TENANT, CLIENT_ID, SCOPE, KEY_PEM,
 // THUMBPRINT_SHA256 (hex), CLIENT_SECRET. Prints one JSON object, one entry per credential.
 import { readFileSync } from "node:fs";
-import msal from "@azure/msal-node";
+import { ConfidentialClientApplication } from "@azure/msal-node";
 
 const { TENANT, CLIENT_ID, SCOPE, KEY_PEM, THUMBPRINT_SHA256, CLIENT_SECRET } = process.env;
 const authority = `https://login.microsoftonline.com/${TENANT}`;
 
 async function attempt(auth) {
   try {
-    const app = new msal.ConfidentialClientApplication({
+    const app = new ConfidentialClientApplication({
       auth: { clientId: CLIENT_ID, authority, ...auth },
     });
     const result = await app.acquireTokenByClientCredential({ scopes: [SCOPE] });
