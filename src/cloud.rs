@@ -145,10 +145,19 @@ mod tests {
         assert_eq!(h.name, "login.microsoftonline.com");
         assert_eq!(h.service, Service::Identity);
         assert_eq!(h.cloud.issuer_v1_host, "sts.windows.net");
-        assert_eq!(host("sts.windows.net.:443").unwrap().name, "sts.windows.net");
+        assert_eq!(
+            host("sts.windows.net.:443").unwrap().name,
+            "sts.windows.net"
+        );
         let g = host("graph.microsoft.us").unwrap();
-        assert_eq!((g.service, g.cloud.name), (Service::Graph, "AzureUSGovernment"));
-        assert_eq!(host("login.chinacloudapi.cn").unwrap().cloud.name, "AzureChinaCloud");
+        assert_eq!(
+            (g.service, g.cloud.name),
+            (Service::Graph, "AzureUSGovernment")
+        );
+        assert_eq!(
+            host("login.chinacloudapi.cn").unwrap().cloud.name,
+            "AzureChinaCloud"
+        );
         for other in [
             "login.microsoftonline.com:8443",
             "example.com",

@@ -35,7 +35,12 @@ fn proxy_state() -> &'static Path {
 
 fn start(state: &Path, extra: &[&str]) -> Server {
     let f = fixture();
-    let mut args = vec!["--config", f.config.to_str().unwrap(), "--proxy", "127.0.0.1:0"];
+    let mut args = vec![
+        "--config",
+        f.config.to_str().unwrap(),
+        "--proxy",
+        "127.0.0.1:0",
+    ];
     args.extend_from_slice(extra);
     Server::start_in(state, &args)
 }
@@ -81,7 +86,10 @@ fn ready_line_banner_and_local_ca() {
     let proxy = s.field("proxy");
     let ca = s.field("proxy_ca_file");
     assert!(proxy.starts_with("http://127.0.0.1:"), "{proxy}");
-    assert_ne!(proxy.rsplit(':').next(), s.field("listen").rsplit(':').next());
+    assert_ne!(
+        proxy.rsplit(':').next(),
+        s.field("listen").rsplit(':').next()
+    );
     assert_eq!(Path::new(&ca), proxy_state().join("proxy-ca.pem"));
     assert_eq!(s.ready["env"]["HTTPS_PROXY"], proxy.as_str());
     for var in ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"] {
@@ -93,8 +101,14 @@ fn ready_line_banner_and_local_ca() {
         assert!(plain.ready.get(field).is_none(), "{field}: {}", plain.ready);
     }
     let banner = s.log_text();
-    assert!(banner.contains(&format!("export HTTPS_PROXY={proxy}\n")), "{banner}");
-    assert!(banner.contains(&format!("export NODE_EXTRA_CA_CERTS={ca}\n")), "{banner}");
+    assert!(
+        banner.contains(&format!("export HTTPS_PROXY={proxy}\n")),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("export NODE_EXTRA_CA_CERTS={ca}\n")),
+        "{banner}"
+    );
 
     #[cfg(unix)]
     {
@@ -114,24 +128,50 @@ fn ready_line_banner_and_local_ca() {
     let proxy_addr = proxy.trim_start_matches("http://");
     for host in ["login.microsoftonline.com", "graph.microsoft.com"] {
         let out = openssl(&[
-            "s_client", "-proxy", proxy_addr, "-connect", &format!("{host}:443"),
-            "-servername", host, "-CAfile", &ca, "-verify_hostname", host,
-            "-verify_return_error", "-brief",
+            "s_client",
+            "-proxy",
+            proxy_addr,
+            "-connect",
+            &format!("{host}:443"),
+            "-servername",
+            host,
+            "-CAfile",
+            &ca,
+            "-verify_hostname",
+            host,
+            "-verify_return_error",
+            "-brief",
         ]);
         assert!(out.contains("Verification: OK"), "{host} via proxy: {out}");
     }
     let listen = s.field("listen");
     let out = openssl(&[
-        "s_client", "-connect", &listen, "-servername", "login.microsoftonline.com",
-        "-CAfile", &ca, "-verify_hostname", "login.microsoftonline.com",
-        "-verify_return_error", "-brief",
+        "s_client",
+        "-connect",
+        &listen,
+        "-servername",
+        "login.microsoftonline.com",
+        "-CAfile",
+        &ca,
+        "-verify_hostname",
+        "login.microsoftonline.com",
+        "-verify_return_error",
+        "-brief",
     ]);
     assert!(out.contains("Verification: OK"), "SNI route: {out}");
     // Any other name on the main listener still gets serve's own localhost certificate.
     let out = openssl(&[
-        "s_client", "-connect", &listen, "-servername", "localhost",
-        "-CAfile", &s.field("ca_file"), "-verify_hostname", "localhost",
-        "-verify_return_error", "-brief",
+        "s_client",
+        "-connect",
+        &listen,
+        "-servername",
+        "localhost",
+        "-CAfile",
+        &s.field("ca_file"),
+        "-verify_hostname",
+        "localhost",
+        "-verify_return_error",
+        "-brief",
     ]);
     assert!(out.contains("Verification: OK"), "own name: {out}");
 }
@@ -139,7 +179,8 @@ fn ready_line_banner_and_local_ca() {
 /// The status line the proxy answers to a raw request.
 fn proxy_answer(proxy: &str, request: &str) -> String {
     let mut conn = TcpStream::connect(proxy.trim_start_matches("http://")).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     conn.write_all(request.as_bytes()).unwrap();
     let mut head = String::new();
     BufReader::new(&mut conn).read_line(&mut head).unwrap();
@@ -189,29 +230,68 @@ async fn reached_as_entra_it_names_itself_as_entra() {
     let s = proxy_server();
     let c = proxied(&s);
     let login = V2_ISSUER_HOST;
-    let (st, v2) = get(&c, &format!("{login}/{TENANT}/v2.0/.well-known/openid-configuration")).await;
+    let (st, v2) = get(
+        &c,
+        &format!("{login}/{TENANT}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
     assert_eq!(st, 200, "{v2}");
     assert_eq!(v2["issuer"], format!("{login}/{TENANT}/v2.0"));
-    assert_eq!(v2["token_endpoint"], format!("{login}/{TENANT}/oauth2/v2.0/token"));
-    assert_eq!(v2["jwks_uri"], format!("{login}/{TENANT}/discovery/v2.0/keys"));
-    let (_, v1) = get(&c, &format!("{login}/{TENANT}/.well-known/openid-configuration")).await;
+    assert_eq!(
+        v2["token_endpoint"],
+        format!("{login}/{TENANT}/oauth2/v2.0/token")
+    );
+    assert_eq!(
+        v2["jwks_uri"],
+        format!("{login}/{TENANT}/discovery/v2.0/keys")
+    );
+    let (_, v1) = get(
+        &c,
+        &format!("{login}/{TENANT}/.well-known/openid-configuration"),
+    )
+    .await;
     assert_eq!(v1["issuer"], format!("{V1_ISSUER_HOST}/{TENANT}/"));
     // The multi-tenant documents carry Entra's template.
     for segment in ["common", "organizations"] {
-        let (st, doc) = get(&c, &format!("{login}/{segment}/v2.0/.well-known/openid-configuration")).await;
+        let (st, doc) = get(
+            &c,
+            &format!("{login}/{segment}/v2.0/.well-known/openid-configuration"),
+        )
+        .await;
         assert_eq!(st, 200, "{segment}: {doc}");
         assert_eq!(doc["issuer"], format!("{login}/{{tenantid}}/v2.0"));
-        assert_eq!(doc["token_endpoint"], format!("{login}/{segment}/oauth2/v2.0/token"));
+        assert_eq!(
+            doc["token_endpoint"],
+            format!("{login}/{segment}/oauth2/v2.0/token")
+        );
     }
-    let (_, doc) = get(&c, &format!("{login}/common/.well-known/openid-configuration")).await;
+    let (_, doc) = get(
+        &c,
+        &format!("{login}/common/.well-known/openid-configuration"),
+    )
+    .await;
     assert_eq!(doc["issuer"], format!("{V1_ISSUER_HOST}/{{tenantid}}/"));
     // An alias keeps its own endpoints, with the canonical issuer.
-    let (_, alias) = get(&c, &format!("https://login.windows.net/{TENANT}/v2.0/.well-known/openid-configuration")).await;
+    let (_, alias) = get(
+        &c,
+        &format!("https://login.windows.net/{TENANT}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
     assert_eq!(alias["issuer"], format!("{login}/{TENANT}/v2.0"));
-    assert_eq!(alias["token_endpoint"], format!("https://login.windows.net/{TENANT}/oauth2/v2.0/token"));
+    assert_eq!(
+        alias["token_endpoint"],
+        format!("https://login.windows.net/{TENANT}/oauth2/v2.0/token")
+    );
     // MSAL Python's `{authority}//v2.0/…` when the authority ends in `/`.
-    let (st, doc) = get(&c, &format!("{login}/{TENANT}//v2.0/.well-known/openid-configuration")).await;
-    assert_eq!((st, &doc["issuer"]), (200, &Value::from(format!("{login}/{TENANT}/v2.0"))));
+    let (st, doc) = get(
+        &c,
+        &format!("{login}/{TENANT}//v2.0/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_eq!(
+        (st, &doc["issuer"]),
+        (200, &Value::from(format!("{login}/{TENANT}/v2.0")))
+    );
     let (_, keys) = get(&c, &format!("{login}/{TENANT}/discovery/v2.0/keys")).await;
     assert_eq!(keys["keys"][0]["issuer"], format!("{login}/{TENANT}/v2.0"));
 
@@ -228,7 +308,10 @@ async fn reached_as_entra_it_names_itself_as_entra() {
             body["tenant_discovery_endpoint"],
             format!("{login}/{TENANT}/v2.0/.well-known/openid-configuration")
         );
-        assert_eq!(body["metadata"][0]["preferred_network"], "login.microsoftonline.com");
+        assert_eq!(
+            body["metadata"][0]["preferred_network"],
+            "login.microsoftonline.com"
+        );
         assert_eq!(body["metadata"][0]["preferred_cache"], "login.windows.net");
         let aliases = body["metadata"][0]["aliases"].as_array().unwrap();
         assert_eq!(aliases.len(), 4, "{body}");
@@ -243,19 +326,36 @@ async fn reached_as_entra_it_names_itself_as_entra() {
     assert_eq!(refused["error_codes"][0], 50049);
 
     // Reached directly, nothing changes but the multi-tenant documents' template.
-    let direct = s.get_json(&format!("{}/{TENANT}/v2.0/.well-known/openid-configuration", s.base())).await;
+    let direct = s
+        .get_json(&format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            s.base()
+        ))
+        .await;
     assert_eq!(direct["issuer"], format!("{}/{TENANT}/v2.0", s.base()));
-    let common = s.get_json(&format!("{}/common/v2.0/.well-known/openid-configuration", s.base())).await;
+    let common = s
+        .get_json(&format!(
+            "{}/common/v2.0/.well-known/openid-configuration",
+            s.base()
+        ))
+        .await;
     assert_eq!(common["issuer"], format!("{}/{{tenantid}}/v2.0", s.base()));
-    assert!(s.log_text().contains(&format!("GET {login}/{TENANT}/v2.0/.well-known/openid-configuration 200")));
+    assert!(s.log_text().contains(&format!(
+        "GET {login}/{TENANT}/v2.0/.well-known/openid-configuration 200"
+    )));
 }
 
 /// Checks a token with the JWKS fetched through the proxy, against the real issuer string.
 async fn assert_entra_token(s: &Server, token: &str, audience: &str, issuer: &str) -> Value {
-    let (_, jwks) = get(&proxied(s), &format!("{V2_ISSUER_HOST}/{TENANT}/discovery/v2.0/keys")).await;
+    let (_, jwks) = get(
+        &proxied(s),
+        &format!("{V2_ISSUER_HOST}/{TENANT}/discovery/v2.0/keys"),
+    )
+    .await;
     let key = &jwks["keys"][0];
-    let dk = DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
-        .unwrap();
+    let dk =
+        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+            .unwrap();
     let mut v = Validation::new(Algorithm::RS256);
     v.set_audience(&[audience]);
     v.set_issuer(&[issuer]);
@@ -282,10 +382,24 @@ async fn certgen_token_and_verify_honour_https_proxy() {
             .unwrap()
     };
     let out = run(&[
-        "token", "--tenant", TENANT, "--client-id", APP, "--scope", "api://orders/.default",
-        "--ca-file", &ca, "--no-cache", "--output", "json",
+        "token",
+        "--tenant",
+        TENANT,
+        "--client-id",
+        APP,
+        "--scope",
+        "api://orders/.default",
+        "--ca-file",
+        &ca,
+        "--no-cache",
+        "--output",
+        "json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     let token = answer["access_token"].as_str().unwrap();
     let issuer = format!("{V2_ISSUER_HOST}/{TENANT}/v2.0");
@@ -293,10 +407,21 @@ async fn certgen_token_and_verify_honour_https_proxy() {
     assert_entra_token(&s, token, ORDERS_API, &issuer).await;
 
     let out = run(&[
-        "verify", token, "--authority", &format!("{V2_ISSUER_HOST}/{TENANT}"),
-        "--audience", ORDERS_API, "--ca-file", &ca, "--json",
+        "verify",
+        token,
+        "--authority",
+        &format!("{V2_ISSUER_HOST}/{TENANT}"),
+        "--audience",
+        ORDERS_API,
+        "--ca-file",
+        &ca,
+        "--json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&issuer));
     assert!(s.log_text().contains(&format!(
         "POST {V2_ISSUER_HOST}/{TENANT}/oauth2/v2.0/token 200 client={APP}"
@@ -307,7 +432,9 @@ fn python() -> Option<String> {
     match std::env::var("CERTGEN_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => {
-            eprintln!("skipped: CERTGEN_TEST_PYTHON not set (a Python with msal and azure-identity)");
+            eprintln!(
+                "skipped: CERTGEN_TEST_PYTHON not set (a Python with msal and azure-identity)"
+            );
             None
         }
     }
@@ -317,9 +444,18 @@ fn python() -> Option<String> {
 /// steer it otherwise.
 fn client_env(cmd: &mut Command, s: &Server) {
     for var in [
-        "HTTP_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
-        "all_proxy", "CURL_CA_BUNDLE", "AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+        "HTTP_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "CURL_CA_BUNDLE",
+        "AZURE_AUTHORITY_HOST",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
     ] {
         cmd.env_remove(var);
     }
@@ -331,7 +467,10 @@ fn client_env(cmd: &mut Command, s: &Server) {
 fn json_output(what: &str, out: std::process::Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!("{what} printed no JSON: {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{what} printed no JSON: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -342,11 +481,24 @@ async fn msal_python_and_azure_identity_run_unchanged_through_the_proxy() {
     let Some(python) = python() else { return };
     let s = proxy_server();
     let f = fixture();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/unmodified_client.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/unmodified_client.py"
+    );
     // Graph (v1 tokens, sts.windows.net) as the daemon sample asks, and a v2 API.
     for (suffix, scope, audience, issuer) in [
-        ("", "https://graph.microsoft.com/.default", "https://graph.microsoft.com", format!("{V1_ISSUER_HOST}/{TENANT}/")),
-        ("/", "api://orders/.default", ORDERS_API, format!("{V2_ISSUER_HOST}/{TENANT}/v2.0")),
+        (
+            "",
+            "https://graph.microsoft.com/.default",
+            "https://graph.microsoft.com",
+            format!("{V1_ISSUER_HOST}/{TENANT}/"),
+        ),
+        (
+            "/",
+            "api://orders/.default",
+            ORDERS_API,
+            format!("{V2_ISSUER_HOST}/{TENANT}/v2.0"),
+        ),
     ] {
         let mut cmd = Command::new(&python);
         cmd.arg(script)
@@ -370,12 +522,21 @@ async fn msal_python_and_azure_identity_run_unchanged_through_the_proxy() {
                 .as_str()
                 .unwrap_or_else(|| panic!("{name} (authority suffix {suffix:?}): {result}"));
             let claims = assert_entra_token(&s, token, audience, &issuer).await;
-            let acr_claim = if suffix.is_empty() { "appidacr" } else { "azpacr" };
+            let acr_claim = if suffix.is_empty() {
+                "appidacr"
+            } else {
+                "azpacr"
+            };
             assert_eq!(claims[acr_claim], acr, "{name}");
         }
     }
     let log = s.log_text();
-    assert!(log.contains(&format!("GET {V2_ISSUER_HOST}/{TENANT}/v2.0/.well-known/openid-configuration 200")), "{log}");
+    assert!(
+        log.contains(&format!(
+            "GET {V2_ISSUER_HOST}/{TENANT}/v2.0/.well-known/openid-configuration 200"
+        )),
+        "{log}"
+    );
     assert!(!log.contains(" 404 "), "{log}");
 }
 
@@ -434,7 +595,10 @@ async fn azure_identity_for_node_runs_unchanged_through_the_proxy() {
     client_env(&mut cmd, &s);
     let result = json_output("@azure/identity", cmd.output().unwrap());
     let issuer = format!("{V2_ISSUER_HOST}/{TENANT}/v2.0");
-    for (name, acr) in [("azure_identity_certificate", "2"), ("azure_identity_secret", "1")] {
+    for (name, acr) in [
+        ("azure_identity_certificate", "2"),
+        ("azure_identity_secret", "1"),
+    ] {
         let token = result[name]["access_token"]
             .as_str()
             .unwrap_or_else(|| panic!("{name}: {result}"));
@@ -459,7 +623,8 @@ impl Drop for Namespace {
 
 impl Namespace {
     fn new(hosts: &Path) -> Namespace {
-        let setup = "ip link set lo up && mount --bind \"$0\" /etc/hosts && echo ready && exec sleep 600";
+        let setup =
+            "ip link set lo up && mount --bind \"$0\" /etc/hosts && echo ready && exec sleep 600";
         // As root a plain namespace; otherwise a user namespace, where the caller is root too.
         for unshare in [&["-n", "-m"][..], &["-r", "-n", "-m"][..]] {
             let mut holder = Command::new("unshare")
@@ -487,7 +652,9 @@ impl Namespace {
     /// `program` run inside the namespace.
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new("nsenter");
-        cmd.arg("-t").arg(self.holder.id().to_string()).args(["-n", "-m"]);
+        cmd.arg("-t")
+            .arg(self.holder.id().to_string())
+            .args(["-n", "-m"]);
         if self.user_namespace {
             cmd.args(["-U", "--preserve-credentials"]);
         }
@@ -510,7 +677,14 @@ async fn msal_node_runs_unchanged_through_the_sni_route() {
     let log = f.dir.join("serve-sni-route.log");
     let mut serve = ns.command(env!("CARGO_BIN_EXE_certgen"));
     serve
-        .args(["serve", "--listen", "127.0.0.1:443", "--proxy", "127.0.0.1:0", "--state-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:443",
+            "--proxy",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
         .arg(state)
         .args(["--config", f.config.to_str().unwrap()])
         .env(SECRET_VAR, SECRET)
@@ -525,7 +699,10 @@ async fn msal_node_runs_unchanged_through_the_sni_route() {
         .unwrap();
     let ready: Value = serde_json::from_str(&ready).unwrap_or_else(|_| {
         let _ = child.kill();
-        panic!("no ready line: {}", std::fs::read_to_string(&log).unwrap_or_default())
+        panic!(
+            "no ready line: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
     });
     let sha256 = hex::encode_upper(f.main.sha256());
     let out = ns
@@ -540,14 +717,20 @@ async fn msal_node_runs_unchanged_through_the_sni_route() {
         // Only the CA: no proxy variable at all.
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")
-        .env("NODE_EXTRA_CA_CERTS", ready["proxy_ca_file"].as_str().unwrap())
+        .env(
+            "NODE_EXTRA_CA_CERTS",
+            ready["proxy_ca_file"].as_str().unwrap(),
+        )
         .output()
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let result = json_output("MSAL Node", out);
     let mut log_text = String::new();
-    std::fs::File::open(&log).unwrap().read_to_string(&mut log_text).unwrap();
+    std::fs::File::open(&log)
+        .unwrap()
+        .read_to_string(&mut log_text)
+        .unwrap();
     let issuer = format!("{V2_ISSUER_HOST}/{TENANT}/v2.0");
     for (name, acr) in [("msal_node_certificate", "2"), ("msal_node_secret", "1")] {
         let token = result[name]["access_token"]
@@ -559,5 +742,10 @@ async fn msal_node_runs_unchanged_through_the_sni_route() {
         let claims = assert_entra_token(&s, token, ORDERS_API, &issuer).await;
         assert_eq!(claims["azpacr"], acr, "{name}");
     }
-    assert!(log_text.contains(&format!("POST {V2_ISSUER_HOST}/{TENANT}/oauth2/v2.0/token 200")), "{log_text}");
+    assert!(
+        log_text.contains(&format!(
+            "POST {V2_ISSUER_HOST}/{TENANT}/oauth2/v2.0/token 200"
+        )),
+        "{log_text}"
+    );
 }

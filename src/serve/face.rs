@@ -24,11 +24,10 @@ impl Face {
     /// From the request's authority (absolute-form target, else the `Host` header). A name
     /// outside the cloud table (the service's own address, anything else) is [`Face::Direct`].
     pub fn of(uri: &Uri, headers: &HeaderMap) -> Face {
-        let authority = uri.authority().map(|a| a.as_str()).or_else(|| {
-            headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-        });
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()));
         match authority.and_then(cloud::host) {
             Some(h) => Face::Microsoft(h),
             None => Face::Direct,
@@ -109,14 +108,20 @@ mod tests {
         assert_eq!(n.base, "https://127.0.0.1:8443");
         assert_eq!(n.issuer_v2("tid"), "https://127.0.0.1:8443/tid/v2.0");
         assert_eq!(n.issuer_v1("tid"), "https://127.0.0.1:8443/tid/");
-        assert_eq!(Face::of(&Uri::from_static("/x"), &HeaderMap::new()), Face::Direct);
+        assert_eq!(
+            Face::of(&Uri::from_static("/x"), &HeaderMap::new()),
+            Face::Direct
+        );
     }
 
     #[test]
     fn microsoft_names_are_entras() {
         for host in ["login.microsoftonline.com", "login.windows.net:443"] {
             let n = face(host).names("https://127.0.0.1:8443");
-            assert_eq!(n.issuer_v2("tid"), "https://login.microsoftonline.com/tid/v2.0");
+            assert_eq!(
+                n.issuer_v2("tid"),
+                "https://login.microsoftonline.com/tid/v2.0"
+            );
             assert_eq!(n.issuer_v1("tid"), "https://sts.windows.net/tid/");
         }
         assert_eq!(

@@ -20,10 +20,10 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::aadsts::{json_body, no_store, Aadsts};
 use super::access_log::{self, LogFormat, LogNote};
-use super::grant::{TokenRequest, TokenService};
-use super::metadata;
 use super::face::{Face, Names};
+use super::grant::{TokenRequest, TokenService};
 use super::instance_discovery;
+use super::metadata;
 use super::tokens::Endpoint;
 
 /// Tenant segments whose discovery documents are served with the `{tenantid}` template.

@@ -114,7 +114,11 @@ mod tests {
             "not a url",
         ] {
             let e = answer(&names(), &own, Some("1.1"), Some(endpoint)).unwrap_err();
-            assert_eq!((e.code(), e.error()), (50049, "invalid_instance"), "{endpoint}");
+            assert_eq!(
+                (e.code(), e.error()),
+                (50049, "invalid_instance"),
+                "{endpoint}"
+            );
         }
         let e = answer(&names(), &own, None, None).unwrap_err();
         assert_eq!(e.code(), 900144);

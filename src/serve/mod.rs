@@ -43,8 +43,8 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use tokio::sync::watch;
-use tower::Layer;
 use tower::util::MapRequestLayer;
+use tower::Layer;
 // TCP_NODELAY on every connection: hyper writes a response's head and body separately, and
 // with Nagle's algorithm the body then waits for the client's delayed ACK (~40 ms per token,
 // measured by the token benchmark before this was set).
@@ -243,9 +243,12 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         env: None,
     };
     if let Some(p) = &proxy {
-        let url = format!("http://{}", p.listener.local_addr().map_err(|e| {
-            Error::failure(format!("cannot read the proxy's listening address: {e}"))
-        })?);
+        let url = format!(
+            "http://{}",
+            p.listener.local_addr().map_err(|e| {
+                Error::failure(format!("cannot read the proxy's listening address: {e}"))
+            })?
+        );
         let ca = p.ca.cert_file.clone();
         ready.env = Some(ProxyEnv {
             https_proxy: url.clone(),
@@ -300,8 +303,9 @@ fn prepare_proxy(
 /// Binds a listening socket, non-blocking (for tokio).
 fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
     let listener = TcpListener::bind(addr).map_err(|e| {
-        Error::failure(format!("cannot listen on {addr}: {}", io_reason(&e)))
-            .with_hint(format!("choose another {flag} address, or port 0 for any free port"))
+        Error::failure(format!("cannot listen on {addr}: {}", io_reason(&e))).with_hint(format!(
+            "choose another {flag} address, or port 0 for any free port"
+        ))
     })?;
     listener
         .set_nonblocking(true)
@@ -420,9 +424,8 @@ fn rustls_config(
         .map(|c| CertificateDer::from(c.der().to_vec()))
         .collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.pkcs8_der().to_vec()));
-    let unusable = |e: rustls::Error| {
-        Error::failure(format!("cannot use the TLS certificate and key: {e}"))
-    };
+    let unusable =
+        |e: rustls::Error| Error::failure(format!("cannot use the TLS certificate and key: {e}"));
     let Some(ca) = ca else {
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -50,7 +50,9 @@ pub fn decide(method: &Method, authority: Option<&str>) -> Decision {
         return Decision::Refuse;
     }
     match authority.and_then(|a| a.rsplit_once(':').map(|(h, p)| (h, p, a))) {
-        Some((_, "443", a)) => cloud::host(a).map_or(Decision::Refuse, |h| Decision::Tunnel(h.name)),
+        Some((_, "443", a)) => {
+            cloud::host(a).map_or(Decision::Refuse, |h| Decision::Tunnel(h.name))
+        }
         _ => Decision::Refuse,
     }
 }
@@ -122,9 +124,7 @@ where
 {
     let start = Instant::now();
     let authority = req.uri().authority().map(|a| a.to_string());
-    let target = authority
-        .clone()
-        .unwrap_or_else(|| req.uri().to_string());
+    let target = authority.clone().unwrap_or_else(|| req.uri().to_string());
     let decision = decide(req.method(), authority.as_deref());
     let status = match decision {
         Decision::Tunnel(_) => StatusCode::OK,
@@ -155,8 +155,10 @@ where
                 let Ok(upgraded) = hyper::upgrade::on(req).await else {
                     return;
                 };
-                let handshake =
-                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(TokioIo::new(upgraded)));
+                let handshake = tokio::time::timeout(
+                    TLS_HANDSHAKE_TIMEOUT,
+                    acceptor.accept(TokioIo::new(upgraded)),
+                );
                 let Ok(Ok(tls)) = handshake.await else {
                     return;
                 };
@@ -223,7 +225,11 @@ mod tests {
             (Method::GET, Some("login.microsoftonline.com:443")),
             (Method::GET, None),
         ] {
-            assert_eq!(decide(&method, authority), Decision::Refuse, "{method} {authority:?}");
+            assert_eq!(
+                decide(&method, authority),
+                Decision::Refuse,
+                "{method} {authority:?}"
+            );
         }
     }
 }
