@@ -550,8 +550,8 @@ fn node() -> Option<()> {
     }
 }
 
-/// tests/clients/node with its packages installed from the npm registry (once per run; .ci/run
-/// does the same ahead of time).
+/// tests/clients/node with its packages installed from the npm registry at the lockfile's
+/// versions (once per run, when missing; .ci/run does the same ahead of time).
 fn node_clients() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -560,7 +560,7 @@ fn node_clients() -> &'static Path {
             || !dir.join("node_modules/@azure/msal-node").is_dir()
         {
             let out = Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
                 .current_dir(&dir)
                 .output()
                 .expect("npm must be installed with node");

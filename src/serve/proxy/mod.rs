@@ -57,22 +57,49 @@ pub fn decide(method: &Method, authority: Option<&str>) -> Decision {
     }
 }
 
+/// What answers the requests inside a tunnel: the service's router.
+pub trait TunnelApp:
+    tower::Service<
+        Request<Incoming>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> TunnelApp for S where
+    S: tower::Service<
+            Request<Incoming>,
+            Response = Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// hyper's HTTP/1 server with the main listener's deadline for each request head.
+fn http1_server() -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+}
+
 /// Runs the proxy on `listener` until `stop` turns true. `app` handles the requests inside
 /// each tunnel; `tls` holds the SNI resolver of the local CA.
-pub async fn run<S>(
+pub async fn run(
     listener: StdListener,
     tls: Arc<rustls::ServerConfig>,
-    app: S,
+    app: impl TunnelApp,
     log: LogFormat,
     mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()>
-where
-    S: tower::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> std::io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
     let acceptor = TlsAcceptor::from(tls);
     loop {
@@ -97,9 +124,7 @@ where
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(answer(req, acceptor, app, log)) }
             });
-            let _ = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+            let _ = http1_server()
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
@@ -109,19 +134,12 @@ where
 
 /// The proxy's answer to one request; for a tunnel, the work inside it is spawned and runs
 /// once hyper has handed over the connection.
-fn answer<S>(
+fn answer(
     req: Request<Incoming>,
     acceptor: TlsAcceptor,
-    app: S,
+    app: impl TunnelApp,
     log: LogFormat,
-) -> Response<Body>
-where
-    S: tower::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> Response<Body> {
     let start = Instant::now();
     let authority = req.uri().authority().map(|a| a.to_string());
     let target = authority.clone().unwrap_or_else(|| req.uri().to_string());
@@ -162,9 +180,7 @@ where
                 let Ok(Ok(tls)) = handshake.await else {
                     return;
                 };
-                let _ = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                let _ = http1_server()
                     .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
                     .await;
             });
