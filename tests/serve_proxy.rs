@@ -540,6 +540,57 @@ async fn msal_python_and_azure_identity_run_unchanged_through_the_proxy() {
     assert!(!log.contains(" 404 "), "{log}");
 }
 
+/// Instance discovery as real clients do it: an authority that is not Microsoft's (serve's own
+/// address, given as configuration: MSAL's authority, Azure Identity's AZURE_AUTHORITY_HOST),
+/// discovery left on, so both ask login.microsoftonline.com/common/discovery/instance (through
+/// the proxy) whether to trust it, then go to serve directly (NO_PROXY).
+#[tokio::test]
+async fn instance_discovery_stays_on_for_a_custom_authority() {
+    let Some(python) = python() else { return };
+    let s = proxy_server();
+    let f = fixture();
+    let bundle = f.dir.join("proxy-and-service-ca.pem");
+    let mut both = std::fs::read(s.field("proxy_ca_file")).unwrap();
+    both.extend(std::fs::read(s.field("ca_file")).unwrap());
+    std::fs::write(&bundle, both).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/unmodified_client.py"
+    );
+    let mut cmd = Command::new(&python);
+    cmd.arg(script)
+        .env("TENANT", TENANT)
+        .env("CLIENT_ID", APP)
+        .env("SCOPE", "api://orders/.default")
+        .env("CERT_PEM", &f.main.cert_pem)
+        .env("KEY_PEM", &f.main.key_pem)
+        .env("THUMBPRINT", f.main.thumbprint_hex())
+        .env("CLIENT_SECRET", SECRET);
+    client_env(&mut cmd, &s);
+    cmd.env("AUTHORITY_HOST", s.base())
+        .env("AZURE_AUTHORITY_HOST", s.base())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("REQUESTS_CA_BUNDLE", &bundle);
+    let result = json_output("the Python client", cmd.output().unwrap());
+    let issuer = format!("{}/{TENANT}/v2.0", s.base());
+    for name in [
+        "msal_certificate",
+        "msal_secret",
+        "azure_identity_certificate",
+        "azure_identity_secret",
+    ] {
+        let token = result[name]["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {result}"));
+        assert_entra_token(&s, token, ORDERS_API, &issuer).await;
+    }
+    let log = s.log_text();
+    assert!(
+        log.contains("GET https://login.microsoftonline.com/common/discovery/instance 200"),
+        "{log}"
+    );
+}
+
 fn node() -> Option<()> {
     match Command::new("node").arg("--version").output() {
         Ok(o) if o.status.success() => Some(()),

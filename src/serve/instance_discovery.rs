@@ -43,19 +43,17 @@ pub fn answer(
 /// The origin and tenant segment of an authorization endpoint on a known instance.
 fn known_authority(endpoint: &str, own_bases: &[String]) -> Option<(String, String)> {
     let url = Url::parse(endpoint).ok()?;
-    let origin = url.origin().ascii_serialization();
     let microsoft = url.scheme() == "https"
         && url.port().is_none()
         && url
             .host_str()
             .and_then(cloud::host)
             .is_some_and(|h| h.service == Service::Identity);
-    let own = own_bases
-        .iter()
-        .any(|b| b.trim_end_matches('/').eq_ignore_ascii_case(&origin));
-    if !(microsoft || own) {
-        return None;
-    }
+    let origin = if microsoft {
+        url.origin().ascii_serialization()
+    } else {
+        own_origin(&url, own_bases)?
+    };
     let tenant = url
         .path_segments()
         .and_then(|mut s| s.find(|seg| !seg.is_empty()))
@@ -63,6 +61,19 @@ fn known_authority(endpoint: &str, own_bases: &[String]) -> Option<(String, Stri
         .unwrap_or("common")
         .to_string();
     Some((origin, tenant))
+}
+
+/// The service's own base an authority names. MSAL Python sends its authority's host without
+/// the port (`https://127.0.0.1/{tenant}/…` for `https://127.0.0.1:8443/{tenant}`), so a missing
+/// port matches the service's, and the answer carries it.
+fn own_origin(url: &Url, own_bases: &[String]) -> Option<String> {
+    own_bases.iter().find_map(|base| {
+        let own = Url::parse(base).ok()?;
+        let same = own.scheme() == url.scheme()
+            && own.host_str()?.eq_ignore_ascii_case(url.host_str()?)
+            && url.port().is_none_or(|p| own.port() == Some(p));
+        same.then(|| own.origin().ascii_serialization())
+    })
 }
 
 #[cfg(test)]
@@ -101,6 +112,18 @@ mod tests {
             own_answer["tenant_discovery_endpoint"],
             "https://127.0.0.1:8443/t/v2.0/.well-known/openid-configuration"
         );
+        // MSAL Python drops the port.
+        let portless = answer(
+            &names(),
+            &own,
+            Some("1.0"),
+            Some("https://127.0.0.1/t/oauth2/v2.0/authorize"),
+        )
+        .unwrap();
+        assert_eq!(
+            portless["tenant_discovery_endpoint"],
+            "https://127.0.0.1:8443/t/v2.0/.well-known/openid-configuration"
+        );
     }
 
     #[test]
@@ -111,6 +134,8 @@ mod tests {
             "https://login.microsoftonline.com:8443/t/oauth2/v2.0/authorize",
             "http://login.microsoftonline.com/t/oauth2/v2.0/authorize",
             "https://graph.microsoft.com/t/oauth2/v2.0/authorize",
+            "https://127.0.0.1:9999/t/oauth2/v2.0/authorize",
+            "http://127.0.0.1:8443/t/oauth2/v2.0/authorize",
             "not a url",
         ] {
             let e = answer(&names(), &own, Some("1.1"), Some(endpoint)).unwrap_err();

@@ -12,6 +12,7 @@ Run by tests/serve_proxy.rs. Inputs (environment):
   CERT_PEM       the app certificate (PEM); KEY_PEM its private key; THUMBPRINT its SHA-1 hex
   CLIENT_SECRET  the app's client secret
   AUTHORITY_SUFFIX  "" or "/" (MSAL Python then asks for {authority}//v2.0/...)
+  AUTHORITY_HOST    optional, instead of https://login.microsoftonline.com (a config value)
 
 Prints one JSON object: for MSAL (certificate, secret) and Azure Identity (CertificateCredential,
 ClientSecretCredential), {"access_token": ...} or {"error": ...}. Exit 0 when all got a token.
@@ -27,7 +28,14 @@ import msal
 TENANT = os.environ["TENANT"]
 CLIENT_ID = os.environ["CLIENT_ID"]
 SCOPE = os.environ["SCOPE"]
-AUTHORITY = "https://login.microsoftonline.com/" + TENANT + os.environ.get("AUTHORITY_SUFFIX", "")
+# AUTHORITY_HOST plays the part of a config value, as AZURE_AUTHORITY_HOST does for Azure
+# Identity: the code stays the same.
+AUTHORITY = (
+    os.environ.get("AUTHORITY_HOST", "https://login.microsoftonline.com")
+    + "/"
+    + TENANT
+    + os.environ.get("AUTHORITY_SUFFIX", "")
+)
 
 
 def msal_token(credential):
