@@ -800,3 +800,38 @@ async fn msal_node_runs_unchanged_through_the_sni_route() {
         "{log_text}"
     );
 }
+
+/// An assertion's `aud` names the host the client reached: Entra's token URL through the
+/// proxy, the service's own address directly — never the other way round.
+#[tokio::test]
+async fn assertion_audience_follows_the_name_reached() {
+    let s = proxy_server();
+    let f = fixture();
+    let entra_url = format!("{V2_ISSUER_HOST}/{TENANT}/oauth2/v2.0/token");
+    let assertion = |aud: &str| {
+        let mut c = claims(&s);
+        c["aud"] = Value::from(aud);
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": f.main.x5t()});
+        sign_rsa(&header, &c, &f.main.key_pkcs1, Algorithm::RS256)
+    };
+    let form = |jwt: &str| {
+        vec![
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", APP.to_string()),
+            ("scope", "api://orders/.default".to_string()),
+            ("client_assertion_type", ASSERTION_TYPE.to_string()),
+            ("client_assertion", jwt.to_string()),
+        ]
+    };
+    let post = |client: reqwest::Client, url: String, jwt: String| async move {
+        let resp = client.post(url).form(&form(&jwt)).send().await.unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    };
+    let through_proxy = post(proxied(&s), entra_url.clone(), assertion(&entra_url)).await;
+    assert_eq!(through_proxy.0, 200, "{}", through_proxy.1);
+    let direct_url = s.token_url(TENANT);
+    let crossed = post(proxied(&s), entra_url.clone(), assertion(&direct_url)).await;
+    assert_refusal(&crossed, 401, "invalid_client", 700023);
+    let crossed = post(s.client(), direct_url.clone(), assertion(&entra_url)).await;
+    assert_refusal(&crossed, 401, "invalid_client", 700023);
+}

@@ -6,6 +6,8 @@
 //!
 //! [`Face::of`] is the one place that decides; identity and Graph handlers both ask it.
 
+use std::borrow::Cow;
+
 use axum::http::{header, HeaderMap, Uri};
 
 use super::tokens::{issuer_v1, issuer_v2};
@@ -37,6 +39,20 @@ impl Face {
     /// Whether the client asked for Microsoft Graph by its name (`graph.microsoft.com`).
     pub fn is_graph(&self) -> bool {
         matches!(self, Face::Microsoft(h) if h.service == Service::Graph)
+    }
+
+    /// The bases an assertion's `aud` may name: reached directly, the service's own
+    /// (`direct`); reached as Entra, every alias of that cloud's Entra, as the real one takes.
+    pub fn audience_bases<'a>(&self, direct: &'a [String]) -> Cow<'a, [String]> {
+        match self {
+            Face::Direct => Cow::Borrowed(direct),
+            Face::Microsoft(h) => h
+                .cloud
+                .identity_hosts
+                .iter()
+                .map(|host| format!("https://{host}"))
+                .collect(),
+        }
     }
 
     /// The names this face answers with; `direct_base` is the service's own `https://host:port`.

@@ -133,12 +133,13 @@ impl TokenService {
                 if field("client_assertion_type") != Some(ASSERTION_TYPE) {
                     return Err(Aadsts::MissingParameter("client_assertion_type"));
                 }
+                let bases = req.face.audience_bases(&self.audience_bases);
                 let accepted = client_assertion::validate(
                     jwt,
                     &client_assertion::Expected {
                         app,
                         tenant,
-                        bases: &self.audience_bases,
+                        bases: &bases,
                         now: req.now,
                         strict: self.strict,
                     },

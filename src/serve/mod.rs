@@ -212,14 +212,6 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             audience_bases.push(b);
         }
     }
-    if proxy.is_some() {
-        // Reached as Entra, clients address assertions to Entra's token URL.
-        audience_bases.extend(
-            crate::cloud::all_hosts()
-                .filter(|h| h.service == crate::cloud::Service::Identity)
-                .map(|h| format!("https://{}", h.name)),
-        );
-    }
     if registry.default_tenant {
         notes.push(format!(
             "no --tenant given: using the default tenant {}",
