@@ -835,3 +835,53 @@ async fn assertion_audience_follows_the_name_reached() {
     let crossed = post(s.client(), direct_url.clone(), assertion(&entra_url)).await;
     assert_refusal(&crossed, 401, "invalid_client", 700023);
 }
+
+/// A bad `--proxy` is a usage error; a proxy port in use is named with its flag. One `error:`
+/// line each, no panic, and nothing left listening.
+#[test]
+fn bad_proxy_addresses_are_refused() {
+    let f = fixture();
+    let serve = |proxy: &str| {
+        Command::new(env!("CARGO_BIN_EXE_certgen"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--proxy",
+                proxy,
+                "--state-dir",
+            ])
+            .arg(proxy_state())
+            .args(["--config", f.config.to_str().unwrap()])
+            .env(SECRET_VAR, SECRET)
+            .env(EXPIRED_SECRET_VAR, EXPIRED_SECRET)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = serve("nonsense");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: --proxy 'nonsense' is not an ADDR:PORT\n"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = serve(&addr);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot listen on {addr}: the address is already in use\n"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: choose another --proxy address"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -14,8 +14,9 @@ use super::output;
 /// It answers the v2 and v1 token endpoints, both discovery documents and both key sets for
 /// the tenants it knows, validates client assertions and secrets as Entra does, and issues
 /// RS256 access tokens signed by its own key. When ready it prints one JSON line on stdout
-/// (listen, authority, token_endpoint, jwks_uri, ca_file); a banner and one line per request
-/// go to stderr. Secrets are read from environment variables, never from the command line.
+/// (listen, authority, token_endpoint, jwks_uri, ca_file; with --proxy also proxy,
+/// proxy_ca_file and env, the variables to export); a banner and one line per request go to
+/// stderr. Secrets are read from environment variables, never from the command line.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 certgen serve --app 6f1c…=daemon.cer\n  \
@@ -250,4 +251,31 @@ fn banner(p: &serve::Prepared, strict: bool) {
     }
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_address_defaults_to_the_next_port() {
+        let listen: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        assert_eq!(
+            proxy_address("auto", listen).unwrap().to_string(),
+            "127.0.0.1:8444"
+        );
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(proxy_address("auto", any).unwrap().port(), 0);
+        assert_eq!(
+            proxy_address("[::1]:9000", listen).unwrap().to_string(),
+            "[::1]:9000"
+        );
+        assert!(proxy_address("nonsense", listen).is_err());
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("/home/me/.cache/x.pem"), "/home/me/.cache/x.pem");
+        assert_eq!(shell_word("/My Files/it's.pem"), "'/My Files/it'\\''s.pem'");
+    }
 }
