@@ -251,6 +251,19 @@ async fn reached_as_entra_it_names_itself_as_entra() {
     )
     .await;
     assert_eq!(v1["issuer"], format!("{V1_ISSUER_HOST}/{TENANT}/"));
+    // The original example's API reads the v1 document at its issuer, sts.windows.net.
+    let (st, sts) = get(
+        &c,
+        &format!("{V1_ISSUER_HOST}/{TENANT}/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_eq!(st, 200, "{sts}");
+    assert_eq!(sts["issuer"], format!("{V1_ISSUER_HOST}/{TENANT}/"));
+    let (_, v1_keys) = get(&c, sts["jwks_uri"].as_str().unwrap()).await;
+    assert_eq!(
+        v1_keys["keys"][0]["issuer"],
+        format!("{V1_ISSUER_HOST}/{TENANT}/")
+    );
     // The multi-tenant documents carry Entra's template.
     for segment in ["common", "organizations"] {
         let (st, doc) = get(
