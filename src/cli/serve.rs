@@ -225,7 +225,7 @@ fn banner(p: &serve::Prepared, strict: bool) {
     if strict {
         lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
     }
-    if let (Some(proxy), Some(env)) = (&r.proxy, &r.env) {
+    if let Some(serve::proxy::ReadyFields { proxy, env, .. }) = &r.proxy {
         lines.push(format!(
             "  proxy          {proxy}: CONNECT to the Microsoft identity and Graph hosts only, \
              answered here; every other host refused (403)"

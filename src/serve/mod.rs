@@ -91,55 +91,9 @@ pub struct Ready {
     pub token_endpoint: String,
     pub jwks_uri: String,
     pub ca_file: Option<PathBuf>,
-    /// `--proxy`: `http://ADDR:PORT`, the value of `HTTPS_PROXY`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<String>,
-    /// `--proxy`: the local CA that clients trust for the Microsoft names.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy_ca_file: Option<PathBuf>,
-    /// `--proxy`: what to export so an unmodified client uses it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub env: Option<ProxyEnv>,
-}
-
-/// The environment that sends an unmodified client to the proxy and makes it trust the CA.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProxyEnv {
-    #[serde(rename = "HTTPS_PROXY")]
-    pub https_proxy: String,
-    /// Python `requests` (MSAL, Azure Identity).
-    #[serde(rename = "REQUESTS_CA_BUNDLE")]
-    pub requests_ca_bundle: PathBuf,
-    /// OpenSSL-based clients (Python's `ssl`, `curl` builds on OpenSSL, `aiohttp`).
-    #[serde(rename = "SSL_CERT_FILE")]
-    pub ssl_cert_file: PathBuf,
-    /// Node.js (`@azure/identity`, MSAL Node).
-    #[serde(rename = "NODE_EXTRA_CA_CERTS")]
-    pub node_extra_ca_certs: PathBuf,
-}
-
-impl ProxyEnv {
-    /// `(name, value)` pairs in the ready line's order.
-    pub fn pairs(&self) -> [(&'static str, String); 4] {
-        [
-            ("HTTPS_PROXY", self.https_proxy.clone()),
-            (
-                "REQUESTS_CA_BUNDLE",
-                self.requests_ca_bundle.display().to_string(),
-            ),
-            ("SSL_CERT_FILE", self.ssl_cert_file.display().to_string()),
-            (
-                "NODE_EXTRA_CA_CERTS",
-                self.node_extra_ca_certs.display().to_string(),
-            ),
-        ]
-    }
-}
-
-/// The bound proxy of `--proxy`, not yet accepting.
-struct PreparedProxy {
-    listener: TcpListener,
-    ca: Arc<proxy::ca::LocalCa>,
+    /// `--proxy`: `proxy`, `proxy_ca_file` and `env`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<proxy::ReadyFields>,
 }
 
 /// A bound, configured service, not yet accepting.
@@ -153,7 +107,7 @@ pub struct Prepared {
     tls: Option<TlsIdentity>,
     log: LogFormat,
     max_in_flight: usize,
-    proxy: Option<PreparedProxy>,
+    proxy: Option<proxy::Prepared>,
 }
 
 /// Loads or makes the state, binds the socket and builds the service.
@@ -193,14 +147,24 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         Some(identity)
     };
 
-    let listener = bind(options.listen, "--listen")?;
+    let listener = TcpListener::bind(options.listen).map_err(|e| {
+        Error::failure(format!(
+            "cannot listen on {}: {}",
+            options.listen,
+            io_reason(&e)
+        ))
+        .with_hint("choose another --listen address, or port 0 for any free port")
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::failure(format!("cannot use the listening socket: {e}")))?;
     let local = listener
         .local_addr()
         .map_err(|e| Error::failure(format!("cannot read the listening address: {e}")))?;
 
     let proxy = match options.proxy {
         None => None,
-        Some(addr) => Some(prepare_proxy(addr, &state_dir, &mut notes)?),
+        Some(addr) => Some(proxy::prepare(addr, &state_dir, &mut notes)?),
     };
 
     let scheme = if options.http { "http" } else { "https" };
@@ -224,33 +188,17 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         .map(|t| t.id.clone())
         .unwrap_or_else(|| config::DEFAULT_TENANT.to_string());
     let authority = format!("{base}/{first_tenant}");
-    let mut ready = Ready {
+    let ready = Ready {
         listen: local.to_string(),
         token_endpoint: format!("{authority}/oauth2/v2.0/token"),
         jwks_uri: format!("{authority}/discovery/v2.0/keys"),
         authority,
         ca_file: tls.as_ref().map(|t| t.ca_file.clone()),
-        proxy: None,
-        proxy_ca_file: None,
-        env: None,
+        proxy: proxy
+            .as_ref()
+            .map(proxy::Prepared::ready_fields)
+            .transpose()?,
     };
-    if let Some(p) = &proxy {
-        let url = format!(
-            "http://{}",
-            p.listener.local_addr().map_err(|e| {
-                Error::failure(format!("cannot read the proxy's listening address: {e}"))
-            })?
-        );
-        let ca = p.ca.cert_file.clone();
-        ready.env = Some(ProxyEnv {
-            https_proxy: url.clone(),
-            requests_ca_bundle: ca.clone(),
-            ssl_cert_file: ca.clone(),
-            node_extra_ca_certs: ca.clone(),
-        });
-        ready.proxy = Some(url);
-        ready.proxy_ca_file = Some(ca);
-    }
     let service = Arc::new(TokenService {
         registry,
         signer,
@@ -270,39 +218,6 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         max_in_flight: options.max_in_flight,
         proxy,
     })
-}
-
-/// Loads or makes the local CA and binds the proxy's socket.
-fn prepare_proxy(
-    addr: SocketAddr,
-    state_dir: &std::path::Path,
-    notes: &mut Vec<String>,
-) -> Result<PreparedProxy> {
-    let ca = proxy::ca::LocalCa::load_or_make(state_dir)?;
-    if ca.created {
-        notes.push(format!(
-            "made a new local CA {} for --proxy: clients must trust it (again)",
-            ca.cert_file.display()
-        ));
-    }
-    let listener = bind(addr, "--proxy")?;
-    Ok(PreparedProxy {
-        listener,
-        ca: Arc::new(ca),
-    })
-}
-
-/// Binds a listening socket, non-blocking (for tokio).
-fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
-    let listener = TcpListener::bind(addr).map_err(|e| {
-        Error::failure(format!("cannot listen on {addr}: {}", io_reason(&e))).with_hint(format!(
-            "choose another {flag} address, or port 0 for any free port"
-        ))
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::failure(format!("cannot use the listening socket: {e}")))?;
-    Ok(listener)
 }
 
 /// Serves until `shutdown` completes, then lets open requests finish (up to [`GRACEFUL_STOP`]).
@@ -350,7 +265,11 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
                 server.serve(make).await.map_err(failed)
             }
             Some(identity) => {
-                let config = RustlsConfig::from_config(Arc::new(rustls_config(&identity, ca)?));
+                let config = match ca {
+                    None => rustls_config(&identity)?,
+                    Some(ca) => proxy::sni_config(&identity, ca)?,
+                };
+                let config = RustlsConfig::from_config(Arc::new(config));
                 let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
                 let mut server = axum_server::from_tcp(prepared.listener)
                     .map_err(failed)?
@@ -402,37 +321,16 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// The main listener's TLS: the service's own certificate, and with `--proxy` the local CA's
-/// leaves for the Microsoft names a client asks for by SNI (the hosts-entry route).
-fn rustls_config(
-    identity: &TlsIdentity,
-    ca: Option<Arc<proxy::ca::LocalCa>>,
-) -> Result<rustls::ServerConfig> {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+fn rustls_config(identity: &TlsIdentity) -> Result<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let chain: Vec<CertificateDer<'static>> = identity
-        .chain
-        .iter()
-        .map(|c| CertificateDer::from(c.der().to_vec()))
-        .collect();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.pkcs8_der().to_vec()));
-    let unusable =
-        |e: rustls::Error| Error::failure(format!("cannot use the TLS certificate and key: {e}"));
-    let Some(ca) = ca else {
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
-            .map_err(unusable)?;
-        // HTTP/1.1 only: every OAuth client speaks it, and its header-read timeout then applies.
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        return Ok(config);
-    };
-    let own = rustls::sign::CertifiedKey::from_der(chain, key, &provider).map_err(unusable)?;
-    let resolver = proxy::ca::SniResolver {
-        ca,
-        fallback: Some(Arc::new(own)),
-    };
-    proxy::server_config(provider, Arc::new(resolver))
+    let (chain, key) = identity.rustls_parts();
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| Error::failure(format!("cannot use the TLS certificate and key: {e}")))?;
+    // HTTP/1.1 only: every OAuth client speaks it, and its header-read timeout then applies.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// The host part of a URL for a socket address: `localhost` for the unspecified address,
@@ -445,7 +343,7 @@ fn url_host(addr: SocketAddr) -> String {
     }
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::AddrInUse => "the address is already in use".into(),
         std::io::ErrorKind::AddrNotAvailable => "no such local address".into(),

@@ -12,6 +12,7 @@ pub mod ca;
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,12 +22,14 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::access_log::{self, LogFormat, LogNote};
-use super::HEADER_READ_TIMEOUT;
+use super::state::TlsIdentity;
+use super::{io_reason, HEADER_READ_TIMEOUT};
 use crate::cloud;
 use crate::error::{Error, Result};
 
@@ -189,6 +192,105 @@ fn answer(
     }
 }
 
+/// The ready line's proxy fields: where the proxy is and what to export.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadyFields {
+    /// `http://ADDR:PORT`, the value of `HTTPS_PROXY`.
+    pub proxy: String,
+    /// The local CA that clients trust for the Microsoft names.
+    pub proxy_ca_file: PathBuf,
+    pub env: Env,
+}
+
+/// The environment that sends an unmodified client to the proxy and makes it trust the CA.
+#[derive(Debug, Clone, Serialize)]
+pub struct Env {
+    #[serde(rename = "HTTPS_PROXY")]
+    pub https_proxy: String,
+    /// Python `requests` (MSAL, Azure Identity).
+    #[serde(rename = "REQUESTS_CA_BUNDLE")]
+    pub requests_ca_bundle: PathBuf,
+    /// OpenSSL-based clients (Python's `ssl`, `aiohttp`, `curl` built on OpenSSL).
+    #[serde(rename = "SSL_CERT_FILE")]
+    pub ssl_cert_file: PathBuf,
+    /// Node.js (`@azure/identity`, MSAL Node).
+    #[serde(rename = "NODE_EXTRA_CA_CERTS")]
+    pub node_extra_ca_certs: PathBuf,
+}
+
+impl Env {
+    /// `(name, value)` pairs in the ready line's order.
+    pub fn pairs(&self) -> [(&'static str, String); 4] {
+        let path = |p: &PathBuf| p.display().to_string();
+        [
+            ("HTTPS_PROXY", self.https_proxy.clone()),
+            ("REQUESTS_CA_BUNDLE", path(&self.requests_ca_bundle)),
+            ("SSL_CERT_FILE", path(&self.ssl_cert_file)),
+            ("NODE_EXTRA_CA_CERTS", path(&self.node_extra_ca_certs)),
+        ]
+    }
+}
+
+/// The bound proxy and its CA, not yet accepting.
+pub struct Prepared {
+    pub listener: StdListener,
+    pub ca: Arc<ca::LocalCa>,
+}
+
+/// Loads or makes the local CA in `state_dir` and binds the proxy's socket; a made CA is
+/// noted for the banner.
+pub fn prepare(addr: SocketAddr, state_dir: &Path, notes: &mut Vec<String>) -> Result<Prepared> {
+    let ca = ca::LocalCa::load_or_make(state_dir)?;
+    if ca.created {
+        notes.push(format!(
+            "made a new local CA {} for --proxy: clients must trust it (again)",
+            ca.cert_file.display()
+        ));
+    }
+    let listener = bind(addr).map_err(|e| {
+        Error::failure(format!("cannot listen on {addr}: {}", io_reason(&e)))
+            .with_hint("choose another --proxy address, or port 0 for any free port")
+    })?;
+    Ok(Prepared {
+        listener,
+        ca: Arc::new(ca),
+    })
+}
+
+impl Prepared {
+    pub fn ready_fields(&self) -> Result<ReadyFields> {
+        let addr = self.listener.local_addr().map_err(|e| {
+            Error::failure(format!("cannot read the proxy's listening address: {e}"))
+        })?;
+        let url = format!("http://{addr}");
+        let ca = self.ca.cert_file.clone();
+        Ok(ReadyFields {
+            proxy: url.clone(),
+            proxy_ca_file: ca.clone(),
+            env: Env {
+                https_proxy: url,
+                requests_ca_bundle: ca.clone(),
+                ssl_cert_file: ca.clone(),
+                node_extra_ca_certs: ca,
+            },
+        })
+    }
+}
+
+/// The main listener's TLS with `--proxy`: the local CA's leaves for the Microsoft names a
+/// client asks for by SNI (the hosts-entry route), the service's own certificate otherwise.
+pub fn sni_config(identity: &TlsIdentity, ca: Arc<ca::LocalCa>) -> Result<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let (chain, key) = identity.rustls_parts();
+    let own = rustls::sign::CertifiedKey::from_der(chain, key, &provider)
+        .map_err(|e| Error::failure(format!("cannot use the TLS certificate and key: {e}")))?;
+    let resolver = ca::SniResolver {
+        ca,
+        fallback: Some(Arc::new(own)),
+    };
+    server_config(provider, Arc::new(resolver))
+}
+
 /// The proxy's TLS configuration: leaves of the local CA by SNI, nothing for other names.
 pub fn tls_config(ca: Arc<ca::LocalCa>) -> Result<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -212,11 +314,10 @@ pub fn server_config(
 }
 
 /// Binds the proxy's socket (non-blocking, for tokio).
-pub fn bind(addr: SocketAddr) -> std::io::Result<(StdListener, SocketAddr)> {
+pub fn bind(addr: SocketAddr) -> std::io::Result<StdListener> {
     let listener = StdListener::bind(addr)?;
     listener.set_nonblocking(true)?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
+    Ok(listener)
 }
 
 #[cfg(test)]
