@@ -96,6 +96,18 @@ pub struct Names {
 }
 
 impl Names {
+    /// Discovery documents' `msgraph_host`: the cloud's Graph when reached as Entra, the
+    /// service's own `host:port` (where its Graph slice answers) when reached directly.
+    pub fn msgraph_host(&self) -> &str {
+        match self.cloud {
+            Some(cloud) => cloud.graph_hosts[0],
+            None => self
+                .base
+                .split_once("://")
+                .map_or(self.base.as_str(), |(_, host)| host),
+        }
+    }
+
     /// `iss` of v2 tokens and documents.
     pub fn issuer_v2(&self, tid: &str) -> String {
         issuer_v2(&self.issuer_v2_base, tid)
@@ -122,6 +134,7 @@ mod tests {
     fn direct_keeps_the_service_names() {
         let n = face("127.0.0.1:8443").names("https://127.0.0.1:8443");
         assert_eq!(n.base, "https://127.0.0.1:8443");
+        assert_eq!(n.msgraph_host(), "127.0.0.1:8443");
         assert_eq!(n.issuer_v2("tid"), "https://127.0.0.1:8443/tid/v2.0");
         assert_eq!(n.issuer_v1("tid"), "https://127.0.0.1:8443/tid/");
         assert_eq!(
@@ -143,6 +156,10 @@ mod tests {
         assert_eq!(
             face("login.windows.net").names("x").base,
             "https://login.windows.net"
+        );
+        assert_eq!(
+            face("login.microsoftonline.com").names("x").msgraph_host(),
+            "graph.microsoft.com"
         );
         let g = face("graph.microsoft.com");
         assert!(g.is_graph());

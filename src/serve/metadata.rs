@@ -35,7 +35,7 @@ pub fn openid_configuration_v2(names: &Names, tenant_segment: &str, tid: &str) -
         "tenant_region_scope": "WW",
         "cloud_instance_name": cloud(names).cloud_instance_name,
         "cloud_graph_host_name": cloud(names).cloud_graph_host_name,
-        "msgraph_host": cloud(names).graph_hosts[0],
+        "msgraph_host": names.msgraph_host(),
         "rbac_url": "https://pas.windows.net",
     })
 }
@@ -62,7 +62,7 @@ pub fn openid_configuration_v1(names: &Names, tenant_segment: &str, tid: &str) -
         "tenant_region_scope": "WW",
         "cloud_instance_name": cloud(names).cloud_instance_name,
         "cloud_graph_host_name": cloud(names).cloud_graph_host_name,
-        "msgraph_host": cloud(names).graph_hosts[0],
+        "msgraph_host": names.msgraph_host(),
         "rbac_url": "https://pas.windows.net",
     })
 }
