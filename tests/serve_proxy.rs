@@ -245,6 +245,7 @@ async fn reached_as_entra_it_names_itself_as_entra() {
         v2["jwks_uri"],
         format!("{login}/{TENANT}/discovery/v2.0/keys")
     );
+    assert_eq!(v2["msgraph_host"], "graph.microsoft.com");
     let (_, v1) = get(
         &c,
         &format!("{login}/{TENANT}/.well-known/openid-configuration"),
@@ -346,6 +347,7 @@ async fn reached_as_entra_it_names_itself_as_entra() {
         ))
         .await;
     assert_eq!(direct["issuer"], format!("{}/{TENANT}/v2.0", s.base()));
+    assert_eq!(direct["msgraph_host"], s.field("listen"));
     let common = s
         .get_json(&format!(
             "{}/common/v2.0/.well-known/openid-configuration",
