@@ -39,16 +39,17 @@ for _ in $(seq 200); do [ -s "$work/ready" ] && break; sleep 0.05; done
 ready="$(head -n1 "$work/ready")"
 field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]); [v:=v[k] for k in sys.argv[2:]]; print(v)' "$ready" "$@"; }
 
-common=(env -u HTTP_PROXY -u http_proxy -u https_proxy -u NO_PROXY -u no_proxy -u CURL_CA_BUNDLE
-    TENANT="$tenant" CLIENT_ID="$client_id" CERT="$work/app.crt" KEY="$work/app.key"
+unset_vars=(-u HTTP_PROXY -u http_proxy -u https_proxy -u NO_PROXY -u no_proxy -u CURL_CA_BUNDLE
+    -u HTTPS_PROXY -u REQUESTS_CA_BUNDLE -u SSL_CERT_FILE)
+common=(TENANT="$tenant" CLIENT_ID="$client_id" CERT="$work/app.crt" KEY="$work/app.key"
     ITERATIONS="$iterations")
 run() {
     if [ "$1" = direct ]; then
-        "${common[@]}" -u HTTPS_PROXY -u REQUESTS_CA_BUNDLE MODE=direct \
+        env "${unset_vars[@]}" "${common[@]}" MODE=direct \
             DIRECT_BASE="https://$(field listen)" CA="$(field ca_file)" \
             bench/.venv/bin/python bench/proxy_msal.py
     else
-        "${common[@]}" MODE=proxy HTTPS_PROXY="$(field env HTTPS_PROXY)" \
+        env "${unset_vars[@]}" "${common[@]}" MODE=proxy HTTPS_PROXY="$(field env HTTPS_PROXY)" \
             REQUESTS_CA_BUNDLE="$(field env REQUESTS_CA_BUNDLE)" \
             bench/.venv/bin/python bench/proxy_msal.py
     fi

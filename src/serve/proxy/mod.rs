@@ -23,7 +23,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
-use tokio::net::TcpListener;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -57,6 +60,63 @@ pub fn decide(method: &Method, authority: Option<&str>) -> Decision {
             cloud::host(a).map_or(Decision::Refuse, |h| Decision::Tunnel(h.name))
         }
         _ => Decision::Refuse,
+    }
+}
+
+/// A proxy connection that acknowledges what it reads at once.
+///
+/// urllib3 (Python `requests`, so MSAL and Azure Identity for Python) writes a request's head
+/// and its body separately and, on a connection tunnelled through a proxy, leaves Nagle's
+/// algorithm on: the body then waits for the ACK of the head, which Linux delays by up to
+/// 40 ms. Measured before this: a token POST through the proxy 52–68 ms, against 22 ms
+/// directly (urllib3 sets TCP_NODELAY there); `curl`, which writes both at once, was even.
+struct QuickAck(TcpStream);
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.0).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            // Setting it also sends an ACK the kernel was holding back; it does not stick, so
+            // it is set after every read. A failure only costs the delay it would have saved.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let _ = self.0.set_quickack(true);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 
@@ -119,6 +179,7 @@ pub async fn run(
         };
         // As on the main listener: a response's head and body are separate writes.
         let _ = stream.set_nodelay(true);
+        let stream = QuickAck(stream);
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
