@@ -34,7 +34,7 @@ use super::access_log::{self, LogFormat, LogNote};
 use super::state::TlsIdentity;
 use super::{io_reason, HEADER_READ_TIMEOUT};
 use crate::cloud;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 
 /// How long a client gets for the TLS handshake inside its tunnel (axum-server's default for
 /// the main listener).
@@ -309,8 +309,10 @@ pub fn prepare(addr: SocketAddr, state_dir: &Path, notes: &mut Vec<String>) -> R
         ));
     }
     let listener = bind(addr).map_err(|e| {
-        Error::failure(format!("cannot listen on {addr}: {}", io_reason(&e)))
-            .with_hint("choose another --proxy address, or port 0 for any free port")
+        Error::input(
+            InputKind::ProxyAddressInUse,
+            format!("cannot listen on {addr}: {}", io_reason(&e)),
+        )
     })?;
     Ok(Prepared {
         listener,

@@ -1,0 +1,701 @@
+//! Where errors become what a user reads: one `error:` line, `hint:` lines and an exit code,
+//! made here from the library's typed [`Error`] and what the command knows it sent.
+//!
+//! Exit codes: 1 bad input or a failed check, 2 usage (a wrong value on the command line),
+//! 3 the identity provider refused, 4 it could not be reached.
+//!
+//! Entra's codes are precise but speak of its side ("the key was not found"); the hints here
+//! translate each one the spec lists into what the user can look at on their machine: the
+//! thumbprint that was actually sent and the file to upload, the local clock against the
+//! server's, the flag that holds the wrong value. Codes and texts change over time
+//! (entra-protocol.md §3), so the message always quotes Entra's own first line as well.
+
+use std::path::Path;
+
+use certgen::certificate::{rfc3339, Certificate};
+use certgen::error::{InputKind, Param, ProviderError, TlsProblem, TransportKind, VerifyError};
+use certgen::identity::scope;
+use certgen::Error;
+
+/// What the CLI reports: the message, its hints and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    message: String,
+    hints: Vec<String>,
+    code: i32,
+}
+
+pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_PROVIDER: i32 = 3;
+pub const EXIT_TRANSPORT: i32 = 4;
+
+impl CliError {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        // One line, always: multi-line causes from lower layers would break the `error:` contract.
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        CliError {
+            message,
+            hints: Vec::new(),
+            code,
+        }
+    }
+
+    /// Bad input, I/O or a failed check (exit 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_FAILURE, message)
+    }
+
+    /// A wrong command line (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_USAGE, message)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    #[cfg(test)]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    #[cfg(test)]
+    pub fn hints(&self) -> &[String] {
+        &self.hints
+    }
+
+    #[cfg(test)]
+    pub fn code(&self) -> i32 {
+        self.code
+    }
+
+    /// Prints the error as the contract wants it and returns its exit code.
+    pub fn report(&self) -> i32 {
+        eprintln!("error: {}", self.message);
+        for h in &self.hints {
+            eprintln!("hint: {h}");
+        }
+        self.code
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Provider(p) => explain(&p, &Sent::default()),
+            Error::Transport(t) => transport(&t),
+            Error::Input(i) => input(&i.kind, &i.message),
+            Error::Verify(v) => verify(&v),
+            other => CliError::failure(other.to_string()),
+        }
+    }
+}
+
+/// A token that cannot be read is bad input (exit 1).
+impl From<certgen::jose::Error> for CliError {
+    fn from(e: certgen::jose::Error) -> Self {
+        CliError::failure(e.to_string())
+    }
+}
+
+impl From<VerifyError> for CliError {
+    fn from(e: VerifyError) -> Self {
+        verify(&e)
+    }
+}
+
+/// The values of the command line that are the user's to fix: usage errors (exit 2).
+fn is_usage(kind: &InputKind) -> bool {
+    use InputKind::*;
+    matches!(
+        kind,
+        Argument
+            | BadValue(_)
+            | BadAuthorityHost
+            | BadTenant
+            | MultiTenant
+            | BadClientId
+            | InsecureUrl
+            | Lifetime
+            | CredentialConflict
+            | NoCredential
+            | KeyNeedsCertificate
+            | BadSubjectSyntax
+            | PlainHttpNotLoopback { .. }
+    )
+}
+
+const CERTIFICATE_PASSWORD: &str =
+    "--password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD";
+const MAKE_RSA: &str = "make an RSA certificate: certgen new --cn NAME";
+
+fn input(kind: &InputKind, message: &str) -> CliError {
+    use InputKind::*;
+    // The library speaks of files and values; the command line names them by their flags.
+    let message = match kind {
+        CredentialConflict => "--pfx cannot be combined with --cert or --key".to_string(),
+        KeyNeedsCertificate => "--key needs --cert".to_string(),
+        BadValue(param) => flagged(*param, message),
+        BadSubjectSyntax => flagged(Param::Subject, message),
+        PlainHttpNotLoopback { ip } => {
+            format!("--http serves plain HTTP, which is allowed on loopback only, not on {ip}")
+        }
+        _ => message.to_string(),
+    };
+    let code = if is_usage(kind) {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
+    };
+    let hints: Vec<String> = match kind {
+        Unrecognised => vec!["certgen reads PEM (certificates and keys), DER certificates and PKCS#12 (.pfx/.p12)".into()],
+        PasswordNeeded { key: false } => vec![format!("give the password with {CERTIFICATE_PASSWORD}")],
+        PasswordNeeded { key: true } => vec![format!("give its password with {CERTIFICATE_PASSWORD}")],
+        LegacyEncryption => vec!["convert it to encrypted PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW".into()],
+        UnsupportedEncryption => vec!["re-encrypt it with PBKDF2 and AES: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW".into()],
+        NotRsa => vec![MAKE_RSA.into()],
+        WeakKey { .. } => vec!["make a new certificate: certgen new --cn NAME (RSA 2048 or larger)".into()],
+        KeyWithoutCertificate => vec!["give the certificate with --cert FILE (the key alone cannot be identified by Entra)".into()],
+        KeyMismatch { names } => vec![format!(
+            "the key in {names} is not the private key of any certificate there; \
+             use the key made together with the certificate (certgen new writes NAME.crt and NAME.key)"
+        )],
+        KeyNeedsCertificate => vec!["give the certificate with --cert FILE, or both in one file with --pfx".into()],
+        NoCredential => vec!["give --cert FILE [--key FILE], or --pfx FILE, or set AZURE_CLIENT_CERTIFICATE_PATH".into()],
+        NoKey => vec!["give the key with --key FILE, or a PEM or PKCS#12 file that holds both".into()],
+        SeveralKeys => vec!["give a file with exactly one key".into()],
+        NoCacheDir => vec!["set CERTGEN_CACHE_DIR to a folder certgen may use".into()],
+        Lifetime => vec![format!(
+            "Microsoft asks for 5–10 minutes; the default is {}",
+            certgen::assertion::DEFAULT_LIFETIME_SECS
+        )],
+        BadClientId => vec!["use the Application (client) ID from the app registration's Overview page".into()],
+        NoScope => vec![format!(
+            "the client-credentials flow needs one scope of the form RESOURCE/.default, e.g. --scope {}",
+            scope::DEFAULT_SCOPE
+        )],
+        NotDefaultScope => vec![
+            format!(
+                "an app token carries every app role granted on one resource: ask for the resource's App ID URI plus /.default, e.g. --scope {}",
+                scope::DEFAULT_SCOPE
+            ),
+            "to send scopes unchanged to another OAuth server, use --token-endpoint URL".into(),
+        ],
+        SeveralResources => vec!["request one token per resource (run certgen token once for each --scope)".into()],
+        BadAuthorityHost => vec!["use public, usgov, china, or a URL such as https://login.microsoftonline.com".into()],
+        MultiTenant => vec!["give your directory (tenant) ID, a GUID from the app registration's Overview page, or a domain such as contoso.onmicrosoft.com".into()],
+        BadTenant => vec!["the directory (tenant) ID looks like 72f988bf-86f1-41af-91ab-2d7cd011db47".into()],
+        InsecureUrl => vec!["use https://, or http:// only to 127.0.0.1, ::1 or localhost (certgen serve --http)".into()],
+        NoOutputFolder { dir } => vec![format!("create it first: mkdir -p {}", dir.display())],
+        OutputClash => vec!["choose another --name or --out".into()],
+        OutputExists => vec!["use --force to replace them, or choose another --name or --out".into()],
+        BadSubjectSyntax => vec!["for example --subject 'CN=my-daemon,O=Contoso,C=US'".into()],
+        SecretInConfig => vec!["secrets never go in the config file: name an environment variable with secret_env = [\"MY_APP_SECRET\"]".into()],
+        UnknownResource => vec!["add a [[resource]] with that app_id or identifier URI".into()],
+        MissingSecret { var } => vec![format!("export {var}=… before starting certgen serve")],
+        PlainHttpNotLoopback { .. } => vec!["use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".into()],
+        AddressInUse => vec!["choose another --listen address, or port 0 for any free port".into()],
+        ProxyAddressInUse => vec!["choose another --proxy address, or port 0 for any free port".into()],
+        _ => Vec::new(),
+    };
+    hints
+        .into_iter()
+        .fold(CliError::new(code, message), CliError::with_hint)
+}
+
+/// The message with the parameter's name at its start replaced by its flag.
+fn flagged(param: Param, message: &str) -> String {
+    let flag = match param {
+        Param::CommonName => "--cn",
+        Param::Subject => "--subject",
+        Param::KeySize => "--key-size",
+        Param::Days => "--days",
+        Param::San => "--san",
+        _ => return message.to_string(),
+    };
+    match message.strip_prefix(param.name()) {
+        Some(rest) => format!("{flag}{rest}"),
+        None => message.to_string(),
+    }
+}
+
+/// A transport failure (exit 4): the cause is the library's; what to check is ours.
+fn transport(t: &certgen::TransportError) -> CliError {
+    let trust = "if this is certgen serve, pass --ca-file with the ca_file of its ready line; behind a TLS-inspecting proxy, pass the proxy's root certificate with --ca-file";
+    let hint = match t.kind {
+        TransportKind::Timeout => Some("the server or the network is slow or dropping packets: check the URL, or allow more time with --timeout SECS"),
+        TransportKind::Refused => Some("nothing listens there: check the port, and that the service (e.g. certgen serve) is running"),
+        TransportKind::Reset => Some("a firewall or proxy may be cutting it; an https URL sent to a plain-http server does this too"),
+        TransportKind::ConnectTimeout => Some("a firewall may drop the packets: check the host and the network"),
+        TransportKind::Dns => Some("check the spelling of the host (--authority-host, --token-endpoint) and the DNS of this machine"),
+        TransportKind::Tls(TlsProblem::UnknownIssuer | TlsProblem::OtherCertificate) => Some(trust),
+        TransportKind::Tls(TlsProblem::BadSignature) => Some("if --ca-file names an older copy of the service's certificate, use its current ca_file"),
+        TransportKind::Tls(TlsProblem::WrongName) => Some("use the host name the certificate was issued for"),
+        TransportKind::Tls(TlsProblem::Expired) => Some("check the server's certificate, and the local clock"),
+        _ => None,
+    };
+    let mut f = CliError::new(EXIT_TRANSPORT, t.to_string());
+    if let Some(h) = hint {
+        f = f.with_hint(h);
+    }
+    let proxy_var = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .into_iter()
+    .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if let Some(var) = proxy_var {
+        // The proxy URL may hold a password, so only the variable is named.
+        f = f.with_hint(format!(
+            "requests go through the proxy set in {var} unless NO_PROXY lists the host: check that proxy too"
+        ));
+    }
+    f
+}
+
+/// A rejection is a failure (exit 1) prefixed `token rejected:`; unreachable metadata is a
+/// transport failure (4); a bad answer from the provider is exit 3.
+fn verify(e: &VerifyError) -> CliError {
+    match e {
+        VerifyError::Config(_) => CliError::usage(e.to_string()),
+        VerifyError::Unreachable { reason, .. } => {
+            let f = CliError::new(EXIT_TRANSPORT, e.to_string());
+            if reason.contains("certificate") {
+                f.with_hint("if the authority uses a private CA (e.g. certgen serve), pass it with --ca-file")
+            } else {
+                f
+            }
+        }
+        VerifyError::BadResponse { .. } => CliError::new(EXIT_PROVIDER, e.to_string()),
+        VerifyError::KeySet { .. } | VerifyError::File { .. } => CliError::failure(e.to_string()),
+        _ => CliError::failure(format!("token rejected: {e}")),
+    }
+}
+
+/// The credential a request carried.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum SentCredential<'a> {
+    /// A client assertion signed with the key of `cert`.
+    Certificate {
+        cert: &'a Certificate,
+        /// The file the certificate was read from.
+        file: Option<&'a Path>,
+        /// Whether that file also holds the private key (a PKCS#12, a combined PEM), so it
+        /// must not be uploaded as it is.
+        file_has_key: bool,
+        /// `PS256` or `RS256`.
+        alg: &'a str,
+    },
+    /// A client secret; `source` says where it came from (`--secret-file F`, a variable).
+    Secret { source: &'a str },
+    #[default]
+    Unknown,
+}
+
+/// What was sent, for the explanation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sent<'a> {
+    /// The URL posted to.
+    pub endpoint: &'a str,
+    pub tenant: Option<&'a str>,
+    pub client_id: &'a str,
+    pub scopes: &'a [String],
+    pub credential: SentCredential<'a>,
+}
+
+/// The error (exit 3) for an error answer, explained from what was sent.
+pub fn explain(answer: &ProviderError, sent: &Sent<'_>) -> CliError {
+    let mut error = CliError::new(EXIT_PROVIDER, answer.to_string());
+    if answer.unusable.is_some() {
+        return error;
+    }
+    let specific = answer
+        .code()
+        .map(|c| hints(c, answer, sent))
+        .unwrap_or_default();
+    let has_specific = !specific.is_empty();
+    for h in specific {
+        error = error.with_hint(h);
+    }
+    if !has_specific {
+        if let Some(uri) = &answer.error_uri {
+            error = error.with_hint(format!("Microsoft's page for this code: {uri}"));
+        } else if matches!(answer.status, 429 | 500 | 502 | 503 | 504) {
+            error = error.with_hint(format!(
+                "the service is busy or failing (HTTP {}) and still was after {} attempt{}: try again later",
+                answer.status,
+                answer.attempts,
+                if answer.attempts == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    let ids: Vec<String> = [
+        ("trace_id", &answer.trace_id),
+        ("correlation_id", &answer.correlation_id),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name} {v}")))
+    .collect();
+    if !ids.is_empty() {
+        let when = answer
+            .timestamp
+            .as_ref()
+            .map(|t| format!(", timestamp {t}"))
+            .unwrap_or_default();
+        error = error.with_hint(format!(
+            "{}{when} (quote these when asking an administrator or Microsoft support)",
+            ids.join(", ")
+        ));
+    }
+    error
+}
+
+/// The hints for one code; empty for a code without a specific explanation.
+fn hints(code: u64, answer: &ProviderError, sent: &Sent<'_>) -> Vec<String> {
+    let client = if sent.client_id.is_empty() {
+        "the client id".to_string()
+    } else {
+        sent.client_id.to_string()
+    };
+    let tenant = sent.tenant.unwrap_or("the tenant");
+    let scopes = if sent.scopes.is_empty() {
+        "(none)".to_string()
+    } else {
+        sent.scopes.join(" ")
+    };
+    match code {
+        700027 => signature_hints(sent),
+        700024 => clock_hints(answer),
+        7000215 => vec![
+            "Entra did not accept the client secret: send the secret's Value, not its Secret ID (the portal shows the Value only once, under Certificates & secrets → Client secrets)".into(),
+            secret_source_hint(sent),
+        ],
+        7000222 => vec![format!(
+            "the client secret of app {client} has expired: create a new one under Certificates & secrets → Client secrets, or move to a certificate (certgen new)"
+        )],
+        700016 => vec![format!(
+            "no application {client} in tenant {tenant}: --client-id must be the Application (client) ID from the app's Overview page (not its Object ID), registered in this tenant or consented to by its administrator"
+        )],
+        90002 => vec![format!(
+            "tenant {tenant} does not exist in this cloud: copy the Directory (tenant) ID from the app's Overview page, and check --authority-host (public, usgov, china) matches the cloud the tenant lives in"
+        )],
+        900023 => vec![format!(
+            "{tenant} is neither a tenant GUID nor a DNS name: use the Directory (tenant) ID or a verified domain such as contoso.onmicrosoft.com"
+        )],
+        70011 | 1002012 | 700022 => vec![format!(
+            "the scope sent was {scopes}: the client-credentials flow takes exactly one resource as RESOURCE/.default (its Application ID URI or app id), e.g. --scope {}",
+            scope::DEFAULT_SCOPE
+        )],
+        500011 => {
+            let resource = sent
+                .scopes
+                .first()
+                .map(|s| scope::resource_of(s).unwrap_or(s).to_string())
+                .unwrap_or_else(|| "the resource".into());
+            vec![format!(
+                "tenant {tenant} has no service principal for {resource}: check the Application ID URI in --scope (Expose an API on the API's registration) and that the API is registered or consented to in this tenant"
+            )]
+        }
+        50032 => {
+            let bits = match sent.credential {
+                SentCredential::Certificate { cert, .. } => cert
+                    .key
+                    .rsa_bits()
+                    .map(|b| format!(" (this one is RSA {b})"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            vec![format!(
+                "Entra needs an RSA key of at least 2048 bits{bits}: make a new certificate with certgen new (RSA 2048 by default) and upload its .cer"
+            )]
+        }
+        5002741 | 700023 => vec![format!(
+            "the assertion's aud must be one value, the URL posted to ({}): drop --audience, or give it exactly that URL",
+            if sent.endpoint.is_empty() { "the token endpoint" } else { sent.endpoint }
+        )],
+        7000218 | 7000216 => vec![
+            "the request carried no credential: give a certificate (--cert/--key, --pfx, AZURE_CLIENT_CERTIFICATE_PATH) or a secret (--secret-file, AZURE_CLIENT_SECRET)".into(),
+        ],
+        50027 | 5002730 => vec![
+            "Entra could not use the assertion: try --alg RS256 (the older form every Entra cloud and ADFS accept), and check the key is RSA".into(),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn signature_hints(sent: &Sent<'_>) -> Vec<String> {
+    let SentCredential::Certificate {
+        cert,
+        file,
+        file_has_key,
+        alg,
+    } = sent.credential
+    else {
+        return vec![
+            "Entra did not find the certificate that signed the assertion among the app's certificates: upload it under Certificates & secrets → Certificates".into(),
+        ];
+    };
+    let t = &cert.thumbprints;
+    // Entra's text quotes the thumbprint the assertion named: SHA-256 for PS256 (x5t#S256),
+    // SHA-1 for RS256 (x5t). The portal lists SHA-1 thumbprints, so that one is always shown.
+    let named = if alg.eq_ignore_ascii_case("RS256") {
+        format!(
+            "the assertion ({alg}) named its certificate by thumbprint {} (x5t {})",
+            t.thumbprint(),
+            t.x5t()
+        )
+    } else {
+        format!(
+            "the assertion ({alg}) named its certificate by SHA-256 thumbprint {} (x5t#S256 {}), whose portal thumbprint is {} (x5t {})",
+            t.thumbprint_sha256(),
+            t.x5t_s256(),
+            t.thumbprint(),
+            t.x5t()
+        )
+    };
+    let mut out = vec![format!(
+        "{named}: the app's Certificates & secrets → Certificates list must show {}",
+        t.thumbprint()
+    )];
+    let app = if sent.client_id.is_empty() {
+        "the app registration".to_string()
+    } else {
+        format!("app {}", sent.client_id)
+    };
+    out.push(match (file, file_has_key) {
+        (Some(f), false) => format!("if it is missing, upload {} to {app}", f.display()),
+        (Some(f), true) => format!(
+            "if it is missing, upload the certificate of {} to {app}, never the key: certgen new writes it as a .cer; for this file, save its certificate alone (e.g. openssl x509 -in CERT.pem -out upload.cer -outform der)",
+            f.display()
+        ),
+        (None, _) => format!("if it is missing, upload this certificate to {app}"),
+    });
+    out
+}
+
+fn clock_hints(answer: &ProviderError) -> Vec<String> {
+    let local = rfc3339(answer.received_at);
+    match (answer.server_date, answer.clock_offset()) {
+        (Some(server), Some(offset)) => {
+            let verdict = match offset {
+                o if o.abs() <= 5 => format!(
+                    "they agree within {} s, so the clock is not the cause: the assertion was stale or its lifetime wrong (check --lifetime and that nothing reuses an old assertion)",
+                    o.abs()
+                ),
+                o if o > 0 => format!("the local clock is {o} s ahead: set it right (NTP, e.g. timedatectl set-ntp true)"),
+                o => format!("the local clock is {} s behind: set it right (NTP, e.g. timedatectl set-ntp true)", -o),
+            };
+            vec![format!(
+                "the assertion's time window did not fit the server's clock: local clock {local}, server Date {}; {verdict}",
+                rfc3339(server)
+            )]
+        }
+        _ => vec![format!(
+            "the assertion's time window did not fit the server's clock; local clock {local} (the server sent no Date to compare): check the clock (NTP) and --lifetime"
+        )],
+    }
+}
+
+fn secret_source_hint(sent: &Sent<'_>) -> String {
+    match sent.credential {
+        SentCredential::Secret { source } => format!(
+            "the secret came from {source}: it must hold the value alone (one line), and be a secret of app {} that has not been deleted",
+            if sent.client_id.is_empty() { "the app" } else { sent.client_id }
+        ),
+        _ => "check the secret is one line holding the value alone".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
+    use time::macros::datetime;
+    use time::OffsetDateTime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-21 12:00:00 UTC);
+
+    fn answer(status: u16, body: &str) -> ProviderError {
+        ProviderError::parse(status, body.as_bytes(), None, NOW)
+    }
+
+    fn cert() -> Certificate {
+        let g = generate(&NewCertificate {
+            subject: Subject::common_name("explain-test").unwrap(),
+            sans: vec![],
+            days: 30,
+            key_size: KeySize::Rsa2048,
+            profile: Profile::ClientAuth,
+        })
+        .unwrap();
+        g.cert
+    }
+
+    fn text(e: &CliError) -> String {
+        let mut s = e.message().to_string();
+        for h in e.hints() {
+            s.push('\n');
+            s.push_str(h);
+        }
+        s
+    }
+
+    #[test]
+    fn the_700027_hint_names_the_thumbprint_sent_and_the_file() {
+        let cert = cert();
+        let a = answer(
+            401,
+            r#"{"error":"invalid_client","error_description":"AADSTS700027: Client assertion failed signature validation.\r\nTrace ID: t1\r\nCorrelation ID: c1","error_codes":[700027],"trace_id":"t1","correlation_id":"c1"}"#,
+        );
+        let sent = Sent {
+            endpoint: "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            tenant: Some("contoso.onmicrosoft.com"),
+            client_id: "11111111-2222-3333-4444-555555555555",
+            scopes: &[],
+            credential: SentCredential::Certificate {
+                cert: &cert,
+                file: Some(Path::new("my-daemon.crt")),
+                file_has_key: false,
+                alg: "PS256",
+            },
+        };
+        let e = explain(&a, &sent);
+        assert_eq!(e.code(), EXIT_PROVIDER);
+        assert_eq!(
+            e.message(),
+            "the token endpoint refused the request: invalid_client (HTTP 401): AADSTS700027: Client assertion failed signature validation."
+        );
+        let all = text(&e);
+        assert!(all.contains(&cert.thumbprints.thumbprint()), "{all}");
+        assert!(all.contains(&cert.thumbprints.x5t()), "{all}");
+        assert!(all.contains(&cert.thumbprints.x5t_s256()), "{all}");
+        assert!(all.contains(&cert.thumbprints.thumbprint_sha256()), "{all}");
+        assert!(all.contains("upload my-daemon.crt"), "{all}");
+        assert!(all.contains("trace_id t1, correlation_id c1"), "{all}");
+    }
+
+    #[test]
+    fn a_pfx_is_never_offered_for_upload_as_it_is() {
+        let cert = cert();
+        let sent = Sent {
+            credential: SentCredential::Certificate {
+                cert: &cert,
+                file: Some(Path::new("app.pfx")),
+                file_has_key: true,
+                alg: "RS256",
+            },
+            ..Default::default()
+        };
+        let all = text(&explain(
+            &answer(401, r#"{"error":"invalid_client","error_codes":[700027]}"#),
+            &sent,
+        ));
+        assert!(all.contains("never the key"), "{all}");
+        let t = &cert.thumbprints;
+        let named = format!("thumbprint {} (x5t {})", t.thumbprint(), t.x5t());
+        assert!(all.contains(&named), "{all}");
+        assert!(
+            !all.contains("x5t#S256"),
+            "an RS256 assertion names no SHA-256: {all}"
+        );
+    }
+
+    #[test]
+    fn the_700024_hint_compares_the_clocks() {
+        let server = datetime!(2026-11-21 11:54:00 UTC);
+        let a = ProviderError::parse(
+            401,
+            br#"{"error":"invalid_client","error_description":"AADSTS700024: Client assertion is not within its valid time range."}"#,
+            Some(server),
+            NOW,
+        );
+        let all = text(&explain(&a, &Sent::default()));
+        assert!(all.contains("360 s ahead"), "{all}");
+        assert!(all.contains("2026-11-21T11:54:00Z"), "{all}");
+        assert!(all.contains("2026-11-21T12:00:00Z"), "{all}");
+
+        let behind = ProviderError::parse(401, br#"{"error_codes":[700024]}"#, Some(NOW), server);
+        assert!(text(&explain(&behind, &Sent::default())).contains("360 s behind"));
+        let agree = ProviderError::parse(401, br#"{"error_codes":[700024]}"#, Some(NOW), NOW);
+        assert!(text(&explain(&agree, &Sent::default())).contains("not the cause"));
+    }
+
+    #[test]
+    fn every_listed_code_has_its_own_hint() {
+        let scopes = vec!["User.Read".to_string()];
+        let sent = Sent {
+            endpoint: "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            tenant: Some("contoso.example"),
+            client_id: "app-1",
+            scopes: &scopes,
+            credential: SentCredential::Secret {
+                source: "AZURE_CLIENT_SECRET",
+            },
+        };
+        let expect: &[(u64, &str)] = &[
+            (7000215, "not its Secret ID"),
+            (7000222, "has expired"),
+            (700016, "Application (client) ID"),
+            (90002, "does not exist in this cloud"),
+            (900023, "neither a tenant GUID nor a DNS name"),
+            (70011, "the scope sent was User.Read"),
+            (1002012, "RESOURCE/.default"),
+            (500011, "no service principal for User.Read"),
+            (50032, "at least 2048 bits"),
+            (5002741, "one value, the URL posted to (https://login.microsoftonline.com/t/oauth2/v2.0/token)"),
+        ];
+        for (code, needle) in expect {
+            let a = answer(
+                400,
+                &format!(r#"{{"error":"invalid_request","error_codes":[{code}]}}"#),
+            );
+            let e = explain(&a, &sent);
+            let all = text(&e);
+            assert!(all.contains(needle), "{code}: {all}");
+            assert!(
+                e.message().contains(&format!("AADSTS{code}")),
+                "{code}: {all}"
+            );
+            assert!(!all.contains("Microsoft's page"), "{code}: {all}");
+        }
+        let all = text(&explain(
+            &answer(401, r#"{"error_codes":[7000215]}"#),
+            &sent,
+        ));
+        assert!(all.contains("from AZURE_CLIENT_SECRET"), "{all}");
+    }
+
+    #[test]
+    fn an_unknown_code_points_at_microsofts_page() {
+        let a = answer(
+            400,
+            r#"{"error":"invalid_request","error_description":"AADSTS9999: Something new.","error_uri":"https://login.microsoftonline.com/error?code=9999"}"#,
+        );
+        let e = explain(&a, &Sent::default());
+        assert_eq!(
+            e.hints(),
+            ["Microsoft's page for this code: https://login.microsoftonline.com/error?code=9999"]
+        );
+    }
+
+    #[test]
+    fn an_exhausted_retry_names_the_status_and_attempts() {
+        let mut a = answer(503, "<html>busy</html>");
+        a.attempts = 3;
+        let e = explain(&a, &Sent::default());
+        assert_eq!(
+            e.message(),
+            "the token endpoint answered HTTP 503 after 3 attempts: <html>busy</html>"
+        );
+        assert!(e.hints()[0].contains("after 3 attempts"), "{:?}", e.hints());
+    }
+}

@@ -1,0 +1,451 @@
+//! The client-credentials exchange at an OAuth 2.0 token endpoint (Entra's v2 endpoint, or
+//! any other server's token URL), with the transport rules of the spec.
+//!
+//! - TLS by rustls (aws-lc-rs) with the platform's roots, plus the roots of an extra CA file;
+//!   plain `http://` only to a loopback address, so a secret never crosses a network unencrypted.
+//! - `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` are honoured (reqwest reads them).
+//! - One deadline ([`ClientOptions::timeout`]) for the whole exchange, retries included.
+//! - Up to [`ClientOptions::max_attempts`] requests on 429/500/502/503/504, waiting as
+//!   `Retry-After` says (capped). Each retry asks the caller for a fresh credential, so a
+//!   client assertion is never re-sent after it could have expired.
+//! - An error answer becomes [`Error::Provider`]; a failure to reach the server becomes
+//!   [`Error::Transport`] with its [`TransportKind`] and the cause in words.
+
+use std::error::Error as StdError;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, ACCEPT, DATE, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use time::OffsetDateTime;
+
+use crate::authority;
+use crate::error::{
+    Error, InputKind, ProviderError, Result, TlsProblem, TransportError, TransportKind,
+};
+use crate::input;
+use crate::secret::{Secret, SecretSource};
+
+use super::response::{parse_http_date, TokenResponse};
+
+/// `client_assertion_type` for a JWT client assertion (RFC 7523).
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A token answer is a few kilobytes; anything past this is not a token endpoint talking.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// How the client proves who it is.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    /// A signed client assertion (compact JWT).
+    Assertion(String),
+    /// A client secret.
+    Secret(Secret),
+}
+
+/// One token request.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRequest<'a> {
+    /// The URL to post to.
+    pub endpoint: &'a str,
+    pub client_id: &'a str,
+    /// Sent space-joined as `scope`; none = no `scope` parameter.
+    pub scopes: &'a [String],
+}
+
+/// Transport settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Deadline for the whole exchange, retries included.
+    pub timeout: Duration,
+    /// Extra trust roots (PEM or DER, any number of certificates), e.g. the CA file that
+    /// `certgen serve` prints.
+    pub ca_file: Option<PathBuf>,
+    /// Requests made at most, the first included.
+    pub max_attempts: u32,
+    /// Longest wait between attempts whatever `Retry-After` asks: a command in a script must
+    /// not sit silent for minutes. Entra's throttling asks for seconds; a longer ask means the
+    /// service is down, and failing fast with exit 3 (and the status) helps the caller more.
+    pub retry_after_cap: Duration,
+    /// Whether `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` apply (the spec's
+    /// default); off for a caller that must talk to the server directly.
+    pub proxy_from_env: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            ca_file: None,
+            max_attempts: 3,
+            retry_after_cap: Duration::from_secs(10),
+            proxy_from_env: true,
+        }
+    }
+}
+
+/// A reusable token client.
+#[derive(Debug, Clone)]
+pub struct TokenClient {
+    http: reqwest::Client,
+    options: ClientOptions,
+}
+
+impl TokenClient {
+    pub fn new(options: ClientOptions) -> Result<TokenClient> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("certgen/", env!("CARGO_PKG_VERSION")))
+            // A token endpoint does not redirect; following one would re-post the credential
+            // to a place the user never named.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &options.ca_file {
+            builder = builder.tls_certs_merge(read_roots(path)?);
+        }
+        if !options.proxy_from_env {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| {
+            Error::failure(format!("cannot set up the HTTPS client: {}", chain(&e)))
+        })?;
+        Ok(TokenClient { http, options })
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// Requests a token. `auth` is called once per attempt for the credential to send.
+    pub async fn fetch(
+        &self,
+        request: &TokenRequest<'_>,
+        mut auth: impl FnMut() -> Result<ClientAuth>,
+    ) -> Result<TokenResponse> {
+        let url = check_endpoint(request.endpoint)?;
+        let started = Instant::now();
+        let deadline = started + self.options.timeout;
+        let scope = request.scopes.join(" ");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let credential = auth()?;
+            let form = form(request, &scope, &credential);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let exchange = self.exchange(&url, &form, remaining).await;
+            let (status, headers, body) =
+                exchange.map_err(|e| transport_error(e, &url, &self.options))?;
+            let received_at = OffsetDateTime::now_utc();
+            if status.is_success() {
+                return TokenResponse::parse(&body, received_at);
+            }
+            let server_date = header_str(&headers, DATE).and_then(parse_http_date);
+            if is_retryable(status) && attempt < self.options.max_attempts {
+                let wait = retry_after(&headers, server_date, received_at)
+                    .unwrap_or_else(|| backoff(attempt))
+                    .min(self.options.retry_after_cap);
+                if Instant::now() + wait < deadline {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            let mut answer = ProviderError::parse(status.as_u16(), &body, server_date, received_at);
+            answer.attempts = attempt;
+            return Err(answer.into());
+        }
+    }
+
+    async fn exchange(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        remaining: Duration,
+    ) -> reqwest::Result<(StatusCode, HeaderMap, Vec<u8>)> {
+        let mut response = self
+            .http
+            .post(url.clone())
+            .header(ACCEPT, "application/json")
+            .form(form)
+            // The request timeout of reqwest spans connect, headers and body.
+            .timeout(remaining)
+            .send()
+            .await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                // Keep what fits: enough to explain, never unbounded memory.
+                body.extend_from_slice(&chunk[..MAX_BODY_BYTES - body.len()]);
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, body))
+    }
+}
+
+/// The form of the v2 client-credentials request.
+fn form<'a>(
+    request: &TokenRequest<'a>,
+    scope: &'a str,
+    credential: &'a ClientAuth,
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![("client_id", request.client_id)];
+    if !scope.is_empty() {
+        form.push(("scope", scope));
+    }
+    form.push(("grant_type", "client_credentials"));
+    match credential {
+        ClientAuth::Assertion(jwt) => {
+            form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+            form.push(("client_assertion", jwt.as_str()));
+        }
+        ClientAuth::Secret(secret) => form.push(("client_secret", secret.expose())),
+    }
+    form
+}
+
+/// Checks the URL a credential will be posted to (https, or http to a loopback address:
+/// [`authority::check_endpoint_url`]) and parses it.
+pub fn check_endpoint(endpoint: &str) -> Result<Url> {
+    authority::check_endpoint_url(endpoint)
+}
+
+fn read_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
+    let material = input::load(path, &SecretSource::default())?;
+    if material.certs.is_empty() {
+        return Err(Error::input(
+            InputKind::NotACertificate,
+            format!("{} holds no certificate", path.display()),
+        ));
+    }
+    material
+        .certs
+        .iter()
+        .map(|c| {
+            reqwest::Certificate::from_der(c.der()).map_err(|e| {
+                Error::failure(format!(
+                    "cannot use {} as a trust root: {}",
+                    path.display(),
+                    chain(&e)
+                ))
+            })
+        })
+        .collect()
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// Wait before attempt `attempt + 1` when the server did not say: 1 s, then 2 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1 << (attempt - 1).min(4))
+}
+
+/// `Retry-After` as seconds or an HTTP date; a date is measured against the server's own
+/// `Date` when it sent one, so a skewed local clock does not stretch the wait.
+fn retry_after(
+    headers: &HeaderMap,
+    server_date: Option<OffsetDateTime>,
+    received_at: OffsetDateTime,
+) -> Option<Duration> {
+    let value = header_str(headers, RETRY_AFTER)?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(value)?;
+    let from = server_date.unwrap_or(received_at);
+    let secs = (at - from).whole_seconds().max(0) as u64;
+    Some(Duration::from_secs(secs))
+}
+
+fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A transport failure, with its cause in words.
+fn transport_error(e: reqwest::Error, url: &Url, options: &ClientOptions) -> Error {
+    let host = url.host_str().unwrap_or("the server");
+    let port = url.port_or_known_default().unwrap_or(443);
+    let (kind, cause) = cause_of(&e, host, port, options.timeout);
+    let mut err = TransportError::new(kind, url.as_str(), cause, Some(e));
+    if kind == TransportKind::Timeout {
+        err.timeout = Some(options.timeout);
+    }
+    err.into()
+}
+
+fn cause_of(
+    e: &reqwest::Error,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> (TransportKind, String) {
+    if e.is_timeout() {
+        return (
+            TransportKind::Timeout,
+            format!("no answer within {} s", timeout.as_secs_f64()),
+        );
+    }
+    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(tls) = as_rustls(err) {
+            return tls_cause(tls, host);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return (
+                        TransportKind::Refused,
+                        format!("connection refused by {host}:{port}"),
+                    )
+                }
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    return (
+                        TransportKind::Reset,
+                        format!("the connection to {host}:{port} was reset"),
+                    )
+                }
+                std::io::ErrorKind::TimedOut => {
+                    return (
+                        TransportKind::ConnectTimeout,
+                        format!("connecting to {host}:{port} timed out"),
+                    )
+                }
+                _ => {}
+            }
+        }
+        source = err.source();
+    }
+    let text = chain(e);
+    if text.contains("dns error") || text.contains("failed to lookup address") {
+        return (
+            TransportKind::Dns,
+            format!("cannot resolve the host name {host}"),
+        );
+    }
+    (TransportKind::Other, text)
+}
+
+/// The rustls error inside `err`, looking through (nested) `io::Error` wrappers:
+/// `io::Error::source` skips the error it wraps, so each has to be opened by hand.
+fn as_rustls<'a>(mut err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        err = err.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
+fn tls_cause(tls: &rustls::Error, host: &str) -> (TransportKind, String) {
+    use rustls::CertificateError as C;
+    let (problem, text) = match tls {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => (
+            TlsProblem::UnknownIssuer,
+            format!("TLS: the certificate of {host} is not trusted (unknown issuer)"),
+        ),
+        // webpki's answer when a trusted root has the issuer's name but not its key: typically
+        // an extra root from an earlier run of a service that has since made a new certificate.
+        rustls::Error::InvalidCertificate(C::BadSignature) => (
+            TlsProblem::BadSignature,
+            format!("TLS: the certificate of {host} is not trusted (its signature does not match the trusted root of the same name)"),
+        ),
+        rustls::Error::InvalidCertificate(C::NotValidForName)
+        | rustls::Error::InvalidCertificate(C::NotValidForNameContext { .. }) => (
+            TlsProblem::WrongName,
+            format!("TLS: the certificate of {host} is not valid for that name"),
+        ),
+        rustls::Error::InvalidCertificate(C::Expired)
+        | rustls::Error::InvalidCertificate(C::ExpiredContext { .. }) => (
+            TlsProblem::Expired,
+            format!("TLS: the certificate of {host} has expired"),
+        ),
+        rustls::Error::InvalidCertificate(other) => (
+            TlsProblem::OtherCertificate,
+            format!("TLS: the certificate of {host} is not accepted ({other:?})"),
+        ),
+        other => (TlsProblem::Other, format!("TLS: {other}")),
+    };
+    (TransportKind::Tls(problem), text)
+}
+
+/// An error and its causes on one line.
+fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_as_an_http_date_counts_from_the_servers_clock() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sat, 21 Nov 2026 12:00:07 GMT"),
+        );
+        let server = parse_http_date("Sat, 21 Nov 2026 12:00:00 GMT");
+        // The local clock is an hour off; the wait is still the server's 7 s.
+        let local = time::macros::datetime!(2026-11-21 13:00:00 UTC);
+        assert_eq!(
+            retry_after(&headers, server, local),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            "http://127.0.0.1:8443/t/oauth2/v2.0/token",
+            "http://127.9.9.9/t",
+            "http://[::1]:80/t",
+            "http://LOCALHOST:1/t",
+        ] {
+            assert!(check_endpoint(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://login.microsoftonline.com/t",
+            "http://10.0.0.1/t",
+            "ftp://x/t",
+            "not a url",
+        ] {
+            // A wrong URL on the command line: a usage error (exit 2), before any request.
+            let e = check_endpoint(bad).unwrap_err();
+            assert!(
+                matches!(
+                    e.input_kind(),
+                    Some(InputKind::Argument | InputKind::InsecureUrl)
+                ),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("empty.pem");
+        std::fs::write(&p, "nothing here\n").unwrap();
+        let e = TokenClient::new(ClientOptions {
+            ca_file: Some(p),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(e, Error::Input(_)), "{e:?}");
+    }
+}
