@@ -13,9 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::support::serve::*;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use crate::support::serve::*;
 
 const V2_ISSUER_HOST: &str = "https://login.microsoftonline.com";
 const V1_ISSUER_HOST: &str = "https://sts.windows.net";
