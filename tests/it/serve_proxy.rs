@@ -441,18 +441,6 @@ async fn certgen_token_and_verify_honour_https_proxy() {
     )));
 }
 
-fn python() -> Option<String> {
-    match std::env::var("CERTGEN_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            eprintln!(
-                "skipped: CERTGEN_TEST_PYTHON not set (a Python with msal and azure-identity)"
-            );
-            None
-        }
-    }
-}
-
 /// The environment of an unmodified client: the ready line's `env`, and nothing that would
 /// steer it otherwise.
 fn client_env(cmd: &mut Command, s: &Server) {
