@@ -64,6 +64,7 @@
 //! #     strict: false,
 //! #     log: certgen::serve::LogFormat::Text,
 //! #     max_in_flight: 16,
+//! #     proxy: None,
 //! # };
 //! # let prepared = certgen::serve::prepare(&options, registry)?;
 //! # for (var, value) in [
