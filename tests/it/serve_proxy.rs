@@ -886,3 +886,19 @@ fn bad_proxy_addresses_are_refused() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// With `--http` the main listener speaks plain HTTP, and the proxy still terminates TLS for
+/// the Microsoft names itself; the ready line has no `ca_file`, only `proxy_ca_file`.
+#[tokio::test]
+async fn the_proxy_terminates_tls_even_when_the_listener_is_plain_http() {
+    let s = start(proxy_state(), &["--http"]);
+    assert!(s.ready["ca_file"].is_null(), "{}", s.ready);
+    let (st, doc) = get(
+        &proxied(&s),
+        &format!("{V2_ISSUER_HOST}/{TENANT}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_eq!(st, 200, "{doc}");
+    assert_eq!(doc["issuer"], format!("{V2_ISSUER_HOST}/{TENANT}/v2.0"));
+    assert!(s.base().starts_with("http://127.0.0.1:"), "{}", s.base());
+}
