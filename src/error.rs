@@ -432,6 +432,8 @@ pub enum InputKind {
     /// What names a secret's environment variable does not look like a variable name (and is
     /// not repeated: it may be the secret itself).
     SecretNotVariableName,
+    /// The proxy's listen address (`serve --proxy`) is taken.
+    ProxyAddressInUse,
 }
 
 /// A parameter of a certificate to make, named in messages by [`Param::name`].

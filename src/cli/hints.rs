@@ -212,6 +212,7 @@ fn input(kind: &InputKind, message: &str) -> CliError {
         )],
         SecretFile => vec!["--secret-file and --password-file take the path of a file that holds the secret or password (- reads it from stdin), never the value itself".into()],
         SecretNotVariableName => vec!["--app-secret CLIENT_ID=ENV_VAR and secret_env take the NAME of a variable that holds the secret: export MY_APP_SECRET=… and give CLIENT_ID=MY_APP_SECRET".into()],
+        ProxyAddressInUse => vec!["choose another --proxy address, or port 0 for any free port".into()],
         _ => Vec::new(),
     };
     hints
