@@ -54,8 +54,10 @@ pub fn config(data: &[u8]) {
 /// The token endpoint from the body on: serve's form parsing, HTTP Basic credentials, client
 /// assertions (lenient and `--strict`) and the grant, against a service with one app that has
 /// a certificate (`fixtures/rsa.crt`) and a secret. The first byte chooses strict or lenient,
-/// v1 or v2, and whether the first line is an `Authorization` header.
+/// v1 or v2, whether the first line is an `Authorization` header, the tenant, and whether the
+/// request came by the service's address or by a Microsoft host name (proxy mode).
 pub fn token_request(data: &[u8]) {
+    use certgen::serve::face::Face;
     use certgen::serve::grant::{form_fields, TokenRequest};
     use certgen::serve::tokens::Endpoint;
     let Some((&mode, rest)) = data.split_first() else {
@@ -82,6 +84,11 @@ pub fn token_request(data: &[u8]) {
         authorization,
         // Fixed, so a replayed corpus behaves as it did under the fuzzer.
         now: 1_800_000_000,
+        // Reached by the service's own address, or as login.microsoftonline.com (proxy mode).
+        face: match certgen::cloud::host("login.microsoftonline.com") {
+            Some(host) if mode & 16 != 0 => Face::Microsoft(host),
+            _ => Face::Direct,
+        },
     });
 }
 
