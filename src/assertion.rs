@@ -78,9 +78,16 @@ pub fn sign_at(cred: &Credential, p: &AssertionParams, now: u64) -> Result<Signe
     })
 }
 
-/// Refuses what Entra would refuse, before anything is signed.
+/// Refuses what no token server would take, before anything is signed. The client id must be
+/// a GUID only toward Entra ([`check_client_id`], the caller's to apply): another OAuth server
+/// (`--token-endpoint`) names its clients as it likes.
 pub fn check_params(p: &AssertionParams) -> Result<()> {
-    check_client_id(&p.client_id)?;
+    if p.client_id.is_empty() || p.client_id.chars().any(char::is_whitespace) {
+        return Err(Error::input(
+            InputKind::BadClientId,
+            "the client id is empty or contains spaces",
+        ));
+    }
     if !(MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(&p.lifetime_secs) {
         return Err(Error::input(
             InputKind::Lifetime,
@@ -202,8 +209,13 @@ mod tests {
         p.lifetime_secs = 3601;
         assert!(sign(&cred, &p).is_err());
         p.lifetime_secs = 3600;
-        p.client_id = "my-app".into();
+        p.client_id = "my app".into();
         let e = sign(&cred, &p).unwrap_err();
+        assert!(e.message().contains("contains spaces"), "{}", e.message());
+        // Another server's client id need not be a GUID; Entra's must (checked by the caller).
+        p.client_id = "my-app".into();
+        assert!(sign(&cred, &p).is_ok());
+        let e = check_client_id("my-app").unwrap_err();
         assert!(e.message().contains("not a GUID"), "{}", e.message());
     }
 }

@@ -45,6 +45,28 @@ pub fn authority_host(value: &str) -> Result<String> {
             "authority host '{value}' must not have a query or fragment"
         )));
     }
+    // A whole authority (`https://host/TENANT`, as serve's ready line prints it) would become
+    // `https://host/TENANT/TENANT/oauth2/…`, answered with a bare 404: refused here instead. A
+    // path that names no tenant is a prefix (a service behind a reverse proxy) and is kept.
+    let path = url.path().trim_end_matches('/');
+    let last = path.rsplit('/').next().unwrap_or("");
+    let names_tenant = is_guid(last)
+        || (is_dns_name(last) && last.contains('.'))
+        || MULTI_TENANT.iter().any(|m| m.eq_ignore_ascii_case(last));
+    if names_tenant {
+        let base = url.as_str().trim_end_matches('/');
+        let base = base[..base.len() - last.len()].trim_end_matches('/');
+        return Err(Error::input(
+            InputKind::AuthorityHostWithTenant {
+                host: base.to_string(),
+                tenant: last.to_string(),
+            },
+            format!(
+                "authority host '{value}' ends with a tenant ({last}): an authority host is the \
+                 service's URL without the tenant, which is given separately"
+            ),
+        ));
+    }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
@@ -185,6 +207,9 @@ mod tests {
             "https://",
             "https://user:pw@host.example",
             "https://host.example/?q=1",
+            "https://127.0.0.1:8443/11111111-1111-1111-1111-111111111111",
+            "https://127.0.0.1:8443/contoso.onmicrosoft.com/",
+            "https://login.microsoftonline.com/common",
         ] {
             assert!(authority_host(bad).is_err(), "{bad} accepted");
         }

@@ -52,16 +52,33 @@ impl Credential {
         let files = source_files(source)?;
         let mut certs = Vec::new();
         let mut keys = Vec::new();
+        // Which file gave the key and which the certificates, for a mismatch message that
+        // names each by its role.
+        let (mut key_files, mut cert_files) = (Vec::new(), Vec::new());
         for path in &files {
             let material = input::load(path, passwords)?;
+            if !material.keys.is_empty() {
+                key_files.push(path.display().to_string());
+            }
+            if !material.certs.is_empty() {
+                cert_files.push(path.display().to_string());
+            }
             certs.extend(material.certs);
             keys.extend(material.keys);
         }
-        let names = files
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" and ");
+        let names = if key_files == cert_files || key_files.is_empty() || cert_files.is_empty() {
+            files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        } else {
+            format!(
+                "key {}, certificate {}",
+                key_files.join(" and "),
+                cert_files.join(" and ")
+            )
+        };
         Credential::from_parts(certs, keys, &names, OffsetDateTime::now_utc())
     }
 

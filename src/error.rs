@@ -137,7 +137,7 @@ impl From<VerifyError> for Error {
 }
 
 /// The OS reason in words a user knows, without the `(os error N)` tail.
-fn io_reason(err: &std::io::Error) -> String {
+pub fn io_reason(err: &std::io::Error) -> String {
     match err.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
@@ -417,6 +417,21 @@ pub enum InputKind {
     PlainHttpNotLoopback { ip: std::net::IpAddr },
     /// The listen address is taken.
     AddressInUse,
+    /// A folder to keep tokens or keys in that other users may write to.
+    SharedFolder { dir: PathBuf },
+    /// A folder to keep tokens or keys in that belongs to another user.
+    ForeignFolder { dir: PathBuf },
+    /// Opening an encrypted key would take more key-derivation work than certgen allows.
+    TooCostly,
+    /// An authority host that ends with a tenant (a whole authority): `host` and `tenant` are
+    /// the split that was meant.
+    AuthorityHostWithTenant { host: String, tenant: String },
+    /// A secret or password file that cannot be read (its name is not repeated: it may be the
+    /// secret itself).
+    SecretFile,
+    /// What names a secret's environment variable does not look like a variable name (and is
+    /// not repeated: it may be the secret itself).
+    SecretNotVariableName,
     /// The proxy's listen address (`serve --proxy`) is taken.
     ProxyAddressInUse,
 }

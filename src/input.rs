@@ -5,13 +5,13 @@
 //! PKCS#12 file that does not open with the empty password), and at most once: [`load_all`]
 //! reuses it for every file, so `--password-file -` (stdin) serves several files.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::certificate::Certificate;
 use crate::error::{Error, InputKind, Result};
 use crate::key::PrivateKey;
 use crate::pkcs12::{self, Pkcs12Error};
+use crate::read;
 use crate::secret::{Secret, SecretSource};
 
 /// The format a file turned out to be.
@@ -61,35 +61,9 @@ fn load_with(path: &Path, reader: &mut Reader<'_>) -> Result<Material> {
     load_bytes_with(&bytes, &name, reader)
 }
 
-/// The largest input read. Certificates, keys and PKCS#12 files are kilobytes; the limit keeps
-/// a mistaken `/dev/zero`, a disk image or an endless pipe from eating all memory.
-pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Reads a whole input file, with messages for the usual mistakes.
+/// Reads a whole certificate, key or PKCS#12 file (`-` = stdin), at most [`read::CREDENTIAL`].
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let name = path.display().to_string();
-    if path == Path::new("-") {
-        return read_limited(std::io::stdin().lock(), &name)
-            .map_err(|e| Error::failure(format!("cannot read stdin: {e}")))?;
-    }
-    if path.is_dir() {
-        return Err(Error::failure(format!("{name} is a directory, not a file")));
-    }
-    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
-    read_limited(file, &name).map_err(|e| Error::io("read", path, e))?
-}
-
-/// Reads at most [`MAX_INPUT_BYTES`]; the outer error is I/O, the inner one "too large".
-fn read_limited(from: impl Read, name: &str) -> std::io::Result<Result<Vec<u8>>> {
-    let mut buf = Vec::new();
-    from.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > MAX_INPUT_BYTES {
-        return Ok(Err(Error::failure(format!(
-            "{name} is larger than {} MiB: not a certificate, key or PKCS#12 file",
-            MAX_INPUT_BYTES / (1024 * 1024)
-        ))));
-    }
-    Ok(Ok(buf))
+    read::input(path, read::CREDENTIAL)
 }
 
 /// Recognises and parses the content of one file.
@@ -144,7 +118,15 @@ fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Res
         // AZURE_CLIENT_CERTIFICATE_PASSWORD may be set for another file; an unprotected
         // PKCS#12 still opens with the empty password, as OpenSSL's `-passin pass:` does.
         Err(Pkcs12Error::WrongPassword) if given.is_some() => {
-            pkcs12::read(bytes, "").map_err(|_| p12_error(Pkcs12Error::WrongPassword, name))?
+            pkcs12::read(bytes, "").map_err(|_| {
+                Error::input(
+                    InputKind::WrongPassword,
+                    format!(
+                        "wrong password for the PKCS#12 file {name} (the password came from {})",
+                        password.source.origin()
+                    ),
+                )
+            })?
         }
         Err(Pkcs12Error::WrongPassword) if given.is_none() => match password.get_by_prompt()? {
             Some(pw) => pkcs12::read(bytes, pw.expose()).map_err(|e| p12_error(e, name))?,
@@ -202,9 +184,12 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
         certs: vec![],
         keys: vec![],
     };
+    // A private key where only certificates are wanted (thumbprint): not "nothing found".
+    let mut skipped_key = false;
     for (i, block) in blocks.iter().enumerate() {
         let at = || format!("{name}: PEM block {} ({})", i + 1, block.tag());
         if !reader.keys && block.tag().ends_with("PRIVATE KEY") {
+            skipped_key = true;
             continue;
         }
         match block.tag() {
@@ -245,8 +230,19 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
                     ));
                 };
                 material.keys.push(
-                    PrivateKey::from_encrypted_pkcs8_der(block.contents(), &pw)
-                        .map_err(|e| Error::failure(format!("{name}: {}", e.message())))?,
+                    PrivateKey::from_encrypted_pkcs8_der(block.contents(), &pw).map_err(
+                        |e| match e.input_kind() {
+                            Some(InputKind::WrongPassword) => Error::input(
+                                InputKind::WrongPassword,
+                                format!(
+                                    "{name}: {} (the password came from {})",
+                                    e.message(),
+                                    reader.password.source.origin()
+                                ),
+                            ),
+                            _ => Error::failure(format!("{name}: {}", e.message())),
+                        },
+                    )?,
                 );
             }
             "EC PRIVATE KEY" => {
@@ -259,6 +255,10 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
             // lets a file that also holds a CSR or an `openssl x509 -text` dump still work.
             _ => {}
         }
+    }
+    if material.certs.is_empty() && skipped_key {
+        // Like a key-only DER or PKCS#12 file: the caller says what it wanted instead.
+        return Ok(material);
     }
     if material.certs.is_empty() && material.keys.is_empty() {
         return Err(Error::failure(if reader.keys {

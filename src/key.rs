@@ -20,6 +20,51 @@ const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 /// fraction of a second once per use and makes an offline guess far more expensive.
 pub const PBKDF2_ITERATIONS: u32 = 100_000;
 
+/// The most scrypt may demand of an encrypted key: memory (128·r·N bytes) and work (N·r·p).
+/// OpenSSL's defaults (N 16384, r 8, p 1) use 16 MiB and 2^17; a crafted key asking for
+/// terabytes would otherwise abort the process when the allocation fails.
+const MAX_SCRYPT_MEMORY: u64 = 64 * 1024 * 1024;
+const MAX_SCRYPT_WORK: u64 = 1 << 20;
+
+/// Refuses an encrypted key whose key derivation would take more work than certgen allows:
+/// PBKDF2 past [`crate::pkcs12::MAX_ITERATIONS`] (the PKCS#12 ceiling), scrypt past the
+/// bounds above — checked before any derivation starts.
+fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<()> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let Some(params) = scheme.pbes2() else {
+        return Ok(());
+    };
+    let too_costly = |what: String| {
+        Error::input(
+            InputKind::TooCostly,
+            format!(
+                "the encrypted private key asks for {what}, more key-derivation work than \
+                 certgen accepts"
+            ),
+        )
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(p) if u64::from(p.iteration_count) > crate::pkcs12::MAX_ITERATIONS => Err(
+            too_costly(format!("{} PBKDF2 iterations", p.iteration_count)),
+        ),
+        Kdf::Scrypt(p) => {
+            let (n, r, par) = (
+                p.cost_parameter,
+                u64::from(p.block_size),
+                u64::from(p.parallelization),
+            );
+            let memory = n.saturating_mul(r).saturating_mul(128);
+            let work = n.saturating_mul(r).saturating_mul(par);
+            if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
+                Err(too_costly(format!("scrypt with N={n}, r={r}, p={par}")))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What kind of key this is.
 #[derive(Clone, PartialEq, Eq)]
 pub enum KeyKind {
@@ -87,6 +132,7 @@ impl PrivateKey {
         let enc = EncryptedPrivateKeyInfo::try_from(der).map_err(|e| {
             Error::failure(format!("not a valid encrypted PKCS#8 private key ({e})"))
         })?;
+        check_kdf_cost(&enc.encryption_algorithm)?;
         let doc = enc.decrypt(password.expose().as_bytes()).map_err(|e| {
             let msg = e.to_string();
             if msg.contains("unsupported") || msg.contains("Algorithm") {

@@ -23,6 +23,7 @@
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
 //! | [`jose`] | JWS/JWT: base64url, the compact form (strict or lenient), NumericDate rules, `Bearer`, RS256/PS256 sign and verify |
 //! | [`files`] | safe, atomic output files |
+//! | [`read`] | every input read with a bound suited to what it is |
 //! | [`paths`] | where the cache and service state live |
 //! | [`identity`] | getting access tokens: the [`TokenCredential`](identity::TokenCredential) trait and the certificate, secret and environment credentials (memory, then disk cache, then the network), the request and its cache |
 //! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
@@ -113,6 +114,7 @@ pub mod jose;
 pub mod key;
 pub mod paths;
 pub mod pkcs12;
+pub mod read;
 pub mod secret;
 #[cfg(feature = "serve")]
 pub mod serve;

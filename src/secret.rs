@@ -7,11 +7,11 @@
 //! has no `Display`.
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
+use crate::read;
 
 /// A secret string whose `Debug` never shows the value. It (de)serialises as the plain string,
 /// for the one file that must hold it (the token cache, 0600).
@@ -53,6 +53,8 @@ pub struct SecretSource {
     pub file: Option<PathBuf>,
     /// The secret itself, when the caller already has it.
     pub value: Option<Secret>,
+    /// Where `value` came from, for messages ("the environment variable …").
+    pub value_origin: Option<String>,
     /// Asked only when a secret is needed and neither of the above gives one.
     pub ask: Option<Ask>,
 }
@@ -62,6 +64,7 @@ impl fmt::Debug for SecretSource {
         f.debug_struct("SecretSource")
             .field("file", &self.file)
             .field("value", &self.value)
+            .field("value_origin", &self.value_origin)
             .field("ask", &self.ask.is_some())
             .finish()
     }
@@ -78,6 +81,12 @@ impl SecretSource {
     /// Uses `value` when no file is given.
     pub fn value(mut self, value: Option<Secret>) -> Self {
         self.value = value;
+        self
+    }
+
+    /// Says where the value came from, for a message about a wrong password.
+    pub fn value_origin(mut self, origin: impl Into<String>) -> Self {
+        self.value_origin = Some(origin.into());
         self
     }
 
@@ -100,36 +109,40 @@ impl SecretSource {
             None => Ok(None),
         }
     }
-}
 
-/// The largest secret file read.
-pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+    /// Where [`read`](Self::read) takes the secret from, in words for a message: a wrong
+    /// password is often a stale variable set for another file, and the user should see which.
+    pub fn origin(&self) -> String {
+        match (&self.file, &self.value) {
+            (Some(path), _) if path == Path::new("-") => "stdin".to_string(),
+            (Some(path), _) => format!("the file {}", path.display()),
+            (None, Some(_)) => self
+                .value_origin
+                .clone()
+                .unwrap_or_else(|| "the value given".to_string()),
+            (None, None) => "the prompt".to_string(),
+        }
+    }
+}
 
 /// Reads a secret file: its first line, without the line ending (as `openssl -passin file:`
 /// and `step --password-file` do), so a trailing newline from `echo` does not change the value.
+/// At most [`read::SECRET`] is read (`/dev/zero` is refused; a pipe, `<(pass show app)`, is fine).
+///
+/// Errors never quote the path: the commonest mistake is the secret itself given where its
+/// file was expected, and it must not end up on the screen or in a CI log.
 pub fn read_secret_file(path: &Path) -> Result<Secret> {
-    let mut raw = Vec::new();
-    // Only the first line counts; the cap keeps `--password-file /dev/zero` from hanging.
-    let limit = MAX_SECRET_FILE_BYTES + 1;
-    if path == Path::new("-") {
-        std::io::stdin()
-            .take(limit)
-            .read_to_end(&mut raw)
-            .map_err(|e| Error::failure(format!("cannot read the secret from stdin: {e}")))?;
-    } else {
-        std::fs::File::open(path)
-            .and_then(|f| f.take(limit).read_to_end(&mut raw))
-            .map_err(|e| Error::io("read", path, e))?;
-    }
-    if raw.len() as u64 > MAX_SECRET_FILE_BYTES {
-        return Err(Error::failure(format!(
-            "{} is larger than {} KiB: not a password file",
-            path.display(),
-            MAX_SECRET_FILE_BYTES / 1024
-        )));
-    }
-    let text = String::from_utf8(raw)
-        .map_err(|_| Error::failure(format!("{} is not UTF-8 text", path.display())))?;
+    let raw = read::file_or_stdin(path, read::SECRET).map_err(|e| {
+        Error::input(
+            InputKind::SecretFile,
+            format!(
+                "cannot read the secret file: {e} (the name given is not repeated: it may be the \
+                 secret itself)"
+            ),
+        )
+    })?;
+    let text =
+        String::from_utf8(raw).map_err(|_| Error::failure("the secret file is not UTF-8 text"))?;
     let first = text.split('\n').next().unwrap_or("");
     let first = first.strip_suffix('\r').unwrap_or(first);
     Ok(Secret(first.to_string()))

@@ -19,9 +19,11 @@ use super::output;
 #[command(after_help = "Environment (a flag always wins):\n  \
 AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_AUTHORITY_HOST, AZURE_CLIENT_CERTIFICATE_PATH,\n  \
 AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN (1/true = --x5c)\n\n\
-Examples:\n  certgen assertion --client-id $APP --tenant contoso.onmicrosoft.com --cert app.crt --key app.key\n  \
+Examples:\n  certgen assertion --client-id $APP --tenant contoso.onmicrosoft.com \\\n      \
+--cert app.crt --key app.key\n  \
 certgen assertion --client-id $APP --tenant $TENANT --pfx app.pfx --alg RS256\n  \
-certgen assertion --client-id $APP --tenant $TENANT --cert app.pem | certgen decode")]
+certgen assertion --client-id $APP --tenant $TENANT --cert app.pem \\\n      \
+| certgen decode")]
 pub struct AssertionArgs {
     /// Application (client) ID, a GUID
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
@@ -77,6 +79,10 @@ pub fn run(args: AssertionArgs) -> Result<()> {
         x5c: args.x5c || env_flag("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
         lifetime_secs: args.lifetime,
     };
+    if args.audience.is_none() {
+        // Toward Entra (its tenant's token endpoint): its client ids are GUIDs.
+        assertion::check_client_id(&params.client_id)?;
+    }
     assertion::check_params(&params)?;
     let cred = args.credential.load()?;
     let signed = assertion::sign(&cred, &params)?;

@@ -58,6 +58,7 @@ impl CredentialArgs {
 
     /// Loads the credential and prints its warnings on stderr.
     pub fn load(&self) -> Result<Credential> {
+        super::output::warn_if_others_can_read(self.password_file.as_deref());
         let passwords = passwords(
             self.password_file.clone(),
             ENV_CERTIFICATE_PASSWORD,
@@ -75,6 +76,9 @@ impl CredentialArgs {
 pub fn passwords(file: Option<PathBuf>, var: &str, prompt: &'static str) -> Result<SecretSource> {
     Ok(SecretSource::file(file)
         .value(env_secret(var)?)
+        .value_origin(format!(
+            "the environment variable {var}, which may be set for another file"
+        ))
         .ask(ask(prompt)))
 }
 

@@ -1,7 +1,5 @@
 //! `certgen decode`: header and claims of any JWT, with readable times. Never verifies.
 
-use std::io::{IsTerminal, Read};
-
 use super::hints::{CliError as Error, Result};
 use certgen::certificate::rfc3339;
 use certgen::jose::{self, numeric_date, DateRule, Policy, TIME_CLAIMS};
@@ -9,7 +7,7 @@ use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::output;
+use super::{output, token_input};
 
 /// Show the header and claims of a JWT (an assertion, an access token), times as dates.
 ///
@@ -17,9 +15,10 @@ use super::output;
 /// to check an access token the way an API must.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  certgen decode eyJhbGciOi...\n  \
-certgen token ... --json | jq -r .access_token | certgen decode\n  \
+certgen token ... --output json | certgen decode\n  \
 certgen decode - --json < token.txt\n\n\
-Whitespace around the token and a 'Bearer ' prefix are ignored.")]
+Whitespace around the token and a 'Bearer ' prefix are ignored; the output of\n\
+certgen token --output header or --output json is taken as it is.")]
 pub struct DecodeArgs {
     /// The token; '-' or nothing reads it from stdin
     #[arg(value_name = "TOKEN")]
@@ -30,21 +29,11 @@ pub struct DecodeArgs {
 }
 
 pub fn run(args: DecodeArgs) -> Result<()> {
-    let text = match args.token.as_deref() {
-        Some(t) if t != "-" => t.to_string(),
-        given => {
-            if given.is_none() && std::io::stdin().is_terminal() {
-                return Err(Error::usage("no token: give it as an argument or on stdin")
-                    .with_hint("certgen decode TOKEN, or: ... | certgen decode"));
-            }
-            let mut buf = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buf)
-                .map_err(|e| Error::failure(format!("cannot read the token from stdin: {e}")))?;
-            buf
-        }
-    };
-    let jws = jose::parse(jose::strip_bearer(&text), Policy::Strict)?;
+    let token = token_input::read_token(
+        args.token.as_deref(),
+        "certgen decode TOKEN, or: ... | certgen decode",
+    )?;
+    let jws = jose::parse(jose::strip_bearer(&token), Policy::Strict)?;
     let (header, claims) = (Value::Object(jws.header), Value::Object(jws.claims));
     if args.json {
         return output::print_json(&json!({

@@ -127,6 +127,7 @@ fn is_usage(kind: &InputKind) -> bool {
             | KeyNeedsCertificate
             | BadSubjectSyntax
             | PlainHttpNotLoopback { .. }
+            | AuthorityHostWithTenant { .. }
     )
 }
 
@@ -162,7 +163,7 @@ fn input(kind: &InputKind, message: &str) -> CliError {
         WeakKey { .. } => vec!["make a new certificate: certgen new --cn NAME (RSA 2048 or larger)".into()],
         KeyWithoutCertificate => vec!["give the certificate with --cert FILE (the key alone cannot be identified by Entra)".into()],
         KeyMismatch { names } => vec![format!(
-            "the key in {names} is not the private key of any certificate there; \
+            "the private key and the certificate given ({names}) are not a pair; \
              use the key made together with the certificate (certgen new writes NAME.crt and NAME.key)"
         )],
         KeyNeedsCertificate => vec!["give the certificate with --cert FILE, or both in one file with --pfx".into()],
@@ -200,6 +201,17 @@ fn input(kind: &InputKind, message: &str) -> CliError {
         MissingSecret { var } => vec![format!("export {var}=… before starting certgen serve")],
         PlainHttpNotLoopback { .. } => vec!["use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".into()],
         AddressInUse => vec!["choose another --listen address, or port 0 for any free port".into()],
+        SharedFolder { dir } => vec![format!(
+            "certgen does not change the mode of a folder it did not make; run chmod go-w {} if it is yours alone, or choose another folder (CERTGEN_CACHE_DIR, serve --state-dir)",
+            dir.display()
+        )],
+        ForeignFolder { .. } => vec!["choose a folder of your own (CERTGEN_CACHE_DIR, serve --state-dir)".into()],
+        TooCostly => vec!["re-encrypt it with default settings: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW".into()],
+        AuthorityHostWithTenant { host, tenant } => vec![format!(
+            "use --authority-host {host} --tenant {tenant}"
+        )],
+        SecretFile => vec!["--secret-file and --password-file take the path of a file that holds the secret or password (- reads it from stdin), never the value itself".into()],
+        SecretNotVariableName => vec!["--app-secret CLIENT_ID=ENV_VAR and secret_env take the NAME of a variable that holds the secret: export MY_APP_SECRET=… and give CLIENT_ID=MY_APP_SECRET".into()],
         ProxyAddressInUse => vec!["choose another --proxy address, or port 0 for any free port".into()],
         _ => Vec::new(),
     };

@@ -26,7 +26,8 @@ use super::output;
 /// Existing files are never replaced without --force.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  certgen new --cn my-daemon\n  \
-certgen new --subject 'CN=my-daemon,O=Contoso' --days 730 --pfx --password-file pw.txt\n  \
+certgen new --subject 'CN=my-daemon,O=Contoso' --days 730 \\\n      \
+--pfx --password-file pw.txt\n  \
 certgen new --cn my-daemon --out certs --json")]
 pub struct NewArgs {
     /// Common name of the subject (default: certgen)
@@ -195,6 +196,7 @@ fn read_password(args: &NewArgs) -> Result<Option<Secret>> {
     if !((wants_pfx(args) && !args.no_password) || args.encrypt_key) {
         return Ok(None);
     }
+    output::warn_if_others_can_read(args.password_file.as_deref());
     let source = SecretSource::file(args.password_file.clone())
         .value(env_secret("AZURE_CLIENT_CERTIFICATE_PASSWORD")?)
         .ask(ask_new("Password for the new key/PFX: "));

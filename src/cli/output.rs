@@ -24,6 +24,27 @@ pub fn write_stdout(text: &str) -> Result<()> {
     }
 }
 
+/// Warns when a secret or password file can be read by other users: it works, but anyone on
+/// the machine can read the secret too. Only a file named on the command line is checked
+/// (not stdin or a pipe).
+pub fn warn_if_others_can_read(path: Option<&std::path::Path>) {
+    #[cfg(unix)]
+    if let Some(path) = path.filter(|p| *p != std::path::Path::new("-")) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let mode = m.permissions().mode() & 0o777;
+            if m.is_file() && mode & 0o044 != 0 {
+                eprintln!(
+                    "warning: other users can read the secret file {} (mode {mode:04o}); \
+                     run chmod 600 {} to keep the secret to yourself",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
 /// The JSON object of one certificate, shared by `new` and `thumbprint`.
 pub fn cert_json(cert: &Certificate) -> Value {
     json!({

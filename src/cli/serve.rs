@@ -23,11 +23,12 @@ use super::output;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 certgen serve --app 6f1c…=daemon.cer\n  \
-DAEMON_SECRET=… certgen serve --tenant contoso.onmicrosoft.com --app-secret 6f1c…=DAEMON_SECRET\n  \
+DAEMON_SECRET=… certgen serve --tenant contoso.onmicrosoft.com \\\n      \
+--app-secret 6f1c…=DAEMON_SECRET\n  \
 certgen serve --config serve.toml --listen 127.0.0.1:0 --json")]
 pub struct ServeArgs {
-    /// Address and port to listen on (port 0 picks a free port)
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8443")]
+    /// Address and port to listen on (port 0 picks a free port; localhost = 127.0.0.1)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8443", value_parser = listen_addr)]
     listen: SocketAddr,
     /// Serve plain HTTP instead of TLS (loopback addresses only)
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
@@ -114,7 +115,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let prepared = serve::prepare(&options, registry)?;
     let ready = serde_json::to_string(&prepared.ready)
         .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
-    banner(&prepared, options.strict);
+    banner(&prepared, &options);
     output::write_stdout(&format!("{ready}\n"))?;
     runtime.block_on(serve::serve(prepared, serve::shutdown_signal()))?;
     eprintln!("certgen serve: stopped");
@@ -154,13 +155,38 @@ fn split_pair(value: &str, flag: &str, form: &str) -> Result<(String, String)> {
         Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
             Ok((a.trim().to_string(), b.trim().to_string()))
         }
+        // An --app-secret value is not repeated: it may be the secret itself.
+        _ if flag == "--app-secret" => Err(Error::usage(format!(
+            "{flag} takes {form}; the value given is not of that form (not repeated here: it \
+             may be the secret itself)"
+        ))
+        .with_hint("the secret goes in an environment variable, and its NAME after the =")),
         _ => Err(Error::usage(format!(
             "{flag} '{value}' is not of the form {form}"
         ))),
     }
 }
 
-fn banner(p: &serve::Prepared, strict: bool) {
+/// `ADDR:PORT`, or `localhost:PORT` for 127.0.0.1 — the name every client and the service's own
+/// certificate use, so it is taken without a DNS lookup.
+fn listen_addr(value: &str) -> std::result::Result<SocketAddr, String> {
+    if let Some(port) = value
+        .rsplit_once(':')
+        .filter(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+        .map(|(_, port)| port)
+    {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("'{port}' is not a port number (0-65535)"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    value.parse().map_err(|_| {
+        "expected ADDR:PORT such as 127.0.0.1:8443, [::1]:8443 or localhost:8443".to_string()
+    })
+}
+
+fn banner(p: &serve::Prepared, options: &Options) {
+    let strict = options.strict;
     let r = &p.ready;
     let reg = &p.service.registry;
     let mut lines = vec![format!(
@@ -257,6 +283,13 @@ fn banner(p: &serve::Prepared, strict: bool) {
         lines.push(format!(
             "  note: no --tenant given: using the default tenant {}",
             certgen::serve::config::DEFAULT_TENANT
+        ));
+    }
+    if !options.listen.ip().is_loopback() {
+        lines.push(format!(
+            "  warning: listening on {}, reachable from other machines: anyone who can reach it \
+             and holds a registered credential gets tokens; use 127.0.0.1 unless that is meant",
+            options.listen.ip()
         ));
     }
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());

@@ -27,7 +27,7 @@ pub struct ThumbprintArgs {
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
     /// Print only this form, one line per certificate
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     format: Option<Form>,
     /// Print a JSON array, one object per certificate
     #[arg(long, conflicts_with = "format")]
@@ -58,6 +58,7 @@ pub fn run(args: ThumbprintArgs) -> Result<()> {
         )
         .with_hint("put the password in a file or in AZURE_CLIENT_CERTIFICATE_PASSWORD"));
     }
+    output::warn_if_others_can_read(args.password_file.as_deref());
     let passwords = passwords(
         args.password_file.clone(),
         "AZURE_CLIENT_CERTIFICATE_PASSWORD",
@@ -71,7 +72,7 @@ pub fn run(args: ThumbprintArgs) -> Result<()> {
                 "{} holds no certificate (only a private key)",
                 m.name
             ))
-            .with_hint("thumbprints belong to certificates: give the .crt, .cer or .pfx file"));
+            .with_hint("thumbprints belong to certificates: give the .crt, .cer or .pfx file made with this key"));
         }
     }
 

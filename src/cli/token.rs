@@ -41,9 +41,12 @@ const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, AZURE_CLIENT_SECRET,\n  \
 AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE_PASSWORD,\n  \
 AZURE_CLIENT_SEND_CERTIFICATE_CHAIN (1/true = --x5c), HTTPS_PROXY, NO_PROXY, CERTGEN_CACHE_DIR\n\n\
-Examples:\n  TOKEN=$(certgen token --tenant $TENANT --client-id $APP --cert app.crt --key app.key)\n  \
-curl -H \"$(certgen token --output header)\" https://graph.microsoft.com/v1.0/users   # AZURE_* set\n  \
-certgen token --tenant $TENANT --client-id $APP --secret-file s.txt --scope api://my-api/.default")]
+Examples:\n  TOKEN=$(certgen token --tenant $TENANT --client-id $APP \\\n      \
+--cert app.crt --key app.key)\n  \
+curl -H \"$(certgen token --output header)\" \\\n      \
+https://graph.microsoft.com/v1.0/users   # AZURE_* set\n  \
+certgen token --tenant $TENANT --client-id $APP --secret-file s.txt \\\n      \
+--scope api://my-api/.default")]
 pub struct TokenArgs {
     /// Directory (tenant) ID or domain [else AZURE_TENANT_ID]
     #[arg(long, value_name = "T")]
@@ -82,7 +85,13 @@ pub struct TokenArgs {
     #[arg(long, conflicts_with = "no_cache")]
     force_refresh: bool,
     /// token: the token alone; header: "Authorization: Bearer …"; json: token, times, source, claims
-    #[arg(long, value_enum, default_value = "token", value_name = "FORM")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "token",
+        value_name = "FORM",
+        ignore_case = true
+    )]
     output: OutputForm,
     #[command(flatten)]
     credential: CredentialArgs,
@@ -202,6 +211,7 @@ fn credential(args: &TokenArgs) -> Result<Proof> {
     let c = &args.credential;
     let cert_flags = c.cert.is_some() || c.pfx.is_some();
     if !cert_flags {
+        output::warn_if_others_can_read(args.secret_file.as_deref());
         let secrets =
             SecretSource::file(args.secret_file.clone()).value(env_secret(ENV_CLIENT_SECRET)?);
         if let Some(secret) = secrets.read()? {

@@ -1,17 +1,19 @@
 //! `certgen verify`: validate an access token the way a protected API does.
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::hints::{CliError as Error, Result};
-use certgen::input::read_input;
 use certgen::verify::{ValidToken, Validator, ValidatorOptions, DEFAULT_LEEWAY};
 use clap::{ArgGroup, Args};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::output;
+use super::{output, token_input};
+
+/// The largest `--leeway`: an hour covers any honest clock drift; a larger value would quietly
+/// turn expiry checking off (a token expired a year ago would still pass).
+const MAX_LEEWAY_SECS: u64 = 3600;
 
 /// Validate an access token as a protected API must: signature (RS256, key chosen by kid),
 /// issuer, audience, lifetime and required roles.
@@ -25,10 +27,13 @@ use super::output;
     after_help = "Exit status: 0 valid (claims on stdout), 1 rejected (the reason on stderr), \
 2 usage, 3 the authority answered with an error, 4 it could not be reached.\n\n\
 Examples:\n  \
-certgen verify \"$TOKEN\" --audience api://my-api --authority https://login.microsoftonline.com/contoso.onmicrosoft.com\n  \
-echo \"$TOKEN\" | certgen verify - --audience 11111111-2222-3333-4444-555555555555 \\\n      \
---authority https://127.0.0.1:8443/contoso --ca-file ca.pem --require-role Data.Read --json\n  \
-certgen verify \"$TOKEN\" --audience api://my-api --jwks-file keys.json --issuer https://sts.windows.net/<tid>/"
+certgen verify \"$TOKEN\" --audience api://my-api \\\n      \
+--authority https://login.microsoftonline.com/contoso.onmicrosoft.com\n  \
+echo \"$TOKEN\" | certgen verify - --json \\\n      \
+--audience 11111111-2222-3333-4444-555555555555 --require-role Data.Read \\\n      \
+--authority https://127.0.0.1:8443/contoso --ca-file ca.pem\n  \
+certgen verify \"$TOKEN\" --audience api://my-api --jwks-file keys.json \\\n      \
+--issuer https://sts.windows.net/<tid>/"
 )]
 pub struct VerifyArgs {
     /// The access token; '-' or nothing reads stdin (a `Bearer ` prefix or a token response JSON is fine)
@@ -52,8 +57,13 @@ pub struct VerifyArgs {
     /// A role the token must carry in `roles` (repeatable)
     #[arg(long = "require-role", value_name = "R")]
     require_role: Vec<String>,
-    /// Clock tolerance for exp/nbf, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_LEEWAY.as_secs())]
+    /// Clock tolerance for exp/nbf, in seconds (at most 3600)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = DEFAULT_LEEWAY.as_secs(),
+        value_parser = clap::value_parser!(u64).range(..=MAX_LEEWAY_SECS)
+    )]
     leeway: u64,
     /// Extra trusted CA certificates (PEM) for HTTPS to the authority, e.g. certgen serve's
     #[arg(long, value_name = "PEM")]
@@ -77,7 +87,13 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             .with_hint("e.g. --issuer https://login.microsoftonline.com/<tenant id>/v2.0 (v2 tokens) or https://sts.windows.net/<tenant id>/ (v1)"));
         }
     }
-    let token = read_token(args.token.as_deref())?;
+    let token = token_input::read_token(
+        args.token.as_deref(),
+        "pass it as an argument, or pipe it in: … | certgen verify - --audience …",
+    )?;
+    if token.is_empty() {
+        return Err(Error::usage("the token is empty"));
+    }
     let mut options =
         ValidatorOptions::new(args.audience.clone()).leeway(Duration::from_secs(args.leeway));
     options.required_roles = args.require_role.clone();
@@ -113,36 +129,6 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     } else {
         output::write_stdout(&human(&valid, &args))
     }
-}
-
-/// The token from the argument, or stdin for `-`/nothing. A token response (`{"access_token":…}`)
-/// on stdin is accepted too, so `certgen token --json | certgen verify …` works.
-fn read_token(arg: Option<&str>) -> Result<String> {
-    let text = match arg {
-        Some(t) if t != "-" => t.to_string(),
-        _ => {
-            if arg.is_none() && std::io::stdin().is_terminal() {
-                return Err(Error::usage("no token given").with_hint(
-                    "pass it as an argument, or pipe it in: … | certgen verify - --audience …",
-                ));
-            }
-            let bytes = read_input(Path::new("-"))?;
-            String::from_utf8(bytes)
-                .map_err(|_| Error::failure("the token on stdin is not text"))?
-        }
-    };
-    let text = text.trim();
-    if text.starts_with('{') {
-        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
-            if let Some(t) = map.get("access_token").and_then(Value::as_str) {
-                return Ok(t.to_string());
-            }
-        }
-    }
-    if text.is_empty() {
-        return Err(Error::usage("the token is empty"));
-    }
-    Ok(text.to_string())
 }
 
 fn human(valid: &ValidToken, args: &VerifyArgs) -> String {

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::files::{self, OutputFile};
 use crate::paths;
+use crate::read::{self, ReadError};
 use crate::secret::Secret;
 use crate::thumbprint::Thumbprints;
 
@@ -112,8 +113,12 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
+    /// The cache in `dir`, or in a private subfolder of it when other users may write to `dir`
+    /// ([`paths::private_location`]).
     pub fn new(dir: impl Into<PathBuf>) -> TokenCache {
-        TokenCache { dir: dir.into() }
+        TokenCache {
+            dir: paths::private_location(&dir.into()),
+        }
     }
 
     /// The cache in `$CERTGEN_CACHE_DIR`, `$XDG_CACHE_HOME/certgen` or `~/.cache/certgen`.
@@ -133,15 +138,29 @@ impl TokenCache {
     /// (unix seconds). Never fails: a broken entry is set aside and reported.
     pub fn lookup(&self, key: &CacheKey, now: i64) -> Lookup {
         let path = self.path_for(key);
-        let bytes = match std::fs::read(&path) {
+        // A folder another user can write to may hold a planted token: not read at all.
+        if self.dir.exists() {
+            if let Err(e) = paths::check_private(&self.dir) {
+                return Lookup::Skipped {
+                    warning: format!("{}; going on without the token cache", e.message()),
+                };
+            }
+        }
+        // Bounded, and a FIFO or a link to a device is not waited on or read: set aside.
+        let bytes = match read::file(&path, read::CACHE_ENTRY) {
             Ok(b) => b,
-            Err(e) if e.kind() == IoKind::NotFound => return Lookup::Miss,
-            Err(e) => {
+            Err(ReadError::Io(e)) if e.kind() == IoKind::NotFound => return Lookup::Miss,
+            Err(ReadError::Io(e)) => {
                 return Lookup::Skipped {
                     warning: format!(
                         "{}; going on without the token cache",
                         Error::io("read", &path, e).message()
                     ),
+                }
+            }
+            Err(refused) => {
+                return Lookup::Skipped {
+                    warning: self.set_aside(&path, &refused.to_string()),
                 }
             }
         };
@@ -357,7 +376,8 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..25 {
                         let mut t = token(1_000_000 + i);
-                        t.access_token = Secret::new(format!("writer-{w}-{i}-{}", "x".repeat(4096)));
+                        t.access_token =
+                            Secret::new(format!("writer-{w}-{i}-{}", "x".repeat(4096)));
                         cache.store(key, &t).unwrap();
                     }
                 });

@@ -24,6 +24,7 @@ use crate::error::{
     Error, InputKind, ProviderError, Result, TlsProblem, TransportError, TransportKind,
 };
 use crate::input;
+use crate::read;
 use crate::secret::{Secret, SecretSource};
 
 use super::response::{parse_http_date, TokenResponse};
@@ -211,7 +212,13 @@ pub fn check_endpoint(endpoint: &str) -> Result<Url> {
 }
 
 fn read_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
-    let material = input::load(path, &SecretSource::default())?;
+    // A CA bundle may be far larger than one credential (a whole root store).
+    let bytes = read::input(path, read::CA_BUNDLE)?;
+    let material = input::load_bytes(
+        &bytes,
+        &path.display().to_string(),
+        &SecretSource::default(),
+    )?;
     if material.certs.is_empty() {
         return Err(Error::input(
             InputKind::NotACertificate,
@@ -275,7 +282,9 @@ fn transport_error(e: reqwest::Error, url: &Url, options: &ClientOptions) -> Err
     err.into()
 }
 
-fn cause_of(
+/// What went wrong on the way to `host:port`, in words a user can act on (TLS trust, refused,
+/// reset, DNS, timeout); `verify` explains its metadata and key fetches with it too.
+pub(crate) fn cause_of(
     e: &reqwest::Error,
     host: &str,
     port: u16,

@@ -366,14 +366,21 @@ fn claim_date(
 }
 
 /// `jti` values already used, kept until their assertion expires (`--strict` only).
+///
+/// Each is kept as a SHA-256 digest of client id and `jti`, not as the text: a `jti` may be
+/// as long as the request body allows (64 KiB), and 100k of those would be gigabytes. With a
+/// fixed-size key the guard holds at most [`MAX_REMEMBERED_JTI`] × ~50 bytes (≈ 5 MB).
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
-    seen: Mutex<HashMap<String, i64>>,
+    seen: Mutex<HashMap<[u8; 32], i64>>,
 }
 
 /// Bound on remembered `jti` values, so a flood of long-lived assertions cannot grow memory
 /// without limit.
-const MAX_REMEMBERED_JTI: usize = 100_000;
+pub const MAX_REMEMBERED_JTI: usize = 100_000;
+
+/// How much of a `jti` an error description quotes.
+const JTI_QUOTED_CHARS: usize = 64;
 
 impl ReplayGuard {
     /// Records a use of `jti` by `client_id`; refuses it if it was seen while still valid.
@@ -384,15 +391,23 @@ impl ReplayGuard {
         exp: i64,
         now: i64,
     ) -> Result<(), Aadsts> {
-        let key = format!("{client_id} {jti}");
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        // The length first, so that no two (client id, jti) pairs hash the same input.
+        h.update((client_id.len() as u64).to_be_bytes());
+        h.update(client_id.as_bytes());
+        h.update(jti.as_bytes());
+        let key: [u8; 32] = h.finalize().into();
         let mut seen = self
             .seen
             .lock()
             .map_err(|_| Aadsts::ServerError("the replay guard is unusable".into()))?;
         if seen.get(&key).is_some_and(|&until| until >= now) {
+            let quoted: String = jti.chars().take(JTI_QUOTED_CHARS).collect();
+            let more = if quoted.len() < jti.len() { "…" } else { "" };
             return Err(Aadsts::InvalidJwt(format!(
-                "certgen serve --strict: the jti '{jti}' was already used by an assertion that \
-                 is still valid; make a new assertion (new jti) for every request."
+                "certgen serve --strict: the jti '{quoted}{more}' was already used by an assertion \
+                 that is still valid; make a new assertion (new jti) for every request."
             )));
         }
         if seen.len() >= MAX_REMEMBERED_JTI {

@@ -17,6 +17,7 @@ use crate::authority::is_dns_name;
 use crate::certificate::{CertKey, Certificate};
 use crate::error::{Error, InputKind, Result};
 use crate::input;
+use crate::read;
 use crate::secret::{Secret, SecretSource};
 
 /// The tenant used when none is given (documented in the README and shown in the banner).
@@ -207,13 +208,36 @@ impl Registry {
         flags: &Flags,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Registry> {
-        let (file, base_dir) = match config {
+        match config {
             Some(path) => {
+                let bytes = read::input(path, read::CONFIG)?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| Error::failure(format!("{}: not UTF-8 text", path.display())))?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                (read_config_file(path)?, dir)
+                Registry::from_toml(&text, &path.display().to_string(), &dir, flags, env)
             }
-            None => (ConfigFile::default(), PathBuf::new()),
-        };
+            None => Registry::build(ConfigFile::default(), Path::new(""), flags, env),
+        }
+    }
+
+    /// Builds the registry from the text of a config file (`name` for messages; paths in it are
+    /// relative to `base_dir`) and the flags.
+    pub fn from_toml(
+        text: &str,
+        name: &str,
+        base_dir: &Path,
+        flags: &Flags,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Registry> {
+        Registry::build(parse_config(text, name)?, base_dir, flags, env)
+    }
+
+    fn build(
+        file: ConfigFile,
+        base_dir: &Path,
+        flags: &Flags,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Registry> {
         let (tenants, default_tenant) = tenants(&file, flags)?;
         let resources = resources(&file)?;
         let mut apps: Vec<App> = Vec::new();
@@ -224,7 +248,7 @@ impl Registry {
                     "app {client_id} is registered twice in the config file"
                 )));
             }
-            apps.push(app_from_file(&client_id, a, &base_dir, &resources, env)?);
+            apps.push(app_from_file(&client_id, a, base_dir, &resources, env)?);
         }
         add_flag_apps(&mut apps, flags, env)?;
         for app in &apps {
@@ -348,10 +372,8 @@ fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
 }
 
 /// The TOML file, parsed; a secret written in it is refused with a hint to name a variable.
-fn read_config_file(path: &Path) -> Result<ConfigFile> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("read the config file", path, e))?;
-    toml::from_str(&text).map_err(|e| {
+fn parse_config(text: &str, name: &str) -> Result<ConfigFile> {
+    toml::from_str(text).map_err(|e| {
         let kind = if e.message().contains("unknown field `secret") {
             InputKind::SecretInConfig
         } else {
@@ -359,7 +381,7 @@ fn read_config_file(path: &Path) -> Result<ConfigFile> {
         };
         Error::input(
             kind,
-            format!("{}: {}", path.display(), e.message().trim_end_matches('.')),
+            format!("{name}: {}", e.message().trim_end_matches('.')),
         )
     })
 }
@@ -542,13 +564,33 @@ fn secret_from_env(
 ) -> Result<Secret> {
     match env(var) {
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),
-        _ => Err(Error::input(
+        // Named only when it looks like a variable name: what is given here is often the
+        // secret itself, pasted where its variable's name belongs.
+        _ if looks_like_env_name(var) => Err(Error::input(
             InputKind::MissingSecret { var: var.into() },
             format!(
                 "the environment variable {var} (a client secret of app {client_id}) is not set"
             ),
         )),
+        _ => Err(Error::input(
+            InputKind::SecretNotVariableName,
+            format!(
+                "a client secret of app {client_id} names no set environment variable, and \
+                 what is given does not look like a variable name (not repeated here: it may \
+                 be the secret itself)"
+            ),
+        )),
     }
+}
+
+/// An environment variable name by convention: upper-case letters, digits and `_`, not
+/// starting with a digit. Client secrets (`Abc8Q~…`) and passwords are not of this form.
+fn looks_like_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A secret's `expires`: an RFC 3339 time with an offset, quoted or as a TOML date-time.

@@ -26,6 +26,13 @@ pub struct TokenService {
     pub replay: ReplayGuard,
 }
 
+/// The fields of a token request body, in order. The body is parsed as a form whatever its
+/// Content-Type, as a lenient server would; bad encodings decode lossily and then fail as
+/// missing or wrong fields.
+pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
 /// One token request as the endpoint received it.
 pub struct TokenRequest<'a> {
     pub tenant: &'a str,

@@ -15,11 +15,11 @@ use axum::Router;
 use serde_json::json;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::aadsts::{json_body, no_store, Aadsts};
 use super::access_log::{self, LogFormat, LogNote};
+use super::body_limit;
 use super::face::{Face, Names};
 use super::grant::{TokenRequest, TokenService};
 use super::instance_discovery;
@@ -70,7 +70,9 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/health", get(health))
         .fallback(not_found)
         .with_state(service)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(|req, next| {
+            body_limit::limit(MAX_BODY_BYTES, req, next)
+        }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -160,9 +162,7 @@ fn token(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    // The body is parsed as a form whatever its Content-Type, as a lenient server would;
-    // bad encodings decode lossily and then fail as missing or wrong fields.
-    let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let form = super::grant::form_fields(body);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

@@ -12,6 +12,7 @@
 //! | [`metadata`] | discovery documents and JWKS |
 //! | [`state`] | the state folder: TLS certificate and signing key |
 //! | [`handlers`] | routes and limits |
+//! | [`body_limit`] | the body limit, with a 413 the client can read |
 //! | [`access_log`] | one line per request |
 //! | [`face`] | which names a request meets: the service's own, or Entra's (proxy mode) |
 //! | [`instance_discovery`] | `/common/discovery/instance`, Entra's cloud aliases |
@@ -22,6 +23,7 @@
 
 pub mod aadsts;
 pub mod access_log;
+pub mod body_limit;
 pub mod client_assertion;
 pub mod client_secret;
 pub mod config;
@@ -126,11 +128,19 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             ),
         ));
     }
-    let state_dir = match &options.state_dir {
+    let asked = match &options.state_dir {
         Some(d) => d.clone(),
         None => state::default_dir()?,
     };
+    let state_dir = crate::paths::private_location(&asked);
     let mut notes = Vec::new();
+    if state_dir != asked {
+        notes.push(format!(
+            "other users may write to {}: keeping state in {}",
+            asked.display(),
+            state_dir.display()
+        ));
+    }
     let (signer, signer_created) = state::signing_key(&state_dir)?;
     if signer_created {
         notes.push(format!(
@@ -315,7 +325,12 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
     main.and(proxy)
 }
 
-/// HTTP/1 only, with a deadline for each request head. HTTP/1 only because the automatic
+/// HTTP/1 only, with a deadline for each request head, and half-closed connections answered: a
+/// client may shut down its sending side once its request is out (`curl`, many scripts with
+/// `nc -N`) and still wait for the response; by default hyper treats that EOF as the end of
+/// the connection and drops the response.
+///
+/// HTTP/1 only HTTP/1 only because the automatic
 /// HTTP/1-or-2 detection waits for a new connection's first bytes with no deadline at all: a
 /// client that connected and sent nothing kept its connection (and socket) forever.
 fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
@@ -323,7 +338,8 @@ fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
         .http_builder()
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .half_close(true);
 }
 
 /// Completes on SIGINT or SIGTERM.

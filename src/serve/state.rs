@@ -136,10 +136,11 @@ fn load_or_make(
 ) -> Result<(Certificate, PrivateKey, bool)> {
     let cert_path = dir.join(cert_name);
     let key_path = dir.join(key_name);
+    // Before reading too: a key planted in a folder others can write to must not be used.
+    paths::ensure_private_dir(dir)?;
     if let Some((cert, key)) = load_pair(&cert_path, &key_path) {
         return Ok((cert, key, false));
     }
-    paths::ensure_private_dir(dir)?;
     let made = generate::generate(&request()?)?;
     files::write_all(
         &[

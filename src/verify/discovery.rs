@@ -12,6 +12,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 use super::error::VerifyError;
+use crate::read;
 
 /// Metadata and key documents are small; anything bigger is not one (or is an attack).
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
@@ -35,8 +36,15 @@ impl TokenVersion {
 
     /// The metadata URL for this version under an authority such as
     /// `https://login.microsoftonline.com/{tenant}`.
+    /// An authority given with the v2 suffix (`…/{tenant}/v2.0`, the v2 issuer's form, as
+    /// MSAL.js and many configs write it) names the same tenant: the suffix is dropped rather
+    /// than asked for twice (`…/v2.0/v2.0/…`, a 404).
     pub fn metadata_url(self, authority: &str) -> String {
         let base = authority.trim_end_matches('/');
+        let base = base
+            .strip_suffix("/v2.0")
+            .unwrap_or(base)
+            .trim_end_matches('/');
         match self {
             TokenVersion::V2 => format!("{base}/v2.0/.well-known/openid-configuration"),
             TokenVersion::V1 => format!("{base}/.well-known/openid-configuration"),
@@ -81,6 +89,9 @@ pub struct HttpClient {
     client: reqwest::Client,
 }
 
+/// How long one metadata or key-set request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
 impl HttpClient {
     /// `ca_file`: PEM certificates trusted in addition to the system roots (for `certgen serve`
     /// or a corporate CA).
@@ -88,15 +99,15 @@ impl HttpClient {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("certgen/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = ca_file {
             let file_error = |reason: String| VerifyError::File {
                 path: path.display().to_string(),
                 reason,
             };
-            let pem = std::fs::read(path)
-                .map_err(|e| file_error(format!("cannot read the CA file ({e})")))?;
+            let pem = read::file(path, read::CA_BUNDLE)
+                .map_err(|e| file_error(format!("cannot read the CA file: {e}")))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .ok()
                 .filter(|c| !c.is_empty())
@@ -112,9 +123,22 @@ impl HttpClient {
     /// GETs a document: 2xx and at most 1 MiB, or a typed reason.
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, VerifyError> {
         check_url(url)?;
-        let unreachable = |e: reqwest::Error| VerifyError::Unreachable {
-            url: url.to_string(),
-            reason: error_chain(&e),
+        // The same words for a TLS, DNS or connection failure as `certgen token` uses.
+        let unreachable = |e: reqwest::Error| {
+            let parsed = Url::parse(url).ok();
+            let host = parsed
+                .as_ref()
+                .and_then(Url::host_str)
+                .unwrap_or("the server");
+            let port = parsed
+                .as_ref()
+                .and_then(Url::port_or_known_default)
+                .unwrap_or(443);
+            let (_, cause) = crate::identity::client::cause_of(&e, host, port, REQUEST_TIMEOUT);
+            VerifyError::Unreachable {
+                url: url.to_string(),
+                reason: cause,
+            }
         };
         let mut response = self.client.get(url).send().await.map_err(unreachable)?;
         let status = response.status();
@@ -155,25 +179,6 @@ pub fn check_url(url: &str) -> Result<(), VerifyError> {
     }
 }
 
-/// reqwest's top-level message ("error sending request for url (…)") repeats the URL and hides
-/// the cause; the causes below it are what a user can act on.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let top = e.to_string();
-    if !top.starts_with("error sending request") || e.source().is_none() {
-        parts.push(top);
-    }
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !parts.iter().any(|p| p.contains(&part)) {
-            parts.push(part);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +194,15 @@ mod tests {
             TokenVersion::V1.metadata_url(a),
             "https://login.microsoftonline.com/contoso.onmicrosoft.com/.well-known/openid-configuration"
         );
+        for with_suffix in [
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0",
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/",
+        ] {
+            assert_eq!(
+                TokenVersion::V2.metadata_url(with_suffix),
+                TokenVersion::V2.metadata_url(a)
+            );
+        }
         assert_eq!(TokenVersion::of(Some("1.0")), TokenVersion::V1);
         assert_eq!(TokenVersion::of(None), TokenVersion::V2);
     }

@@ -37,6 +37,8 @@ pub use keys::{Key, KeySet, RefreshPolicy, RemoteKeys, MAX_KEY_AGE, MIN_REFRESH_
 
 use crate::jose::{self, numeric_date, DateRule};
 
+use crate::read;
+
 /// Default tolerance for clock differences on `exp`/`nbf`, as Microsoft's own middleware uses.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(300);
 
@@ -249,9 +251,9 @@ impl Validator {
     ) -> Result<Validator, VerifyError> {
         options.check()?;
         require_issuer(&options, "a JWKS file")?;
-        let bytes = std::fs::read(path).map_err(|e| VerifyError::File {
+        let bytes = read::file(path, read::JWKS).map_err(|e| VerifyError::File {
             path: path.display().to_string(),
-            reason: format!("cannot read the JWKS file ({e})"),
+            reason: format!("cannot read the JWKS file: {e}"),
         })?;
         let keys = KeySet::from_json(&bytes, &path.display().to_string())?;
         Ok(Validator::from_key_set(keys, options))

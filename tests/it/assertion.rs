@@ -57,6 +57,7 @@ openssl pkcs12 -export -keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1
   -passout 'pass:{PASSWORD}' -out legacy3des.pfx
 printf '%s\n' '{PASSWORD}' > pw.txt
 printf 'wrong\n' > wrong.txt
+chmod 600 pw.txt wrong.txt
 openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -subj /CN=other -days 30 2>/dev/null
 openssl req -x509 -newkey rsa:1024 -nodes -keyout small.key -out small.pem -subj /CN=small -days 30 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ec.key -out ec.pem -subj /CN=ec -days 30 2>/dev/null

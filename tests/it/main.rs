@@ -11,6 +11,8 @@ mod protected_api;
 
 mod assertion;
 mod decode;
+mod fuzz_corpus;
+mod harden;
 mod identity_errors;
 mod new;
 mod serve_assertion_forms;

@@ -42,7 +42,10 @@ impl Files {
         let key = dir.path().join("app.key");
         std::fs::write(&cert, made.cert.to_pem()).unwrap();
         std::fs::write(&key, made.key.to_pkcs8_pem()).unwrap();
-        std::fs::write(dir.path().join("secret.txt"), format!("{SECRET}\n")).unwrap();
+        let secret = dir.path().join("secret.txt");
+        std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+        std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
         Files {
             thumbprint: made.cert.thumbprints.thumbprint(),
             x5t: made.cert.thumbprints.x5t(),

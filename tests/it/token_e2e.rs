@@ -61,6 +61,7 @@ fn with_cert(cmd: &mut Command) -> &mut Command {
 fn secret_file(dir: &Path) -> PathBuf {
     let p = dir.join("secret.txt");
     std::fs::write(&p, format!("{SECRET}\n")).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     p
 }
 

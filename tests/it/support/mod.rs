@@ -85,7 +85,14 @@ pub fn openssl_ok(args: &[&str]) -> bool {
 pub fn write_password(dir: &Path) -> PathBuf {
     let path = dir.join("pw.txt");
     std::fs::write(&path, format!("{PASSWORD}\n")).unwrap();
+    private(&path);
     path
+}
+
+/// chmod 600, as a secret file should be (certgen warns about one others can read).
+pub fn private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// The four thumbprint forms of one certificate, as openssl computes them.
