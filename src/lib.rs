@@ -21,6 +21,7 @@
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
 //! | [`token`] | getting an access token ([`token::acquire`](fn@token::acquire): cache first, network on a miss), the request, its cache, and explanations of error answers |
+//! | [`graph`] | Microsoft Graph from a daemon: cloud hosts, the scope of a URL, OData errors and paging, app permissions |
 //! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
 //! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
@@ -32,6 +33,7 @@ pub mod credential;
 pub mod error;
 pub mod files;
 pub mod generate;
+pub mod graph;
 pub mod input;
 pub mod jwt;
 pub mod key;

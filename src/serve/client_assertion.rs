@@ -110,6 +110,13 @@ pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts>
             key_end: certificate.not_after,
         });
     }
+    if certificate.not_after.unix_timestamp() <= x.now {
+        return Err(Aadsts::ExpiredKey {
+            thumbprint: sent,
+            key_start: certificate.not_before,
+            key_end: certificate.not_after,
+        });
+    }
 
     let claims = decode_json_segment(p64).ok_or_else(malformed)?;
     check_audience(claims.get("aud"), x)?;
@@ -458,6 +465,7 @@ mod tests {
             client_id: "c".into(),
             display_name: String::new(),
             object_id: String::new(),
+            application_object_id: String::new(),
             certificates: vec![],
             secrets: vec![],
             roles: HashMap::new(),

@@ -32,7 +32,7 @@ pub fn openid_configuration_v2(base: &str, tenant_segment: &str, tid: &str) -> V
         "tenant_region_scope": "WW",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": "graph.microsoft.com",
+        "msgraph_host": msgraph_host(base),
         "rbac_url": "https://pas.windows.net",
     })
 }
@@ -59,9 +59,15 @@ pub fn openid_configuration_v1(base: &str, tenant_segment: &str, tid: &str) -> V
         "tenant_region_scope": "WW",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": "graph.microsoft.com",
+        "msgraph_host": msgraph_host(base),
         "rbac_url": "https://pas.windows.net",
     })
+}
+
+/// `msgraph_host`: where this service answers Graph — its own `host:port`, as Entra's
+/// documents name the Graph of their cloud.
+fn msgraph_host(base: &str) -> &str {
+    base.split_once("://").map_or(base, |(_, host)| host)
 }
 
 /// The key set: one RSA key, with the per-key `issuer` v2 keys carry.

@@ -11,6 +11,7 @@
 //! | [`tokens`] | access tokens (v1/v2 shapes) and the signing key |
 //! | [`metadata`] | discovery documents and JWKS |
 //! | [`state`] | the state folder: TLS certificate and signing key |
+//! | [`graph`] | a slice of Microsoft Graph under `/v1.0/` (users, applications) |
 //! | [`handlers`] | routes and limits |
 //! | [`access_log`] | one line per request |
 //!
@@ -23,6 +24,7 @@ pub mod client_assertion;
 pub mod client_secret;
 pub mod config;
 pub mod grant;
+pub mod graph;
 pub mod handlers;
 pub mod metadata;
 pub mod state;
@@ -78,6 +80,8 @@ pub struct Ready {
     pub token_endpoint: String,
     pub jwks_uri: String,
     pub ca_file: Option<PathBuf>,
+    /// The Graph slice's root (`{base}/v1.0`): `certgen call {graph}/users`.
+    pub graph: String,
 }
 
 /// A bound, configured service, not yet accepting.
@@ -172,6 +176,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         jwks_uri: format!("{authority}/discovery/v2.0/keys"),
         authority,
         ca_file: tls.as_ref().map(|t| t.ca_file.clone()),
+        graph: format!("{base}/v1.0"),
     };
     let service = Arc::new(TokenService {
         registry,

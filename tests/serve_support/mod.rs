@@ -80,7 +80,7 @@ pub fn fixture() -> &'static Fixture {
     F.get_or_init(make_fixture)
 }
 
-fn openssl(args: &[&str]) {
+pub fn openssl(args: &[&str]) {
     let out = Command::new("openssl")
         .args(args)
         .output()
