@@ -85,7 +85,7 @@ fn read_limited(from: impl Read, name: &str) -> std::io::Result<Result<Vec<u8>>>
     from.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > MAX_INPUT_BYTES {
         return Ok(Err(Error::failure(format!(
-            "{name} is larger than {} MiB: not a certificate, key or PKCS#12 file",
+            "{name} is larger than {} MiB, more than certgen reads from one file",
             MAX_INPUT_BYTES / (1024 * 1024)
         ))));
     }

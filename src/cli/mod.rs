@@ -6,6 +6,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use certgen::{Error, ErrorKind};
 
 mod assertion;
+mod call;
 mod credential_args;
 mod decode;
 mod new;
@@ -33,6 +34,7 @@ enum Command {
     Thumbprint(thumbprint::ThumbprintArgs),
     Assertion(assertion::AssertionArgs),
     Token(token::TokenArgs),
+    Call(call::CallArgs),
     Decode(decode::DecodeArgs),
     Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
@@ -54,6 +56,7 @@ pub fn run() -> i32 {
         Command::Thumbprint(args) => thumbprint::run(args),
         Command::Assertion(args) => assertion::run(args),
         Command::Token(args) => token::run(args),
+        Command::Call(args) => call::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),

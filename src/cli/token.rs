@@ -46,19 +46,19 @@ certgen token --tenant $TENANT --client-id $APP --secret-file s.txt --scope api:
 pub struct TokenArgs {
     /// Directory (tenant) ID or domain [else AZURE_TENANT_ID]
     #[arg(long, value_name = "T")]
-    tenant: Option<String>,
+    pub(super) tenant: Option<String>,
     /// Application (client) ID
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
     client_id: String,
     /// RESOURCE/.default (repeatable; one resource) [default: https://graph.microsoft.com/.default]
     #[arg(long = "scope", value_name = "S")]
-    scopes: Vec<String>,
+    pub(super) scopes: Vec<String>,
     /// public, usgov, china, or an https URL (http only to loopback) [else AZURE_AUTHORITY_HOST, else public]
     #[arg(long, value_name = "H")]
-    authority_host: Option<String>,
+    pub(super) authority_host: Option<String>,
     /// Post to this URL instead (another OAuth server, certgen serve); scopes are sent as given
     #[arg(long, value_name = "URL", conflicts_with = "authority_host")]
-    token_endpoint: Option<String>,
+    pub(super) token_endpoint: Option<String>,
     /// The assertion's aud claim, instead of the URL posted to
     #[arg(long, value_name = "URL", conflicts_with = "secret_file")]
     audience: Option<String>,
@@ -70,10 +70,10 @@ pub struct TokenArgs {
     x5c: bool,
     /// Extra trusted root certificate(s), PEM or DER (e.g. the ca_file of certgen serve)
     #[arg(long, value_name = "PEM")]
-    ca_file: Option<PathBuf>,
+    pub(super) ca_file: Option<PathBuf>,
     /// Seconds allowed for the whole exchange, retries included
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
-    timeout: u64,
+    pub(super) timeout: u64,
     /// Neither read nor write the token cache
     #[arg(long)]
     no_cache: bool,
@@ -82,7 +82,7 @@ pub struct TokenArgs {
     force_refresh: bool,
     /// token: the token alone; header: "Authorization: Bearer …"; json: token, times, source, claims
     #[arg(long, value_enum, default_value = "token", value_name = "FORM")]
-    output: OutputForm,
+    pub(super) output: OutputForm,
     #[command(flatten)]
     credential: CredentialArgs,
     /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
@@ -91,20 +91,26 @@ pub struct TokenArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputForm {
+pub(super) enum OutputForm {
     Token,
     Header,
     Json,
 }
 
 pub fn run(args: TokenArgs) -> Result<()> {
+    let token = get(&args)?;
+    print(&args, &token)
+}
+
+/// The token the flags describe, cache first (also what `certgen call` sends).
+pub(super) fn get(args: &TokenArgs) -> Result<AcquiredToken> {
     let client_id = args.client_id.trim().to_string();
-    let target = target(&args)?;
+    let target = target(args)?;
     if args.token_endpoint.is_none() {
         // Entra's client ids are GUIDs; another server's may be anything.
         assertion::check_client_id(&client_id)?;
     }
-    let credential = credential(&args, &client_id, &target.endpoint)?;
+    let credential = credential(args, &client_id, &target.endpoint)?;
     let request = AcquireRequest {
         target,
         client_id,
@@ -123,8 +129,7 @@ pub fn run(args: TokenArgs) -> Result<()> {
     } else {
         CachePolicy::Use
     };
-    let token = acquire(&request, policy, |w| eprintln!("warning: {w}"))?;
-    print(&args, &token)
+    acquire(&request, policy, |w| eprintln!("warning: {w}"))
 }
 
 /// The URL, tenant and scopes from flags and AZURE_* variables, checked before anything is

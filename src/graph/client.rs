@@ -50,6 +50,7 @@ impl ApiRequest {
 /// What the API answered (after any retries).
 #[derive(Debug, Clone)]
 pub struct ApiResponse {
+    pub version: reqwest::Version,
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
@@ -120,6 +121,7 @@ impl ApiClient {
                 |e: reqwest::Error| transport_error_to("the API", &e, &request.url, &self.options);
             let mut response = builder.send().await.map_err(unreachable)?;
             let status = response.status();
+            let version = response.version();
             let headers = response.headers().clone();
             let (body, cut) = read_capped(&mut response, MAX_RESPONSE_BYTES)
                 .await
@@ -141,6 +143,7 @@ impl ApiClient {
                 }
             }
             return Ok(ApiResponse {
+                version,
                 status,
                 headers,
                 body,
