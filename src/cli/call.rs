@@ -219,14 +219,20 @@ fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
             let app = claim("appid")
                 .or_else(|| claim("azp"))
                 .unwrap_or_else(|| "the app".into());
-            let roles = claims
+            let roles: Vec<&str> = claims
                 .as_ref()
                 .and_then(|c| c.get("roles"))
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "none".into());
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let has = if roles.is_empty() {
+                "no roles".to_string()
+            } else {
+                format!("the roles {}", roles.join(", "))
+            };
             e = e
                 .with_hint(format!(
-                    "the token of app {app} carries the roles {roles}; this call needs {role_text} on Microsoft Graph"
+                    "the token of app {app} carries {has}; this call needs {role_text} on Microsoft Graph"
                 ))
                 .with_hint(format!(
                     "an administrator grants it: Azure portal → App registrations → the app → API permissions → \
