@@ -7,14 +7,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Map, Value};
 
 use crate::authority::is_guid;
 use crate::credential::Credential;
 use crate::error::{Error, Result};
+use crate::jose::SigningKey;
 
 /// Assertion lifetime when none is asked for: what MSAL sends (reference §1.5).
 pub const DEFAULT_LIFETIME_SECS: u64 = 600;
@@ -23,33 +23,9 @@ pub const MIN_LIFETIME_SECS: u64 = 60;
 /// Longest lifetime: an assertion is a bearer credential; Microsoft's doc asks for 5–10 min.
 pub const MAX_LIFETIME_SECS: u64 = 3600;
 
-/// The signature algorithm of the assertion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SigningAlg {
-    /// RSASSA-PSS with SHA-256, MGF1-SHA-256, 32-byte salt; header `x5t#S256`. What current
-    /// MSAL sends to Entra.
-    #[default]
-    Ps256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256; header `x5t`. For ADFS and older stacks.
-    Rs256,
-}
-
-impl SigningAlg {
-    /// The JOSE name (`PS256`, `RS256`).
-    pub fn name(self) -> &'static str {
-        match self {
-            SigningAlg::Ps256 => "PS256",
-            SigningAlg::Rs256 => "RS256",
-        }
-    }
-
-    fn jose(self) -> Algorithm {
-        match self {
-            SigningAlg::Ps256 => Algorithm::PS256,
-            SigningAlg::Rs256 => Algorithm::RS256,
-        }
-    }
-}
+/// The signature algorithm of the assertion: PS256 (the default, what current MSAL sends,
+/// header `x5t#S256`) or RS256 (ADFS and older stacks, header `x5t`).
+pub use crate::jose::Alg as SigningAlg;
 
 /// What to put in the assertion besides the credential.
 #[derive(Debug, Clone)]
@@ -88,19 +64,15 @@ pub fn sign_at(cred: &Credential, p: &AssertionParams, now: u64) -> Result<Signe
     check_params(p)?;
     let header = header(cred, p);
     let claims = claims(p, now, uuid::Uuid::new_v4());
-    let signing_input = format!("{}.{}", b64_json(&header)?, b64_json(&claims)?);
     let pkcs1 = cred
         .key()
         .rsa_pkcs1_der()
         .ok_or_else(|| Error::failure("Entra accepts only RSA credentials"))?;
-    let signature = jsonwebtoken::crypto::sign(
-        signing_input.as_bytes(),
-        &EncodingKey::from_rsa_der(pkcs1),
-        p.alg.jose(),
-    )
-    .map_err(|e| Error::failure(format!("cannot sign the assertion ({e})")))?;
+    let jwt = SigningKey::from_pkcs1_der(pkcs1)
+        .and_then(|key| key.sign_compact(p.alg, &header, &claims))
+        .map_err(|e| Error::failure(format!("cannot sign the assertion ({e})")))?;
     Ok(SignedAssertion {
-        jwt: format!("{signing_input}.{signature}"),
+        jwt,
         header,
         claims,
     })
@@ -172,17 +144,11 @@ fn claims(p: &AssertionParams, now: u64, jti: uuid::Uuid) -> Value {
     Value::Object(c)
 }
 
-fn b64_json(v: &Value) -> Result<String> {
-    let bytes = serde_json::to_vec(v)
-        .map_err(|e| Error::failure(format!("cannot encode the assertion ({e})")))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::generate::{generate, KeySize, NewCertificate, Profile, Subject};
-    use crate::jwt::decode_unverified;
+    use crate::jose::{self, Policy};
     use time::OffsetDateTime;
 
     fn credential() -> Credential {
@@ -220,9 +186,9 @@ mod tests {
                 cred.leaf().thumbprints.x5t_s256()
             )
         );
-        let d = decode_unverified(&a.jwt).unwrap();
-        assert_eq!(d.header, a.header);
-        assert_eq!(d.claims, a.claims);
+        let d = jose::parse(&a.jwt, Policy::Strict).unwrap();
+        assert_eq!(Value::Object(d.header), a.header);
+        assert_eq!(Value::Object(d.claims.clone()), a.claims);
         assert_eq!(d.claims["exp"], 1_700_000_600);
         assert_eq!(d.claims["iss"], d.claims["sub"]);
     }

@@ -93,7 +93,7 @@ pub fn is_guid(s: &str) -> bool {
 }
 
 /// A DNS name of at least two labels (tenant domains always have a dot).
-fn is_dns_name(s: &str) -> bool {
+pub fn is_dns_name(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     s.len() <= 253
         && labels.len() >= 2

@@ -22,7 +22,7 @@ pub const ENV_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
 pub const ENV_CERTIFICATE_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
 
 /// Smallest RSA key Entra accepts for a client assertion (smaller: AADSTS50032).
-pub const MIN_RSA_BITS: usize = 2048;
+pub use crate::jose::MIN_RSA_BITS;
 
 /// Where the credential comes from, as given on the command line.
 #[derive(Debug, Clone, Default)]

@@ -112,7 +112,7 @@ impl PrivateKey {
         &self.pkcs8
     }
 
-    /// The PKCS#1 DER of an RSA key (what `jsonwebtoken`'s RSA signer takes).
+    /// The PKCS#1 DER of an RSA key (what [`crate::jose::SigningKey`] and aws-lc-rs take).
     pub fn rsa_pkcs1_der(&self) -> Option<&[u8]> {
         match &self.kind {
             KeyKind::Rsa { pkcs1, .. } => Some(pkcs1),

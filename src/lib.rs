@@ -17,7 +17,7 @@
 //! | [`credential`] | a signing credential: certificate chain + RSA key, checked for Entra |
 //! | [`authority`] | authority hosts (named clouds), tenants, the token endpoint |
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
-//! | [`jwt`] | any compact JWT taken apart without verification |
+//! | [`jose`] | JWS/JWT: base64url, the compact form (strict or lenient), NumericDate rules, `Bearer`, RS256/PS256 sign and verify |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
 //! | [`token`] | getting an access token ([`token::acquire`](fn@token::acquire): cache first, network on a miss), the request, its cache, and explanations of error answers |
@@ -35,7 +35,7 @@ pub mod files;
 pub mod generate;
 pub mod graph;
 pub mod input;
-pub mod jwt;
+pub mod jose;
 pub mod key;
 pub mod paths;
 pub mod pkcs12;

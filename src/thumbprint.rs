@@ -7,9 +7,9 @@
 //! | `x5t` | base64url, no padding, of the SHA-1 bytes | JWT header `x5t` (RS256) |
 //! | `x5t_s256` | base64url, no padding, of the SHA-256 bytes | JWT header `x5t#S256` (PS256) |
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
 use serde::Serialize;
+
+use crate::jose::b64;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -40,39 +40,13 @@ impl Thumbprints {
 
     /// `x5t` header value: base64url of the SHA-1, no padding (RFC 7515 §4.1.7).
     pub fn x5t(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.sha1)
+        b64::encode(self.sha1)
     }
 
     /// `x5t#S256` header value: base64url of the SHA-256, no padding (RFC 7515 §4.1.8).
     pub fn x5t_s256(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.sha256)
+        b64::encode(self.sha256)
     }
-}
-
-/// Decodes a thumbprint header value the way Entra evidently does: base64url or standard
-/// base64, padded or not (MSAL Python pads, the Rust SDK uses standard base64).
-/// Returns `None` when it is not base64 of any kind.
-pub fn decode_lenient(value: &str) -> Option<Vec<u8>> {
-    let trimmed = value.trim_end_matches('=');
-    if trimmed.contains(['+', '/']) {
-        let padded = pad(trimmed);
-        STANDARD.decode(padded).ok()
-    } else {
-        URL_SAFE_NO_PAD.decode(trimmed).ok()
-    }
-}
-
-/// Decodes strictly: base64url without padding, as RFC 7515 requires.
-pub fn decode_strict(value: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(value).ok()
-}
-
-fn pad(s: &str) -> String {
-    let mut out = s.to_string();
-    while out.len() % 4 != 0 {
-        out.push('=');
-    }
-    out
 }
 
 /// Turns a user-typed thumbprint (hex with or without colons/spaces, any case) into bytes.
@@ -87,12 +61,23 @@ pub fn parse_hex(value: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jose::{b64, Policy};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+
+    fn decode_lenient(text: &str) -> Option<Vec<u8>> {
+        b64::decode(text, Policy::Lenient).ok()
+    }
+
+    fn decode_strict(text: &str) -> Option<Vec<u8>> {
+        b64::decode(text, Policy::Strict).ok()
+    }
 
     // Published vector from the old Entra certificate-credentials page (reference §7.1).
     #[test]
     fn x5t_matches_the_published_vector() {
         let sha1 = parse_hex("84E05C1D98BCE3A5421D225B140B36E86A3D5534").unwrap();
-        assert_eq!(URL_SAFE_NO_PAD.encode(&sha1), "hOBcHZi846VCHSJbFAs26Go9VTQ");
+        assert_eq!(b64::encode(&sha1), "hOBcHZi846VCHSJbFAs26Go9VTQ");
         // …and the padded form an older revision printed decodes to the same bytes.
         assert_eq!(
             decode_lenient("hOBcHZi846VCHSJbFAs26Go9VTQ=").unwrap(),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use certgen::assertion::{AssertionParams, SigningAlg};
 use certgen::credential::Credential;
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
-use certgen::jwt;
+use certgen::jose;
 use certgen::secret::Secret;
 use certgen::token::{
     acquire, acquire_async, AcquireRequest, AcquiredToken, CachePolicy, ClientOptions, Source,
@@ -151,7 +151,7 @@ fn every_attempt_carries_a_fresh_assertion() {
         .iter()
         .map(|(_, form)| {
             let assertion = field(form, "client_assertion").unwrap();
-            let claims = jwt::decode_unverified(assertion).unwrap().claims;
+            let claims = jose::parse(assertion, jose::Policy::Strict).unwrap().claims;
             assert_eq!(claims["aud"], stub.url());
             claims["jti"].as_str().unwrap().to_string()
         })

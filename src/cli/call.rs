@@ -10,7 +10,7 @@ use certgen::graph::cloud::{graph_host, scope_for_url, GRAPH_RESOURCE};
 use certgen::graph::permissions::least_privileged_read;
 use certgen::graph::{AllPages, ApiClient, ApiRequest, ApiResponse, ODataError};
 use certgen::input;
-use certgen::jwt;
+use certgen::jose::{self, Policy};
 use certgen::token::ClientOptions;
 use certgen::{Error, ErrorKind, Result};
 use clap::{Args, ValueEnum};
@@ -204,7 +204,10 @@ fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
     };
     let ODataError { code, message, .. } = &odata;
     let mut e = Error::new(ErrorKind::Provider, format!("{status}: {code}: {message}"));
-    let claims = jwt::decode_unverified(token).map(|d| d.claims).ok();
+    // Read, not verified: only to name the token's audience and roles in the hints.
+    let claims = jose::parse(token, Policy::Lenient)
+        .ok()
+        .map(|jws| jws.claims);
     let claim = |name: &str| {
         claims
             .as_ref()

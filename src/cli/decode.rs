@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Read};
 
 use certgen::certificate::rfc3339;
-use certgen::jwt::{self, numeric_date, TIME_CLAIMS};
+use certgen::jose::{self, numeric_date, DateRule, Policy, TIME_CLAIMS};
 use certgen::{Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
@@ -44,11 +44,12 @@ pub fn run(args: DecodeArgs) -> Result<()> {
             buf
         }
     };
-    let decoded = jwt::decode_unverified(&text)?;
+    let jws = jose::parse(jose::strip_bearer(&text), Policy::Strict)?;
+    let (header, claims) = (Value::Object(jws.header), Value::Object(jws.claims));
     if args.json {
         return output::print_json(&json!({
-            "header": decoded.header,
-            "claims": decoded.claims,
+            "header": header,
+            "claims": claims,
             "signature_verified": false,
         }));
     }
@@ -57,10 +58,10 @@ pub fn run(args: DecodeArgs) -> Result<()> {
     let now = now.replace_nanosecond(0).unwrap_or(now);
     let mut out = String::new();
     out += "header\n";
-    out += &indented(&decoded.header)?;
+    out += &indented(&header)?;
     out += "claims\n";
-    out += &indented(&decoded.claims)?;
-    let times = time_lines(&decoded.claims, now);
+    out += &indented(&claims)?;
+    let times = time_lines(&claims, now);
     if !times.is_empty() {
         out += "times\n";
         out += &times;
@@ -82,19 +83,21 @@ fn time_lines(claims: &Value, now: OffsetDateTime) -> String {
         let Some(value) = claims.get(name) else {
             continue;
         };
-        let line =
-            match numeric_date(value).and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()) {
-                Some(t) => {
-                    let rel = output::relative(t, now);
-                    let rel = match rel.strip_suffix(" ago") {
-                        _ if t == now => "now".to_string(),
-                        Some(span) if name == "exp" => format!("expired {span} ago"),
-                        _ => rel,
-                    };
-                    format!("{} ({rel})", rfc3339(t))
-                }
-                None => format!("{value} (not a NumericDate)"),
-            };
+        let line = match numeric_date(value, DateRule::Lenient)
+            .ok()
+            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        {
+            Some(t) => {
+                let rel = output::relative(t, now);
+                let rel = match rel.strip_suffix(" ago") {
+                    _ if t == now => "now".to_string(),
+                    Some(span) if name == "exp" => format!("expired {span} ago"),
+                    _ => rel,
+                };
+                format!("{} ({rel})", rfc3339(t))
+            }
+            None => format!("{value} (not a NumericDate)"),
+        };
         out += &format!("  {name:<9} {line}\n");
     }
     out

@@ -8,7 +8,7 @@ use std::time::Duration;
 use certgen::assertion::{self, AssertionParams, DEFAULT_LIFETIME_SECS};
 use certgen::authority;
 use certgen::credential::ENV_CERTIFICATE_PATH;
-use certgen::jwt;
+use certgen::jose::{self, Policy};
 use certgen::secret::SecretSource;
 use certgen::token::{
     acquire, AcquireRequest, AcquiredToken, CachePolicy, ClientOptions, TokenCredential,
@@ -221,8 +221,8 @@ fn print(args: &TokenArgs, t: &AcquiredToken) -> Result<()> {
         )),
         OutputForm::Json => {
             // An opaque token (another IdP) has no claims to show: null, not an error.
-            let claims = jwt::decode_unverified(&t.access_token)
-                .map(|d| d.claims)
+            let claims = jose::parse(&t.access_token, Policy::Strict)
+                .map(|jws| Value::Object(jws.claims))
                 .unwrap_or(Value::Null);
             output::print_json(&json!({
                 "token_type": t.token_type,

@@ -9,15 +9,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
 use super::aadsts::Aadsts;
 use super::config::{App, Tenant};
 use crate::certificate::{CertKey, Certificate};
-use crate::thumbprint;
+use crate::jose::{self, b64, numeric_date, Alg, DateError, DateRule, Jws, Policy, VerifyingKey};
 
 /// The only `client_assertion_type` there is.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -25,9 +24,6 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// Clock skew allowed on `exp` and `nbf`. UNCONFIRMED: Entra's tolerance is not documented
 /// (reference §1.7); five minutes is the usual allowance of Microsoft's token validators.
 pub const CLOCK_SKEW_SECS: i64 = 300;
-
-/// The smallest RSA key Entra accepts for a credential (WeakRsaKey, 50032).
-pub const MIN_RSA_BITS: usize = 2048;
 
 /// What the validation needs to know about the request.
 pub struct Expected<'a> {
@@ -40,6 +36,16 @@ pub struct Expected<'a> {
     pub strict: bool,
 }
 
+impl Expected<'_> {
+    fn policy(&self) -> Policy {
+        if self.strict {
+            Policy::Strict
+        } else {
+            Policy::Lenient
+        }
+    }
+}
+
 /// A valid assertion: which certificate signed it.
 #[derive(Debug)]
 pub struct Accepted<'a> {
@@ -49,80 +55,109 @@ pub struct Accepted<'a> {
 }
 
 /// Validates one assertion. The order of checks follows what each refusal test needs to see:
-/// header form, key lookup, key strength, signature, then the claims.
+/// form, header, key lookup, key strength, signature, then the claims.
 pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts> {
-    let malformed = || Aadsts::InvalidJwt("JWT token is invalid or malformed.".into());
-    let mut parts = jwt.split('.');
-    let (Some(h64), Some(p64), Some(sig), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(malformed());
-    };
-    let header = decode_json_segment(h64).ok_or_else(malformed)?;
-
-    let alg = match header.get("alg").and_then(Value::as_str) {
-        Some("RS256") => Algorithm::RS256,
-        Some("PS256") => Algorithm::PS256,
-        other => {
-            return Err(Aadsts::InvalidJwt(format!(
-                "The signing algorithm '{}' is not supported; client assertions must be signed \
-                 with RS256 or PS256.",
-                other.unwrap_or("(none)")
-            )))
-        }
-    };
-    check_x5c(header.get("x5c"), x.strict)?;
-
-    let s256 = header.get("x5t#S256");
-    let sha1 = header.get("x5t");
+    // UNCONFIRMED: a signature part that is not base64 is reported as malformed (50027), like
+    // any other undecodable part, rather than as an invalid signature (700027).
+    let jws = jose::parse(jwt, x.policy()).map_err(|_| {
+        Aadsts::InvalidJwt(if x.strict && jose::parse(jwt, Policy::Lenient).is_ok() {
+            "certgen serve --strict: each part must be base64url without padding (RFC 7515).".into()
+        } else {
+            "JWT token is invalid or malformed.".into()
+        })
+    })?;
+    let alg = signing_alg(&jws)?;
+    check_x5c(jws.header.get("x5c"), x.strict)?;
+    let s256 = jws.header.get("x5t#S256");
+    let sha1 = jws.header.get("x5t");
     if x.strict {
-        // Every Microsoft client pairs RS256 with x5t and PS256 with x5t#S256 (reference §1.2);
-        // whether Entra accepts a mixed pair is unknown, so strict refuses it.
-        let (needed, name) = match alg {
-            Algorithm::RS256 => (sha1, "x5t"),
-            _ => (s256, "x5t#S256"),
-        };
-        if needed.is_none() {
-            return Err(Aadsts::InvalidJwt(format!(
-                "certgen serve --strict: a {alg:?} assertion must carry the {name} header."
-            )));
-        }
+        check_thumbprint_pairing(alg, s256, sha1)?;
     }
-    let (certificate, sent) = find_certificate(x.app, s256, sha1, x.strict)?;
+    let (certificate, sent) = find_certificate(x.app, s256, sha1, x.policy())?;
+    check_signature(certificate, sent.clone(), alg, &jws)?;
+    check_key_dates(certificate, sent, x.now)?;
+    let claims = &jws.claims;
+    check_audience(claims.get("aud"), x)?;
+    check_issuer(claims, x)?;
+    let exp = check_times(claims, x)?;
+    Ok(Accepted {
+        certificate,
+        jti: jti(claims, x.strict)?,
+        exp,
+    })
+}
 
+fn signing_alg(jws: &Jws) -> Result<Alg, Aadsts> {
+    jws.alg().map_err(|_| {
+        Aadsts::InvalidJwt(format!(
+            "The signing algorithm '{}' is not supported; client assertions must be signed \
+             with RS256 or PS256.",
+            jws.header_str("alg").unwrap_or("(none)")
+        ))
+    })
+}
+
+/// Every Microsoft client pairs RS256 with x5t and PS256 with x5t#S256 (reference §1.2);
+/// whether Entra accepts a mixed pair is unknown, so strict refuses it.
+fn check_thumbprint_pairing(
+    alg: Alg,
+    s256: Option<&Value>,
+    sha1: Option<&Value>,
+) -> Result<(), Aadsts> {
+    let (needed, name) = match alg {
+        Alg::Rs256 => (sha1, "x5t"),
+        Alg::Ps256 => (s256, "x5t#S256"),
+    };
+    if needed.is_none() {
+        return Err(Aadsts::InvalidJwt(format!(
+            "certgen serve --strict: a {alg:?} assertion must carry the {name} header."
+        )));
+    }
+    Ok(())
+}
+
+/// The registered certificate's key must be RSA of at least [`jose::MIN_RSA_BITS`] and must
+/// verify the signature with `alg`.
+fn check_signature(
+    certificate: &Certificate,
+    thumbprint: String,
+    alg: Alg,
+    jws: &Jws,
+) -> Result<(), Aadsts> {
     let CertKey::Rsa { n, e } = &certificate.key else {
         return Err(Aadsts::InvalidJwt(
             "The registered certificate does not hold an RSA key.".into(),
         ));
     };
     let bits = crate::certificate::rsa_bits(n);
-    if bits < MIN_RSA_BITS {
+    if bits < jose::MIN_RSA_BITS {
         return Err(Aadsts::WeakRsaKey { bits });
     }
-    let signing_input = &jwt[..h64.len() + 1 + p64.len()];
-    let key = DecodingKey::from_rsa_raw_components(n, e);
-    let verified =
-        jsonwebtoken::crypto::verify(sig, signing_input.as_bytes(), &key, alg).unwrap_or(false);
-    if !verified {
-        return Err(Aadsts::BadSignature {
-            thumbprint: sent,
-            key_start: certificate.not_before,
-            key_end: certificate.not_after,
-        });
-    }
-    if certificate.not_after.unix_timestamp() <= x.now {
+    let verified = VerifyingKey::from_rsa_components(n, e)
+        .and_then(|key| key.verify(alg, jws.signing_input.as_bytes(), &jws.signature));
+    verified.map_err(|_| Aadsts::BadSignature {
+        thumbprint,
+        key_start: certificate.not_before,
+        key_end: certificate.not_after,
+    })
+}
+
+/// A registered certificate past its `notAfter` is refused, as Entra refuses an expired key.
+fn check_key_dates(certificate: &Certificate, thumbprint: String, now: i64) -> Result<(), Aadsts> {
+    if certificate.not_after.unix_timestamp() <= now {
         return Err(Aadsts::ExpiredKey {
-            thumbprint: sent,
+            thumbprint,
             key_start: certificate.not_before,
             key_end: certificate.not_after,
         });
     }
+    Ok(())
+}
 
-    let claims = decode_json_segment(p64).ok_or_else(malformed)?;
-    check_audience(claims.get("aud"), x)?;
-
-    let iss = required_string(&claims, "iss")?;
-    let sub = required_string(&claims, "sub")?;
+/// `iss` and `sub` are both the client id.
+fn check_issuer(claims: &Map<String, Value>, x: &Expected) -> Result<(), Aadsts> {
+    let iss = required_string(claims, "iss")?;
+    let sub = required_string(claims, "sub")?;
     if sub != iss {
         return Err(Aadsts::SubjectMismatchesIssuer);
     }
@@ -132,11 +167,15 @@ pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts>
             client_id: x.app.client_id.clone(),
         });
     }
+    Ok(())
+}
 
-    let exp = numeric_date(&claims, "exp", x.strict)?
+/// `exp` (required), `nbf` and `iat` (optional) as NumericDates, and now inside the window.
+fn check_times(claims: &Map<String, Value>, x: &Expected) -> Result<i64, Aadsts> {
+    let exp = claim_date(claims, "exp", x.strict)?
         .ok_or_else(|| Aadsts::InvalidJwt("The claim 'exp' is missing.".into()))?;
-    let nbf = numeric_date(&claims, "nbf", x.strict)?;
-    numeric_date(&claims, "iat", x.strict)?;
+    let nbf = claim_date(claims, "nbf", x.strict)?;
+    claim_date(claims, "iat", x.strict)?;
     if x.now > exp.saturating_add(CLOCK_SKEW_SECS)
         || nbf.is_some_and(|nbf| x.now.saturating_add(CLOCK_SKEW_SECS) < nbf)
     {
@@ -147,30 +186,17 @@ pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts>
             expires: exp,
         });
     }
-
-    let jti = match claims.get("jti") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        _ if x.strict => {
-            return Err(Aadsts::InvalidJwt(
-                "certgen serve --strict: the claim 'jti' (a unique string) is missing.".into(),
-            ))
-        }
-        // Entra does not insist on jti (reference §1.5).
-        _ => None,
-    };
-    Ok(Accepted {
-        certificate,
-        jti,
-        exp,
-    })
+    Ok(exp)
 }
 
-/// Decodes a base64url JSON object segment (padding tolerated, as Entra does).
-fn decode_json_segment(segment: &str) -> Option<Map<String, Value>> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment.trim_end_matches('=')).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(m) => Some(m),
-        _ => None,
+fn jti(claims: &Map<String, Value>, strict: bool) -> Result<Option<String>, Aadsts> {
+    match claims.get("jti") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        _ if strict => Err(Aadsts::InvalidJwt(
+            "certgen serve --strict: the claim 'jti' (a unique string) is missing.".into(),
+        )),
+        // Entra does not insist on jti (reference §1.5).
+        _ => Ok(None),
     }
 }
 
@@ -180,7 +206,7 @@ fn find_certificate<'a>(
     app: &'a App,
     s256: Option<&Value>,
     sha1: Option<&Value>,
-    strict: bool,
+    policy: Policy,
 ) -> Result<(&'a Certificate, String), Aadsts> {
     if s256.is_none() && sha1.is_none() {
         return Err(Aadsts::InvalidJwt(
@@ -195,20 +221,17 @@ fn find_certificate<'a>(
                 "The header '{name}' is not a string."
             )));
         };
-        let bytes = if strict {
-            thumbprint::decode_strict(text).ok_or_else(|| {
-                Aadsts::InvalidJwt(format!(
+        let bytes = match (b64::decode(text, policy), policy) {
+            (Ok(b), _) => b,
+            (Err(_), Policy::Strict) => {
+                return Err(Aadsts::InvalidJwt(format!(
                     "certgen serve --strict: the header '{name}' must be base64url without \
                      padding (RFC 7515), got '{text}'."
-                ))
-            })?
-        } else {
-            match thumbprint::decode_lenient(text) {
-                Some(b) => b,
-                None => {
-                    first_sent.get_or_insert_with(|| text.to_string());
-                    continue;
-                }
+                )))
+            }
+            (Err(_), Policy::Lenient) => {
+                first_sent.get_or_insert_with(|| text.to_string());
+                continue;
             }
         };
         let hex = hex::encode_upper(&bytes);
@@ -332,9 +355,9 @@ fn required_string<'m>(claims: &'m Map<String, Value>, name: &str) -> Result<&'m
     }
 }
 
-/// A NumericDate: integer; leniently also a float or a numeric string (MSAL Python sends
-/// floats, MSAL.NET strings). Fractions are cut, as seconds are what the window compares.
-fn numeric_date(
+/// A NumericDate claim: strictly a JSON integer; leniently also a float or a numeric string
+/// (MSAL Python sends floats, MSAL.NET strings), as [`DateRule::Lenient`] reads them.
+fn claim_date(
     claims: &Map<String, Value>,
     name: &str,
     strict: bool,
@@ -342,36 +365,17 @@ fn numeric_date(
     let Some(v) = claims.get(name) else {
         return Ok(None);
     };
-    let bad = || Aadsts::InvalidJwt(format!("The claim '{name}' is not a NumericDate."));
-    let secs = match v {
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i,
-            None if strict => {
-                return Err(Aadsts::InvalidJwt(format!(
-                    "certgen serve --strict: the claim '{name}' must be an integer NumericDate \
-                     (RFC 7519), got {n}."
-                )))
-            }
-            None => float_secs(n.as_f64().ok_or_else(bad)?).ok_or_else(bad)?,
-        },
-        Value::String(s) if strict => {
-            return Err(Aadsts::InvalidJwt(format!(
-                "certgen serve --strict: the claim '{name}' must be a JSON number, got the \
-                 string \"{s}\"."
-            )))
-        }
-        Value::String(s) => match s.trim().parse::<i64>() {
-            Ok(i) => i,
-            Err(_) => float_secs(s.trim().parse::<f64>().map_err(|_| bad())?).ok_or_else(bad)?,
-        },
-        _ => return Err(bad()),
+    let rule = if strict {
+        DateRule::Integer
+    } else {
+        DateRule::Lenient
     };
-    Ok(Some(secs))
-}
-
-fn float_secs(f: f64) -> Option<i64> {
-    // Dates beyond ±2^53 s are nonsense; refusing them keeps the cast exact and panic-free.
-    (f.is_finite() && f.abs() < 9.0e15).then(|| f.floor() as i64)
+    numeric_date(v, rule).map(Some).map_err(|e| {
+        Aadsts::InvalidJwt(match e {
+            DateError::Invalid => format!("The claim '{name}' is not a NumericDate."),
+            refused => format!("certgen serve --strict: the claim '{name}' {refused}."),
+        })
+    })
 }
 
 /// `jti` values already used, kept until their assertion expires (`--strict` only).
@@ -434,16 +438,33 @@ mod tests {
     #[test]
     fn numeric_dates_lenient_and_strict() {
         let c = claims(json!({"a": 10, "b": 10.9, "c": "11", "d": "12.5", "e": true}));
-        assert_eq!(numeric_date(&c, "a", true).unwrap(), Some(10));
-        assert_eq!(numeric_date(&c, "b", false).unwrap(), Some(10));
-        assert_eq!(numeric_date(&c, "c", false).unwrap(), Some(11));
-        assert_eq!(numeric_date(&c, "d", false).unwrap(), Some(12));
-        assert!(numeric_date(&c, "b", true).is_err());
-        assert!(numeric_date(&c, "c", true).is_err());
-        assert!(numeric_date(&c, "e", false).is_err());
-        assert_eq!(numeric_date(&c, "missing", true).unwrap(), None);
+        assert_eq!(claim_date(&c, "a", true).unwrap(), Some(10));
+        assert_eq!(claim_date(&c, "b", false).unwrap(), Some(10));
+        assert_eq!(claim_date(&c, "c", false).unwrap(), Some(11));
+        assert_eq!(claim_date(&c, "d", false).unwrap(), Some(12));
+        assert_eq!(
+            claim_date(&c, "b", true).unwrap_err(),
+            Aadsts::InvalidJwt(
+                "certgen serve --strict: the claim 'b' must be an integer NumericDate \
+                 (RFC 7519), got 10.9."
+                    .into()
+            )
+        );
+        assert_eq!(
+            claim_date(&c, "c", true).unwrap_err(),
+            Aadsts::InvalidJwt(
+                "certgen serve --strict: the claim 'c' must be a JSON number, got the string \
+                 \"11\"."
+                    .into()
+            )
+        );
+        assert_eq!(
+            claim_date(&c, "e", false).unwrap_err(),
+            Aadsts::InvalidJwt("The claim 'e' is not a NumericDate.".into())
+        );
+        assert_eq!(claim_date(&c, "missing", true).unwrap(), None);
         let huge = claims(json!({"x": 1e300}));
-        assert!(numeric_date(&huge, "x", false).is_err());
+        assert!(claim_date(&huge, "x", false).is_err());
     }
 
     #[test]
@@ -459,9 +480,8 @@ mod tests {
             .unwrap();
     }
 
-    #[test]
-    fn audience_forms() {
-        let app = App {
+    fn app() -> App {
+        App {
             client_id: "c".into(),
             display_name: String::new(),
             object_id: String::new(),
@@ -469,11 +489,49 @@ mod tests {
             certificates: vec![],
             secrets: vec![],
             roles: HashMap::new(),
-        };
-        let tenant = Tenant {
+        }
+    }
+
+    fn tenant() -> Tenant {
+        Tenant {
             id: "t-id".into(),
             domains: vec!["contoso.example".into()],
+        }
+    }
+
+    #[test]
+    fn padded_parts_are_lenient_only() {
+        let (app, tenant) = (app(), tenant());
+        let x = |strict| Expected {
+            app: &app,
+            tenant: &tenant,
+            bases: &[],
+            now: 0,
+            strict,
         };
+        // {"alg":"RS256"} base64url-encoded with its padding kept; no thumbprint header.
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.e30=.";
+        let refusal = |strict| match validate(jwt, &x(strict)) {
+            Err(Aadsts::InvalidJwt(d)) => d,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refusal(false),
+            "No certificate thumbprint specified in token header."
+        );
+        assert_eq!(
+            refusal(true),
+            "certgen serve --strict: each part must be base64url without padding (RFC 7515)."
+        );
+        assert_eq!(
+            validate("e30.!!.", &x(false)).unwrap_err(),
+            Aadsts::InvalidJwt("JWT token is invalid or malformed.".into())
+        );
+    }
+
+    #[test]
+    fn audience_forms() {
+        let (app, tenant) = (app(), tenant());
         let bases = vec!["https://127.0.0.1:8443".to_string()];
         let x = Expected {
             app: &app,

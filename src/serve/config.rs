@@ -13,6 +13,7 @@ use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::authority::is_dns_name;
 use crate::certificate::{CertKey, Certificate};
 use crate::error::{Error, Result};
 use crate::input;
@@ -65,12 +66,9 @@ impl AppSecret {
     }
 }
 
-/// The access-token format a resource asks for (`accessTokenAcceptedVersion`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenVersion {
-    V1,
-    V2,
-}
+/// The access-token format a resource asks for (`accessTokenAcceptedVersion`): the same two
+/// versions `verify` tells apart.
+pub use crate::verify::TokenVersion;
 
 /// A resource API tokens can be requested for.
 #[derive(Debug, Clone)]
@@ -489,19 +487,6 @@ fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Resu
         tenants.push(Tenant { id, domains });
     }
     Ok(())
-}
-
-/// Whether `s` is a DNS name with at least one dot (what Entra accepts as a tenant domain).
-pub fn is_dns_name(s: &str) -> bool {
-    s.len() <= 253
-        && s.contains('.')
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
 }
 
 /// A stable GUID for a name, so a tenant or app known only by name keeps its id across runs.

@@ -6,8 +6,9 @@ use serde_json::Value;
 use super::aadsts::Aadsts;
 use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
 use super::client_secret::{self, SecretMatch};
-use super::config::{is_dns_name, Registry, Resource, Tenant};
+use super::config::{Registry, Resource, Tenant};
 use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
+use crate::authority::{is_dns_name, is_guid};
 use crate::secret::Secret;
 
 /// Everything the token endpoints share for the life of the service.
@@ -52,7 +53,7 @@ impl TokenService {
         if matches!(lower.as_str(), "common" | "organizations" | "consumers") && !discovery {
             return Err(Aadsts::TenantlessAuthority(lower));
         }
-        if uuid::Uuid::parse_str(segment).is_ok() || is_dns_name(segment) || discovery {
+        if is_guid(segment) || is_dns_name(segment) || discovery {
             return Err(Aadsts::TenantNotFound {
                 tenant: segment.to_string(),
                 discovery,

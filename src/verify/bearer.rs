@@ -41,10 +41,7 @@ pub async fn authorize(
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive), if there is one.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    crate::jose::bearer_token(headers.get(AUTHORIZATION)?.to_str().ok()?)
 }
 
 impl From<VerifyError> for Rejection {

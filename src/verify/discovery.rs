@@ -16,7 +16,8 @@ use super::error::VerifyError;
 /// Metadata and key documents are small; anything bigger is not one (or is an attack).
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
-/// Which metadata document a token belongs to.
+/// Entra's two access-token versions: which metadata document a token belongs to (`verify`),
+/// which format a resource asks for and which endpoint was asked (`serve`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenVersion {
     V1,

@@ -1,19 +1,17 @@
 //! Signing keys: a JWKS document parsed into RS256 verifiers, and the remote copy of one that is
 //! fetched once, cached, and refreshed when a token names a key it does not hold.
 //!
-//! Each key is parsed once into an aws-lc-rs `ParsedPublicKey` fixed to RSASSA-PKCS1-v1_5 with
-//! SHA-256 and a 2048–8192-bit modulus, so the algorithm is a property of the key object: no
+//! Each key is parsed once into a [`jose::VerifyingKey`] (2048–8192-bit modulus), and
+//! [`Key::verify`] always asks it for RS256: the algorithm is this module's decision, so no
 //! token header can make it verify an HMAC or a PSS signature.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use serde_json::{Map, Value};
 
-use crate::certificate::{rsa_bits, strip_leading_zeros};
-use crate::thumbprint::decode_lenient;
+use crate::jose::{self, b64, Alg, Policy, VerifyingKey};
 
 use super::discovery::HttpClient;
 use super::error::VerifyError;
@@ -52,14 +50,14 @@ pub struct Key {
     pub x5t: Option<String>,
     /// The per-key `issuer` Entra's v2 key set carries (may be the `{tenantid}` template).
     pub issuer: Option<String>,
-    verifier: Result<ParsedPublicKey, String>,
+    verifier: Result<VerifyingKey, String>,
 }
 
 impl Key {
     /// Checks an RS256 signature; `Err` carries why the key cannot be used at all.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<bool, VerifyError> {
         match &self.verifier {
-            Ok(key) => Ok(key.verify_sig(message, signature).is_ok()),
+            Ok(key) => Ok(key.verify(Alg::Rs256, message, signature).is_ok()),
             Err(reason) => Err(VerifyError::KeyUnusable {
                 kid: self.kid.clone(),
                 reason: reason.clone(),
@@ -134,7 +132,7 @@ fn str_field(obj: &Map<String, Value>, name: &str) -> Option<String> {
 }
 
 /// Whether a JWK can verify RS256, and its verifier if so.
-fn rs256_verifier(jwk: &Map<String, Value>) -> Result<ParsedPublicKey, String> {
+fn rs256_verifier(jwk: &Map<String, Value>) -> Result<VerifyingKey, String> {
     let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or("(none)");
     if kty != "RSA" {
         return Err(format!("kty is {kty:?}, not \"RSA\""));
@@ -159,28 +157,11 @@ fn rs256_verifier(jwk: &Map<String, Value>) -> Result<ParsedPublicKey, String> {
             .get(name)
             .and_then(Value::as_str)
             .ok_or_else(|| format!("no {name:?} component"))?;
-        decode_lenient(text).ok_or_else(|| format!("{name:?} is not base64url"))
+        // Padding and the standard alphabet carry no ambiguity in a key; publishers use both.
+        b64::decode(text, Policy::Lenient).map_err(|_| format!("{name:?} is not base64url"))
     };
-    let n = component("n")?;
-    let e = component("e")?;
-    // RFC 7518 forbids leading zero octets, but some publishers add one to keep the integer
-    // positive; aws-lc-rs refuses them, so strip them rather than reject a usable key.
-    let n = strip_leading_zeros(&n);
-    let e = strip_leading_zeros(&e);
-    let bits = rsa_bits(n);
-    if bits < 2048 {
-        return Err(format!(
-            "RSA {bits}-bit key; at least 2048 bits are required"
-        ));
-    }
-    if bits > 8192 {
-        return Err(format!(
-            "RSA {bits}-bit key; at most 8192 bits are supported"
-        ));
-    }
-    RsaPublicKeyComponents { n, e }
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .map_err(|e| format!("not a valid RSA public key ({e})"))
+    VerifyingKey::from_rsa_components(&component("n")?, &component("e")?)
+        .map_err(|e: jose::Error| e.to_string())
 }
 
 /// A key set fetched from a URL, cached, and refreshed on demand within limits.
@@ -322,8 +303,6 @@ async fn load(http: &HttpClient, url: &str) -> Result<KeySet, VerifyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
     use serde_json::json;
 
     fn rsa_jwk(kid: &str) -> Value {
@@ -343,7 +322,7 @@ mod tests {
         let crate::key::KeyKind::Rsa { n, e, .. } = key.kind() else {
             panic!("not RSA")
         };
-        json!({"kty":"RSA","use":"sig","kid":kid,"n":URL_SAFE_NO_PAD.encode(n),"e":URL_SAFE_NO_PAD.encode(e)})
+        json!({"kty":"RSA","use":"sig","kid":kid,"n":b64::encode(n),"e":b64::encode(e)})
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub use discovery::{check_url, HttpClient, Metadata, TokenVersion};
 pub use error::VerifyError;
 pub use keys::{Key, KeySet, RefreshPolicy, RemoteKeys, MAX_KEY_AGE, MIN_REFRESH_INTERVAL};
 
-use token::Parts;
+use crate::jose::{self, numeric_date, DateRule};
 
 /// Default tolerance for clock differences on `exp`/`nbf`, as Microsoft's own middleware uses.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(300);
@@ -273,9 +273,8 @@ impl Validator {
 
     /// Validates one token (as sent: surrounding whitespace and a `Bearer ` prefix are fine).
     pub async fn validate(&self, token: &str) -> Result<ValidToken, VerifyError> {
-        let token = strip_bearer(token);
-        let parts = Parts::parse(token)?;
-        parts.check_alg()?;
+        let parts = token::parse(jose::strip_bearer(token))?;
+        token::check_alg(&parts)?;
         let kid = parts.header_str("kid");
         let x5t = parts.header_str("x5t");
         if kid.is_none() && x5t.is_none() {
@@ -309,7 +308,7 @@ impl Validator {
                 )
             }
         };
-        if !key.verify(parts.signing_input, &parts.signature)? {
+        if !key.verify(parts.signing_input.as_bytes(), &parts.signature)? {
             return Err(VerifyError::BadSignature {
                 kid: key.kid.clone(),
             });
@@ -406,15 +405,6 @@ fn require_issuer(options: &ValidatorOptions, what: &str) -> Result<(), VerifyEr
     }
 }
 
-/// Removes what usually surrounds a token copied from a header or a JSON answer.
-pub fn strip_bearer(token: &str) -> &str {
-    let t = token.trim();
-    match t.get(..7) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => t[7..].trim(),
-        _ => t,
-    }
-}
-
 /// `{tenantid}` in multi-tenant metadata (`/common`, `/organizations`) and in v2 key issuers
 /// stands for the token's own `tid`.
 fn resolve_template(issuer: &str, claims: &Map<String, Value>) -> String {
@@ -496,30 +486,24 @@ fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Result<()
     })
 }
 
-fn numeric_date(
+/// An `exp`/`nbf` as whole seconds: any JSON number (RFC 7519 allows fractions), no strings.
+fn claim_date(
     claims: &Map<String, Value>,
     claim: &'static str,
 ) -> Result<Option<i64>, VerifyError> {
-    match claims.get(claim) {
-        None => Ok(None),
-        // NumericDate may carry fractions; whole seconds are what the comparison needs.
-        Some(Value::Number(n)) => match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
-            Some(v) => Ok(Some(v)),
-            None => Err(VerifyError::ClaimType {
-                claim,
-                expected: "a NumericDate (seconds since 1970)",
-            }),
-        },
-        Some(_) => Err(VerifyError::ClaimType {
+    claims
+        .get(claim)
+        .map(|v| numeric_date(v, DateRule::Number))
+        .transpose()
+        .map_err(|_| VerifyError::ClaimType {
             claim,
             expected: "a NumericDate (seconds since 1970)",
-        }),
-    }
+        })
 }
 
 fn check_times(claims: &Map<String, Value>, now: i64, leeway: u64) -> Result<(), VerifyError> {
     let slack = i64::try_from(leeway).unwrap_or(i64::MAX);
-    let exp = numeric_date(claims, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+    let exp = claim_date(claims, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
     if now >= exp.saturating_add(slack) {
         return Err(VerifyError::Expired {
             at: date(exp),
@@ -527,7 +511,7 @@ fn check_times(claims: &Map<String, Value>, now: i64, leeway: u64) -> Result<(),
             leeway,
         });
     }
-    if let Some(nbf) = numeric_date(claims, "nbf")? {
+    if let Some(nbf) = claim_date(claims, "nbf")? {
         if now.saturating_add(slack) < nbf {
             return Err(VerifyError::NotYetValid {
                 at: date(nbf),
@@ -656,12 +640,5 @@ mod tests {
                 has: vec!["A".into(), "B".into()]
             })
         );
-    }
-
-    #[test]
-    fn bearer_prefix_and_whitespace() {
-        assert_eq!(strip_bearer("  Bearer abc.def.ghi \n"), "abc.def.ghi");
-        assert_eq!(strip_bearer("bearer   x"), "x");
-        assert_eq!(strip_bearer("x.y.z"), "x.y.z");
     }
 }

@@ -5,10 +5,11 @@
 
 use super::error::GraphError;
 use crate::graph::cloud::{GRAPH_APP_ID, GRAPH_RESOURCE};
+use crate::jose::strip_bearer;
 use crate::serve::grant::TokenService;
 use crate::serve::metadata;
 use crate::serve::tokens::issuer_v1;
-use crate::verify::{strip_bearer, KeySet, Validator, ValidatorOptions, VerifyError};
+use crate::verify::{KeySet, Validator, ValidatorOptions, VerifyError};
 
 /// The audiences Graph accepts: its URI (with or without the trailing slash a v1 `resource=`
 /// may carry) and its app id.
