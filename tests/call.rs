@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{assert_clean_failure, certgen};
+use common::{assert_clean_failure, certgen, certgen_on_terminal};
 use graph_support::*;
 use serde_json::Value;
 use serve_support::*;
@@ -340,5 +340,41 @@ fn a_503_is_retried_after_retry_after() {
     assert!(
         statuses.len() >= 3 && statuses.iter().any(|l| l.contains(" 503")),
         "{log}"
+    );
+}
+
+#[test]
+fn on_a_terminal_the_json_is_pretty_printed() {
+    let g = graph();
+    let s = g.start(&[]);
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/users/{ADA_ID}?$select=displayName", s.field("graph"));
+    let (code, screen) = certgen_on_terminal(
+        dir.path(),
+        &[
+            "call",
+            &url,
+            "--tenant",
+            TENANT,
+            "--client-id",
+            READER,
+            "--cert",
+            f.main.cert_pem.to_str().unwrap(),
+            "--key",
+            f.main.key_pem.to_str().unwrap(),
+            "--authority-host",
+            &s.base(),
+            "--ca-file",
+            s.ready["ca_file"].as_str().unwrap(),
+            "--no-cache",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("{\n  \"@odata.context\": ")
+            && screen.contains("\n  \"displayName\": \"Ada Lovelace\"\n}"),
+        "{screen}"
     );
 }
