@@ -151,7 +151,7 @@ impl TokenCache {
                 return Lookup::Skipped {
                     warning: format!(
                         "{}; going on without the token cache",
-                        Error::io("read", &path, &e).message()
+                        Error::io("read", &path, e).message()
                     ),
                 }
             }
@@ -191,7 +191,7 @@ impl TokenCache {
             Err(e) => format!(
                 "the cached token {} was unreadable ({why}) and could not be set aside ({}); fetching a new one",
                 path.display(),
-                Error::io("rename", path, &e).message()
+                Error::io("rename", path, e).message()
             ),
         }
     }
