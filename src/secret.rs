@@ -13,8 +13,10 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-/// A secret string whose `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret string whose `Debug` never shows the value. It (de)serialises as the plain string,
+/// for the one file that must hold it (the token cache, 0600).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {

@@ -63,7 +63,7 @@ impl Source {
 }
 
 /// An access token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
     pub token: Secret,
     /// `Bearer`, as the server wrote it.
@@ -76,23 +76,10 @@ pub struct AccessToken {
     pub source: Source,
 }
 
-impl fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("token", &self.token)
-            .field("token_type", &self.token_type)
-            .field("expires_on", &self.expires_on)
-            .field("expires_in", &self.expires_in)
-            .field("ext_expires_in", &self.ext_expires_in)
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
 impl AccessToken {
     fn cached(t: &CachedToken, now: i64, source: Source) -> AccessToken {
         AccessToken {
-            token: Secret::new(t.access_token.clone()),
+            token: t.access_token.clone(),
             token_type: t.token_type.clone(),
             expires_on: unix(t.expires_on),
             expires_in: t.expires_on - now,
@@ -107,7 +94,7 @@ impl AccessToken {
             ext_expires_in: t.ext_expires_in,
             expires_on: unix(t.expires_on),
             token_type: t.token_type,
-            token: Secret::new(t.access_token),
+            token: t.access_token,
             source: Source::Network,
         }
     }
@@ -532,7 +519,7 @@ mod tests {
         );
         let entry = CachedToken {
             token_type: "Bearer".into(),
-            access_token: "cached-token".into(),
+            access_token: Secret::new("cached-token"),
             expires_on,
         };
         c.exchange

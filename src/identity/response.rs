@@ -4,36 +4,24 @@
 //! `expires_in` as a string; proxies answer errors in HTML) and never fails on an error
 //! answer: whatever could be read is kept, so the explanation can still name the status.
 
-use std::fmt;
 
 use serde_json::Value;
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
 use crate::error::{Error, ProviderError, Result};
+use crate::secret::Secret;
 
 /// An access token as the endpoint issued it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {
     pub token_type: String,
-    pub access_token: String,
+    pub access_token: Secret,
     /// Seconds of validity left when it was received.
     pub expires_in: u64,
     pub ext_expires_in: Option<u64>,
     /// Unix seconds at which it expires.
     pub expires_on: i64,
-}
-
-impl fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("token_type", &self.token_type)
-            .field("access_token", &"(redacted)")
-            .field("expires_in", &self.expires_in)
-            .field("ext_expires_in", &self.ext_expires_in)
-            .field("expires_on", &self.expires_on)
-            .finish()
-    }
 }
 
 impl TokenResponse {
@@ -67,7 +55,7 @@ impl TokenResponse {
         };
         Ok(TokenResponse {
             token_type,
-            access_token,
+            access_token: Secret::new(access_token),
             expires_in,
             ext_expires_in: seconds(value.get("ext_expires_in")),
             expires_on,

@@ -69,7 +69,7 @@ fn an_assertion_request_carries_the_v2_form() {
         numbered_assertions(),
     )
     .unwrap();
-    assert_eq!(token.access_token, fake_jwt(1));
+    assert_eq!(token.access_token.expose(), fake_jwt(1));
     assert_eq!((token.expires_in, token.ext_expires_in), (3599, Some(3599)));
     let requests = stub.requests();
     let form = &requests[0].1;
@@ -118,7 +118,7 @@ fn throttling_and_unavailability_are_retried_with_fresh_assertions() {
         numbered_assertions(),
     )
     .unwrap();
-    assert_eq!(token.access_token, fake_jwt(9));
+    assert_eq!(token.access_token.expose(), fake_jwt(9));
     let sent: Vec<String> = stub
         .requests()
         .iter()
@@ -325,5 +325,5 @@ fn tls_is_verified_and_a_ca_file_adds_a_root() {
         ..Default::default()
     };
     let token = fetch(trusted, &stub.url(), &[], numbered_assertions()).unwrap();
-    assert_eq!(token.access_token, fake_jwt(1));
+    assert_eq!(token.access_token.expose(), fake_jwt(1));
 }
