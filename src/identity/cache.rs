@@ -357,7 +357,8 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..25 {
                         let mut t = token(1_000_000 + i);
-                        t.access_token = Secret::new(format!("writer-{w}-{i}-{}", "x".repeat(4096)));
+                        t.access_token =
+                            Secret::new(format!("writer-{w}-{i}-{}", "x".repeat(4096)));
                         cache.store(key, &t).unwrap();
                     }
                 });

@@ -4,7 +4,6 @@
 //! `expires_in` as a string; proxies answer errors in HTML) and never fails on an error
 //! answer: whatever could be read is kept, so the explanation can still name the status.
 
-
 use serde_json::Value;
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
