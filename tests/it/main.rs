@@ -18,6 +18,7 @@ mod serve_assertion_forms;
 mod serve_graph;
 mod serve_msal;
 mod serve_process;
+mod serve_proxy;
 mod serve_refusals;
 mod serve_tokens;
 mod thumbprint;
