@@ -25,6 +25,7 @@
 //! | [`files`] | safe, atomic output files |
 //! | [`read`] | every input read with a bound suited to what it is |
 //! | [`paths`] | where the cache and service state live |
+//! | [`graph`] | Microsoft Graph from a daemon: cloud hosts, the scope of a URL, OData errors and paging, an API client, app permissions |
 //! | [`identity`] | getting access tokens: the [`TokenCredential`](identity::TokenCredential) trait and the certificate, secret and environment credentials (memory, then disk cache, then the network), the request and its cache |
 //! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
 //! | `serve` | the local token service that behaves like Entra (`certgen serve`); feature `serve` |
@@ -108,6 +109,7 @@ pub mod credential;
 pub mod error;
 pub mod files;
 pub mod generate;
+pub mod graph;
 pub mod identity;
 pub mod input;
 pub mod jose;

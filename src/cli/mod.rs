@@ -6,6 +6,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use hints::CliError;
 
 mod assertion;
+mod call;
 mod credential_args;
 mod decode;
 mod foreign_flags;
@@ -36,6 +37,7 @@ enum Command {
     Thumbprint(thumbprint::ThumbprintArgs),
     Assertion(assertion::AssertionArgs),
     Token(token::TokenArgs),
+    Call(call::CallArgs),
     Decode(decode::DecodeArgs),
     Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
@@ -64,6 +66,7 @@ pub fn run() -> i32 {
         Command::Thumbprint(args) => thumbprint::run(args),
         Command::Assertion(args) => assertion::run(args),
         Command::Token(args) => token::run(args),
+        Command::Call(args) => call::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),

@@ -185,6 +185,33 @@ fn listen_addr(value: &str) -> std::result::Result<SocketAddr, String> {
     })
 }
 
+/// The directory's users and which apps may read them through the Graph slice.
+fn users_lines(reg: &Registry) -> Vec<String> {
+    if reg.users.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<&str> = reg
+        .users
+        .iter()
+        .map(|u| u.user_principal_name.as_str())
+        .collect();
+    let mut lines = vec![format!("  users    {}: {}", names.len(), names.join(", "))];
+    let readers = serve::graph::user_readers(reg);
+    if readers.is_empty() {
+        lines.push(format!(
+            "           no app may read them: grant User.Read.All on {} in an app's [app.roles]",
+            certgen::graph::cloud::GRAPH_RESOURCE
+        ));
+    }
+    for (app, role) in readers {
+        lines.push(format!(
+            "           readable by {} \"{}\" ({role})",
+            app.client_id, app.display_name
+        ));
+    }
+    lines
+}
+
 fn banner(p: &serve::Prepared, options: &Options) {
     let strict = options.strict;
     let r = &p.ready;
@@ -199,6 +226,7 @@ fn banner(p: &serve::Prepared, options: &Options) {
     )];
     lines.push(format!("  authority      {}", r.authority));
     lines.push(format!("  token endpoint {}", r.token_endpoint));
+    lines.push(format!("  graph          {}", r.graph));
     lines.push(format!("  state folder   {}", p.state_dir.display()));
     for t in &reg.tenants {
         let names = if t.domains.is_empty() {
@@ -211,6 +239,11 @@ fn banner(p: &serve::Prepared, options: &Options) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for a in &reg.apps {
         let expired = a.secrets.iter().filter(|s| s.expired_at(now)).count();
+        let expired_certs = a
+            .certificates
+            .iter()
+            .filter(|c| c.not_after.unix_timestamp() <= now)
+            .count();
         let prints: Vec<String> = a
             .certificates
             .iter()
@@ -233,6 +266,11 @@ fn banner(p: &serve::Prepared, options: &Options) {
                 String::new()
             }
         ));
+        if expired_certs > 0 {
+            lines.push(format!(
+                "           {expired_certs} certificate(s) past notAfter: refused with AADSTS700027"
+            ));
+        }
     }
     for res in &reg.resources {
         lines.push(format!(
@@ -246,6 +284,7 @@ fn banner(p: &serve::Prepared, options: &Options) {
             }
         ));
     }
+    lines.extend(users_lines(reg));
     if reg.apps.is_empty() {
         lines.push(
             "  no apps registered: add --app CLIENT_ID=CERT_FILE, --app-secret or --config"

@@ -50,19 +50,19 @@ certgen token --tenant $TENANT --client-id $APP --secret-file s.txt \\\n      \
 pub struct TokenArgs {
     /// Directory (tenant) ID or domain [else AZURE_TENANT_ID]
     #[arg(long, value_name = "T")]
-    tenant: Option<String>,
+    pub(super) tenant: Option<String>,
     /// Application (client) ID
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
     client_id: String,
     /// RESOURCE/.default (repeatable; one resource) [default: https://graph.microsoft.com/.default]
     #[arg(long = "scope", value_name = "S")]
-    scopes: Vec<String>,
+    pub(super) scopes: Vec<String>,
     /// public, usgov, china, or an https URL (http only to loopback) [else AZURE_AUTHORITY_HOST, else public]
     #[arg(long, value_name = "H")]
-    authority_host: Option<String>,
+    pub(super) authority_host: Option<String>,
     /// Post to this URL instead (another OAuth server, certgen serve); scopes are sent as given
     #[arg(long, value_name = "URL", conflicts_with = "authority_host")]
-    token_endpoint: Option<String>,
+    pub(super) token_endpoint: Option<String>,
     /// The assertion's aud claim, instead of the URL posted to
     #[arg(long, value_name = "URL", conflicts_with = "secret_file")]
     audience: Option<String>,
@@ -74,10 +74,10 @@ pub struct TokenArgs {
     x5c: bool,
     /// Extra trusted root certificate(s), PEM or DER (e.g. the ca_file of certgen serve)
     #[arg(long, value_name = "PEM")]
-    ca_file: Option<PathBuf>,
+    pub(super) ca_file: Option<PathBuf>,
     /// Seconds allowed for the whole exchange, retries included
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
-    timeout: u64,
+    pub(super) timeout: u64,
     /// Neither read nor write the token cache
     #[arg(long)]
     no_cache: bool,
@@ -92,7 +92,7 @@ pub struct TokenArgs {
         value_name = "FORM",
         ignore_case = true
     )]
-    output: OutputForm,
+    pub(super) output: OutputForm,
     #[command(flatten)]
     credential: CredentialArgs,
     /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
@@ -101,13 +101,19 @@ pub struct TokenArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputForm {
+pub(super) enum OutputForm {
     Token,
     Header,
     Json,
 }
 
 pub fn run(args: TokenArgs) -> Result<()> {
+    let token = get(&args)?;
+    print(&args, &token)
+}
+
+/// The token the flags describe (cache first), as `certgen call` sends it too.
+pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
     let tenant = tenant(args.tenant.as_deref());
     if tenant.is_none() && args.token_endpoint.is_none() {
         return Err(Error::usage("no tenant: give --tenant T")
@@ -151,19 +157,19 @@ pub fn run(args: TokenArgs) -> Result<()> {
         scopes: &sent_scopes,
         ..Default::default()
     };
-    let token = match credential(&args)? {
+    let token = match credential(args)? {
         Proof::Secret { secret, source } => {
             let credential = ClientSecretCredential::new(&tenant, client_id, secret, options)
-                .map_err(|e| locally(e, &args))?;
+                .map_err(|e| locally(e, args))?;
             sent.endpoint = credential.endpoint();
             sent.credential = SentCredential::Secret { source: &source };
             let result = runtime.block_on(credential.get_token(&scopes));
-            result.map_err(|e| explained(e, &sent, &args))?
+            result.map_err(|e| explained(e, &sent, args))?
         }
         Proof::Certificate(certificate) => {
             let credential =
                 ClientCertificateCredential::new(&tenant, client_id, certificate, options)
-                    .map_err(|e| locally(e, &args))?;
+                    .map_err(|e| locally(e, args))?;
             let (file, file_has_key) = args.credential.certificate_file();
             sent.endpoint = credential.endpoint();
             sent.credential = SentCredential::Certificate {
@@ -173,10 +179,10 @@ pub fn run(args: TokenArgs) -> Result<()> {
                 alg: certgen::assertion::SigningAlg::from(args.alg).name(),
             };
             let result = runtime.block_on(credential.get_token(&scopes));
-            result.map_err(|e| explained(e, &sent, &args))?
+            result.map_err(|e| explained(e, &sent, args))?
         }
     };
-    print(&args, &token)
+    Ok(token)
 }
 
 /// An error found before anything was sent; the CA file is named by its flag.

@@ -94,20 +94,7 @@ pub struct TokenClient {
 
 impl TokenClient {
     pub fn new(options: ClientOptions) -> Result<TokenClient> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("certgen/", env!("CARGO_PKG_VERSION")))
-            // A token endpoint does not redirect; following one would re-post the credential
-            // to a place the user never named.
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(path) = &options.ca_file {
-            builder = builder.tls_certs_merge(read_roots(path)?);
-        }
-        if !options.proxy_from_env {
-            builder = builder.no_proxy();
-        }
-        let http = builder.build().map_err(|e| {
-            Error::failure(format!("cannot set up the HTTPS client: {}", chain(&e)))
-        })?;
+        let http = http_client(&options)?;
         Ok(TokenClient { http, options })
     }
 
@@ -140,9 +127,7 @@ impl TokenClient {
             }
             let server_date = header_str(&headers, DATE).and_then(parse_http_date);
             if is_retryable(status) && attempt < self.options.max_attempts {
-                let wait = retry_after(&headers, server_date, received_at)
-                    .unwrap_or_else(|| backoff(attempt))
-                    .min(self.options.retry_after_cap);
+                let wait = retry_wait(&headers, server_date, received_at, attempt, &self.options);
                 if Instant::now() + wait < deadline {
                     tokio::time::sleep(wait).await;
                     continue;
@@ -171,17 +156,44 @@ impl TokenClient {
             .await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                // Keep what fits: enough to explain, never unbounded memory.
-                body.extend_from_slice(&chunk[..MAX_BODY_BYTES - body.len()]);
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
+        // Keep what fits: enough to explain, never unbounded memory.
+        let (body, _) = read_capped(&mut response, MAX_BODY_BYTES).await?;
         Ok((status, headers, body))
     }
+}
+
+/// Reads a response body up to `max` bytes; `true` when there was more (then dropped).
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    max: usize,
+) -> reqwest::Result<(Vec<u8>, bool)> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            body.extend_from_slice(&chunk[..max - body.len()]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// The HTTPS client of the transport rules above (also used to call APIs with the token).
+/// It never follows a redirect: a token endpoint does not redirect, and following one would
+/// re-send the credential (or a bearer token) to a place the user never named.
+pub(crate) fn http_client(options: &ClientOptions) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("certgen/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(path) = &options.ca_file {
+        builder = builder.tls_certs_merge(read_roots(path)?);
+    }
+    if !options.proxy_from_env {
+        builder = builder.no_proxy();
+    }
+    builder
+        .build()
+        .map_err(|e| Error::failure(format!("cannot set up the HTTPS client: {}", chain(&e))))
 }
 
 /// The form of the v2 client-credentials request.
@@ -244,6 +256,19 @@ fn is_retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
+/// How long to wait before attempt `attempt + 1`: `Retry-After`, else [`backoff`], capped.
+pub(crate) fn retry_wait(
+    headers: &HeaderMap,
+    server_date: Option<OffsetDateTime>,
+    received_at: OffsetDateTime,
+    attempt: u32,
+    options: &ClientOptions,
+) -> Duration {
+    retry_after(headers, server_date, received_at)
+        .unwrap_or_else(|| backoff(attempt))
+        .min(options.retry_after_cap)
+}
+
 /// Wait before attempt `attempt + 1` when the server did not say: 1 s, then 2 s.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1 << (attempt - 1).min(4))
@@ -266,12 +291,12 @@ fn retry_after(
     Some(Duration::from_secs(secs))
 }
 
-fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<&str> {
+pub(crate) fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A transport failure, with its cause in words.
-fn transport_error(e: reqwest::Error, url: &Url, options: &ClientOptions) -> Error {
+pub(crate) fn transport_error(e: reqwest::Error, url: &Url, options: &ClientOptions) -> Error {
     let host = url.host_str().unwrap_or("the server");
     let port = url.port_or_known_default().unwrap_or(443);
     let (kind, cause) = cause_of(&e, host, port, options.timeout);

@@ -54,6 +54,13 @@ pub enum Aadsts {
         key_start: OffsetDateTime,
         key_end: OffsetDateTime,
     },
+    /// 700027: the signature verifies with a registered certificate that is past its
+    /// `notAfter`; Entra refuses the key then, whatever the assertion says.
+    ExpiredKey {
+        thumbprint: String,
+        key_start: OffsetDateTime,
+        key_end: OffsetDateTime,
+    },
     /// 50032: the registered key is weaker than RSA 2048.
     WeakRsaKey { bits: usize },
     /// 5002741: `aud` holds more than one value.
@@ -107,7 +114,9 @@ impl Aadsts {
             Aadsts::InvalidSecret { .. } => 7000215,
             Aadsts::ExpiredSecret { .. } => 7000222,
             Aadsts::InvalidJwt(_) => 50027,
-            Aadsts::KeyNotFound { .. } | Aadsts::BadSignature { .. } => 700027,
+            Aadsts::KeyNotFound { .. }
+            | Aadsts::BadSignature { .. }
+            | Aadsts::ExpiredKey { .. } => 700027,
             Aadsts::WeakRsaKey { .. } => 50032,
             Aadsts::TooManyAudiences(_) => 5002741,
             Aadsts::AudienceMismatch => 700023,
@@ -146,6 +155,7 @@ impl Aadsts {
             | Aadsts::ExpiredSecret { .. }
             | Aadsts::KeyNotFound { .. }
             | Aadsts::BadSignature { .. }
+            | Aadsts::ExpiredKey { .. }
             | Aadsts::WeakRsaKey { .. }
             | Aadsts::TooManyAudiences(_)
             | Aadsts::AudienceMismatch
@@ -248,6 +258,19 @@ impl Aadsts {
                 "Client assertion contains an invalid signature. [Reason - The provided \
                  signature value did not match the expected signature value., Thumbprint of key \
                  used by client: '{thumbprint}', Found key 'Start={}, End={}']",
+                key_date(*key_start),
+                key_date(*key_end)
+            ),
+            // UNCONFIRMED: the live wording of this Reason is not recorded; "The key used is
+            // expired." in the bracket of the other 700027 reasons is what the spec names.
+            Aadsts::ExpiredKey {
+                thumbprint,
+                key_start,
+                key_end,
+            } => format!(
+                "Client assertion contains an invalid signature. [Reason - The key used is \
+                 expired., Thumbprint of key used by client: '{thumbprint}', Found key \
+                 'Start={}, End={}']",
                 key_date(*key_start),
                 key_date(*key_end)
             ),

@@ -74,7 +74,8 @@ pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts>
         check_thumbprint_pairing(alg, s256, sha1)?;
     }
     let (certificate, sent) = find_certificate(x.app, s256, sha1, x.policy())?;
-    check_signature(certificate, sent, alg, &jws)?;
+    check_signature(certificate, sent.clone(), alg, &jws)?;
+    check_key_dates(certificate, sent, x.now)?;
     let claims = &jws.claims;
     check_audience(claims.get("aud"), x)?;
     check_issuer(claims, x)?;
@@ -139,6 +140,18 @@ fn check_signature(
         key_start: certificate.not_before,
         key_end: certificate.not_after,
     })
+}
+
+/// A registered certificate past its `notAfter` is refused, as Entra refuses an expired key.
+fn check_key_dates(certificate: &Certificate, thumbprint: String, now: i64) -> Result<(), Aadsts> {
+    if certificate.not_after.unix_timestamp() <= now {
+        return Err(Aadsts::ExpiredKey {
+            thumbprint,
+            key_start: certificate.not_before,
+            key_end: certificate.not_after,
+        });
+    }
+    Ok(())
 }
 
 /// `iss` and `sub` are both the client id.
@@ -487,6 +500,7 @@ mod tests {
             client_id: "c".into(),
             display_name: String::new(),
             object_id: String::new(),
+            application_object_id: String::new(),
             certificates: vec![],
             secrets: vec![],
             roles: HashMap::new(),

@@ -88,6 +88,7 @@ mod tests {
             client_id: "c".into(),
             display_name: "c".into(),
             object_id: "o".into(),
+            application_object_id: "a".into(),
             certificates: Vec::new(),
             secrets: vec![
                 secret("old", at(1_000)),

@@ -44,6 +44,8 @@ pub struct App {
     pub display_name: String,
     /// The service principal's object id: `oid` and `sub` in tokens.
     pub object_id: String,
+    /// The application object's id: Graph's `/applications/{id}` and an addKey proof's `iss`.
+    pub application_object_id: String,
     pub certificates: Vec<Certificate>,
     pub secrets: Vec<AppSecret>,
     /// Granted app roles, by resource app id.
@@ -81,12 +83,31 @@ pub struct Resource {
     pub token_version: TokenVersion,
 }
 
+/// A directory user, as the Graph slice lists it (`[[user]]` in the config file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    /// Lower-case GUID.
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail: Option<String>,
+    pub job_title: Option<String>,
+    pub mobile_phone: Option<String>,
+    pub office_location: Option<String>,
+    pub preferred_language: Option<String>,
+    pub business_phones: Vec<String>,
+}
+
 /// Everything registered.
 #[derive(Debug, Clone)]
 pub struct Registry {
     pub tenants: Vec<Tenant>,
     pub apps: Vec<App>,
     pub resources: Vec<Resource>,
+    /// The directory's users, in the file's order (Graph's `/v1.0/users`).
+    pub users: Vec<User>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
     pub default_tenant: bool,
 }
@@ -112,6 +133,27 @@ struct ConfigFile {
     app: Vec<AppEntry>,
     #[serde(default)]
     resource: Vec<ResourceEntry>,
+    #[serde(default)]
+    user: Vec<UserEntry>,
+}
+
+/// One `[[user]]`: snake_case keys like the rest of the file; Graph's camelCase in answers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    /// Default: derived from the user principal name, so it is stable across runs.
+    id: Option<String>,
+    user_principal_name: String,
+    display_name: Option<String>,
+    given_name: Option<String>,
+    surname: Option<String>,
+    mail: Option<String>,
+    job_title: Option<String>,
+    mobile_phone: Option<String>,
+    office_location: Option<String>,
+    preferred_language: Option<String>,
+    #[serde(default)]
+    business_phones: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +171,8 @@ struct AppEntry {
     client_id: String,
     display_name: Option<String>,
     object_id: Option<String>,
+    /// Default: derived from the client id, distinct from the service principal's object_id.
+    application_object_id: Option<String>,
     /// Certificate files, relative to the config file.
     #[serde(default)]
     certificates: Vec<PathBuf>,
@@ -259,10 +303,12 @@ impl Registry {
                 )));
             }
         }
+        let users = load_users(&file.user)?;
         Ok(Registry {
             tenants,
             apps,
             resources,
+            users,
             default_tenant,
         })
     }
@@ -273,6 +319,13 @@ impl Registry {
             t.id.eq_ignore_ascii_case(name)
                 || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
         })
+    }
+
+    /// The app whose application object has this id (Graph's `/applications/{id}`).
+    pub fn app_by_object_id(&self, id: &str) -> Option<&App> {
+        self.apps
+            .iter()
+            .find(|a| a.application_object_id.eq_ignore_ascii_case(id))
     }
 
     pub fn app(&self, client_id: &str) -> Option<&App> {
@@ -354,10 +407,49 @@ fn new_app(client_id: &str) -> App {
         client_id: client_id.to_string(),
         display_name: format!("app {client_id}"),
         object_id: name_based_guid(&format!("service principal {client_id}")),
+        application_object_id: name_based_guid(&format!("application {client_id}")),
         certificates: Vec::new(),
         secrets: Vec::new(),
         roles: HashMap::new(),
     }
+}
+
+fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
+    let mut users: Vec<User> = Vec::new();
+    for u in entries {
+        let upn = u.user_principal_name.trim();
+        if !upn.contains('@') {
+            return Err(Error::failure(format!(
+                "user '{upn}': user_principal_name must look like name@domain"
+            )));
+        }
+        let id = match &u.id {
+            Some(id) => guid(id, "user id")?,
+            None => name_based_guid(&format!("user {}", upn.to_ascii_lowercase())),
+        };
+        if users
+            .iter()
+            .any(|x| x.id == id || x.user_principal_name.eq_ignore_ascii_case(upn))
+        {
+            return Err(Error::failure(format!(
+                "user {upn} ({id}) is listed twice in the config file"
+            )));
+        }
+        users.push(User {
+            id,
+            user_principal_name: upn.to_string(),
+            display_name: u.display_name.clone(),
+            given_name: u.given_name.clone(),
+            surname: u.surname.clone(),
+            mail: u.mail.clone(),
+            job_title: u.job_title.clone(),
+            mobile_phone: u.mobile_phone.clone(),
+            office_location: u.office_location.clone(),
+            preferred_language: u.preferred_language.clone(),
+            business_phones: u.business_phones.clone(),
+        });
+    }
+    Ok(users)
 }
 
 fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
@@ -454,6 +546,15 @@ fn app_from_file(
     }
     if let Some(oid) = &a.object_id {
         app.object_id = guid(oid, "app object_id")?;
+    }
+    if let Some(id) = &a.application_object_id {
+        app.application_object_id = guid(id, "app application_object_id")?;
+    }
+    if app.application_object_id == app.object_id {
+        return Err(Error::failure(format!(
+            "app {client_id}: application_object_id and object_id are the same; in Entra the \
+             application object and its service principal are two objects"
+        )));
     }
     for c in &a.certificates {
         let path = if c.is_absolute() {

@@ -68,6 +68,7 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/{tenant}/discovery/keys", get(keys_v1))
         .route("/{tenant}/discovery/instance", get(instance_discovery))
         .route("/health", get(health))
+        .merge(super::graph::router(service.clone()))
         .fallback(not_found)
         .with_state(service)
         .layer(axum::middleware::from_fn(|req, next| {

@@ -11,6 +11,7 @@
 //! | [`tokens`] | access tokens (v1/v2 shapes) and the signing key |
 //! | [`metadata`] | discovery documents and JWKS |
 //! | [`state`] | the state folder: TLS certificate and signing key |
+//! | [`graph`] | a slice of Microsoft Graph under `/v1.0/` (users, applications) |
 //! | [`handlers`] | routes and limits |
 //! | [`body_limit`] | the body limit, with a 413 the client can read |
 //! | [`access_log`] | one line per request |
@@ -29,6 +30,7 @@ pub mod client_secret;
 pub mod config;
 pub mod face;
 pub mod grant;
+pub mod graph;
 pub mod handlers;
 pub mod instance_discovery;
 pub mod metadata;
@@ -96,6 +98,8 @@ pub struct Ready {
     pub token_endpoint: String,
     pub jwks_uri: String,
     pub ca_file: Option<PathBuf>,
+    /// The Graph slice's root (`{base}/v1.0`): `certgen call {graph}/users`.
+    pub graph: String,
     /// `--proxy`: `proxy`, `proxy_ca_file` and `env`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<proxy::ReadyFields>,
@@ -256,6 +260,7 @@ fn ready_line(
         jwks_uri: format!("{authority}/discovery/v2.0/keys"),
         authority,
         ca_file: tls.map(|t| t.ca_file.clone()),
+        graph: format!("{base}/v1.0"),
         proxy: None,
     }
 }

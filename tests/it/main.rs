@@ -10,12 +10,14 @@ mod support;
 mod protected_api;
 
 mod assertion;
+mod call;
 mod decode;
 mod fuzz_corpus;
 mod harden;
 mod identity_errors;
 mod new;
 mod serve_assertion_forms;
+mod serve_graph;
 mod serve_msal;
 mod serve_process;
 mod serve_proxy;

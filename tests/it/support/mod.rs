@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // not every helper is used by every build of the tests
 
+pub mod graph;
 pub mod serve;
 pub mod token_stub;
 pub mod verify;

@@ -1,0 +1,200 @@
+//! Calling Microsoft Graph (or any API) with an app-only bearer token, as `az rest` does for a
+//! user: one request, retried on 429 and 503 as `Retry-After` says (capped), or every page of a
+//! collection followed through `@odata.nextLink` and merged into one document.
+//!
+//! The transport is the token client's (TLS roots plus `--ca-file`, proxies from the
+//! environment, no redirects, `http://` only to loopback), so the token goes exactly where the
+//! credential would. Bodies are read up to [`MAX_RESPONSE_BYTES`]; paging stops at
+//! [`MAX_PAGES`] and refuses a `nextLink` to another origin, which would receive the token.
+
+use std::time::Instant;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, DATE};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::odata::{next_link, ODataError, Pages};
+use crate::authority;
+use crate::error::{Error, Result};
+use crate::identity::client::{header_str, http_client, read_capped, retry_wait, transport_error};
+use crate::identity::response::parse_http_date;
+use crate::identity::ClientOptions;
+
+/// Largest answer kept: far above a Graph page (999 users), bounded all the same.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// Most pages followed by [`ApiClient::get_all`].
+pub const MAX_PAGES: usize = 10_000;
+
+/// One API request (the bearer token is added by the client).
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    pub url: Url,
+    /// Sent as given; `Content-Type: application/json` is added to a body without one.
+    pub headers: HeaderMap,
+    pub body: Option<Vec<u8>>,
+}
+
+impl ApiRequest {
+    pub fn get(url: Url) -> ApiRequest {
+        ApiRequest {
+            method: Method::GET,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+}
+
+/// What the API answered (after any retries).
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub version: reqwest::Version,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// Requests made, the first included.
+    pub attempts: u32,
+}
+
+impl ApiResponse {
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// The OData error of an error answer, when the body is one.
+    pub fn odata_error(&self) -> Option<ODataError> {
+        ODataError::parse(&self.body)
+    }
+}
+
+/// Every page of a collection, or the answer that stopped the paging.
+#[derive(Debug)]
+pub enum AllPages {
+    /// One document: the first page's `@odata.context`, `value` with every item.
+    Merged { document: Value, pages: usize },
+    /// A page answered with an error (or with something that is not a collection).
+    Failed(ApiResponse),
+}
+
+/// A reusable API client.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    options: ClientOptions,
+}
+
+impl ApiClient {
+    pub fn new(options: ClientOptions) -> Result<ApiClient> {
+        Ok(ApiClient {
+            http: http_client(&options)?,
+            options,
+        })
+    }
+
+    /// Sends `request` with `Authorization: Bearer {token}`; 429 and 503 are retried (up to
+    /// `max_attempts`) within `timeout`. An error answer is an `Ok` response; only a failure
+    /// to reach the API (or a body past the limit) is an `Err`.
+    pub async fn send(&self, request: &ApiRequest, token: &str) -> Result<ApiResponse> {
+        authority::check_endpoint_url(request.url.as_str())?;
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Error::failure("the access token holds characters a header cannot"))?;
+        bearer.set_sensitive(true);
+        let deadline = Instant::now() + self.options.timeout;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut builder = self
+                .http
+                .request(request.method.clone(), request.url.clone())
+                .headers(request.headers.clone())
+                .header(AUTHORIZATION, bearer.clone())
+                .timeout(deadline.saturating_duration_since(Instant::now()));
+            if let Some(body) = &request.body {
+                if !request.headers.contains_key(CONTENT_TYPE) {
+                    builder = builder.header(CONTENT_TYPE, "application/json");
+                }
+                builder = builder.body(body.clone());
+            }
+            let unreachable = |e: reqwest::Error| transport_error(e, &request.url, &self.options);
+            let mut response = builder.send().await.map_err(unreachable)?;
+            let status = response.status();
+            let version = response.version();
+            let headers = response.headers().clone();
+            let (body, cut) = read_capped(&mut response, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(unreachable)?;
+            if cut {
+                return Err(Error::failure(format!(
+                    "the answer from {} is larger than {} MiB; not read",
+                    request.url,
+                    MAX_RESPONSE_BYTES >> 20
+                )));
+            }
+            if matches!(status.as_u16(), 429 | 503) && attempt < self.options.max_attempts {
+                let received = OffsetDateTime::now_utc();
+                let server_date = header_str(&headers, DATE).and_then(parse_http_date);
+                let wait = retry_wait(&headers, server_date, received, attempt, &self.options);
+                if Instant::now() + wait < deadline {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            return Ok(ApiResponse {
+                version,
+                status,
+                headers,
+                body,
+                attempts: attempt,
+            });
+        }
+    }
+
+    /// GETs `request` and every page after it (`@odata.nextLink`), merged.
+    pub async fn get_all(&self, request: &ApiRequest, token: &str) -> Result<AllPages> {
+        let origin = request.url.origin();
+        let mut pages = Pages::new();
+        let mut next = request.clone();
+        next.method = Method::GET;
+        loop {
+            let response = self.send(&next, token).await?;
+            if !response.is_success() {
+                return Ok(AllPages::Failed(response));
+            }
+            let page: Value = match serde_json::from_slice(&response.body) {
+                Ok(v) => v,
+                Err(_) => return Ok(AllPages::Failed(response)),
+            };
+            let link = next_link(&page).map(str::to_string);
+            if let Err(why) = pages.push(page) {
+                return Err(Error::failure(format!(
+                    "--all: {why}; {} is not a collection",
+                    next.url
+                )));
+            }
+            let Some(link) = link else {
+                let count = pages.pages();
+                return Ok(AllPages::Merged {
+                    document: pages.finish(),
+                    pages: count,
+                });
+            };
+            let url = Url::parse(&link).map_err(|e| {
+                Error::failure(format!("@odata.nextLink '{link}' is not a URL ({e})"))
+            })?;
+            if url.origin() != origin {
+                return Err(Error::failure(format!(
+                    "@odata.nextLink points to another origin ({}); the token is not sent there",
+                    url.origin().ascii_serialization()
+                )));
+            }
+            if pages.pages() >= MAX_PAGES {
+                return Err(Error::failure(format!(
+                    "--all: more than {MAX_PAGES} pages; narrow the query (e.g. $filter, $select)"
+                )));
+            }
+            next.url = url;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Microsoft Graph (and any API that takes Entra tokens) from a daemon: which cloud's Graph a
+//! URL is on and the scope to ask for, Graph's OData error and paging shapes, and the
+//! application permissions that decide what an app-only caller may read.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`client`] | one call with retries, or every page of a collection |
+//! | [`cloud`] | Graph hosts per cloud; the scope a URL needs |
+//! | [`odata`] | the error envelope, `@odata.nextLink` pages |
+//! | [`permissions`] | app roles on Graph and what they allow |
+
+pub mod client;
+pub mod cloud;
+pub mod odata;
+pub mod permissions;
+
+pub use client::{AllPages, ApiClient, ApiRequest, ApiResponse};
+pub use cloud::{graph_host, scope_for_url};
+pub use odata::{ErrorEnvelope, InnerError, ODataError, Pages};

@@ -1,0 +1,73 @@
+//! Graph's application permissions (app roles on Microsoft Graph) that this crate knows about:
+//! which ones let an app-only caller read what, and which one to ask an administrator for.
+//! `certgen serve` decides 200 or 403 from these lists, and `certgen call` names the least
+//! privileged one in its hint, so the two always agree.
+
+/// Roles that let an app read every user (`GET /users`, `GET /users/{id}`). `User.Read.All`
+/// is the least privileged (user-list.md; the Python daemon sample's troubleshooting).
+pub const READ_USERS: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+/// Roles that let an app read other apps' application objects (application-get.md). An app
+/// reads its own object with no role at all.
+pub const READ_APPLICATIONS: &[&str] = &[
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Application.ReadWrite.OwnedBy",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+/// Whether any of `granted` is among `accepted`.
+pub fn allows(granted: &[&str], accepted: &[&str]) -> bool {
+    granted.iter().any(|g| accepted.contains(g))
+}
+
+/// The least privileged application permission for reading the collection a Graph path
+/// starts with (`/v1.0/users/…` → `User.Read.All`), when this crate knows it.
+pub fn least_privileged_read(path: &str) -> Option<&'static str> {
+    let first = path
+        .trim_start_matches('/')
+        .split('/')
+        .find(|s| !s.is_empty() && !s.starts_with("v1.0") && !s.starts_with("beta"))?;
+    // `applications(appId='…')` names the collection before its key.
+    let collection = first.split('(').next().unwrap_or(first);
+    Some(match collection.to_ascii_lowercase().as_str() {
+        "users" => "User.Read.All",
+        "applications" | "serviceprincipals" => "Application.Read.All",
+        "groups" => "Group.Read.All",
+        "devices" => "Device.Read.All",
+        "sites" => "Sites.Read.All",
+        "organization" | "directoryobjects" | "domains" => "Directory.Read.All",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_role_to_ask_for_follows_the_collection() {
+        assert_eq!(least_privileged_read("/v1.0/users"), Some("User.Read.All"));
+        assert_eq!(
+            least_privileged_read("/v1.0/users/ada@contoso.example"),
+            Some("User.Read.All")
+        );
+        assert_eq!(
+            least_privileged_read("/v1.0/applications(appId='x')"),
+            Some("Application.Read.All")
+        );
+        assert_eq!(
+            least_privileged_read("/beta/groups"),
+            Some("Group.Read.All")
+        );
+        assert_eq!(least_privileged_read("/v1.0/me"), None);
+        assert!(allows(&["Directory.Read.All"], READ_USERS));
+        assert!(!allows(&["Application.Read.All"], READ_USERS));
+    }
+}

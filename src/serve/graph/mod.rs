@@ -1,0 +1,236 @@
+//! A slice of Microsoft Graph on the token service's own listener, under `/v1.0/`: what a
+//! daemon calls once it has a token (users; reading application objects), answered as Graph
+//! answers, so the whole job can be rehearsed offline.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`auth`] | the bearer check (`verify` over the service's own key set) |
+//! | [`error`] | Graph's error envelope, headers and `WWW-Authenticate` |
+//! | [`query`] | `$select`, `$top`, paging, `@odata.context` |
+//! | [`users`] | `/users`, `/users/{id or UPN}` |
+//! | [`applications`] | `/applications…`: self-read, `Application.Read.All` for others |
+//!
+//! Routing is done here by hand over the path's segments, because Graph's keys are OData
+//! segments (`applications(appId='…')`) that a route pattern cannot express. A new action on
+//! an application (`…/addKey`, `…/removeKey`) is one more arm of [`Route`] and of [`dispatch`].
+
+pub mod applications;
+pub mod auth;
+pub mod error;
+pub mod query;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use self::applications::AppKey;
+use self::auth::{Caller, GraphAuth};
+use self::error::{GraphError, RequestIds, CONTENT_TYPE};
+use self::query::Query;
+use super::access_log::LogNote;
+use super::grant::TokenService;
+
+/// The Graph slice's state: the token service (registry, base URL) and the bearer check.
+pub struct Graph {
+    service: Arc<TokenService>,
+    auth: GraphAuth,
+}
+
+/// Routes `/v1.0` and everything under it; merged into the service's router.
+pub fn router<S>(service: Arc<TokenService>) -> Router<S> {
+    let graph = Arc::new(Graph {
+        auth: GraphAuth::new(&service),
+        service,
+    });
+    Router::new()
+        .route("/v1.0", any(handle))
+        .route("/v1.0/", any(handle))
+        .route("/v1.0/{*rest}", any(handle))
+        .with_state(graph)
+}
+
+/// Where a request's path points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Users,
+    User(String),
+    Me,
+    Applications,
+    Application(AppKey),
+    /// A segment this slice does not serve (the first such).
+    Unknown(String),
+}
+
+impl Route {
+    /// Parses the path after `/v1.0/` (percent-decoded segment by segment).
+    pub fn parse(path: &str) -> Route {
+        let rest = path.strip_prefix("/v1.0").unwrap_or(path);
+        let segments: Vec<String> = rest
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .collect();
+        let seg = |i: usize| segments.get(i).map(String::as_str);
+        let unknown = |i: usize| Route::Unknown(seg(i).unwrap_or_default().to_string());
+        match seg(0) {
+            Some("users") => match (seg(1), seg(2)) {
+                (None, _) => Route::Users,
+                (Some(id), None) => Route::User(id.to_string()),
+                _ => unknown(2),
+            },
+            Some("me") => Route::Me,
+            Some("applications") => match (seg(1), seg(2)) {
+                (None, _) => Route::Applications,
+                (Some(id), None) => Route::Application(AppKey::ObjectId(id.to_string())),
+                _ => unknown(2),
+            },
+            Some(first) => match AppKey::from_segment(first) {
+                Some(key) if seg(1).is_none() => Route::Application(key),
+                Some(_) => unknown(1),
+                None => unknown(0),
+            },
+            None => Route::Unknown(String::new()),
+        }
+    }
+}
+
+async fn handle(
+    State(g): State<Arc<Graph>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let ids = RequestIds::new(&headers);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let (result, client_id) = match g.auth.check(authorization).await {
+        Err(e) => (Err(e), None),
+        Ok(caller) => {
+            let route = Route::parse(uri.path());
+            let result = dispatch(&g, &caller, &method, &route, uri.query());
+            (result, Some(caller.app_id))
+        }
+    };
+    let mut resp = match result {
+        Ok(body) => {
+            let mut resp = (StatusCode::OK, body.to_string()).into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            ids.stamp(&mut resp);
+            resp
+        }
+        Err(e) => e.response(&ids, &g.service.base),
+    };
+    resp.extensions_mut().insert(LogNote {
+        client_id,
+        aadsts: None,
+    });
+    resp
+}
+
+/// Serves one authenticated request.
+fn dispatch(
+    g: &Graph,
+    caller: &Caller,
+    method: &Method,
+    route: &Route,
+    raw_query: Option<&str>,
+) -> Result<Value, GraphError> {
+    let registry = &g.service.registry;
+    let base = graph_base(&g.service);
+    if let Route::Unknown(segment) = route {
+        return Err(GraphError::unknown_segment(segment));
+    }
+    if method != Method::GET {
+        return Err(GraphError::method_not_allowed());
+    }
+    match route {
+        Route::Users => users::list(registry, caller, &Query::parse(raw_query, false)?, &base),
+        Route::User(id) => users::get(
+            registry,
+            caller,
+            id,
+            &Query::parse(raw_query, false)?,
+            &base,
+        ),
+        // Graph's answer to an app-only token (msgraph-sdk-php#1163).
+        Route::Me if caller.app_only => Err(GraphError::bad_request(
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        )),
+        Route::Me => Err(GraphError::unknown_segment("me")),
+        Route::Applications => {
+            applications::list(registry, caller, &Query::parse(raw_query, true)?, &base)
+        }
+        Route::Application(key) => applications::get(
+            registry,
+            caller,
+            key,
+            &Query::parse(raw_query, false)?,
+            &base,
+        ),
+        Route::Unknown(segment) => Err(GraphError::unknown_segment(segment)),
+    }
+}
+
+/// The base of the Graph URLs this service writes (`@odata.context`, `@odata.nextLink`): the
+/// service's own, so a client following a link comes back here.
+pub fn graph_base(service: &TokenService) -> String {
+    service.base.clone()
+}
+
+/// Apps that may read the directory's users, with the role that lets each (for the banner).
+pub fn user_readers(registry: &super::config::Registry) -> Vec<(&super::config::App, &str)> {
+    registry
+        .apps
+        .iter()
+        .filter_map(|a| {
+            let roles = a.roles.get(crate::graph::cloud::GRAPH_APP_ID)?;
+            let role = roles
+                .iter()
+                .find(|r| crate::graph::permissions::READ_USERS.contains(&r.as_str()))?;
+            Some((a, role.as_str()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_to_routes() {
+        assert_eq!(Route::parse("/v1.0/users"), Route::Users);
+        assert_eq!(Route::parse("/v1.0/users/"), Route::Users);
+        assert_eq!(
+            Route::parse("/v1.0/users/ada%40contoso.example"),
+            Route::User("ada@contoso.example".into())
+        );
+        assert_eq!(Route::parse("/v1.0/me"), Route::Me);
+        assert_eq!(
+            Route::parse("/v1.0/applications(appId=%276f1c%27)"),
+            Route::Application(AppKey::AppId("6f1c".into()))
+        );
+        assert_eq!(
+            Route::parse("/v1.0/applications/abc"),
+            Route::Application(AppKey::ObjectId("abc".into()))
+        );
+        assert_eq!(
+            Route::parse("/v1.0/applications/abc/owners"),
+            Route::Unknown("owners".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups"),
+            Route::Unknown("groups".into())
+        );
+        assert_eq!(Route::parse("/v1.0"), Route::Unknown(String::new()));
+    }
+}
