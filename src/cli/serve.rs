@@ -61,6 +61,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = serve::handlers::DEFAULT_MAX_IN_FLIGHT as u32,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     max_in_flight: u32,
+    /// Seconds before a certificate added with Graph's addKey gets tokens (a real tenant
+    /// takes from seconds to a minute), to rehearse that lag
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    replication_delay: u64,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -90,6 +94,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             LogFormat::Text
         },
         max_in_flight: args.max_in_flight as usize,
+        replication_delay_secs: args.replication_delay,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,13 +6,17 @@
 //! |---|---|
 //! | [`client`] | one call with retries, or every page of a collection |
 //! | [`cloud`] | Graph hosts per cloud; the scope a URL needs |
+//! | [`keycred`] | the `keyCredential` object; `customKeyIdentifier` read as hex or base64 |
+//! | [`proof`] | the addKey/removeKey proof-of-possession JWT and Graph's rules for it |
 //! | [`odata`] | the error envelope, `@odata.nextLink` pages |
 //! | [`permissions`] | app roles on Graph and what they allow |
 
 pub mod client;
 pub mod cloud;
+pub mod keycred;
 pub mod odata;
 pub mod permissions;
+pub mod proof;
 
 pub use client::{AllPages, ApiClient, ApiRequest, ApiResponse};
 pub use cloud::{graph_host, scope_for_url};

@@ -7,6 +7,7 @@ use super::aadsts::Aadsts;
 use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
 use super::client_secret::{self, SecretMatch};
 use super::config::{Registry, Resource, Tenant};
+use super::keys::KeyRegistry;
 use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
 use crate::authority::{is_dns_name, is_guid};
 use crate::secret::Secret;
@@ -23,6 +24,8 @@ pub struct TokenService {
     pub audience_bases: Vec<String>,
     pub strict: bool,
     pub replay: ReplayGuard,
+    /// The certificates registered on each app now (Graph's `addKey`/`removeKey`).
+    pub keys: KeyRegistry,
 }
 
 /// One token request as the endpoint received it.
@@ -102,6 +105,14 @@ impl TokenService {
                 client_id: client_id.clone(),
                 tenant: req.tenant.to_string(),
             })?;
+        let live;
+        let app = match self.keys.usable(app, req.now) {
+            Some(changed) => {
+                live = changed;
+                &live
+            }
+            None => app,
+        };
 
         let mut secrets: Vec<Secret> = Vec::new();
         if let Some(s) = field("client_secret").filter(|s| !s.is_empty()) {
