@@ -3,7 +3,10 @@
 //! like Entra for tests.
 //!
 //! The library holds the domain; the `certgen` binary is a thin layer of argument parsing and
-//! printing over it. One module per concept:
+//! printing over it. Cargo features: `serve` (the token service and `verify::bearer`'s axum glue:
+//! axum, hyper-util, tower-http) and `cli` (the binary: clap, the terminal prompt; implies
+//! `serve`), both on by default; `default-features = false` builds the library without them.
+//! One module per concept:
 //!
 //! | module | concept |
 //! |---|---|
@@ -23,7 +26,7 @@
 //! | [`token`] | getting an access token ([`token::acquire`](fn@token::acquire): cache first, network on a miss), the request, its cache, and explanations of error answers |
 //! | [`graph`] | Microsoft Graph from a daemon: cloud hosts, the scope of a URL, OData errors and paging, app permissions |
 //! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
-//! | [`serve`] | the local token service that behaves like Entra (`certgen serve`) |
+//! | `serve` | the local token service that behaves like Entra (`certgen serve`); feature `serve` |
 //! | [`error`] | the one error type, with hints and exit-code kinds |
 
 pub mod assertion;
@@ -40,6 +43,7 @@ pub mod key;
 pub mod paths;
 pub mod pkcs12;
 pub mod secret;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod thumbprint;
 pub mod token;

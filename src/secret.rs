@@ -81,7 +81,7 @@ impl SecretSource {
         }
         if let Some(prompt) = &self.prompt {
             if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-                let value = rpassword::prompt_password(prompt)
+                let value = prompt_password(prompt)
                     .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
                 return Ok(Some(Secret(value)));
             }
@@ -99,9 +99,9 @@ impl SecretSource {
         {
             if let Some(prompt) = &self.prompt {
                 if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-                    let first = rpassword::prompt_password(prompt)
+                    let first = prompt_password(prompt)
                         .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
-                    let again = rpassword::prompt_password("Repeat it: ")
+                    let again = prompt_password("Repeat it: ")
                         .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
                     if first != again {
                         return Err(Error::failure("the two passwords differ"));
@@ -112,6 +112,18 @@ impl SecretSource {
         }
         self.read()
     }
+}
+
+/// The terminal prompt comes with the CLI (`cli` feature); a library build never prompts.
+#[cfg(feature = "cli")]
+use rpassword::prompt_password;
+
+#[cfg(not(feature = "cli"))]
+fn prompt_password(_prompt: &str) -> std::io::Result<String> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "this build has no terminal prompt",
+    ))
 }
 
 /// The largest secret file read.

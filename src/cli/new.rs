@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use certgen::certificate::Certificate;
 use certgen::files::{self, OutputFile};
-use certgen::generate::{self, KeySize, NewCertificate, Profile, Subject};
+use certgen::generate::{self, Generated, KeySize, NewCertificate, Profile, Subject};
 use certgen::pkcs12::{self, Pkcs12Flavor};
-use certgen::secret::SecretSource;
+use certgen::secret::{Secret, SecretSource};
 use certgen::{Error, Result};
 use clap::Args;
 use serde_json::json;
@@ -74,76 +75,16 @@ pub struct NewArgs {
 }
 
 pub fn run(args: NewArgs) -> Result<()> {
-    let subject = match (&args.cn, &args.subject) {
-        (Some(cn), _) => Subject::common_name(cn)?,
-        (None, Some(dn)) => Subject::parse(dn)?,
-        (None, None) => Subject::common_name("certgen")?,
-    };
-    let base = match &args.name {
-        Some(n) => {
-            if n.is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." {
-                return Err(Error::usage(format!(
-                    "--name '{n}' must be a plain file name without a folder"
-                ))
-                .with_hint("use --out DIR for the folder"));
-            }
-            n.clone()
-        }
-        None => generate::file_safe(subject.cn().unwrap_or("certgen")),
-    };
-    let want_pfx = args.pfx || args.legacy_pfx;
-    if args.no_password && !want_pfx {
-        return Err(Error::usage(
-            "--no-password goes with --pfx or --legacy-pfx",
-        ));
-    }
-    if args.no_password && args.encrypt_key {
-        return Err(Error::usage(
-            "--encrypt-key needs a password, and --no-password asks for none",
-        ));
-    }
+    let subject = subject_of(&args)?;
+    let base = base_name(&args, &subject)?;
+    check_password_flags(&args)?;
     let key_size = KeySize::from_bits(args.key_size.parse().unwrap_or(0))?;
 
     files::check_output_dir(&args.out)?;
-    // Names relative to the current folder print as typed, not as `./name`.
-    let path = |ext: &str| {
-        let file = format!("{base}.{ext}");
-        if args.out == Path::new(".") {
-            PathBuf::from(file)
-        } else {
-            args.out.join(file)
-        }
-    };
-    let (crt, cer, key_path) = (path("crt"), path("cer"), path("key"));
-    let pfx_path = want_pfx.then(|| path("pfx"));
-    let csr_path = args.csr.then(|| path("csr"));
-
+    let paths = Paths::new(&args, &base);
     // Refuse before the (slow) key generation and before asking for a password.
-    let mut targets: Vec<&Path> = vec![&crt, &cer, &key_path];
-    targets.extend(pfx_path.as_deref());
-    targets.extend(csr_path.as_deref());
-    files::check_targets(&targets, args.force)?;
-
-    let password = if (want_pfx && !args.no_password) || args.encrypt_key {
-        let source = SecretSource::file(args.password_file.clone())
-            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
-            .prompt("Password for the new key/PFX: ");
-        match source.read_new()? {
-            Some(pw) if pw.is_empty() => {
-                return Err(Error::failure("the password is empty")
-                    .with_hint("use --no-password for a PKCS#12 file without a password"))
-            }
-            Some(pw) => Some(pw),
-            None => {
-                return Err(Error::failure("a password is needed and none was given").with_hint(
-                    "give --password-file FILE (- for stdin) or set AZURE_CLIENT_CERTIFICATE_PASSWORD; \
-                     --no-password makes an unprotected PKCS#12 on purpose",
-                ))
-            }
-        }
-    } else {
-        None
-    };
+    files::check_targets(&paths.all(), args.force)?;
+    let password = read_password(&args)?;
 
     let request = NewCertificate {
         subject,
@@ -153,18 +94,135 @@ pub fn run(args: NewArgs) -> Result<()> {
         profile: Profile::ClientAuth,
     };
     let generated = with_progress(key_size, || generate::generate(&request))?;
-    let cert = &generated.cert;
+    let outputs = output_files(&args, &paths, &generated, password.as_ref(), &base)?;
+    files::write_all(&outputs, args.force)?;
 
-    let key_pem = match (&password, args.encrypt_key) {
+    if args.json {
+        output::print_json(&json_report(&generated.cert, &paths))
+    } else {
+        output::write_stdout(&text_report(&args, &generated.cert, &paths))
+    }
+}
+
+/// --cn, else --subject, else CN=certgen.
+fn subject_of(args: &NewArgs) -> Result<Subject> {
+    match (&args.cn, &args.subject) {
+        (Some(cn), _) => Subject::common_name(cn),
+        (None, Some(dn)) => Subject::parse(dn),
+        (None, None) => Subject::common_name("certgen"),
+    }
+}
+
+/// The base of the file names: --name as given (a plain file name), else the CN made file-safe.
+fn base_name(args: &NewArgs, subject: &Subject) -> Result<String> {
+    match &args.name {
+        Some(n) => {
+            if n.is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." {
+                return Err(Error::usage(format!(
+                    "--name '{n}' must be a plain file name without a folder"
+                ))
+                .with_hint("use --out DIR for the folder"));
+            }
+            Ok(n.clone())
+        }
+        None => Ok(generate::file_safe(subject.cn().unwrap_or("certgen"))),
+    }
+}
+
+fn wants_pfx(args: &NewArgs) -> bool {
+    args.pfx || args.legacy_pfx
+}
+
+/// --no-password only makes sense for a PKCS#12 file, and never with an encrypted key.
+fn check_password_flags(args: &NewArgs) -> Result<()> {
+    if args.no_password && !wants_pfx(args) {
+        return Err(Error::usage(
+            "--no-password goes with --pfx or --legacy-pfx",
+        ));
+    }
+    if args.no_password && args.encrypt_key {
+        return Err(Error::usage(
+            "--encrypt-key needs a password, and --no-password asks for none",
+        ));
+    }
+    Ok(())
+}
+
+/// The files `certgen new` writes.
+struct Paths {
+    crt: PathBuf,
+    cer: PathBuf,
+    key: PathBuf,
+    pfx: Option<PathBuf>,
+    csr: Option<PathBuf>,
+}
+
+impl Paths {
+    fn new(args: &NewArgs, base: &str) -> Paths {
+        // Names relative to the current folder print as typed, not as `./name`.
+        let path = |ext: &str| {
+            let file = format!("{base}.{ext}");
+            if args.out == Path::new(".") {
+                PathBuf::from(file)
+            } else {
+                args.out.join(file)
+            }
+        };
+        Paths {
+            crt: path("crt"),
+            cer: path("cer"),
+            key: path("key"),
+            pfx: wants_pfx(args).then(|| path("pfx")),
+            csr: args.csr.then(|| path("csr")),
+        }
+    }
+
+    fn all(&self) -> Vec<&Path> {
+        let mut all: Vec<&Path> = vec![&self.crt, &self.cer, &self.key];
+        all.extend(self.pfx.as_deref());
+        all.extend(self.csr.as_deref());
+        all
+    }
+}
+
+/// The password for the PKCS#12 file or the encrypted key, when one of them needs it.
+fn read_password(args: &NewArgs) -> Result<Option<Secret>> {
+    if !((wants_pfx(args) && !args.no_password) || args.encrypt_key) {
+        return Ok(None);
+    }
+    let source = SecretSource::file(args.password_file.clone())
+        .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+        .prompt("Password for the new key/PFX: ");
+    match source.read_new()? {
+        Some(pw) if pw.is_empty() => Err(Error::failure("the password is empty")
+            .with_hint("use --no-password for a PKCS#12 file without a password")),
+        Some(pw) => Ok(Some(pw)),
+        None => Err(Error::failure("a password is needed and none was given").with_hint(
+            "give --password-file FILE (- for stdin) or set AZURE_CLIENT_CERTIFICATE_PASSWORD; \
+             --no-password makes an unprotected PKCS#12 on purpose",
+        )),
+    }
+}
+
+/// The contents of every file, made before any is written.
+fn output_files(
+    args: &NewArgs,
+    paths: &Paths,
+    generated: &Generated,
+    password: Option<&Secret>,
+    base: &str,
+) -> Result<Vec<OutputFile>> {
+    let cert = &generated.cert;
+    let key_pem = match (password, args.encrypt_key) {
         (Some(pw), true) => generated.key.to_encrypted_pkcs8_pem(pw)?,
         _ => generated.key.to_pkcs8_pem(),
     };
     let mut outputs = vec![
-        OutputFile::public(crt.clone(), cert.to_pem()),
-        OutputFile::public(cer.clone(), cert.der().to_vec()),
-        OutputFile::private(key_path.clone(), key_pem),
+        OutputFile::public(paths.crt.clone(), cert.to_pem()),
+        OutputFile::public(paths.cer.clone(), cert.der().to_vec()),
+        OutputFile::private(paths.key.clone(), key_pem),
     ];
-    if let Some(p) = &pfx_path {
+    if let Some(p) = &paths.pfx {
         let flavor = if args.legacy_pfx {
             Pkcs12Flavor::Legacy
         } else {
@@ -174,40 +232,44 @@ pub fn run(args: NewArgs) -> Result<()> {
             cert,
             &[],
             &generated.key,
-            password.as_ref().filter(|_| !args.no_password),
+            password.filter(|_| !args.no_password),
             flavor,
-            &base,
+            base,
         )?;
         outputs.push(OutputFile::private(p.clone(), bytes));
     }
-    if let Some(p) = &csr_path {
+    if let Some(p) = &paths.csr {
         outputs.push(OutputFile::public(p.clone(), generated.csr_pem.clone()));
     }
-    files::write_all(&outputs, args.force)?;
+    Ok(outputs)
+}
 
+/// The `--json` document: the certificate's facts and the files written.
+fn json_report(cert: &Certificate, paths: &Paths) -> serde_json::Value {
     let show = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-    if args.json {
-        let mut doc = json!({
-            "subject": cert.subject,
-            "serial": cert.serial,
-            "not_before": certgen::certificate::rfc3339(cert.not_before),
-            "not_after": certgen::certificate::rfc3339(cert.not_after),
-            "key": cert.key.describe(),
-            "thumbprint": cert.thumbprints.thumbprint(),
-            "thumbprint_sha256": cert.thumbprints.thumbprint_sha256(),
-            "x5t": cert.thumbprints.x5t(),
-            "x5t_s256": cert.thumbprints.x5t_s256(),
-        });
-        doc["files"] = json!({
-            "cert": crt.display().to_string(),
-            "der": cer.display().to_string(),
-            "key": key_path.display().to_string(),
-            "pfx": show(&pfx_path),
-            "csr": show(&csr_path),
-        });
-        return output::print_json(&doc);
-    }
+    let mut doc = json!({
+        "subject": cert.subject,
+        "serial": cert.serial,
+        "not_before": certgen::certificate::rfc3339(cert.not_before),
+        "not_after": certgen::certificate::rfc3339(cert.not_after),
+        "key": cert.key.describe(),
+        "thumbprint": cert.thumbprints.thumbprint(),
+        "thumbprint_sha256": cert.thumbprints.thumbprint_sha256(),
+        "x5t": cert.thumbprints.x5t(),
+        "x5t_s256": cert.thumbprints.x5t_s256(),
+    });
+    doc["files"] = json!({
+        "cert": paths.crt.display().to_string(),
+        "der": paths.cer.display().to_string(),
+        "key": paths.key.display().to_string(),
+        "pfx": show(&paths.pfx),
+        "csr": show(&paths.csr),
+    });
+    doc
+}
 
+/// The text report: the certificate's facts, each file with what it is for, and the next step.
+fn text_report(args: &NewArgs, cert: &Certificate, paths: &Paths) -> String {
     let mut text = String::new();
     text += &format!("subject     {}\n", cert.subject);
     text += &format!("serial      {}\n", cert.serial);
@@ -215,17 +277,17 @@ pub fn run(args: NewArgs) -> Result<()> {
     text += &format!("key         {}\n\n", cert.key.describe());
     text += &output::thumbprint_lines(cert, "");
     text += "\nfiles\n";
-    text += &format!("  {:<28} certificate, PEM\n", crt.display());
+    text += &format!("  {:<28} certificate, PEM\n", paths.crt.display());
     text += &format!(
         "  {:<28} certificate, DER: upload this one\n",
-        cer.display()
+        paths.cer.display()
     );
     text += &format!(
         "  {:<28} private key, PKCS#8{} (0600): keep it secret\n",
-        key_path.display(),
+        paths.key.display(),
         if args.encrypt_key { ", encrypted" } else { "" }
     );
-    if let Some(p) = &pfx_path {
+    if let Some(p) = &paths.pfx {
         text += &format!(
             "  {:<28} PKCS#12 with key and certificate, {}{} (0600)\n",
             p.display(),
@@ -241,14 +303,14 @@ pub fn run(args: NewArgs) -> Result<()> {
             }
         );
     }
-    if let Some(p) = &csr_path {
+    if let Some(p) = &paths.csr {
         text += &format!("  {:<28} certificate request (PKCS#10)\n", p.display());
     }
     text += &format!(
         "\nnext: upload {} in App registrations → Certificates & secrets → Certificates\n",
-        cer.display()
+        paths.cer.display()
     );
-    output::write_stdout(&text)
+    text
 }
 
 /// Runs `f`, showing a progress line on stderr meanwhile when a 4096-bit key is made on a

@@ -253,74 +253,13 @@ impl Registry {
     ) -> Result<Registry> {
         let (file, base_dir) = match config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| Error::io("read the config file", path, &e))?;
-                let file: ConfigFile = toml::from_str(&text).map_err(|e| {
-                    let err = Error::failure(format!(
-                        "{}: {}",
-                        path.display(),
-                        e.message().trim_end_matches('.')
-                    ));
-                    if e.message().contains("unknown field `secret") {
-                        err.with_hint(
-                            "secrets never go in the config file: name an environment variable \
-                             with secret_env = [\"MY_APP_SECRET\"]",
-                        )
-                    } else {
-                        err
-                    }
-                })?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                (file, dir)
+                (read_config_file(path)?, dir)
             }
             None => (ConfigFile::default(), PathBuf::new()),
         };
-
-        let mut tenants: Vec<Tenant> = Vec::new();
-        for t in &file.tenant {
-            add_tenant(&mut tenants, &t.id, &t.domains)?;
-        }
-        for t in &flags.tenants {
-            add_tenant(&mut tenants, t, &[])?;
-        }
-        let default_tenant = tenants.is_empty();
-        if default_tenant {
-            add_tenant(&mut tenants, DEFAULT_TENANT, &[])?;
-        }
-
-        let mut resources = vec![Resource {
-            app_id: GRAPH_APP_ID.into(),
-            display_name: "Microsoft Graph".into(),
-            identifier_uris: vec![GRAPH_URI.into()],
-            roles: Vec::new(),
-            // Graph's tokens are v1 (`ver` 1.0, `aud` https://graph.microsoft.com), as live.
-            token_version: TokenVersion::V1,
-        }];
-        for r in &file.resource {
-            let app_id = guid(&r.app_id, "resource app_id")?;
-            if resources.iter().any(|x| x.app_id == app_id) {
-                return Err(Error::failure(format!(
-                    "resource {app_id} is registered twice"
-                )));
-            }
-            let token_version = match r.access_token_version {
-                None | Some(1) => TokenVersion::V1,
-                Some(2) => TokenVersion::V2,
-                Some(v) => {
-                    return Err(Error::failure(format!(
-                        "resource {app_id}: access_token_version {v} is not 1 or 2"
-                    )))
-                }
-            };
-            resources.push(Resource {
-                display_name: r.display_name.clone().unwrap_or_else(|| app_id.clone()),
-                app_id,
-                identifier_uris: r.identifier_uris.clone(),
-                roles: r.roles.clone(),
-                token_version,
-            });
-        }
-
+        let (tenants, default_tenant) = tenants(&file, flags)?;
+        let resources = resources(&file)?;
         let mut apps: Vec<App> = Vec::new();
         for a in &file.app {
             let client_id = guid(&a.client_id, "app client_id")?;
@@ -329,77 +268,9 @@ impl Registry {
                     "app {client_id} is registered twice in the config file"
                 )));
             }
-            let mut app = new_app(&client_id);
-            if let Some(n) = &a.display_name {
-                app.display_name = n.clone();
-            }
-            if let Some(oid) = &a.object_id {
-                app.object_id = guid(oid, "app object_id")?;
-            }
-            if let Some(id) = &a.application_object_id {
-                app.application_object_id = guid(id, "app application_object_id")?;
-            }
-            if app.application_object_id == app.object_id {
-                return Err(Error::failure(format!(
-                    "app {client_id}: application_object_id and object_id are the same; in \
-                     Entra the application object and its service principal are two objects"
-                )));
-            }
-            for c in &a.certificates {
-                let path = if c.is_absolute() {
-                    c.clone()
-                } else {
-                    base_dir.join(c)
-                };
-                app.certificates
-                    .extend(load_certificates(&client_id, &path)?);
-            }
-            for entry in &a.secret_env {
-                app.secrets.push(AppSecret {
-                    value: secret_from_env(&client_id, &entry.var, env)?,
-                    expires: entry
-                        .expires
-                        .as_ref()
-                        .map(|e| expiry(&client_id, &entry.var, e))
-                        .transpose()?,
-                });
-            }
-            for (resource, roles) in &a.roles {
-                let Some(r) = find_resource(&resources, resource) else {
-                    return Err(Error::failure(format!(
-                        "app {client_id}: roles are granted on '{resource}', which is not a \
-                         registered resource"
-                    ))
-                    .with_hint("add a [[resource]] with that app_id or identifier URI"));
-                };
-                for role in roles {
-                    if !r.roles.is_empty() && !r.roles.contains(role) {
-                        return Err(Error::failure(format!(
-                            "app {client_id}: role '{role}' is not defined by resource '{}'",
-                            r.display_name
-                        )));
-                    }
-                }
-                app.roles
-                    .entry(r.app_id.clone())
-                    .or_default()
-                    .extend(roles.iter().cloned());
-            }
-            apps.push(app);
+            apps.push(app_from_file(&client_id, a, &base_dir, &resources, env)?);
         }
-        for (client_id, path) in &flags.app_certs {
-            let client_id = guid(client_id, "--app CLIENT_ID")?;
-            let certs = load_certificates(&client_id, path)?;
-            app_entry(&mut apps, &client_id).certificates.extend(certs);
-        }
-        for (client_id, var) in &flags.app_secrets {
-            let client_id = guid(client_id, "--app-secret CLIENT_ID")?;
-            let value = secret_from_env(&client_id, var, env)?;
-            app_entry(&mut apps, &client_id).secrets.push(AppSecret {
-                value,
-                expires: None,
-            });
-        }
+        add_flag_apps(&mut apps, flags, env)?;
         for app in &apps {
             if app.certificates.is_empty() && app.secrets.is_empty() {
                 return Err(Error::failure(format!(
@@ -566,6 +437,184 @@ fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
         }
     };
     &mut apps[index]
+}
+
+/// The TOML file, parsed; a secret written in it is refused with a hint to name a variable.
+fn read_config_file(path: &Path) -> Result<ConfigFile> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io("read the config file", path, &e))?;
+    toml::from_str(&text).map_err(|e| {
+        let err = Error::failure(format!(
+            "{}: {}",
+            path.display(),
+            e.message().trim_end_matches('.')
+        ));
+        if e.message().contains("unknown field `secret") {
+            err.with_hint(
+                "secrets never go in the config file: name an environment variable \
+                 with secret_env = [\"MY_APP_SECRET\"]",
+            )
+        } else {
+            err
+        }
+    })
+}
+
+/// The file's tenants, then the flags' ones; [`DEFAULT_TENANT`] when there are none (`true`).
+fn tenants(file: &ConfigFile, flags: &Flags) -> Result<(Vec<Tenant>, bool)> {
+    let mut tenants: Vec<Tenant> = Vec::new();
+    for t in &file.tenant {
+        add_tenant(&mut tenants, &t.id, &t.domains)?;
+    }
+    for t in &flags.tenants {
+        add_tenant(&mut tenants, t, &[])?;
+    }
+    let default_tenant = tenants.is_empty();
+    if default_tenant {
+        add_tenant(&mut tenants, DEFAULT_TENANT, &[])?;
+    }
+    Ok((tenants, default_tenant))
+}
+
+/// Microsoft Graph, always there, then the file's resources.
+fn resources(file: &ConfigFile) -> Result<Vec<Resource>> {
+    let mut resources = vec![Resource {
+        app_id: GRAPH_APP_ID.into(),
+        display_name: "Microsoft Graph".into(),
+        identifier_uris: vec![GRAPH_URI.into()],
+        roles: Vec::new(),
+        // Graph's tokens are v1 (`ver` 1.0, `aud` https://graph.microsoft.com), as live.
+        token_version: TokenVersion::V1,
+    }];
+    for r in &file.resource {
+        let app_id = guid(&r.app_id, "resource app_id")?;
+        if resources.iter().any(|x| x.app_id == app_id) {
+            return Err(Error::failure(format!(
+                "resource {app_id} is registered twice"
+            )));
+        }
+        let token_version = match r.access_token_version {
+            None | Some(1) => TokenVersion::V1,
+            Some(2) => TokenVersion::V2,
+            Some(v) => {
+                return Err(Error::failure(format!(
+                    "resource {app_id}: access_token_version {v} is not 1 or 2"
+                )))
+            }
+        };
+        resources.push(Resource {
+            display_name: r.display_name.clone().unwrap_or_else(|| app_id.clone()),
+            app_id,
+            identifier_uris: r.identifier_uris.clone(),
+            roles: r.roles.clone(),
+            token_version,
+        });
+    }
+    Ok(resources)
+}
+
+/// One `[[app]]` of the file: its certificates (relative to the file's folder), its secrets
+/// (read from the environment now) and its granted roles.
+fn app_from_file(
+    client_id: &str,
+    a: &AppEntry,
+    base_dir: &Path,
+    resources: &[Resource],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<App> {
+    let mut app = new_app(client_id);
+    if let Some(n) = &a.display_name {
+        app.display_name = n.clone();
+    }
+    if let Some(oid) = &a.object_id {
+        app.object_id = guid(oid, "app object_id")?;
+    }
+    if let Some(id) = &a.application_object_id {
+        app.application_object_id = guid(id, "app application_object_id")?;
+    }
+    if app.application_object_id == app.object_id {
+        return Err(Error::failure(format!(
+            "app {client_id}: application_object_id and object_id are the same; in Entra the \
+             application object and its service principal are two objects"
+        )));
+    }
+    for c in &a.certificates {
+        let path = if c.is_absolute() {
+            c.clone()
+        } else {
+            base_dir.join(c)
+        };
+        app.certificates
+            .extend(load_certificates(client_id, &path)?);
+    }
+    for entry in &a.secret_env {
+        app.secrets.push(AppSecret {
+            value: secret_from_env(client_id, &entry.var, env)?,
+            expires: entry
+                .expires
+                .as_ref()
+                .map(|e| expiry(client_id, &entry.var, e))
+                .transpose()?,
+        });
+    }
+    for (resource, roles) in &a.roles {
+        grant_roles(&mut app, resources, resource, roles)?;
+    }
+    Ok(app)
+}
+
+/// Grants `roles` of `resource` (app id or identifier URI) to `app`; each must be a role the
+/// resource defines (any role for a resource that defines none, as Graph here).
+fn grant_roles(
+    app: &mut App,
+    resources: &[Resource],
+    resource: &str,
+    roles: &[String],
+) -> Result<()> {
+    let client_id = &app.client_id;
+    let Some(r) = find_resource(resources, resource) else {
+        return Err(Error::failure(format!(
+            "app {client_id}: roles are granted on '{resource}', which is not a \
+             registered resource"
+        ))
+        .with_hint("add a [[resource]] with that app_id or identifier URI"));
+    };
+    for role in roles {
+        if !r.roles.is_empty() && !r.roles.contains(role) {
+            return Err(Error::failure(format!(
+                "app {client_id}: role '{role}' is not defined by resource '{}'",
+                r.display_name
+            )));
+        }
+    }
+    app.roles
+        .entry(r.app_id.clone())
+        .or_default()
+        .extend(roles.iter().cloned());
+    Ok(())
+}
+
+/// `--app CLIENT_ID=CERT_FILE` and `--app-secret CLIENT_ID=ENV_VAR`: added to the app of that
+/// id (from the file or an earlier flag), or to a new one.
+fn add_flag_apps(
+    apps: &mut Vec<App>,
+    flags: &Flags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<()> {
+    for (client_id, path) in &flags.app_certs {
+        let client_id = guid(client_id, "--app CLIENT_ID")?;
+        let certs = load_certificates(&client_id, path)?;
+        app_entry(apps, &client_id).certificates.extend(certs);
+    }
+    for (client_id, var) in &flags.app_secrets {
+        let client_id = guid(client_id, "--app-secret CLIENT_ID")?;
+        let value = secret_from_env(&client_id, var, env)?;
+        app_entry(apps, &client_id).secrets.push(AppSecret {
+            value,
+            expires: None,
+        });
+    }
+    Ok(())
 }
 
 /// The certificates of a file (any format certgen reads; a key in the same file is ignored).

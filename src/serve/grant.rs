@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::aadsts::Aadsts;
 use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
 use super::client_secret::{self, SecretMatch};
-use super::config::{Registry, Resource, Tenant};
+use super::config::{App, Registry, Resource, Tenant};
 use super::keys::KeyRegistry;
 use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
 use crate::authority::{is_dns_name, is_guid};
@@ -38,6 +38,16 @@ pub struct TokenRequest<'a> {
     pub authorization: Option<&'a str>,
     /// Seconds since 1970.
     pub now: i64,
+}
+
+impl TokenRequest<'_> {
+    /// The first form field of that name.
+    fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// What a token request came to, with the client id for the log line.
@@ -77,22 +87,14 @@ impl TokenService {
         req: &TokenRequest,
         client_id_out: &mut Option<String>,
     ) -> Result<Value, Aadsts> {
-        let field = |name: &str| {
-            req.form
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
         let tenant = self.tenant(req.tenant, false)?;
-
-        match field("grant_type") {
+        match req.field("grant_type") {
             None | Some("") => return Err(Aadsts::MissingParameter("grant_type")),
             Some("client_credentials") => {}
             Some(other) => return Err(Aadsts::UnsupportedGrantType(other.to_string())),
         }
-
         let basic = req.authorization.and_then(client_secret::basic_credentials);
-        let client_id = match (field("client_id"), &basic) {
+        let client_id = match (req.field("client_id"), &basic) {
             (Some(id), _) if !id.is_empty() => id.to_string(),
             (_, Some((id, _))) if !id.is_empty() => id.clone(),
             _ => return Err(Aadsts::MissingParameter("client_id")),
@@ -113,65 +115,9 @@ impl TokenService {
             }
             None => app,
         };
-
-        let mut secrets: Vec<Secret> = Vec::new();
-        if let Some(s) = field("client_secret").filter(|s| !s.is_empty()) {
-            secrets.push(Secret::new(s));
-        }
-        if let Some((_, presented)) = basic {
-            secrets.extend(presented);
-        }
-        let assertion = field("client_assertion").filter(|s| !s.is_empty());
-        let auth = match (assertion, secrets.is_empty()) {
-            (None, true) => return Err(Aadsts::NoCredential),
-            (Some(_), false) => return Err(Aadsts::TwoCredentials),
-            (None, false) => match client_secret::check(app, &secrets, req.now) {
-                SecretMatch::Valid => ClientAuth::Secret,
-                SecretMatch::Expired => {
-                    return Err(Aadsts::ExpiredSecret {
-                        client_id: app.client_id.clone(),
-                    })
-                }
-                SecretMatch::None => {
-                    return Err(Aadsts::InvalidSecret {
-                        client_id: app.client_id.clone(),
-                    })
-                }
-            },
-            (Some(jwt), true) => {
-                if field("client_assertion_type") != Some(ASSERTION_TYPE) {
-                    return Err(Aadsts::MissingParameter("client_assertion_type"));
-                }
-                let accepted = client_assertion::validate(
-                    jwt,
-                    &client_assertion::Expected {
-                        app,
-                        tenant,
-                        bases: &self.audience_bases,
-                        now: req.now,
-                        strict: self.strict,
-                    },
-                )?;
-                if self.strict {
-                    if let Some(jti) = &accepted.jti {
-                        self.replay
-                            .check_and_record(&app.client_id, jti, accepted.exp, req.now)?;
-                    }
-                }
-                ClientAuth::Certificate
-            }
-        };
-
-        let (resource, requested_as) = match req.endpoint {
-            Endpoint::V2 => self.scope_resource(field("scope"), req.tenant)?,
-            Endpoint::V1 => {
-                let name = match field("resource") {
-                    Some(r) if !r.trim().is_empty() => r.trim(),
-                    _ => return Err(Aadsts::MissingParameter("resource")),
-                };
-                (self.resource(name, req.tenant)?, name.to_string())
-            }
-        };
+        let basic_secrets = basic.map(|(_, presented)| presented).unwrap_or_default();
+        let auth = self.authenticate(req, tenant, app, basic_secrets)?;
+        let (resource, requested_as) = self.requested_resource(req)?;
         let grant = Grant {
             tenant,
             app,
@@ -183,6 +129,84 @@ impl TokenService {
         };
         let token = tokens::access_token(&self.signer, &grant)?;
         Ok(tokens::response(req.endpoint, token, &grant))
+    }
+
+    /// How the client proved it is `app`: exactly one credential, a secret (from the form or
+    /// HTTP Basic) or a client assertion, checked.
+    fn authenticate(
+        &self,
+        req: &TokenRequest,
+        tenant: &Tenant,
+        app: &App,
+        basic_secrets: Vec<Secret>,
+    ) -> Result<ClientAuth, Aadsts> {
+        let mut secrets: Vec<Secret> = Vec::new();
+        if let Some(s) = req.field("client_secret").filter(|s| !s.is_empty()) {
+            secrets.push(Secret::new(s));
+        }
+        secrets.extend(basic_secrets);
+        let assertion = req.field("client_assertion").filter(|s| !s.is_empty());
+        match (assertion, secrets.is_empty()) {
+            (None, true) => Err(Aadsts::NoCredential),
+            (Some(_), false) => Err(Aadsts::TwoCredentials),
+            (None, false) => match client_secret::check(app, &secrets, req.now) {
+                SecretMatch::Valid => Ok(ClientAuth::Secret),
+                SecretMatch::Expired => Err(Aadsts::ExpiredSecret {
+                    client_id: app.client_id.clone(),
+                }),
+                SecretMatch::None => Err(Aadsts::InvalidSecret {
+                    client_id: app.client_id.clone(),
+                }),
+            },
+            (Some(jwt), true) => {
+                if req.field("client_assertion_type") != Some(ASSERTION_TYPE) {
+                    return Err(Aadsts::MissingParameter("client_assertion_type"));
+                }
+                self.check_assertion(jwt, req.now, tenant, app)?;
+                Ok(ClientAuth::Certificate)
+            }
+        }
+    }
+
+    /// A client assertion for `app`; under `--strict`, also never seen before (its `jti`).
+    fn check_assertion(
+        &self,
+        jwt: &str,
+        now: i64,
+        tenant: &Tenant,
+        app: &App,
+    ) -> Result<(), Aadsts> {
+        let accepted = client_assertion::validate(
+            jwt,
+            &client_assertion::Expected {
+                app,
+                tenant,
+                bases: &self.audience_bases,
+                now,
+                strict: self.strict,
+            },
+        )?;
+        if self.strict {
+            if let Some(jti) = &accepted.jti {
+                self.replay
+                    .check_and_record(&app.client_id, jti, accepted.exp, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The resource asked for (v2: `scope`, v1: `resource`) and the name it was asked by.
+    fn requested_resource(&self, req: &TokenRequest) -> Result<(&Resource, String), Aadsts> {
+        match req.endpoint {
+            Endpoint::V2 => self.scope_resource(req.field("scope"), req.tenant),
+            Endpoint::V1 => {
+                let name = match req.field("resource") {
+                    Some(r) if !r.trim().is_empty() => r.trim(),
+                    _ => return Err(Aadsts::MissingParameter("resource")),
+                };
+                Ok((self.resource(name, req.tenant)?, name.to_string()))
+            }
+        }
     }
 
     /// The one resource a v2 `scope` names (`{resource}/.default`, reference §2.2).

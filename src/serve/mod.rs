@@ -122,71 +122,23 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             state_dir.display()
         ));
     }
-    let tls = if options.http {
-        None
-    } else {
-        let identity = match &options.tls_files {
-            Some((cert, key)) => state::tls_identity_from_files(cert, key)?,
-            None => state::tls_identity(&state_dir)?,
-        };
-        if identity.created {
-            notes.push(format!(
-                "made a new localhost TLS certificate {}: clients must trust it (again)",
-                identity.ca_file.display()
-            ));
-        }
-        Some(identity)
-    };
-
-    let listener = TcpListener::bind(options.listen).map_err(|e| {
-        Error::failure(format!(
-            "cannot listen on {}: {}",
-            options.listen,
-            io_reason(&e)
-        ))
-        .with_hint("choose another --listen address, or port 0 for any free port")
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::failure(format!("cannot use the listening socket: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::failure(format!("cannot read the listening address: {e}")))?;
+    let tls = tls_identity(options, &state_dir, &mut notes)?;
+    let (listener, local) = bind(options.listen)?;
 
     let scheme = if options.http { "http" } else { "https" };
     let base = format!("{scheme}://{}", url_host(local));
-    let mut audience_bases = vec![base.clone()];
-    for host in ["localhost", "127.0.0.1", "[::1]"] {
-        let b = format!("{scheme}://{host}:{}", local.port());
-        if !audience_bases.contains(&b) {
-            audience_bases.push(b);
-        }
-    }
     if registry.default_tenant {
         notes.push(format!(
             "no --tenant given: using the default tenant {}",
             config::DEFAULT_TENANT
         ));
     }
-    let first_tenant = registry
-        .tenants
-        .first()
-        .map(|t| t.id.clone())
-        .unwrap_or_else(|| config::DEFAULT_TENANT.to_string());
-    let authority = format!("{base}/{first_tenant}");
-    let ready = Ready {
-        listen: local.to_string(),
-        token_endpoint: format!("{authority}/oauth2/v2.0/token"),
-        jwks_uri: format!("{authority}/discovery/v2.0/keys"),
-        authority,
-        ca_file: tls.as_ref().map(|t| t.ca_file.clone()),
-        graph: format!("{base}/v1.0"),
-    };
+    let ready = ready_line(&base, local, &registry, tls.as_ref());
     let service = Arc::new(TokenService {
         registry,
         signer,
+        audience_bases: audience_bases(&base, scheme, local.port()),
         base,
-        audience_bases,
         strict: options.strict,
         replay: Default::default(),
         keys: keys::KeyRegistry::new(options.replication_delay_secs),
@@ -201,6 +153,80 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         log: options.log,
         max_in_flight: options.max_in_flight,
     })
+}
+
+/// The TLS certificate and key (`--tls-cert`/`--tls-key`, or the state folder's, made on first
+/// use and noted), or none with `--http`.
+fn tls_identity(
+    options: &Options,
+    state_dir: &std::path::Path,
+    notes: &mut Vec<String>,
+) -> Result<Option<TlsIdentity>> {
+    if options.http {
+        return Ok(None);
+    }
+    let identity = match &options.tls_files {
+        Some((cert, key)) => state::tls_identity_from_files(cert, key)?,
+        None => state::tls_identity(state_dir)?,
+    };
+    if identity.created {
+        notes.push(format!(
+            "made a new localhost TLS certificate {}: clients must trust it (again)",
+            identity.ca_file.display()
+        ));
+    }
+    Ok(Some(identity))
+}
+
+/// A non-blocking listening socket on `listen`, and the address it got (port 0: any free port).
+fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(listen).map_err(|e| {
+        Error::failure(format!("cannot listen on {listen}: {}", io_reason(&e)))
+            .with_hint("choose another --listen address, or port 0 for any free port")
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::failure(format!("cannot use the listening socket: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::failure(format!("cannot read the listening address: {e}")))?;
+    Ok((listener, local))
+}
+
+/// `base`, then the same port as `localhost`, `127.0.0.1` and `[::1]`: the bases an
+/// assertion's `aud` may name, since clients reach the service by any of them.
+fn audience_bases(base: &str, scheme: &str, port: u16) -> Vec<String> {
+    let mut bases = vec![base.to_string()];
+    for host in ["localhost", "127.0.0.1", "[::1]"] {
+        let b = format!("{scheme}://{host}:{port}");
+        if !bases.contains(&b) {
+            bases.push(b);
+        }
+    }
+    bases
+}
+
+/// The ready line, addressed to the first registered tenant.
+fn ready_line(
+    base: &str,
+    local: SocketAddr,
+    registry: &Registry,
+    tls: Option<&TlsIdentity>,
+) -> Ready {
+    let first_tenant = registry
+        .tenants
+        .first()
+        .map(|t| t.id.clone())
+        .unwrap_or_else(|| config::DEFAULT_TENANT.to_string());
+    let authority = format!("{base}/{first_tenant}");
+    Ready {
+        listen: local.to_string(),
+        token_endpoint: format!("{authority}/oauth2/v2.0/token"),
+        jwks_uri: format!("{authority}/discovery/v2.0/keys"),
+        authority,
+        ca_file: tls.map(|t| t.ca_file.clone()),
+        graph: format!("{base}/v1.0"),
+    }
 }
 
 /// Serves until `shutdown` completes, then lets open requests finish (up to [`GRACEFUL_STOP`]).

@@ -17,6 +17,7 @@
 //!
 //! A [`Validator`] is cheap to clone and safe to share between requests.
 
+#[cfg(feature = "serve")]
 pub mod bearer;
 mod discovery;
 mod error;

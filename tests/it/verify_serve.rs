@@ -4,16 +4,12 @@
 //! Tokens are requested with reqwest (a client secret, and a client assertion signed in the
 //! test), as any client would; the validator finds issuer and keys through the served metadata.
 
-mod serve_support;
+use crate::protected_api;
 
-#[allow(dead_code)]
-#[path = "../examples/protected_api.rs"]
-mod protected_api;
-
-use assert_cmd::Command;
+use crate::support::serve::*;
+use crate::support::{certgen, Run};
 use certgen::verify::{Validator, ValidatorOptions, VerifyError};
 use serde_json::{json, Value};
-use serve_support::*;
 
 async fn token(server: &Server, scope: &str) -> String {
     let (status, body) = server.secret_grant(SECRET, scope).await;
@@ -34,26 +30,15 @@ async fn assertion_token(server: &Server, scope: &str) -> String {
         .to_string()
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// `certgen verify TOKEN --authority A --ca-file F ARGS…`
 fn verify(server: &Server, token: &str, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("certgen")
-        .expect("binary")
+    let out = certgen()
         .args(["verify", token, "--authority", &server.field("authority")])
         .args(["--ca-file", &server.field("ca_file")])
         .args(args)
         .output()
         .expect("run");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

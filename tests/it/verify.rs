@@ -1,15 +1,13 @@
 //! The library validator against tokens signed in the test and keys served by a stub IdP.
 
-mod verify_support;
-
 use std::time::Duration;
 
+use crate::support::verify::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certgen::verify::{KeySet, TokenVersion, Validator, ValidatorOptions, VerifyError};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
-use verify_support::*;
 
 fn options() -> ValidatorOptions {
     ValidatorOptions::new([API.to_string(), format!("api://{API}")])

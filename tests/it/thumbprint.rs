@@ -1,11 +1,9 @@
 //! `certgen thumbprint` on every kind of input in fixtures/ (all made by openssl), each value
 //! compared with `openssl x509 -fingerprint` and base64url computed here from openssl's bytes.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 
 const FORMS: [&str; 4] = ["sha1", "sha256", "x5t", "x5t-s256"];

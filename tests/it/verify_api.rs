@@ -1,19 +1,15 @@
 //! The example protected API (`examples/protected_api.rs`) over real HTTP on 127.0.0.1:0.
 //!
-//! The example's own source is compiled into this test (`#[path]`), so the router tested here is
-//! exactly the one `cargo run --example protected_api` serves, without building and spawning the
-//! example binary; `tests/verify_example.rs` runs the binary itself (flags, ready line, SIGTERM).
+//! The example's own source is compiled into the test binary (`#[path]` in main.rs), so the
+//! router tested here is exactly the one `cargo run --example protected_api` serves, without
+//! building and spawning the example binary; `verify_example.rs` runs the binary itself (flags, ready line, SIGTERM).
 
-mod verify_support;
+use crate::protected_api;
 
-#[allow(dead_code)]
-#[path = "../examples/protected_api.rs"]
-mod protected_api;
-
+use crate::support::verify::*;
 use certgen::verify::{Validator, ValidatorOptions};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use verify_support::*;
 
 struct Api {
     url: String,

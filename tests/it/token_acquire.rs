@@ -3,10 +3,9 @@
 //! assertion per attempt, cache warnings through the caller's sink, an explained refusal,
 //! and the async variant.
 
-mod token_stub;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::token_stub::{busy, fake_jwt, field, reply, Stub};
 use certgen::assertion::{AssertionParams, SigningAlg};
 use certgen::credential::Credential;
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
@@ -19,7 +18,6 @@ use certgen::token::{
 use certgen::{ErrorKind, Result};
 use serde_json::json;
 use time::OffsetDateTime;
-use token_stub::{busy, fake_jwt, field, reply, Stub};
 
 const SCOPE: &str = "api://my-api/.default";
 const CLIENT_ID: &str = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";

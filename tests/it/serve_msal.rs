@@ -3,13 +3,11 @@
 //! with a secret, and so does Azure Identity for Python when it is installed. Runs when CERTGEN_TEST_PYTHON names a Python with `msal` installed (.ci/run
 //! sets it up in a venv); otherwise it says it was skipped and passes.
 
-mod serve_support;
-
 use std::process::Command;
 
+use crate::support::serve::*;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use serve_support::*;
 
 fn python() -> Option<String> {
     match std::env::var("CERTGEN_TEST_PYTHON") {

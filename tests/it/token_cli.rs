@@ -3,17 +3,16 @@
 //! transport failures, proxies, and local refusals that must not send anything.
 //! The end-to-end run against `certgen serve` is in `token_e2e.rs`.
 
-mod token_stub;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub, CLEAN_ENV};
+use crate::support::Run;
 use assert_cmd::Command;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use serde_json::{json, Value};
-use token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub, CLEAN_ENV};
 
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -71,7 +70,7 @@ impl Files {
 
 /// `certgen token` with a clean environment: only what the test sets.
 fn certgen(files: &Files) -> Command {
-    let mut cmd = Command::cargo_bin("certgen").unwrap();
+    let mut cmd = crate::support::certgen();
     for var in CLEAN_ENV {
         cmd.env_remove(var);
     }
@@ -111,19 +110,8 @@ fn secret_token(files: &Files, host: &str) -> Command {
     cmd
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(cmd: &mut Command) -> Run {
-    let out = cmd.timeout(Duration::from_secs(60)).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Run::from(cmd.timeout(Duration::from_secs(60)).output().unwrap())
 }
 
 fn decode_segment(jwt: &str, i: usize) -> Value {

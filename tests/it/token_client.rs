@@ -2,10 +2,9 @@
 //! the v2 form, retries with `Retry-After`, the deadline, error answers, redirects, transport
 //! failures in words, and TLS with an extra root.
 
-mod token_stub;
-
 use std::time::{Duration, Instant};
 
+use crate::support::token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub};
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use certgen::secret::Secret;
 use certgen::token::explain::SentCredential;
@@ -13,7 +12,6 @@ use certgen::token::{
     ClientAuth, ClientOptions, FetchError, Sent, TokenClient, TokenRequest, TokenResponse,
 };
 use certgen::{Error, ErrorKind, Result};
-use token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub};
 
 const GRAPH: &str = "https://graph.microsoft.com/.default";
 

@@ -2,13 +2,11 @@
 //! compared with what openssl says about the files, and every refusal leaves the folder as it was.
 //! Also the global command-line surface (--version, help, completions).
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

@@ -3,18 +3,14 @@
 //! token of another audience, 503 retried as `Retry-After` says, the token cache shared with
 //! `certgen token`, and exit 4 when the API cannot be reached.
 
-mod common;
-mod graph_support;
-mod serve_support;
-
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{assert_clean_failure, certgen, certgen_on_terminal};
-use graph_support::*;
+use crate::support::graph::*;
+use crate::support::serve::*;
+use crate::support::{assert_clean_failure, certgen, certgen_on_terminal};
 use serde_json::Value;
-use serve_support::*;
 
 /// `certgen call URL` as READER (or `client_id`) with the fixture certificate, trusting the
 /// service, with its own token cache.

@@ -1,7 +1,6 @@
 //! Shared by the Graph tests: a `certgen serve` config with users and apps holding (or lacking)
 //! Graph roles, an expired certificate made with `openssl ca`, tokens from the service, and
 //! the check that an error body has Graph's envelope field by field (graph-and-flows §1.4).
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -10,7 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::serve_support::*;
+use super::openssl;
+use super::serve::*;
 
 /// Granted User.Read.All on Graph; certificate `main` and the test secret.
 pub const READER: &str = "6f1c5e8a-0000-4000-8000-0000000000a1";

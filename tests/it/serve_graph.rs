@@ -4,14 +4,11 @@
 //! §2), the expired-certificate refusal, and the Python daemon sample's own code path (MSAL +
 //! `requests`) when CERTGEN_TEST_PYTHON names a Python with msal and requests.
 
-mod graph_support;
-mod serve_support;
-
 use std::process::Command;
 
-use graph_support::*;
+use crate::support::graph::*;
+use crate::support::serve::*;
 use serde_json::{json, Value};
-use serve_support::*;
 
 #[tokio::test]
 async fn users_are_listed_paged_selected_and_read_one_by_one() {

@@ -6,8 +6,6 @@
 //! from an earlier build may be stale; so the test runs `cargo build --example protected_api`
 //! itself (a no-op when it is up to date) with the profile and target directory of this test.
 
-mod verify_support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -15,8 +13,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::support::verify::*;
 use serde_json::{json, Value};
-use verify_support::*;
 
 const EXAMPLE: &str = "protected_api";
 

@@ -7,24 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::Value;
 
+use crate::support::{assert_clean_failure, certgen, now, openssl_output};
+
 const CLIENT_ID: &str = "97e0a5b7-d745-40b6-94fe-5f77d35c6e05";
 const TENANT_GUID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const PASSWORD: &str = "s3cret pass";
-
-const AZURE_VARS: [&str; 7] = [
-    "AZURE_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_AUTHORITY_HOST",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-    "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-    "AZURE_CLIENT_SECRET",
-];
 
 /// The scratch folder with every credential form, made once per test run by openssl.
 fn fx() -> &'static Path {
@@ -79,15 +70,6 @@ fn path(name: &str) -> String {
     fx().join(name).display().to_string()
 }
 
-/// certgen with no Azure variables inherited from the caller's environment.
-fn certgen() -> Command {
-    let mut cmd = Command::cargo_bin("certgen").unwrap();
-    for v in AZURE_VARS {
-        cmd.env_remove(v);
-    }
-    cmd
-}
-
 fn run(args: &[&str]) -> Output {
     certgen().args(args).output().unwrap()
 }
@@ -124,16 +106,8 @@ fn ok_jwt(out: &Output) -> String {
 
 /// A refusal: the exit code, nothing on stdout, one `error:` line (plus hints) on stderr.
 fn refused(out: &Output, code: i32, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(
-        lines[1..].iter().all(|l| l.starts_with("hint: ")),
-        "{stderr}"
-    );
-    assert!(lines[0].contains(needle), "{:?} not in {stderr}", needle);
+    let error = assert_clean_failure(out, code);
+    assert!(error.contains(needle), "{needle:?} not in {error}");
 }
 
 fn b64url_json(part: &str) -> (String, Value) {
@@ -158,13 +132,6 @@ fn parts(jwt: &str) -> Parts {
         header,
         claims,
     }
-}
-
-fn openssl(args: &[&str]) -> Output {
-    std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Verifies the JWT's signature with `openssl dgst` against `pub_pem`.
@@ -197,19 +164,19 @@ fn openssl_verifies_salt(jwt: &str, pub_pem: &str, alg: &str, salt: &str) -> boo
         sig_path.display().to_string(),
     );
     args.extend(["-verify", pub_pem, "-signature", &s, &i]);
-    openssl(&args).status.success()
+    openssl_output(&args).status.success()
 }
 
 /// base64url of the fingerprint bytes `openssl x509 -fingerprint` prints.
 fn openssl_x5t(cert: &str, digest: &str) -> String {
-    let out = openssl(&["x509", "-in", cert, "-noout", "-fingerprint", digest]);
+    let out = openssl_output(&["x509", "-in", cert, "-noout", "-fingerprint", digest]);
     let text = String::from_utf8(out.stdout).unwrap();
     let hex_part = text.trim().split_once('=').unwrap().1.replace(':', "");
     URL_SAFE_NO_PAD.encode(hex::decode(hex_part).unwrap())
 }
 
 fn openssl_der(cert: &str) -> Vec<u8> {
-    openssl(&["x509", "-in", cert, "-outform", "DER"]).stdout
+    openssl_output(&["x509", "-in", cert, "-outform", "DER"]).stdout
 }
 
 fn is_uuid_v4(s: &str) -> bool {
@@ -241,10 +208,7 @@ fn check_claims(claims: &Value, aud: &str, lifetime: i64) {
     assert!(claims["exp"].is_u64() && claims["iat"].is_u64() && claims["nbf"].is_u64());
     assert_eq!(iat, nbf);
     assert_eq!(exp - iat, lifetime);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = now();
     assert!((now - iat).abs() <= 60, "iat {iat} is not now ({now})");
 }
 
@@ -279,7 +243,7 @@ fn ps256_is_the_default_and_openssl_verifies_it() {
     assert!(openssl_verifies(&jwt, &path("leaf.pub"), "PS256"));
     // The check has teeth: another key, or PKCS#1 v1.5 padding, does not verify.
     let other_pub = fx().join("other.pub");
-    openssl(&[
+    openssl_output(&[
         "x509",
         "-in",
         &path("other.pem"),

@@ -1,11 +1,9 @@
-//! Test helpers shared by the verify tests (tests/verify*.rs): RSA keys made in the test, tokens signed with them,
+//! Test helpers shared by the verify tests (tests/it/verify*.rs): RSA keys made in the test, tokens signed with them,
 //! and a stub identity provider (metadata + JWKS on 127.0.0.1:0, counting metadata and key-set fetches per version).
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -19,6 +17,8 @@ use base64::Engine;
 use certgen::key::{KeyKind, PrivateKey};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
+
+pub use super::{now, signing_input};
 
 pub const TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const OTHER_TENANT: &str = "22222222-2222-2222-2222-222222222222";
@@ -69,21 +69,6 @@ impl TestKey {
             .expect("sign");
         format!("{input}.{sig}")
     }
-}
-
-pub fn signing_input(header: &Value, claims: &Value) -> String {
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    )
-}
-
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
 }
 
 /// The claims of a v2 app-only token as Entra writes them.

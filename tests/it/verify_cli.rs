@@ -1,28 +1,22 @@
 //! `certgen verify` as users run it: exit codes, one error line, stdout only on success, and a
 //! token made entirely by the openssl CLI.
 
-mod verify_support;
-
-use std::path::Path;
-use std::process::Command as Std;
-
-use assert_cmd::Command;
+use crate::support::verify::*;
+use crate::support::{certgen, openssl_in, Run};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::json;
 use tempfile::TempDir;
-use verify_support::*;
 
 const ISSUER: &str = "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/v2.0";
 
 /// What one run of `certgen verify` showed.
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// How `certgen verify` refuses a token: exit 1, one line, nothing on stdout.
+trait Rejected {
+    fn assert_rejected(&self, reason: &str);
 }
 
-impl Outcome {
+impl Rejected for Run {
     fn assert_rejected(&self, reason: &str) {
         assert_eq!(self.code, 1, "stderr: {}", self.stderr);
         assert!(
@@ -38,25 +32,16 @@ impl Outcome {
             self.stderr
         );
     }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).expect("one JSON document on stdout")
-    }
 }
 
 /// `certgen verify ARGS…` with `stdin` fed in.
-fn verify(args: &[&str], stdin: Option<&str>) -> Outcome {
-    let mut cmd = Command::cargo_bin("certgen").expect("binary");
+fn verify(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = certgen();
     cmd.arg("verify").args(args);
     if let Some(input) = stdin {
         cmd.write_stdin(input.to_string());
     }
-    let out = cmd.output().expect("run certgen");
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(cmd.output().expect("run certgen"))
 }
 
 /// A key and its JWKS file, for `--jwks-file` runs.
@@ -92,7 +77,7 @@ impl FileKeys {
         ]
     }
 
-    fn verify(&self, token: &str, extra: &[&str]) -> Outcome {
+    fn verify(&self, token: &str, extra: &[&str]) -> Run {
         let mut args = self.args(token);
         args.extend(extra);
         verify(&args, None)
@@ -344,27 +329,14 @@ fn https_authority_trusted_through_ca_file() {
     assert!(out.stderr.contains("\nhint: "), "{}", out.stderr);
 }
 
-fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {
-    let out = Std::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// Key, JWKS modulus and RS256 signature all made by the openssl CLI: certgen verify accepts it
 /// and refuses it once one payload byte changes.
 #[test]
 fn token_signed_by_openssl_is_accepted() {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
-    openssl(
+    openssl_in(
+        d,
         &[
             "genpkey",
             "-algorithm",
@@ -374,10 +346,12 @@ fn token_signed_by_openssl_is_accepted() {
             "-out",
             "k.pem",
         ],
-        d,
     );
-    let modulus =
-        String::from_utf8(openssl(&["rsa", "-in", "k.pem", "-noout", "-modulus"], d)).unwrap();
+    let modulus = String::from_utf8(openssl_in(
+        d,
+        &["rsa", "-in", "k.pem", "-noout", "-modulus"],
+    ))
+    .unwrap();
     let n = hex::decode(modulus.trim().trim_start_matches("Modulus=")).unwrap();
     let jwk = json!({"kty": "RSA", "use": "sig", "kid": "ossl", "n": URL_SAFE_NO_PAD.encode(n), "e": "AQAB"});
     std::fs::write(d.join("keys.json"), json!({"keys": [jwk]}).to_string()).unwrap();
@@ -385,7 +359,10 @@ fn token_signed_by_openssl_is_accepted() {
     let header = json!({"alg": "RS256", "typ": "JWT", "kid": "ossl"});
     let input = signing_input(&header, &v2_claims(ISSUER, TENANT, &[]));
     std::fs::write(d.join("input"), &input).unwrap();
-    let sig = URL_SAFE_NO_PAD.encode(openssl(&["dgst", "-sha256", "-sign", "k.pem", "input"], d));
+    let sig = URL_SAFE_NO_PAD.encode(openssl_in(
+        d,
+        &["dgst", "-sha256", "-sign", "k.pem", "input"],
+    ));
     let keys = d.join("keys.json").display().to_string();
     let check = |token: &str| {
         verify(

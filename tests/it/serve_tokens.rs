@@ -3,13 +3,11 @@
 //! roles from the config — each token verified against the JWKS with jsonwebtoken, and one
 //! signature cross-checked with the `openssl` CLI.
 
-mod serve_support;
-
+use crate::support::serve::*;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
-use serve_support::*;
 
 /// Verifies `token` with the key the JWKS publishes under its `kid`; returns (header, claims).
 async fn verify_with_jwks(server: &Server, token: &str, aud: &str, iss: &str) -> (Value, Value) {

@@ -2,7 +2,6 @@
 //! client) and `token_cli.rs` (the binary): it answers each request from a script (then with
 //! a fresh token), and records the request target and form of each, so tests can count
 //! requests and read what was sent. It runs on its own runtime, so tests stay synchronous.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -13,8 +12,6 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::json;
 
 /// Variables that would change what `certgen token` does; tests remove them all.
@@ -68,12 +65,11 @@ pub fn busy(status: u16, retry_after: &str) -> Reply {
 
 /// A JWT-shaped access token numbered `n` (unsigned: only its claims are ever read).
 pub fn fake_jwt(n: u32) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD.encode(
-        json!({"aud": "00000003-0000-0000-c000-000000000000", "roles": ["Application.Read.All"], "n": n})
-            .to_string(),
+    let input = super::signing_input(
+        &json!({"alg": "RS256", "typ": "JWT"}),
+        &json!({"aud": "00000003-0000-0000-c000-000000000000", "roles": ["Application.Read.All"], "n": n}),
     );
-    format!("{header}.{claims}.c2lnbmF0dXJl")
+    format!("{input}.c2lnbmF0dXJl")
 }
 
 /// A v2 success answer carrying `fake_jwt(n)`.

@@ -1,18 +1,16 @@
 //! `certgen token` end to end against `certgen serve` (TLS on port 0, trusted with --ca-file):
 //! certificate and secret tokens, the cache (proved by stopping the service), concurrency,
-//! and every refusal a user meets. Credentials are made by the `openssl` CLI (serve_support).
-
-mod serve_support;
-mod token_stub;
+//! and every refusal a user meets. Credentials are made by the `openssl` CLI (support::serve).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use serde_json::Value;
-use serve_support::{
+use crate::support::serve::{
     fixture, HeldRequest, Server, APP, EXPIRED_SECRET, ORDERS_API, SECRET, TENANT,
 };
-use token_stub::{closed_port, CLEAN_ENV};
+use crate::support::token_stub::{closed_port, CLEAN_ENV};
+use crate::support::Run;
+use serde_json::Value;
 
 /// A folder per test for the cache and the secret file.
 fn workdir() -> tempfile::TempDir {
@@ -66,19 +64,8 @@ fn secret_file(dir: &Path) -> PathBuf {
     p
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(cmd: &mut Command) -> Run {
-    let out: Output = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Run::from(cmd.output().unwrap())
 }
 
 fn json_of(r: &Run) -> Value {

@@ -1,13 +1,11 @@
 //! `certgen serve` refuses as Entra does: one test per refusal, each with the assertion or
 //! request crafted here, checking the AADSTS code, the `error` value and the HTTP status.
 
-mod serve_support;
-
+use crate::support::serve::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
-use serve_support::*;
 
 const SCOPE: &str = "api://orders/.default";
 

@@ -1,13 +1,12 @@
-//! Shared by the `serve_*` integration tests: credentials made with the `openssl` CLI, a
-//! running `certgen serve` child (killed on drop), a client that trusts its CA, and client
-//! assertions crafted here with jsonwebtoken/base64 — never with certgen's own builder.
-#![allow(dead_code)]
+//! Shared by the `serve_*`, `token_e2e` and `verify_serve` tests: credentials made with the
+//! `openssl` CLI, a running `certgen serve` child (killed on drop), a client that trusts its CA,
+//! and client assertions crafted here with jsonwebtoken/base64 — never with certgen's own builder.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -15,6 +14,9 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+
+use super::openssl;
+pub use super::{now, signing_input};
 
 pub const TENANT: &str = "2e3c5b6a-7d8e-4f90-a1b2-c3d4e5f60718";
 pub const TENANT_DOMAIN: &str = "contoso.example";
@@ -78,18 +80,6 @@ pub struct Fixture {
 pub fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(make_fixture)
-}
-
-pub fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl CLI must be installed");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn make_cred(dir: &Path, name: &str, bits: u32) -> Cred {
@@ -213,13 +203,6 @@ certificates = ["weak.crt"]
         config,
         state,
     }
-}
-
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// A running `certgen serve`, killed when dropped.
@@ -378,14 +361,6 @@ pub fn sign_rsa(header: &Value, claims: &Value, key_pkcs1: &[u8], alg: Algorithm
     format!("{input}.{sig}")
 }
 
-pub fn signing_input(header: &Value, claims: &Value) -> String {
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    )
-}
-
 /// The claims a good assertion for APP at TENANT carries, valid for 10 minutes.
 pub fn claims(server: &Server) -> Value {
     let now = now();
@@ -488,11 +463,10 @@ impl HeldRequest {
 
 /// Reads one response head (up to the blank line) from a raw connection.
 fn read_head(tcp: &mut std::net::TcpStream) -> String {
-    use std::io::Read;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        match tcp.read(&mut byte) {
+        match super::read_once(tcp, &mut byte) {
             Ok(1) => head.push(byte[0]),
             _ => break,
         }

@@ -1,7 +1,15 @@
-//! Helpers shared by the integration tests: running certgen, running openssl (the independent
-//! judge), and the one shape every failure must have.
+//! Helpers shared by the integration tests, each in one place: running certgen, running openssl
+//! (the independent judge), the one shape every failure must have, and JWS pieces put together
+//! by hand. The submodules hold what one area needs: a running `certgen serve` with
+//! openssl-made credentials ([`serve`]), a scripted token endpoint ([`token_stub`]), and keys,
+//! tokens and a stub identity provider for validation ([`verify`]).
 
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code)] // not every helper is used by every build of the tests
+
+pub mod graph;
+pub mod serve;
+pub mod token_stub;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -36,21 +44,37 @@ pub fn p(path: &Path) -> &str {
 
 /// Runs openssl; its output, whatever the exit status.
 pub fn openssl_output(args: &[&str]) -> Output {
-    std::process::Command::new("openssl")
-        .args(args)
+    openssl_command(args)
         .output()
         .expect("openssl is installed")
 }
 
 /// Runs openssl, which must succeed; returns stdout.
 pub fn openssl(args: &[&str]) -> String {
-    let out = openssl_output(args);
+    String::from_utf8(openssl_succeeds(openssl_command(args), args)).expect("openssl prints text")
+}
+
+/// Runs openssl in `dir` (relative paths in ARGS are in it), which must succeed; returns stdout.
+pub fn openssl_in(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let mut cmd = openssl_command(args);
+    cmd.current_dir(dir);
+    openssl_succeeds(cmd, args)
+}
+
+fn openssl_command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args(args);
+    cmd
+}
+
+fn openssl_succeeds(mut cmd: std::process::Command, args: &[&str]) -> Vec<u8> {
+    let out = cmd.output().expect("openssl is installed");
     assert!(
         out.status.success(),
         "openssl {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).expect("openssl prints text")
+    out.stdout
 }
 
 /// Whether openssl succeeds with these arguments.
@@ -232,6 +256,60 @@ pub fn listing(dir: &Path) -> Vec<String> {
     names
 }
 
+/// One `read`, again when a signal interrupts it. All tests share one process, and a handler
+/// some test installs (tokio's SIGCHLD, for one) interrupts blocking reads elsewhere; a socket
+/// with a read timeout is never restarted automatically (signal(7)).
+pub fn read_once(from: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match from.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// What a finished run of certgen gave, as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout as the one JSON document it must be.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).expect("one JSON document on stdout")
+    }
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, as JWT claims count time.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// `base64url(header).base64url(claims)`: the JWS signing input, put together by hand so tests
+/// can send any header or claim form.
+pub fn signing_input(header: &serde_json::Value, claims: &serde_json::Value) -> String {
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
 pub fn stdout(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -245,7 +323,7 @@ pub fn stdout(out: &Output) -> String {
 /// keyboard would: for each (prompt, answer) it waits until the prompt is on the screen, then
 /// types the answer. Returns (exit code, everything the terminal showed).
 pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -> (i32, String) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::time::{Duration, Instant};
     let bin = assert_cmd::cargo::cargo_bin("certgen");
     let mut command = format!("'{}'", bin.display());
@@ -267,7 +345,7 @@ pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -
     let sink = screen.clone();
     let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
+        while let Ok(n) = read_once(&mut stdout, &mut buf) {
             if n == 0 {
                 break;
             }

@@ -1,13 +1,11 @@
 //! The forms of assertions real clients send: accepted leniently by default (as Entra does)
 //! and refused with `--strict` (RFC form only, each `jti` once).
 
-mod serve_support;
-
+use crate::support::serve::*;
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use serve_support::*;
 
 const SCOPE: &str = "api://orders/.default";
 

@@ -1,15 +1,14 @@
 //! `certgen serve` as a process: ready line, state folder made once and reused, clean exit on
 //! SIGTERM/SIGINT, limits, concurrency, logs, and start-up errors.
 
-mod serve_support;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::read_once;
+use crate::support::serve::*;
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
 use serde_json::Value;
-use serve_support::*;
 
 fn signal(server: &mut Server, name: &str) -> i32 {
     let pid = server.child.id().to_string();
@@ -96,13 +95,13 @@ async fn state_folder_is_made_once_and_reused() {
 /// Sends raw HTTP/1.1 and returns the status line. Raw, because a client still writing a body
 /// the server has refused may see its connection reset before it reads the 413.
 fn raw_status(listen: &str, head: &str, body: &[u8]) -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut tcp = std::net::TcpStream::connect(listen).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     tcp.write_all(head.as_bytes()).unwrap();
     tcp.write_all(body).unwrap();
     let mut buf = [0u8; 512];
-    let n = tcp.read(&mut buf).unwrap();
+    let n = read_once(&mut tcp, &mut buf).unwrap();
     String::from_utf8_lossy(&buf[..n])
         .lines()
         .next()
@@ -214,14 +213,13 @@ async fn past_max_in_flight_it_answers_503_at_once_and_recovers() {
 
 #[test]
 fn a_connection_that_never_sends_a_request_is_closed() {
-    use std::io::Read;
     // Takes the 10 s header deadline to run: the slowest test here, and the only guard
     // against a client holding sockets open forever by sending nothing.
     let s = Server::with_args(&["--http"]);
     let mut tcp = std::net::TcpStream::connect(s.field("listen")).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(25))).unwrap();
     let started = Instant::now();
-    match tcp.read(&mut [0u8; 64]) {
+    match read_once(&mut tcp, &mut [0u8; 64]) {
         Ok(0) => {}
         Ok(n) => panic!("{n} bytes from a server that was sent nothing"),
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}

@@ -4,6 +4,8 @@
 use assert_cmd::Command;
 use serde_json::{json, Value};
 
+use crate::support::certgen;
+
 /// Header and payload exactly as the doc prints them. The doc elides the middle of the
 /// signature ("Gh95kHCOEGq5E_ArMBbDXhwKR577scxYaoJ1P{a lot of characters here}KKJDEg"); the two
 /// visible pieces are joined here, which keeps it base64url.
@@ -22,10 +24,6 @@ fn doc_claims() -> Value {
         "nbf": 1484592741,
         "sub": "97e0a5b7-d745-40b6-94fe-5f77d35c6e05"
     })
-}
-
-fn certgen() -> Command {
-    Command::cargo_bin("certgen").unwrap()
 }
 
 fn stdout_of(cmd: &mut Command) -> String {
