@@ -45,12 +45,11 @@ pub fn sign(cred: &Credential, object_id: &str, lifetime_secs: u64) -> Result<Pr
 /// upper-case hex thumbprint, `x5t`, `typ`.
 pub fn sign_at(cred: &Credential, object_id: &str, lifetime_secs: u64, now: u64) -> Result<Proof> {
     if !is_guid(object_id) {
-        return Err(Error::usage(format!(
-            "object id '{object_id}' is not a GUID"
-        ))
-        .with_hint(
-            "use the Object ID of the app registration (its Overview page), not the client id",
-        ));
+        return Err(
+            Error::usage(format!("object id '{object_id}' is not a GUID")).with_hint(
+                "use the Object ID of the app registration (its Overview page), not the client id",
+            ),
+        );
     }
     if !(1..=MAX_LIFETIME_SECS).contains(&lifetime_secs) {
         return Err(Error::usage(format!(
@@ -140,10 +139,9 @@ impl fmt::Display for Broken {
                  addKey takes {AUDIENCE}"
             ),
             Broken::Audience(Some(aud)) => write!(f, "aud is {aud:?}; it must be {AUDIENCE}"),
-            Broken::Issuer(None) => write!(
-                f,
-                "iss is missing; it must be the application's object id"
-            ),
+            Broken::Issuer(None) => {
+                write!(f, "iss is missing; it must be the application's object id")
+            }
             Broken::Issuer(Some(iss)) => write!(
                 f,
                 "iss {iss:?} is not a GUID; it must be the application's object id"
@@ -175,7 +173,10 @@ impl fmt::Display for Broken {
 /// Every rule of Graph's that `token` breaks, short of its signature (which needs the
 /// application's certificates). The token is read leniently so that a padded one can still be
 /// explained; an unreadable one is the JOSE error.
-pub fn broken_rules(token: &str, expected: &Expected) -> std::result::Result<Vec<Broken>, jose::Error> {
+pub fn broken_rules(
+    token: &str,
+    expected: &Expected,
+) -> std::result::Result<Vec<Broken>, jose::Error> {
     let jws = jose::parse(token.trim(), Policy::Lenient)?;
     let mut broken = Vec::new();
     let parts = [Part::Header, Part::Claims, Part::Signature];
@@ -274,13 +275,24 @@ mod tests {
         assert_eq!(broken_rules(&token(&h, &good), &e).unwrap(), vec![]);
 
         let cases = [
-            (json!({"aud": GRAPH_AUDIENCE, "iss": OID, "nbf": 1000, "exp": 1600}),
-             Broken::Audience(Some(GRAPH_AUDIENCE.into()))),
-            (json!({"aud": AUDIENCE, "iss": APP, "nbf": 1000, "exp": 1600}),
-             Broken::IssuerIsAppId { expected: OID.into() }),
-            (json!({"aud": AUDIENCE, "iss": OID, "nbf": 1000, "exp": 4600}),
-             Broken::Lifetime(3600)),
-            (json!({"aud": AUDIENCE, "iss": OID, "exp": 1600}), Broken::MissingTime("nbf")),
+            (
+                json!({"aud": GRAPH_AUDIENCE, "iss": OID, "nbf": 1000, "exp": 1600}),
+                Broken::Audience(Some(GRAPH_AUDIENCE.into())),
+            ),
+            (
+                json!({"aud": AUDIENCE, "iss": APP, "nbf": 1000, "exp": 1600}),
+                Broken::IssuerIsAppId {
+                    expected: OID.into(),
+                },
+            ),
+            (
+                json!({"aud": AUDIENCE, "iss": OID, "nbf": 1000, "exp": 4600}),
+                Broken::Lifetime(3600),
+            ),
+            (
+                json!({"aud": AUDIENCE, "iss": OID, "exp": 1600}),
+                Broken::MissingTime("nbf"),
+            ),
         ];
         for (claims, want) in cases {
             assert_eq!(broken_rules(&token(&h, &claims), &e).unwrap(), vec![want]);

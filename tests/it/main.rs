@@ -18,6 +18,7 @@ mod serve_graph;
 mod serve_msal;
 mod serve_process;
 mod serve_refusals;
+mod serve_rollkey;
 mod serve_tokens;
 mod thumbprint;
 mod token_acquire;

@@ -34,9 +34,9 @@ use serde_json::Value;
 
 use self::applications::AppKey;
 use self::auth::{Caller, GraphAuth};
-use self::rollkey::Action;
 use self::error::{GraphError, RequestIds, CONTENT_TYPE};
 use self::query::Query;
+use self::rollkey::Action;
 use super::access_log::LogNote;
 use super::grant::TokenService;
 
