@@ -9,8 +9,10 @@ mod assertion;
 mod call;
 mod credential_args;
 mod decode;
+mod keycred;
 mod new;
 mod output;
+mod proof;
 mod serve;
 mod thumbprint;
 mod token;
@@ -35,6 +37,8 @@ enum Command {
     Assertion(assertion::AssertionArgs),
     Token(token::TokenArgs),
     Call(call::CallArgs),
+    Keycred(keycred::KeycredArgs),
+    Proof(proof::ProofArgs),
     Decode(decode::DecodeArgs),
     Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
@@ -57,6 +61,8 @@ pub fn run() -> i32 {
         Command::Assertion(args) => assertion::run(args),
         Command::Token(args) => token::run(args),
         Command::Call(args) => call::run(args),
+        Command::Keycred(args) => keycred::run(args),
+        Command::Proof(args) => proof::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),

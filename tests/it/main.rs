@@ -12,6 +12,7 @@ mod protected_api;
 mod assertion;
 mod call;
 mod decode;
+mod graph_proof;
 mod new;
 mod serve_assertion_forms;
 mod serve_graph;
