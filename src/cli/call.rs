@@ -190,7 +190,7 @@ fn print_json(doc: &Value) -> Result<()> {
 
 /// One `error:` line from the answer (Graph's code and message when it sent an OData error),
 /// with hints for the common codes.
-fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
+pub(super) fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
     let status = answer.status;
     let Some(odata) = answer.odata_error() else {
         let text = String::from_utf8_lossy(&answer.body);
@@ -282,7 +282,7 @@ fn is_cloud_graph(url: &Url) -> bool {
 
 /// The authority's origin, for deriving the scope: `--token-endpoint`'s origin, else the
 /// authority host (flag, AZURE_AUTHORITY_HOST, else public).
-fn authority_origin(args: &TokenArgs) -> Result<String> {
+pub(super) fn authority_origin(args: &TokenArgs) -> Result<String> {
     if let Some(endpoint) = &args.token_endpoint {
         let url = authority::check_endpoint_url(endpoint)?;
         return Ok(url.origin().ascii_serialization());
@@ -296,7 +296,7 @@ fn authority_origin(args: &TokenArgs) -> Result<String> {
 }
 
 /// The URL to call: as given, or a path (`/v1.0/users`) on the cloud's Graph.
-fn request_url(given: &str, authority: &str, extra_graph: Option<&str>) -> Result<Url> {
+pub(super) fn request_url(given: &str, authority: &str, extra_graph: Option<&str>) -> Result<Url> {
     let text = if given.starts_with('/') {
         let host = extra_graph
             .map(|h| h.trim_end_matches('/').to_string())

@@ -7,8 +7,10 @@ use certgen::{Error, ErrorKind};
 
 mod assertion;
 mod call;
+mod credential;
 mod credential_args;
 mod decode;
+mod graph_session;
 mod keycred;
 mod new;
 mod output;
@@ -39,6 +41,7 @@ enum Command {
     Call(call::CallArgs),
     Keycred(keycred::KeycredArgs),
     Proof(proof::ProofArgs),
+    Credential(credential::CredentialCmd),
     Decode(decode::DecodeArgs),
     Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
@@ -63,6 +66,7 @@ pub fn run() -> i32 {
         Command::Call(args) => call::run(args),
         Command::Keycred(args) => keycred::run(args),
         Command::Proof(args) => proof::run(args),
+        Command::Credential(args) => credential::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),

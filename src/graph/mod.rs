@@ -4,6 +4,7 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`app_keys`] | an app's own registered certificates: read, state, addKey/removeKey bodies, lock-out guards |
 //! | [`client`] | one call with retries, or every page of a collection |
 //! | [`cloud`] | Graph hosts per cloud; the scope a URL needs |
 //! | [`keycred`] | the `keyCredential` object; `customKeyIdentifier` read as hex or base64 |
@@ -11,6 +12,7 @@
 //! | [`odata`] | the error envelope, `@odata.nextLink` pages |
 //! | [`permissions`] | app roles on Graph and what they allow |
 
+pub mod app_keys;
 pub mod client;
 pub mod cloud;
 pub mod keycred;

@@ -11,6 +11,7 @@ mod protected_api;
 
 mod assertion;
 mod call;
+mod credential;
 mod decode;
 mod graph_proof;
 mod new;
