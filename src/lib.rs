@@ -21,6 +21,7 @@
 //! | [`authority`] | authority hosts (named clouds), tenants, the token endpoint |
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
 //! | [`jose`] | JWS/JWT: base64url, the compact form (strict or lenient), NumericDate rules, `Bearer`, RS256/PS256 sign and verify |
+//! | [`rotate`] | renewing a certificate in place: the files of a rotation and the stage they show |
 //! | [`files`] | safe, atomic output files |
 //! | [`paths`] | where the cache and service state live |
 //! | [`token`] | getting an access token ([`token::acquire`](fn@token::acquire): cache first, network on a miss), the request, its cache, and explanations of error answers |
@@ -42,6 +43,7 @@ pub mod jose;
 pub mod key;
 pub mod paths;
 pub mod pkcs12;
+pub mod rotate;
 pub mod secret;
 #[cfg(feature = "serve")]
 pub mod serve;

@@ -15,6 +15,7 @@ mod keycred;
 mod new;
 mod output;
 mod proof;
+mod rotate;
 mod serve;
 mod thumbprint;
 mod token;
@@ -42,6 +43,7 @@ enum Command {
     Keycred(keycred::KeycredArgs),
     Proof(proof::ProofArgs),
     Credential(credential::CredentialCmd),
+    Rotate(rotate::RotateArgs),
     Decode(decode::DecodeArgs),
     Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
@@ -67,6 +69,7 @@ pub fn run() -> i32 {
         Command::Keycred(args) => keycred::run(args),
         Command::Proof(args) => proof::run(args),
         Command::Credential(args) => credential::run(args),
+        Command::Rotate(args) => rotate::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),

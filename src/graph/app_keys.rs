@@ -202,9 +202,11 @@ impl Application {
 pub fn check_addable(cert: &Certificate, now: OffsetDateTime) -> Result<()> {
     match cert.key.rsa_bits() {
         Some(bits) if bits >= MIN_RSA_BITS => {}
-        Some(bits) => return Err(Error::failure(format!(
+        Some(bits) => {
+            return Err(Error::failure(format!(
             "the certificate holds an RSA {bits}-bit key; Entra needs at least {MIN_RSA_BITS} bits"
-        ))),
+        )))
+        }
         None => {
             return Err(Error::failure(format!(
                 "the certificate holds an {} key; Entra accepts only RSA",

@@ -15,6 +15,7 @@ mod credential;
 mod decode;
 mod graph_proof;
 mod new;
+mod rotate;
 mod serve_assertion_forms;
 mod serve_graph;
 mod serve_msal;
