@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::authority::is_guid;
 use crate::credential::Credential;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::jose::SigningKey;
 
 /// Assertion lifetime when none is asked for: what MSAL sends (reference §1.5).
@@ -82,16 +82,16 @@ pub fn sign_at(cred: &Credential, p: &AssertionParams, now: u64) -> Result<Signe
 pub fn check_params(p: &AssertionParams) -> Result<()> {
     check_client_id(&p.client_id)?;
     if !(MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(&p.lifetime_secs) {
-        return Err(Error::usage(format!(
-            "lifetime {} s is out of range: allowed {MIN_LIFETIME_SECS}–{MAX_LIFETIME_SECS} seconds",
-            p.lifetime_secs
-        ))
-        .with_hint(format!(
-            "Microsoft asks for 5–10 minutes; the default is {DEFAULT_LIFETIME_SECS}"
-        )));
+        return Err(Error::input(
+            InputKind::Lifetime,
+            format!(
+                "lifetime {} s is out of range: allowed {MIN_LIFETIME_SECS}–{MAX_LIFETIME_SECS} seconds",
+                p.lifetime_secs
+            ),
+        ));
     }
     if p.audience.trim().is_empty() || p.audience.chars().any(char::is_whitespace) {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "audience '{}' is empty or contains spaces",
             p.audience
         )));
@@ -105,10 +105,10 @@ pub fn check_client_id(client_id: &str) -> Result<()> {
     if is_guid(client_id) {
         return Ok(());
     }
-    Err(
-        Error::usage(format!("client id '{client_id}' is not a GUID"))
-            .with_hint("use the Application (client) ID from the app registration's Overview page"),
-    )
+    Err(Error::input(
+        InputKind::BadClientId,
+        format!("client id '{client_id}' is not a GUID"),
+    ))
 }
 
 fn header(cred: &Credential, p: &AssertionParams) -> Value {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use reqwest::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 
 /// The named clouds, as `--authority-host` and `AZURE_AUTHORITY_HOST` accept them.
 ///
@@ -34,16 +34,14 @@ pub fn authority_host(value: &str) -> Result<String> {
         return Ok((*url).to_string());
     }
     if !value.contains("://") {
-        return Err(Error::usage(format!(
-            "authority host '{value}' is neither a cloud name nor a URL"
-        ))
-        .with_hint(
-            "use public, usgov, china, or a URL such as https://login.microsoftonline.com",
+        return Err(Error::input(
+            InputKind::BadAuthorityHost,
+            format!("authority host '{value}' is neither a cloud name nor a URL"),
         ));
     }
     let url = parse_endpoint(value, "authority host")?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "authority host '{value}' must not have a query or fragment"
         )));
     }
@@ -57,18 +55,25 @@ pub fn check_tenant(tenant: &str) -> Result<()> {
         .iter()
         .find(|name| name.eq_ignore_ascii_case(tenant))
     {
-        return Err(Error::usage(format!(
-            "tenant '{name}' is not allowed: the client-credentials flow needs a tenant"
-        ))
-        .with_hint("give your directory (tenant) ID, a GUID from the app registration's Overview page, or a domain such as contoso.onmicrosoft.com"));
+        return Err(Error::input(
+            InputKind::MultiTenant,
+            format!("tenant '{name}' is not allowed: the client-credentials flow needs a tenant"),
+        ));
     }
     if is_guid(tenant) || is_dns_name(tenant) {
         return Ok(());
     }
-    Err(Error::usage(format!(
-        "tenant '{tenant}' is neither a GUID nor a domain name"
+    Err(Error::input(
+        InputKind::BadTenant,
+        format!("tenant '{tenant}' is neither a GUID nor a domain name"),
     ))
-    .with_hint("the directory (tenant) ID looks like 72f988bf-86f1-41af-91ab-2d7cd011db47"))
+}
+
+/// The tenant's v2 token endpoint on `host` (a cloud name or URL, as [`authority_host`]
+/// takes it), the tenant checked first.
+pub fn tenant_token_endpoint(host: &str, tenant: &str) -> Result<String> {
+    check_tenant(tenant)?;
+    Ok(token_endpoint(&authority_host(host)?, tenant))
 }
 
 /// The v2 token endpoint of a tenant: `{host}/{tenant}/oauth2/v2.0/token`.
@@ -108,25 +113,23 @@ pub fn is_dns_name(s: &str) -> bool {
 
 fn parse_endpoint(value: &str, what: &str) -> Result<Url> {
     let url = Url::parse(value)
-        .map_err(|e| Error::usage(format!("{what} '{value}' is not a valid URL ({e})")))?;
+        .map_err(|e| Error::argument(format!("{what} '{value}' is not a valid URL ({e})")))?;
     if url.host().is_none() {
-        return Err(Error::usage(format!("{what} '{value}' has no host")));
+        return Err(Error::argument(format!("{what} '{value}' has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "{what} '{value}' must not carry a user name or password"
         )));
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(Error::usage(format!(
-            "{what} '{value}' uses plain http to a host that is not loopback"
-        ))
-        .with_hint(
-            "use https://, or http:// only to 127.0.0.1, ::1 or localhost (certgen serve --http)",
+        "http" => Err(Error::input(
+            InputKind::InsecureUrl,
+            format!("{what} '{value}' uses plain http to a host that is not loopback"),
         )),
-        other => Err(Error::usage(format!(
+        other => Err(Error::argument(format!(
             "{what} '{value}' has scheme '{other}'; only https (or http to loopback) is allowed"
         ))),
     }

@@ -1,17 +1,18 @@
 //! A signing credential: the certificate Entra knows (with its chain) and the RSA key that
-//! signs for it, loaded from `--cert/--key`, `--pfx` or `AZURE_CLIENT_CERTIFICATE_PATH`.
+//! signs for it, loaded from a certificate file (with the key in it or beside it) or a PKCS#12
+//! file.
 //!
 //! Everything Entra would refuse later, with an AADSTS code a user has to look up, is refused
 //! here with a message that names the problem: a key that does not belong to the certificate, a
 //! key that is not RSA, an RSA key under 2048 bits. A certificate outside its validity is only
 //! a warning: it is still the right credential, and the user may be testing exactly that.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
 use crate::certificate::{rfc3339, Certificate, Validity};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::input;
 use crate::key::{KeyKind, PrivateKey};
 use crate::secret::SecretSource;
@@ -24,7 +25,7 @@ pub const ENV_CERTIFICATE_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
 /// Smallest RSA key Entra accepts for a client assertion (smaller: AADSTS50032).
 pub use crate::jose::MIN_RSA_BITS;
 
-/// Where the credential comes from, as given on the command line.
+/// The files the credential comes from.
 #[derive(Debug, Clone, Default)]
 pub struct CredentialSource {
     /// A certificate (PEM or DER); a PEM may also hold the key.
@@ -33,8 +34,6 @@ pub struct CredentialSource {
     pub key: Option<PathBuf>,
     /// A PKCS#12 file holding the certificate, its chain and the key.
     pub pfx: Option<PathBuf>,
-    /// The password of an encrypted key or PKCS#12 file (`-` = stdin).
-    pub password_file: Option<PathBuf>,
 }
 
 /// A certificate chain (leaf first) and the RSA private key of its leaf, checked for use with
@@ -47,18 +46,14 @@ pub struct Credential {
 }
 
 impl Credential {
-    /// Loads and checks a credential. Without `cert` and `pfx`, falls back to
-    /// `AZURE_CLIENT_CERTIFICATE_PATH`. A password is read only when a file needs one: from
-    /// `password_file`, else `AZURE_CLIENT_CERTIFICATE_PASSWORD`, else a prompt on a terminal.
-    pub fn load(source: &CredentialSource) -> Result<Credential> {
-        let passwords = SecretSource::file(source.password_file.clone())
-            .env(ENV_CERTIFICATE_PASSWORD)
-            .prompt("Certificate password: ");
+    /// Loads and checks a credential. A password is taken from `passwords` only when a file
+    /// needs one.
+    pub fn load(source: &CredentialSource, passwords: &SecretSource) -> Result<Credential> {
         let files = source_files(source)?;
         let mut certs = Vec::new();
         let mut keys = Vec::new();
         for path in &files {
-            let material = input::load(path, &passwords)?;
+            let material = input::load(path, passwords)?;
             certs.extend(material.certs);
             keys.extend(material.keys);
         }
@@ -81,15 +76,19 @@ impl Credential {
         let key = single_key(keys, names)?;
         check_key(&key)?;
         if certs.is_empty() {
-            return Err(Error::failure(format!("no certificate found in {names}"))
-                .with_hint("give the certificate with --cert FILE (the key alone cannot be identified by Entra)"));
+            return Err(Error::input(
+                InputKind::KeyWithoutCertificate,
+                format!("no certificate found in {names}"),
+            ));
         }
         let mut matching = certs.iter().filter(|c| key.matches(&c.key));
         let Some(leaf) = matching.next().cloned() else {
-            return Err(Error::failure("certificate and key do not match").with_hint(format!(
-                "the key in {names} is not the private key of any certificate there; \
-                 use the key made together with the certificate (certgen new writes NAME.crt and NAME.key)"
-            )));
+            return Err(Error::input(
+                InputKind::KeyMismatch {
+                    names: names.to_string(),
+                },
+                "certificate and key do not match",
+            ));
         };
         let mut warnings = Vec::new();
         if let Some(other) = matching.next() {
@@ -142,23 +141,21 @@ impl Credential {
     }
 }
 
-/// The files to read, from the flags or the environment.
+/// The files to read.
 fn source_files(source: &CredentialSource) -> Result<Vec<PathBuf>> {
     match (&source.cert, &source.key, &source.pfx) {
-        (Some(_), _, Some(_)) | (None, Some(_), Some(_)) => Err(Error::usage(
-            "--pfx cannot be combined with --cert or --key",
+        (Some(_), _, Some(_)) | (None, Some(_), Some(_)) => Err(Error::input(
+            InputKind::CredentialConflict,
+            "a PKCS#12 file cannot be combined with a certificate or key file",
         )),
-        (None, Some(_), None) => Err(Error::usage("--key needs --cert")
-            .with_hint("give the certificate with --cert FILE, or both in one file with --pfx")),
+        (None, Some(_), None) => Err(Error::input(
+            InputKind::KeyNeedsCertificate,
+            "a key file needs its certificate file",
+        )),
         (Some(cert), Some(key), None) => Ok(vec![cert.clone(), key.clone()]),
         (Some(cert), None, None) => Ok(vec![cert.clone()]),
         (None, None, Some(pfx)) => Ok(vec![pfx.clone()]),
-        (None, None, None) => match std::env::var_os(ENV_CERTIFICATE_PATH) {
-            Some(path) if !path.is_empty() => Ok(vec![Path::new(&path).to_path_buf()]),
-            _ => Err(Error::usage("no credential given").with_hint(format!(
-                "give --cert FILE [--key FILE], or --pfx FILE, or set {ENV_CERTIFICATE_PATH}"
-            ))),
-        },
+        (None, None, None) => Err(Error::input(InputKind::NoCredential, "no credential given")),
     }
 }
 
@@ -172,30 +169,36 @@ fn single_key(keys: Vec<PrivateKey>, names: &str) -> Result<PrivateKey> {
         }
     }
     match distinct.len() {
-        0 => Err(Error::failure(format!("no private key found in {names}"))
-            .with_hint("give the key with --key FILE, or a PEM or PKCS#12 file that holds both")),
+        0 => Err(Error::input(
+            InputKind::NoKey,
+            format!("no private key found in {names}"),
+        )),
         1 => Ok(distinct.remove(0)),
-        n => Err(Error::failure(format!(
-            "{n} different private keys found in {names}; which one signs is ambiguous"
-        ))
-        .with_hint("give a file with exactly one key")),
+        n => Err(Error::input(
+            InputKind::SeveralKeys,
+            format!("{n} different private keys found in {names}; which one signs is ambiguous"),
+        )),
     }
 }
 
 /// The key must be RSA of at least 2048 bits: the only keys Entra accepts.
 fn check_key(key: &PrivateKey) -> Result<()> {
     match key.kind() {
-        KeyKind::Other(name) => Err(Error::failure(format!(
-            "the private key is {name}; Entra accepts only RSA credentials"
-        ))
-        .with_hint("make an RSA certificate: certgen new --cn NAME")),
+        KeyKind::Other(name) => Err(Error::input(
+            InputKind::NotRsa,
+            format!("the private key is {name}; Entra accepts only RSA credentials"),
+        )),
         KeyKind::Rsa { .. } => match key.rsa_bits() {
             Some(bits) if bits >= MIN_RSA_BITS => Ok(()),
-            bits => Err(Error::failure(format!(
-                "the RSA key has {} bits; Entra requires at least {MIN_RSA_BITS} (it answers AADSTS50032)",
-                bits.unwrap_or(0)
-            ))
-            .with_hint("make a new certificate: certgen new --cn NAME (RSA 2048 or larger)")),
+            bits => Err(Error::input(
+                InputKind::WeakKey {
+                    bits: bits.unwrap_or(0),
+                },
+                format!(
+                    "the RSA key has {} bits; Entra requires at least {MIN_RSA_BITS} (it answers AADSTS50032)",
+                    bits.unwrap_or(0)
+                ),
+            )),
         },
     }
 }

@@ -1,109 +1,482 @@
-//! The one error type of the library.
+//! The library's error: a `#[non_exhaustive]` enum a caller matches.
 //!
-//! Every failure a user can cause carries a one-line message (no trailing period, no newline)
-//! and, where there is something concrete to try, hints. The CLI turns it into
-//! `error: …` / `hint: …` lines and an exit code from [`ErrorKind`], in one place.
+//! - [`Error::Provider`]: the identity provider answered with an error ([`ProviderError`]: the
+//!   HTTP status, OAuth `error`, AADSTS codes, trace and correlation ids, the server's clock).
+//! - [`Error::Transport`]: it could not be reached ([`TransportError`]: DNS, connect, TLS,
+//!   timeout), with the reqwest error as [`source`](std::error::Error::source).
+//! - [`Error::Input`]: an input refused before anything was sent ([`InputError`] with an
+//!   [`InputKind`] to match on).
+//! - [`Error::Io`]: a file or folder could not be read or written.
+//! - [`Error::Verify`]: a token failed validation, or the validator could not be set up.
+//! - [`Error::Jose`]: a JWS/JWT could not be parsed, signed or verified.
+//!
+//! Messages are one sentence in the library's own terms: they name no command-line flag and
+//! carry no advice. The `certgen` binary makes its `hint:` lines and exit codes from these
+//! variants, in one place (`src/cli/hints.rs`).
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// What sort of failure this is; decides the exit code of the CLI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// Bad input, I/O, validation failure, key/certificate mismatch (exit 1).
-    Failure,
-    /// The command line itself is wrong (exit 2).
-    Usage,
-    /// The identity provider answered with an error (exit 3).
-    Provider,
-    /// The identity provider could not be reached (exit 4).
-    Transport,
-}
+use time::OffsetDateTime;
 
-impl ErrorKind {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            ErrorKind::Failure => 1,
-            ErrorKind::Usage => 2,
-            ErrorKind::Provider => 3,
-            ErrorKind::Transport => 4,
-        }
-    }
-}
-
-/// A user-facing error: a kind, one message line and optional hints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-    hints: Vec<String>,
-}
+pub use crate::verify::VerifyError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The token endpoint (or another service) answered with an error.
+    #[error(transparent)]
+    Provider(Box<ProviderError>),
+    /// The service could not be reached.
+    #[error(transparent)]
+    Transport(TransportError),
+    /// A refused input: nothing was sent.
+    #[error(transparent)]
+    Input(InputError),
+    /// A file or folder could not be used.
+    #[error("cannot {action} {}: {}", path.display(), io_reason(source))]
+    Io {
+        /// What was being done: `read`, `write`, `create folder` …
+        action: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A token failed validation, or the validator could not be set up.
+    #[error(transparent)]
+    Verify(VerifyError),
+    /// A JWS/JWT could not be parsed, signed or verified.
+    #[error(transparent)]
+    Jose(#[from] crate::jose::Error),
+}
+
 impl Error {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        let message: String = message.into();
-        // One line, always: multi-line causes from lower layers would break the `error:` contract.
-        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-        Error {
-            kind,
-            message,
-            hints: Vec::new(),
+    /// An input refused for `kind`.
+    pub fn input(kind: InputKind, message: impl Into<String>) -> Self {
+        Error::Input(InputError::new(kind, message))
+    }
+
+    /// Bad content or a failed check ([`InputKind::Invalid`]).
+    pub fn failure(message: impl Into<String>) -> Self {
+        Error::input(InputKind::Invalid, message)
+    }
+
+    /// A value given to the call that cannot be used as it is ([`InputKind::Argument`]).
+    pub fn argument(message: impl Into<String>) -> Self {
+        Error::input(InputKind::Argument, message)
+    }
+
+    /// An I/O error about `path`.
+    pub fn io(action: &str, path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action: action.to_string(),
+            path: path.to_path_buf(),
+            source,
         }
     }
 
-    /// Bad input, I/O or validation failure (exit 1).
-    pub fn failure(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Failure, message)
+    /// The same error, an [`Error::Input`] naming `path` when it names no file yet.
+    pub fn at(self, path: &Path) -> Self {
+        match self {
+            Error::Input(e) if e.path.is_none() => Error::Input(e.with_path(path)),
+            other => other,
+        }
     }
 
-    /// A wrong command line (exit 2).
-    pub fn usage(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Usage, message)
+    /// The message as one line.
+    pub fn message(&self) -> String {
+        self.to_string()
     }
 
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hints.push(hint.into());
+    /// The input kind, when this is an [`Error::Input`].
+    pub fn input_kind(&self) -> Option<&InputKind> {
+        match self {
+            Error::Input(e) => Some(&e.kind),
+            _ => None,
+        }
+    }
+
+    /// The provider's answer, when this is an [`Error::Provider`].
+    pub fn provider(&self) -> Option<&ProviderError> {
+        match self {
+            Error::Provider(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the provider answered with AADSTS `code`.
+    pub fn has_code(&self, code: u64) -> bool {
+        self.provider().is_some_and(|p| p.has_code(code))
+    }
+}
+
+impl From<ProviderError> for Error {
+    fn from(e: ProviderError) -> Self {
+        Error::Provider(Box::new(e))
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        Error::Transport(e)
+    }
+}
+
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Self {
+        Error::Input(e)
+    }
+}
+
+impl From<VerifyError> for Error {
+    fn from(e: VerifyError) -> Self {
+        Error::Verify(e)
+    }
+}
+
+/// The OS reason in words a user knows, without the `(os error N)` tail.
+fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::AlreadyExists => "it already exists".to_string(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+        _ => {
+            let s = err.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// An error answer of a token endpoint, with what Entra puts in it (all optional: other
+/// servers and proxies send less).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderError {
+    pub status: u16,
+    /// The OAuth `error` value (`invalid_client` …).
+    pub error: Option<String>,
+    /// The whole `error_description`.
+    pub description: Option<String>,
+    /// `error_codes`, or the AADSTS number found in the description.
+    pub codes: Vec<u64>,
+    pub trace_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub timestamp: Option<String>,
+    pub error_uri: Option<String>,
+    /// The first line of a body that is not JSON (an HTML page from a proxy …), shortened.
+    pub body_excerpt: Option<String>,
+    /// The server's `Date` header: the only view of its clock a client gets.
+    pub server_date: Option<OffsetDateTime>,
+    /// The local clock when the answer arrived.
+    pub received_at: OffsetDateTime,
+    /// How many requests were made, this one included.
+    pub attempts: u32,
+    /// Set when a success answer could not be used: why (`without an access_token` …).
+    pub unusable: Option<String>,
+}
+
+impl ProviderError {
+    /// An answer with `status` and nothing else known yet.
+    pub fn new(status: u16, received_at: OffsetDateTime) -> Self {
+        ProviderError {
+            status,
+            error: None,
+            description: None,
+            codes: Vec::new(),
+            trace_id: None,
+            correlation_id: None,
+            timestamp: None,
+            error_uri: None,
+            body_excerpt: None,
+            server_date: None,
+            received_at,
+            attempts: 1,
+            unusable: None,
+        }
+    }
+
+    /// Every AADSTS code of the answer, in Entra's order.
+    pub fn codes(&self) -> &[u64] {
+        &self.codes
+    }
+
+    /// Whether the answer carries AADSTS `code` (e.g. `700027`).
+    pub fn has_code(&self, code: u64) -> bool {
+        self.codes.contains(&code)
+    }
+
+    /// The code that decides the explanation: the first one Entra lists.
+    pub fn code(&self) -> Option<u64> {
+        self.codes.first().copied()
+    }
+
+    /// The first line of the description: Entra appends trace and correlation ids and a
+    /// timestamp on further lines, which are reported from their own fields instead.
+    pub fn first_line(&self) -> Option<&str> {
+        self.description
+            .as_deref()
+            .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
+    }
+
+    /// The local clock minus the server's, in seconds, when the server sent a `Date`.
+    pub fn clock_offset(&self) -> Option<i64> {
+        self.server_date
+            .map(|server| (self.received_at - server).whole_seconds())
+    }
+}
+
+/// `the token endpoint refused the request: invalid_client (HTTP 401): AADSTS700027: …`
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(why) = &self.unusable {
+            return write!(f, "the token endpoint answered success but {why}");
+        }
+        let status = format!("HTTP {}", self.status);
+        let mut head = match &self.error {
+            Some(e) => format!("the token endpoint refused the request: {e} ({status})"),
+            None => format!("the token endpoint answered {status}"),
+        };
+        if self.attempts > 1 {
+            head.push_str(&format!(" after {} attempts", self.attempts));
+        }
+        let line = self.first_line().or(self.body_excerpt.as_deref());
+        match (self.code(), line) {
+            (Some(code), Some(line)) if line.contains(&format!("AADSTS{code}")) => {
+                write!(f, "{head}: {line}")
+            }
+            (Some(code), Some(line)) => write!(f, "{head}: AADSTS{code}: {line}"),
+            (Some(code), None) => write!(f, "{head}: AADSTS{code}"),
+            (None, Some(line)) => write!(f, "{head}: {line}"),
+            (None, None) => f.write_str(&head),
+        }
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// Why a service could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The host name did not resolve.
+    Dns,
+    /// Nothing listens at the address (connection refused).
+    Refused,
+    /// The connection was reset or aborted.
+    Reset,
+    /// Connecting timed out.
+    ConnectTimeout,
+    /// No answer within the deadline.
+    Timeout,
+    /// TLS failed; the detail says how.
+    Tls(TlsProblem),
+    /// Anything else (the message says what).
+    Other,
+}
+
+/// How a TLS handshake failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server's certificate chains to no trusted root.
+    UnknownIssuer,
+    /// A trusted root has the issuer's name but not its key.
+    BadSignature,
+    /// The certificate is not valid for the host name.
+    WrongName,
+    Expired,
+    /// Another certificate problem.
+    OtherCertificate,
+    /// Not about the certificate.
+    Other,
+}
+
+/// A service that could not be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the token endpoint {url}: {cause}")]
+#[non_exhaustive]
+pub struct TransportError {
+    pub kind: TransportKind,
+    /// The URL that was asked.
+    pub url: String,
+    /// The cause in words (`connection refused by 127.0.0.1:9`).
+    pub cause: String,
+    /// The deadline that ran out, for [`TransportKind::Timeout`].
+    pub timeout: Option<std::time::Duration>,
+    #[source]
+    pub source: Option<reqwest::Error>,
+}
+
+impl TransportError {
+    pub fn new(
+        kind: TransportKind,
+        url: impl Into<String>,
+        cause: impl Into<String>,
+        source: Option<reqwest::Error>,
+    ) -> Self {
+        TransportError {
+            kind,
+            url: url.into(),
+            cause: cause.into(),
+            timeout: None,
+            source,
+        }
+    }
+}
+
+/// What sort of input was refused. A caller matches it to decide what to tell the user; those
+/// marked *argument* are values given to a call rather than a file's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputKind {
+    /// A value given to the call that cannot be used as it is (argument).
+    Argument,
+    /// A bad value of a named parameter; the message begins with [`Param::name`] (argument).
+    BadValue(Param),
+    /// A generic bad content or failed check.
+    Invalid,
+    /// A file holds nothing certgen reads (not a certificate, key or PKCS#12).
+    Unrecognised,
+    /// A file that should hold a certificate holds none.
+    NotACertificate,
+    /// The key is not the private key of the certificate(s).
+    KeyMismatch {
+        /// The files that were given, for the message.
+        names: String,
+    },
+    /// A key without its certificate (Entra cannot identify the key alone).
+    KeyWithoutCertificate,
+    /// No key among the inputs.
+    NoKey,
+    /// More than one key among the inputs.
+    SeveralKeys,
+    /// The key is not RSA.
+    NotRsa,
+    /// The RSA key is shorter than Entra accepts.
+    WeakKey { bits: usize },
+    /// A password is needed and none was given (`key`: for a private key, else a PKCS#12).
+    PasswordNeeded { key: bool },
+    /// The password given does not open the file.
+    WrongPassword,
+    /// A legacy encryption the file uses that certgen does not read.
+    LegacyEncryption,
+    /// An encryption scheme of an encrypted PKCS#8 key that certgen does not read.
+    UnsupportedEncryption,
+    /// An empty client secret.
+    EmptySecret,
+    /// Not a known cloud name or an https URL (argument).
+    BadAuthorityHost,
+    /// A tenant that is empty or not a GUID or domain (argument).
+    BadTenant,
+    /// A tenant that names no tenant (`common`, `organizations`, `consumers`) (argument).
+    MultiTenant,
+    /// A client id that is not a GUID (argument).
+    BadClientId,
+    /// An endpoint URL that is not https (or http to loopback) (argument).
+    InsecureUrl,
+    /// No scope was given for Entra (argument).
+    NoScope,
+    /// A scope that is not `RESOURCE/.default` (argument).
+    NotDefaultScope,
+    /// Scopes of more than one resource (argument).
+    SeveralResources,
+    /// An assertion lifetime outside what Entra accepts (argument).
+    Lifetime,
+    /// Certificate inputs that cannot be combined (argument).
+    CredentialConflict,
+    /// No credential given (argument).
+    NoCredential,
+    /// A key given without its certificate (argument).
+    KeyNeedsCertificate,
+    /// An output file that already exists.
+    OutputExists,
+    /// Two outputs with the same name.
+    OutputClash,
+    /// The output folder does not exist.
+    NoOutputFolder { dir: PathBuf },
+    /// No folder for the token cache.
+    NoCacheDir,
+    /// A certificate subject that is not `TYPE=value,…`; the message begins with `subject`
+    /// (argument).
+    BadSubjectSyntax,
+    /// A secret placed in a config file.
+    SecretInConfig,
+    /// A client in a config that names an unknown resource.
+    UnknownResource,
+    /// A required environment variable is unset.
+    MissingVariable { var: String },
+    /// The environment variable a config names for a client secret is unset.
+    MissingSecret { var: String },
+    /// Plain HTTP on a non-loopback address (argument).
+    PlainHttpNotLoopback { ip: std::net::IpAddr },
+    /// The listen address is taken.
+    AddressInUse,
+}
+
+/// A parameter of a certificate to make, named in messages by [`Param::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Param {
+    CommonName,
+    Subject,
+    KeySize,
+    Days,
+    San,
+}
+
+impl Param {
+    /// How a message names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Param::CommonName => "common name",
+            Param::Subject => "subject",
+            Param::KeySize => "key size",
+            Param::Days => "days",
+            Param::San => "SAN",
+        }
+    }
+}
+
+/// A refused input.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct InputError {
+    pub kind: InputKind,
+    /// One sentence, no flag names.
+    pub message: String,
+    /// The file concerned, when there is one.
+    pub path: Option<PathBuf>,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl InputError {
+    pub fn new(kind: InputKind, message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        // One line, always: multi-line causes from lower layers would break a one-line report.
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        InputError {
+            kind,
+            message,
+            path: None,
+            source: None,
+        }
+    }
+
+    pub fn with_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = Some(path.into());
         self
     }
 
-    /// An I/O error about `path`, with the OS reason in words a user knows.
-    pub fn io(action: &str, path: &Path, err: &std::io::Error) -> Self {
-        let reason = match err.kind() {
-            std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            std::io::ErrorKind::AlreadyExists => "it already exists".to_string(),
-            std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
-            _ => strip_os_code(&err.to_string()),
-        };
-        Error::failure(format!("cannot {action} {}: {reason}", path.display()))
-    }
-
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    pub fn hints(&self) -> &[String] {
-        &self.hints
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
     }
 }
-
-fn strip_os_code(s: &str) -> String {
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s.to_string(),
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 
 /// One file to write.
 #[derive(Debug, Clone)]
@@ -50,12 +50,13 @@ pub fn check_output_dir(dir: &Path) -> Result<()> {
             "output folder {} is not a folder",
             dir.display()
         ))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::failure(format!(
-            "output folder {} does not exist",
-            dir.display()
-        ))
-        .with_hint(format!("create it first: mkdir -p {}", dir.display()))),
-        Err(e) => Err(Error::io("use output folder", dir, &e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(
+            InputKind::NoOutputFolder {
+                dir: dir.to_path_buf(),
+            },
+            format!("output folder {} does not exist", dir.display()),
+        )),
+        Err(e) => Err(Error::io("use output folder", dir, e)),
     }
 }
 
@@ -63,11 +64,13 @@ pub fn check_output_dir(dir: &Path) -> Result<()> {
 /// existing file unless `force`.
 pub fn check_targets(paths: &[&Path], force: bool) -> Result<()> {
     if let Some(dir) = paths.iter().find(|p| p.is_dir()) {
-        return Err(Error::failure(format!(
-            "cannot write {}: a folder of that name is in the way",
-            dir.display()
-        ))
-        .with_hint("choose another --name or --out"));
+        return Err(Error::input(
+            InputKind::OutputClash,
+            format!(
+                "cannot write {}: a folder of that name is in the way",
+                dir.display()
+            ),
+        ));
     }
     if !force {
         let clash = existing(paths);
@@ -104,7 +107,7 @@ pub fn replace(file: &OutputFile) -> Result<()> {
     let tmp = stage(file)?;
     tmp.persist(&file.path)
         .map(|_| ())
-        .map_err(|e| Error::io("write", &file.path, &e.error))
+        .map_err(|e| Error::io("write", &file.path, e.error))
 }
 
 /// Renames the staged files into place, all or none.
@@ -137,7 +140,7 @@ fn place(staged: Vec<tempfile::NamedTempFile>, files: &[OutputFile], force: bool
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 return Err(refuse_overwrite(std::slice::from_ref(&f.path)));
             }
-            return Err(Error::io("write", &f.path, &e));
+            return Err(Error::io("write", &f.path, e));
         }
         placed.push(Placed {
             target: f.path.clone(),
@@ -162,9 +165,9 @@ fn move_aside(path: &Path) -> Result<Option<tempfile::TempPath>> {
     let backup = tempfile::Builder::new()
         .prefix(".certgen-old-")
         .tempfile_in(parent_dir(path))
-        .map_err(|e| Error::io("write in", &parent_dir(path), &e))?
+        .map_err(|e| Error::io("write in", &parent_dir(path), e))?
         .into_temp_path();
-    std::fs::rename(path, &backup).map_err(|e| Error::io("replace", path, &e))?;
+    std::fs::rename(path, &backup).map_err(|e| Error::io("replace", path, e))?;
     Ok(Some(backup))
 }
 
@@ -194,16 +197,16 @@ fn stage(f: &OutputFile) -> Result<tempfile::NamedTempFile> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".certgen-")
         .tempfile_in(&dir)
-        .map_err(|e| Error::io("write in", &dir, &e))?;
+        .map_err(|e| Error::io("write in", &dir, e))?;
     tmp.write_all(&f.contents)
         .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io("write", &f.path, &e))?;
+        .map_err(|e| Error::io("write", &f.path, e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(f.mode))
-            .map_err(|e| Error::io("set permissions on", &f.path, &e))?;
+            .map_err(|e| Error::io("set permissions on", &f.path, e))?;
     }
     Ok(tmp)
 }
@@ -211,12 +214,14 @@ fn stage(f: &OutputFile) -> Result<tempfile::NamedTempFile> {
 /// The error for files that exist and may not be replaced.
 pub fn refuse_overwrite(paths: &[PathBuf]) -> Error {
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    Error::failure(format!(
-        "refusing to overwrite existing file{} {}",
-        if names.len() == 1 { "" } else { "s" },
-        names.join(", ")
-    ))
-    .with_hint("use --force to replace them, or choose another --name or --out")
+    Error::input(
+        InputKind::OutputExists,
+        format!(
+            "refusing to overwrite existing file{} {}",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        ),
+    )
 }
 
 #[cfg(test)]

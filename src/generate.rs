@@ -10,7 +10,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use crate::certificate::Certificate;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Param, Result};
 use crate::key::PrivateKey;
 
 /// RSA key sizes on offer; Entra needs at least 2048 bits.
@@ -27,9 +27,10 @@ impl KeySize {
             2048 => Ok(KeySize::Rsa2048),
             3072 => Ok(KeySize::Rsa3072),
             4096 => Ok(KeySize::Rsa4096),
-            _ => Err(Error::usage(format!(
-                "--key-size {bits} is not offered: choose 2048, 3072 or 4096"
-            ))),
+            _ => Err(Error::input(
+                InputKind::BadValue(Param::KeySize),
+                format!("key size {bits} is not offered: choose 2048, 3072 or 4096"),
+            )),
         }
     }
 
@@ -82,7 +83,10 @@ pub struct Subject(Vec<(String, String)>);
 impl Subject {
     pub fn common_name(cn: &str) -> Result<Self> {
         if cn.trim().is_empty() {
-            return Err(Error::usage("--cn must not be empty"));
+            return Err(Error::input(
+                InputKind::BadValue(Param::CommonName),
+                "common name must not be empty",
+            ));
         }
         check_value("CN", cn)?;
         Ok(Subject(vec![("CN".into(), cn.to_string())]))
@@ -104,23 +108,27 @@ impl Subject {
                 continue;
             }
             let Some((k, v)) = part.split_once('=') else {
-                return Err(Error::usage(format!(
-                    "--subject: '{part}' is not of the form TYPE=value"
-                ))
-                .with_hint("for example --subject 'CN=my-daemon,O=Contoso,C=US'"));
+                return Err(Error::input(
+                    InputKind::BadSubjectSyntax,
+                    format!("subject: '{part}' is not of the form TYPE=value"),
+                ));
             };
             let key = canonical_attr(k.trim())?;
             if out.iter().any(|(existing, _)| existing == &key) {
-                return Err(Error::usage(format!(
-                    "--subject: {key} appears twice; each attribute may appear once"
-                )));
+                return Err(Error::input(
+                    InputKind::BadValue(Param::Subject),
+                    format!("subject: {key} appears twice; each attribute may appear once"),
+                ));
             }
             let value = v.trim();
             check_value(&key, value)?;
             out.push((key, value.to_string()));
         }
         if out.is_empty() {
-            return Err(Error::usage("--subject is empty"));
+            return Err(Error::input(
+                InputKind::BadValue(Param::Subject),
+                "subject is empty",
+            ));
         }
         Ok(Subject(out))
     }
@@ -160,15 +168,19 @@ fn check_value(key: &str, value: &str) -> Result<()> {
     let max = if key == "emailAddress" { 128 } else { 64 };
     let len = value.chars().count();
     if len == 0 {
-        return Err(Error::usage(format!("--subject: {key} has an empty value")));
+        return Err(Error::input(
+            InputKind::BadValue(Param::Subject),
+            format!("subject: {key} has an empty value"),
+        ));
     }
     if key == "C" && !(len == 2 && value.chars().all(|c| c.is_ascii_alphabetic())) {
-        return Err(Error::usage(format!(
-            "--subject: C must be a two-letter country code such as US, not '{value}'"
-        )));
+        return Err(Error::input(
+            InputKind::BadValue(Param::Subject),
+            format!("subject: C must be a two-letter country code such as US, not '{value}'"),
+        ));
     }
     if len > max {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "{key} is {len} characters long; X.509 allows at most {max}"
         )));
     }
@@ -182,9 +194,12 @@ fn canonical_attr(k: &str) -> Result<String> {
         "EMAILADDRESS" | "E" => "emailAddress".into(),
         "SERIALNUMBER" => "serialNumber".into(),
         _ => {
-            return Err(Error::usage(format!(
-                "--subject: unknown attribute '{k}' (use CN, O, OU, C, ST, L, DC, emailAddress)"
-            )))
+            return Err(Error::input(
+                InputKind::BadValue(Param::Subject),
+                format!(
+                    "subject: unknown attribute '{k}' (use CN, O, OU, C, ST, L, DC, emailAddress)"
+                ),
+            ))
         }
     })
 }
@@ -229,10 +244,10 @@ pub fn file_safe(name: &str) -> String {
 /// Makes the key, the self-signed certificate and a CSR, as the spec's profile says.
 pub fn generate(req: &NewCertificate) -> Result<Generated> {
     if req.days == 0 || req.days > MAX_DAYS {
-        return Err(Error::usage(format!(
-            "--days {} is out of range: choose 1 to {MAX_DAYS}",
-            req.days
-        )));
+        return Err(Error::input(
+            InputKind::BadValue(Param::Days),
+            format!("days {} is out of range: choose 1 to {MAX_DAYS}", req.days),
+        ));
     }
     let size = match req.key_size {
         KeySize::Rsa2048 => RsaKeySize::_2048,
@@ -294,12 +309,16 @@ fn san(s: &str) -> Result<SanType> {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
         });
     if !valid {
-        return Err(Error::usage(format!(
-            "--san '{s}' is not a DNS name or IP address"
-        )));
+        return Err(Error::input(
+            InputKind::BadValue(Param::San),
+            format!("SAN '{s}' is not a DNS name or IP address"),
+        ));
     }
     Ok(SanType::DnsName(s.try_into().map_err(|_| {
-        Error::usage(format!("--san '{s}' is not a DNS name"))
+        Error::input(
+            InputKind::BadValue(Param::San),
+            format!("SAN '{s}' is not a DNS name"),
+        )
     })?))
 }
 

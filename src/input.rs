@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::certificate::Certificate;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::key::PrivateKey;
 use crate::pkcs12::{self, Pkcs12Error};
 use crate::secret::{Secret, SecretSource};
@@ -35,7 +35,7 @@ pub struct Material {
 
 /// Reads `path` (`-` = stdin) and recognises its content.
 pub fn load(path: &Path, passwords: &SecretSource) -> Result<Material> {
-    load_with(path, &mut Reader::new(passwords, true))
+    load_with(path, &mut Reader::new(passwords, true)).map_err(|e| e.at(path))
 }
 
 /// How one run reads its files: the password it shares, and whether keys are wanted.
@@ -75,8 +75,8 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     if path.is_dir() {
         return Err(Error::failure(format!("{name} is a directory, not a file")));
     }
-    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, &e))?;
-    read_limited(file, &name).map_err(|e| Error::io("read", path, &e))?
+    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    read_limited(file, &name).map_err(|e| Error::io("read", path, e))?
 }
 
 /// Reads at most [`MAX_INPUT_BYTES`]; the outer error is I/O, the inner one "too large".
@@ -126,11 +126,10 @@ fn load_bytes_with(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<
             other => return other,
         }
     }
-    Err(
-        Error::failure(format!("{name} is not a certificate, key or PKCS#12 file")).with_hint(
-            "certgen reads PEM (certificates and keys), DER certificates and PKCS#12 (.pfx/.p12)",
-        ),
-    )
+    Err(Error::input(
+        InputKind::Unrecognised,
+        format!("{name} is not a certificate, key or PKCS#12 file"),
+    ))
 }
 
 fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result<Material> {
@@ -150,8 +149,10 @@ fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Res
         Err(Pkcs12Error::WrongPassword) if given.is_none() => match password.get_by_prompt()? {
             Some(pw) => pkcs12::read(bytes, pw.expose()).map_err(|e| p12_error(e, name))?,
             None => {
-                return Err(Error::failure(format!("{name} is a password-protected PKCS#12 file"))
-                    .with_hint("give the password with --password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD"))
+                return Err(Error::input(
+                    InputKind::PasswordNeeded { key: false },
+                    format!("{name} is a password-protected PKCS#12 file"),
+                ))
             }
         },
         Err(e) => return Err(p12_error(e, name)),
@@ -223,12 +224,12 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
             ),
             "RSA PRIVATE KEY" => {
                 if block.headers().get("Proc-Type").is_some() {
-                    return Err(Error::failure(format!(
-                        "{}: legacy OpenSSL-encrypted key (Proc-Type header) is not supported",
-                        at()
-                    ))
-                    .with_hint(
-                        "convert it to encrypted PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW",
+                    return Err(Error::input(
+                        InputKind::LegacyEncryption,
+                        format!(
+                            "{}: legacy OpenSSL-encrypted key (Proc-Type header) is not supported",
+                            at()
+                        ),
                     ));
                 }
                 material.keys.push(
@@ -238,8 +239,10 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
             }
             "ENCRYPTED PRIVATE KEY" => {
                 let Some(pw) = reader.password.get()? else {
-                    return Err(Error::failure(format!("{name} holds an encrypted private key"))
-                        .with_hint("give its password with --password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD"));
+                    return Err(Error::input(
+                        InputKind::PasswordNeeded { key: true },
+                        format!("{name} holds an encrypted private key"),
+                    ));
                 };
                 material.keys.push(
                     PrivateKey::from_encrypted_pkcs8_der(block.contents(), &pw)
@@ -250,9 +253,7 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
                 let msg = format!(
                     "{name} holds an EC private key; Microsoft Entra ID accepts only RSA credentials"
                 );
-                return Err(
-                    Error::failure(msg).with_hint("make an RSA certificate: certgen new --cn NAME")
-                );
+                return Err(Error::input(InputKind::NotRsa, msg));
             }
             // Requests, parameters and public keys carry nothing certgen reads; ignoring them
             // lets a file that also holds a CSR or an `openssl x509 -text` dump still work.
@@ -290,14 +291,9 @@ impl<'a> LazyPassword<'a> {
         Ok(self.value.clone().flatten())
     }
 
-    /// The password from a file or the environment, never a prompt.
+    /// The password from a file or a given value, never by asking.
     fn get_if_configured(&mut self) -> Result<Option<Secret>> {
-        let configured = self.source.file.is_some()
-            || self
-                .source
-                .env_var
-                .as_ref()
-                .is_some_and(|v| std::env::var_os(v).is_some());
+        let configured = self.source.file.is_some() || self.source.value.is_some();
         if configured {
             self.get()
         } else {
@@ -322,7 +318,10 @@ fn count(hay: &[u8], needle: &[u8]) -> usize {
 /// used by commands that take `FILE...`.
 pub fn load_all(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
     let mut reader = Reader::new(passwords, true);
-    paths.iter().map(|p| load_with(p, &mut reader)).collect()
+    paths
+        .iter()
+        .map(|p| load_with(p, &mut reader).map_err(|e| e.at(p)))
+        .collect()
 }
 
 /// Like [`load_all`] for commands that need only the certificates: private keys in PEM files
@@ -330,7 +329,10 @@ pub fn load_all(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Mater
 /// too). Key-only DER and PKCS#12 files still come back with their keys, and no certificate.
 pub fn load_all_certificates(paths: &[PathBuf], passwords: &SecretSource) -> Result<Vec<Material>> {
     let mut reader = Reader::new(passwords, false);
-    paths.iter().map(|p| load_with(p, &mut reader)).collect()
+    paths
+        .iter()
+        .map(|p| load_with(p, &mut reader).map_err(|e| e.at(p)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -350,6 +352,32 @@ mod tests {
             "{}",
             e.message()
         );
+    }
+
+    #[test]
+    fn a_refused_file_is_typed_and_names_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("notes.txt");
+        std::fs::write(&p, "not a certificate\n").unwrap();
+        match load(&p, &SecretSource::default()) {
+            Err(Error::Input(e)) => {
+                assert_eq!(e.kind, InputKind::Unrecognised);
+                assert_eq!(e.path.as_deref(), Some(p.as_path()));
+            }
+            other => panic!("expected an input error, got {other:?}"),
+        }
+        let missing = dir.path().join("missing.pem");
+        match load(&missing, &SecretSource::default()) {
+            Err(Error::Io {
+                action,
+                path,
+                source,
+            }) => {
+                assert_eq!((action.as_str(), path), ("read", missing));
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
     }
 
     #[test]

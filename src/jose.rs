@@ -118,13 +118,6 @@ fn base64_reason(e: &B64Error) -> String {
     }
 }
 
-/// Until the library error has a `Jose` variant: a JOSE failure is bad input (exit 1).
-impl From<Error> for crate::Error {
-    fn from(e: Error) -> Self {
-        crate::Error::failure(e.to_string())
-    }
-}
-
 /// base64url as JOSE uses it.
 pub mod b64 {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -9,7 +9,7 @@ use pkcs1::der::{Decode, Encode};
 use pkcs8::{EncryptedPrivateKeyInfo, ObjectIdentifier, PrivateKeyInfo};
 
 use crate::certificate::{rsa_bits, strip_leading_zeros, CertKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::secret::Secret;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -90,18 +90,23 @@ impl PrivateKey {
         let doc = enc.decrypt(password.expose().as_bytes()).map_err(|e| {
             let msg = e.to_string();
             if msg.contains("unsupported") || msg.contains("Algorithm") {
-                Error::failure(format!(
-                    "cannot decrypt the private key: unsupported encryption ({msg})"
-                ))
-                .with_hint(
-                    "re-encrypt it with PBKDF2 and AES: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW",
+                Error::input(
+                    InputKind::UnsupportedEncryption,
+                    format!("cannot decrypt the private key: unsupported encryption ({msg})"),
                 )
             } else {
-                Error::failure("cannot decrypt the private key: wrong password")
+                Error::input(
+                    InputKind::WrongPassword,
+                    "cannot decrypt the private key: wrong password",
+                )
             }
         })?;
-        Self::from_pkcs8_der(doc.as_bytes())
-            .map_err(|_| Error::failure("cannot decrypt the private key: wrong password"))
+        Self::from_pkcs8_der(doc.as_bytes()).map_err(|_| {
+            Error::input(
+                InputKind::WrongPassword,
+                "cannot decrypt the private key: wrong password",
+            )
+        })
     }
 
     pub fn kind(&self) -> &KeyKind {

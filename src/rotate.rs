@@ -86,7 +86,7 @@ pub fn stage_new(layout: &Layout, cert_pem: &str, key_pem: &str) -> Result<()> {
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {
-    std::fs::rename(from, to).map_err(|e| Error::io("rename", from, &e))?;
+    std::fs::rename(from, to).map_err(|e| Error::io("rename", from, e))?;
     sync_dir(to);
     Ok(())
 }
@@ -113,7 +113,7 @@ pub fn swap(layout: &Layout, keep_old: bool, between: &dyn Fn()) -> Result<()> {
     if !keep_old {
         files::replace(&OutputFile::public(layout.removal_marker(), Vec::new()))?;
     }
-    let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io("read", p, &e));
+    let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io("read", p, e));
     files::replace(&OutputFile::private(
         layout.previous_key(),
         read(&layout.key)?,
@@ -137,7 +137,7 @@ pub fn removal_done(layout: &Layout) -> Result<()> {
     match std::fs::remove_file(layout.removal_marker()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("remove", &layout.removal_marker(), &e)),
+        Err(e) => Err(Error::io("remove", &layout.removal_marker(), e)),
     }
 }
 

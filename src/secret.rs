@@ -1,18 +1,22 @@
 //! Secrets (passwords, client secrets) and where they come from.
 //!
-//! Order of sources, as the spec demands: an explicit file (`-` = stdin), then an environment
-//! variable, then a no-echo prompt when stdin is a terminal. A secret is never accepted on the
+//! Order of sources, as the spec demands: an explicit file (`-` = stdin), then a value the
+//! caller found (the CLI: an environment variable), then whoever the caller asks (the CLI: a
+//! no-echo prompt when stdin is a terminal). A secret is never accepted on the
 //! command line, and [`Secret`] cannot be printed by accident: its `Debug` is `(redacted)` and it
 //! has no `Display`.
 
 use std::fmt;
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-/// A secret string whose `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret string whose `Debug` never shows the value. It (de)serialises as the plain string,
+/// for the one file that must hold it (the token cache, 0600).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
@@ -36,15 +40,31 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Where to look for one secret, in the spec's order.
-#[derive(Debug, Clone, Default)]
+/// Asks someone for a secret when no file or value gives one (the CLI prompts on a
+/// terminal); `Ok(None)`: nobody to ask.
+pub type Ask = Arc<dyn Fn() -> Result<Option<Secret>> + Send + Sync>;
+
+/// Where to look for one secret, in the spec's order: a file, a value, then whoever `ask` is.
+/// The library never prompts and reads no environment variable: the caller puts what it
+/// found in `value`, and a terminal prompt in `ask`.
+#[derive(Clone, Default)]
 pub struct SecretSource {
-    /// `--password-file` / `--secret-file`; `-` reads stdin.
+    /// A password or secret file; `-` reads stdin.
     pub file: Option<PathBuf>,
-    /// The environment variable consulted when no file is given.
-    pub env_var: Option<String>,
-    /// The prompt shown on a terminal when neither gives a value; `None` = never prompt.
-    pub prompt: Option<String>,
+    /// The secret itself, when the caller already has it.
+    pub value: Option<Secret>,
+    /// Asked only when a secret is needed and neither of the above gives one.
+    pub ask: Option<Ask>,
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretSource")
+            .field("file", &self.file)
+            .field("value", &self.value)
+            .field("ask", &self.ask.is_some())
+            .finish()
+    }
 }
 
 impl SecretSource {
@@ -55,75 +75,31 @@ impl SecretSource {
         }
     }
 
-    pub fn env(mut self, var: &str) -> Self {
-        self.env_var = Some(var.to_string());
+    /// Uses `value` when no file is given.
+    pub fn value(mut self, value: Option<Secret>) -> Self {
+        self.value = value;
         self
     }
 
-    pub fn prompt(mut self, prompt: &str) -> Self {
-        self.prompt = Some(prompt.to_string());
+    /// Asks `ask` when neither a file nor a value gives the secret.
+    pub fn ask(mut self, ask: Ask) -> Self {
+        self.ask = Some(ask);
         self
     }
 
-    /// The secret from the first source that has one, or `None` when no source applies
-    /// (no file, no variable, stdin not a terminal).
+    /// The secret from the first source that has one, or `None` when no source applies.
     pub fn read(&self) -> Result<Option<Secret>> {
         if let Some(path) = &self.file {
             return read_secret_file(path).map(Some);
         }
-        if let Some(var) = &self.env_var {
-            if let Some(value) = std::env::var_os(var) {
-                let value = value.into_string().map_err(|_| {
-                    Error::failure(format!("environment variable {var} is not valid UTF-8"))
-                })?;
-                return Ok(Some(Secret(value)));
-            }
+        if let Some(value) = &self.value {
+            return Ok(Some(value.clone()));
         }
-        if let Some(prompt) = &self.prompt {
-            if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-                let value = prompt_password(prompt)
-                    .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
-                return Ok(Some(Secret(value)));
-            }
+        match &self.ask {
+            Some(ask) => ask(),
+            None => Ok(None),
         }
-        Ok(None)
     }
-
-    /// Like [`read`](Self::read), twice on a terminal so a typo does not lock a new file.
-    pub fn read_new(&self) -> Result<Option<Secret>> {
-        if self.file.is_none()
-            && self
-                .env_var
-                .as_ref()
-                .is_none_or(|v| std::env::var_os(v).is_none())
-        {
-            if let Some(prompt) = &self.prompt {
-                if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-                    let first = prompt_password(prompt)
-                        .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
-                    let again = prompt_password("Repeat it: ")
-                        .map_err(|e| Error::failure(format!("cannot read the password: {e}")))?;
-                    if first != again {
-                        return Err(Error::failure("the two passwords differ"));
-                    }
-                    return Ok(Some(Secret(first)));
-                }
-            }
-        }
-        self.read()
-    }
-}
-
-/// The terminal prompt comes with the CLI (`cli` feature); a library build never prompts.
-#[cfg(feature = "cli")]
-use rpassword::prompt_password;
-
-#[cfg(not(feature = "cli"))]
-fn prompt_password(_prompt: &str) -> std::io::Result<String> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "this build has no terminal prompt",
-    ))
 }
 
 /// The largest secret file read.
@@ -143,7 +119,7 @@ pub fn read_secret_file(path: &Path) -> Result<Secret> {
     } else {
         std::fs::File::open(path)
             .and_then(|f| f.take(limit).read_to_end(&mut raw))
-            .map_err(|e| Error::io("read", path, &e))?;
+            .map_err(|e| Error::io("read", path, e))?;
     }
     if raw.len() as u64 > MAX_SECRET_FILE_BYTES {
         return Err(Error::failure(format!(

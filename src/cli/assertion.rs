@@ -1,8 +1,8 @@
 //! `certgen assertion`: the signed client-assertion JWT for a token request.
 
+use super::hints::{CliError as Error, Result};
 use certgen::assertion::{self, AssertionParams, SigningAlg, DEFAULT_LIFETIME_SECS};
-use certgen::authority::{self, authority_host, check_tenant, token_endpoint};
-use certgen::{Error, Result};
+use certgen::authority;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
@@ -97,22 +97,27 @@ fn audience(args: &AssertionArgs) -> Result<String> {
         authority::check_endpoint_url(aud)?;
         return Ok(aud.clone());
     }
-    let Some(tenant) = args
-        .tenant
-        .as_deref()
-        .map(|t| t.trim().to_string())
-        .or_else(|| env_value("AZURE_TENANT_ID"))
-    else {
+    let Some(tenant) = tenant(args.tenant.as_deref()) else {
         return Err(Error::usage("no tenant: give --tenant T or --audience URL")
             .with_hint("or set AZURE_TENANT_ID to the directory (tenant) ID"));
     };
-    check_tenant(&tenant)?;
-    let host = args
-        .authority_host
-        .clone()
+    Ok(authority::tenant_token_endpoint(
+        &authority_host(args.authority_host.as_deref()),
+        &tenant,
+    )?)
+}
+
+/// `--tenant`, else AZURE_TENANT_ID.
+pub(super) fn tenant(flag: Option<&str>) -> Option<String> {
+    flag.map(|t| t.trim().to_string())
+        .or_else(|| env_value("AZURE_TENANT_ID"))
+}
+
+/// `--authority-host`, else AZURE_AUTHORITY_HOST, else `public`.
+pub(super) fn authority_host(flag: Option<&str>) -> String {
+    flag.map(str::to_string)
         .or_else(|| env_value("AZURE_AUTHORITY_HOST"))
-        .unwrap_or_else(|| "public".into());
-    Ok(token_endpoint(&authority_host(&host)?, &tenant))
+        .unwrap_or_else(|| "public".into())
 }
 
 /// A non-empty environment variable, trimmed.

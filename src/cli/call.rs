@@ -9,16 +9,16 @@ use certgen::authority;
 use certgen::graph::cloud::{graph_host, scope_for_url, GRAPH_RESOURCE};
 use certgen::graph::permissions::least_privileged_read;
 use certgen::graph::{AllPages, ApiClient, ApiRequest, ApiResponse, ODataError};
+use certgen::identity::ClientOptions;
 use certgen::input;
 use certgen::jose::{self, Policy};
-use certgen::token::ClientOptions;
-use certgen::{Error, ErrorKind, Result};
 use clap::{Args, ValueEnum};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use super::assertion::env_value;
+use super::assertion::{authority_host, env_value};
+use super::hints::{transport_as, CliError as Error, Result, EXIT_PROVIDER};
 use super::output;
 use super::token::{self, OutputForm, TokenArgs};
 
@@ -135,15 +135,30 @@ pub fn run(mut args: CallArgs) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
-    let token_text = token.access_token.as_str();
+    let token_text = token.token.expose();
     if args.all {
-        match runtime.block_on(client.get_all(&request, token_text))? {
+        match runtime
+            .block_on(client.get_all(&request, token_text))
+            .map_err(api_error)?
+        {
             AllPages::Merged { document, .. } => print_json(&document),
             AllPages::Failed(answer) => answered(&args, &request.url, &answer, token_text),
         }
     } else {
-        let answer = runtime.block_on(client.send(&request, token_text))?;
+        let answer = runtime
+            .block_on(client.send(&request, token_text))
+            .map_err(api_error)?;
         answered(&args, &request.url, &answer, token_text)
+    }
+}
+
+/// A failure to reach the API, named as such (the library's words are a token endpoint's).
+fn api_error(e: certgen::Error) -> Error {
+    match &e {
+        certgen::Error::Transport(t) => {
+            transport_as(t, format!("cannot reach the API {}: {}", t.url, t.cause))
+        }
+        _ => e.into(),
     }
 }
 
@@ -196,14 +211,14 @@ pub(super) fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
         let text = String::from_utf8_lossy(&answer.body);
         let first = text.lines().next().unwrap_or("").trim();
         let shown: String = first.chars().take(200).collect();
-        let mut e = Error::new(ErrorKind::Provider, format!("{url} answered {status}"));
+        let mut e = Error::new(EXIT_PROVIDER, format!("{url} answered {status}"));
         if !shown.is_empty() {
             e = e.with_hint(format!("the answer began: {shown}"));
         }
         return e;
     };
     let ODataError { code, message, .. } = &odata;
-    let mut e = Error::new(ErrorKind::Provider, format!("{status}: {code}: {message}"));
+    let mut e = Error::new(EXIT_PROVIDER, format!("{status}: {code}: {message}"));
     // Read, not verified: only to name the token's audience and roles in the hints.
     let claims = jose::parse(token, Policy::Lenient)
         .ok()
@@ -287,12 +302,9 @@ pub(super) fn authority_origin(args: &TokenArgs) -> Result<String> {
         let url = authority::check_endpoint_url(endpoint)?;
         return Ok(url.origin().ascii_serialization());
     }
-    let host = args
-        .authority_host
-        .clone()
-        .or_else(|| env_value("AZURE_AUTHORITY_HOST"))
-        .unwrap_or_else(|| "public".into());
-    authority::authority_host(&host)
+    Ok(authority::authority_host(&authority_host(
+        args.authority_host.as_deref(),
+    ))?)
 }
 
 /// The URL to call: as given, or a path (`/v1.0/users`) on the cloud's Graph.
@@ -305,7 +317,7 @@ pub(super) fn request_url(given: &str, authority: &str, extra_graph: Option<&str
     } else {
         given.to_string()
     };
-    authority::check_endpoint_url(&text)
+    Ok(authority::check_endpoint_url(&text)?)
 }
 
 /// `--header 'Name: value'` pairs.
@@ -341,7 +353,7 @@ fn headers(given: &[String]) -> Result<HeaderMap> {
 /// `--data`: the text itself, or `@FILE` read with certgen's input size limit.
 fn body(data: &str) -> Result<Vec<u8>> {
     match data.strip_prefix('@') {
-        Some(path) => input::read_input(Path::new(path)),
+        Some(path) => Ok(input::read_input(Path::new(path))?),
         None => Ok(data.as_bytes().to_vec()),
     }
 }

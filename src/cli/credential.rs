@@ -1,18 +1,18 @@
 //! `certgen credential list | add | remove`: the certificates registered on the app, managed by
 //! the app itself through Graph with no administrator and no Graph permission.
 
+use super::hints::{CliError as Error, Result};
 use std::path::PathBuf;
 
 use certgen::certificate::rfc3339;
-use certgen::credential::{Credential, ENV_CERTIFICATE_PATH};
+use certgen::credential::{Credential, ENV_CERTIFICATE_PASSWORD, ENV_CERTIFICATE_PATH};
 use certgen::graph::app_keys::{check_addable, Application, KeyState, RegisteredKey};
 use certgen::input;
-use certgen::secret::SecretSource;
-use certgen::{Error, Result};
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
 use super::assertion::env_value;
+use super::credential_args::passwords;
 use super::graph_session::{GraphArgs, Session};
 use super::output;
 
@@ -150,7 +150,7 @@ fn list(args: ListArgs) -> Result<()> {
 }
 
 fn add(args: AddArgs) -> Result<()> {
-    let passwords = SecretSource::file(None).env("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+    let passwords = passwords(None, ENV_CERTIFICATE_PASSWORD, "PKCS#12 password: ")?;
     let material = input::load_all_certificates(std::slice::from_ref(&args.new_cert), &passwords)?;
     let Some(new) = material.first().and_then(|m| m.certs.first()).cloned() else {
         return Err(Error::failure(format!(

@@ -1,11 +1,18 @@
 //! The credential options shared by every command that signs (`assertion`, `token`):
-//! flatten [`CredentialArgs`] into the command's arguments.
+//! flatten [`CredentialArgs`] into the command's arguments. Also where the CLI finds secrets
+//! the library does not look for itself: environment variables and a terminal prompt.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use certgen::credential::{Credential, CredentialSource};
-use certgen::Result;
+use certgen::credential::{
+    Credential, CredentialSource, ENV_CERTIFICATE_PASSWORD, ENV_CERTIFICATE_PATH,
+};
+use certgen::secret::{Ask, Secret, SecretSource};
 use clap::Args;
+
+use super::hints::Result;
 
 /// `--cert/--key`, `--pfx`, `--password-file`; without them, AZURE_CLIENT_CERTIFICATE_PATH.
 #[derive(Debug, Clone, Default, Args)]
@@ -26,21 +33,99 @@ pub struct CredentialArgs {
 }
 
 impl CredentialArgs {
+    /// The files: the flags, else AZURE_CLIENT_CERTIFICATE_PATH.
     pub fn source(&self) -> CredentialSource {
+        let from_env = self.cert.is_none() && self.pfx.is_none();
         CredentialSource {
-            cert: self.cert.clone(),
+            cert: if from_env {
+                env_path(ENV_CERTIFICATE_PATH)
+            } else {
+                self.cert.clone()
+            },
             key: self.key.clone(),
             pfx: self.pfx.clone(),
-            password_file: self.password_file.clone(),
+        }
+    }
+
+    /// The file the certificate is read from, and whether that file also holds the key.
+    pub fn certificate_file(&self) -> (Option<PathBuf>, bool) {
+        match (&self.pfx, &self.cert) {
+            (Some(pfx), _) => (Some(pfx.clone()), true),
+            (None, Some(cert)) => (Some(cert.clone()), self.key.is_none()),
+            (None, None) => (env_path(ENV_CERTIFICATE_PATH), true),
         }
     }
 
     /// Loads the credential and prints its warnings on stderr.
     pub fn load(&self) -> Result<Credential> {
-        let cred = Credential::load(&self.source())?;
+        let passwords = passwords(
+            self.password_file.clone(),
+            ENV_CERTIFICATE_PASSWORD,
+            "Certificate password: ",
+        )?;
+        let cred = Credential::load(&self.source(), &passwords)?;
         for w in cred.warnings() {
             eprintln!("warning: {w}");
         }
         Ok(cred)
     }
+}
+
+/// A password from `file`, else the variable `var`, else a prompt on a terminal.
+pub fn passwords(file: Option<PathBuf>, var: &str, prompt: &'static str) -> Result<SecretSource> {
+    Ok(SecretSource::file(file)
+        .value(env_secret(var)?)
+        .ask(ask(prompt)))
+}
+
+/// The secret in the environment variable `var`, if set.
+pub fn env_secret(var: &str) -> Result<Option<Secret>> {
+    match std::env::var_os(var) {
+        None => Ok(None),
+        Some(value) => value
+            .into_string()
+            .map(|v| Some(Secret::new(v)))
+            .map_err(|_| {
+                super::hints::CliError::failure(format!(
+                    "environment variable {var} is not valid UTF-8"
+                ))
+            }),
+    }
+}
+
+/// Asks on the terminal without echo; nobody to ask when stdin or stderr is not a terminal.
+pub fn ask(prompt: &'static str) -> Ask {
+    Arc::new(move || {
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Ok(None);
+        }
+        read_password(prompt).map(Some)
+    })
+}
+
+/// Asks twice on a terminal, so a typo does not lock a new file.
+pub fn ask_new(prompt: &'static str) -> Ask {
+    Arc::new(move || {
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Ok(None);
+        }
+        let first = read_password(prompt)?;
+        let again = read_password("Repeat it: ")?;
+        if first.expose() != again.expose() {
+            return Err(certgen::Error::failure("the two passwords differ"));
+        }
+        Ok(Some(first))
+    })
+}
+
+fn read_password(prompt: &str) -> certgen::Result<Secret> {
+    rpassword::prompt_password(prompt)
+        .map(Secret::new)
+        .map_err(|e| certgen::Error::failure(format!("cannot read the password: {e}")))
+}
+
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }

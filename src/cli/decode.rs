@@ -2,10 +2,10 @@
 
 use std::io::{IsTerminal, Read};
 
+use super::hints::{CliError as Error, Result};
 use certgen::certificate::rfc3339;
 use certgen::graph::proof::{self, Broken, Expected};
 use certgen::jose::{self, numeric_date, DateRule, Policy, TIME_CLAIMS};
-use certgen::{Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;

@@ -2,13 +2,13 @@
 //! token got as `certgen token` gets it, its application object, and `addKey`/`removeKey`
 //! with a proof signed by a local certificate; error answers explained as `certgen call` does.
 
+use super::hints::{CliError as Error, Result};
 use certgen::credential::Credential;
 use certgen::graph::app_keys::{self, Application};
 use certgen::graph::cloud::scope_for_url;
 use certgen::graph::proof::{self, MAX_LIFETIME_SECS};
 use certgen::graph::{ApiClient, ApiRequest};
-use certgen::token::ClientOptions;
-use certgen::{Error, Result};
+use certgen::identity::ClientOptions;
 use clap::Args;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
@@ -51,7 +51,7 @@ impl Session {
         if token_args.scopes.is_empty() {
             token_args.scopes = vec![scope_for_url(&probe, &authority, graph_host.as_deref())];
         }
-        let token = token::get(&token_args)?.access_token.as_str().to_string();
+        let token = token::get(&token_args)?.token.expose().to_string();
         let client = ApiClient::new(ClientOptions {
             ca_file: args.token.ca_file.clone(),
             timeout: std::time::Duration::from_secs(args.token.timeout),
@@ -117,7 +117,7 @@ impl Session {
                 None,
             )?
             .unwrap_or(Value::Null);
-        Application::from_json(&doc)
+        Ok(Application::from_json(&doc)?)
     }
 
     /// `addKey` of `new`, the proof signed by `signer`; the new key's `keyId`.

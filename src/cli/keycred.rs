@@ -1,14 +1,15 @@
 //! `certgen keycred`: Graph `keyCredential` objects for certificates.
 
+use super::hints::{CliError as Error, Result};
 use std::path::PathBuf;
 
+use certgen::credential::ENV_CERTIFICATE_PASSWORD;
 use certgen::graph::keycred::key_credential;
 use certgen::input;
-use certgen::secret::SecretSource;
-use certgen::{Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
 
+use super::credential_args::passwords;
 use super::output;
 
 /// Print the Graph keyCredential of each certificate, as a PATCH /applications/{id} body.
@@ -33,9 +34,7 @@ pub struct KeycredArgs {
 }
 
 pub fn run(args: KeycredArgs) -> Result<()> {
-    let passwords = SecretSource::file(None)
-        .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
-        .prompt("PKCS#12 password: ");
+    let passwords = passwords(None, ENV_CERTIFICATE_PASSWORD, "PKCS#12 password: ")?;
     let materials = input::load_all_certificates(&args.certs, &passwords)?;
     let mut creds = Vec::new();
     for m in &materials {

@@ -1,9 +1,9 @@
-//! Command-line definitions (clap derive) and the one place where errors become
-//! `error:`/`hint:` lines and exit codes.
+//! Command-line definitions (clap derive); errors become `error:`/`hint:` lines and exit codes
+//! in [`hints`].
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use certgen::{Error, ErrorKind};
+use hints::CliError;
 
 mod assertion;
 mod call;
@@ -11,6 +11,7 @@ mod credential;
 mod credential_args;
 mod decode;
 mod graph_session;
+mod hints;
 mod keycred;
 mod new;
 mod output;
@@ -85,17 +86,8 @@ pub fn run() -> i32 {
     };
     match result {
         Ok(()) => 0,
-        Err(e) => report(&e),
+        Err(e) => e.report(),
     }
-}
-
-/// Prints an error as the contract wants it and returns its exit code.
-pub fn report(e: &Error) -> i32 {
-    eprintln!("error: {}", e.message());
-    for h in e.hints() {
-        eprintln!("hint: {h}");
-    }
-    e.kind().exit_code()
 }
 
 /// clap's own errors, reduced to the contract's `error:` line plus a usage hint (exit 2);
@@ -138,7 +130,7 @@ fn clap_error(e: clap::Error) -> i32 {
                 .lines()
                 .find(|l| l.starts_with("Usage: "))
                 .map(|l| l.trim_start_matches("Usage: ").to_string());
-            let mut err = Error::new(ErrorKind::Usage, first);
+            let mut err = CliError::usage(first);
             if let Some(p) = possible {
                 err = err.with_hint(p);
             }
@@ -148,7 +140,7 @@ fn clap_error(e: clap::Error) -> i32 {
             if let Some(u) = usage {
                 err = err.with_hint(format!("usage: {u} (see --help)"));
             }
-            report(&err)
+            err.report()
         }
     }
 }

@@ -10,7 +10,9 @@ use certgen::files::{self, OutputFile};
 use certgen::generate::{self, Generated, KeySize, NewCertificate, Profile, Subject};
 use certgen::pkcs12::{self, Pkcs12Flavor};
 use certgen::secret::{Secret, SecretSource};
-use certgen::{Error, Result};
+
+use super::credential_args::{ask_new, env_secret};
+use super::hints::{CliError as Error, Result};
 use clap::Args;
 use serde_json::json;
 
@@ -93,7 +95,9 @@ pub fn run(args: NewArgs) -> Result<()> {
         key_size,
         profile: Profile::ClientAuth,
     };
-    let generated = with_progress(key_size, || generate::generate(&request))?;
+    let generated = with_progress(key_size, || {
+        generate::generate(&request).map_err(Error::from)
+    })?;
     let outputs = output_files(&args, &paths, &generated, password.as_ref(), &base)?;
     files::write_all(&outputs, args.force)?;
 
@@ -106,11 +110,12 @@ pub fn run(args: NewArgs) -> Result<()> {
 
 /// --cn, else --subject, else CN=certgen.
 fn subject_of(args: &NewArgs) -> Result<Subject> {
-    match (&args.cn, &args.subject) {
+    let subject = match (&args.cn, &args.subject) {
         (Some(cn), _) => Subject::common_name(cn),
         (None, Some(dn)) => Subject::parse(dn),
         (None, None) => Subject::common_name("certgen"),
-    }
+    };
+    Ok(subject?)
 }
 
 /// The base of the file names: --name as given (a plain file name), else the CN made file-safe.
@@ -191,9 +196,9 @@ fn read_password(args: &NewArgs) -> Result<Option<Secret>> {
         return Ok(None);
     }
     let source = SecretSource::file(args.password_file.clone())
-        .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
-        .prompt("Password for the new key/PFX: ");
-    match source.read_new()? {
+        .value(env_secret("AZURE_CLIENT_CERTIFICATE_PASSWORD")?)
+        .ask(ask_new("Password for the new key/PFX: "));
+    match source.read()? {
         Some(pw) if pw.is_empty() => Err(Error::failure("the password is empty")
             .with_hint("use --no-password for a PKCS#12 file without a password")),
         Some(pw) => Ok(Some(pw)),

@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
+use super::hints::{CliError as Error, Result};
 use certgen::certificate::{rfc3339, Certificate, Validity};
-use certgen::{Error, Result};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

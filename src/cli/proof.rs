@@ -1,7 +1,7 @@
 //! `certgen proof`: the proof-of-possession JWT of Graph's addKey/removeKey.
 
+use super::hints::Result;
 use certgen::graph::proof::{self, MAX_LIFETIME_SECS};
-use certgen::Result;
 use clap::Args;
 use serde_json::json;
 

@@ -2,19 +2,20 @@
 //! for cron. Where a rotation stands is read from the files ([`certgen::rotate`]) and from the
 //! keys registered on the app, so every run completes what a killed one left.
 
+use super::hints::{CliError as Error, Result};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use certgen::certificate::rfc3339;
-use certgen::credential::{Credential, CredentialSource};
+use certgen::credential::Credential;
 use certgen::generate::{self, KeySize, NewCertificate, Profile, Subject};
 use certgen::rotate::{self, Layout, Stage};
-use certgen::{Error, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::credential::remove_confirmed;
+use super::credential_args::CredentialArgs;
 use super::graph_session::{GraphArgs, Session};
 use super::output;
 use super::token;
@@ -77,11 +78,12 @@ fn say(step: &str, text: &str) {
 }
 
 fn load(cert: PathBuf, key: PathBuf) -> Result<Credential> {
-    Credential::load(&CredentialSource {
+    CredentialArgs {
         cert: Some(cert),
         key: Some(key),
         ..Default::default()
-    })
+    }
+    .load()
 }
 
 struct Outcome {

@@ -3,8 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use certgen::secret::SecretSource;
 use certgen::serve::{self, config::TokenVersion, Flags, LogFormat, Options, Registry};
-use certgen::{Error, Result};
+
+use super::credential_args::ask;
+use super::hints::{CliError as Error, Result};
 use clap::Args;
 
 use super::output;
@@ -86,6 +89,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         listen: args.listen,
         http: args.http,
         tls_files: args.tls_cert.zip(args.tls_key),
+        tls_passwords: SecretSource::default().ask(ask("password for the TLS key: ")),
         state_dir: args.state_dir,
         strict: args.strict,
         log: if args.json {
@@ -232,6 +236,12 @@ fn banner(p: &serve::Prepared, strict: bool) {
     }
     for n in &p.notes {
         lines.push(format!("  note: {n}"));
+    }
+    if reg.default_tenant {
+        lines.push(format!(
+            "  note: no --tenant given: using the default tenant {}",
+            certgen::serve::config::DEFAULT_TENANT
+        ));
     }
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));

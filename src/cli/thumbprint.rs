@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::credential_args::passwords;
+use super::hints::{CliError as Error, Result};
 use certgen::input;
-use certgen::secret::SecretSource;
-use certgen::{Error, Result};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
@@ -58,9 +58,11 @@ pub fn run(args: ThumbprintArgs) -> Result<()> {
         )
         .with_hint("put the password in a file or in AZURE_CLIENT_CERTIFICATE_PASSWORD"));
     }
-    let passwords = SecretSource::file(args.password_file.clone())
-        .env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
-        .prompt("PKCS#12 password: ");
+    let passwords = passwords(
+        args.password_file.clone(),
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        "PKCS#12 password: ",
+    )?;
     // Everything is read before anything is printed: one bad file fails the run cleanly.
     let materials = input::load_all_certificates(&args.files, &passwords)?;
     for m in &materials {

@@ -1,25 +1,26 @@
 //! `certgen token`: the flags and AZURE_* variables turned into a
-//! [`certgen::token::AcquireRequest`], and the token printed. The flow itself (cache first,
-//! the network only on a miss) is [`certgen::token::acquire`].
+//! [`certgen::identity::ClientCertificateCredential`] or
+//! [`certgen::identity::ClientSecretCredential`], one `get_token`, and the token printed; a
+//! refusal explained from what was sent.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use certgen::assertion::{self, AssertionParams, DEFAULT_LIFETIME_SECS};
-use certgen::authority;
-use certgen::credential::ENV_CERTIFICATE_PATH;
-use certgen::jose::{self, Policy};
-use certgen::secret::SecretSource;
-use certgen::token::{
-    acquire, AcquireRequest, AcquiredToken, CachePolicy, ClientOptions, TokenCredential,
-    TokenTarget,
+use certgen::credential::{Credential, ENV_CERTIFICATE_PATH};
+use certgen::error::InputKind;
+use certgen::identity::{
+    AccessToken, CachePolicy, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
+    CredentialOptions, TokenCredential, WarningSink,
 };
-use certgen::{Error, Result};
+use certgen::jose::{self, Policy};
+use certgen::secret::{Secret, SecretSource};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use super::assertion::{env_flag, env_value, Alg};
-use super::credential_args::CredentialArgs;
+use super::assertion::{authority_host, env_flag, env_value, tenant, Alg};
+use super::credential_args::{ask, env_secret, CredentialArgs};
+use super::hints::{self, CliError as Error, Result, Sent, SentCredential};
 use super::output;
 
 /// The environment variable the Azure Identity libraries read a client secret from.
@@ -102,78 +103,125 @@ pub fn run(args: TokenArgs) -> Result<()> {
     print(&args, &token)
 }
 
-/// The token the flags describe, cache first (also what `certgen call` sends).
-pub(super) fn get(args: &TokenArgs) -> Result<AcquiredToken> {
-    let client_id = args.client_id.trim().to_string();
-    let target = target(args)?;
-    if args.token_endpoint.is_none() {
-        // Entra's client ids are GUIDs; another server's may be anything.
-        assertion::check_client_id(&client_id)?;
+/// The token the flags describe (cache first), as `certgen call` sends it too.
+pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
+    let tenant = tenant(args.tenant.as_deref());
+    if tenant.is_none() && args.token_endpoint.is_none() {
+        return Err(Error::usage("no tenant: give --tenant T")
+            .with_hint("or set AZURE_TENANT_ID to the directory (tenant) ID; --token-endpoint URL posts elsewhere"));
     }
-    let credential = credential(args, &client_id, &target.endpoint)?;
-    let request = AcquireRequest {
-        target,
-        client_id,
-        credential,
-        client: ClientOptions {
+    let tenant = tenant.unwrap_or_default();
+    let options = CredentialOptions {
+        authority_host: Some(authority_host(args.authority_host.as_deref())),
+        token_endpoint: args.token_endpoint.clone(),
+        audience: args.audience.clone(),
+        alg: args.alg.into(),
+        send_x5c: args.x5c || env_flag("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
+        cache: if args.no_cache {
+            CachePolicy::NoCache
+        } else if args.force_refresh {
+            CachePolicy::ForceRefresh
+        } else {
+            CachePolicy::Use
+        },
+        cache_dir: None,
+        transport: ClientOptions {
             timeout: Duration::from_secs(args.timeout),
             ca_file: args.ca_file.clone(),
             ..Default::default()
         },
-        cache_dir: None,
+        on_warning: Some(WarningSink(Arc::new(|w| eprintln!("warning: {w}")))),
     };
-    let policy = if args.no_cache {
-        CachePolicy::NoCache
-    } else if args.force_refresh {
-        CachePolicy::ForceRefresh
-    } else {
-        CachePolicy::Use
+    let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
+    let client_id = args.client_id.trim();
+    // Everything about the request is refused before a credential is read or asked for.
+    options.endpoint(&tenant, client_id)?;
+    let sent_scopes = options.scopes(&scopes)?;
+    // A current-thread runtime: one request, no worker threads to start.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
+    let mut sent = Sent {
+        tenant: Some(tenant.as_str()).filter(|t| !t.is_empty()),
+        client_id,
+        scopes: &sent_scopes,
+        ..Default::default()
     };
-    acquire(&request, policy, |w| eprintln!("warning: {w}"))
+    let token = match credential(args)? {
+        Proof::Secret { secret, source } => {
+            let credential = ClientSecretCredential::new(&tenant, client_id, secret, options)
+                .map_err(|e| locally(e, args))?;
+            sent.endpoint = credential.endpoint();
+            sent.credential = SentCredential::Secret { source: &source };
+            let result = runtime.block_on(credential.get_token(&scopes));
+            result.map_err(|e| explained(e, &sent, args))?
+        }
+        Proof::Certificate(certificate) => {
+            let credential =
+                ClientCertificateCredential::new(&tenant, client_id, certificate, options)
+                    .map_err(|e| locally(e, args))?;
+            let (file, file_has_key) = args.credential.certificate_file();
+            sent.endpoint = credential.endpoint();
+            sent.credential = SentCredential::Certificate {
+                cert: credential.certificate().leaf(),
+                file: file.as_deref(),
+                file_has_key,
+                alg: certgen::assertion::SigningAlg::from(args.alg).name(),
+            };
+            let result = runtime.block_on(credential.get_token(&scopes));
+            result.map_err(|e| explained(e, &sent, args))?
+        }
+    };
+    Ok(token)
 }
 
-/// The URL, tenant and scopes from flags and AZURE_* variables, checked before anything is
-/// read or sent.
-fn target(args: &TokenArgs) -> Result<TokenTarget> {
-    let tenant = args
-        .tenant
-        .as_deref()
-        .map(|t| t.trim().to_string())
-        .or_else(|| env_value("AZURE_TENANT_ID"));
-    if let Some(url) = &args.token_endpoint {
-        return TokenTarget::endpoint(url, tenant.as_deref(), args.scopes.clone());
+/// An error found before anything was sent; the CA file is named by its flag.
+fn locally(e: certgen::Error, args: &TokenArgs) -> Error {
+    match (&e, &args.ca_file) {
+        (certgen::Error::Input(i), Some(ca))
+            if i.kind == InputKind::NotACertificate
+                && i.message.starts_with(&ca.display().to_string()) =>
+        {
+            Error::failure(format!("--ca-file {}", i.message))
+        }
+        _ => e.into(),
     }
-    let Some(tenant) = tenant else {
-        return Err(Error::usage("no tenant: give --tenant T")
-            .with_hint("or set AZURE_TENANT_ID to the directory (tenant) ID; --token-endpoint URL posts elsewhere"));
-    };
-    let host = args
-        .authority_host
-        .clone()
-        .or_else(|| env_value("AZURE_AUTHORITY_HOST"))
-        .unwrap_or_else(|| "public".into());
-    TokenTarget::entra(&host, &tenant, args.scopes.clone())
+}
+
+/// A refusal explained from what was sent; anything else as any error.
+fn explained(e: certgen::Error, sent: &Sent<'_>, args: &TokenArgs) -> Error {
+    match &e {
+        certgen::Error::Provider(p) => hints::explain(p, sent),
+        _ => locally(e, args),
+    }
+}
+
+enum Proof {
+    Secret { secret: Secret, source: String },
+    Certificate(Credential),
 }
 
 /// The certificate or the secret, in the order of the spec and of Azure Identity: flags
 /// first, then AZURE_CLIENT_SECRET, then AZURE_CLIENT_CERTIFICATE_PATH, then a prompt.
-fn credential(args: &TokenArgs, client_id: &str, endpoint: &str) -> Result<TokenCredential> {
+fn credential(args: &TokenArgs) -> Result<Proof> {
     let c = &args.credential;
     let cert_flags = c.cert.is_some() || c.pfx.is_some();
     if !cert_flags {
-        let secrets = SecretSource::file(args.secret_file.clone()).env(ENV_CLIENT_SECRET);
+        let secrets =
+            SecretSource::file(args.secret_file.clone()).value(env_secret(ENV_CLIENT_SECRET)?);
         if let Some(secret) = secrets.read()? {
             let source = match &args.secret_file {
                 Some(f) => format!("--secret-file {}", f.display()),
                 None => ENV_CLIENT_SECRET.to_string(),
             };
-            return TokenCredential::secret(secret, source);
+            return secret_proof(secret, source);
         }
     }
     if !cert_flags && env_value(ENV_CERTIFICATE_PATH).is_none() {
-        let prompt = SecretSource::default().prompt("Client secret: ");
+        let prompt = SecretSource::default().ask(ask("Client secret: "));
         if let Some(secret) = prompt.read()? {
-            return TokenCredential::secret(secret, "the prompt");
+            return secret_proof(secret, "the prompt".into());
         }
         return Err(
             Error::usage("no credential: give a certificate or a client secret")
@@ -183,53 +231,39 @@ fn credential(args: &TokenArgs, client_id: &str, endpoint: &str) -> Result<Token
                 .with_hint("or set AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET"),
         );
     }
-    let params = AssertionParams {
-        client_id: client_id.to_string(),
-        audience: match &args.audience {
-            Some(aud) => {
-                authority::check_endpoint_url(aud)?;
-                aud.clone()
-            }
-            None => endpoint.to_string(),
-        },
-        alg: args.alg.into(),
-        x5c: args.x5c || env_flag("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
-        lifetime_secs: DEFAULT_LIFETIME_SECS,
-    };
-    assertion::check_params(&params)?;
-    let credential = c.load()?;
-    let (file, file_has_key) = match (&c.pfx, &c.cert) {
-        (Some(pfx), _) => (Some(pfx.clone()), true),
-        (None, Some(cert)) => (Some(cert.clone()), c.key.is_none()),
-        (None, None) => (env_value(ENV_CERTIFICATE_PATH).map(PathBuf::from), true),
-    };
-    Ok(TokenCredential::Certificate {
-        credential: Box::new(credential),
-        params,
-        file,
-        file_has_key,
-    })
+    Ok(Proof::Certificate(c.load()?))
 }
 
-fn print(args: &TokenArgs, t: &AcquiredToken) -> Result<()> {
+/// An empty secret is refused naming where it came from (an empty file or variable is a
+/// mistake, and the server's answer to it would not say so).
+fn secret_proof(secret: Secret, source: String) -> Result<Proof> {
+    if secret.is_empty() {
+        return Err(Error::failure(format!(
+            "the client secret from {source} is empty"
+        )));
+    }
+    Ok(Proof::Secret { secret, source })
+}
+
+fn print(args: &TokenArgs, t: &AccessToken) -> Result<()> {
+    let access_token = t.token.expose();
     match args.output {
-        OutputForm::Token => output::write_stdout(&format!("{}\n", t.access_token)),
+        OutputForm::Token => output::write_stdout(&format!("{access_token}\n")),
         OutputForm::Header => output::write_stdout(&format!(
-            "Authorization: {} {}\n",
+            "Authorization: {} {access_token}\n",
             bearer(&t.token_type),
-            t.access_token
         )),
         OutputForm::Json => {
             // An opaque token (another IdP) has no claims to show: null, not an error.
-            let claims = jose::parse(&t.access_token, Policy::Strict)
+            let claims = jose::parse(access_token, Policy::Strict)
                 .map(|jws| Value::Object(jws.claims))
                 .unwrap_or(Value::Null);
             output::print_json(&json!({
                 "token_type": t.token_type,
                 "expires_in": t.expires_in,
                 "ext_expires_in": t.ext_expires_in,
-                "expires_on": t.expires_on,
-                "access_token": t.access_token,
+                "expires_on": t.expires_on.unix_timestamp(),
+                "access_token": access_token,
                 "source": t.source.as_str(),
                 "claims": claims,
             }))

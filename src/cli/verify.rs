@@ -4,9 +4,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::hints::{CliError as Error, Result};
 use certgen::input::read_input;
 use certgen::verify::{ValidToken, Validator, ValidatorOptions, DEFAULT_LEEWAY};
-use certgen::{Error, Result};
 use clap::{ArgGroup, Args};
 use serde_json::{json, Value};
 use time::OffsetDateTime;

@@ -17,9 +17,9 @@ use time::OffsetDateTime;
 use super::odata::{next_link, ODataError, Pages};
 use crate::authority;
 use crate::error::{Error, Result};
-use crate::token::client::{header_str, http_client, read_capped, retry_wait, transport_error_to};
-use crate::token::response::parse_http_date;
-use crate::token::ClientOptions;
+use crate::identity::client::{header_str, http_client, read_capped, retry_wait, transport_error};
+use crate::identity::response::parse_http_date;
+use crate::identity::ClientOptions;
 
 /// Largest answer kept: far above a Graph page (999 users), bounded all the same.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
@@ -117,8 +117,7 @@ impl ApiClient {
                 }
                 builder = builder.body(body.clone());
             }
-            let unreachable =
-                |e: reqwest::Error| transport_error_to("the API", &e, &request.url, &self.options);
+            let unreachable = |e: reqwest::Error| transport_error(e, &request.url, &self.options);
             let mut response = builder.send().await.map_err(unreachable)?;
             let status = response.status();
             let version = response.version();

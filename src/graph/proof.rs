@@ -45,14 +45,13 @@ pub fn sign(cred: &Credential, object_id: &str, lifetime_secs: u64) -> Result<Pr
 /// upper-case hex thumbprint, `x5t`, `typ`.
 pub fn sign_at(cred: &Credential, object_id: &str, lifetime_secs: u64, now: u64) -> Result<Proof> {
     if !is_guid(object_id) {
-        return Err(
-            Error::usage(format!("object id '{object_id}' is not a GUID")).with_hint(
-                "use the Object ID of the app registration (its Overview page), not the client id",
-            ),
-        );
+        // The object id is on the app registration's Overview page (not the client id).
+        return Err(Error::argument(format!(
+            "object id '{object_id}' is not a GUID: use the application's Object ID, not its client id"
+        )));
     }
     if !(1..=MAX_LIFETIME_SECS).contains(&lifetime_secs) {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "lifetime {lifetime_secs} s is out of range: Graph takes at most {MAX_LIFETIME_SECS} s"
         )));
     }

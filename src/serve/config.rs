@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::authority::is_dns_name;
 use crate::certificate::{CertKey, Certificate};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::input;
 use crate::secret::{Secret, SecretSource};
 
@@ -336,7 +336,7 @@ fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Resu
         d.extend(domains.iter().cloned());
         (name_based_guid(&name.to_ascii_lowercase()), d)
     } else {
-        return Err(Error::usage(format!(
+        return Err(Error::argument(format!(
             "tenant '{name}' is neither a GUID nor a DNS name"
         )));
     };
@@ -375,7 +375,7 @@ pub fn name_based_guid(name: &str) -> String {
 fn guid(value: &str, what: &str) -> Result<String> {
     uuid::Uuid::parse_str(value.trim())
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| Error::usage(format!("{what} '{value}' is not a GUID")))
+        .map_err(|_| Error::argument(format!("{what} '{value}' is not a GUID")))
 }
 
 fn new_app(client_id: &str) -> App {
@@ -442,21 +442,17 @@ fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
 /// The TOML file, parsed; a secret written in it is refused with a hint to name a variable.
 fn read_config_file(path: &Path) -> Result<ConfigFile> {
     let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("read the config file", path, &e))?;
+        std::fs::read_to_string(path).map_err(|e| Error::io("read the config file", path, e))?;
     toml::from_str(&text).map_err(|e| {
-        let err = Error::failure(format!(
-            "{}: {}",
-            path.display(),
-            e.message().trim_end_matches('.')
-        ));
-        if e.message().contains("unknown field `secret") {
-            err.with_hint(
-                "secrets never go in the config file: name an environment variable \
-                 with secret_env = [\"MY_APP_SECRET\"]",
-            )
+        let kind = if e.message().contains("unknown field `secret") {
+            InputKind::SecretInConfig
         } else {
-            err
-        }
+            InputKind::Invalid
+        };
+        Error::input(
+            kind,
+            format!("{}: {}", path.display(), e.message().trim_end_matches('.')),
+        )
     })
 }
 
@@ -573,11 +569,13 @@ fn grant_roles(
 ) -> Result<()> {
     let client_id = &app.client_id;
     let Some(r) = find_resource(resources, resource) else {
-        return Err(Error::failure(format!(
-            "app {client_id}: roles are granted on '{resource}', which is not a \
-             registered resource"
-        ))
-        .with_hint("add a [[resource]] with that app_id or identifier URI"));
+        return Err(Error::input(
+            InputKind::UnknownResource,
+            format!(
+                "app {client_id}: roles are granted on '{resource}', which is not a \
+                 registered resource"
+            ),
+        ));
     };
     for role in roles {
         if !r.roles.is_empty() && !r.roles.contains(role) {
@@ -645,10 +643,12 @@ fn secret_from_env(
 ) -> Result<Secret> {
     match env(var) {
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),
-        _ => Err(Error::failure(format!(
-            "the environment variable {var} (a client secret of app {client_id}) is not set"
-        ))
-        .with_hint(format!("export {var}=… before starting certgen serve"))),
+        _ => Err(Error::input(
+            InputKind::MissingSecret { var: var.into() },
+            format!(
+                "the environment variable {var} (a client secret of app {client_id}) is not set"
+            ),
+        )),
     }
 }
 
@@ -764,7 +764,11 @@ secret_env = ["ORDERS_SECRET"]
         )
         .unwrap();
         let err = Registry::load(Some(&path), &Flags::default(), &env).unwrap_err();
-        assert!(err.hints()[0].contains("secret_env"), "{err:?}");
+        assert_eq!(
+            err.input_kind(),
+            Some(&InputKind::SecretInConfig),
+            "{err:?}"
+        );
     }
 
     #[test]

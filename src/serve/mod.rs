@@ -46,7 +46,8 @@ use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
+use crate::secret::SecretSource;
 pub use access_log::LogFormat;
 pub use config::{Flags, Registry};
 use grant::TokenService;
@@ -66,6 +67,8 @@ pub struct Options {
     pub http: bool,
     /// `--tls-cert`/`--tls-key`; otherwise the state folder's localhost certificate.
     pub tls_files: Option<(PathBuf, PathBuf)>,
+    /// Where the password of encrypted TLS files comes from (the CLI asks on a terminal).
+    pub tls_passwords: SecretSource,
     /// `None`: [`state::default_dir`].
     pub state_dir: Option<PathBuf>,
     pub strict: bool,
@@ -104,11 +107,15 @@ pub struct Prepared {
 /// Loads or makes the state, binds the socket and builds the service.
 pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     if options.http && !options.listen.ip().is_loopback() {
-        return Err(Error::usage(format!(
-            "--http serves plain HTTP, which is allowed on loopback only, not on {}",
-            options.listen.ip()
-        ))
-        .with_hint("use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS"));
+        return Err(Error::input(
+            InputKind::PlainHttpNotLoopback {
+                ip: options.listen.ip(),
+            },
+            format!(
+                "plain HTTP is allowed on loopback only, not on {}",
+                options.listen.ip()
+            ),
+        ));
     }
     let state_dir = match &options.state_dir {
         Some(d) => d.clone(),
@@ -127,12 +134,6 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
 
     let scheme = if options.http { "http" } else { "https" };
     let base = format!("{scheme}://{}", url_host(local));
-    if registry.default_tenant {
-        notes.push(format!(
-            "no --tenant given: using the default tenant {}",
-            config::DEFAULT_TENANT
-        ));
-    }
     let ready = ready_line(&base, local, &registry, tls.as_ref());
     let service = Arc::new(TokenService {
         registry,
@@ -166,7 +167,7 @@ fn tls_identity(
         return Ok(None);
     }
     let identity = match &options.tls_files {
-        Some((cert, key)) => state::tls_identity_from_files(cert, key)?,
+        Some((cert, key)) => state::tls_identity_from_files(cert, key, &options.tls_passwords)?,
         None => state::tls_identity(state_dir)?,
     };
     if identity.created {
@@ -181,8 +182,10 @@ fn tls_identity(
 /// A non-blocking listening socket on `listen`, and the address it got (port 0: any free port).
 fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(listen).map_err(|e| {
-        Error::failure(format!("cannot listen on {listen}: {}", io_reason(&e)))
-            .with_hint("choose another --listen address, or port 0 for any free port")
+        Error::input(
+            InputKind::AddressInUse,
+            format!("cannot listen on {listen}: {}", io_reason(&e)),
+        )
     })?;
     listener
         .set_nonblocking(true)

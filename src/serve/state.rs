@@ -60,16 +60,19 @@ pub fn tls_identity(dir: &Path) -> Result<TlsIdentity> {
 }
 
 /// A TLS identity from the user's `--tls-cert`/`--tls-key` files (any format certgen reads).
-pub fn tls_identity_from_files(cert: &Path, key: &Path) -> Result<TlsIdentity> {
-    let passwords = SecretSource::default().prompt("password for the TLS key: ");
-    let certs = input::load(cert, &passwords)?.certs;
+pub fn tls_identity_from_files(
+    cert: &Path,
+    key: &Path,
+    passwords: &SecretSource,
+) -> Result<TlsIdentity> {
+    let certs = input::load(cert, passwords)?.certs;
     if certs.is_empty() {
         return Err(Error::failure(format!(
             "{}: no certificate in the file",
             cert.display()
         )));
     }
-    let Some(private) = input::load(key, &passwords)?.keys.into_iter().next() else {
+    let Some(private) = input::load(key, passwords)?.keys.into_iter().next() else {
         return Err(Error::failure(format!(
             "{}: no private key in the file",
             key.display()

@@ -7,8 +7,6 @@
 
 use thiserror::Error;
 
-use crate::error::{Error, ErrorKind};
-
 /// A typed reason. [`VerifyError::is_rejection`] tells token faults from setup faults.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VerifyError {
@@ -134,27 +132,6 @@ impl VerifyError {
     }
 }
 
-/// The CLI's view: a rejection is a failure (exit 1) prefixed `token rejected:`; unreachable
-/// metadata is a transport failure (4); a bad answer from the provider is exit 3.
-impl From<VerifyError> for Error {
-    fn from(e: VerifyError) -> Self {
-        match &e {
-            VerifyError::Config(_) => Error::usage(e.to_string()),
-            VerifyError::Unreachable { reason, .. } => {
-                let err = Error::new(ErrorKind::Transport, e.to_string());
-                if reason.contains("certificate") {
-                    err.with_hint("if the authority uses a private CA (e.g. certgen serve), pass it with --ca-file")
-                } else {
-                    err
-                }
-            }
-            VerifyError::BadResponse { .. } => Error::new(ErrorKind::Provider, e.to_string()),
-            VerifyError::KeySet { .. } | VerifyError::File { .. } => Error::failure(e.to_string()),
-            _ => Error::failure(format!("token rejected: {e}")),
-        }
-    }
-}
-
 fn quoted_list(items: &[String]) -> String {
     items
         .iter()
@@ -193,20 +170,5 @@ mod tests {
             "missing required role \"Data.Write\" (token has no roles)"
         );
         assert!(e.is_rejection() && e.is_insufficient_scope());
-    }
-
-    #[test]
-    fn cli_mapping_keeps_exit_codes_apart() {
-        let rejected: Error = VerifyError::AlgNone.into();
-        assert_eq!(rejected.kind(), ErrorKind::Failure);
-        assert!(rejected
-            .message()
-            .starts_with("token rejected: alg \"none\""));
-        let down: Error = VerifyError::Unreachable {
-            url: "https://x".into(),
-            reason: "connection refused".into(),
-        }
-        .into();
-        assert_eq!(down.kind(), ErrorKind::Transport);
     }
 }

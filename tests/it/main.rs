@@ -14,6 +14,7 @@ mod call;
 mod credential;
 mod decode;
 mod graph_proof;
+mod identity_errors;
 mod new;
 mod rotate;
 mod serve_assertion_forms;

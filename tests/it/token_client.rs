@@ -1,17 +1,15 @@
-//! The library token client (`certgen::token::TokenClient`) against the stub token endpoint:
+//! The library token client (`certgen::identity::TokenClient`) against the stub token endpoint:
 //! the v2 form, retries with `Retry-After`, the deadline, error answers, redirects, transport
 //! failures in words, and TLS with an extra root.
 
 use std::time::{Duration, Instant};
 
 use crate::support::token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub};
+use certgen::error::{TlsProblem, TransportKind};
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
+use certgen::identity::{ClientAuth, ClientOptions, TokenClient, TokenRequest, TokenResponse};
 use certgen::secret::Secret;
-use certgen::token::explain::SentCredential;
-use certgen::token::{
-    ClientAuth, ClientOptions, FetchError, Sent, TokenClient, TokenRequest, TokenResponse,
-};
-use certgen::{Error, ErrorKind, Result};
+use certgen::{Error, Result};
 
 const GRAPH: &str = "https://graph.microsoft.com/.default";
 
@@ -22,7 +20,7 @@ fn fetch(
     url: &str,
     scopes: &[String],
     auth: impl FnMut() -> Result<ClientAuth>,
-) -> std::result::Result<TokenResponse, FetchError> {
+) -> Result<TokenResponse> {
     let client = TokenClient::new(ClientOptions {
         proxy_from_env: false,
         ..options
@@ -40,11 +38,12 @@ fn fetch(
     runtime.block_on(client.fetch(&request, auth))
 }
 
-/// The user-facing error of a fetch that must fail.
-fn fetch_error(options: ClientOptions, url: &str) -> Error {
-    fetch(options, url, &[], numbered_assertions())
-        .unwrap_err()
-        .into_error(&Sent::default())
+/// The transport error of a fetch that must fail to reach the server.
+fn fetch_error(options: ClientOptions, url: &str) -> certgen::TransportError {
+    match fetch(options, url, &[], numbered_assertions()) {
+        Err(Error::Transport(t)) => t,
+        other => panic!("expected a transport error, got {other:?}"),
+    }
 }
 
 /// A credential callback that makes a new assertion each time, as `certgen token` does.
@@ -70,7 +69,7 @@ fn an_assertion_request_carries_the_v2_form() {
         numbered_assertions(),
     )
     .unwrap();
-    assert_eq!(token.access_token, fake_jwt(1));
+    assert_eq!(token.access_token.expose(), fake_jwt(1));
     assert_eq!((token.expires_in, token.ext_expires_in), (3599, Some(3599)));
     let requests = stub.requests();
     let form = &requests[0].1;
@@ -119,7 +118,7 @@ fn throttling_and_unavailability_are_retried_with_fresh_assertions() {
         numbered_assertions(),
     )
     .unwrap();
-    assert_eq!(token.access_token, fake_jwt(9));
+    assert_eq!(token.access_token.expose(), fake_jwt(9));
     let sent: Vec<String> = stub
         .requests()
         .iter()
@@ -138,17 +137,14 @@ fn retries_stop_after_three_attempts_with_the_last_answer() {
         numbered_assertions(),
     )
     .unwrap_err();
-    let FetchError::Refused(answer) = err else {
+    let Error::Provider(answer) = &err else {
         panic!("expected an error answer, got {err:?}");
     };
     assert_eq!((answer.status, answer.attempts), (503, 3));
     assert_eq!(stub.count(), 3);
-    let e = FetchError::Refused(answer).into_error(&Sent::default());
-    assert_eq!(e.kind(), ErrorKind::Provider);
     assert!(
-        e.message().contains("(HTTP 503) after 3 attempts"),
-        "{}",
-        e.message()
+        err.to_string().contains("(HTTP 503) after 3 attempts"),
+        "{err}"
     );
 }
 
@@ -198,7 +194,7 @@ fn retry_after_is_capped_and_a_wait_past_the_deadline_is_not_made() {
         "{:?}",
         started.elapsed()
     );
-    assert!(matches!(err, FetchError::Refused(a) if a.status == 429 && a.attempts == 1));
+    assert!(matches!(err, Error::Provider(a) if a.status == 429 && a.attempts == 1));
     assert_eq!(stub.count(), 1);
 }
 
@@ -212,31 +208,24 @@ fn an_error_answer_is_explained_and_not_retried() {
     let wrong = || Ok(ClientAuth::Secret(Secret::new("wrong")));
     let err = fetch(ClientOptions::default(), &stub.url(), &[], wrong).unwrap_err();
     assert_eq!(stub.count(), 1);
-    let FetchError::Refused(answer) = err else {
+    let Error::Provider(answer) = &err else {
         panic!("expected an error answer");
     };
     assert!(answer.server_date.is_some());
-    let e = FetchError::Refused(answer).into_error(&Sent {
-        client_id: "app-1",
-        credential: SentCredential::Secret {
-            source: "--secret-file s.txt",
-        },
-        ..Default::default()
-    });
-    assert_eq!(e.kind(), ErrorKind::Provider);
-    assert!(
-        e.message().starts_with("the token endpoint refused the request: invalid_client (HTTP 401): AADSTS7000215: Invalid client secret provided."),
-        "{}",
-        e.message()
+    assert!(answer.has_code(7000215) && answer.codes() == [7000215]);
+    assert_eq!(answer.error.as_deref(), Some("invalid_client"));
+    assert_eq!(
+        (answer.trace_id.as_deref(), answer.correlation_id.as_deref()),
+        (Some("0f0e"), Some("1a1b"))
     );
-    assert!(!e.message().contains("Trace ID"));
-    let hints = e.hints().join("\n");
+    assert_eq!(answer.timestamp.as_deref(), Some("2026-11-21 12:00:00Z"));
+    let message = err.to_string();
     assert!(
-        hints.contains("trace_id 0f0e, correlation_id 1a1b"),
-        "{hints}"
+        message.starts_with("the token endpoint refused the request: invalid_client (HTTP 401): AADSTS7000215: Invalid client secret provided."),
+        "{message}"
     );
-    assert!(hints.contains("--secret-file s.txt"), "{hints}");
-    assert!(!hints.contains("wrong"));
+    assert!(!message.contains("Trace ID"));
+    assert!(!format!("{err:?}").contains("wrong"));
 }
 
 #[test]
@@ -252,7 +241,7 @@ fn a_redirect_is_not_followed() {
         numbered_assertions(),
     )
     .unwrap_err();
-    assert!(matches!(err, FetchError::Refused(a) if a.status == 302));
+    assert!(matches!(err, Error::Provider(a) if a.status == 302));
     assert_eq!(stub.count(), 1);
 }
 
@@ -261,12 +250,15 @@ fn a_closed_port_is_a_transport_error_saying_so() {
     let port = closed_port();
     let url = format!("http://127.0.0.1:{port}/tenant/oauth2/v2.0/token");
     let err = fetch_error(ClientOptions::default(), &url);
-    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert_eq!(err.kind, TransportKind::Refused);
     assert!(
-        err.message()
+        err.to_string()
             .contains(&format!("connection refused by 127.0.0.1:{port}")),
-        "{}",
-        err.message()
+        "{err}"
+    );
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the reqwest error"
     );
 }
 
@@ -281,12 +273,11 @@ fn an_unknown_host_is_a_transport_error_saying_so() {
         options,
         "https://certgen-test.invalid/tenant/oauth2/v2.0/token",
     );
-    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert_eq!(err.kind, TransportKind::Dns);
     assert!(
-        err.message()
+        err.to_string()
             .ends_with("cannot resolve the host name certgen-test.invalid"),
-        "{}",
-        err.message()
+        "{err}"
     );
 }
 
@@ -302,13 +293,9 @@ fn a_slow_server_is_a_timeout() {
     let started = Instant::now();
     let err = fetch_error(options, &stub.url());
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(err.kind(), ErrorKind::Transport);
-    assert!(
-        err.message().ends_with("no answer within 0.3 s"),
-        "{}",
-        err.message()
-    );
-    assert!(err.hints()[0].contains("--timeout"));
+    assert_eq!(err.kind, TransportKind::Timeout);
+    assert_eq!(err.timeout, Some(Duration::from_millis(300)));
+    assert!(err.to_string().ends_with("no answer within 0.3 s"), "{err}");
 }
 
 #[test]
@@ -329,13 +316,8 @@ fn tls_is_verified_and_a_ca_file_adds_a_root() {
     let stub = Stub::start_tls(vec![], &made.cert.to_pem(), &made.key.to_pkcs8_pem());
 
     let err = fetch_error(ClientOptions::default(), &stub.url());
-    assert_eq!(err.kind(), ErrorKind::Transport);
-    assert!(
-        err.message().contains("is not trusted"),
-        "{}",
-        err.message()
-    );
-    assert!(err.hints()[0].contains("--ca-file"));
+    assert_eq!(err.kind, TransportKind::Tls(TlsProblem::UnknownIssuer));
+    assert!(err.to_string().contains("is not trusted"), "{err}");
     assert_eq!(stub.count(), 0);
 
     let trusted = ClientOptions {
@@ -343,5 +325,5 @@ fn tls_is_verified_and_a_ca_file_adds_a_root() {
         ..Default::default()
     };
     let token = fetch(trusted, &stub.url(), &[], numbered_assertions()).unwrap();
-    assert_eq!(token.access_token, fake_jwt(1));
+    assert_eq!(token.access_token.expose(), fake_jwt(1));
 }

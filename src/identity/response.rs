@@ -4,19 +4,18 @@
 //! `expires_in` as a string; proxies answer errors in HTML) and never fails on an error
 //! answer: whatever could be read is kept, so the explanation can still name the status.
 
-use std::fmt;
-
 use serde_json::Value;
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ProviderError, Result};
+use crate::secret::Secret;
 
 /// An access token as the endpoint issued it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {
     pub token_type: String,
-    pub access_token: String,
+    pub access_token: Secret,
     /// Seconds of validity left when it was received.
     pub expires_in: u64,
     pub ext_expires_in: Option<u64>,
@@ -24,26 +23,13 @@ pub struct TokenResponse {
     pub expires_on: i64,
 }
 
-impl fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("token_type", &self.token_type)
-            .field("access_token", &"(redacted)")
-            .field("expires_in", &self.expires_in)
-            .field("ext_expires_in", &self.ext_expires_in)
-            .field("expires_on", &self.expires_on)
-            .finish()
-    }
-}
-
 impl TokenResponse {
     /// Reads a success body received at `received_at`.
     pub fn parse(body: &[u8], received_at: OffsetDateTime) -> Result<TokenResponse> {
         let malformed = |why: &str| {
-            Error::new(
-                ErrorKind::Provider,
-                format!("the token endpoint answered success but {why}"),
-            )
+            let mut answer = ProviderError::new(200, received_at);
+            answer.unusable = Some(why.to_string());
+            Error::from(answer)
         };
         let value: Value = serde_json::from_slice(body).map_err(|_| malformed("not with JSON"))?;
         let access_token = value
@@ -68,7 +54,7 @@ impl TokenResponse {
         };
         Ok(TokenResponse {
             token_type,
-            access_token,
+            access_token: Secret::new(access_token),
             expires_in,
             ext_expires_in: seconds(value.get("ext_expires_in")),
             expires_on,
@@ -85,52 +71,16 @@ fn seconds(value: Option<&Value>) -> Option<u64> {
     }
 }
 
-/// An error answer, with what Entra puts in it (all optional: other servers and proxies
-/// send less).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorAnswer {
-    pub status: u16,
-    /// The OAuth `error` value (`invalid_client` …).
-    pub error: Option<String>,
-    /// The whole `error_description`.
-    pub description: Option<String>,
-    /// `error_codes`, or the AADSTS number found in the description.
-    pub codes: Vec<u64>,
-    pub trace_id: Option<String>,
-    pub correlation_id: Option<String>,
-    pub timestamp: Option<String>,
-    pub error_uri: Option<String>,
-    /// The first line of a body that is not JSON (an HTML page from a proxy …), shortened.
-    pub body_excerpt: Option<String>,
-    /// The server's `Date` header: the only view of its clock a client gets.
-    pub server_date: Option<OffsetDateTime>,
-    /// The local clock when the answer arrived.
-    pub received_at: OffsetDateTime,
-    /// How many requests were made, this one included.
-    pub attempts: u32,
-}
-
-impl ErrorAnswer {
+impl ProviderError {
+    /// Reads an error answer; never fails: whatever could be read is kept.
     pub fn parse(
         status: u16,
         body: &[u8],
         server_date: Option<OffsetDateTime>,
         received_at: OffsetDateTime,
-    ) -> ErrorAnswer {
-        let mut answer = ErrorAnswer {
-            status,
-            error: None,
-            description: None,
-            codes: Vec::new(),
-            trace_id: None,
-            correlation_id: None,
-            timestamp: None,
-            error_uri: None,
-            body_excerpt: None,
-            server_date,
-            received_at,
-            attempts: 1,
-        };
+    ) -> ProviderError {
+        let mut answer = ProviderError::new(status, received_at);
+        answer.server_date = server_date;
         let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
             answer.body_excerpt = excerpt(body);
             return answer;
@@ -156,25 +106,6 @@ impl ErrorAnswer {
                 .extend(answer.description.as_deref().and_then(aadsts_code));
         }
         answer
-    }
-
-    /// The AADSTS code that decides the explanation: the first one Entra lists.
-    pub fn code(&self) -> Option<u64> {
-        self.codes.first().copied()
-    }
-
-    /// The first line of the description: Entra appends trace and correlation ids and a
-    /// timestamp on further lines, which are reported from their own fields instead.
-    pub fn first_line(&self) -> Option<&str> {
-        self.description
-            .as_deref()
-            .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
-    }
-
-    /// The local clock minus the server's, in seconds, when the server sent a `Date`.
-    pub fn clock_offset(&self) -> Option<i64> {
-        self.server_date
-            .map(|server| (self.received_at - server).whole_seconds())
     }
 }
 
@@ -239,7 +170,11 @@ mod tests {
     #[test]
     fn a_success_without_a_token_is_a_provider_error() {
         let e = TokenResponse::parse(br#"{"expires_in":1}"#, NOW).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Provider);
+        assert!(matches!(e, Error::Provider(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "the token endpoint answered success but without an access_token"
+        );
         assert!(TokenResponse::parse(b"<html>", NOW).is_err());
         assert!(TokenResponse::parse(br#"{"access_token":"a"}"#, NOW).is_err());
     }
@@ -249,7 +184,7 @@ mod tests {
 
     #[test]
     fn the_documented_error_body() {
-        let a = ErrorAnswer::parse(400, SAMPLE.as_bytes(), None, NOW);
+        let a = ProviderError::parse(400, SAMPLE.as_bytes(), None, NOW);
         assert_eq!(a.error.as_deref(), Some("invalid_scope"));
         assert_eq!(a.code(), Some(70011));
         assert_eq!(
@@ -269,14 +204,14 @@ mod tests {
     #[test]
     fn the_code_is_found_in_the_description_without_error_codes() {
         let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#;
-        let a = ErrorAnswer::parse(401, body, None, NOW);
+        let a = ProviderError::parse(401, body, None, NOW);
         assert_eq!(a.code(), Some(7000215));
         assert_eq!(aadsts_code("no code here"), None);
     }
 
     #[test]
     fn a_non_json_body_keeps_a_short_excerpt() {
-        let a = ErrorAnswer::parse(
+        let a = ProviderError::parse(
             503,
             b"\n<html><body>Service Unavailable</body></html>",
             None,
@@ -288,7 +223,7 @@ mod tests {
             Some("<html><body>Service Unavailable</body></html>")
         );
         let long = "x".repeat(500);
-        let a = ErrorAnswer::parse(502, long.as_bytes(), None, NOW);
+        let a = ProviderError::parse(502, long.as_bytes(), None, NOW);
         assert_eq!(a.body_excerpt.unwrap().chars().count(), 161);
     }
 
@@ -296,7 +231,7 @@ mod tests {
     fn http_dates_and_the_clock_offset() {
         let server = parse_http_date("Sat, 21 Nov 2026 11:58:20 GMT").unwrap();
         assert_eq!(server, datetime!(2026-11-21 11:58:20 UTC));
-        let a = ErrorAnswer::parse(401, b"{}", Some(server), NOW);
+        let a = ProviderError::parse(401, b"{}", Some(server), NOW);
         assert_eq!(a.clock_offset(), Some(100));
         assert_eq!(parse_http_date("yesterday"), None);
     }

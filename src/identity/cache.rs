@@ -11,7 +11,6 @@
 //! same moment; the last writer wins, and every candidate is a valid token. An entry that
 //! cannot be read is renamed `*.corrupt` and reported, never fatal.
 
-use std::fmt;
 use std::io::ErrorKind as IoKind;
 use std::path::{Path, PathBuf};
 
@@ -85,23 +84,13 @@ impl CacheKey {
 }
 
 /// What a cache file holds.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CachedToken {
     pub token_type: String,
-    pub access_token: String,
+    pub access_token: Secret,
     /// Unix seconds.
     pub expires_on: i64,
-}
-
-impl fmt::Debug for CachedToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachedToken")
-            .field("token_type", &self.token_type)
-            .field("access_token", &"(redacted)")
-            .field("expires_on", &self.expires_on)
-            .finish()
-    }
 }
 
 /// The outcome of a lookup.
@@ -151,7 +140,7 @@ impl TokenCache {
                 return Lookup::Skipped {
                     warning: format!(
                         "{}; going on without the token cache",
-                        Error::io("read", &path, &e).message()
+                        Error::io("read", &path, e).message()
                     ),
                 }
             }
@@ -191,7 +180,7 @@ impl TokenCache {
             Err(e) => format!(
                 "the cached token {} was unreadable ({why}) and could not be set aside ({}); fetching a new one",
                 path.display(),
-                Error::io("rename", path, &e).message()
+                Error::io("rename", path, e).message()
             ),
         }
     }
@@ -225,7 +214,7 @@ mod tests {
     fn token(expires_on: i64) -> CachedToken {
         CachedToken {
             token_type: "Bearer".into(),
-            access_token: "eyJ.a.b".into(),
+            access_token: Secret::new("eyJ.a.b"),
             expires_on,
         }
     }
@@ -368,7 +357,8 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..25 {
                         let mut t = token(1_000_000 + i);
-                        t.access_token = format!("writer-{w}-{i}-{}", "x".repeat(4096));
+                        t.access_token =
+                            Secret::new(format!("writer-{w}-{i}-{}", "x".repeat(4096)));
                         cache.store(key, &t).unwrap();
                     }
                 });

@@ -5,7 +5,7 @@
 //! (AADSTS1002012 / AADSTS70011 otherwise, AADSTS700022 for several resources). Checking
 //! locally turns a round trip and a cryptic code into a precise message.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 
 /// The scope requested when none is given.
 pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -23,19 +23,13 @@ pub fn resource_of(scope: &str) -> Option<&str> {
 /// all for the same resource. Returns that resource.
 pub fn check_for_entra(scopes: &[String]) -> Result<String> {
     let Some(first) = scopes.first() else {
-        return Err(Error::failure("no scope to request").with_hint(format!(
-            "the client-credentials flow needs one scope of the form RESOURCE/.default, e.g. --scope {DEFAULT_SCOPE}"
-        )));
+        return Err(Error::input(InputKind::NoScope, "no scope to request"));
     };
     for scope in scopes {
         if resource_of(scope).is_none() {
-            return Err(Error::failure(format!(
+            return Err(Error::input(InputKind::NotDefaultScope, format!(
                 "scope {scope:?} is not of the form RESOURCE/.default, which is the only form the client-credentials flow accepts"
-            ))
-            .with_hint(format!(
-                "an app token carries every app role granted on one resource: ask for the resource's App ID URI plus /.default, e.g. --scope {DEFAULT_SCOPE}"
-            ))
-            .with_hint("to send scopes unchanged to another OAuth server, use --token-endpoint URL"));
+            )));
         }
     }
     let resource = resource_of(first).unwrap_or_default();
@@ -46,12 +40,14 @@ pub fn check_for_entra(scopes: &[String]) -> Result<String> {
         }
     }
     if all.len() > 1 {
-        return Err(Error::failure(format!(
-            "the scopes name {} resources ({}); one token is for one resource",
-            all.len(),
-            all.join(", ")
-        ))
-        .with_hint("request one token per resource (run certgen token once for each --scope)"));
+        return Err(Error::input(
+            InputKind::SeveralResources,
+            format!(
+                "the scopes name {} resources ({}); one token is for one resource",
+                all.len(),
+                all.join(", ")
+            ),
+        ));
     }
     Ok(resource.to_string())
 }
@@ -91,7 +87,7 @@ mod tests {
         let e = check_for_entra(&v(&["User.Read"])).unwrap_err();
         assert!(e.message().contains("\"User.Read\""), "{}", e.message());
         assert!(e.message().contains("RESOURCE/.default"));
-        assert!(e.hints().iter().any(|h| h.contains("--token-endpoint")));
+        assert_eq!(e.input_kind(), Some(&InputKind::NotDefaultScope));
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Turns an error answer of the token endpoint into an `error:` line and hints that name the
-//! local thing to check.
+//! Where errors become what a user reads: one `error:` line, `hint:` lines and an exit code,
+//! made here from the library's typed [`Error`] and what the command knows it sent.
+//!
+//! Exit codes: 1 bad input or a failed check, 2 usage (a wrong value on the command line),
+//! 3 the identity provider refused, 4 it could not be reached.
 //!
 //! Entra's codes are precise but speak of its side ("the key was not found"); the hints here
 //! translate each one the spec lists into what the user can look at on their machine: the
@@ -9,11 +12,278 @@
 
 use std::path::Path;
 
-use crate::certificate::{rfc3339, Certificate};
-use crate::error::{Error, ErrorKind};
+use certgen::certificate::{rfc3339, Certificate};
+use certgen::error::{InputKind, Param, ProviderError, TlsProblem, TransportKind, VerifyError};
+use certgen::identity::scope;
+use certgen::Error;
 
-use super::response::ErrorAnswer;
-use super::scope;
+/// What the CLI reports: the message, its hints and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    message: String,
+    hints: Vec<String>,
+    code: i32,
+}
+
+pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_PROVIDER: i32 = 3;
+pub const EXIT_TRANSPORT: i32 = 4;
+
+impl CliError {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        // One line, always: multi-line causes from lower layers would break the `error:` contract.
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        CliError {
+            message,
+            hints: Vec::new(),
+            code,
+        }
+    }
+
+    /// Bad input, I/O or a failed check (exit 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_FAILURE, message)
+    }
+
+    /// A wrong command line (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_USAGE, message)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    #[cfg(test)]
+    pub fn hints(&self) -> &[String] {
+        &self.hints
+    }
+
+    #[cfg(test)]
+    pub fn code(&self) -> i32 {
+        self.code
+    }
+
+    /// Prints the error as the contract wants it and returns its exit code.
+    pub fn report(&self) -> i32 {
+        eprintln!("error: {}", self.message);
+        for h in &self.hints {
+            eprintln!("hint: {h}");
+        }
+        self.code
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Provider(p) => explain(&p, &Sent::default()),
+            Error::Transport(t) => transport(&t),
+            Error::Input(i) => input(&i.kind, &i.message),
+            Error::Verify(v) => verify(&v),
+            other => CliError::failure(other.to_string()),
+        }
+    }
+}
+
+/// A token that cannot be read is bad input (exit 1).
+impl From<certgen::jose::Error> for CliError {
+    fn from(e: certgen::jose::Error) -> Self {
+        CliError::failure(e.to_string())
+    }
+}
+
+impl From<VerifyError> for CliError {
+    fn from(e: VerifyError) -> Self {
+        verify(&e)
+    }
+}
+
+/// The values of the command line that are the user's to fix: usage errors (exit 2).
+fn is_usage(kind: &InputKind) -> bool {
+    use InputKind::*;
+    matches!(
+        kind,
+        Argument
+            | BadValue(_)
+            | BadAuthorityHost
+            | BadTenant
+            | MultiTenant
+            | BadClientId
+            | InsecureUrl
+            | Lifetime
+            | CredentialConflict
+            | NoCredential
+            | KeyNeedsCertificate
+            | BadSubjectSyntax
+            | PlainHttpNotLoopback { .. }
+    )
+}
+
+const CERTIFICATE_PASSWORD: &str =
+    "--password-file FILE (- for stdin) or AZURE_CLIENT_CERTIFICATE_PASSWORD";
+const MAKE_RSA: &str = "make an RSA certificate: certgen new --cn NAME";
+
+fn input(kind: &InputKind, message: &str) -> CliError {
+    use InputKind::*;
+    // The library speaks of files and values; the command line names them by their flags.
+    let message = match kind {
+        CredentialConflict => "--pfx cannot be combined with --cert or --key".to_string(),
+        KeyNeedsCertificate => "--key needs --cert".to_string(),
+        BadValue(param) => flagged(*param, message),
+        BadSubjectSyntax => flagged(Param::Subject, message),
+        PlainHttpNotLoopback { ip } => {
+            format!("--http serves plain HTTP, which is allowed on loopback only, not on {ip}")
+        }
+        _ => message.to_string(),
+    };
+    let code = if is_usage(kind) {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
+    };
+    let hints: Vec<String> = match kind {
+        Unrecognised => vec!["certgen reads PEM (certificates and keys), DER certificates and PKCS#12 (.pfx/.p12)".into()],
+        PasswordNeeded { key: false } => vec![format!("give the password with {CERTIFICATE_PASSWORD}")],
+        PasswordNeeded { key: true } => vec![format!("give its password with {CERTIFICATE_PASSWORD}")],
+        LegacyEncryption => vec!["convert it to encrypted PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW".into()],
+        UnsupportedEncryption => vec!["re-encrypt it with PBKDF2 and AES: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW".into()],
+        NotRsa => vec![MAKE_RSA.into()],
+        WeakKey { .. } => vec!["make a new certificate: certgen new --cn NAME (RSA 2048 or larger)".into()],
+        KeyWithoutCertificate => vec!["give the certificate with --cert FILE (the key alone cannot be identified by Entra)".into()],
+        KeyMismatch { names } => vec![format!(
+            "the key in {names} is not the private key of any certificate there; \
+             use the key made together with the certificate (certgen new writes NAME.crt and NAME.key)"
+        )],
+        KeyNeedsCertificate => vec!["give the certificate with --cert FILE, or both in one file with --pfx".into()],
+        NoCredential => vec!["give --cert FILE [--key FILE], or --pfx FILE, or set AZURE_CLIENT_CERTIFICATE_PATH".into()],
+        NoKey => vec!["give the key with --key FILE, or a PEM or PKCS#12 file that holds both".into()],
+        SeveralKeys => vec!["give a file with exactly one key".into()],
+        NoCacheDir => vec!["set CERTGEN_CACHE_DIR to a folder certgen may use".into()],
+        Lifetime => vec![format!(
+            "Microsoft asks for 5–10 minutes; the default is {}",
+            certgen::assertion::DEFAULT_LIFETIME_SECS
+        )],
+        BadClientId => vec!["use the Application (client) ID from the app registration's Overview page".into()],
+        NoScope => vec![format!(
+            "the client-credentials flow needs one scope of the form RESOURCE/.default, e.g. --scope {}",
+            scope::DEFAULT_SCOPE
+        )],
+        NotDefaultScope => vec![
+            format!(
+                "an app token carries every app role granted on one resource: ask for the resource's App ID URI plus /.default, e.g. --scope {}",
+                scope::DEFAULT_SCOPE
+            ),
+            "to send scopes unchanged to another OAuth server, use --token-endpoint URL".into(),
+        ],
+        SeveralResources => vec!["request one token per resource (run certgen token once for each --scope)".into()],
+        BadAuthorityHost => vec!["use public, usgov, china, or a URL such as https://login.microsoftonline.com".into()],
+        MultiTenant => vec!["give your directory (tenant) ID, a GUID from the app registration's Overview page, or a domain such as contoso.onmicrosoft.com".into()],
+        BadTenant => vec!["the directory (tenant) ID looks like 72f988bf-86f1-41af-91ab-2d7cd011db47".into()],
+        InsecureUrl => vec!["use https://, or http:// only to 127.0.0.1, ::1 or localhost (certgen serve --http)".into()],
+        NoOutputFolder { dir } => vec![format!("create it first: mkdir -p {}", dir.display())],
+        OutputClash => vec!["choose another --name or --out".into()],
+        OutputExists => vec!["use --force to replace them, or choose another --name or --out".into()],
+        BadSubjectSyntax => vec!["for example --subject 'CN=my-daemon,O=Contoso,C=US'".into()],
+        SecretInConfig => vec!["secrets never go in the config file: name an environment variable with secret_env = [\"MY_APP_SECRET\"]".into()],
+        UnknownResource => vec!["add a [[resource]] with that app_id or identifier URI".into()],
+        MissingSecret { var } => vec![format!("export {var}=… before starting certgen serve")],
+        PlainHttpNotLoopback { .. } => vec!["use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".into()],
+        AddressInUse => vec!["choose another --listen address, or port 0 for any free port".into()],
+        _ => Vec::new(),
+    };
+    hints
+        .into_iter()
+        .fold(CliError::new(code, message), CliError::with_hint)
+}
+
+/// The message with the parameter's name at its start replaced by its flag.
+fn flagged(param: Param, message: &str) -> String {
+    let flag = match param {
+        Param::CommonName => "--cn",
+        Param::Subject => "--subject",
+        Param::KeySize => "--key-size",
+        Param::Days => "--days",
+        Param::San => "--san",
+        _ => return message.to_string(),
+    };
+    match message.strip_prefix(param.name()) {
+        Some(rest) => format!("{flag}{rest}"),
+        None => message.to_string(),
+    }
+}
+
+/// A transport failure (exit 4): the cause is the library's; what to check is ours.
+fn transport(t: &certgen::TransportError) -> CliError {
+    transport_as(t, t.to_string())
+}
+
+/// A transport failure told as `message` (`certgen call` names the API, not a token endpoint),
+/// with the hints of its kind.
+pub fn transport_as(t: &certgen::TransportError, message: String) -> CliError {
+    let trust = "if this is certgen serve, pass --ca-file with the ca_file of its ready line; behind a TLS-inspecting proxy, pass the proxy's root certificate with --ca-file";
+    let hint = match t.kind {
+        TransportKind::Timeout => Some("the server or the network is slow or dropping packets: check the URL, or allow more time with --timeout SECS"),
+        TransportKind::Refused => Some("nothing listens there: check the port, and that the service (e.g. certgen serve) is running"),
+        TransportKind::Reset => Some("a firewall or proxy may be cutting it; an https URL sent to a plain-http server does this too"),
+        TransportKind::ConnectTimeout => Some("a firewall may drop the packets: check the host and the network"),
+        TransportKind::Dns => Some("check the spelling of the host (--authority-host, --token-endpoint) and the DNS of this machine"),
+        TransportKind::Tls(TlsProblem::UnknownIssuer | TlsProblem::OtherCertificate) => Some(trust),
+        TransportKind::Tls(TlsProblem::BadSignature) => Some("if --ca-file names an older copy of the service's certificate, use its current ca_file"),
+        TransportKind::Tls(TlsProblem::WrongName) => Some("use the host name the certificate was issued for"),
+        TransportKind::Tls(TlsProblem::Expired) => Some("check the server's certificate, and the local clock"),
+        _ => None,
+    };
+    let mut f = CliError::new(EXIT_TRANSPORT, message);
+    if let Some(h) = hint {
+        f = f.with_hint(h);
+    }
+    let proxy_var = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .into_iter()
+    .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if let Some(var) = proxy_var {
+        // The proxy URL may hold a password, so only the variable is named.
+        f = f.with_hint(format!(
+            "requests go through the proxy set in {var} unless NO_PROXY lists the host: check that proxy too"
+        ));
+    }
+    f
+}
+
+/// A rejection is a failure (exit 1) prefixed `token rejected:`; unreachable metadata is a
+/// transport failure (4); a bad answer from the provider is exit 3.
+fn verify(e: &VerifyError) -> CliError {
+    match e {
+        VerifyError::Config(_) => CliError::usage(e.to_string()),
+        VerifyError::Unreachable { reason, .. } => {
+            let f = CliError::new(EXIT_TRANSPORT, e.to_string());
+            if reason.contains("certificate") {
+                f.with_hint("if the authority uses a private CA (e.g. certgen serve), pass it with --ca-file")
+            } else {
+                f
+            }
+        }
+        VerifyError::BadResponse { .. } => CliError::new(EXIT_PROVIDER, e.to_string()),
+        VerifyError::KeySet { .. } | VerifyError::File { .. } => CliError::failure(e.to_string()),
+        _ => CliError::failure(format!("token rejected: {e}")),
+    }
+}
 
 /// The credential a request carried.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,9 +316,12 @@ pub struct Sent<'a> {
     pub credential: SentCredential<'a>,
 }
 
-/// The error (exit 3) for an error answer.
-pub fn explain(answer: &ErrorAnswer, sent: &Sent<'_>) -> Error {
-    let mut error = Error::new(ErrorKind::Provider, headline(answer));
+/// The error (exit 3) for an error answer, explained from what was sent.
+pub fn explain(answer: &ProviderError, sent: &Sent<'_>) -> CliError {
+    let mut error = CliError::new(EXIT_PROVIDER, answer.to_string());
+    if answer.unusable.is_some() {
+        return error;
+    }
     let specific = answer
         .code()
         .map(|c| hints(c, answer, sent))
@@ -90,30 +363,8 @@ pub fn explain(answer: &ErrorAnswer, sent: &Sent<'_>) -> Error {
     error
 }
 
-/// `invalid_client (HTTP 401): AADSTS700027: Client assertion …`
-fn headline(answer: &ErrorAnswer) -> String {
-    let status = format!("HTTP {}", answer.status);
-    let mut head = match &answer.error {
-        Some(e) => format!("the token endpoint refused the request: {e} ({status})"),
-        None => format!("the token endpoint answered {status}"),
-    };
-    if answer.attempts > 1 {
-        head.push_str(&format!(" after {} attempts", answer.attempts));
-    }
-    let line = answer.first_line().or(answer.body_excerpt.as_deref());
-    match (answer.code(), line) {
-        (Some(code), Some(line)) if line.contains(&format!("AADSTS{code}")) => {
-            format!("{head}: {line}")
-        }
-        (Some(code), Some(line)) => format!("{head}: AADSTS{code}: {line}"),
-        (Some(code), None) => format!("{head}: AADSTS{code}"),
-        (None, Some(line)) => format!("{head}: {line}"),
-        (None, None) => head,
-    }
-}
-
 /// The hints for one code; empty for a code without a specific explanation.
-fn hints(code: u64, answer: &ErrorAnswer, sent: &Sent<'_>) -> Vec<String> {
+fn hints(code: u64, answer: &ProviderError, sent: &Sent<'_>) -> Vec<String> {
     let client = if sent.client_id.is_empty() {
         "the client id".to_string()
     } else {
@@ -235,7 +486,7 @@ fn signature_hints(sent: &Sent<'_>) -> Vec<String> {
     out
 }
 
-fn clock_hints(answer: &ErrorAnswer) -> Vec<String> {
+fn clock_hints(answer: &ProviderError) -> Vec<String> {
     let local = rfc3339(answer.received_at);
     match (answer.server_date, answer.clock_offset()) {
         (Some(server), Some(offset)) => {
@@ -271,14 +522,14 @@ fn secret_source_hint(sent: &Sent<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::{generate, KeySize, NewCertificate, Profile, Subject};
+    use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
     use time::macros::datetime;
     use time::OffsetDateTime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-21 12:00:00 UTC);
 
-    fn answer(status: u16, body: &str) -> ErrorAnswer {
-        ErrorAnswer::parse(status, body.as_bytes(), None, NOW)
+    fn answer(status: u16, body: &str) -> ProviderError {
+        ProviderError::parse(status, body.as_bytes(), None, NOW)
     }
 
     fn cert() -> Certificate {
@@ -293,7 +544,7 @@ mod tests {
         g.cert
     }
 
-    fn text(e: &Error) -> String {
+    fn text(e: &CliError) -> String {
         let mut s = e.message().to_string();
         for h in e.hints() {
             s.push('\n');
@@ -322,7 +573,7 @@ mod tests {
             },
         };
         let e = explain(&a, &sent);
-        assert_eq!(e.kind(), ErrorKind::Provider);
+        assert_eq!(e.code(), EXIT_PROVIDER);
         assert_eq!(
             e.message(),
             "the token endpoint refused the request: invalid_client (HTTP 401): AADSTS700027: Client assertion failed signature validation."
@@ -365,7 +616,7 @@ mod tests {
     #[test]
     fn the_700024_hint_compares_the_clocks() {
         let server = datetime!(2026-11-21 11:54:00 UTC);
-        let a = ErrorAnswer::parse(
+        let a = ProviderError::parse(
             401,
             br#"{"error":"invalid_client","error_description":"AADSTS700024: Client assertion is not within its valid time range."}"#,
             Some(server),
@@ -376,9 +627,9 @@ mod tests {
         assert!(all.contains("2026-11-21T11:54:00Z"), "{all}");
         assert!(all.contains("2026-11-21T12:00:00Z"), "{all}");
 
-        let behind = ErrorAnswer::parse(401, br#"{"error_codes":[700024]}"#, Some(NOW), server);
+        let behind = ProviderError::parse(401, br#"{"error_codes":[700024]}"#, Some(NOW), server);
         assert!(text(&explain(&behind, &Sent::default())).contains("360 s behind"));
-        let agree = ErrorAnswer::parse(401, br#"{"error_codes":[700024]}"#, Some(NOW), NOW);
+        let agree = ProviderError::parse(401, br#"{"error_codes":[700024]}"#, Some(NOW), NOW);
         assert!(text(&explain(&agree, &Sent::default())).contains("not the cause"));
     }
 

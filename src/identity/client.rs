@@ -1,15 +1,15 @@
 //! The client-credentials exchange at an OAuth 2.0 token endpoint (Entra's v2 endpoint, or
-//! any other server with `--token-endpoint`), with the transport rules of the spec.
+//! any other server's token URL), with the transport rules of the spec.
 //!
-//! - TLS by rustls (aws-lc-rs) with the platform's roots, plus `--ca-file` roots;
+//! - TLS by rustls (aws-lc-rs) with the platform's roots, plus the roots of an extra CA file;
 //!   plain `http://` only to a loopback address, so a secret never crosses a network unencrypted.
 //! - `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` are honoured (reqwest reads them).
-//! - One deadline (`--timeout`) for the whole exchange, retries included.
+//! - One deadline ([`ClientOptions::timeout`]) for the whole exchange, retries included.
 //! - Up to [`ClientOptions::max_attempts`] requests on 429/500/502/503/504, waiting as
 //!   `Retry-After` says (capped). Each retry asks the caller for a fresh credential, so a
 //!   client assertion is never re-sent after it could have expired.
-//! - An error answer becomes [`FetchError::Refused`] (exit 3 once explained); a failure to
-//!   reach the server becomes a transport error (exit 4) naming the cause.
+//! - An error answer becomes [`Error::Provider`]; a failure to reach the server becomes
+//!   [`Error::Transport`] with its [`TransportKind`] and the cause in words.
 
 use std::error::Error as StdError;
 use std::path::PathBuf;
@@ -20,12 +20,13 @@ use reqwest::{StatusCode, Url};
 use time::OffsetDateTime;
 
 use crate::authority;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{
+    Error, InputKind, ProviderError, Result, TlsProblem, TransportError, TransportKind,
+};
 use crate::input;
 use crate::secret::{Secret, SecretSource};
 
-use super::explain::{self, Sent};
-use super::response::{parse_http_date, ErrorAnswer, TokenResponse};
+use super::response::{parse_http_date, TokenResponse};
 
 /// `client_assertion_type` for a JWT client assertion (RFC 7523).
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -83,32 +84,6 @@ impl Default for ClientOptions {
     }
 }
 
-/// Why a fetch gave no token.
-#[derive(Debug)]
-pub enum FetchError {
-    /// The server answered with an error (explain it with [`FetchError::into_error`]).
-    Refused(Box<ErrorAnswer>),
-    /// Anything else: a transport failure (exit 4), a bad endpoint, a credential that could
-    /// not be made.
-    Failed(Error),
-}
-
-impl FetchError {
-    /// The user-facing error, with hints built from what was sent.
-    pub fn into_error(self, sent: &Sent<'_>) -> Error {
-        match self {
-            FetchError::Refused(answer) => explain::explain(&answer, sent),
-            FetchError::Failed(e) => e,
-        }
-    }
-}
-
-impl From<Error> for FetchError {
-    fn from(e: Error) -> Self {
-        FetchError::Failed(e)
-    }
-}
-
 /// A reusable token client.
 #[derive(Debug, Clone)]
 pub struct TokenClient {
@@ -131,7 +106,7 @@ impl TokenClient {
         &self,
         request: &TokenRequest<'_>,
         mut auth: impl FnMut() -> Result<ClientAuth>,
-    ) -> Result<TokenResponse, FetchError> {
+    ) -> Result<TokenResponse> {
         let url = check_endpoint(request.endpoint)?;
         let started = Instant::now();
         let deadline = started + self.options.timeout;
@@ -144,10 +119,10 @@ impl TokenClient {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let exchange = self.exchange(&url, &form, remaining).await;
             let (status, headers, body) =
-                exchange.map_err(|e| transport_error(&e, &url, &self.options))?;
+                exchange.map_err(|e| transport_error(e, &url, &self.options))?;
             let received_at = OffsetDateTime::now_utc();
             if status.is_success() {
-                return Ok(TokenResponse::parse(&body, received_at)?);
+                return TokenResponse::parse(&body, received_at);
             }
             let server_date = header_str(&headers, DATE).and_then(parse_http_date);
             if is_retryable(status) && attempt < self.options.max_attempts {
@@ -157,9 +132,9 @@ impl TokenClient {
                     continue;
                 }
             }
-            let mut answer = ErrorAnswer::parse(status.as_u16(), &body, server_date, received_at);
+            let mut answer = ProviderError::parse(status.as_u16(), &body, server_date, received_at);
             answer.attempts = attempt;
-            return Err(FetchError::Refused(Box::new(answer)));
+            return Err(answer.into());
         }
     }
 
@@ -250,10 +225,10 @@ pub fn check_endpoint(endpoint: &str) -> Result<Url> {
 fn read_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
     let material = input::load(path, &SecretSource::default())?;
     if material.certs.is_empty() {
-        return Err(Error::failure(format!(
-            "--ca-file {} holds no certificate",
-            path.display()
-        )));
+        return Err(Error::input(
+            InputKind::NotACertificate,
+            format!("{} holds no certificate", path.display()),
+        ));
     }
     material
         .certs
@@ -314,45 +289,15 @@ pub(crate) fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName)
 }
 
 /// A transport failure, with its cause in words.
-fn transport_error(e: &reqwest::Error, url: &Url, options: &ClientOptions) -> Error {
-    transport_error_to("the token endpoint", e, url, options)
-}
-
-/// A transport failure reaching `what` (`the token endpoint`, `the API`) at `url`.
-pub(crate) fn transport_error_to(
-    what: &str,
-    e: &reqwest::Error,
-    url: &Url,
-    options: &ClientOptions,
-) -> Error {
+pub(crate) fn transport_error(e: reqwest::Error, url: &Url, options: &ClientOptions) -> Error {
     let host = url.host_str().unwrap_or("the server");
     let port = url.port_or_known_default().unwrap_or(443);
-    let (cause, hint) = cause_of(e, host, port, options.timeout);
-    let mut err = Error::new(
-        ErrorKind::Transport,
-        format!("cannot reach {what} {url}: {cause}"),
-    );
-    if let Some(h) = hint {
-        err = err.with_hint(h);
+    let (kind, cause) = cause_of(&e, host, port, options.timeout);
+    let mut err = TransportError::new(kind, url.as_str(), cause, Some(e));
+    if kind == TransportKind::Timeout {
+        err.timeout = Some(options.timeout);
     }
-    let proxy_vars = [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ];
-    let proxy_var = proxy_vars
-        .into_iter()
-        .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    if let Some(var) = proxy_var.filter(|_| options.proxy_from_env) {
-        // The proxy URL may hold a password, so only the variable is named.
-        err = err.with_hint(format!(
-            "requests go through the proxy set in {var} unless NO_PROXY lists the host: check that proxy too"
-        ));
-    }
-    err
+    err.into()
 }
 
 fn cause_of(
@@ -360,11 +305,11 @@ fn cause_of(
     host: &str,
     port: u16,
     timeout: Duration,
-) -> (String, Option<String>) {
+) -> (TransportKind, String) {
     if e.is_timeout() {
         return (
+            TransportKind::Timeout,
             format!("no answer within {} s", timeout.as_secs_f64()),
-            Some("the server or the network is slow or dropping packets: check the URL, or allow more time with --timeout SECS".into()),
         );
     }
     let mut source: Option<&(dyn StdError + 'static)> = Some(e);
@@ -376,20 +321,20 @@ fn cause_of(
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
                     return (
+                        TransportKind::Refused,
                         format!("connection refused by {host}:{port}"),
-                        Some("nothing listens there: check the port, and that the service (e.g. certgen serve) is running".into()),
                     )
                 }
                 std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
                     return (
+                        TransportKind::Reset,
                         format!("the connection to {host}:{port} was reset"),
-                        Some("a firewall or proxy may be cutting it; an https URL sent to a plain-http server does this too".into()),
                     )
                 }
                 std::io::ErrorKind::TimedOut => {
                     return (
+                        TransportKind::ConnectTimeout,
                         format!("connecting to {host}:{port} timed out"),
-                        Some("a firewall may drop the packets: check the host and the network".into()),
                     )
                 }
                 _ => {}
@@ -400,11 +345,11 @@ fn cause_of(
     let text = chain(e);
     if text.contains("dns error") || text.contains("failed to lookup address") {
         return (
+            TransportKind::Dns,
             format!("cannot resolve the host name {host}"),
-            Some("check the spelling of the host (--authority-host, --token-endpoint) and the DNS of this machine".into()),
         );
     }
-    (text, None)
+    (TransportKind::Other, text)
 }
 
 /// The rustls error inside `err`, looking through (nested) `io::Error` wrappers:
@@ -418,38 +363,36 @@ fn as_rustls<'a>(mut err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Er
     }
 }
 
-fn tls_cause(tls: &rustls::Error, host: &str) -> (String, Option<String>) {
+fn tls_cause(tls: &rustls::Error, host: &str) -> (TransportKind, String) {
     use rustls::CertificateError as C;
-    let trust_hint = Some(
-        "if this is certgen serve, pass --ca-file with the ca_file of its ready line; behind a TLS-inspecting proxy, pass the proxy's root certificate with --ca-file".to_string(),
-    );
-    match tls {
+    let (problem, text) = match tls {
         rustls::Error::InvalidCertificate(C::UnknownIssuer) => (
+            TlsProblem::UnknownIssuer,
             format!("TLS: the certificate of {host} is not trusted (unknown issuer)"),
-            trust_hint,
         ),
         // webpki's answer when a trusted root has the issuer's name but not its key: typically
-        // a --ca-file from an earlier run of a service that has since made a new certificate.
+        // an extra root from an earlier run of a service that has since made a new certificate.
         rustls::Error::InvalidCertificate(C::BadSignature) => (
+            TlsProblem::BadSignature,
             format!("TLS: the certificate of {host} is not trusted (its signature does not match the trusted root of the same name)"),
-            Some("if --ca-file names an older copy of the service's certificate, use its current ca_file".into()),
         ),
         rustls::Error::InvalidCertificate(C::NotValidForName)
         | rustls::Error::InvalidCertificate(C::NotValidForNameContext { .. }) => (
+            TlsProblem::WrongName,
             format!("TLS: the certificate of {host} is not valid for that name"),
-            Some("use the host name the certificate was issued for".into()),
         ),
         rustls::Error::InvalidCertificate(C::Expired)
         | rustls::Error::InvalidCertificate(C::ExpiredContext { .. }) => (
+            TlsProblem::Expired,
             format!("TLS: the certificate of {host} has expired"),
-            Some("check the server's certificate, and the local clock".into()),
         ),
         rustls::Error::InvalidCertificate(other) => (
+            TlsProblem::OtherCertificate,
             format!("TLS: the certificate of {host} is not accepted ({other:?})"),
-            trust_hint,
         ),
-        other => (format!("TLS: {other}"), None),
-    }
+        other => (TlsProblem::Other, format!("TLS: {other}")),
+    };
+    (TransportKind::Tls(problem), text)
 }
 
 /// An error and its causes on one line.
@@ -507,10 +450,13 @@ mod tests {
             "not a url",
         ] {
             // A wrong URL on the command line: a usage error (exit 2), before any request.
-            assert_eq!(
-                check_endpoint(bad).unwrap_err().kind(),
-                ErrorKind::Usage,
-                "{bad}"
+            let e = check_endpoint(bad).unwrap_err();
+            assert!(
+                matches!(
+                    e.input_kind(),
+                    Some(InputKind::Argument | InputKind::InsecureUrl)
+                ),
+                "{bad}: {e:?}"
             );
         }
     }
@@ -525,6 +471,6 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Failure);
+        assert!(matches!(e, Error::Input(_)), "{e:?}");
     }
 }

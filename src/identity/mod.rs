@@ -1,0 +1,18 @@
+//! Getting access tokens with the client-credentials grant, in the shape of `azure_identity`:
+//! the [`TokenCredential`] trait and its credentials ([`credential`]), the request and its
+//! transport ([`client`]), what the endpoint answers ([`response`]), the scope rules toward
+//! Entra ([`scope`]) and the on-disk cache ([`cache`]).
+
+pub mod cache;
+pub mod client;
+pub mod credential;
+pub mod response;
+pub mod scope;
+
+pub use cache::{CacheKey, CachedToken, KeyCredential, Lookup, TokenCache};
+pub use client::{ClientAuth, ClientOptions, TokenClient, TokenRequest};
+pub use credential::{
+    AccessToken, BoxFuture, CachePolicy, ClientCertificateCredential, ClientSecretCredential,
+    CredentialOptions, EnvironmentCredential, Source, TokenCredential, WarningSink,
+};
+pub use response::TokenResponse;
