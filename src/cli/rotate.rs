@@ -88,6 +88,8 @@ fn load(cert: PathBuf, key: PathBuf) -> Result<Credential> {
 
 struct Outcome {
     action: &'static str,
+    /// A --dry-run that found work to do (the plan is on stderr).
+    planned: bool,
     renew_from: OffsetDateTime,
     old: Value,
     new: Value,
@@ -120,6 +122,12 @@ pub fn run(args: RotateArgs) -> Result<()> {
         }));
     }
     let line = match outcome.action {
+        "none" if outcome.planned => format!(
+            "dry run: {} is due; nothing changed\n",
+            outcome.old["thumbprint"]
+                .as_str()
+                .unwrap_or("the certificate"),
+        ),
         "none" => format!(
             "nothing to do: {} is valid until {}; renewal from {}\n",
             outcome.old["thumbprint"].as_str().unwrap_or_default(),
@@ -169,6 +177,7 @@ fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
         if now < renew_from {
             return Ok(Outcome {
                 action: "none",
+                planned: false,
                 renew_from,
                 old: key_json(&current, None),
                 new: Value::Null,
@@ -196,6 +205,7 @@ fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
         );
         return Ok(Outcome {
             action: "none",
+            planned: true,
             renew_from: current
                 .as_ref()
                 .map(|c| rotate::renew_from(c.leaf(), args.renew_within))
@@ -269,6 +279,7 @@ fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
     };
     Ok(Outcome {
         action: if resumed { "resumed" } else { "rotated" },
+        planned: false,
         renew_from: rotate::renew_from(new.leaf(), args.renew_within),
         old: key_json(&old, old_key_id.as_deref()),
         new: key_json(&new, new_key_id.as_deref()),
@@ -305,6 +316,7 @@ fn dry_run(
     );
     Ok(Outcome {
         action: "none",
+        planned: true,
         renew_from,
         old: key_json(current, None),
         new: Value::Null,

@@ -189,6 +189,11 @@ fn a_rotation_end_to_end_then_one_line_when_nothing_is_due() {
     let out = s.rotate(&["--dry-run"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("would make"));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("dry run: ") && text.contains("is due"),
+        "{text}"
+    );
     assert_eq!(std::fs::read(s.path("app.crt")).unwrap(), s.original);
     assert!(!s.path("app.crt.next").exists());
     assert_eq!(s.registered(), [s.thumbprint("app.crt")]);
