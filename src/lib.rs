@@ -65,6 +65,7 @@
 //! #     strict: false,
 //! #     log: certgen::serve::LogFormat::Text,
 //! #     max_in_flight: 16,
+//! #     replication_delay_secs: 0,
 //! # };
 //! # let prepared = certgen::serve::prepare(&options, registry)?;
 //! # for (var, value) in [
