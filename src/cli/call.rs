@@ -265,6 +265,19 @@ pub(super) fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
                 ));
             }
         }
+        // Graph says no more than this about an addKey/removeKey proof (graph-and-flows §1.7).
+        "Authentication_MissingOrMalformed" => {
+            e = e
+                .with_hint(
+                    "Graph refused the proof-of-possession JWT: it must be signed (RS256) by a \
+                     certificate registered and still valid on the app (certgen credential list), \
+                     with iss = the application's object id (not its appId)",
+                )
+                .with_hint(
+                    "certgen decode PROOF names any other rule it breaks (aud, lifetime over 10 \
+                     minutes, base64 padding); certgen proof makes one that keeps them",
+                );
+        }
         "InvalidAuthenticationToken" => {
             let aud = claim("aud").unwrap_or_else(|| "unknown".into());
             e = e.with_hint(format!(

@@ -87,18 +87,7 @@ impl Session {
             .runtime
             .block_on(self.client.send(&request, &self.token))?;
         if !answer.is_success() {
-            let mut e = explain(&url, &answer, &self.token);
-            if answer
-                .odata_error()
-                .is_some_and(|o| o.code == "Authentication_MissingOrMalformed")
-            {
-                e = e.with_hint(
-                    "Graph refused the proof: it must be signed by a certificate registered and \
-                     still valid on this app (`certgen credential list`), with iss = the app's \
-                     object id; `certgen decode` of a proof names any other rule it breaks",
-                );
-            }
-            return Err(e);
+            return Err(explain(&url, &answer, &self.token));
         }
         if answer.body.is_empty() {
             return Ok(None);

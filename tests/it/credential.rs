@@ -144,3 +144,32 @@ fn list_add_remove_with_the_apps_own_token_and_the_one_way_door_guarded() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("700027"));
 }
+
+/// `certgen call` of addKey with a proof Graph refuses: exit 3, Graph's code, and what to check.
+#[test]
+fn call_explains_a_refused_proof() {
+    let g = graph();
+    let f = fixture();
+    let s = g.start(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let body = serde_json::json!({
+        "keyCredential": {"type": "AsymmetricX509Cert", "usage": "Verify", "key": b64_std(&f.second.cert_der)},
+        "passwordCredential": null,
+        "proof": "eyJhbGciOiJSUzI1NiJ9.e30=.c2ln",
+    });
+    let url = format!("/v1.0/applications/{BARE_OBJECT}/addKey");
+    let data = body.to_string();
+    let out = crate::call::call(
+        &s,
+        cache.path(),
+        BARE,
+        &[&url, "--method", "POST", "--data", &data],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("401 Unauthorized: Authentication_MissingOrMalformed: Access Token missing or malformed."),
+        "{err}"
+    );
+    assert!(err.contains("certgen decode PROOF"), "{err}");
+}

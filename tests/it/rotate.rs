@@ -254,3 +254,18 @@ fn the_replication_delay_is_waited_out_or_a_short_wait_keeps_the_old_files() {
     assert_eq!(doc["action"], "resumed");
     s.assert_rotated();
 }
+
+#[test]
+fn keep_old_leaves_the_old_certificate_registered_and_working() {
+    let s = Setup::new(&[]);
+    let old = s.thumbprint("app.crt");
+    let doc = stdout_json(&s.rotate(&["--keep-old", "--json"]));
+    assert_eq!(doc["action"], "rotated");
+    assert_eq!(doc["old_removed"], false);
+    let new = s.thumbprint("app.crt");
+    assert_ne!(new, old);
+    assert_eq!(s.registered(), [old, new]);
+    assert!(!s.path("app.crt.remove-pending").exists());
+    // Another machine still holding the old pair keeps getting tokens.
+    assert!(s.gets_token("app.crt.previous", "app.key.previous"));
+}
