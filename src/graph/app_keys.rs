@@ -11,9 +11,12 @@ use crate::certificate::{rfc3339, Certificate};
 use crate::error::{Error, Result};
 use crate::jose::MIN_RSA_BITS;
 
-/// The path (after the Graph host) of an app's own object, with the fields needed here.
+/// The path (after the Graph host) of an app's own object. No `$select`: `keyCredentials` come
+/// by default (with `key` null, all that is needed here), while `$select=keyCredentials` adds
+/// every certificate's bytes and is throttled to 150 requests a minute per tenant
+/// (application-get.md), which a fleet of daemons could meet.
 pub fn own_application_path(app_id: &str) -> String {
-    format!("/v1.0/applications(appId='{app_id}')?$select=id,appId,displayName,keyCredentials")
+    format!("/v1.0/applications(appId='{app_id}')")
 }
 
 /// `addKey`/`removeKey` on the application whose object id is `object_id`.
