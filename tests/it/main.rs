@@ -16,6 +16,7 @@ mod decode;
 mod graph_proof;
 mod identity_errors;
 mod new;
+#[cfg(unix)] // SIGKILL and its exit status
 mod rotate;
 mod serve_assertion_forms;
 mod serve_graph;
