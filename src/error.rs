@@ -417,6 +417,8 @@ pub enum InputKind {
     PlainHttpNotLoopback { ip: std::net::IpAddr },
     /// The listen address is taken.
     AddressInUse,
+    /// The proxy's listen address (`serve --proxy`) is taken.
+    ProxyAddressInUse,
 }
 
 /// A parameter of a certificate to make, named in messages by [`Param::name`].

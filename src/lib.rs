@@ -19,6 +19,7 @@
 //! | [`generate`] | new self-signed certificates and keys |
 //! | [`credential`] | a signing credential: certificate chain + RSA key, checked for Entra |
 //! | [`authority`] | authority hosts (named clouds), tenants, the token endpoint |
+//! | [`cloud`] | the Microsoft identity and Graph host names of every cloud, and their issuers |
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
 //! | [`jose`] | JWS/JWT: base64url, the compact form (strict or lenient), NumericDate rules, `Bearer`, RS256/PS256 sign and verify |
 //! | [`rotate`] | renewing a certificate in place: the files of a rotation and the stage they show |
@@ -66,6 +67,7 @@
 //! #     log: certgen::serve::LogFormat::Text,
 //! #     max_in_flight: 16,
 //! #     replication_delay_secs: 0,
+//! #     proxy: None,
 //! # };
 //! # let prepared = certgen::serve::prepare(&options, registry)?;
 //! # for (var, value) in [
@@ -103,6 +105,7 @@
 pub mod assertion;
 pub mod authority;
 pub mod certificate;
+pub mod cloud;
 pub mod credential;
 pub mod error;
 pub mod files;

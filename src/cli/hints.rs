@@ -199,6 +199,7 @@ fn input(kind: &InputKind, message: &str) -> CliError {
         MissingSecret { var } => vec![format!("export {var}=… before starting certgen serve")],
         PlainHttpNotLoopback { .. } => vec!["use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".into()],
         AddressInUse => vec!["choose another --listen address, or port 0 for any free port".into()],
+        ProxyAddressInUse => vec!["choose another --proxy address, or port 0 for any free port".into()],
         _ => Vec::new(),
     };
     hints

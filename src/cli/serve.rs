@@ -17,8 +17,9 @@ use super::output;
 /// It answers the v2 and v1 token endpoints, both discovery documents and both key sets for
 /// the tenants it knows, validates client assertions and secrets as Entra does, and issues
 /// RS256 access tokens signed by its own key. When ready it prints one JSON line on stdout
-/// (listen, authority, token_endpoint, jwks_uri, ca_file); a banner and one line per request
-/// go to stderr. Secrets are read from environment variables, never from the command line.
+/// (listen, authority, token_endpoint, jwks_uri, ca_file; with --proxy also proxy,
+/// proxy_ca_file and env, the variables to export); a banner and one line per request go to
+/// stderr. Secrets are read from environment variables, never from the command line.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 certgen serve --app 6f1c…=daemon.cer\n  \
@@ -68,6 +69,11 @@ pub struct ServeArgs {
     /// takes from seconds to a minute), to rehearse that lag
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     replication_delay: u64,
+    /// Also act as an HTTPS_PROXY for unmodified clients: CONNECT to the Microsoft identity
+    /// and Graph hosts is answered here (TLS by a local CA in the state folder), every other
+    /// host is refused. Default address: --listen's, next port (any free port with port 0)
+    #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "auto")]
+    proxy: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -99,6 +105,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
         },
         max_in_flight: args.max_in_flight as usize,
         replication_delay_secs: args.replication_delay,
+        proxy: args
+            .proxy
+            .as_deref()
+            .map(|p| proxy_address(p, args.listen))
+            .transpose()?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -113,6 +124,34 @@ pub fn run(args: ServeArgs) -> Result<()> {
     runtime.block_on(serve::serve(prepared, serve::shutdown_signal()))?;
     eprintln!("certgen serve: stopped");
     Ok(())
+}
+
+/// `--proxy`'s address: as given, or (bare `--proxy`) the next port on `--listen`'s address.
+fn proxy_address(value: &str, listen: SocketAddr) -> Result<SocketAddr> {
+    if value == "auto" {
+        let port = match listen.port() {
+            0 | u16::MAX => 0,
+            p => p + 1,
+        };
+        return Ok(SocketAddr::new(listen.ip(), port));
+    }
+    value.parse().map_err(|_| {
+        Error::usage(format!("--proxy '{value}' is not an ADDR:PORT"))
+            .with_hint("for example --proxy 127.0.0.1:8444, or --proxy alone for the next port")
+    })
+}
+
+/// A value as one word for a POSIX shell.
+fn shell_word(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:+=@%,".contains(&b))
+    {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
 }
 
 fn split_pair(value: &str, flag: &str, form: &str) -> Result<(String, String)> {
@@ -234,6 +273,27 @@ fn banner(p: &serve::Prepared, strict: bool) {
     if strict {
         lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
     }
+    if let Some(serve::proxy::ReadyFields { proxy, env, .. }) = &r.proxy {
+        lines.push(format!(
+            "  proxy          {proxy}: CONNECT to the Microsoft identity and Graph hosts only, \
+             answered here; every other host refused (403)"
+        ));
+        lines.push(
+            "  run an unmodified client against this service (its authority stays \
+             https://login.microsoftonline.com/...):"
+                .to_string(),
+        );
+        for (name, value) in env.pairs() {
+            lines.push(format!("    export {name}={}", shell_word(&value)));
+        }
+        if r.ca_file.is_some() {
+            lines.push(format!(
+                "  clients that ignore HTTPS_PROXY: point login.microsoftonline.com at {} \
+                 (hosts entry, port 443); this listener answers that name by SNI",
+                p.service.base
+            ));
+        }
+    }
     for n in &p.notes {
         lines.push(format!("  note: {n}"));
     }
@@ -245,4 +305,31 @@ fn banner(p: &serve::Prepared, strict: bool) {
     }
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_address_defaults_to_the_next_port() {
+        let listen: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        assert_eq!(
+            proxy_address("auto", listen).unwrap().to_string(),
+            "127.0.0.1:8444"
+        );
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(proxy_address("auto", any).unwrap().port(), 0);
+        assert_eq!(
+            proxy_address("[::1]:9000", listen).unwrap().to_string(),
+            "[::1]:9000"
+        );
+        assert!(proxy_address("nonsense", listen).is_err());
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("/home/me/.cache/x.pem"), "/home/me/.cache/x.pem");
+        assert_eq!(shell_word("/My Files/it's.pem"), "'/My Files/it'\\''s.pem'");
+    }
 }

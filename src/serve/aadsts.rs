@@ -88,6 +88,8 @@ pub enum Aadsts {
     ResourceNotFound { resource: String, tenant: String },
     /// 50000: the service could not sign the token (its own fault, never the client's).
     ServerError(String),
+    /// 50049: instance discovery for an authority that is not a known cloud (nor this service).
+    UnknownInstance(String),
     /// 90055: more requests in flight than `--max-in-flight`; answered at once with 503 and
     /// `Retry-After` instead of queueing. UNCONFIRMED: live Entra throttles client credentials
     /// with 429 and `Retry-After: 60` (MSAL.NET's throttling guide) and no AADSTS code is
@@ -126,6 +128,7 @@ impl Aadsts {
             Aadsts::SeveralResources => 700022,
             Aadsts::ResourceNotFound { .. } => 500011,
             Aadsts::ServerError(_) => 50000,
+            Aadsts::UnknownInstance(_) => 50049,
             Aadsts::Overloaded { .. } => 90055,
         }
     }
@@ -164,6 +167,7 @@ impl Aadsts {
             }
             // UNCONFIRMED: the reference says "likely invalid_resource".
             Aadsts::ResourceNotFound { .. } => "invalid_resource",
+            Aadsts::UnknownInstance(_) => "invalid_instance",
             Aadsts::ServerError(_) | Aadsts::Overloaded { .. } => "temporarily_unavailable",
         }
     }
@@ -320,6 +324,10 @@ impl Aadsts {
                  {tenant}. This can happen if the application has not been installed by the \
                  administrator of the tenant or consented to by any user in the tenant. You \
                  might have sent your authentication request to the wrong tenant."
+            ),
+            Aadsts::UnknownInstance(endpoint) => format!(
+                "Unknown or invalid instance. The authority of '{endpoint}' is neither a Microsoft \
+                 cloud nor this token service."
             ),
             Aadsts::ServerError(detail) => {
                 format!("There was an error issuing a token ({detail}).")

@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::face::Face;
 use crate::certificate::rfc3339;
 
 /// How log lines look.
@@ -31,26 +32,42 @@ pub struct LogNote {
 pub async fn log_request(State(format): State<LogFormat>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let path = req.uri().path().to_string();
+    // Reached by a Microsoft name (proxy, SNI route), the line says which.
+    let path = match Face::of(req.uri(), req.headers()) {
+        Face::Microsoft(h) => format!("https://{}{}", h.name, req.uri().path()),
+        Face::Direct => req.uri().path().to_string(),
+    };
     let resp = next.run(req).await;
     let note = resp
         .extensions()
         .get::<LogNote>()
         .cloned()
         .unwrap_or_default();
-    let line = line(
+    write(
         format,
-        OffsetDateTime::now_utc(),
         &method,
         &path,
         resp.status().as_u16(),
         &note,
         start.elapsed().as_secs_f64() * 1000.0,
     );
+    resp
+}
+
+/// Writes one line (the proxy's `CONNECT` lines use it too).
+pub fn write(format: LogFormat, method: &str, path: &str, status: u16, note: &LogNote, ms: f64) {
+    let line = line(
+        format,
+        OffsetDateTime::now_utc(),
+        method,
+        path,
+        status,
+        note,
+        ms,
+    );
     // One write per line, so lines of concurrent requests never interleave; a closed stderr is
     // no reason to fail the request.
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
-    resp
 }
 
 fn line(

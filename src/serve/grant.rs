@@ -7,6 +7,7 @@ use super::aadsts::Aadsts;
 use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
 use super::client_secret::{self, SecretMatch};
 use super::config::{App, Registry, Resource, Tenant};
+use super::face::Face;
 use super::keys::KeyRegistry;
 use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
 use crate::authority::{is_dns_name, is_guid};
@@ -38,6 +39,8 @@ pub struct TokenRequest<'a> {
     pub authorization: Option<&'a str>,
     /// Seconds since 1970.
     pub now: i64,
+    /// How the client reached the service: the issuer it gets.
+    pub face: Face,
 }
 
 impl TokenRequest<'_> {
@@ -118,13 +121,14 @@ impl TokenService {
         let basic_secrets = basic.map(|(_, presented)| presented).unwrap_or_default();
         let auth = self.authenticate(req, tenant, app, basic_secrets)?;
         let (resource, requested_as) = self.requested_resource(req)?;
+        let names = req.face.names(&self.base);
         let grant = Grant {
             tenant,
             app,
             resource,
             requested_as: &requested_as,
             auth,
-            base: &self.base,
+            names: &names,
             now: req.now,
         };
         let token = tokens::access_token(&self.signer, &grant)?;
@@ -162,26 +166,29 @@ impl TokenService {
                 if req.field("client_assertion_type") != Some(ASSERTION_TYPE) {
                     return Err(Aadsts::MissingParameter("client_assertion_type"));
                 }
-                self.check_assertion(jwt, req.now, tenant, app)?;
+                self.check_assertion(jwt, req, tenant, app)?;
                 Ok(ClientAuth::Certificate)
             }
         }
     }
 
-    /// A client assertion for `app`; under `--strict`, also never seen before (its `jti`).
+    /// A client assertion for `app`, addressed to the name the client reached; under
+    /// `--strict`, also never seen before (its `jti`).
     fn check_assertion(
         &self,
         jwt: &str,
-        now: i64,
+        req: &TokenRequest,
         tenant: &Tenant,
         app: &App,
     ) -> Result<(), Aadsts> {
+        let now = req.now;
+        let bases = req.face.audience_bases(&self.audience_bases);
         let accepted = client_assertion::validate(
             jwt,
             &client_assertion::Expected {
                 app,
                 tenant,
-                bases: &self.audience_bases,
+                bases: &bases,
                 now,
                 strict: self.strict,
             },

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,9 +20,14 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::aadsts::{json_body, no_store, Aadsts};
 use super::access_log::{self, LogFormat, LogNote};
+use super::face::{Face, Names};
 use super::grant::{TokenRequest, TokenService};
+use super::instance_discovery;
 use super::metadata;
-use super::tokens::{issuer_v1, issuer_v2, Endpoint};
+use super::tokens::Endpoint;
+
+/// Tenant segments whose discovery documents are served with the `{tenantid}` template.
+const MULTI_TENANT_DOCUMENTS: [&str; 2] = ["common", "organizations"];
 
 /// Largest request body accepted: a token request with a 4096-bit assertion and an `x5c`
 /// chain is a few KiB; anything near this is not a token request.
@@ -60,6 +66,7 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         )
         .route("/{tenant}/discovery/v2.0/keys", get(keys_v2))
         .route("/{tenant}/discovery/keys", get(keys_v1))
+        .route("/{tenant}/discovery/instance", get(instance_discovery))
         .route("/health", get(health))
         .merge(super::graph::router(service.clone()))
         .fallback(not_found)
@@ -76,6 +83,34 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
             log,
             access_log::log_request,
         ))
+}
+
+/// Paths are routed with empty segments collapsed, as Entra answers them: MSAL Python asks for
+/// `{authority}//v2.0/.well-known/openid-configuration` when its authority ends in `/`.
+pub fn collapse_empty_segments<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    let uri = req.uri();
+    if !uri.path().contains("//") {
+        return req;
+    }
+    let mut path = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let mut parts = uri.clone().into_parts();
+    // A path made only shorter stays a valid path; on the impossible failure, route it as sent.
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(collapsed) = Uri::from_parts(parts) {
+            *req.uri_mut() = collapsed;
+        }
+    }
+    req
 }
 
 /// Holds one slot from the request's headers until its response (the body is read inside, so
@@ -99,25 +134,30 @@ async fn limit_in_flight(
 async fn token_v2(
     State(s): State<Arc<TokenService>>,
     Path(tenant): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    token(&s, &tenant, Endpoint::V2, &headers, &body)
+    let face = Face::of(&uri, &headers);
+    token(&s, &tenant, Endpoint::V2, face, &headers, &body)
 }
 
 async fn token_v1(
     State(s): State<Arc<TokenService>>,
     Path(tenant): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    token(&s, &tenant, Endpoint::V1, &headers, &body)
+    let face = Face::of(&uri, &headers);
+    token(&s, &tenant, Endpoint::V1, face, &headers, &body)
 }
 
 fn token(
     s: &TokenService,
     tenant: &str,
     endpoint: Endpoint,
+    face: Face,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
@@ -133,6 +173,7 @@ fn token(
         form: &form,
         authorization,
         now: OffsetDateTime::now_utc().unix_timestamp(),
+        face,
     });
     let corr = correlation_id(headers);
     let (mut resp, code) = match outcome.result {
@@ -155,40 +196,82 @@ async fn post_only(method: Method, headers: HeaderMap) -> Response {
     refuse(&Aadsts::PostOnly(method.to_string()), &headers)
 }
 
-async fn discovery_v2(s: State<Arc<TokenService>>, t: Path<String>, h: HeaderMap) -> Response {
-    for_tenant(s, t, h, |s, segment, tid| {
-        metadata::openid_configuration_v2(&s.base, segment, tid)
+async fn discovery_v2(s: State<Arc<TokenService>>, t: Path<String>, r: Parts) -> Response {
+    for_tenant(s, t, r, |_, names, segment, tid| {
+        metadata::openid_configuration_v2(names, segment, tid)
     })
 }
 
-async fn discovery_v1(s: State<Arc<TokenService>>, t: Path<String>, h: HeaderMap) -> Response {
-    for_tenant(s, t, h, |s, segment, tid| {
-        metadata::openid_configuration_v1(&s.base, segment, tid)
+async fn discovery_v1(s: State<Arc<TokenService>>, t: Path<String>, r: Parts) -> Response {
+    for_tenant(s, t, r, |_, names, segment, tid| {
+        metadata::openid_configuration_v1(names, segment, tid)
     })
 }
 
-async fn keys_v2(s: State<Arc<TokenService>>, t: Path<String>, h: HeaderMap) -> Response {
-    for_tenant(s, t, h, |s, _, tid| {
-        metadata::jwks(&s.signer, &issuer_v2(&s.base, tid))
+async fn keys_v2(s: State<Arc<TokenService>>, t: Path<String>, r: Parts) -> Response {
+    for_tenant(s, t, r, |s, names, _, tid| {
+        metadata::jwks(&s.signer, &names.issuer_v2(tid))
     })
 }
 
-async fn keys_v1(s: State<Arc<TokenService>>, t: Path<String>, h: HeaderMap) -> Response {
-    for_tenant(s, t, h, |s, _, tid| {
-        metadata::jwks(&s.signer, &issuer_v1(&s.base, tid))
+async fn keys_v1(s: State<Arc<TokenService>>, t: Path<String>, r: Parts) -> Response {
+    for_tenant(s, t, r, |s, names, _, tid| {
+        metadata::jwks(&s.signer, &names.issuer_v1(tid))
     })
 }
 
-/// A metadata document for a known tenant (by the URL segment and its id), or 90002.
+/// A metadata document for a known tenant (by the URL segment and its id), for the
+/// multi-tenant segments with Entra's `{tenantid}` template, or 90002; named for the face the
+/// client reached.
 fn for_tenant(
     State(s): State<Arc<TokenService>>,
     Path(segment): Path<String>,
-    headers: HeaderMap,
-    document: impl FnOnce(&TokenService, &str, &str) -> serde_json::Value,
+    request: Parts,
+    document: impl FnOnce(&TokenService, &Names, &str, &str) -> serde_json::Value,
 ) -> Response {
+    let names = Face::of(&request.uri, &request.headers).names(&s.base);
+    if MULTI_TENANT_DOCUMENTS
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(&segment))
+    {
+        return metadata_response(document(&s, &names, &segment, metadata::TENANT_TEMPLATE));
+    }
     match s.tenant(&segment, true) {
-        Ok(t) => metadata_response(document(&s, &segment, &t.id)),
-        Err(e) => refuse(&e, &headers),
+        Ok(t) => metadata_response(document(&s, &names, &segment, &t.id)),
+        Err(e) => refuse(&e, &request.headers),
+    }
+}
+
+/// `/{tenant}/discovery/instance`: Entra's cloud aliases, so MSAL and Azure Identity can keep
+/// instance discovery on.
+async fn instance_discovery(
+    State(s): State<Arc<TokenService>>,
+    Query(query): Query<Vec<(String, String)>>,
+    request: Parts,
+) -> Response {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let face = Face::of(&request.uri, &request.headers);
+    let answer = instance_discovery::answer(
+        &face.names(&s.base),
+        &s.audience_bases,
+        param("api-version"),
+        param("authorization_endpoint"),
+    );
+    match answer {
+        Ok(body) => {
+            let mut resp = metadata_response(body);
+            resp.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            resp
+        }
+        Err(e) => refuse(&e, &request.headers),
     }
 }
 

@@ -5,12 +5,15 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::tokens::{issuer_v1, issuer_v2, SigningKey};
+use super::face::Names;
+use super::tokens::SigningKey;
 use crate::certificate::{strip_leading_zeros, CertKey};
+use crate::cloud::{Cloud, CLOUDS};
 
-/// The v2 document at `/{tenant}/v2.0/.well-known/openid-configuration`.
-pub fn openid_configuration_v2(base: &str, tenant_segment: &str, tid: &str) -> Value {
-    let t = format!("{base}/{tenant_segment}");
+/// The v2 document at `/{tenant}/v2.0/.well-known/openid-configuration`; `tid` is
+/// [`TENANT_TEMPLATE`] for the multi-tenant segments.
+pub fn openid_configuration_v2(names: &Names, tenant_segment: &str, tid: &str) -> Value {
+    let t = format!("{}/{tenant_segment}", names.base);
     json!({
         "token_endpoint": format!("{t}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -20,7 +23,7 @@ pub fn openid_configuration_v2(base: &str, tenant_segment: &str, tid: &str) -> V
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": issuer_v2(base, tid),
+        "issuer": names.issuer_v2(tid),
         "request_uri_parameter_supported": false,
         "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
         "authorization_endpoint": format!("{t}/oauth2/v2.0/authorize"),
@@ -30,16 +33,16 @@ pub fn openid_configuration_v2(base: &str, tenant_segment: &str, tid: &str) -> V
         "end_session_endpoint": format!("{t}/oauth2/v2.0/logout"),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "ver", "oid", "azp", "azpacr", "roles", "idtyp", "uti"],
         "tenant_region_scope": "WW",
-        "cloud_instance_name": "microsoftonline.com",
-        "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": msgraph_host(base),
+        "cloud_instance_name": cloud(names).cloud_instance_name,
+        "cloud_graph_host_name": cloud(names).cloud_graph_host_name,
+        "msgraph_host": names.msgraph_host(),
         "rbac_url": "https://pas.windows.net",
     })
 }
 
 /// The v1 document at `/{tenant}/.well-known/openid-configuration`.
-pub fn openid_configuration_v1(base: &str, tenant_segment: &str, tid: &str) -> Value {
-    let t = format!("{base}/{tenant_segment}");
+pub fn openid_configuration_v1(names: &Names, tenant_segment: &str, tid: &str) -> Value {
+    let t = format!("{}/{tenant_segment}", names.base);
     json!({
         "token_endpoint": format!("{t}/oauth2/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -49,7 +52,7 @@ pub fn openid_configuration_v1(base: &str, tenant_segment: &str, tid: &str) -> V
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
         "scopes_supported": ["openid"],
-        "issuer": issuer_v1(base, tid),
+        "issuer": names.issuer_v1(tid),
         "microsoft_multi_refresh_token": true,
         "authorization_endpoint": format!("{t}/oauth2/authorize"),
         "http_logout_supported": true,
@@ -57,17 +60,19 @@ pub fn openid_configuration_v1(base: &str, tenant_segment: &str, tid: &str) -> V
         "end_session_endpoint": format!("{t}/oauth2/logout"),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "ver", "oid", "appid", "appidacr", "roles", "idtyp", "uti", "idp"],
         "tenant_region_scope": "WW",
-        "cloud_instance_name": "microsoftonline.com",
-        "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": msgraph_host(base),
+        "cloud_instance_name": cloud(names).cloud_instance_name,
+        "cloud_graph_host_name": cloud(names).cloud_graph_host_name,
+        "msgraph_host": names.msgraph_host(),
         "rbac_url": "https://pas.windows.net",
     })
 }
 
-/// `msgraph_host`: where this service answers Graph — its own `host:port`, as Entra's
-/// documents name the Graph of their cloud.
-fn msgraph_host(base: &str) -> &str {
-    base.split_once("://").map_or(base, |(_, host)| host)
+/// The tenant id of the multi-tenant documents (`/common`, `/organizations`), as Entra writes it.
+pub const TENANT_TEMPLATE: &str = "{tenantid}";
+
+/// The cloud a document describes: the public cloud when the service is reached directly.
+fn cloud(names: &Names) -> &'static Cloud {
+    names.cloud.unwrap_or(&CLOUDS[0])
 }
 
 /// The key set: one RSA key, with the per-key `issuer` v2 keys carry.

@@ -15,6 +15,9 @@
 //! | [`graph`] | a slice of Microsoft Graph under `/v1.0/` (users, applications) |
 //! | [`handlers`] | routes and limits |
 //! | [`access_log`] | one line per request |
+//! | [`face`] | which names a request meets: the service's own, or Entra's (proxy mode) |
+//! | [`instance_discovery`] | `/common/discovery/instance`, Entra's cloud aliases |
+//! | [`proxy`] | `--proxy`: the `CONNECT` proxy, its local CA and the SNI certificate choice |
 //!
 //! This file starts and stops the service: [`prepare`] loads state and binds the socket
 //! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
@@ -24,11 +27,14 @@ pub mod access_log;
 pub mod client_assertion;
 pub mod client_secret;
 pub mod config;
+pub mod face;
 pub mod grant;
 pub mod graph;
 pub mod handlers;
+pub mod instance_discovery;
 pub mod keys;
 pub mod metadata;
+pub mod proxy;
 pub mod state;
 pub mod tokens;
 
@@ -39,6 +45,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
+use tokio::sync::watch;
+use tower::util::MapRequestLayer;
+use tower::Layer;
 // TCP_NODELAY on every connection: hyper writes a response's head and body separately, and
 // with Nagle's algorithm the body then waits for the client's delayed ACK (~40 ms per token,
 // measured by the token benchmark before this was set).
@@ -77,6 +87,9 @@ pub struct Options {
     pub max_in_flight: usize,
     /// Seconds before a certificate added with `addKey` is accepted by the token endpoint.
     pub replication_delay_secs: u64,
+    /// `--proxy`: where the `CONNECT` proxy listens (its local CA also answers the Microsoft
+    /// names by SNI on the main listener).
+    pub proxy: Option<SocketAddr>,
 }
 
 /// The ready line: where the service is and what to trust.
@@ -89,6 +102,9 @@ pub struct Ready {
     pub ca_file: Option<PathBuf>,
     /// The Graph slice's root (`{base}/v1.0`): `certgen call {graph}/users`.
     pub graph: String,
+    /// `--proxy`: `proxy`, `proxy_ca_file` and `env`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<proxy::ReadyFields>,
 }
 
 /// A bound, configured service, not yet accepting.
@@ -102,6 +118,7 @@ pub struct Prepared {
     tls: Option<TlsIdentity>,
     log: LogFormat,
     max_in_flight: usize,
+    proxy: Option<proxy::Prepared>,
 }
 
 /// Loads or makes the state, binds the socket and builds the service.
@@ -132,9 +149,18 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     let tls = tls_identity(options, &state_dir, &mut notes)?;
     let (listener, local) = bind(options.listen)?;
 
+    let proxy = match options.proxy {
+        None => None,
+        Some(addr) => Some(proxy::prepare(addr, &state_dir, &mut notes)?),
+    };
+
     let scheme = if options.http { "http" } else { "https" };
     let base = format!("{scheme}://{}", url_host(local));
-    let ready = ready_line(&base, local, &registry, tls.as_ref());
+    let mut ready = ready_line(&base, local, &registry, tls.as_ref());
+    ready.proxy = proxy
+        .as_ref()
+        .map(proxy::Prepared::ready_fields)
+        .transpose()?;
     let service = Arc::new(TokenService {
         registry,
         signer,
@@ -153,6 +179,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         tls,
         log: options.log,
         max_in_flight: options.max_in_flight,
+        proxy,
     })
 }
 
@@ -229,48 +256,73 @@ fn ready_line(
         authority,
         ca_file: tls.map(|t| t.ca_file.clone()),
         graph: format!("{base}/v1.0"),
+        proxy: None,
     }
 }
 
 /// Serves until `shutdown` completes, then lets open requests finish (up to [`GRACEFUL_STOP`]).
+/// With `--proxy`, the proxy runs beside the main listener and stops with it.
 pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let app: Router = handlers::router(
+    let router: Router = handlers::router(
         prepared.service.clone(),
         prepared.log,
         prepared.max_in_flight,
     );
+    // Outside the router, so the collapsed path is the one routed.
+    let app = MapRequestLayer::new(handlers::collapse_empty_segments::<Incoming> as fn(_) -> _)
+        .layer(router);
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
+    let (stop_proxy, proxy_stopped) = watch::channel(false);
     let stop = async move {
         shutdown.await;
         stopper.graceful_shutdown(Some(GRACEFUL_STOP));
+        let _ = stop_proxy.send(true);
     };
     let failed = |e: std::io::Error| Error::failure(format!("the token service stopped: {e}"));
-    let make = app.into_make_service();
-    match prepared.tls {
-        None => {
-            let mut server = axum_server::from_tcp(prepared.listener)
-                .map_err(failed)?
-                .acceptor(NoDelayAcceptor::new())
-                .handle(handle)
-                .http1_only();
-            limit_header_time(&mut server);
-            let (result, ()) = tokio::join!(server.serve(make), stop);
-            result.map_err(failed)
+    let ca = prepared.proxy.as_ref().map(|p| p.ca.clone());
+    let proxy = async {
+        match prepared.proxy {
+            None => Ok(()),
+            Some(p) => {
+                let tls = Arc::new(proxy::tls_config(p.ca)?);
+                proxy::run(p.listener, tls, app.clone(), prepared.log, proxy_stopped)
+                    .await
+                    .map_err(failed)
+            }
         }
-        Some(identity) => {
-            let config = RustlsConfig::from_config(Arc::new(rustls_config(&identity)?));
-            let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
-            let mut server = axum_server::from_tcp(prepared.listener)
-                .map_err(failed)?
-                .acceptor(acceptor)
-                .handle(handle)
-                .http1_only();
-            limit_header_time(&mut server);
-            let (result, ()) = tokio::join!(server.serve(make), stop);
-            result.map_err(failed)
+    };
+    let make = axum::ServiceExt::<axum::extract::Request<Incoming>>::into_make_service(app.clone());
+    let main = async {
+        match prepared.tls {
+            None => {
+                let mut server = axum_server::from_tcp(prepared.listener)
+                    .map_err(failed)?
+                    .acceptor(NoDelayAcceptor::new())
+                    .handle(handle)
+                    .http1_only();
+                limit_header_time(&mut server);
+                server.serve(make).await.map_err(failed)
+            }
+            Some(identity) => {
+                let config = match ca {
+                    None => rustls_config(&identity)?,
+                    Some(ca) => proxy::sni_config(&identity, ca)?,
+                };
+                let config = RustlsConfig::from_config(Arc::new(config));
+                let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
+                let mut server = axum_server::from_tcp(prepared.listener)
+                    .map_err(failed)?
+                    .acceptor(acceptor)
+                    .handle(handle)
+                    .http1_only();
+                limit_header_time(&mut server);
+                server.serve(make).await.map_err(failed)
+            }
         }
-    }
+    };
+    let (main, proxy, ()) = tokio::join!(main, proxy, stop);
+    main.and(proxy)
 }
 
 /// HTTP/1 only, with a deadline for each request head. HTTP/1 only because the automatic
@@ -310,14 +362,8 @@ pub async fn shutdown_signal() {
 }
 
 fn rustls_config(identity: &TlsIdentity) -> Result<rustls::ServerConfig> {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let chain: Vec<CertificateDer<'static>> = identity
-        .chain
-        .iter()
-        .map(|c| CertificateDer::from(c.der().to_vec()))
-        .collect();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.pkcs8_der().to_vec()));
+    let (chain, key) = identity.rustls_parts();
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
@@ -337,7 +383,7 @@ fn url_host(addr: SocketAddr) -> String {
     }
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::AddrInUse => "the address is already in use".into(),
         std::io::ErrorKind::AddrNotAvailable => "no such local address".into(),

@@ -40,6 +40,25 @@ pub struct TlsIdentity {
     pub created: bool,
 }
 
+impl TlsIdentity {
+    /// The chain and key as rustls takes them.
+    pub fn rustls_parts(
+        &self,
+    ) -> (
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let chain = self
+            .chain
+            .iter()
+            .map(|c| CertificateDer::from(c.der().to_vec()))
+            .collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.pkcs8_der().to_vec()));
+        (chain, key)
+    }
+}
+
 /// The localhost TLS certificate of the state folder, made if missing or unusable.
 pub fn tls_identity(dir: &Path) -> Result<TlsIdentity> {
     let (cert, key, created) = load_or_make(dir, TLS_CERT_FILE, TLS_KEY_FILE, || {

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::aadsts::Aadsts;
 use super::config::{App, Resource, Tenant, TokenVersion};
+use super::face::Names;
 use crate::certificate::Certificate;
 use crate::error::{Error, Result};
 use crate::jose::{self, b64, Alg};
@@ -72,8 +73,8 @@ pub struct Grant<'a> {
     /// The resource as the client named it (v1 `aud` echoes it: App ID URI or GUID).
     pub requested_as: &'a str,
     pub auth: ClientAuth,
-    /// `https://host:port` of this service: issuers are `{base}/{tid}/v2.0` and `{base}/{tid}/`.
-    pub base: &'a str,
+    /// The names of the face the client reached: issuers come from it.
+    pub names: &'a Names,
     pub now: i64,
 }
 
@@ -96,12 +97,12 @@ pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
     match g.resource.token_version {
         TokenVersion::V2 => {
             c.insert("aud".into(), json!(g.resource.app_id));
-            c.insert("iss".into(), json!(issuer_v2(g.base, tid)));
+            c.insert("iss".into(), json!(g.names.issuer_v2(tid)));
         }
         TokenVersion::V1 => {
             // v1 headers carry x5t as well, with the same value as kid (reference §6.2).
             header.insert("x5t".into(), json!(signer.kid));
-            let iss = issuer_v1(g.base, tid);
+            let iss = g.names.issuer_v1(tid);
             c.insert("aud".into(), json!(g.requested_as));
             c.insert("iss".into(), json!(iss));
             c.insert("idp".into(), json!(iss));

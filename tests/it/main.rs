@@ -22,6 +22,7 @@ mod serve_assertion_forms;
 mod serve_graph;
 mod serve_msal;
 mod serve_process;
+mod serve_proxy;
 mod serve_refusals;
 mod serve_rollkey;
 mod serve_tokens;

@@ -9,16 +9,6 @@ use crate::support::serve::*;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-fn python() -> Option<String> {
-    match std::env::var("CERTGEN_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            eprintln!("skipped: CERTGEN_TEST_PYTHON not set (a Python with msal installed)");
-            None
-        }
-    }
-}
-
 fn run_msal(python: &str, server: &Server, pfx: &std::path::Path) -> (bool, Value) {
     let f = fixture();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/msal_client.py");

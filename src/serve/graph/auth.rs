@@ -40,13 +40,20 @@ pub struct GraphAuth {
 }
 
 impl GraphAuth {
+    /// Issuers of every face the service answers by: its own address, and each cloud's v1
+    /// issuer host (tokens issued through `--proxy` carry `https://sts.windows.net/{tid}/`).
     pub fn new(service: &TokenService) -> GraphAuth {
-        let validators = service
-            .registry
-            .tenants
+        let mut bases = vec![service.base.clone()];
+        bases.extend(
+            crate::cloud::CLOUDS
+                .iter()
+                .map(|c| format!("https://{}", c.issuer_v1_host)),
+        );
+        let validators = bases
             .iter()
-            .filter_map(|t| {
-                let issuer = issuer_v1(&service.base, &t.id);
+            .flat_map(|b| service.registry.tenants.iter().map(move |t| (b, t)))
+            .filter_map(|(base, t)| {
+                let issuer = issuer_v1(base, &t.id);
                 let jwks = metadata::jwks(&service.signer, &issuer).to_string();
                 // The document is this service's own; a parse failure would leave the tenant
                 // with no validator, and its tokens are then refused, never accepted.

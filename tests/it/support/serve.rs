@@ -478,3 +478,17 @@ fn read_head(tcp: &mut std::net::TcpStream) -> String {
 pub fn b64_std(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
+
+/// The Python with MSAL and Azure Identity the real-client tests run (`CERTGEN_TEST_PYTHON`;
+/// .ci/run sets it up in a venv); `None`, saying the test is skipped, when it is not set.
+pub fn python() -> Option<String> {
+    match std::env::var("CERTGEN_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            eprintln!(
+                "skipped: CERTGEN_TEST_PYTHON not set (a Python with msal and azure-identity)"
+            );
+            None
+        }
+    }
+}
