@@ -22,6 +22,7 @@
 //! | [`cloud`] | the Microsoft identity and Graph host names of every cloud, and their issuers |
 //! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
 //! | [`jose`] | JWS/JWT: base64url, the compact form (strict or lenient), NumericDate rules, `Bearer`, RS256/PS256 sign and verify |
+//! | [`rotate`] | renewing a certificate in place: the files of a rotation and the stage they show |
 //! | [`files`] | safe, atomic output files |
 //! | [`read`] | every input read with a bound suited to what it is |
 //! | [`paths`] | where the cache and service state live |
@@ -66,6 +67,7 @@
 //! #     strict: false,
 //! #     log: certgen::serve::LogFormat::Text,
 //! #     max_in_flight: 16,
+//! #     replication_delay_secs: 0,
 //! #     proxy: None,
 //! # };
 //! # let prepared = certgen::serve::prepare(&options, registry)?;
@@ -117,6 +119,7 @@ pub mod key;
 pub mod paths;
 pub mod pkcs12;
 pub mod read;
+pub mod rotate;
 pub mod secret;
 #[cfg(feature = "serve")]
 pub mod serve;

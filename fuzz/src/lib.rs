@@ -134,6 +134,7 @@ fn services() -> &'static [certgen::serve::grant::TokenService; 2] {
                 base,
                 strict,
                 replay: Default::default(),
+                keys: certgen::serve::keys::KeyRegistry::new(0),
             }
         };
         [make(false), make(true)]

@@ -205,7 +205,7 @@ fn print_json(doc: &Value) -> Result<()> {
 
 /// One `error:` line from the answer (Graph's code and message when it sent an OData error),
 /// with hints for the common codes.
-fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
+pub(super) fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
     let status = answer.status;
     let Some(odata) = answer.odata_error() else {
         let text = String::from_utf8_lossy(&answer.body);
@@ -265,6 +265,19 @@ fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
                 ));
             }
         }
+        // Graph says no more than this about an addKey/removeKey proof (graph-and-flows §1.7).
+        "Authentication_MissingOrMalformed" => {
+            e = e
+                .with_hint(
+                    "Graph refused the proof-of-possession JWT: it must be signed (RS256) by a \
+                     certificate registered and still valid on the app (certgen credential list), \
+                     with iss = the application's object id (not its appId)",
+                )
+                .with_hint(
+                    "certgen decode PROOF names any other rule it breaks (aud, lifetime over 10 \
+                     minutes, base64 padding); certgen proof makes one that keeps them",
+                );
+        }
         "InvalidAuthenticationToken" => {
             let aud = claim("aud").unwrap_or_else(|| "unknown".into());
             e = e.with_hint(format!(
@@ -297,7 +310,7 @@ fn is_cloud_graph(url: &Url) -> bool {
 
 /// The authority's origin, for deriving the scope: `--token-endpoint`'s origin, else the
 /// authority host (flag, AZURE_AUTHORITY_HOST, else public).
-fn authority_origin(args: &TokenArgs) -> Result<String> {
+pub(super) fn authority_origin(args: &TokenArgs) -> Result<String> {
     if let Some(endpoint) = &args.token_endpoint {
         let url = authority::check_endpoint_url(endpoint)?;
         return Ok(url.origin().ascii_serialization());
@@ -308,7 +321,7 @@ fn authority_origin(args: &TokenArgs) -> Result<String> {
 }
 
 /// The URL to call: as given, or a path (`/v1.0/users`) on the cloud's Graph.
-fn request_url(given: &str, authority: &str, extra_graph: Option<&str>) -> Result<Url> {
+pub(super) fn request_url(given: &str, authority: &str, extra_graph: Option<&str>) -> Result<Url> {
     let text = if given.starts_with('/') {
         let host = extra_graph
             .map(|h| h.trim_end_matches('/').to_string())

@@ -2,6 +2,7 @@
 
 use super::hints::{CliError as Error, Result};
 use certgen::certificate::rfc3339;
+use certgen::graph::proof::{self, Broken, Expected};
 use certgen::jose::{self, numeric_date, DateRule, Policy, TIME_CLAIMS};
 use clap::Args;
 use serde_json::{json, Value};
@@ -29,22 +30,37 @@ pub struct DecodeArgs {
 }
 
 pub fn run(args: DecodeArgs) -> Result<()> {
-    let token = token_input::read_token(
+    let text = token_input::read_token(
         args.token.as_deref(),
         "certgen decode TOKEN, or: ... | certgen decode",
     )?;
-    let jws = jose::parse(jose::strip_bearer(&token), Policy::Strict)?;
-    let (header, claims) = (Value::Object(jws.header), Value::Object(jws.claims));
-    if args.json {
-        return output::print_json(&json!({
-            "header": header,
-            "claims": claims,
-            "signature_verified": false,
-        }));
-    }
+    let token = jose::strip_bearer(&text);
+    let jws = match jose::parse(token, Policy::Strict) {
+        Ok(jws) => jws,
+        // A padded addKey proof is read anyway, to say that padding is what Graph refuses.
+        Err(strict) => match jose::parse(token, Policy::Lenient) {
+            Ok(jws) if proof::looks_like_proof(&jws.claims) => jws,
+            _ => return Err(strict.into()),
+        },
+    };
     // Whole seconds, like the claims, so a claim made this second reads "now".
     let now = OffsetDateTime::now_utc();
     let now = now.replace_nanosecond(0).unwrap_or(now);
+    let broken = proof_rules(token, &jws.claims, now)?;
+    let (header, claims) = (Value::Object(jws.header), Value::Object(jws.claims));
+    if args.json {
+        let mut doc = json!({
+            "header": header,
+            "claims": claims,
+            "signature_verified": false,
+        });
+        if let Some(broken) = &broken {
+            doc["graph_proof"] = json!({
+                "broken_rules": broken.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            });
+        }
+        return output::print_json(&doc);
+    }
     let mut out = String::new();
     out += "header\n";
     out += &indented(&header)?;
@@ -55,8 +71,42 @@ pub fn run(args: DecodeArgs) -> Result<()> {
         out += "times\n";
         out += &times;
     }
+    if let Some(broken) = broken {
+        out += &proof_lines(&broken);
+    }
     out += "signature: NOT checked (decode never verifies; use certgen verify for access tokens)\n";
     output::write_stdout(&out)
+}
+
+/// For a token that looks like Graph's addKey/removeKey proof, the rules of Graph's it breaks.
+fn proof_rules(
+    token: &str,
+    claims: &serde_json::Map<String, Value>,
+    now: OffsetDateTime,
+) -> Result<Option<Vec<Broken>>> {
+    if !proof::looks_like_proof(claims) {
+        return Ok(None);
+    }
+    let expected = Expected {
+        now: Some(now.unix_timestamp()),
+        ..Expected::default()
+    };
+    Ok(Some(proof::broken_rules(token, &expected)?))
+}
+
+/// Graph answers a bad proof with `Authentication_MissingOrMalformed` and no detail: say here
+/// which rule is broken, and what decode cannot check.
+fn proof_lines(broken: &[Broken]) -> String {
+    let mut out = String::from("graph proof (addKey/removeKey)\n");
+    if broken.is_empty() {
+        out += "  follows Graph's rules for aud, alg, lifetime and padding\n";
+    }
+    for b in broken {
+        out += &format!("  BROKEN: {b}\n");
+    }
+    out += "  not checked here: iss must be the application's object id (not its appId), and the \
+            signing certificate must be registered and valid on it\n";
+    out
 }
 
 fn indented(v: &Value) -> Result<String> {

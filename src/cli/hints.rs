@@ -59,7 +59,6 @@ impl CliError {
         self
     }
 
-    #[cfg(test)]
     pub fn message(&self) -> &str {
         &self.message
     }

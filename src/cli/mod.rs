@@ -7,12 +7,17 @@ use hints::CliError;
 
 mod assertion;
 mod call;
+mod credential;
 mod credential_args;
 mod decode;
 mod foreign_flags;
+mod graph_session;
 mod hints;
+mod keycred;
 mod new;
 mod output;
+mod proof;
+mod rotate;
 mod serve;
 mod thumbprint;
 mod token;
@@ -38,6 +43,10 @@ enum Command {
     Assertion(assertion::AssertionArgs),
     Token(token::TokenArgs),
     Call(call::CallArgs),
+    Keycred(keycred::KeycredArgs),
+    Proof(proof::ProofArgs),
+    Credential(credential::CredentialCmd),
+    Rotate(rotate::RotateArgs),
     Decode(decode::DecodeArgs),
     Verify(verify::VerifyArgs),
     Serve(serve::ServeArgs),
@@ -67,6 +76,10 @@ pub fn run() -> i32 {
         Command::Assertion(args) => assertion::run(args),
         Command::Token(args) => token::run(args),
         Command::Call(args) => call::run(args),
+        Command::Keycred(args) => keycred::run(args),
+        Command::Proof(args) => proof::run(args),
+        Command::Credential(args) => credential::run(args),
+        Command::Rotate(args) => rotate::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve::run(args),

@@ -66,6 +66,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = serve::handlers::DEFAULT_MAX_IN_FLIGHT as u32,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     max_in_flight: u32,
+    /// Seconds before a certificate added with Graph's addKey gets tokens (a real tenant
+    /// takes from seconds to a minute), to rehearse that lag
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    replication_delay: u64,
     /// Also act as an HTTPS_PROXY for unmodified clients: CONNECT to the Microsoft identity
     /// and Graph hosts is answered here (TLS by a local CA in the state folder), every other
     /// host is refused. Default address: --listen's, next port (any free port with port 0)
@@ -101,6 +105,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             LogFormat::Text
         },
         max_in_flight: args.max_in_flight as usize,
+        replication_delay_secs: args.replication_delay,
         proxy: args
             .proxy
             .as_deref()

@@ -36,7 +36,7 @@ const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 /// Exit codes: 0 token printed, 1 bad input (refused locally, nothing sent), 2 usage,
 /// 3 the identity provider refused (with the AADSTS code and what to check),
 /// 4 it could not be reached (DNS, TCP, TLS, timeout).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(after_help = "Environment (a flag always wins):\n  \
 AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, AZURE_CLIENT_SECRET,\n  \
 AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE_PASSWORD,\n  \
@@ -53,7 +53,7 @@ pub struct TokenArgs {
     pub(super) tenant: Option<String>,
     /// Application (client) ID
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
-    client_id: String,
+    pub(super) client_id: String,
     /// RESOURCE/.default (repeatable; one resource) [default: https://graph.microsoft.com/.default]
     #[arg(long = "scope", value_name = "S")]
     pub(super) scopes: Vec<String>,
@@ -80,7 +80,7 @@ pub struct TokenArgs {
     pub(super) timeout: u64,
     /// Neither read nor write the token cache
     #[arg(long)]
-    no_cache: bool,
+    pub(super) no_cache: bool,
     /// Get a new token even if a cached one is fresh (and cache it)
     #[arg(long, conflicts_with = "no_cache")]
     force_refresh: bool,
@@ -94,7 +94,7 @@ pub struct TokenArgs {
     )]
     pub(super) output: OutputForm,
     #[command(flatten)]
-    credential: CredentialArgs,
+    pub(super) credential: CredentialArgs,
     /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
     #[arg(long, value_name = "F", help_heading = "Credential", conflicts_with_all = ["cert", "key", "pfx", "password_file"])]
     secret_file: Option<PathBuf>,

@@ -4,15 +4,21 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`app_keys`] | an app's own registered certificates: read, state, addKey/removeKey bodies, lock-out guards |
 //! | [`client`] | one call with retries, or every page of a collection |
 //! | [`cloud`] | Graph hosts per cloud; the scope a URL needs |
+//! | [`keycred`] | the `keyCredential` object; `customKeyIdentifier` read as hex or base64 |
+//! | [`proof`] | the addKey/removeKey proof-of-possession JWT and Graph's rules for it |
 //! | [`odata`] | the error envelope, `@odata.nextLink` pages |
 //! | [`permissions`] | app roles on Graph and what they allow |
 
+pub mod app_keys;
 pub mod client;
 pub mod cloud;
+pub mod keycred;
 pub mod odata;
 pub mod permissions;
+pub mod proof;
 
 pub use client::{AllPages, ApiClient, ApiRequest, ApiResponse};
 pub use cloud::{graph_host, scope_for_url};

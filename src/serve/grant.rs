@@ -8,6 +8,7 @@ use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
 use super::client_secret::{self, SecretMatch};
 use super::config::{App, Registry, Resource, Tenant};
 use super::face::Face;
+use super::keys::KeyRegistry;
 use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
 use crate::authority::{is_dns_name, is_guid};
 use crate::secret::Secret;
@@ -24,6 +25,8 @@ pub struct TokenService {
     pub audience_bases: Vec<String>,
     pub strict: bool,
     pub replay: ReplayGuard,
+    /// The certificates registered on each app now (Graph's `addKey`/`removeKey`).
+    pub keys: KeyRegistry,
 }
 
 /// The fields of a token request body, in order. The body is parsed as a form whatever its
@@ -114,6 +117,14 @@ impl TokenService {
                 client_id: client_id.clone(),
                 tenant: req.tenant.to_string(),
             })?;
+        let live;
+        let app = match self.keys.usable(app, req.now) {
+            Some(changed) => {
+                live = changed;
+                &live
+            }
+            None => app,
+        };
         let basic_secrets = basic.map(|(_, presented)| presented).unwrap_or_default();
         let auth = self.authenticate(req, tenant, app, basic_secrets)?;
         let (resource, requested_as) = self.requested_resource(req)?;

@@ -8,6 +8,7 @@
 //! | [`client_assertion`] | assertion validation, lenient or `--strict` |
 //! | [`client_secret`] | secrets in the form or HTTP Basic |
 //! | [`grant`] | the client-credentials grant, from form fields to token or refusal |
+//! | [`keys`] | each app's registered certificates, changed live by `addKey`/`removeKey` |
 //! | [`tokens`] | access tokens (v1/v2 shapes) and the signing key |
 //! | [`metadata`] | discovery documents and JWKS |
 //! | [`state`] | the state folder: TLS certificate and signing key |
@@ -33,6 +34,7 @@ pub mod grant;
 pub mod graph;
 pub mod handlers;
 pub mod instance_discovery;
+pub mod keys;
 pub mod metadata;
 pub mod proxy;
 pub mod state;
@@ -85,6 +87,8 @@ pub struct Options {
     pub log: LogFormat,
     /// Requests handled at once; past it, 503 with `Retry-After` (at least 1).
     pub max_in_flight: usize,
+    /// Seconds before a certificate added with `addKey` is accepted by the token endpoint.
+    pub replication_delay_secs: u64,
     /// `--proxy`: where the `CONNECT` proxy listens (its local CA also answers the Microsoft
     /// names by SNI on the main listener).
     pub proxy: Option<SocketAddr>,
@@ -174,6 +178,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         base,
         strict: options.strict,
         replay: Default::default(),
+        keys: keys::KeyRegistry::new(options.replication_delay_secs),
     });
     Ok(Prepared {
         ready,

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 /// `certgen call URL` as READER (or `client_id`) with the fixture certificate, trusting the
 /// service, with its own token cache.
-fn call(s: &Server, cache: &Path, client_id: &str, args: &[&str]) -> Output {
+pub(crate) fn call(s: &Server, cache: &Path, client_id: &str, args: &[&str]) -> Output {
     let f = fixture();
     let mut cmd = certgen();
     cmd.arg("call")

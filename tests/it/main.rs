@@ -11,17 +11,22 @@ mod protected_api;
 
 mod assertion;
 mod call;
+mod credential;
 mod decode;
 mod fuzz_corpus;
 mod harden;
+mod graph_proof;
 mod identity_errors;
 mod new;
+#[cfg(unix)] // SIGKILL and its exit status
+mod rotate;
 mod serve_assertion_forms;
 mod serve_graph;
 mod serve_msal;
 mod serve_process;
 mod serve_proxy;
 mod serve_refusals;
+mod serve_rollkey;
 mod serve_tokens;
 mod thumbprint;
 mod token_acquire;

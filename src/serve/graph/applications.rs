@@ -1,19 +1,19 @@
 //! Application objects: `GET /v1.0/applications(appId='…')`, `/applications/{object id}`,
 //! `/applications?$filter=appId eq '…'`. An app reads its own object with no permission
 //! (graph-and-flows §1.3); another's needs one of [`READ_APPLICATIONS`]. The certificates are
-//! the app's `keyCredentials`, each with a `keyId` derived from its thumbprint, so the same
-//! certificate keeps the same `keyId` across restarts (what `removeKey` names).
+//! the app's `keyCredentials` as [`KeyRegistry`] holds them now (`addKey`/`removeKey` change
+//! them live).
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
 use super::error::GraphError;
 use super::query::{context, entity, Query};
-use crate::certificate::{rfc3339, Certificate};
+use crate::certificate::rfc3339;
+use crate::graph::keycred::key_credential_with;
 use crate::graph::permissions::{allows, READ_APPLICATIONS};
 use crate::serve::config::{name_based_guid, App, Registry};
+use crate::serve::keys::KeyRegistry;
 
 /// The properties served, in Graph's order.
 pub const PROPERTIES: [&str; 6] = [
@@ -47,14 +47,14 @@ impl AppKey {
             .then(|| AppKey::AppId(value.to_string()))
     }
 
-    fn find<'r>(&self, registry: &'r Registry) -> Option<&'r App> {
+    pub fn find<'r>(&self, registry: &'r Registry) -> Option<&'r App> {
         match self {
             AppKey::ObjectId(id) => registry.app_by_object_id(id),
             AppKey::AppId(id) => registry.app(id),
         }
     }
 
-    fn text(&self) -> &str {
+    pub fn text(&self) -> &str {
         match self {
             AppKey::ObjectId(s) | AppKey::AppId(s) => s,
         }
@@ -82,6 +82,7 @@ pub fn readable<'r>(
 
 pub fn get(
     registry: &Registry,
+    keys: &KeyRegistry,
     caller: &Caller,
     key: &AppKey,
     query: &Query,
@@ -91,13 +92,14 @@ pub fn get(
     let select = query.select(&PROPERTIES, TYPE)?;
     Ok(entity(
         context(graph_base, "applications", select.as_deref(), true),
-        to_json(app, select.as_deref()),
+        to_json(app, keys, select.as_deref()),
     ))
 }
 
 /// The collection, optionally filtered by `appId eq '…'` (the only filter served).
 pub fn list(
     registry: &Registry,
+    keys: &KeyRegistry,
     caller: &Caller,
     query: &Query,
     graph_base: &str,
@@ -127,7 +129,7 @@ pub fn list(
                 .as_deref()
                 .is_none_or(|id| a.client_id.eq_ignore_ascii_case(id))
         })
-        .map(|a| to_json(a, select.as_deref()))
+        .map(|a| to_json(a, keys, select.as_deref()))
         .collect();
     Ok(query.page(
         &format!("{graph_base}/v1.0/applications"),
@@ -151,7 +153,7 @@ fn app_id_filter(filter: &str) -> Option<String> {
 
 /// An application object: every served property, or the selection. `keyCredentials[].key`
 /// is the certificate only when `keyCredentials` is selected, as Graph does.
-pub fn to_json(app: &App, select: Option<&[&'static str]>) -> Value {
+pub fn to_json(app: &App, keys: &KeyRegistry, select: Option<&[&'static str]>) -> Value {
     let with_keys = select.is_some_and(|s| s.contains(&"keyCredentials"));
     let mut out = Map::new();
     for p in select.unwrap_or(&PROPERTIES) {
@@ -161,9 +163,11 @@ pub fn to_json(app: &App, select: Option<&[&'static str]>) -> Value {
             "displayName" => json!(app.display_name),
             "signInAudience" => json!("AzureADMyOrg"),
             "keyCredentials" => Value::Array(
-                app.certificates
+                keys.keys(app)
                     .iter()
-                    .map(|c| key_credential(c, with_keys))
+                    .map(|k| {
+                        key_credential_with(&k.certificate, &k.display_name, &k.key_id, with_keys)
+                    })
                     .collect(),
             ),
             "passwordCredentials" => Value::Array(
@@ -188,27 +192,6 @@ pub fn to_json(app: &App, select: Option<&[&'static str]>) -> Value {
         out.insert((*p).to_string(), v);
     }
     Value::Object(out)
-}
-
-/// One `keyCredential`, in the field order of a live answer (graph-and-flows §1.3):
-/// `customKeyIdentifier` the upper-case hex SHA-1 thumbprint, dates from the certificate.
-pub fn key_credential(c: &Certificate, with_key: bool) -> Value {
-    let thumbprint = c.thumbprints.thumbprint();
-    json!({
-        "customKeyIdentifier": thumbprint,
-        "displayName": c.subject,
-        "endDateTime": rfc3339(c.not_after),
-        "key": if with_key { Value::String(STANDARD.encode(c.der())) } else { Value::Null },
-        "keyId": key_id(c),
-        "startDateTime": rfc3339(c.not_before),
-        "type": "AsymmetricX509Cert",
-        "usage": "Verify",
-    })
-}
-
-/// A certificate's `keyId`: stable for the same certificate.
-pub fn key_id(c: &Certificate) -> String {
-    name_based_guid(&format!("key credential {}", c.thumbprints.thumbprint()))
 }
 
 #[cfg(test)]

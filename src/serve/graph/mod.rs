@@ -9,19 +9,21 @@
 //! | [`query`] | `$select`, `$top`, paging, `@odata.context` |
 //! | [`users`] | `/users`, `/users/{id or UPN}` |
 //! | [`applications`] | `/applications…`: self-read, `Application.Read.All` for others |
+//! | [`rollkey`] | `…/addKey`, `…/removeKey`: the proof checked as Graph checks it |
 //!
 //! Routing is done here by hand over the path's segments, because Graph's keys are OData
-//! segments (`applications(appId='…')`) that a route pattern cannot express. A new action on
-//! an application (`…/addKey`, `…/removeKey`) is one more arm of [`Route`] and of [`dispatch`].
+//! segments (`applications(appId='…')`) that a route pattern cannot express.
 
 pub mod applications;
 pub mod auth;
 pub mod error;
 pub mod query;
+pub mod rollkey;
 pub mod users;
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +36,7 @@ use self::applications::AppKey;
 use self::auth::{Caller, GraphAuth};
 use self::error::{GraphError, RequestIds, CONTENT_TYPE};
 use self::query::Query;
+use self::rollkey::Action;
 use super::access_log::LogNote;
 use super::grant::TokenService;
 
@@ -64,6 +67,8 @@ pub enum Route {
     Me,
     Applications,
     Application(AppKey),
+    /// `…/addKey` or `…/removeKey` on an application.
+    ApplicationAction(AppKey, Action),
     /// A segment this slice does not serve (the first such).
     Unknown(String),
 }
@@ -86,14 +91,22 @@ impl Route {
                 _ => unknown(2),
             },
             Some("me") => Route::Me,
-            Some("applications") => match (seg(1), seg(2)) {
-                (None, _) => Route::Applications,
-                (Some(id), None) => Route::Application(AppKey::ObjectId(id.to_string())),
-                _ => unknown(2),
+            Some("applications") => match (seg(1), seg(2), seg(3)) {
+                (None, _, _) => Route::Applications,
+                (Some(id), None, _) => Route::Application(AppKey::ObjectId(id.to_string())),
+                (Some(id), Some(action), None) => match Action::from_segment(action) {
+                    Some(a) => Route::ApplicationAction(AppKey::ObjectId(id.to_string()), a),
+                    None => unknown(2),
+                },
+                _ => unknown(3),
             },
             Some(first) => match AppKey::from_segment(first) {
                 Some(key) if seg(1).is_none() => Route::Application(key),
-                Some(_) => unknown(1),
+                Some(key) => match (seg(1).and_then(Action::from_segment), seg(2)) {
+                    (Some(a), None) => Route::ApplicationAction(key, a),
+                    (Some(_), Some(_)) => unknown(2),
+                    (None, _) => unknown(1),
+                },
                 None => unknown(0),
             },
             None => Route::Unknown(String::new()),
@@ -106,6 +119,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let ids = RequestIds::new(&headers);
     let authorization = headers
@@ -115,15 +129,20 @@ async fn handle(
         Err(e) => (Err(e), None),
         Ok(caller) => {
             let route = Route::parse(uri.path());
-            let result = dispatch(&g, &caller, &method, &route, uri.query());
+            let result = dispatch(&g, &caller, &method, &route, uri.query(), &body);
             (result, Some(caller.app_id))
         }
     };
     let mut resp = match result {
-        Ok(body) => {
+        Ok(Some(body)) => {
             let mut resp = (StatusCode::OK, body.to_string()).into_response();
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            ids.stamp(&mut resp);
+            resp
+        }
+        Ok(None) => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
             ids.stamp(&mut resp);
             resp
         }
@@ -143,16 +162,24 @@ fn dispatch(
     method: &Method,
     route: &Route,
     raw_query: Option<&str>,
-) -> Result<Value, GraphError> {
+    body: &[u8],
+) -> Result<Option<Value>, GraphError> {
     let registry = &g.service.registry;
+    let keys = &g.service.keys;
     let base = graph_base(&g.service);
     if let Route::Unknown(segment) = route {
         return Err(GraphError::unknown_segment(segment));
     }
+    if let Route::ApplicationAction(key, action) = route {
+        if method != Method::POST {
+            return Err(GraphError::method_not_allowed());
+        }
+        return rollkey::run(&g.service, caller, key, *action, body, &base);
+    }
     if method != Method::GET {
         return Err(GraphError::method_not_allowed());
     }
-    match route {
+    let answer = match route {
         Route::Users => users::list(registry, caller, &Query::parse(raw_query, false)?, &base),
         Route::User(id) => users::get(
             registry,
@@ -167,18 +194,26 @@ fn dispatch(
             "/me request is only valid with delegated authentication flow.",
         )),
         Route::Me => Err(GraphError::unknown_segment("me")),
-        Route::Applications => {
-            applications::list(registry, caller, &Query::parse(raw_query, true)?, &base)
-        }
+        Route::Applications => applications::list(
+            registry,
+            keys,
+            caller,
+            &Query::parse(raw_query, true)?,
+            &base,
+        ),
         Route::Application(key) => applications::get(
             registry,
+            keys,
             caller,
             key,
             &Query::parse(raw_query, false)?,
             &base,
         ),
         Route::Unknown(segment) => Err(GraphError::unknown_segment(segment)),
-    }
+        // Answered above, before the method check.
+        Route::ApplicationAction(..) => Err(GraphError::method_not_allowed()),
+    };
+    answer.map(Some)
 }
 
 /// The base of the Graph URLs this service writes (`@odata.context`, `@odata.nextLink`): the
@@ -232,5 +267,17 @@ mod tests {
             Route::Unknown("groups".into())
         );
         assert_eq!(Route::parse("/v1.0"), Route::Unknown(String::new()));
+        assert_eq!(
+            Route::parse("/v1.0/applications/abc/addKey"),
+            Route::ApplicationAction(AppKey::ObjectId("abc".into()), Action::AddKey)
+        );
+        assert_eq!(
+            Route::parse("/v1.0/applications(appId='6f1c')/removeKey"),
+            Route::ApplicationAction(AppKey::AppId("6f1c".into()), Action::RemoveKey)
+        );
+        assert_eq!(
+            Route::parse("/v1.0/applications(appId='6f1c')/addKey/x"),
+            Route::Unknown("x".into())
+        );
     }
 }
