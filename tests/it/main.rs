@@ -14,8 +14,8 @@ mod call;
 mod credential;
 mod decode;
 mod fuzz_corpus;
-mod harden;
 mod graph_proof;
+mod harden;
 mod identity_errors;
 mod new;
 #[cfg(unix)] // SIGKILL and its exit status
