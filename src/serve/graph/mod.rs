@@ -38,6 +38,7 @@ use self::error::{GraphError, RequestIds, CONTENT_TYPE};
 use self::query::Query;
 use self::rollkey::Action;
 use super::access_log::LogNote;
+use super::face::Face;
 use super::grant::TokenService;
 
 /// The Graph slice's state: the token service (registry, base URL) and the bearer check.
@@ -122,6 +123,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let ids = RequestIds::new(&headers);
+    let (base, authority_base) = graph_base(&g.service.base, &Face::of(&uri, &headers));
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -129,7 +131,7 @@ async fn handle(
         Err(e) => (Err(e), None),
         Ok(caller) => {
             let route = Route::parse(uri.path());
-            let result = dispatch(&g, &caller, &method, &route, uri.query(), &body);
+            let result = dispatch(&g, &caller, &method, &route, uri.query(), &body, &base);
             (result, Some(caller.app_id))
         }
     };
@@ -146,7 +148,7 @@ async fn handle(
             ids.stamp(&mut resp);
             resp
         }
-        Err(e) => e.response(&ids, &g.service.base),
+        Err(e) => e.response(&ids, &authority_base),
     };
     resp.extensions_mut().insert(LogNote {
         client_id,
@@ -163,10 +165,10 @@ fn dispatch(
     route: &Route,
     raw_query: Option<&str>,
     body: &[u8],
+    base: &str,
 ) -> Result<Option<Value>, GraphError> {
     let registry = &g.service.registry;
     let keys = &g.service.keys;
-    let base = graph_base(&g.service);
     if let Route::Unknown(segment) = route {
         return Err(GraphError::unknown_segment(segment));
     }
@@ -174,20 +176,14 @@ fn dispatch(
         if method != Method::POST {
             return Err(GraphError::method_not_allowed());
         }
-        return rollkey::run(&g.service, caller, key, *action, body, &base);
+        return rollkey::run(&g.service, caller, key, *action, body, base);
     }
     if method != Method::GET {
         return Err(GraphError::method_not_allowed());
     }
     let answer = match route {
-        Route::Users => users::list(registry, caller, &Query::parse(raw_query, false)?, &base),
-        Route::User(id) => users::get(
-            registry,
-            caller,
-            id,
-            &Query::parse(raw_query, false)?,
-            &base,
-        ),
+        Route::Users => users::list(registry, caller, &Query::parse(raw_query, false)?, base),
+        Route::User(id) => users::get(registry, caller, id, &Query::parse(raw_query, false)?, base),
         // Graph's answer to an app-only token (msgraph-sdk-php#1163).
         Route::Me if caller.app_only => Err(GraphError::bad_request(
             "BadRequest",
@@ -199,7 +195,7 @@ fn dispatch(
             keys,
             caller,
             &Query::parse(raw_query, true)?,
-            &base,
+            base,
         ),
         Route::Application(key) => applications::get(
             registry,
@@ -207,7 +203,7 @@ fn dispatch(
             caller,
             key,
             &Query::parse(raw_query, false)?,
-            &base,
+            base,
         ),
         Route::Unknown(segment) => Err(GraphError::unknown_segment(segment)),
         // Answered above, before the method check.
@@ -216,10 +212,19 @@ fn dispatch(
     answer.map(Some)
 }
 
-/// The base of the Graph URLs this service writes (`@odata.context`, `@odata.nextLink`): the
-/// service's own, so a client following a link comes back here.
-pub fn graph_base(service: &TokenService) -> String {
-    service.base.clone()
+/// The base of Graph's own URLs in an answer (`@odata.context`, `@odata.nextLink`) and of the
+/// 401 challenge's authority, named by the face the request came in on: reached as
+/// `graph.microsoft.com` (through `--proxy` or an SNI route) a client following `nextLink`
+/// must be sent back to that name — the proxy refuses the service's own address — and the
+/// challenge names that cloud's Entra; reached directly, the service's own address.
+pub fn graph_base(direct_base: &str, face: &Face) -> (String, String) {
+    match face {
+        Face::Microsoft(h) => (
+            format!("https://{}", h.cloud.graph_hosts[0]),
+            face.names(direct_base).base,
+        ),
+        Face::Direct => (direct_base.to_string(), direct_base.to_string()),
+    }
 }
 
 /// Apps that may read the directory's users, with the role that lets each (for the banner).
@@ -278,6 +283,31 @@ mod tests {
         assert_eq!(
             Route::parse("/v1.0/applications(appId='6f1c')/addKey/x"),
             Route::Unknown("x".into())
+        );
+    }
+
+    #[test]
+    fn graph_urls_follow_the_name_the_client_reached() {
+        let face = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            Face::of(&Uri::from_static("/v1.0/users"), &headers)
+        };
+        let direct = "https://127.0.0.1:8443";
+        assert_eq!(
+            graph_base(direct, &face("graph.microsoft.com")),
+            (
+                "https://graph.microsoft.com".to_string(),
+                "https://login.microsoftonline.com".to_string()
+            )
+        );
+        assert_eq!(
+            graph_base(direct, &face("graph.microsoft.us")).0,
+            "https://graph.microsoft.us"
+        );
+        assert_eq!(
+            graph_base(direct, &face("127.0.0.1:8443")),
+            (direct.to_string(), direct.to_string())
         );
     }
 }
