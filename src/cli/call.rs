@@ -126,15 +126,7 @@ pub fn run(mut args: CallArgs) -> Result<()> {
         )];
     }
     let token = token::get(&args.token)?;
-    let client = ApiClient::new(ClientOptions {
-        ca_file: args.token.ca_file.clone(),
-        timeout: std::time::Duration::from_secs(args.token.timeout),
-        ..Default::default()
-    })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
+    let (client, runtime) = api_client(&args.token)?;
     let token_text = token.token.expose();
     if args.all {
         match runtime
@@ -369,4 +361,19 @@ fn body(data: &str) -> Result<Vec<u8>> {
         Some(path) => Ok(read::input(Path::new(path), read::REQUEST_BODY)?),
         None => Ok(data.as_bytes().to_vec()),
     }
+}
+
+/// The API client (the token options' CA file and timeout) and the one runtime it runs on,
+/// for every command that calls Graph or an API with the app's token.
+pub(super) fn api_client(token: &TokenArgs) -> Result<(ApiClient, tokio::runtime::Runtime)> {
+    let client = ApiClient::new(ClientOptions {
+        ca_file: token.ca_file.clone(),
+        timeout: std::time::Duration::from_secs(token.timeout),
+        ..Default::default()
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
+    Ok((client, runtime))
 }

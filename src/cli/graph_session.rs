@@ -8,7 +8,6 @@ use certgen::graph::app_keys::{self, Application};
 use certgen::graph::cloud::scope_for_url;
 use certgen::graph::proof::{self, MAX_LIFETIME_SECS};
 use certgen::graph::{ApiClient, ApiRequest};
-use certgen::identity::ClientOptions;
 use clap::Args;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
@@ -52,15 +51,7 @@ impl Session {
             token_args.scopes = vec![scope_for_url(&probe, &authority, graph_host.as_deref())];
         }
         let token = token::get(&token_args)?.token.expose().to_string();
-        let client = ApiClient::new(ClientOptions {
-            ca_file: args.token.ca_file.clone(),
-            timeout: std::time::Duration::from_secs(args.token.timeout),
-            ..Default::default()
-        })?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::failure(format!("cannot start the network runtime: {e}")))?;
+        let (client, runtime) = super::call::api_client(&args.token)?;
         Ok(Session {
             runtime,
             client,
