@@ -11,6 +11,9 @@
 //! The swap renames `app.key.next` over `app.key`, then `app.crt.next` over `app.crt`: each
 //! file is whole at every moment; between the two renames the key is new and the certificate
 //! old, which [`Stage::HalfSwapped`] recognises and the next run completes.
+//!
+//! Two runs on the same files must not interleave (one could swap while the other stages):
+//! [`lock`] takes an advisory lock on `app.crt.rotate.lock` for the whole run.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +52,44 @@ impl Layout {
     pub fn removal_marker(&self) -> PathBuf {
         with_suffix(&self.cert, ".remove-pending")
     }
+    pub fn lock_file(&self) -> PathBuf {
+        with_suffix(&self.cert, ".rotate.lock")
+    }
+}
+
+/// Held for a whole run; the lock goes with the file descriptor (on drop, or when the process
+/// dies, even by SIGKILL, so a killed run never leaves a stale lock behind).
+#[derive(Debug)]
+pub struct RotateLock {
+    _file: std::fs::File,
+}
+
+/// Takes the run's exclusive lock without waiting: `None` when another process holds it.
+/// `flock` rather than `File::lock`, which needs Rust 1.89 (the MSRV is 1.85). The lock file
+/// is left in place: removing it would let a third run lock a fresh inode while the second
+/// still holds the old one.
+pub fn lock(layout: &Layout) -> Result<Option<RotateLock>> {
+    let path = layout.lock_file();
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&path)
+        .map_err(|e| Error::io("open", &path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a descriptor this function owns; no memory is passed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                return Ok(None);
+            }
+            return Err(Error::io("lock", &path, e));
+        }
+    }
+    Ok(Some(RotateLock { _file: file }))
 }
 
 /// Where a rotation stands.
@@ -171,5 +212,26 @@ mod tests {
         );
         removal_done(&layout).unwrap();
         assert_eq!(stage(&layout), Stage::Idle);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_is_exclusive_until_dropped_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            cert: dir.path().join("app.crt"),
+            key: dir.path().join("app.key"),
+        };
+        let held = lock(&layout).unwrap().expect("free at first");
+        // flock locks belong to the open file description: a second open conflicts, even here.
+        assert!(lock(&layout).unwrap().is_none());
+        let mode = std::fs::metadata(layout.lock_file())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(held);
+        assert!(lock(&layout).unwrap().is_some());
     }
 }

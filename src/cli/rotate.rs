@@ -24,7 +24,8 @@ use super::token;
 /// gets a token, swap the files, removeKey the old one. For cron; safe to re-run at any point.
 ///
 /// The credential is --cert and --key: those files are what it renews. Beside them it keeps
-/// CERT.next/KEY.next while a rotation is under way, and CERT.previous/KEY.previous after.
+/// CERT.next/KEY.next while a rotation is under way, and CERT.previous/KEY.previous after;
+/// CERT.rotate.lock keeps two runs on the same files from overlapping.
 /// When nothing is due it prints one line with the date it will renew from, and exits 0.
 #[derive(Debug, Args)]
 #[command(
@@ -111,6 +112,15 @@ pub fn run(args: RotateArgs) -> Result<()> {
     };
     KeySize::from_bits(args.key_size)?;
     let layout = Layout { cert, key };
+    let Some(_lock) = rotate::lock(&layout)? else {
+        return Err(Error::failure(format!(
+            "another certgen rotate is running on {} and {} (it holds {}); nothing changed",
+            layout.cert.display(),
+            layout.key.display(),
+            layout.lock_file().display()
+        ))
+        .with_hint("let it finish; a cron interval longer than --wait keeps runs apart"));
+    };
     let outcome = rotate_files(&args, &layout)?;
     if args.json {
         return output::print_json(&json!({

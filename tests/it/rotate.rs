@@ -269,3 +269,73 @@ fn keep_old_leaves_the_old_certificate_registered_and_working() {
     // Another machine still holding the old pair keeps getting tokens.
     assert!(s.gets_token("app.crt.previous", "app.key.previous"));
 }
+
+/// The refusal of a run that finds the lock held: one error line, exit 1.
+fn assert_refused_as_overlapping(out: &Output) {
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<_> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("another certgen rotate is running on"),
+        "{err}"
+    );
+    assert!(!err.contains("rotate 1/5"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_second_run_on_the_same_files_is_refused_while_the_first_holds_the_lock() {
+    // A lock held by another process (this one, through flock(2) as any tool would take it).
+    let s = Setup::new(&[]);
+    let key = std::fs::read(s.path("app.key")).unwrap();
+    let holder = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(s.path("app.crt.rotate.lock"))
+        .unwrap();
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a descriptor owned by `holder`, which outlives the call.
+    let rc = unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(rc, 0);
+    assert_refused_as_overlapping(&s.rotate(&[]));
+    assert_eq!(std::fs::read(s.path("app.crt")).unwrap(), s.original);
+    assert_eq!(std::fs::read(s.path("app.key")).unwrap(), key);
+    for absent in [
+        "app.crt.next",
+        "app.key.next",
+        "app.crt.previous",
+        "app.crt.remove-pending",
+    ] {
+        assert!(!s.path(absent).exists(), "{absent}");
+    }
+    assert_eq!(s.registered(), [s.thumbprint("app.crt")]);
+    drop(holder);
+    assert_eq!(stdout_json(&s.rotate(&["--json"]))["action"], "rotated");
+    s.assert_rotated();
+
+    // Two real runs: the first waits out the replication delay in step 3 while the second
+    // starts; the second touches nothing and the first completes as if alone.
+    let s = Setup::new(&["--replication-delay", "5"]);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| s.rotate(&["--json", "--wait", "30"]));
+        let start = std::time::Instant::now();
+        while !s.path("app.crt.next").exists() {
+            assert!(
+                start.elapsed().as_secs() < 20,
+                "the first run staged nothing"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let staged = std::fs::read(s.path("app.crt.next")).unwrap();
+        assert_refused_as_overlapping(&s.rotate(&["--wait", "30"]));
+        assert_eq!(std::fs::read(s.path("app.crt")).unwrap(), s.original);
+        assert_eq!(std::fs::read(s.path("app.crt.next")).unwrap(), staged);
+        let first = first.join().unwrap();
+        assert_eq!(stdout_json(&first)["action"], "rotated");
+        assert_eq!(std::fs::read(s.path("app.crt")).unwrap(), staged);
+    });
+    s.assert_rotated();
+}
