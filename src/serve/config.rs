@@ -37,7 +37,7 @@ pub struct Tenant {
 }
 
 /// An application registration (a client of the token service).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct App {
     /// Lower-case GUID.
     pub client_id: String,
