@@ -293,6 +293,15 @@ fn banner(p: &serve::Prepared, options: &Options) {
                 "           {expired_certs} certificate(s) past notAfter: refused with AADSTS700027"
             ));
         }
+        if a.public_client {
+            lines.push("           public client: no credential".to_string());
+        }
+        if !a.redirect_uris.is_empty() {
+            lines.push(format!(
+                "           signs users in, back to {}",
+                a.redirect_uris.join(", ")
+            ));
+        }
     }
     for res in &reg.resources {
         lines.push(format!(
@@ -312,6 +321,17 @@ fn banner(p: &serve::Prepared, options: &Options) {
             "  no apps registered: add --app CLIENT_ID=CERT_FILE, --app-secret or --config"
                 .to_string(),
         );
+    }
+    if reg.apps.iter().any(|a| !a.redirect_uris.is_empty()) || !reg.users.is_empty() {
+        lines.push(format!(
+            "  sign-in        {}/oauth2/v2.0/authorize ({}); device code page {}/devicelogin",
+            r.authority,
+            match &options.user_flows.auto_sign_in {
+                Some(upn) => format!("--auto-sign-in: {upn} signs in with no page"),
+                None => format!("a page lists the {} user(s)", reg.users.len()),
+            },
+            p.service.base
+        ));
     }
     if strict {
         lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
