@@ -162,14 +162,23 @@ impl Layout {
         }
     }
 
-    /// The files of `slot` for messages: "app.crt and app.key", "app.pfx and app.cer".
+    /// Every file of `slot` the swap replaces, for messages: "app.crt, app.key and app.cer".
     pub fn names(&self, slot: Slot) -> String {
+        self.list(slot, self.der.as_deref())
+    }
+
+    /// The credential's files of `slot`, for messages: "app.crt and app.key", "app.pfx".
+    pub fn credential_names(&self, slot: Slot) -> String {
+        self.list(slot, None)
+    }
+
+    fn list(&self, slot: Slot, der: Option<&Path>) -> String {
         let mut names: Vec<String> = match &self.files {
-            Files::Pair { cert, key } => vec![cert, key],
-            Files::CombinedPem(f) | Files::Pkcs12(f) => vec![f],
+            Files::Pair { cert, key } => vec![cert.as_path(), key],
+            Files::CombinedPem(f) | Files::Pkcs12(f) => vec![f.as_path()],
         }
         .into_iter()
-        .chain(&self.der)
+        .chain(der)
         .map(|p| slot.of(p).display().to_string())
         .collect();
         let last = names.pop().unwrap_or_default();

@@ -153,7 +153,7 @@ pub fn run(mut args: RotateArgs) -> Result<()> {
     let Some(_lock) = rotate::lock(&layout)? else {
         return Err(Error::failure(format!(
             "another certgen rotate is running on {} (it holds {}); nothing changed",
-            layout.names(Slot::Current),
+            layout.credential_names(Slot::Current),
             layout.lock_file().display()
         ))
         .with_hint("let it finish; a cron interval longer than --wait keeps runs apart"));
@@ -364,7 +364,7 @@ fn dry_run(
             rfc3339(renew_from),
             args.key_size,
             args.days,
-            layout.names(Slot::Next),
+            layout.credential_names(Slot::Next),
             args.wait,
             layout.names(Slot::Previous),
             if args.keep_old {
@@ -414,7 +414,7 @@ fn stage_new(
             "made a new key and certificate {} (valid until {}) as {}",
             generated.cert.thumbprints.thumbprint(),
             rfc3339(generated.cert.not_after),
-            layout.names(Slot::Next)
+            layout.credential_names(Slot::Next)
         ),
     );
     Ok(())
@@ -471,7 +471,7 @@ fn wait_for_token(args: &RotateArgs, layout: &Layout, next: &Credential) -> Resu
                     .with_hint(format!(
                         "nothing was swapped: {} still hold the working certificate; run again \
                          (it resumes), or give a longer --wait",
-                        layout.names(Slot::Current)
+                        layout.credential_names(Slot::Current)
                     )));
                 }
                 say(

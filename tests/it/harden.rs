@@ -417,18 +417,11 @@ fn readme_blocks(mark: &str) -> Vec<String> {
     blocks
 }
 
-// Item 9: the README's offline loop, run by bash exactly as the README shows it.
-#[test]
-fn readme_offline_loop() {
-    let config = readme_blocks("file serve.toml");
-    assert_eq!(config.len(), 1, "the README marks one serve.toml");
-    let script = readme_blocks("offline-loop");
-    assert_eq!(script.len(), 2, "the README marks the loop's two blocks");
-
-    // Inside the checkout (target/tmp), as the README says: `cargo run --example` needs it.
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    std::fs::write(dir.path().join("serve.toml"), &config[0]).unwrap();
-    std::fs::write(dir.path().join("loop.sh"), script.concat()).unwrap();
+/// Runs `script` with `bash -euo pipefail` in `dir`, as a reader would paste it: the certgen
+/// under test first on PATH, HOME in `dir`, no cache or Azure variables of whoever runs the
+/// tests. Whatever the script started is stopped when it ends (or after 240 s).
+fn run_readme_script(dir: &Path, script: &str) -> (std::process::Output, String, String) {
+    std::fs::write(dir.join("readme.sh"), script).unwrap();
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_certgen")).parent().unwrap();
     let path = format!(
         "{}:{}",
@@ -441,10 +434,10 @@ fn readme_offline_loop() {
     }
     use std::os::unix::process::CommandExt;
     let child = cmd
-        .args(["-euo", "pipefail", "loop.sh"])
-        .current_dir(dir.path())
+        .args(["-euo", "pipefail", "readme.sh"])
+        .current_dir(dir)
         .env("PATH", path)
-        .env("HOME", dir.path())
+        .env("HOME", dir)
         .env_remove("CERTGEN_CACHE_DIR")
         .env_remove("XDG_CACHE_HOME")
         .stdin(Stdio::null())
@@ -459,17 +452,34 @@ fn readme_offline_loop() {
     while !waiter.is_finished() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Whatever happened, nothing the script started outlives the test.
-    let _ = Command::new("kill")
-        .args(["-TERM", &format!("-{group}")])
-        .status();
+    // Whatever happened, nothing the script started outlives the test. The group is signalled
+    // with kill(2) itself: procps' `kill -TERM -PGID` (4.0.2 here) sends kill(-1, SIGTERM),
+    // every process the user may signal, the whole machine's when the tests run as root.
+    let group = libc::pid_t::try_from(group).expect("a pid");
+    // SAFETY: kill(2) on a process group this test created (process_group(0) above).
+    unsafe { libc::kill(-group, libc::SIGTERM) };
     let out = waiter.join().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success(),
-        "the README loop failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        "the README script failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    (out, stdout, stderr)
+}
+
+// Item 9: the README's offline loop, run by bash exactly as the README shows it.
+#[test]
+fn readme_offline_loop() {
+    let config = readme_blocks("file serve.toml");
+    assert_eq!(config.len(), 1, "the README marks one serve.toml");
+    let script = readme_blocks("offline-loop");
+    assert_eq!(script.len(), 2, "the README marks the loop's two blocks");
+
+    // Inside the checkout (target/tmp), as the README says: `cargo run --example` needs it.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(dir.path().join("serve.toml"), &config[0]).unwrap();
+    let (_, stdout, _) = run_readme_script(dir.path(), &script.concat());
     // verify prints the claims first; then the API's answer, then the status of the 401.
     let answer = stdout
         .lines()
@@ -481,6 +491,32 @@ fn readme_offline_loop() {
         "{stdout}"
     );
     assert_eq!(stdout.lines().last(), Some("401"), "{stdout}");
+}
+
+// The README's rotation rehearsal, run as written: a due certificate renewed against serve with
+// a replication delay, the files swapped (the .cer with them).
+#[test]
+fn readme_rotate_rehearsal() {
+    let script = readme_blocks("rotate-rehearsal");
+    assert_eq!(script.len(), 1, "the README marks the rehearsal's block");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, stdout, stderr) = run_readme_script(dir.path(), &script[0]);
+    assert!(
+        stderr.contains("rotate 3/5: waiting for the new certificate to get a token"),
+        "{stderr}"
+    );
+    let rotated = stdout
+        .lines()
+        .find(|l| l.starts_with("rotated: "))
+        .unwrap_or_else(|| panic!("no result line: {stdout}"));
+    assert!(rotated.contains("old certificate removed"), "{rotated}");
+    for kept in [
+        "my-daemon.crt.previous",
+        "my-daemon.key.previous",
+        "my-daemon.cer.previous",
+    ] {
+        assert!(dir.path().join(kept).is_file(), "{kept}");
+    }
 }
 
 /// Starts `certgen serve` with exactly `args` (and a fresh state folder); the ready line and

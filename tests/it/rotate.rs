@@ -456,7 +456,8 @@ fn a_pkcs12_file_is_renewed_in_place_with_the_same_password_and_flavour() {
         let out = run(&["--dry-run"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{form:?}: {err}");
-        assert!(err.contains("app.pfx.next and "), "{form:?}: {err}");
+        assert!(err.contains("app.pfx.next, register"), "{form:?}: {err}");
+        assert!(err.contains("app.pfx.previous and "), "{form:?}: {err}");
         assert!(!s.path("app.pfx.next").exists());
 
         let old = s.thumbprint();
