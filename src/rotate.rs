@@ -312,7 +312,8 @@ pub fn protection(layout: &Layout) -> Result<Protection> {
 }
 
 /// Step 1: writes the new credential beside the current one, each file atomically (of a pair,
-/// the key first), protected as `protection` says with `password`, the current one's.
+/// the key first, and the certificate DER if the current one is), protected as `protection`
+/// says with `password`, the current one's.
 pub fn stage_new(
     layout: &Layout,
     cert: &Certificate,
@@ -335,8 +336,9 @@ pub fn stage_new(
     };
     match &layout.files {
         Files::Pair { cert: c, key: k } => {
+            let cert_bytes = encoded_like(c, cert)?;
             files::replace(&OutputFile::private(Slot::Next.of(k), key_pem()?))?;
-            files::replace(&OutputFile::public(Slot::Next.of(c), cert.to_pem()))
+            files::replace(&OutputFile::public(Slot::Next.of(c), cert_bytes))
         }
         Files::CombinedPem(f) => files::replace(&OutputFile::private(
             Slot::Next.of(f),
@@ -351,6 +353,15 @@ pub fn stage_new(
             files::replace(&OutputFile::private(Slot::Next.of(f), bytes))
         }
     }
+}
+
+/// `cert` encoded as the certificate file `like` is: PEM, or DER (`--cert app.cer`, a `.cer`).
+fn encoded_like(like: &Path, cert: &Certificate) -> Result<Vec<u8>> {
+    Ok(if input::is_pem(&input::read_input(like)?) {
+        cert.to_pem().into_bytes()
+    } else {
+        cert.der().to_vec()
+    })
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {
@@ -398,12 +409,10 @@ pub fn swap(
         })?;
     }
     if let Some(der) = &layout.der {
-        let contents = if input::is_pem(&read(der)?) {
-            new.to_pem().into_bytes()
-        } else {
-            new.der().to_vec()
-        };
-        files::replace(&OutputFile::public(Slot::Next.of(der), contents))?;
+        files::replace(&OutputFile::public(
+            Slot::Next.of(der),
+            encoded_like(der, new)?,
+        ))?;
     }
     let targets = layout.targets();
     for (n, target) in targets.iter().enumerate() {
@@ -456,7 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("app.crt"), dir.path().join("app.key"));
         let der = dir.path().join("app.cer");
-        std::fs::write(&cert, "old cert").unwrap();
+        std::fs::write(&cert, "-----BEGIN CERTIFICATE----- (old)").unwrap();
         std::fs::write(&key, "old key").unwrap();
         std::fs::write(&der, [0x30, 0x00]).unwrap();
         let layout = Layout::new(Files::Pair {
@@ -533,6 +542,23 @@ mod tests {
         assert_eq!(stage(&layout), Stage::Idle);
         let cer = std::fs::read_to_string(dir.path().join("app.cer")).unwrap();
         assert_eq!(cer, new.cert.to_pem());
+    }
+
+    #[test]
+    fn a_der_certificate_file_stays_der() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("app.cer"), dir.path().join("app.key"));
+        let old = generated();
+        std::fs::write(&cert, old.cert.der()).unwrap();
+        std::fs::write(&key, old.key.to_pkcs8_pem()).unwrap();
+        let layout = Layout::new(Files::Pair { cert, key });
+        // The certificate is the .cer itself: no second copy to refresh.
+        assert_eq!(layout.der, None);
+        let new = generated();
+        let p = protection(&layout).unwrap();
+        stage_new(&layout, &new.cert, &new.key, p, None).unwrap();
+        let staged = layout.source(Slot::Next).cert.unwrap();
+        assert_eq!(std::fs::read(staged).unwrap(), new.cert.der());
     }
 
     #[test]
