@@ -269,7 +269,7 @@ impl Setup {
         assert!(!self.path(&marker).exists(), "{marker} is left");
         assert!(self.gets_token(""));
         let thumbprint = self.thumbprint();
-        assert_eq!(self.registered(), [thumbprint.clone()]);
+        assert_eq!(self.registered(), std::slice::from_ref(&thumbprint));
         assert!(!self.gets_token(".previous"));
 
         // The portal's copy follows (openssl reads it as DER), the old one kept beside it.
