@@ -63,6 +63,10 @@ impl CredentialArgs {
     /// Where the password comes from: `--password-file`, the environment, a prompt.
     pub fn password_sources(&self) -> Result<SecretSource> {
         super::output::warn_if_others_can_read(self.password_file.as_deref());
+        self.unread_password_sources()
+    }
+
+    fn unread_password_sources(&self) -> Result<SecretSource> {
         passwords(
             self.password_file.clone(),
             ENV_CERTIFICATE_PASSWORD,
@@ -73,7 +77,10 @@ impl CredentialArgs {
     /// Loads the credential and prints its warnings on stderr.
     pub fn load(&self) -> Result<Credential> {
         let passwords = match &self.password {
-            Some(read) => SecretSource::default().value(Some(read.clone())),
+            // A wrong one is still reported as coming from where it was read.
+            Some(read) => SecretSource::default()
+                .value(Some(read.clone()))
+                .value_origin(self.unread_password_sources()?.origin()),
             None => self.password_sources()?,
         };
         let cred = Credential::load(&self.source(), &passwords)?;

@@ -453,6 +453,25 @@ fn a_pkcs12_file_is_renewed_in_place_with_the_same_password_and_flavour() {
                 .unwrap()
         };
 
+        // A wrong password: one error naming where it came from, nothing written.
+        std::fs::write(s.path("wrong.txt"), "not-the-password\n").unwrap();
+        crate::support::private(&s.path("wrong.txt"));
+        let wrong = s.path("wrong.txt");
+        let out = s
+            .command("rotate", &["--password-file", p(&wrong)])
+            .output()
+            .unwrap();
+        let error = crate::support::assert_clean_failure(&out, 1);
+        assert!(
+            error.contains("wrong password for the PKCS#12 file")
+                && error.contains(&format!(
+                    "(the password came from the file {})",
+                    wrong.display()
+                )),
+            "{error}"
+        );
+        assert!(!s.path("app.pfx.next").exists());
+
         let out = run(&["--dry-run"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{form:?}: {err}");
