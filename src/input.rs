@@ -75,7 +75,7 @@ fn load_bytes_with(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::failure(format!("{name} is empty")));
     }
-    if contains(bytes, b"-----BEGIN ") {
+    if is_pem(bytes) {
         return load_pem(bytes, name, reader);
     }
     if bytes[0] == 0x30 {
@@ -304,6 +304,16 @@ impl<'a> LazyPassword<'a> {
     fn get_by_prompt(&mut self) -> Result<Option<Secret>> {
         self.get()
     }
+}
+
+/// Whether `bytes` are read as PEM text (any block, text around them allowed).
+pub fn is_pem(bytes: &[u8]) -> bool {
+    contains(bytes, b"-----BEGIN ")
+}
+
+/// Whether `bytes` hold an encrypted PKCS#8 key, which takes a password to read.
+pub fn has_encrypted_key(bytes: &[u8]) -> bool {
+    contains(bytes, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -102,6 +102,24 @@ pub fn read(data: &[u8], password: &str) -> Result<Pkcs12Contents, Pkcs12Error> 
     Ok(Pkcs12Contents { certs, keys })
 }
 
+/// The flavour a file is written in, judged by its MAC: HMAC-SHA-1 is what the legacy writers
+/// use (Windows' 3DES export, OpenSSL 1.1, `openssl pkcs12 -legacy`, `certgen new
+/// --legacy-pfx`), SHA-256 what the modern ones do. Anything unreadable counts as modern. A
+/// renewal writes its new file in the old one's flavour, so the old Windows or Java 8 reader
+/// that took the old file takes the new one.
+pub fn flavor_of(data: &[u8]) -> Pkcs12Flavor {
+    let sha1_mac = pkcs12::Pfx::from_der(data)
+        .ok()
+        .and_then(|pfx| pfx.mac_data)
+        .is_some_and(|mac| mac.mac.algorithm.oid == SHA1);
+    if sha1_mac {
+        Pkcs12Flavor::Legacy
+    } else {
+        Pkcs12Flavor::Modern
+    }
+}
+
+const SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
 const PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.12");
 /// The arc of PKCS#12's own PBE algorithms (pbeWithSHAAnd3-KeyTripleDES-CBC, ...40BitRC2-CBC, ...).
@@ -310,6 +328,21 @@ mod tests {
             assert_eq!(contents.keys.len(), 1, "{name}");
         }
         assert_eq!(read(&fixture("nopass.pfx"), "").unwrap().keys.len(), 1);
+    }
+
+    #[test]
+    fn the_flavor_is_read_from_the_mac_as_openssl_info_shows_it() {
+        // `openssl pkcs12 -info`: "MAC: sha256" for modern.pfx and chain.pfx, "MAC: sha1" for
+        // the two made with -legacy.
+        for (name, flavor) in [
+            ("modern.pfx", Pkcs12Flavor::Modern),
+            ("chain.pfx", Pkcs12Flavor::Modern),
+            ("legacy-3des.pfx", Pkcs12Flavor::Legacy),
+            ("legacy-rc2.pfx", Pkcs12Flavor::Legacy),
+        ] {
+            assert_eq!(flavor_of(&fixture(name)), flavor, "{name}");
+        }
+        assert_eq!(flavor_of(b"not pkcs12"), Pkcs12Flavor::Modern);
     }
 
     #[test]

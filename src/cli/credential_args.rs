@@ -30,6 +30,10 @@ pub struct CredentialArgs {
     /// Password of the key or PKCS#12 file ('-' = stdin) [else AZURE_CLIENT_CERTIFICATE_PASSWORD, else a prompt]
     #[arg(long, value_name = "F")]
     pub password_file: Option<PathBuf>,
+    /// A password read already, used instead of the sources above: a command that loads the
+    /// credential several times (rotate) reads it once, since stdin and a prompt give it once.
+    #[arg(skip)]
+    pub password: Option<Secret>,
 }
 
 impl CredentialArgs {
@@ -56,14 +60,29 @@ impl CredentialArgs {
         }
     }
 
-    /// Loads the credential and prints its warnings on stderr.
-    pub fn load(&self) -> Result<Credential> {
+    /// Where the password comes from: `--password-file`, the environment, a prompt.
+    pub fn password_sources(&self) -> Result<SecretSource> {
         super::output::warn_if_others_can_read(self.password_file.as_deref());
-        let passwords = passwords(
+        self.unread_password_sources()
+    }
+
+    fn unread_password_sources(&self) -> Result<SecretSource> {
+        passwords(
             self.password_file.clone(),
             ENV_CERTIFICATE_PASSWORD,
             "Certificate password: ",
-        )?;
+        )
+    }
+
+    /// Loads the credential and prints its warnings on stderr.
+    pub fn load(&self) -> Result<Credential> {
+        let passwords = match &self.password {
+            // A wrong one is still reported as coming from where it was read.
+            Some(read) => SecretSource::default()
+                .value(Some(read.clone()))
+                .value_origin(self.unread_password_sources()?.origin()),
+            None => self.password_sources()?,
+        };
         let cred = Credential::load(&self.source(), &passwords)?;
         for w in cred.warnings() {
             eprintln!("warning: {w}");

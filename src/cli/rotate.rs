@@ -3,13 +3,12 @@
 //! keys registered on the app, so every run completes what a killed one left.
 
 use super::hints::{CliError as Error, Result};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use certgen::certificate::rfc3339;
 use certgen::credential::Credential;
 use certgen::generate::{self, KeySize, NewCertificate, Profile, Subject};
-use certgen::rotate::{self, Layout, Stage};
+use certgen::rotate::{self, Files, Layout, Slot, Stage};
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -23,10 +22,12 @@ use super::token;
 /// Renew the app's certificate when it is due: new key and certificate, addKey, wait until it
 /// gets a token, swap the files, removeKey the old one. For cron; safe to re-run at any point.
 ///
-/// The credential is --cert and --key: those files are what it renews. Beside them it keeps
-/// CERT.next/KEY.next while a rotation is under way, and CERT.previous/KEY.previous after;
-/// CERT.rotate.lock keeps two runs on the same files from overlapping.
-/// When nothing is due it prints one line with the date it will renew from, and exits 0.
+/// The credential is --cert and --key, --cert alone (a PEM holding both) or --pfx (the new
+/// one gets the same password and flavour): those files are what it renews. Beside each it
+/// keeps FILE.next while a rotation is under way, and FILE.previous after; the DER copy
+/// BASE.cer that certgen new wrote beside them is renewed with them. CERT.rotate.lock keeps two
+/// runs on the same files from overlapping. When nothing is due it prints one line with the
+/// date it will renew from, and exits 0.
 #[derive(Debug, Args)]
 #[command(
     mut_arg("output", |a| a.hide(true)),
@@ -78,13 +79,60 @@ fn say(step: &str, text: &str) {
     eprintln!("rotate {step}: {text}");
 }
 
-fn load(cert: PathBuf, key: PathBuf) -> Result<Credential> {
+/// The credential flags (with the password read once, if any) for the files of `slot`.
+fn credential_args(c: &CredentialArgs, layout: &Layout, slot: Slot) -> CredentialArgs {
+    let source = layout.source(slot);
     CredentialArgs {
-        cert: Some(cert),
-        key: Some(key),
-        ..Default::default()
+        cert: source.cert,
+        key: source.key,
+        pfx: source.pfx,
+        password_file: c.password_file.clone(),
+        password: c.password.clone(),
     }
-    .load()
+}
+
+/// The files the credential flags name: those are what rotate renews.
+fn layout_of(c: &CredentialArgs) -> Result<Layout> {
+    let files = match (&c.pfx, &c.cert, &c.key) {
+        (Some(pfx), _, _) => Files::Pkcs12(pfx.clone()),
+        // The same file given twice holds both: renewed as one file, not as two.
+        (None, Some(cert), Some(key)) if same_file(cert, key) => Files::single(cert)?,
+        (None, Some(cert), Some(key)) => Files::Pair {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        (None, Some(cert), None) => Files::single(cert)?,
+        (None, None, _) => match c.source().cert {
+            Some(path) => Files::single(&path)?,
+            None => return Err(Error::usage(
+                "certgen rotate needs the credential files it renews",
+            )
+            .with_hint("--cert FILE --key FILE, --cert FILE (a PEM holding both), or --pfx FILE")
+            .with_hint("or set AZURE_CLIENT_CERTIFICATE_PATH (PEM holding both, or PKCS#12)")),
+        },
+    };
+    Ok(Layout::new(files))
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Reads the password once, when the files need one, for every load of this run (the current,
+/// staged and previous files, the token requests) and for the new files: `--password-file -`
+/// and a prompt can give it only once.
+fn settle_password(c: &mut CredentialArgs, protection: rotate::Protection) -> Result<()> {
+    if protection.password {
+        // None (no source, no terminal): the loads say the files need a password.
+        c.password = c.password_sources()?.read()?;
+    } else {
+        // Nothing to read: an environment password set for another file must not apply.
+        c.password = Some(certgen::secret::Secret::new(""));
+    }
+    Ok(())
 }
 
 struct Outcome {
@@ -92,36 +140,30 @@ struct Outcome {
     /// A --dry-run that found work to do (the plan is on stderr).
     planned: bool,
     renew_from: OffsetDateTime,
+    /// The validity end of the certificate in use, for the line that says nothing is due.
+    valid_until: Option<OffsetDateTime>,
     old: Value,
     new: Value,
     old_removed: bool,
 }
 
-pub fn run(args: RotateArgs) -> Result<()> {
-    let c = &args.graph.token.credential;
-    if c.pfx.is_some() {
-        return Err(Error::usage(
-            "certgen rotate renews --cert and --key files, not a PKCS#12 file",
-        )
-        .with_hint("convert once: certgen new writes separate .crt and .key files"));
-    }
-    let (Some(cert), Some(key)) = (c.cert.clone(), c.key.clone()) else {
-        return Err(Error::usage(
-            "certgen rotate needs --cert FILE and --key FILE (the files it renews)",
-        ));
-    };
+pub fn run(mut args: RotateArgs) -> Result<()> {
     KeySize::from_bits(args.key_size)?;
-    let layout = Layout { cert, key };
+    let layout = layout_of(&args.graph.token.credential)?;
     let Some(_lock) = rotate::lock(&layout)? else {
         return Err(Error::failure(format!(
-            "another certgen rotate is running on {} and {} (it holds {}); nothing changed",
-            layout.cert.display(),
-            layout.key.display(),
+            "another certgen rotate is running on {} (it holds {}); nothing changed",
+            layout.credential_names(Slot::Current),
             layout.lock_file().display()
         ))
         .with_hint("let it finish; a cron interval longer than --wait keeps runs apart"));
     };
-    let outcome = rotate_files(&args, &layout)?;
+    let protection = rotate::protection(&layout)?;
+    let c = &mut args.graph.token.credential;
+    settle_password(c, protection)?;
+    // The token requests sign with exactly the files being renewed.
+    *c = credential_args(c, &layout, Slot::Current);
+    let outcome = rotate_files(&args, &layout, protection)?;
     if args.json {
         return output::print_json(&json!({
             "action": outcome.action,
@@ -141,7 +183,7 @@ pub fn run(args: RotateArgs) -> Result<()> {
         "none" => format!(
             "nothing to do: {} is valid until {}; renewal from {}\n",
             outcome.old["thumbprint"].as_str().unwrap_or_default(),
-            outcome.old["notAfter"].as_str().unwrap_or_default(),
+            outcome.valid_until.map(rfc3339).unwrap_or_default(),
             rfc3339(outcome.renew_from)
         ),
         action => format!(
@@ -159,16 +201,21 @@ pub fn run(args: RotateArgs) -> Result<()> {
     output::write_stdout(&line)
 }
 
+/// `old`/`new` of --json, exactly the contract's two fields (the expiry is in the human line).
 fn key_json(c: &Credential, key_id: Option<&str>) -> Value {
-    let leaf = c.leaf();
     json!({
-        "thumbprint": leaf.thumbprints.thumbprint(),
+        "thumbprint": c.leaf().thumbprints.thumbprint(),
         "keyId": key_id,
-        "notAfter": rfc3339(leaf.not_after),
     })
 }
 
-fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
+fn rotate_files(
+    args: &RotateArgs,
+    layout: &Layout,
+    protection: rotate::Protection,
+) -> Result<Outcome> {
+    let c = &args.graph.token.credential;
+    let load = |slot: Slot| credential_args(c, layout, slot).load();
     let mut stage = rotate::stage(layout);
     let resumed = stage != Stage::Idle;
     if stage == Stage::HalfSwapped {
@@ -182,13 +229,14 @@ fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
     }
     let now = OffsetDateTime::now_utc();
     if stage == Stage::Idle {
-        let current = load(layout.cert.clone(), layout.key.clone())?;
+        let current = load(Slot::Current)?;
         let renew_from = rotate::renew_from(current.leaf(), args.renew_within);
         if now < renew_from {
             return Ok(Outcome {
                 action: "none",
                 planned: false,
                 renew_from,
+                valid_until: Some(current.leaf().not_after),
                 old: key_json(&current, None),
                 new: Value::Null,
                 old_removed: false,
@@ -204,11 +252,11 @@ fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
         if args.dry_run {
             return dry_run(args, layout, &current, renew_from);
         }
-        stage_new(args, layout, &current)?;
+        stage_new(args, layout, &current, protection)?;
         kill_point("1");
         stage = Stage::Staged;
     } else if args.dry_run {
-        let current = load(layout.cert.clone(), layout.key.clone()).ok();
+        let current = load(Slot::Current).ok();
         say(
             "plan",
             &format!("would resume a rotation under way ({stage:?}); nothing changed"),
@@ -220,6 +268,7 @@ fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
                 .as_ref()
                 .map(|c| rotate::renew_from(c.leaf(), args.renew_within))
                 .unwrap_or(now),
+            valid_until: current.as_ref().map(|c| c.leaf().not_after),
             old: current
                 .as_ref()
                 .map(|c| key_json(c, None))
@@ -230,29 +279,30 @@ fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
     }
     let session = Session::open(&args.graph)?;
     let (old, new, new_key_id) = if stage == Stage::Staged {
-        let current = load(layout.cert.clone(), layout.key.clone())?;
-        let next = load(layout.next_cert(), layout.next_key())?;
+        let current = load(Slot::Current)?;
+        let next = load(Slot::Next)?;
         let key_id = register(&session, &current, &next)?;
         kill_point("2");
         wait_for_token(args, layout, &next)?;
         kill_point("3");
-        rotate::swap(layout, args.keep_old, &|| kill_point("4a"))?;
+        // 4a: after the first rename (a pair's key, or a single file), 4b: after the second.
+        rotate::swap(layout, next.leaf(), args.keep_old, &|n| {
+            kill_point(["4a", "4b"].get(n - 1).copied().unwrap_or_default())
+        })?;
         say(
             "4/5",
             &format!(
-                "swapped: {} and {} now hold {}; the old ones are kept as {} and {}",
-                layout.cert.display(),
-                layout.key.display(),
+                "swapped: {} now hold {}; the old ones are kept as {}",
+                layout.names(Slot::Current),
                 next.leaf().thumbprints.thumbprint(),
-                layout.previous_cert().display(),
-                layout.previous_key().display()
+                layout.names(Slot::Previous)
             ),
         );
         kill_point("4");
         (current, next, Some(key_id))
     } else {
-        let current = load(layout.cert.clone(), layout.key.clone())?;
-        let previous = load(layout.previous_cert(), layout.previous_key())?;
+        let current = load(Slot::Current)?;
+        let previous = load(Slot::Previous)?;
         (previous, current, None)
     };
     let mut old_removed = false;
@@ -291,6 +341,7 @@ fn rotate_files(args: &RotateArgs, layout: &Layout) -> Result<Outcome> {
         action: if resumed { "resumed" } else { "rotated" },
         planned: false,
         renew_from: rotate::renew_from(new.leaf(), args.renew_within),
+        valid_until: Some(new.leaf().not_after),
         old: key_json(&old, old_key_id.as_deref()),
         new: key_json(&new, new_key_id.as_deref()),
         old_removed,
@@ -306,17 +357,16 @@ fn dry_run(
     say(
         "plan",
         &format!(
-            "{} is due (renewal from {}); would make a {}-bit key and a {}-day certificate as {} \
-             and {}, register it with addKey, wait up to {} s for it to get a token, swap the \
-             files (keeping {}), and {}",
+            "{} is due (renewal from {}); would make a {}-bit key and a {}-day certificate as {}, \
+             register it with addKey, wait up to {} s for it to get a token, swap the files \
+             (keeping {}), and {}",
             current.leaf().thumbprints.thumbprint(),
             rfc3339(renew_from),
             args.key_size,
             args.days,
-            layout.next_cert().display(),
-            layout.next_key().display(),
+            layout.credential_names(Slot::Next),
             args.wait,
-            layout.previous_cert().display(),
+            layout.names(Slot::Previous),
             if args.keep_old {
                 "keep the old certificate registered"
             } else {
@@ -328,6 +378,7 @@ fn dry_run(
         action: "none",
         planned: true,
         renew_from,
+        valid_until: Some(current.leaf().not_after),
         old: key_json(current, None),
         new: Value::Null,
         old_removed: false,
@@ -335,7 +386,12 @@ fn dry_run(
 }
 
 /// Step 1: a new key and certificate with the current subject, the profile of `certgen new`.
-fn stage_new(args: &RotateArgs, layout: &Layout, current: &Credential) -> Result<()> {
+fn stage_new(
+    args: &RotateArgs,
+    layout: &Layout,
+    current: &Credential,
+    protection: rotate::Protection,
+) -> Result<()> {
     let subject =
         Subject::parse(&current.leaf().subject).or_else(|_| Subject::common_name("certgen"))?;
     let generated = generate::generate(&NewCertificate {
@@ -347,8 +403,10 @@ fn stage_new(args: &RotateArgs, layout: &Layout, current: &Credential) -> Result
     })?;
     rotate::stage_new(
         layout,
-        &generated.cert.to_pem(),
-        &generated.key.to_pkcs8_pem(),
+        &generated.cert,
+        &generated.key,
+        protection,
+        args.graph.token.credential.password.as_ref(),
     )?;
     say(
         "1/5",
@@ -356,7 +414,7 @@ fn stage_new(args: &RotateArgs, layout: &Layout, current: &Credential) -> Result
             "made a new key and certificate {} (valid until {}) as {}",
             generated.cert.thumbprints.thumbprint(),
             rfc3339(generated.cert.not_after),
-            layout.next_cert().display()
+            layout.credential_names(Slot::Next)
         ),
     );
     Ok(())
@@ -385,8 +443,7 @@ fn register(session: &Session, current: &Credential, next: &Credential) -> Resul
 /// runs out; a real tenant takes seconds to a minute to accept a new key.
 fn wait_for_token(args: &RotateArgs, layout: &Layout, next: &Credential) -> Result<()> {
     let mut probe = args.graph.token.clone();
-    probe.credential.cert = Some(layout.next_cert());
-    probe.credential.key = Some(layout.next_key());
+    probe.credential = credential_args(&args.graph.token.credential, layout, Slot::Next);
     probe.no_cache = true;
     let start = Instant::now();
     let limit = Duration::from_secs(args.wait);
@@ -412,10 +469,9 @@ fn wait_for_token(args: &RotateArgs, layout: &Layout, next: &Credential) -> Resu
                         e.message()
                     ))
                     .with_hint(format!(
-                        "nothing was swapped: {} and {} still hold the working certificate; run \
-                         again (it resumes), or give a longer --wait",
-                        layout.cert.display(),
-                        layout.key.display()
+                        "nothing was swapped: {} still hold the working certificate; run again \
+                         (it resumes), or give a longer --wait",
+                        layout.credential_names(Slot::Current)
                     )));
                 }
                 say(

@@ -417,6 +417,57 @@ fn readme_blocks(mark: &str) -> Vec<String> {
     blocks
 }
 
+/// Runs `script` with `bash -euo pipefail` in `dir`, as a reader would paste it: the certgen
+/// under test first on PATH, HOME in `dir`, no cache or Azure variables of whoever runs the
+/// tests. Whatever the script started is stopped when it ends (or after 240 s).
+fn run_readme_script(dir: &Path, script: &str) -> (std::process::Output, String, String) {
+    std::fs::write(dir.join("readme.sh"), script).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_certgen")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("bash");
+    for var in CLEAN_ENV {
+        cmd.env_remove(var);
+    }
+    use std::os::unix::process::CommandExt;
+    let child = cmd
+        .args(["-euo", "pipefail", "readme.sh"])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("HOME", dir)
+        .env_remove("CERTGEN_CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    while !waiter.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Whatever happened, nothing the script started outlives the test. The group is signalled
+    // with kill(2) itself: procps' `kill -TERM -PGID` (4.0.2 here) sends kill(-1, SIGTERM),
+    // every process the user may signal, the whole machine's when the tests run as root.
+    let group = libc::pid_t::try_from(group).expect("a pid");
+    // SAFETY: kill(2) on a process group this test created (process_group(0) above).
+    unsafe { libc::kill(-group, libc::SIGTERM) };
+    let out = waiter.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "the README script failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (out, stdout, stderr)
+}
+
 // Item 9: the README's offline loop, run by bash exactly as the README shows it.
 #[test]
 fn readme_offline_loop() {
@@ -428,14 +479,7 @@ fn readme_offline_loop() {
     // Inside the checkout (target/tmp), as the README says: `cargo run --example` needs it.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::write(dir.path().join("serve.toml"), &config[0]).unwrap();
-    std::fs::write(dir.path().join("loop.sh"), script.concat()).unwrap();
-    let out = run_readme_script(dir.path(), "loop.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the README loop failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (_, stdout, _) = run_readme_script(dir.path(), &script.concat());
     // verify prints the claims first; then the API's answer, then the status of the 401.
     let answer = stdout
         .lines()
@@ -458,14 +502,7 @@ fn readme_signin_walkthrough() {
     assert_eq!(script.len(), 1, "the README marks the sign-in walkthrough");
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::write(dir.path().join("signin.toml"), &config[0]).unwrap();
-    std::fs::write(dir.path().join("signin.sh"), &script[0]).unwrap();
-    let out = run_readme_script(dir.path(), "signin.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the README sign-in failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (_, stdout, stderr) = run_readme_script(dir.path(), &script[0]);
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
@@ -476,45 +513,30 @@ fn readme_signin_walkthrough() {
     );
 }
 
-/// Runs a script written from README blocks with bash (`-euo pipefail`) in `dir`, with the
-/// built certgen first on PATH, a clean environment and a 240 s limit; nothing it starts
-/// outlives it.
-fn run_readme_script(dir: &Path, script: &str) -> std::process::Output {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_certgen")).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
+// The README's rotation rehearsal, run as written: a due certificate renewed against serve with
+// a replication delay, the files swapped (the .cer with them).
+#[test]
+fn readme_rotate_rehearsal() {
+    let script = readme_blocks("rotate-rehearsal");
+    assert_eq!(script.len(), 1, "the README marks the rehearsal's block");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, stdout, stderr) = run_readme_script(dir.path(), &script[0]);
+    assert!(
+        stderr.contains("rotate 3/5: waiting for the new certificate to get a token"),
+        "{stderr}"
     );
-    let mut cmd = Command::new("bash");
-    for var in CLEAN_ENV {
-        cmd.env_remove(var);
+    let rotated = stdout
+        .lines()
+        .find(|l| l.starts_with("rotated: "))
+        .unwrap_or_else(|| panic!("no result line: {stdout}"));
+    assert!(rotated.contains("old certificate removed"), "{rotated}");
+    for kept in [
+        "my-daemon.crt.previous",
+        "my-daemon.key.previous",
+        "my-daemon.cer.previous",
+    ] {
+        assert!(dir.path().join(kept).is_file(), "{kept}");
     }
-    use std::os::unix::process::CommandExt;
-    let child = cmd
-        .args(["-euo", "pipefail", script])
-        .current_dir(dir)
-        .env("PATH", path)
-        .env("HOME", dir)
-        .env_remove("CERTGEN_CACHE_DIR")
-        .env_remove("XDG_CACHE_HOME")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let group = child.id();
-    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
-    let deadline = std::time::Instant::now() + Duration::from_secs(240);
-    while !waiter.is_finished() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // Whatever happened, nothing the script started outlives the test.
-    let _ = Command::new("kill")
-        .args(["-TERM", &format!("-{group}")])
-        .status();
-    waiter.join().unwrap()
 }
 
 /// Starts `certgen serve` with exactly `args` (and a fresh state folder); the ready line and
