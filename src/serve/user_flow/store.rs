@@ -2,7 +2,7 @@
 //! refresh tokens, device codes and browser sessions. Each kind is a [`Ttl`] map with a
 //! fixed capacity, so no client can grow the service's memory without bound.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::jose::b64;
@@ -16,8 +16,16 @@ pub const CAPACITY: usize = 20_000;
 /// "expired" (70008) rather than "unknown".
 #[derive(Debug)]
 pub struct Ttl<V> {
-    entries: Mutex<HashMap<String, Entry<V>>>,
+    inner: Mutex<Inner<V>>,
     capacity: usize,
+}
+
+/// The entries, and their keys in the order they end, so a full map evicts in O(log n)
+/// rather than scanning every entry on each insert.
+#[derive(Debug)]
+struct Inner<V> {
+    entries: HashMap<String, Entry<V>>,
+    by_end: BTreeSet<(i64, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,7 +43,10 @@ impl<V: Clone> Default for Ttl<V> {
 impl<V: Clone> Ttl<V> {
     pub fn with_capacity(capacity: usize) -> Self {
         Ttl {
-            entries: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                by_end: BTreeSet::new(),
+            }),
             capacity: capacity.max(1),
         }
     }
@@ -50,26 +61,27 @@ impl<V: Clone> Ttl<V> {
     /// Stores `value` under `key`. When full, entries past their time go first, then the one
     /// closest to its end.
     pub fn insert_at(&self, key: String, value: V, keep_until: i64, now: i64) {
-        let mut map = self.lock();
-        if map.len() >= self.capacity {
-            map.retain(|_, e| e.keep_until > now);
+        let mut inner = self.lock();
+        let Inner { entries, by_end } = &mut *inner;
+        if let Some(old) = entries.remove(&key) {
+            by_end.remove(&(old.keep_until, key.clone()));
         }
-        if map.len() >= self.capacity {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, e)| e.keep_until)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
+        while entries.len() >= self.capacity || by_end.first().is_some_and(|(end, _)| *end <= now) {
+            let Some((_, k)) = by_end.pop_first() else {
+                break;
+            };
+            entries.remove(&k);
         }
-        map.insert(key, Entry { keep_until, value });
+        by_end.insert((keep_until, key.clone()));
+        entries.insert(key, Entry { keep_until, value });
     }
 
     /// A copy of the entry, if it is still kept.
     pub fn get(&self, key: &str, now: i64) -> Option<V> {
-        let map = self.lock();
-        map.get(key)
+        let inner = self.lock();
+        inner
+            .entries
+            .get(key)
             .filter(|e| e.keep_until > now)
             .map(|e| e.value.clone())
     }
@@ -77,29 +89,36 @@ impl<V: Clone> Ttl<V> {
     /// Changes the entry in place under the lock (so two redemptions of one code cannot both
     /// succeed); `None` when there is no such entry.
     pub fn update<R>(&self, key: &str, now: i64, f: impl FnOnce(&mut V) -> R) -> Option<R> {
-        let mut map = self.lock();
-        map.get_mut(key)
+        let mut inner = self.lock();
+        inner
+            .entries
+            .get_mut(key)
             .filter(|e| e.keep_until > now)
             .map(|e| f(&mut e.value))
     }
 
     pub fn remove(&self, key: &str) -> Option<V> {
-        self.lock().remove(key).map(|e| e.value)
+        let mut inner = self.lock();
+        let e = inner.entries.remove(key)?;
+        inner.by_end.remove(&(e.keep_until, key.to_string()));
+        Some(e.value)
     }
 
     /// The first kept entry for which `f` holds (linear: for the device page's user codes,
     /// typed by a person).
     pub fn find(&self, now: i64, f: impl Fn(&V) -> bool) -> Option<(String, V)> {
-        let map = self.lock();
-        map.iter()
+        let inner = self.lock();
+        inner
+            .entries
+            .iter()
             .find(|(_, e)| e.keep_until > now && f(&e.value))
             .map(|(k, e)| (k.clone(), e.value.clone()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry<V>>> {
-        // A panic while holding the lock cannot leave a half-changed map (every change is one
-        // HashMap call), so a poisoned lock is still safe to use.
-        self.entries
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<V>> {
+        // No code under the lock can panic between changing the map and its index (HashMap
+        // and BTreeSet calls, no user code), so a poisoned lock is still consistent.
+        self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -151,7 +170,14 @@ mod tests {
         assert_eq!(t.get(&c, 0), Some(3));
         assert_eq!(t.update(&a, 0, |v| std::mem::replace(v, 9)), Some(1));
         assert_eq!(t.get(&a, 0), Some(9));
-        assert_eq!(t.find(0, |v| *v == 3).map(|(k, _)| k), Some(c));
+        assert_eq!(t.find(0, |v| *v == 3).map(|(k, _)| k), Some(c.clone()));
+        // Ended entries go first when there is room to make, and removal keeps the index.
+        assert_eq!(t.remove(&c), Some(3));
+        let d = t.insert(4, 300, 150);
+        assert_eq!(t.get(&a, 0), None, "a ended at 100 and was dropped at 150");
+        assert_eq!(t.get(&d, 150), Some(4));
+        let inner = t.lock();
+        assert_eq!(inner.by_end.len(), inner.entries.len());
     }
 
     #[test]
