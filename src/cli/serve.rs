@@ -221,7 +221,8 @@ fn users_lines(reg: &Registry) -> Vec<String> {
     let readers = serve::graph::user_readers(reg);
     if readers.is_empty() {
         lines.push(format!(
-            "           no app may read them: grant User.Read.All on {} in an app's [app.roles]",
+            "           no app may list them app-only (GET /v1.0/users): grant User.Read.All \
+             on {} in an app's [app.roles]; a signed-in user reads /v1.0/me with User.Read",
             certgen::graph::cloud::GRAPH_RESOURCE
         ));
     }
