@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::serve::{fixture, python, Server, SECRET, SECRET_VAR};
 use crate::support::now;
+use crate::support::serve::{fixture, python, Server, SECRET, SECRET_VAR};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
@@ -35,7 +35,9 @@ const DRIVER_CEILING: Duration = Duration::from_secs(300);
 fn missing_tools(python: &str) -> Option<String> {
     for tool in [CHROMIUM, CHROMEDRIVER] {
         if !Path::new(tool).exists() {
-            return Some(format!("{tool} not found (apt-get install chromium chromium-driver)"));
+            return Some(format!(
+                "{tool} not found (apt-get install chromium chromium-driver)"
+            ));
         }
     }
     if Command::new("certutil").arg("-H").output().is_err() {
@@ -46,7 +48,9 @@ fn missing_tools(python: &str) -> Option<String> {
         .output();
     match imports {
         Ok(o) if o.status.success() => None,
-        _ => Some(format!("{python} cannot import msal, requests and selenium")),
+        _ => Some(format!(
+            "{python} cannot import msal, requests and selenium"
+        )),
     }
 }
 
@@ -93,7 +97,10 @@ redirect_uris = ["http://localhost"]
 
 /// Runs the driver: it announces its port, gets the settings on stdin, prints its report.
 fn run_driver(python: &str, dir: &Path) -> (Server, Value) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/webapp_signin.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/webapp_signin.py"
+    );
     let mut child = Command::new(python)
         .arg(script)
         .env("APP_PORT", "0")
@@ -204,7 +211,10 @@ fn assert_signed_in(seen: &Value, keys: &Value, issuer: &str, credential: &str, 
     assert_eq!(access["oid"], id["oid"]);
     assert_eq!(access["tid"], TENANT);
     assert_eq!(seen["has_refresh_token"], true, "offline_access was asked");
-    assert_eq!(seen["client_info_returned"], true, "client_info=1 was asked");
+    assert_eq!(
+        seen["client_info_returned"], true,
+        "client_info=1 was asked"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +253,9 @@ async fn a_user_signs_in_to_an_msal_web_app_in_chromium() {
     let authority = s.field("authority");
     let keys = s.get_json(&s.field("jwks_uri")).await;
     let discovery = s
-        .get_json(&format!("{authority}/v2.0/.well-known/openid-configuration"))
+        .get_json(&format!(
+            "{authority}/v2.0/.well-known/openid-configuration"
+        ))
         .await;
     let issuer = discovery["issuer"]
         .as_str()
@@ -290,7 +302,10 @@ async fn a_user_signs_in_to_an_msal_web_app_in_chromium() {
 
     // Device code: the code typed on serve's page in the browser, MSAL's poll got the tokens.
     let device = &r["device"];
-    assert_eq!(device["verification_uri"], format!("{}/devicelogin", s.base()));
+    assert_eq!(
+        device["verification_uri"],
+        format!("{}/devicelogin", s.base())
+    );
     assert!(device["final_page_text"]
         .as_str()
         .unwrap()
@@ -300,7 +315,11 @@ async fn a_user_signs_in_to_an_msal_web_app_in_chromium() {
     assert_png(page);
     assert_eq!(page["unlabeled"], json!([]), "controls without a label");
     assert_eq!(page["horizontal_overflow"], false, "{page}");
-    let id = verified(device["id_token"].as_str().unwrap(), &keys, Some(PUBLIC_CLIENT));
+    let id = verified(
+        device["id_token"].as_str().unwrap(),
+        &keys,
+        Some(PUBLIC_CLIENT),
+    );
     assert_eq!(id, device["id_token_claims"]);
     assert_eq!(id["preferred_username"], USER);
     assert_eq!(id["oid"], oid);
