@@ -69,6 +69,7 @@
 //! #     max_in_flight: 16,
 //! #     replication_delay_secs: 0,
 //! #     proxy: None,
+//! #     user_flows: Default::default(),
 //! # };
 //! # let prepared = certgen::serve::prepare(&options, registry)?;
 //! # for (var, value) in [

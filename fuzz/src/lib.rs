@@ -135,6 +135,7 @@ fn services() -> &'static [certgen::serve::grant::TokenService; 2] {
                 strict,
                 replay: Default::default(),
                 keys: certgen::serve::keys::KeyRegistry::new(0),
+                flows: Default::default(),
             }
         };
         [make(false), make(true)]

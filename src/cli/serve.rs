@@ -75,6 +75,18 @@ pub struct ServeArgs {
     /// host is refused. Default address: --listen's, next port (any free port with port 0)
     #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "auto")]
     proxy: Option<String>,
+    /// Users signing in: sign this user (a [[user]] of --config, by user principal name) in
+    /// at once, without the sign-in page, for headless tests
+    #[arg(long, value_name = "UPN")]
+    auto_sign_in: Option<String>,
+    /// Seconds an authorization code may wait to be redeemed (Entra: about 10 minutes)
+    #[arg(long, value_name = "SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    code_lifetime: u32,
+    /// Seconds a refresh token may lie unused before it expires (Entra: 90 days)
+    #[arg(long, value_name = "SECS", default_value_t = 90 * 24 * 3600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    refresh_token_lifetime: u32,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -111,6 +123,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .as_deref()
             .map(|p| proxy_address(p, args.listen))
             .transpose()?,
+        user_flows: serve::user_flow::Options {
+            auto_sign_in: args.auto_sign_in,
+            code_lifetime_secs: i64::from(args.code_lifetime),
+            refresh_token_lifetime_secs: i64::from(args.refresh_token_lifetime),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -276,6 +293,15 @@ fn banner(p: &serve::Prepared, options: &Options) {
                 "           {expired_certs} certificate(s) past notAfter: refused with AADSTS700027"
             ));
         }
+        if a.public_client {
+            lines.push("           public client: no credential".to_string());
+        }
+        if !a.redirect_uris.is_empty() {
+            lines.push(format!(
+                "           signs users in, back to {}",
+                a.redirect_uris.join(", ")
+            ));
+        }
     }
     for res in &reg.resources {
         lines.push(format!(
@@ -295,6 +321,17 @@ fn banner(p: &serve::Prepared, options: &Options) {
             "  no apps registered: add --app CLIENT_ID=CERT_FILE, --app-secret or --config"
                 .to_string(),
         );
+    }
+    if reg.apps.iter().any(|a| !a.redirect_uris.is_empty()) || !reg.users.is_empty() {
+        lines.push(format!(
+            "  sign-in        {}/oauth2/v2.0/authorize ({}); device code page {}/devicelogin",
+            r.authority,
+            match &options.user_flows.auto_sign_in {
+                Some(upn) => format!("--auto-sign-in: {upn} signs in with no page"),
+                None => format!("a page lists the {} user(s)", reg.users.len()),
+            },
+            p.service.base
+        ));
     }
     if strict {
         lines.push("  --strict: RFC-form assertions only, each jti once".to_string());

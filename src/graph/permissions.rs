@@ -5,6 +5,17 @@
 
 /// Roles that let an app read every user (`GET /users`, `GET /users/{id}`). `User.Read.All`
 /// is the least privileged (user-list.md; the Python daemon sample's troubleshooting).
+/// Delegated scopes that let a signed-in user read their own profile (`/me`).
+pub const READ_ME: &[&str] = &[
+    "User.Read",
+    "User.ReadWrite",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
 pub const READ_USERS: &[&str] = &[
     "User.Read.All",
     "User.ReadWrite.All",

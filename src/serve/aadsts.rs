@@ -96,6 +96,64 @@ pub enum Aadsts {
     /// recorded for it; 90055 is the TenantThrottlingError of Entra's code list ("too many
     /// incoming requests"). 503 because here the server, not the client, is out of capacity.
     Overloaded { retry_after_secs: u64 },
+
+    // The user flows (graph-and-flows §4.4).
+    /// 50011: the redirect URI is not one registered for the app: an error page, never a
+    /// redirect (the URI is not trusted).
+    RedirectUriMismatch {
+        redirect_uri: String,
+        client_id: String,
+    },
+    /// 500112: the redemption's `redirect_uri` is not the one the code was issued for.
+    /// UNCONFIRMED: the code is Entra's live one for this case, not in the reference.
+    RedirectUriChanged { sent: String, issued: String },
+    /// 50148: the `code_verifier` does not match the `code_challenge`.
+    PkceMismatch,
+    /// 501481: a code issued with a `code_challenge` is redeemed without a `code_verifier`.
+    /// UNCONFIRMED: the reference gives 50148 and 501481 the same meaning; the second is used
+    /// for the missing verifier so a client can tell the two mistakes apart.
+    PkceVerifierMissing,
+    /// `code_challenge_method` other than S256 or plain. UNCONFIRMED: the reference lists
+    /// 50147 / 501491 / 50149 for "size invalid / invalid method" without pairing them; 50149
+    /// is taken for the method.
+    PkceMethod(String),
+    /// A `code_challenge` of the wrong size (S256: 43 characters; plain: 43–128).
+    /// UNCONFIRMED pairing, see [`Aadsts::PkceMethod`]: 501491.
+    PkceChallengeSize,
+    /// 54005: the code was redeemed already.
+    CodeRedeemed,
+    /// 70008: the code is past its lifetime.
+    CodeExpired,
+    /// 70000: a code, refresh token or device code that is not valid here (unknown, or issued
+    /// to another client); the detail names which.
+    InvalidGrant(String),
+    /// 9002313: a refresh token this service never issued.
+    MalformedGrant,
+    /// 700082: the refresh token was not used within its inactivity lifetime.
+    RefreshTokenExpired { issued: i64, inactive_secs: i64 },
+    /// 700005: a code or refresh token redeemed against another tenant.
+    GrantOtherTenant,
+    /// 65001: a delegated scope the app has not been consented for.
+    ConsentRequired { client_id: String, app_name: String },
+    /// 700025: a public client presented a secret or an assertion.
+    PublicClientCredential,
+    /// 700051: a `response_type` other than `code`.
+    UnsupportedResponseType(String),
+    /// 50058: `prompt=none` with no signed-in user.
+    LoginRequired,
+    /// 65004: the user pressed Cancel on the sign-in page.
+    UserDeclined,
+    /// 50034: the sign-in form named a user the directory does not have.
+    UserNotFound { upn: String, tenant: String },
+    /// 70016: the device code's user has not signed in yet.
+    AuthorizationPending,
+    /// 70019: the device code is past its lifetime.
+    DeviceCodeExpired,
+    /// The user pressed Cancel on the device-code page. UNCONFIRMED: Entra's number for
+    /// `authorization_declined` is not recorded; 70000 is its generic invalid-grant code.
+    AuthorizationDeclined,
+    /// A `device_code` this service never issued. UNCONFIRMED number, as above: 70000.
+    BadVerificationCode,
 }
 
 impl Aadsts {
@@ -130,6 +188,46 @@ impl Aadsts {
             Aadsts::ServerError(_) => 50000,
             Aadsts::UnknownInstance(_) => 50049,
             Aadsts::Overloaded { .. } => 90055,
+            Aadsts::RedirectUriMismatch { .. } => 50011,
+            Aadsts::RedirectUriChanged { .. } => 500112,
+            Aadsts::PkceMismatch => 50148,
+            Aadsts::PkceVerifierMissing => 501481,
+            Aadsts::PkceMethod(_) => 50149,
+            Aadsts::PkceChallengeSize => 501491,
+            Aadsts::CodeRedeemed => 54005,
+            Aadsts::CodeExpired => 70008,
+            Aadsts::InvalidGrant(_)
+            | Aadsts::AuthorizationDeclined
+            | Aadsts::BadVerificationCode => 70000,
+            Aadsts::MalformedGrant => 9002313,
+            Aadsts::RefreshTokenExpired { .. } => 700082,
+            Aadsts::GrantOtherTenant => 700005,
+            Aadsts::ConsentRequired { .. } => 65001,
+            Aadsts::PublicClientCredential => 700025,
+            Aadsts::UnsupportedResponseType(_) => 700051,
+            Aadsts::LoginRequired => 50058,
+            Aadsts::UserDeclined => 65004,
+            Aadsts::UserNotFound { .. } => 50034,
+            Aadsts::AuthorizationPending => 70016,
+            Aadsts::DeviceCodeExpired => 70019,
+        }
+    }
+
+    /// MSAL's `suberror`, where Entra sends one: it decides whether MSAL asks the user again.
+    pub fn suberror(&self) -> Option<&'static str> {
+        match self {
+            Aadsts::ConsentRequired { .. } => Some("consent_required"),
+            Aadsts::RefreshTokenExpired { .. } | Aadsts::CodeExpired => Some("bad_token"),
+            _ => None,
+        }
+    }
+
+    /// The `error` of a redirect back to the app from `/authorize`, where OpenID Connect's
+    /// interaction errors replace the token endpoint's `invalid_grant`.
+    pub fn redirect_error(&self) -> &'static str {
+        match self {
+            Aadsts::ConsentRequired { .. } => "consent_required",
+            _ => self.error(),
         }
     }
 
@@ -143,7 +241,28 @@ impl Aadsts {
             | Aadsts::NoCredential
             | Aadsts::TwoCredentials
             // UNCONFIRMED: 50027's `error` value is not recorded; malformed input is a request error.
-            | Aadsts::InvalidJwt(_) => "invalid_request",
+            | Aadsts::InvalidJwt(_)
+            | Aadsts::RedirectUriMismatch { .. }
+            | Aadsts::PkceMethod(_)
+            | Aadsts::PkceChallengeSize
+            | Aadsts::UserNotFound { .. } => "invalid_request",
+            Aadsts::RedirectUriChanged { .. }
+            | Aadsts::PkceMismatch
+            | Aadsts::PkceVerifierMissing
+            | Aadsts::CodeRedeemed
+            | Aadsts::CodeExpired
+            | Aadsts::InvalidGrant(_)
+            | Aadsts::MalformedGrant
+            | Aadsts::RefreshTokenExpired { .. }
+            | Aadsts::GrantOtherTenant
+            | Aadsts::ConsentRequired { .. } => "invalid_grant",
+            Aadsts::UnsupportedResponseType(_) => "unsupported_response_type",
+            Aadsts::LoginRequired => "login_required",
+            Aadsts::UserDeclined => "access_denied",
+            Aadsts::AuthorizationPending => "authorization_pending",
+            Aadsts::DeviceCodeExpired => "expired_token",
+            Aadsts::AuthorizationDeclined => "authorization_declined",
+            Aadsts::BadVerificationCode => "bad_verification_code",
             Aadsts::TenantNotFound { discovery: true, .. } => "invalid_tenant",
             // Token requests to an unknown tenant come back as invalid_request (ADAL "(400)" logs).
             Aadsts::TenantNotFound { discovery: false, .. } => "invalid_request",
@@ -161,7 +280,8 @@ impl Aadsts {
             | Aadsts::AudienceMismatch
             | Aadsts::TimeRange { .. }
             | Aadsts::SubjectMismatchesIssuer
-            | Aadsts::IssuerMismatchesClient { .. } => "invalid_client",
+            | Aadsts::IssuerMismatchesClient { .. }
+            | Aadsts::PublicClientCredential => "invalid_client",
             Aadsts::ScopeNotDefault(_) | Aadsts::InvalidScope(_) | Aadsts::SeveralResources => {
                 "invalid_scope"
             }
@@ -198,7 +318,8 @@ impl Aadsts {
             }
             Aadsts::UnsupportedGrantType(g) => format!(
                 "The app requested an unsupported grant type '{g}'. This token service issues \
-                 tokens for the client_credentials grant only."
+                 tokens for the client_credentials, authorization_code, refresh_token and \
+                 device_code grants (the last three on the v2.0 endpoint)."
             ),
             Aadsts::PostOnly(method) => format!(
                 "The endpoint only accepts POST, OPTIONS requests. Received a {method} request."
@@ -336,6 +457,86 @@ impl Aadsts {
                 "There are too many incoming requests: this token service is at its \
                  --max-in-flight limit. Retry after {retry_after_secs} second(s)."
             ),
+            Aadsts::RedirectUriMismatch {
+                redirect_uri,
+                client_id,
+            } => format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the \
+                 redirect URIs configured for the application '{client_id}'. Make sure the \
+                 redirect URI sent in the request matches one added to your application in the \
+                 Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more \
+                 about how to fix this."
+            ),
+            Aadsts::RedirectUriChanged { sent, issued } => format!(
+                "The reply address '{sent}' does not match the reply address '{issued}' \
+                 provided when requesting Authorization code."
+            ),
+            Aadsts::PkceMismatch => "The code_verifier does not match the code_challenge \
+                                     supplied in the authorization request for PKCE."
+                .to_string(),
+            Aadsts::PkceVerifierMissing => "The Code_Verifier doesn't match the code_challenge \
+                                            supplied in the authorization request: the request \
+                                            has no code_verifier."
+                .to_string(),
+            Aadsts::PkceMethod(m) => format!(
+                "Invalid code_challenge_method '{m}': the supported methods are S256 and plain."
+            ),
+            Aadsts::PkceChallengeSize => "Invalid size of Code_Challenge parameter.".to_string(),
+            Aadsts::CodeRedeemed => "OAuth2 Authorization code was already redeemed, please \
+                                     retry with a new valid code or use an existing refresh \
+                                     token."
+                .to_string(),
+            Aadsts::CodeExpired => "The provided authorization code or refresh token has \
+                                    expired due to inactivity. Send a new interactive \
+                                    authorization request for this user and resource."
+                .to_string(),
+            Aadsts::InvalidGrant(detail) => detail.clone(),
+            Aadsts::MalformedGrant => "Invalid request. Request is malformed or invalid.".into(),
+            Aadsts::RefreshTokenExpired {
+                issued,
+                inactive_secs,
+            } => format!(
+                "The refresh token has expired due to inactivity. The token was issued on {} \
+                 and was inactive for {}.",
+                ticks_time(*issued),
+                timespan(*inactive_secs)
+            ),
+            Aadsts::GrantOtherTenant => "Provided Authorization Code is intended to use \
+                                         against other tenant, thus rejected."
+                .to_string(),
+            Aadsts::ConsentRequired {
+                client_id,
+                app_name,
+            } => format!(
+                "The user or administrator has not consented to use the application with ID \
+                 '{client_id}' named '{app_name}'. Send an interactive authorization request \
+                 for this user and resource."
+            ),
+            Aadsts::PublicClientCredential => "Client is public so neither 'client_assertion' \
+                                               nor 'client_secret' should be presented."
+                .to_string(),
+            Aadsts::UnsupportedResponseType(t) => {
+                format!("response_type '{t}' is not enabled for the application.")
+            }
+            Aadsts::LoginRequired => {
+                "A silent sign-in request was sent but no user is signed in.".to_string()
+            }
+            Aadsts::UserDeclined => "User declined to consent to access the app.".to_string(),
+            Aadsts::UserNotFound { upn, tenant } => format!(
+                "The user account {upn} does not exist in the {tenant} directory. To sign \
+                 into this application, the account must be added to the directory."
+            ),
+            Aadsts::AuthorizationPending => "OAuth 2.0 device flow error. Authorization is \
+                                             pending. Continue polling."
+                .to_string(),
+            Aadsts::DeviceCodeExpired => "Verification code expired.".to_string(),
+            Aadsts::AuthorizationDeclined => {
+                "The end user denied the authorization request.".to_string()
+            }
+            Aadsts::BadVerificationCode => {
+                "The provided device_code is not valid: this token service did not issue it."
+                    .to_string()
+            }
         }
     }
 
@@ -344,7 +545,7 @@ impl Aadsts {
         let code = self.code();
         let trace_id = uuid::Uuid::new_v4().to_string();
         let timestamp = entra_timestamp(now);
-        json!({
+        let mut body = json!({
             "error": self.error(),
             "error_description": format!(
                 "AADSTS{code}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
@@ -355,7 +556,11 @@ impl Aadsts {
             "trace_id": trace_id,
             "correlation_id": correlation_id,
             "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
-        })
+        });
+        if let Some(sub) = self.suberror() {
+            body["suberror"] = json!(sub);
+        }
+        body
     }
 
     /// The HTTP response: status, Entra's body, its no-cache headers, and `Retry-After` when
@@ -408,6 +613,18 @@ fn ticks_time(unix: i64) -> String {
         }
         Err(_) => format!("{unix} (seconds since 1970, out of range)"),
     }
+}
+
+/// A .NET TimeSpan as Entra prints one: `90.00:00:00` (days.hours:minutes:seconds).
+fn timespan(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (d, rest) = (secs / 86_400, secs % 86_400);
+    format!(
+        "{d}.{:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// The `Start=…, End=…` date form of 700027 texts (US format, as the live messages show).

@@ -504,6 +504,7 @@ mod tests {
             certificates: vec![],
             secrets: vec![],
             roles: HashMap::new(),
+            ..App::default()
         }
     }
 

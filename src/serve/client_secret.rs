@@ -96,6 +96,7 @@ mod tests {
                 secret("next", at(5_000)),
             ],
             roles: Default::default(),
+            ..App::default()
         };
         let check_one = |v: &str, now| check(&app, &[Secret::new(v)], now);
         assert_eq!(check_one("old", 999), SecretMatch::Valid);

@@ -37,7 +37,7 @@ pub struct Tenant {
 }
 
 /// An application registration (a client of the token service).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct App {
     /// Lower-case GUID.
     pub client_id: String,
@@ -50,6 +50,13 @@ pub struct App {
     pub secrets: Vec<AppSecret>,
     /// Granted app roles, by resource app id.
     pub roles: HashMap<String, Vec<String>>,
+    /// Where `/authorize` may send a user back (`redirect_uris`), as registered.
+    pub redirect_uris: Vec<String>,
+    /// A public client (desktop, mobile, device code): it holds no credential and must not
+    /// present one.
+    pub public_client: bool,
+    /// Delegated scopes consented for the app, by resource app id (`[app.delegated]`).
+    pub delegated: HashMap<String, Vec<String>>,
 }
 
 /// A client secret of an app, with its end date as Entra records one (`endDateTime`).
@@ -80,6 +87,8 @@ pub struct Resource {
     pub identifier_uris: Vec<String>,
     /// App roles the resource defines; empty means "any" (Microsoft Graph).
     pub roles: Vec<String>,
+    /// Delegated scopes the resource defines; empty means "any" (Microsoft Graph).
+    pub scopes: Vec<String>,
     pub token_version: TokenVersion,
 }
 
@@ -182,6 +191,14 @@ struct AppEntry {
     /// Resource (app id or identifier URI) → granted app roles.
     #[serde(default)]
     roles: HashMap<String, Vec<String>>,
+    /// Where `/authorize` may redirect: absolute URLs, https (or http on a loopback host).
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    public_client: bool,
+    /// Resource (app id or identifier URI) → consented delegated scopes.
+    #[serde(default)]
+    delegated: HashMap<String, Vec<String>>,
 }
 
 /// One `secret_env` entry: `"NAME"`, or `{ var = "NAME", expires = 2025-01-01T00:00:00Z }`
@@ -241,6 +258,9 @@ struct ResourceEntry {
     identifier_uris: Vec<String>,
     #[serde(default)]
     roles: Vec<String>,
+    /// Delegated scopes the API exposes (`api://orders/Orders.Read` → `Orders.Read`).
+    #[serde(default)]
+    scopes: Vec<String>,
     access_token_version: Option<u8>,
 }
 
@@ -296,7 +316,14 @@ impl Registry {
         }
         add_flag_apps(&mut apps, flags, env)?;
         for app in &apps {
-            if app.certificates.is_empty() && app.secrets.is_empty() {
+            if app.public_client && !(app.certificates.is_empty() && app.secrets.is_empty()) {
+                return Err(Error::failure(format!(
+                    "app {} is a public client (public_client = true) and also has a \
+                     credential; Entra refuses a credential from a public client (AADSTS700025)",
+                    app.client_id
+                )));
+            }
+            if !app.public_client && app.certificates.is_empty() && app.secrets.is_empty() {
                 return Err(Error::failure(format!(
                     "app {} has no certificate and no secret, so no client could sign in as it",
                     app.client_id
@@ -326,6 +353,13 @@ impl Registry {
         self.apps
             .iter()
             .find(|a| a.application_object_id.eq_ignore_ascii_case(id))
+    }
+
+    /// A directory user by object id or user principal name (Graph's `/users/{key}`).
+    pub fn user(&self, key: &str) -> Option<&User> {
+        self.users.iter().find(|u| {
+            u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key)
+        })
     }
 
     pub fn app(&self, client_id: &str) -> Option<&App> {
@@ -411,6 +445,9 @@ fn new_app(client_id: &str) -> App {
         certificates: Vec::new(),
         secrets: Vec::new(),
         roles: HashMap::new(),
+        redirect_uris: Vec::new(),
+        public_client: false,
+        delegated: HashMap::new(),
     }
 }
 
@@ -501,6 +538,7 @@ fn resources(file: &ConfigFile) -> Result<Vec<Resource>> {
         display_name: "Microsoft Graph".into(),
         identifier_uris: vec![GRAPH_URI.into()],
         roles: Vec::new(),
+        scopes: Vec::new(),
         // Graph's tokens are v1 (`ver` 1.0, `aud` https://graph.microsoft.com), as live.
         token_version: TokenVersion::V1,
     }];
@@ -525,6 +563,7 @@ fn resources(file: &ConfigFile) -> Result<Vec<Resource>> {
             app_id,
             identifier_uris: r.identifier_uris.clone(),
             roles: r.roles.clone(),
+            scopes: r.scopes.clone(),
             token_version,
         });
     }
@@ -578,6 +617,13 @@ fn app_from_file(
     for (resource, roles) in &a.roles {
         grant_roles(&mut app, resources, resource, roles)?;
     }
+    for (resource, scopes) in &a.delegated {
+        consent_scopes(&mut app, resources, resource, scopes)?;
+    }
+    for uri in &a.redirect_uris {
+        app.redirect_uris.push(redirect_uri(client_id, uri)?);
+    }
+    app.public_client = a.public_client;
     Ok(app)
 }
 
@@ -612,6 +658,76 @@ fn grant_roles(
         .or_default()
         .extend(roles.iter().cloned());
     Ok(())
+}
+
+/// Consents `scopes` of `resource` for `app` (delegated permissions); each must be a scope
+/// the resource exposes (any for a resource that lists none, as Graph here).
+fn consent_scopes(
+    app: &mut App,
+    resources: &[Resource],
+    resource: &str,
+    scopes: &[String],
+) -> Result<()> {
+    let client_id = &app.client_id;
+    let Some(r) = find_resource(resources, resource) else {
+        return Err(Error::input(
+            InputKind::UnknownResource,
+            format!(
+                "app {client_id}: delegated scopes are consented on '{resource}', which is not \
+                 a registered resource"
+            ),
+        ));
+    };
+    for scope in scopes {
+        if scope.is_empty() || scope.contains(char::is_whitespace) || scope.contains('/') {
+            return Err(Error::failure(format!(
+                "app {client_id}: delegated scope '{scope}' must be a bare scope name such as \
+                 User.Read (the resource is the table key)"
+            )));
+        }
+        if !r.scopes.is_empty() && !r.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)) {
+            return Err(Error::failure(format!(
+                "app {client_id}: scope '{scope}' is not exposed by resource '{}'",
+                r.display_name
+            )));
+        }
+    }
+    app.delegated
+        .entry(r.app_id.clone())
+        .or_default()
+        .extend(scopes.iter().cloned());
+    Ok(())
+}
+
+/// A registered redirect URI, checked as Entra's portal checks one: an absolute URL with no
+/// fragment, https — or http on a loopback host, the only place Entra allows it.
+fn redirect_uri(client_id: &str, uri: &str) -> Result<String> {
+    let bad = |why: &str| Error::failure(format!("app {client_id}: redirect URI '{uri}' {why}"));
+    let parsed = url::Url::parse(uri).map_err(|e| bad(&format!("is not an absolute URL ({e})")))?;
+    if parsed.fragment().is_some() {
+        return Err(bad(
+            "has a fragment (#…), which a redirect URI may not have",
+        ));
+    }
+    match parsed.scheme() {
+        "https" => {}
+        "http" if is_loopback_url(&parsed) => {}
+        "http" => return Err(bad("uses http on a host other than localhost")),
+        // Custom schemes (msal{client_id}://auth) are what desktop and mobile apps register.
+        _ if parsed.cannot_be_a_base() => return Err(bad("is not a URL with a path")),
+        _ => {}
+    }
+    Ok(uri.to_string())
+}
+
+/// `http://localhost…`, `http://127.0.0.1…` or `http://[::1]…`.
+pub fn is_loopback_url(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// `--app CLIENT_ID=CERT_FILE` and `--app-secret CLIENT_ID=ENV_VAR`: added to the app of that

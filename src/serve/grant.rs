@@ -10,6 +10,8 @@ use super::config::{App, Registry, Resource, Tenant};
 use super::face::Face;
 use super::keys::KeyRegistry;
 use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
+use super::user_flow::grants::{self as user_grants, is_user_grant};
+use super::user_flow::UserFlows;
 use crate::authority::{is_dns_name, is_guid};
 use crate::secret::Secret;
 
@@ -27,6 +29,8 @@ pub struct TokenService {
     pub replay: ReplayGuard,
     /// The certificates registered on each app now (Graph's `addKey`/`removeKey`).
     pub keys: KeyRegistry,
+    /// Users signing in: pending sign-ins, codes, refresh tokens, device codes, sessions.
+    pub flows: UserFlows,
 }
 
 /// The fields of a token request body, in order. The body is parsed as a form whatever its
@@ -52,7 +56,7 @@ pub struct TokenRequest<'a> {
 
 impl TokenRequest<'_> {
     /// The first form field of that name.
-    fn field(&self, name: &str) -> Option<&str> {
+    pub fn field(&self, name: &str) -> Option<&str> {
         self.form
             .iter()
             .find(|(k, _)| k == name)
@@ -85,6 +89,20 @@ impl TokenService {
         Err(Aadsts::InvalidTenantName(segment.to_string()))
     }
 
+    /// The tenant of a user flow: a known one by id or domain, or — for the multi-tenant
+    /// segments, which user flows accept — the first registered tenant. UNCONFIRMED choice:
+    /// Entra resolves `/common` to the user's home tenant; here every user is in every tenant.
+    pub fn user_tenant(&self, segment: &str) -> Result<&Tenant, Aadsts> {
+        match self.tenant(segment, false) {
+            Err(Aadsts::TenantlessAuthority(_)) => self
+                .registry
+                .tenants
+                .first()
+                .ok_or_else(|| Aadsts::ServerError("no tenant is registered".into())),
+            other => other,
+        }
+    }
+
     /// Handles one token request.
     pub fn token(&self, req: &TokenRequest) -> Outcome {
         let mut client_id = None;
@@ -97,12 +115,27 @@ impl TokenService {
         req: &TokenRequest,
         client_id_out: &mut Option<String>,
     ) -> Result<Value, Aadsts> {
-        let tenant = self.tenant(req.tenant, false)?;
-        match req.field("grant_type") {
-            None | Some("") => return Err(Aadsts::MissingParameter("grant_type")),
-            Some("client_credentials") => {}
-            Some(other) => return Err(Aadsts::UnsupportedGrantType(other.to_string())),
+        // The tenant is judged first (as before the user flows), except that the
+        // multi-tenant segments are the user flows' to accept.
+        let named = self.tenant(req.tenant, false);
+        if let Err(e) = &named {
+            if !matches!(e, Aadsts::TenantlessAuthority(_)) {
+                return Err(e.clone());
+            }
         }
+        let grant_type = match req.field("grant_type") {
+            None | Some("") => return Err(Aadsts::MissingParameter("grant_type")),
+            Some("client_credentials") => "client_credentials",
+            // The user flows run on the v2.0 endpoint only.
+            Some(g) if is_user_grant(g) && req.endpoint == Endpoint::V2 => g,
+            Some(other) => return Err(Aadsts::UnsupportedGrantType(other.to_string())),
+        };
+        let user_flow = grant_type != "client_credentials";
+        let tenant = if user_flow {
+            self.user_tenant(req.tenant)?
+        } else {
+            named?
+        };
         let basic = req.authorization.and_then(client_secret::basic_credentials);
         let client_id = match (req.field("client_id"), &basic) {
             (Some(id), _) if !id.is_empty() => id.to_string(),
@@ -126,7 +159,21 @@ impl TokenService {
             None => app,
         };
         let basic_secrets = basic.map(|(_, presented)| presented).unwrap_or_default();
-        let auth = self.authenticate(req, tenant, app, basic_secrets)?;
+        let auth = if user_flow && app.public_client {
+            let presented = !basic_secrets.is_empty()
+                || req.field("client_secret").is_some_and(|s| !s.is_empty())
+                || req.field("client_assertion").is_some_and(|s| !s.is_empty());
+            if presented {
+                return Err(Aadsts::PublicClientCredential);
+            }
+            ClientAuth::Public
+        } else {
+            self.authenticate(req, tenant, app, basic_secrets)?
+        };
+        if user_flow {
+            let client = user_grants::Client { tenant, app, auth };
+            return user_grants::redeem(self, req, &client, grant_type);
+        }
         let (resource, requested_as) = self.requested_resource(req)?;
         let names = req.face.names(&self.base);
         let grant = Grant {
@@ -137,6 +184,7 @@ impl TokenService {
             auth,
             names: &names,
             now: req.now,
+            delegated: None,
         };
         let token = tokens::access_token(&self.signer, &grant)?;
         Ok(tokens::response(req.endpoint, token, &grant))

@@ -69,6 +69,7 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/{tenant}/discovery/instance", get(instance_discovery))
         .route("/health", get(health))
         .merge(super::graph::router(service.clone()))
+        .merge(super::user_flow::routes::router(service.clone()))
         .fallback(not_found)
         .with_state(service)
         .layer(axum::middleware::from_fn(|req, next| {
@@ -311,7 +312,7 @@ fn metadata_response(body: serde_json::Value) -> Response {
 }
 
 /// Entra uses the client's `client-request-id` (MSAL sends one) as the correlation id.
-fn correlation_id(headers: &HeaderMap) -> String {
+pub(crate) fn correlation_id(headers: &HeaderMap) -> String {
     headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())
@@ -320,7 +321,7 @@ fn correlation_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-fn echo_request_id(resp: &mut Response, headers: &HeaderMap, corr: &str) {
+pub(crate) fn echo_request_id(resp: &mut Response, headers: &HeaderMap, corr: &str) {
     if headers.contains_key("client-request-id") {
         if let Ok(v) = HeaderValue::from_str(corr) {
             resp.headers_mut().insert("client-request-id", v);

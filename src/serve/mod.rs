@@ -19,6 +19,7 @@
 //! | [`face`] | which names a request meets: the service's own, or Entra's (proxy mode) |
 //! | [`instance_discovery`] | `/common/discovery/instance`, Entra's cloud aliases |
 //! | [`proxy`] | `--proxy`: the `CONNECT` proxy, its local CA and the SNI certificate choice |
+//! | [`user_flow`] | users signing in: `/authorize`, the sign-in page, codes, refresh, device code, logout |
 //!
 //! This file starts and stops the service: [`prepare`] loads state and binds the socket
 //! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
@@ -39,6 +40,7 @@ pub mod metadata;
 pub mod proxy;
 pub mod state;
 pub mod tokens;
+pub mod user_flow;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -92,6 +94,8 @@ pub struct Options {
     /// `--proxy`: where the `CONNECT` proxy listens (its local CA also answers the Microsoft
     /// names by SNI on the main listener).
     pub proxy: Option<SocketAddr>,
+    /// The user flows' settings (`--auto-sign-in`, code and refresh-token lifetimes).
+    pub user_flows: user_flow::Options,
 }
 
 /// The ready line: where the service is and what to trust.
@@ -156,6 +160,16 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             state_dir.display()
         ));
     }
+    if let Some(upn) = &options.user_flows.auto_sign_in {
+        if registry.user(upn).is_none() {
+            return Err(Error::input(
+                InputKind::Invalid,
+                format!(
+                    "--auto-sign-in {upn}: no such user; list it as a [[user]] in the --config file"
+                ),
+            ));
+        }
+    }
     let tls = tls_identity(options, &state_dir, &mut notes)?;
     let (listener, local) = bind(options.listen)?;
 
@@ -179,6 +193,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         strict: options.strict,
         replay: Default::default(),
         keys: keys::KeyRegistry::new(options.replication_delay_secs),
+        flows: user_flow::UserFlows::new(options.user_flows.clone()),
     });
     Ok(Prepared {
         ready,

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::aadsts::Aadsts;
-use super::config::{App, Resource, Tenant, TokenVersion};
+use super::config::{App, Resource, Tenant, TokenVersion, User};
 use super::face::Names;
 use crate::certificate::Certificate;
 use crate::error::{Error, Result};
@@ -49,6 +49,8 @@ impl SigningKey {
 /// How the client proved itself: `azpacr`/`appidacr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
+    /// A public client: no credential (`0`).
+    Public,
     Secret,
     Certificate,
 }
@@ -56,6 +58,7 @@ pub enum ClientAuth {
 impl ClientAuth {
     fn acr(self) -> &'static str {
         match self {
+            ClientAuth::Public => "0",
             ClientAuth::Secret => "1",
             ClientAuth::Certificate => "2",
         }
@@ -76,6 +79,16 @@ pub struct Grant<'a> {
     /// The names of the face the client reached: issuers come from it.
     pub names: &'a Names,
     pub now: i64,
+    /// A signed-in user's token (user flows); `None` for an app-only one.
+    pub delegated: Option<Delegated<'a>>,
+}
+
+/// What a delegated token adds: who signed in and the scopes granted on the resource.
+#[derive(Clone, Copy)]
+pub struct Delegated<'a> {
+    pub user: &'a User,
+    /// `scp`: the resource's scope names, space-separated (`User.Read Mail.Read`).
+    pub scp: &'a str,
 }
 
 pub fn issuer_v2(base: &str, tid: &str) -> String {
@@ -121,14 +134,19 @@ pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
             c.insert("appidacr".into(), json!(g.auth.acr()));
         }
     }
-    c.insert("idtyp".into(), json!("app"));
-    c.insert("oid".into(), json!(g.app.object_id));
-    if let Some(roles) = g.app.roles.get(&g.resource.app_id) {
-        if !roles.is_empty() {
-            c.insert("roles".into(), json!(roles));
+    match g.delegated {
+        None => {
+            c.insert("idtyp".into(), json!("app"));
+            c.insert("oid".into(), json!(g.app.object_id));
+            if let Some(roles) = g.app.roles.get(&g.resource.app_id) {
+                if !roles.is_empty() {
+                    c.insert("roles".into(), json!(roles));
+                }
+            }
+            c.insert("sub".into(), json!(g.app.object_id));
         }
+        Some(d) => user_claims(&mut c, g, d),
     }
-    c.insert("sub".into(), json!(g.app.object_id));
     c.insert("tid".into(), json!(tid));
     c.insert("uti".into(), json!(unique_token_id()));
     c.insert(
@@ -143,6 +161,105 @@ pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
         .key
         .sign_compact(Alg::Rs256, &Value::Object(header), &Value::Object(c))
         .map_err(|_| Aadsts::ServerError("signing failed".into()))
+}
+
+/// A signed-in user's claims in an access token (reference §6.2 and graph-and-flows §4):
+/// v2 names the user by `preferred_username`; v1 (Graph's tokens) by `upn` and `unique_name`.
+fn user_claims(c: &mut Map<String, Value>, g: &Grant, d: Delegated) {
+    let u = d.user;
+    if g.resource.token_version == TokenVersion::V1 {
+        c.insert("acr".into(), json!("1"));
+        c.insert("amr".into(), json!(["pwd"]));
+        if let Some(f) = &u.surname {
+            c.insert("family_name".into(), json!(f));
+        }
+        if let Some(gn) = &u.given_name {
+            c.insert("given_name".into(), json!(gn));
+        }
+    }
+    c.insert("idtyp".into(), json!("user"));
+    c.insert("name".into(), json!(display_name(u)));
+    c.insert("oid".into(), json!(u.id));
+    if g.resource.token_version == TokenVersion::V2 {
+        c.insert("preferred_username".into(), json!(u.user_principal_name));
+    }
+    c.insert("scp".into(), json!(d.scp));
+    c.insert("sub".into(), json!(pairwise_sub(u, g.app)));
+    if g.resource.token_version == TokenVersion::V1 {
+        c.insert("unique_name".into(), json!(u.user_principal_name));
+        c.insert("upn".into(), json!(u.user_principal_name));
+    }
+}
+
+/// A user's `name`: the display name, or the UPN when the config gives none.
+pub fn display_name(u: &User) -> &str {
+    u.display_name.as_deref().unwrap_or(&u.user_principal_name)
+}
+
+/// `sub` of a user token: pairwise, "unique to a particular user and application"
+/// (id-token-claims-reference), so the same user has another `sub` in another app. Stable
+/// across runs: a hash of both ids, in Entra's 43-character base64url form.
+fn pairwise_sub(u: &User, app: &App) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}|{}", u.id, app.client_id).as_bytes());
+    b64::encode(digest)
+}
+
+/// What an id_token says beyond the grant: the OpenID scopes asked and the `nonce`.
+pub struct IdTokenFacts<'a> {
+    /// `profile` was asked: `name`, `preferred_username`, `oid`.
+    pub profile: bool,
+    /// `email` was asked: `email` when the user has a mail address.
+    pub email: bool,
+    /// Echoed verbatim: MSAL compares it with the SHA-256 hex it sent.
+    pub nonce: Option<&'a str>,
+}
+
+/// A v2 id_token for the signed-in user of `g` (id-token-claims-reference): `aud` is the
+/// client, `iss` the v2 issuer whatever the resource's token version, no `x5t` in the header.
+pub fn id_token(
+    signer: &SigningKey,
+    g: &Grant,
+    user: &User,
+    facts: &IdTokenFacts,
+) -> Result<String, Aadsts> {
+    let tid = &g.tenant.id;
+    let header = json!({"typ": "JWT", "alg": "RS256", "kid": signer.kid});
+    let mut c = Map::new();
+    c.insert("aud".into(), json!(g.app.client_id));
+    c.insert("iss".into(), json!(g.names.issuer_v2(tid)));
+    c.insert("iat".into(), json!(g.now));
+    c.insert("nbf".into(), json!(g.now));
+    c.insert("exp".into(), json!(g.now + TOKEN_LIFETIME_SECS));
+    if facts.email {
+        if let Some(mail) = &user.mail {
+            c.insert("email".into(), json!(mail));
+        }
+    }
+    if facts.profile {
+        c.insert("name".into(), json!(display_name(user)));
+    }
+    if let Some(nonce) = facts.nonce {
+        c.insert("nonce".into(), json!(nonce));
+    }
+    if facts.profile {
+        c.insert("oid".into(), json!(user.id));
+        c.insert("preferred_username".into(), json!(user.user_principal_name));
+    }
+    c.insert("sub".into(), json!(pairwise_sub(user, g.app)));
+    c.insert("tid".into(), json!(tid));
+    c.insert("uti".into(), json!(unique_token_id()));
+    c.insert("ver".into(), json!("2.0"));
+    signer
+        .key
+        .sign_compact(Alg::Rs256, &header, &Value::Object(c))
+        .map_err(|_| Aadsts::ServerError("signing failed".into()))
+}
+
+/// `client_info`: base64url JSON `{"uid", "utid"}`, from which MSAL builds the account's
+/// `home_account_id` (`uid.utid`).
+pub fn client_info(user: &User, tenant: &Tenant) -> String {
+    b64::encode(json!({"uid": user.id, "utid": tenant.id}).to_string())
 }
 
 /// The token endpoint's success body.
@@ -168,7 +285,7 @@ pub fn response(endpoint: Endpoint, token: String, g: &Grant) -> Value {
 }
 
 /// `uti`: 16 random bytes, base64url, as Entra's 22-character values.
-fn unique_token_id() -> String {
+pub fn unique_token_id() -> String {
     let mut b = [0u8; 16];
     if aws_lc_rs::rand::fill(&mut b).is_err() {
         // A uuid v4 is random too; uti need only be unique, not secret.

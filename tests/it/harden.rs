@@ -429,6 +429,57 @@ fn readme_offline_loop() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::write(dir.path().join("serve.toml"), &config[0]).unwrap();
     std::fs::write(dir.path().join("loop.sh"), script.concat()).unwrap();
+    let out = run_readme_script(dir.path(), "loop.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the README loop failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // verify prints the claims first; then the API's answer, then the status of the 401.
+    let answer = stdout
+        .lines()
+        .find(|l| l.starts_with('{') && l.contains("\"message\""))
+        .unwrap_or_else(|| panic!("no answer from the API: {stdout}"));
+    let api: Value = serde_json::from_str(answer).unwrap();
+    assert_eq!(
+        api["message"], "Hello, 6f1c5e8a-1111-4222-8333-944455556666!",
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some("401"), "{stdout}");
+}
+
+// Issue 14: the README's sign-in walkthrough (curl as the browser and the web app), as written.
+#[test]
+fn readme_signin_walkthrough() {
+    let config = readme_blocks("file signin.toml");
+    assert_eq!(config.len(), 1, "the README marks one signin.toml");
+    let script = readme_blocks("signin");
+    assert_eq!(script.len(), 1, "the README marks the sign-in walkthrough");
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(dir.path().join("signin.toml"), &config[0]).unwrap();
+    std::fs::write(dir.path().join("signin.sh"), &script[0]).unwrap();
+    let out = run_readme_script(dir.path(), "signin.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the README sign-in failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            r#"{"name":"Adele Vance","preferred_username":"adele@contoso.example","nonce":"n1"}"#,
+            "Adele Vance"
+        ],
+        "{stderr}"
+    );
+}
+
+/// Runs a script written from README blocks with bash (`-euo pipefail`) in `dir`, with the
+/// built certgen first on PATH, a clean environment and a 240 s limit; nothing it starts
+/// outlives it.
+fn run_readme_script(dir: &Path, script: &str) -> std::process::Output {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_certgen")).parent().unwrap();
     let path = format!(
         "{}:{}",
@@ -441,10 +492,10 @@ fn readme_offline_loop() {
     }
     use std::os::unix::process::CommandExt;
     let child = cmd
-        .args(["-euo", "pipefail", "loop.sh"])
-        .current_dir(dir.path())
+        .args(["-euo", "pipefail", script])
+        .current_dir(dir)
         .env("PATH", path)
-        .env("HOME", dir.path())
+        .env("HOME", dir)
         .env_remove("CERTGEN_CACHE_DIR")
         .env_remove("XDG_CACHE_HOME")
         .stdin(Stdio::null())
@@ -463,24 +514,7 @@ fn readme_offline_loop() {
     let _ = Command::new("kill")
         .args(["-TERM", &format!("-{group}")])
         .status();
-    let out = waiter.join().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the README loop failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    // verify prints the claims first; then the API's answer, then the status of the 401.
-    let answer = stdout
-        .lines()
-        .find(|l| l.starts_with('{') && l.contains("\"message\""))
-        .unwrap_or_else(|| panic!("no answer from the API: {stdout}"));
-    let api: Value = serde_json::from_str(answer).unwrap();
-    assert_eq!(
-        api["message"], "Hello, 6f1c5e8a-1111-4222-8333-944455556666!",
-        "{stdout}"
-    );
-    assert_eq!(stdout.lines().last(), Some("401"), "{stdout}");
+    waiter.join().unwrap()
 }
 
 /// Starts `certgen serve` with exactly `args` (and a fresh state folder); the ready line and

@@ -28,6 +28,7 @@ mod serve_proxy;
 mod serve_refusals;
 mod serve_rollkey;
 mod serve_tokens;
+mod signin;
 mod signin_browser;
 mod thumbprint;
 mod token_acquire;

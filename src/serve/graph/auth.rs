@@ -21,10 +21,13 @@ pub struct Caller {
     /// `appid`: the calling app's client id.
     pub app_id: String,
     pub tenant_id: String,
-    /// `roles`: the application permissions on Graph granted to it.
+    /// The permissions on Graph the token carries: `roles` (application permissions) for an
+    /// app-only token, `scp` (delegated) for a user's.
     pub roles: Vec<String>,
     /// `idtyp` = `app`: no signed-in user (what `/me` needs).
     pub app_only: bool,
+    /// The signed-in user's object id (`oid` of a delegated token).
+    pub user_id: Option<String>,
 }
 
 impl Caller {
@@ -87,12 +90,17 @@ impl GraphAuth {
         }
         let valid = result.map_err(|e| GraphError::invalid_token(message(&e)))?;
         let text = |name: &str| valid.claim_str(name).unwrap_or_default().to_string();
+        // Delegated tokens carry `scp`; app-only ones do not (and say `idtyp` = `app`).
+        let scp = valid.claim_str("scp").map(str::to_string);
         Ok(Caller {
             app_id: valid.client_id().unwrap_or_default().to_string(),
             tenant_id: text("tid"),
-            roles: valid.roles().into_iter().map(str::to_string).collect(),
-            // Delegated tokens carry `scp`; app-only ones do not (and say `idtyp` = `app`).
-            app_only: !valid.claims.contains_key("scp"),
+            roles: match &scp {
+                Some(s) => s.split_whitespace().map(str::to_string).collect(),
+                None => valid.roles().into_iter().map(str::to_string).collect(),
+            },
+            app_only: scp.is_none(),
+            user_id: scp.is_some().then(|| text("oid")),
         })
     }
 }

@@ -189,7 +189,7 @@ fn dispatch(
             "BadRequest",
             "/me request is only valid with delegated authentication flow.",
         )),
-        Route::Me => Err(GraphError::unknown_segment("me")),
+        Route::Me => users::me(registry, caller, &Query::parse(raw_query, false)?, base),
         Route::Applications => applications::list(
             registry,
             keys,

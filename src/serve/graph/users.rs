@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::auth::Caller;
 use super::error::GraphError;
 use super::query::{context, entity, Query};
-use crate::graph::permissions::{allows, READ_USERS};
+use crate::graph::permissions::{allows, READ_ME, READ_USERS};
 use crate::serve::config::{Registry, User};
 
 /// The properties `GET /users` returns without `$select` (user-list.md), in Graph's order.
@@ -63,10 +63,27 @@ pub fn get(
     require_read(caller)?;
     let select = query.select(&DEFAULT_PROPERTIES, TYPE)?;
     let user = registry
-        .users
-        .iter()
-        .find(|u| u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key))
+        .user(key)
         .ok_or_else(|| GraphError::not_found(key))?;
+    Ok(entity(
+        context(graph_base, "users", select.as_deref(), true),
+        to_json(user, select.as_deref()),
+    ))
+}
+
+/// `GET /me` with a delegated token: the signed-in user, as `/users/{id}` returns one.
+pub fn me(
+    registry: &Registry,
+    caller: &Caller,
+    query: &Query,
+    graph_base: &str,
+) -> Result<Value, GraphError> {
+    if !allows(&caller.roles(), READ_ME) {
+        return Err(GraphError::insufficient_privileges());
+    }
+    let select = query.select(&DEFAULT_PROPERTIES, TYPE)?;
+    let id = caller.user_id.as_deref().unwrap_or_default();
+    let user = registry.user(id).ok_or_else(|| GraphError::not_found(id))?;
     Ok(entity(
         context(graph_base, "users", select.as_deref(), true),
         to_json(user, select.as_deref()),

@@ -1,0 +1,841 @@
+//! Users signing in against `certgen serve`, over HTTP as a browser and a web app would:
+//! `/authorize` → sign-in page → code → token (secret or certificate), refresh, device code,
+//! logout, `/v1.0/me` — and each refusal of the flow made by a client making the mistake.
+//! Tokens are checked with jsonwebtoken against the published JWKS and PKCE with RFC 7636's
+//! own vector (never with certgen's code). The real-browser run with MSAL Python is
+//! `signin_browser.rs`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{json, Value};
+
+use crate::support::serve::*;
+
+const PUBLIC_APP: &str = "6f1c5e8a-0000-4000-8000-0000000000a1";
+const REDIRECT: &str = "https://app.contoso.example/getAToken";
+const ADELE: &str = "adele@contoso.example";
+const ALEX: &str = "alex@contoso.example";
+/// RFC 7636 appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The sign-in config: APP is a confidential web app (the fixture's certificate and secret),
+/// PUBLIC_APP a public client; two users; Orders.Read consented for APP.
+fn config() -> PathBuf {
+    let f = fixture();
+    let path = f.dir.join("signin.toml");
+    let text = format!(
+        r#"
+[[tenant]]
+id = "{TENANT}"
+domains = ["{TENANT_DOMAIN}"]
+
+[[resource]]
+app_id = "{ORDERS_API}"
+display_name = "Orders API"
+identifier_uris = ["api://orders"]
+scopes = ["Orders.Read", "Orders.Write"]
+access_token_version = 2
+
+[[user]]
+user_principal_name = "{ADELE}"
+display_name = "Adele Vance"
+given_name = "Adele"
+surname = "Vance"
+mail = "{ADELE}"
+
+[[user]]
+user_principal_name = "{ALEX}"
+display_name = "Alex Wilber"
+
+[[app]]
+client_id = "{APP}"
+display_name = "Contoso web app"
+certificates = ["{cert}"]
+secret_env = ["{SECRET_VAR}"]
+redirect_uris = ["{REDIRECT}", "http://localhost:5000/getAToken"]
+[app.delegated]
+"api://orders" = ["Orders.Read"]
+
+[[app]]
+client_id = "{PUBLIC_APP}"
+display_name = "Contoso CLI"
+public_client = true
+redirect_uris = ["http://localhost"]
+"#,
+        cert = f.main.cert_pem.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn serve(extra: &[&str]) -> Server {
+    let config = config();
+    let mut args = vec!["--config", config.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start_in(&fixture().state, &args)
+}
+
+/// A browser-like client that does not follow redirects (the test reads each one).
+fn browser(s: &Server) -> reqwest::Client {
+    let pem = std::fs::read(s.ready["ca_file"].as_str().unwrap()).unwrap();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .build()
+        .unwrap()
+}
+
+fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
+    let mut url =
+        reqwest::Url::parse(&format!("{}/{TENANT}/oauth2/v2.0/authorize", s.base())).unwrap();
+    url.query_pairs_mut().extend_pairs(params);
+    url.to_string()
+}
+
+/// The parameters MSAL Python sends, with `extra` added or replacing.
+fn web_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut p = vec![
+        ("client_id", APP),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "User.Read openid profile offline_access"),
+        ("state", "st4te"),
+        ("nonce", "n0nce-sha256-hex"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    for (k, v) in extra {
+        p.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            p.push((k, v));
+        }
+    }
+    p
+}
+
+/// The query (or fragment) fields of a redirect's Location.
+fn location_fields(resp: &reqwest::Response) -> (String, Vec<(String, String)>) {
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    let url = reqwest::Url::parse(&loc).unwrap();
+    let raw = url
+        .fragment()
+        .map(str::to_string)
+        .unwrap_or_else(|| url.query().unwrap_or_default().to_string());
+    let fields = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    (loc, fields)
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `name="ctx" value="…"` of a sign-in page.
+fn ctx_of(page: &str) -> String {
+    let start = page.find(r#"name="ctx" value=""#).expect("a sign-in form") + 18;
+    page[start..start + page[start..].find('"').unwrap()].to_string()
+}
+
+/// The sign-in page for `params`, then `upn` picked: the redirect back.
+async fn sign_in(
+    s: &Server,
+    b: &reqwest::Client,
+    params: &[(&str, &str)],
+    upn: &str,
+) -> reqwest::Response {
+    let page = b.get(authorize_url(s, params)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let ctx = ctx_of(&page.text().await.unwrap());
+    b.post(format!("{}/{TENANT}/login", s.base()))
+        .form(&[("ctx", ctx.as_str()), ("user", upn), ("action", "signin")])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A code for ADELE (with `--auto-sign-in`): the `code` of the redirect.
+async fn code(s: &Server, extra: &[(&str, &str)]) -> String {
+    let resp = browser(s)
+        .get(authorize_url(s, &web_params(extra)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let (loc, fields) = location_fields(&resp);
+    field(&fields, "code")
+        .unwrap_or_else(|| panic!("no code in {loc}"))
+        .to_string()
+}
+
+async fn redeem(s: &Server, code: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", APP),
+        ("client_secret", SECRET),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+        ("scope", "User.Read openid profile offline_access"),
+        ("client_info", "1"),
+    ];
+    for (k, v) in extra {
+        form.retain(|(fk, _)| fk != k);
+        if !v.is_empty() {
+            form.push((k, v));
+        }
+    }
+    s.post_token(&form).await
+}
+
+/// Verifies a token with the JWKS key of its `kid` (jsonwebtoken), for `aud` and `iss`.
+async fn verified(s: &Server, token: &str, aud: &str, iss: &str) -> Value {
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let jwks = s.get_json(&s.field("jwks_uri")).await;
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap();
+    let dk =
+        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+            .unwrap();
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_audience(&[aud]);
+    v.set_issuer(&[iss]);
+    jsonwebtoken::decode::<Value>(token, &dk, &v)
+        .expect("verifies")
+        .claims
+}
+
+#[tokio::test]
+async fn web_app_signs_a_user_in_on_the_page_and_redeems_with_a_secret() {
+    let s = serve(&[]);
+    let b = browser(&s);
+    let page = b
+        .get(authorize_url(&s, &web_params(&[("login_hint", ALEX)])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let html = page.text().await.unwrap();
+    for text in [
+        "Contoso web app",
+        "Adele Vance",
+        ADELE,
+        "Alex Wilber",
+        r#"<label for="user-0">"#,
+        r#"<label for="user-1">"#,
+    ] {
+        assert!(html.contains(text), "{text} in {html}");
+    }
+    // login_hint checks that user first.
+    assert!(
+        html.contains(&format!(r#"id="user-1" value="{ALEX}" checked"#)),
+        "{html}"
+    );
+
+    let resp = sign_in(&s, &b, &web_params(&[]), ADELE).await;
+    assert_eq!(resp.status(), 302);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("certgen_session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let (loc, fields) = location_fields(&resp);
+    assert!(loc.starts_with(&format!("{REDIRECT}?code=")), "{loc}");
+    assert_eq!(field(&fields, "state"), Some("st4te"));
+
+    let (status, body) = redeem(&s, field(&fields, "code").unwrap(), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "User.Read openid profile offline_access");
+    assert!(body["refresh_token"].as_str().unwrap().len() >= 32);
+
+    let id = verified(
+        &s,
+        body["id_token"].as_str().unwrap(),
+        APP,
+        &format!("{}/{TENANT}/v2.0", s.base()),
+    )
+    .await;
+    assert_eq!(id["nonce"], "n0nce-sha256-hex");
+    assert_eq!(id["name"], "Adele Vance");
+    assert_eq!(id["preferred_username"], ADELE);
+    assert_eq!(id["tid"], TENANT);
+    assert_eq!(id["ver"], "2.0");
+    let oid = id["oid"].as_str().unwrap().to_string();
+    assert_ne!(id["sub"], oid, "sub is pairwise, not the object id");
+
+    // Graph's token: v1 shape, delegated.
+    let at = verified(
+        &s,
+        body["access_token"].as_str().unwrap(),
+        "https://graph.microsoft.com",
+        &format!("{}/{TENANT}/", s.base()),
+    )
+    .await;
+    assert_eq!(at["scp"], "User.Read");
+    assert_eq!(at["upn"], ADELE);
+    assert_eq!(at["oid"], oid);
+    assert_eq!(at["appid"], APP);
+    assert_eq!(at["appidacr"], "1");
+    assert_eq!(at["idtyp"], "user");
+
+    let info: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(body["client_info"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info, json!({"uid": oid, "utid": TENANT}));
+
+    // /me with the delegated token is the user.
+    let me = s
+        .client()
+        .get(format!("{}/v1.0/me", s.base()))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["userPrincipalName"], ADELE);
+    assert_eq!(me["id"], oid.as_str());
+    assert_eq!(me["surname"], "Vance");
+
+    // The session: prompt=none signs the same user in with no page.
+    let cookie_pair = cookie.split(';').next().unwrap().to_string();
+    let silent = b
+        .get(authorize_url(&s, &web_params(&[("prompt", "none")])))
+        .header("cookie", &cookie_pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(silent.status(), 302);
+    assert!(field(&location_fields(&silent).1, "code").is_some());
+    // Without one: login_required, sent back to the app.
+    let none = b
+        .get(authorize_url(&s, &web_params(&[("prompt", "none")])))
+        .send()
+        .await
+        .unwrap();
+    let (_, f) = location_fields(&none);
+    assert_eq!(field(&f, "error"), Some("login_required"));
+    assert!(field(&f, "error_description")
+        .unwrap()
+        .starts_with("AADSTS50058: "));
+    assert_eq!(field(&f, "state"), Some("st4te"));
+}
+
+#[tokio::test]
+async fn response_modes_form_post_and_fragment() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let b = browser(&s);
+    let post = b
+        .get(authorize_url(
+            &s,
+            &web_params(&[("response_mode", "form_post")]),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200);
+    let html = post.text().await.unwrap();
+    assert!(
+        html.contains(&format!(r#"<form method="post" action="{REDIRECT}">"#)),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="hidden" name="code" value=""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="state" value="st4te""#), "{html}");
+    assert!(
+        html.contains("<noscript>") && html.contains(r#"id="continue""#),
+        "usable without script: {html}"
+    );
+
+    let frag = b
+        .get(authorize_url(
+            &s,
+            &web_params(&[("response_mode", "fragment")]),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(frag.status(), 302);
+    let loc = frag.headers()["location"].to_str().unwrap();
+    assert!(loc.starts_with(&format!("{REDIRECT}#code=")), "{loc}");
+}
+
+#[tokio::test]
+async fn a_certificate_redeems_the_code_like_a_daemon_assertion() {
+    let s = serve(&["--auto-sign-in", ALEX]);
+    let c = code(&s, &[]).await;
+    let jwt = rs256(&s, &fixture().main);
+    let (status, body) = redeem(
+        &s,
+        &c,
+        &[
+            ("client_secret", ""),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &jwt),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let at = verified(
+        &s,
+        body["access_token"].as_str().unwrap(),
+        "https://graph.microsoft.com",
+        &format!("{}/{TENANT}/", s.base()),
+    )
+    .await;
+    assert_eq!(at["appidacr"], "2", "a certificate");
+    assert_eq!(at["upn"], ALEX);
+}
+
+#[tokio::test]
+async fn refresh_gives_a_new_refresh_token_and_another_resource() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let (_, first) = redeem(&s, &code(&s, &[]).await, &[]).await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let refresh = |rt: String, scope: &'static str| {
+        let s = &s;
+        async move {
+            s.post_token(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", APP),
+                ("client_secret", SECRET),
+                ("refresh_token", &rt),
+                ("scope", scope),
+            ])
+            .await
+        }
+    };
+    let (status, second) = refresh(
+        rt1.to_string(),
+        "api://orders/Orders.Read openid offline_access",
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    let rt2 = second["refresh_token"].as_str().unwrap();
+    assert_ne!(rt1, rt2, "a new refresh token each time");
+    assert_eq!(
+        second["scope"],
+        "api://orders/Orders.Read openid profile offline_access"
+    );
+    let at = verified(
+        &s,
+        second["access_token"].as_str().unwrap(),
+        ORDERS_API,
+        &format!("{}/{TENANT}/v2.0", s.base()),
+    )
+    .await;
+    assert_eq!(at["scp"], "Orders.Read");
+    assert_eq!(at["preferred_username"], ADELE);
+    assert_eq!(at["azp"], APP);
+    // The old one is not revoked (Entra's behaviour).
+    assert_eq!(refresh(rt1.to_string(), "User.Read").await.0, 200);
+    // A scope the app was not consented for: 65001, with MSAL's suberror.
+    let got = refresh(rt2.to_string(), "api://orders/Orders.Write").await;
+    assert_refusal(&got, 400, "invalid_grant", 65001);
+    assert_eq!(got.1["suberror"], "consent_required");
+    // A made-up refresh token is refused, never answered with a token.
+    assert_refusal(
+        &refresh("bogus".into(), "User.Read").await,
+        400,
+        "invalid_grant",
+        9002313,
+    );
+}
+
+#[tokio::test]
+async fn unregistered_redirect_uri_is_an_error_page_50011() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let resp = browser(&s)
+        .get(authorize_url(
+            &s,
+            &web_params(&[("redirect_uri", "https://evil.example/cb")]),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.headers().get("location").is_none(),
+        "never sent to an unregistered URI"
+    );
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("AADSTS50011: The redirect URI &#39;https://evil.example/cb&#39;")
+            || html.contains("AADSTS50011: The redirect URI 'https://evil.example/cb'"),
+        "{html}"
+    );
+    assert!(html.contains(APP));
+}
+
+#[tokio::test]
+async fn pkce_verifier_wrong_50148_and_missing_501481() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let c = code(&s, &[]).await;
+    let wrong = redeem(
+        &s,
+        &c,
+        &[(
+            "code_verifier",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX",
+        )],
+    )
+    .await;
+    assert_refusal(&wrong, 400, "invalid_grant", 50148);
+    let missing = redeem(&s, &c, &[("code_verifier", "")]).await;
+    assert_refusal(&missing, 400, "invalid_grant", 501481);
+    // Neither spent the code.
+    assert_eq!(redeem(&s, &c, &[]).await.0, 200);
+}
+
+#[tokio::test]
+async fn code_redeemed_twice_54005() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let c = code(&s, &[]).await;
+    assert_eq!(redeem(&s, &c, &[]).await.0, 200);
+    assert_refusal(&redeem(&s, &c, &[]).await, 400, "invalid_grant", 54005);
+}
+
+#[tokio::test]
+async fn code_expired_70008_and_refresh_token_expired_700082() {
+    // Two services, so the code that must still be good is not raced by its own 1 s limit.
+    let short_codes = serve(&["--auto-sign-in", ADELE, "--code-lifetime", "1"]);
+    let short_refresh = serve(&["--auto-sign-in", ADELE, "--refresh-token-lifetime", "1"]);
+    let late = code(&short_codes, &[]).await;
+    let (status, body) = redeem(&short_refresh, &code(&short_refresh, &[]).await, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_refusal(
+        &redeem(&short_codes, &late, &[]).await,
+        400,
+        "invalid_grant",
+        70008,
+    );
+    let got = short_refresh
+        .post_token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", APP),
+            ("client_secret", SECRET),
+            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
+    assert_refusal(&got, 400, "invalid_grant", 700082);
+    assert_eq!(got.1["suberror"], "bad_token");
+    let d = got.1["error_description"].as_str().unwrap();
+    assert!(
+        d.contains("The refresh token has expired due to inactivity.")
+            && d.contains("and was inactive for 0.00:00:0"),
+        "{d}"
+    );
+}
+
+#[tokio::test]
+async fn unconsented_scope_65001_at_authorize() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let resp = browser(&s)
+        .get(authorize_url(
+            &s,
+            &web_params(&[("scope", "openid Mail.Read")]),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let (loc, f) = location_fields(&resp);
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    assert_eq!(field(&f, "error"), Some("consent_required"));
+    let d = field(&f, "error_description").unwrap();
+    assert!(d.starts_with(&format!("AADSTS65001: The user or administrator has not consented to use the application with ID '{APP}' named 'Contoso web app'.")), "{d}");
+    assert_eq!(field(&f, "state"), Some("st4te"));
+}
+
+#[tokio::test]
+async fn public_client_with_a_secret_700025() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let resp = browser(&s)
+        .get(authorize_url(
+            &s,
+            &web_params(&[
+                ("client_id", PUBLIC_APP),
+                ("redirect_uri", "http://localhost:53100"),
+            ]),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302, "a loopback URI matches on any port");
+    let (_, f) = location_fields(&resp);
+    let c = field(&f, "code").unwrap();
+    let with_secret = redeem(
+        &s,
+        c,
+        &[
+            ("client_id", PUBLIC_APP),
+            ("redirect_uri", "http://localhost:53100"),
+            ("client_secret", "anything"),
+        ],
+    )
+    .await;
+    assert_refusal(&with_secret, 401, "invalid_client", 700025);
+    let (status, body) = redeem(
+        &s,
+        c,
+        &[
+            ("client_id", PUBLIC_APP),
+            ("redirect_uri", "http://localhost:53100"),
+            ("client_secret", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let at = verified(
+        &s,
+        body["access_token"].as_str().unwrap(),
+        "https://graph.microsoft.com",
+        &format!("{}/{TENANT}/", s.base()),
+    )
+    .await;
+    assert_eq!(at["appidacr"], "0", "a public client");
+}
+
+#[tokio::test]
+async fn missing_parameters_900144_and_two_credentials_90014() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let c = code(&s, &[]).await;
+    assert_refusal(
+        &redeem(&s, &c, &[("code", "")]).await,
+        400,
+        "invalid_request",
+        900144,
+    );
+    assert!(
+        redeem(&s, &c, &[("redirect_uri", "")]).await.1["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("'redirect_uri'")
+    );
+    let jwt = rs256(&s, &fixture().main);
+    let both = redeem(
+        &s,
+        &c,
+        &[
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &jwt),
+        ],
+    )
+    .await;
+    assert_refusal(&both, 400, "invalid_request", 90014);
+    // At /authorize, after the redirect URI is trusted, a missing parameter goes back to the app.
+    let resp = browser(&s)
+        .get(authorize_url(&s, &web_params(&[("response_type", "")])))
+        .send()
+        .await
+        .unwrap();
+    let (_, f) = location_fields(&resp);
+    assert_eq!(field(&f, "error"), Some("invalid_request"));
+    assert!(field(&f, "error_description")
+        .unwrap()
+        .starts_with("AADSTS900144: "));
+}
+
+#[tokio::test]
+async fn device_code_flow_on_its_page() {
+    let s = serve(&[]);
+    let b = browser(&s);
+    let (status, dc) = post_form(
+        &s.client(),
+        &format!("{}/{TENANT}/oauth2/v2.0/devicecode", s.base()),
+        &[
+            ("client_id", PUBLIC_APP),
+            ("scope", "User.Read openid profile offline_access"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{dc}");
+    assert_eq!(dc["verification_uri"], format!("{}/devicelogin", s.base()));
+    assert_eq!(dc["expires_in"], 900);
+    assert_eq!(dc["interval"], 5);
+    assert!(dc.get("verification_uri_complete").is_none());
+    let user_code = dc["user_code"].as_str().unwrap();
+    assert!(dc["message"].as_str().unwrap().contains(user_code));
+    let device_code = dc["device_code"].as_str().unwrap().to_string();
+    let server = &s;
+    let poll = || {
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", PUBLIC_APP),
+            ("device_code", device_code.as_str()),
+        ];
+        async move { server.post_token(&form).await }
+    };
+    assert_refusal(&poll().await, 400, "authorization_pending", 70016);
+
+    let entry = b
+        .get(format!("{}/devicelogin", s.base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(entry.contains(r#"<label for="user_code">"#), "{entry}");
+    let wrong = b
+        .post(format!("{}/devicelogin", s.base()))
+        .form(&[("user_code", "NOTACODE1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+    assert!(wrong.text().await.unwrap().contains("That code didn"));
+    // Typed in lower case with a dash, as people do.
+    let typed = format!("{}-{}", &user_code[..4], &user_code[4..]).to_lowercase();
+    let page = b
+        .post(format!("{}/devicelogin", s.base()))
+        .form(&[("user_code", typed.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let ctx = ctx_of(&page.text().await.unwrap());
+    let done = b
+        .post(format!("{}/{TENANT}/login", s.base()))
+        .form(&[("ctx", ctx.as_str()), ("user", ALEX), ("action", "signin")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        done.contains("You have signed in to the Contoso CLI application on your device"),
+        "{done}"
+    );
+    let (status, body) = poll().await;
+    assert_eq!(status, 200, "{body}");
+    let id = verified(
+        &s,
+        body["id_token"].as_str().unwrap(),
+        PUBLIC_APP,
+        &format!("{}/{TENANT}/v2.0", s.base()),
+    )
+    .await;
+    assert_eq!(id["preferred_username"], ALEX);
+    assert!(body["refresh_token"].is_string());
+    // Once only.
+    assert_refusal(&poll().await, 400, "invalid_grant", 70000);
+}
+
+#[tokio::test]
+async fn device_code_declined_on_the_page() {
+    let s = serve(&[]);
+    let b = browser(&s);
+    let (_, dc) = post_form(
+        &s.client(),
+        &format!("{}/{TENANT}/oauth2/v2.0/devicecode", s.base()),
+        &[("client_id", PUBLIC_APP), ("scope", "User.Read")],
+    )
+    .await;
+    let page = b
+        .post(format!("{}/devicelogin", s.base()))
+        .form(&[("user_code", dc["user_code"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    let ctx = ctx_of(&page.text().await.unwrap());
+    b.post(format!("{}/{TENANT}/login", s.base()))
+        .form(&[("ctx", ctx.as_str()), ("action", "cancel")])
+        .send()
+        .await
+        .unwrap();
+    let got = s
+        .post_token(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", PUBLIC_APP),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ])
+        .await;
+    assert_refusal(&got, 400, "authorization_declined", 70000);
+}
+
+#[tokio::test]
+async fn cancel_on_the_sign_in_page_returns_access_denied() {
+    let s = serve(&[]);
+    let b = browser(&s);
+    let page = b
+        .get(authorize_url(&s, &web_params(&[])))
+        .send()
+        .await
+        .unwrap();
+    let ctx = ctx_of(&page.text().await.unwrap());
+    let resp = b
+        .post(format!("{}/{TENANT}/login", s.base()))
+        .form(&[("ctx", ctx.as_str()), ("action", "cancel")])
+        .send()
+        .await
+        .unwrap();
+    let (_, f) = location_fields(&resp);
+    assert_eq!(field(&f, "error"), Some("access_denied"));
+    assert!(field(&f, "error_description")
+        .unwrap()
+        .starts_with("AADSTS65004: "));
+}
+
+#[tokio::test]
+async fn logout_and_end_session_endpoints() {
+    let s = serve(&[]);
+    for doc in [
+        format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            s.base()
+        ),
+        format!("{}/{TENANT}/.well-known/openid-configuration", s.base()),
+    ] {
+        let d = s.get_json(&doc).await;
+        let end = d["end_session_endpoint"].as_str().unwrap().to_string();
+        let resp = browser(&s)
+            .get(format!("{end}?post_logout_redirect_uri={REDIRECT}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302, "{end}");
+        assert_eq!(resp.headers()["location"], REDIRECT);
+        assert!(resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"));
+    }
+    let resp = browser(&s)
+        .get(format!(
+            "{}/{TENANT}/oauth2/v2.0/logout?post_logout_redirect_uri=https://evil.example/",
+            s.base()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "not redirected to an unregistered URI");
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("You signed out of your account"));
+}
