@@ -6,6 +6,10 @@ http.server, signs users in with MSAL for Python (`initiate_auth_code_flow` +
 `acquire_token_by_auth_code_flow`); headless Chromium, driven by Selenium through Debian's
 chromedriver, plays the user. Run by tests/it/signin_browser.rs (and usable by hand).
 
+Steps, in order: form_post sign-in with a secret (the sign-in page photographed and checked),
+refresh, Graph /v1.0/me, logout, query sign-in with a certificate, a sign-in answered by serve's
+session, the device-code flow on its page, and a sign-in in a second browser running no script.
+
 Protocol: the app binds 127.0.0.1:APP_PORT (env, default 0 = a free port) and prints
 `{"app_port": N}`; the caller registers http://localhost:N/getAToken for the web app, starts
 serve, then writes one JSON line of settings on stdin:
@@ -198,13 +202,16 @@ def nss_home(ca_file, certutil):
     return home
 
 
-def start_browser(settings, home):
+def start_browser(settings, home, scripts=True):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    if not scripts:
+        # A content setting (not a flag): pages run no script, WebDriver still drives them.
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     options.binary_location = settings.get("chromium", "/usr/bin/chromium")
     # An explicit driver path: Selenium Manager (which would try to download one) never runs.
     service = Service(
@@ -414,6 +421,9 @@ class Run:
         def device():
             r["device"] = self.device_flow()
 
+        def no_script():
+            r["no_script"] = self.sign_in_without_scripts()
+
         for name, fn in [
             ("form_post", form_post),
             ("refresh", refresh),
@@ -422,9 +432,36 @@ class Run:
             ("certificate", certificate),
             ("session", session),
             ("device", device),
+            ("no_script", no_script),
         ]:
             self.step(name, fn)
         return r
+
+    def sign_in_without_scripts(self):
+        """The sign-in page and the form_post answer in a browser that runs no script: the user
+        picks an account, and the answer page's <noscript> Continue button (shown only when
+        scripts are off) posts the code to the app."""
+        from selenium.webdriver.common.by import By
+
+        driver = start_browser(self.s, self.s["home"], scripts=False)
+        outer, self.d = self.d, driver
+        try:
+            before = len(self.app.results)
+            self.d.get(f"{self.app.base}/login?mode=form_post&cred=secret")
+            self.wait(lambda d: self.on_sign_in_page())
+            self.pick_user()
+            self.wait(lambda d: d.find_elements(By.ID, "continue"))
+            seen = {"continue_shown": self.d.find_element(By.ID, "continue").is_displayed()}
+            self.d.find_element(By.ID, "continue").click()
+            self.wait(lambda d: d.current_url.startswith(self.app.base) and d.find_elements(By.CSS_SELECTOR, "#hello, #error"))
+            if self.d.find_elements(By.ID, "error"):
+                raise AssertionError(f"the app could not redeem the code: {self.d.find_element(By.TAG_NAME, 'body').text}")
+            seen["page_text"] = self.d.find_element(By.ID, "hello").text
+            seen["credential"] = self.app.results[before][0]
+            return seen
+        finally:
+            self.d = outer
+            driver.quit()
 
     def device_flow(self):
         from selenium.webdriver.common.by import By
@@ -494,6 +531,7 @@ def main():
     home = nss_home(settings["ca_file"], settings.get("certutil", shutil.which("certutil") or "certutil"))
     driver = None
     try:
+        settings["home"] = home
         driver = start_browser(settings, home)
         report["browser_version"] = driver.capabilities.get("browserVersion")
         report.update(Run(settings, app, driver).run())

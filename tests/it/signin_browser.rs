@@ -2,7 +2,8 @@
 //! `chromium-driver`, driven by Selenium) plays the user of a web app built like the Flask
 //! sample on MSAL for Python (tests/clients/webapp_signin.py). serve's sign-in page, its
 //! redirect (form_post and query), code redemption with a secret and with a certificate,
-//! refresh, `/v1.0/me`, logout, serve's session, and the device-code flow completed on its page.
+//! refresh, `/v1.0/me`, logout, serve's session, the device-code flow completed on its page,
+//! and the sign-in again in a browser that runs no script.
 //! What MSAL checked itself (state, nonce, aud) is checked again here, with serve's keys.
 //!
 //! Runs when CERTGEN_TEST_PYTHON names a Python with msal, requests and selenium, and chromium,
@@ -299,6 +300,11 @@ async fn a_user_signs_in_to_an_msal_web_app_in_chromium() {
     // serve's session answered the next /authorize without the page.
     assert_eq!(r["session"]["page_shown"], false);
     assert_signed_in(&r["session"], &keys, &issuer, "secret", "query");
+
+    // Without scripts: the page still signs in, and the form_post answer's <noscript>
+    // Continue button (shown only then) takes the code to the app.
+    assert_eq!(r["no_script"]["continue_shown"], true);
+    assert_eq!(r["no_script"]["page_text"], format!("Hello, {USER_NAME}"));
 
     // Device code: the code typed on serve's page in the browser, MSAL's poll got the tokens.
     let device = &r["device"];
