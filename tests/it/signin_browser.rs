@@ -120,8 +120,14 @@ fn run_driver(python: &str, dir: &Path) -> (Server, Value) {
             }
         }
     });
-    let first: Value = serde_json::from_str(&rx.recv_timeout(DRIVER_CEILING).unwrap()).unwrap();
-    let app_port = first["app_port"].as_u64().unwrap() as u16;
+    let stderr = || std::fs::read_to_string(dir.join("driver.stderr")).unwrap_or_default();
+    let app_port = rx
+        .recv_timeout(DRIVER_CEILING)
+        .ok()
+        .and_then(|line| serde_json::from_str::<Value>(&line).ok())
+        .and_then(|first| first["app_port"].as_u64())
+        .and_then(|port| u16::try_from(port).ok())
+        .unwrap_or_else(|| panic!("the driver announced no port; stderr: {}", stderr()));
 
     let config = config(dir, app_port);
     let server = Server::start_in(&dir.join("state"), &["--config", config.to_str().unwrap()]);
@@ -146,10 +152,10 @@ fn run_driver(python: &str, dir: &Path) -> (Server, Value) {
     let report = rx.recv_timeout(DRIVER_CEILING);
     let _ = child.kill();
     let _ = child.wait();
-    let stderr = std::fs::read_to_string(dir.join("driver.stderr")).unwrap_or_default();
-    let line = report.unwrap_or_else(|_| panic!("the driver printed no report; stderr: {stderr}"));
+    let line =
+        report.unwrap_or_else(|_| panic!("the driver printed no report; stderr: {}", stderr()));
     let report = serde_json::from_str(&line)
-        .unwrap_or_else(|_| panic!("the driver's report is not JSON: {line}\n{stderr}"));
+        .unwrap_or_else(|_| panic!("the driver's report is not JSON: {line}\n{}", stderr()));
     (server, report)
 }
 
