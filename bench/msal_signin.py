@@ -14,9 +14,14 @@ import os
 import sys
 import time
 import urllib.parse
+import warnings
 
 import msal
 import requests
+
+# response_mode=query on purpose: the code is read from the 302 without a browser. MSAL's
+# warning recommending form_post would only be noise.
+warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override `verify=`: point both at serve's CA.
