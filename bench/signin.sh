@@ -4,7 +4,8 @@
 # keep-alive connections); in the same run, against the same service, two anchors:
 #   - client-credential grants by the same tool, same workers and secret (one token signed per
 #     grant, where a sign-in signs an access token and an id_token);
-#   - the same sign-in loop done by MSAL for Python (bench/msal_signin.py), one at a time.
+#   - the same sign-in loop done by MSAL for Python (bench/msal_signin.py), one at a time;
+# and `openssl speed rsa2048` (one core), since each sign-in signs two RS256 tokens.
 #
 #   bench/signin.sh [SIGN_INS] [WORKERS] [MSAL_SIGN_INS]      (default 3000 8 200)
 #
@@ -77,8 +78,11 @@ AUTHORITY="$AUTHORITY" CA="$CA" CLIENT_ID="$CLIENT_ID" REDIRECT_URI="$REDIRECT_U
   bench/.venv/bin/python bench/msal_signin.py "$MSAL_N" | tee "$WORK/msal"
 PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== openssl speed -seconds 3 rsa2048 (single core, same run)"
+SIGN_RATE=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $(NF-1)}')
+echo "openssl rsa2048 sign/s: $SIGN_RATE"
 
-python3 - "$WORK"/seq "$WORK"/par "$WORK"/cc "$WORK"/msal "$C" "$PEAK_RSS_KB" <<'PY'
+python3 - "$WORK"/seq "$WORK"/par "$WORK"/cc "$WORK"/msal "$C" "$PEAK_RSS_KB" "$SIGN_RATE" <<'PY'
 import sys
 def read(path):
     line = open(path).read().split()
@@ -96,4 +100,7 @@ print()
 print(f"sign-ins/s ÷ client_credentials grants/s ({c} workers): {float(par['per_s']) / float(cc['per_s']):.0%}")
 print(f"MSAL Python p50 ÷ tool p50 (1 at a time): {float(msal['p50_ms']) / float(seq['p50_ms']):.1f}x")
 print(f"serve peak RSS (VmHWM): {rss // 1024} MiB")
+# A sign-in signs two RS256 tokens (access + id; the refresh token is opaque).
+print(f"token signatures/s in sign-ins ({c} workers) ÷ openssl one-core sign/s: "
+      f"{2 * float(par['per_s']) / float(sys.argv[7]):.0%}")
 PY
