@@ -92,51 +92,156 @@ pub fn token_request(data: &[u8]) {
     });
 }
 
+/// The user flows from the browser's side on: an `/authorize` query (up to the first line
+/// break), then a token request body in which `CODE` stands for the code the authorization
+/// gave, if it gave one. The first byte chooses whether a user is signed in at once
+/// (`--auto-sign-in`) or the sign-in page is shown.
+pub fn sign_in(data: &[u8]) {
+    use certgen::serve::face::Face;
+    use certgen::serve::grant::{form_fields, TokenRequest};
+    use certgen::serve::tokens::Endpoint;
+    use certgen::serve::user_flow::authorize::{self, Answer};
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let (query, body) = match rest.iter().position(|&b| b == b'\n') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &[][..]),
+    };
+    let service = &sign_in_services()[usize::from(mode & 1)];
+    let now = 1_800_000_000;
+    let code = match authorize::begin(service, FUZZ_TENANT, &form_fields(query), None, now) {
+        Answer::Back { fields, .. } => fields
+            .iter()
+            .find(|(k, _)| *k == "code")
+            .map(|(_, v)| v.clone()),
+        _ => None,
+    };
+    let body = String::from_utf8_lossy(body);
+    let body = match &code {
+        Some(c) => body.replace("CODE", c),
+        None => body.into_owned(),
+    };
+    let _ = service.token(&TokenRequest {
+        tenant: FUZZ_TENANT,
+        endpoint: Endpoint::V2,
+        form: &form_fields(body.as_bytes()),
+        authorization: None,
+        now,
+        face: Face::Direct,
+    });
+}
+
+/// The sign-in fuzz target's registrations: two users, a confidential web app (secret) with
+/// a consented API scope, and a public client.
+pub const SIGN_IN_CONFIG: &str = r#"
+[[tenant]]
+id = "2e3c5b6a-7d8e-4f90-a1b2-c3d4e5f60718"
+[[resource]]
+app_id = "7a2b0000-0000-4000-8000-000000000002"
+identifier_uris = ["api://orders"]
+scopes = ["Orders.Read", "Orders.Write"]
+access_token_version = 2
+[[user]]
+user_principal_name = "adele@contoso.example"
+display_name = "Adele Vance"
+[[user]]
+user_principal_name = "alex@contoso.example"
+[[app]]
+client_id = "6f1c5e8a-0000-4000-8000-000000000001"
+secret_env = ["FUZZ_SECRET"]
+redirect_uris = ["https://app.example/cb", "http://localhost:5000/getAToken"]
+[app.delegated]
+"api://orders" = ["Orders.Read"]
+[[app]]
+client_id = "6f1c5e8a-0000-4000-8000-0000000000a1"
+public_client = true
+redirect_uris = ["http://localhost"]
+"#;
+
+/// Without and with `--auto-sign-in`, made once.
+fn sign_in_services() -> &'static [certgen::serve::grant::TokenService; 2] {
+    use certgen::serve::config::{Flags, Registry};
+    use certgen::serve::user_flow::{Options, UserFlows};
+    static SERVICES: std::sync::OnceLock<[certgen::serve::grant::TokenService; 2]> =
+        std::sync::OnceLock::new();
+    SERVICES.get_or_init(|| {
+        let make = |auto: Option<&str>| {
+            let registry = Registry::from_toml(
+                SIGN_IN_CONFIG,
+                "fuzz.toml",
+                std::path::Path::new(""),
+                &Flags::default(),
+                &|_| Some("fuzz-secret".into()),
+            )
+            .expect("the sign-in fuzz registry");
+            let mut service = token_service(registry, false);
+            service.flows = UserFlows::new(Options {
+                auto_sign_in: auto.map(str::to_string),
+                ..Options::default()
+            });
+            service
+        };
+        [make(None), make(Some("adele@contoso.example"))]
+    })
+}
+
 pub const FUZZ_TENANT: &str = "2e3c5b6a-7d8e-4f90-a1b2-c3d4e5f60718";
 pub const FUZZ_APP: &str = "6f1c5e8a-0000-4000-8000-000000000001";
+
+/// The repository's `fixtures/` folder: the fuzz crate sits in fuzz/, the replay test's
+/// package at the root, and both find it.
+fn fixtures() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    [manifest.join("fixtures"), manifest.join("../fixtures")]
+        .into_iter()
+        .find(|d| d.join("rsa.crt").is_file())
+        .expect("the repository's fixtures/ folder")
+}
+
+/// A service over `registry`, signing with the fixture key.
+fn token_service(
+    registry: certgen::serve::config::Registry,
+    strict: bool,
+) -> certgen::serve::grant::TokenService {
+    let none = SecretSource::default();
+    let dir = fixtures();
+    let cert = certgen::input::load(&dir.join("rsa.crt"), &none)
+        .expect("fixtures/rsa.crt")
+        .certs
+        .remove(0);
+    let key = certgen::input::load(&dir.join("rsa.key"), &none)
+        .expect("fixtures/rsa.key")
+        .keys
+        .remove(0);
+    let base = "https://127.0.0.1:8443".to_string();
+    certgen::serve::grant::TokenService {
+        registry,
+        signer: certgen::serve::tokens::SigningKey::new(cert, &key).expect("the fixture key"),
+        audience_bases: vec![base.clone()],
+        base,
+        strict,
+        replay: Default::default(),
+        keys: certgen::serve::keys::KeyRegistry::new(0),
+        flows: Default::default(),
+    }
+}
 
 /// A lenient and a strict service, made once.
 fn services() -> &'static [certgen::serve::grant::TokenService; 2] {
     use certgen::serve::config::{Flags, Registry};
     use certgen::serve::grant::TokenService;
-    use certgen::serve::tokens::SigningKey;
     static SERVICES: std::sync::OnceLock<[TokenService; 2]> = std::sync::OnceLock::new();
     SERVICES.get_or_init(|| {
-        // The fuzz crate sits in fuzz/, the replay test's package at the root: both find the
-        // repository's fixtures/ folder.
-        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let fixtures = [manifest.join("fixtures"), manifest.join("../fixtures")]
-            .into_iter()
-            .find(|d| d.join("rsa.crt").is_file())
-            .expect("the repository's fixtures/ folder");
         let flags = Flags {
             tenants: vec![FUZZ_TENANT.into(), "contoso.example".into()],
-            app_certs: vec![(FUZZ_APP.into(), fixtures.join("rsa.crt"))],
+            app_certs: vec![(FUZZ_APP.into(), fixtures().join("rsa.crt"))],
             app_secrets: vec![(FUZZ_APP.into(), "FUZZ_SECRET".into())],
         };
-        let none = SecretSource::default();
-        let cert = certgen::input::load(&fixtures.join("rsa.crt"), &none)
-            .expect("fixtures/rsa.crt")
-            .certs
-            .remove(0);
-        let key = certgen::input::load(&fixtures.join("rsa.key"), &none)
-            .expect("fixtures/rsa.key")
-            .keys
-            .remove(0);
         let make = |strict| {
             let registry = Registry::load(None, &flags, &|_| Some("fuzz-secret".into()))
                 .expect("the fuzz registry");
-            let base = "https://127.0.0.1:8443".to_string();
-            TokenService {
-                registry,
-                signer: SigningKey::new(cert.clone(), &key).expect("the fixture key"),
-                audience_bases: vec![base.clone()],
-                base,
-                strict,
-                replay: Default::default(),
-                keys: certgen::serve::keys::KeyRegistry::new(0),
-                flows: Default::default(),
-            }
+            token_service(registry, strict)
         };
         [make(false), make(true)]
     })

@@ -55,3 +55,8 @@ fn token_request_corpus() {
 fn config_corpus() {
     replay("config", entries::config);
 }
+
+#[test]
+fn sign_in_corpus() {
+    replay("sign_in", entries::sign_in);
+}
