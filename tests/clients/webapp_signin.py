@@ -53,7 +53,7 @@ import requests
 # would only be noise on stderr.
 warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
 
-# The flags the brief fixes; nothing that weakens TLS. Trust in serve's certificate comes from
+# The flags CI runs Chromium with; none weakens TLS. Trust in serve's certificate comes from
 # an NSS database in a private HOME (see `nss_home`), as a user would add it on a desktop.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # A phone's viewport: the sign-in page must be readable there (issue 14), so it is shown and
@@ -74,7 +74,6 @@ class WebApp:
     built with either a secret or a certificate would have."""
 
     def __init__(self, settings, port):
-        self.settings = settings
         self.base = f"http://localhost:{port}"
         self.redirect_uri = f"{self.base}/getAToken"
         self.scopes = settings.get("scopes", ["User.Read"])
@@ -112,7 +111,6 @@ class WebApp:
             self.scopes,
             redirect_uri=self.redirect_uri,
             response_mode=mode,
-            prompt=query.get("prompt"),
         )
         with self.lock:
             self.flows[flow["state"]] = (kind, flow)
@@ -134,13 +132,11 @@ def handler_for(app):
         def log_message(self, *args):
             pass  # stdout carries the JSON result; stderr stays for real failures
 
-        def page(self, status, body, headers=()):
+        def page(self, status, body):
             data = f"<!doctype html><html><head><title>web app</title></head><body>{body}</body></html>".encode()
             self.send_response(status)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
-            for k, v in headers:
-                self.send_header(k, v)
             self.end_headers()
             self.wfile.write(data)
 
@@ -288,12 +284,16 @@ class Run:
             self.report["errors"][name] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
 
     def wait(self, condition):
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import TimeoutException, WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
+        # A condition may read the page while it is being replaced (a form posting, a
+        # redirect); Chromium then answers with a stale element, a node "that does not belong
+        # to the document" or a destroyed script context. That is "not yet": a page that never
+        # comes still ends in the timeout below, which says where the browser stopped.
         try:
-            return WebDriverWait(self.d, WAIT).until(condition)
+            return WebDriverWait(self.d, WAIT, ignored_exceptions=(WebDriverException,)).until(condition)
         except TimeoutException:
             # Say where the browser got stuck: the page serve or the app showed instead.
             body = self.d.find_elements(By.TAG_NAME, "body")
@@ -318,14 +318,12 @@ class Run:
             raise AssertionError("clicking the user's label did not select its radio button")
         self.d.find_element(By.ID, "signin").click()
 
-    def sign_in(self, mode, cred, prompt=None, photograph=None):
+    def sign_in(self, mode, cred, photograph=None):
         """/login on the app → serve (sign-in page, unless serve's session answers) → back to
         the app, which redeems the code. Returns what was seen."""
         from selenium.webdriver.common.by import By
 
         query = {"mode": mode, "cred": cred}
-        if prompt:
-            query["prompt"] = prompt
         before = len(self.app.results)
         self.d.get(f"{self.app.base}/login?{urllib.parse.urlencode(query)}")
         at_app = lambda d: d.current_url.startswith(self.app.base) and d.find_elements(By.CSS_SELECTOR, "#hello, #error")
@@ -484,7 +482,9 @@ class Run:
             raise AssertionError(f"devicecode failed: {flow}")
         seen = {k: flow.get(k) for k in ("user_code", "verification_uri", "interval", "expires_in", "message")}
         box = {}
-        poller = threading.Thread(target=lambda: box.update(result=public.acquire_token_by_device_flow(flow)))
+        poller = threading.Thread(
+            target=lambda: box.update(result=public.acquire_token_by_device_flow(flow)), daemon=True
+        )
         poller.start()
         try:
             self.d.get(flow["verification_uri"])
@@ -499,9 +499,13 @@ class Run:
                 self.pick_user()
                 self.wait(done)
             seen["final_page_text"] = self.d.find_element(By.TAG_NAME, "body").text
+        except BaseException:
+            # MSAL's documented way to stop polling: the flow "expires" at its next poll.
+            flow["expires_at"] = 0
+            raise
         finally:
-            # The poller stops at the flow's expiry at the latest; MSAL polls every `interval`.
-            poller.join(timeout=int(flow.get("expires_in", 900)) + 5)
+            # MSAL polls every `interval` (5 s): the token comes at the next poll after sign-in.
+            poller.join(timeout=WAIT)
         result = box.get("result") or {}
         if "access_token" not in result:
             raise AssertionError(f"the device flow gave no token: {result}")
