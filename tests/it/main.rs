@@ -29,6 +29,7 @@ mod serve_refusals;
 mod serve_rollkey;
 mod serve_tokens;
 mod signin;
+mod signin_browser;
 mod thumbprint;
 mod token_acquire;
 mod token_cli;
