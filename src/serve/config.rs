@@ -615,10 +615,10 @@ fn app_from_file(
         });
     }
     for (resource, roles) in &a.roles {
-        grant_roles(&mut app, resources, resource, roles)?;
+        grant(&mut app, resources, resource, roles, Permission::Role)?;
     }
     for (resource, scopes) in &a.delegated {
-        consent_scopes(&mut app, resources, resource, scopes)?;
+        grant(&mut app, resources, resource, scopes, Permission::Scope)?;
     }
     for uri in &a.redirect_uris {
         app.redirect_uris.push(redirect_uri(client_id, uri)?);
@@ -627,75 +627,76 @@ fn app_from_file(
     Ok(app)
 }
 
-/// Grants `roles` of `resource` (app id or identifier URI) to `app`; each must be a role the
-/// resource defines (any role for a resource that defines none, as Graph here).
-fn grant_roles(
-    app: &mut App,
-    resources: &[Resource],
-    resource: &str,
-    roles: &[String],
-) -> Result<()> {
-    let client_id = &app.client_id;
-    let Some(r) = find_resource(resources, resource) else {
-        return Err(Error::input(
-            InputKind::UnknownResource,
-            format!(
-                "app {client_id}: roles are granted on '{resource}', which is not a \
-                 registered resource"
-            ),
-        ));
-    };
-    for role in roles {
-        if !r.roles.is_empty() && !r.roles.contains(role) {
-            return Err(Error::failure(format!(
-                "app {client_id}: role '{role}' is not defined by resource '{}'",
-                r.display_name
-            )));
-        }
-    }
-    app.roles
-        .entry(r.app_id.clone())
-        .or_default()
-        .extend(roles.iter().cloned());
-    Ok(())
+/// What an app is given on a resource: app roles (`[app.roles]`, application permissions) or
+/// delegated scopes (`[app.delegated]`).
+#[derive(Clone, Copy)]
+enum Permission {
+    Role,
+    Scope,
 }
 
-/// Consents `scopes` of `resource` for `app` (delegated permissions); each must be a scope
-/// the resource exposes (any for a resource that lists none, as Graph here).
-fn consent_scopes(
+impl Permission {
+    /// What the resource defines of this kind; empty means "any" (Microsoft Graph here).
+    fn defined(self, r: &Resource) -> &[String] {
+        match self {
+            Permission::Role => &r.roles,
+            Permission::Scope => &r.scopes,
+        }
+    }
+
+    /// Roles match as written (they are copied into `roles` claims); scope names, as Entra
+    /// reads a `scope` parameter, in any case.
+    fn same(self, a: &str, b: &str) -> bool {
+        match self {
+            Permission::Role => a == b,
+            Permission::Scope => a.eq_ignore_ascii_case(b),
+        }
+    }
+}
+
+/// Gives `app` the `names` (roles or scopes, per `kind`) of `resource` (app id or identifier
+/// URI); each must be one the resource defines, and a scope a bare name.
+fn grant(
     app: &mut App,
     resources: &[Resource],
     resource: &str,
-    scopes: &[String],
+    names: &[String],
+    kind: Permission,
 ) -> Result<()> {
     let client_id = &app.client_id;
+    let (given, one, defined) = match kind {
+        Permission::Role => ("roles are granted", "role", "defined"),
+        Permission::Scope => ("delegated scopes are consented", "scope", "exposed"),
+    };
     let Some(r) = find_resource(resources, resource) else {
         return Err(Error::input(
             InputKind::UnknownResource,
-            format!(
-                "app {client_id}: delegated scopes are consented on '{resource}', which is not \
-                 a registered resource"
-            ),
+            format!("app {client_id}: {given} on '{resource}', which is not a registered resource"),
         ));
     };
-    for scope in scopes {
-        if scope.is_empty() || scope.contains(char::is_whitespace) || scope.contains('/') {
+    for name in names {
+        let bare = !name.is_empty() && !name.contains(char::is_whitespace) && !name.contains('/');
+        if matches!(kind, Permission::Scope) && !bare {
             return Err(Error::failure(format!(
-                "app {client_id}: delegated scope '{scope}' must be a bare scope name such as \
+                "app {client_id}: delegated scope '{name}' must be a bare scope name such as \
                  User.Read (the resource is the table key)"
             )));
         }
-        if !r.scopes.is_empty() && !r.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)) {
+        let list = kind.defined(r);
+        if !list.is_empty() && !list.iter().any(|d| kind.same(d, name)) {
             return Err(Error::failure(format!(
-                "app {client_id}: scope '{scope}' is not exposed by resource '{}'",
+                "app {client_id}: {one} '{name}' is not {defined} by resource '{}'",
                 r.display_name
             )));
         }
     }
-    app.delegated
-        .entry(r.app_id.clone())
+    let map = match kind {
+        Permission::Role => &mut app.roles,
+        Permission::Scope => &mut app.delegated,
+    };
+    map.entry(r.app_id.clone())
         .or_default()
-        .extend(scopes.iter().cloned());
+        .extend(names.iter().cloned());
     Ok(())
 }
 

@@ -197,6 +197,41 @@ async fn redeem(s: &Server, code: &str, extra: &[(&str, &str)]) -> (u16, Value) 
     s.post_token(&form).await
 }
 
+/// An error sent back to the app's redirect URI: its `error`, the AADSTS code its description
+/// starts with, and the request's `state`; the description, for more checks.
+fn assert_sent_back(resp: &reqwest::Response, error: &str, code: u32) -> String {
+    assert_eq!(resp.status(), 302);
+    let (loc, f) = location_fields(resp);
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    assert_eq!(field(&f, "error"), Some(error), "{loc}");
+    assert_eq!(field(&f, "state"), Some("st4te"), "{loc}");
+    let d = field(&f, "error_description").unwrap().to_string();
+    assert!(d.starts_with(&format!("AADSTS{code}: ")), "{d}");
+    d
+}
+
+/// `/devicecode` for PUBLIC_APP: the JSON answer.
+async fn start_device_flow(s: &Server, scope: &str) -> Value {
+    let (status, dc) = post_form(
+        &s.client(),
+        &format!("{}/{TENANT}/oauth2/v2.0/devicecode", s.base()),
+        &[("client_id", PUBLIC_APP), ("scope", scope)],
+    )
+    .await;
+    assert_eq!(status, 200, "{dc}");
+    dc
+}
+
+/// One poll of the token endpoint for a device code, as PUBLIC_APP.
+async fn poll_device(s: &Server, dc: &Value) -> (u16, Value) {
+    s.post_token(&[
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", PUBLIC_APP),
+        ("device_code", dc["device_code"].as_str().unwrap()),
+    ])
+    .await
+}
+
 /// Verifies a token with the JWKS key of its `kid` (jsonwebtoken), for `aud` and `iss`.
 async fn verified(s: &Server, token: &str, aud: &str, iss: &str) -> Value {
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
@@ -333,12 +368,7 @@ async fn web_app_signs_a_user_in_on_the_page_and_redeems_with_a_secret() {
         .send()
         .await
         .unwrap();
-    let (_, f) = location_fields(&none);
-    assert_eq!(field(&f, "error"), Some("login_required"));
-    assert!(field(&f, "error_description")
-        .unwrap()
-        .starts_with("AADSTS50058: "));
-    assert_eq!(field(&f, "state"), Some("st4te"));
+    assert_sent_back(&none, "login_required", 50058);
 }
 
 #[tokio::test]
@@ -561,13 +591,8 @@ async fn unconsented_scope_65001_at_authorize() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 302);
-    let (loc, f) = location_fields(&resp);
-    assert!(loc.starts_with(REDIRECT), "{loc}");
-    assert_eq!(field(&f, "error"), Some("consent_required"));
-    let d = field(&f, "error_description").unwrap();
+    let d = assert_sent_back(&resp, "consent_required", 65001);
     assert!(d.starts_with(&format!("AADSTS65001: The user or administrator has not consented to use the application with ID '{APP}' named 'Contoso web app'.")), "{d}");
-    assert_eq!(field(&f, "state"), Some("st4te"));
 }
 
 #[tokio::test]
@@ -652,43 +677,21 @@ async fn missing_parameters_900144_and_two_credentials_90014() {
         .send()
         .await
         .unwrap();
-    let (_, f) = location_fields(&resp);
-    assert_eq!(field(&f, "error"), Some("invalid_request"));
-    assert!(field(&f, "error_description")
-        .unwrap()
-        .starts_with("AADSTS900144: "));
+    assert_sent_back(&resp, "invalid_request", 900144);
 }
 
 #[tokio::test]
 async fn device_code_flow_on_its_page() {
     let s = serve(&[]);
     let b = browser(&s);
-    let (status, dc) = post_form(
-        &s.client(),
-        &format!("{}/{TENANT}/oauth2/v2.0/devicecode", s.base()),
-        &[
-            ("client_id", PUBLIC_APP),
-            ("scope", "User.Read openid profile offline_access"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{dc}");
+    let dc = start_device_flow(&s, "User.Read openid profile offline_access").await;
     assert_eq!(dc["verification_uri"], format!("{}/devicelogin", s.base()));
     assert_eq!(dc["expires_in"], 900);
     assert_eq!(dc["interval"], 5);
     assert!(dc.get("verification_uri_complete").is_none());
     let user_code = dc["user_code"].as_str().unwrap();
     assert!(dc["message"].as_str().unwrap().contains(user_code));
-    let device_code = dc["device_code"].as_str().unwrap().to_string();
-    let server = &s;
-    let poll = || {
-        let form = [
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("client_id", PUBLIC_APP),
-            ("device_code", device_code.as_str()),
-        ];
-        async move { server.post_token(&form).await }
-    };
+    let poll = || poll_device(&s, &dc);
     assert_refusal(&poll().await, 400, "authorization_pending", 70016);
 
     let entry = b
@@ -749,12 +752,7 @@ async fn device_code_flow_on_its_page() {
 async fn device_code_declined_on_the_page() {
     let s = serve(&[]);
     let b = browser(&s);
-    let (_, dc) = post_form(
-        &s.client(),
-        &format!("{}/{TENANT}/oauth2/v2.0/devicecode", s.base()),
-        &[("client_id", PUBLIC_APP), ("scope", "User.Read")],
-    )
-    .await;
+    let dc = start_device_flow(&s, "User.Read").await;
     let page = b
         .post(format!("{}/devicelogin", s.base()))
         .form(&[("user_code", dc["user_code"].as_str().unwrap())])
@@ -767,14 +765,12 @@ async fn device_code_declined_on_the_page() {
         .send()
         .await
         .unwrap();
-    let got = s
-        .post_token(&[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("client_id", PUBLIC_APP),
-            ("device_code", dc["device_code"].as_str().unwrap()),
-        ])
-        .await;
-    assert_refusal(&got, 400, "authorization_declined", 70000);
+    assert_refusal(
+        &poll_device(&s, &dc).await,
+        400,
+        "authorization_declined",
+        70000,
+    );
 }
 
 #[tokio::test]
@@ -793,11 +789,7 @@ async fn cancel_on_the_sign_in_page_returns_access_denied() {
         .send()
         .await
         .unwrap();
-    let (_, f) = location_fields(&resp);
-    assert_eq!(field(&f, "error"), Some("access_denied"));
-    assert!(field(&f, "error_description")
-        .unwrap()
-        .starts_with("AADSTS65004: "));
+    assert_sent_back(&resp, "access_denied", 65004);
 }
 
 #[tokio::test]
