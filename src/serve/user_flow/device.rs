@@ -44,7 +44,7 @@ pub fn start(
             expires,
             state: DeviceState::Pending,
         },
-        expires.saturating_add(3600),
+        expires.saturating_add(super::REMEMBER_ENDED_SECS),
         now,
     );
     let uri = format!("{base}{PAGE_PATH}");

@@ -30,9 +30,9 @@ pub const DEVICE_CODE_LIFETIME_SECS: i64 = 900;
 pub const DEVICE_CODE_INTERVAL_SECS: i64 = 5;
 /// How long a browser stays signed in (the session cookie).
 pub const SESSION_LIFETIME_SECS: i64 = 24 * 3600;
-/// How long an ended code or refresh token is remembered, so a late use is told "expired"
-/// (70008, 700082) rather than "unknown".
-const REMEMBER_ENDED_SECS: i64 = 3600;
+/// How long an ended code, refresh token or device code is remembered, so a late use is told
+/// "expired" (70008, 700082, 70019) rather than "unknown".
+pub(super) const REMEMBER_ENDED_SECS: i64 = 3600;
 
 /// The flows' settings (`certgen serve` flags).
 #[derive(Debug, Clone)]
