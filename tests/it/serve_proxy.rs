@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::support::serve::*;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 const V2_ISSUER_HOST: &str = "https://login.microsoftonline.com";
@@ -365,16 +365,7 @@ async fn assert_entra_token(s: &Server, token: &str, audience: &str, issuer: &st
         &format!("{V2_ISSUER_HOST}/{TENANT}/discovery/v2.0/keys"),
     )
     .await;
-    let key = &jwks["keys"][0];
-    let dk =
-        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
-            .unwrap();
-    let mut v = Validation::new(Algorithm::RS256);
-    v.set_audience(&[audience]);
-    v.set_issuer(&[issuer]);
-    jsonwebtoken::decode::<Value>(token, &dk, &v)
-        .unwrap_or_else(|e| panic!("{e}: {token}"))
-        .claims
+    verify_with_keys(token, &jwks, Some(audience), Some(issuer))
 }
 
 /// `certgen token` and `certgen verify` with HTTPS_PROXY and the CA by `--ca-file`: the

@@ -16,8 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::now;
-use crate::support::serve::{fixture, python, Server, SECRET, SECRET_VAR};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use crate::support::serve::{fixture, python, verify_with_keys, Server, SECRET, SECRET_VAR};
 use serde_json::{json, Value};
 
 const TENANT: &str = "22222222-2222-2222-2222-222222222222";
@@ -159,28 +158,6 @@ fn run_driver(python: &str, dir: &Path) -> (Server, Value) {
     (server, report)
 }
 
-/// The signed claims of `token`, checked against serve's published keys.
-fn verified(token: &str, keys: &Value, audience: Option<&str>) -> Value {
-    let kid = jsonwebtoken::decode_header(token).unwrap().kid;
-    let key = keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| kid.is_none() || k["kid"].as_str() == kid.as_deref())
-        .expect("a published key for the token's kid");
-    let dk =
-        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
-            .unwrap();
-    let mut v = Validation::new(Algorithm::RS256);
-    match audience {
-        Some(aud) => v.set_audience(&[aud]),
-        None => v.validate_aud = false,
-    }
-    jsonwebtoken::decode::<Value>(token, &dk, &v)
-        .unwrap()
-        .claims
-}
-
 fn assert_png(page: &Value) {
     let path = page["screenshot"].as_str().unwrap();
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -200,7 +177,7 @@ fn assert_signed_in(seen: &Value, keys: &Value, issuer: &str, credential: &str, 
     assert_eq!(seen["client_info_requested"], "1");
     assert_eq!(seen["nonce_is_msal_hash"], true);
 
-    let id = verified(seen["id_token"].as_str().unwrap(), keys, Some(WEBAPP));
+    let id = verify_with_keys(seen["id_token"].as_str().unwrap(), keys, Some(WEBAPP), None);
     assert_eq!(id, seen["id_token_claims"], "MSAL read the same claims");
     assert_eq!(id["nonce"], seen["nonce_sent"], "nonce echoed verbatim");
     assert_eq!(id["name"], USER_NAME);
@@ -210,7 +187,7 @@ fn assert_signed_in(seen: &Value, keys: &Value, issuer: &str, credential: &str, 
     assert_eq!(id["iss"], issuer);
     assert!(id["oid"].is_string() && id["sub"].is_string(), "{id}");
 
-    let access = verified(seen["access_token"].as_str().unwrap(), keys, None);
+    let access = verify_with_keys(seen["access_token"].as_str().unwrap(), keys, None, None);
     assert_eq!(access, seen["access_token_claims"]);
     let scp = access["scp"].as_str().unwrap_or_default();
     assert!(scp.split(' ').any(|s| s == "User.Read"), "scp: {access}");
@@ -286,7 +263,12 @@ async fn a_user_signs_in_to_an_msal_web_app_in_chromium() {
         r["refresh"]["home_account_id"],
         format!("{}.{TENANT}", oid.as_str().unwrap())
     );
-    let refreshed = verified(r["refresh"]["access_token"].as_str().unwrap(), &keys, None);
+    let refreshed = verify_with_keys(
+        r["refresh"]["access_token"].as_str().unwrap(),
+        &keys,
+        None,
+        None,
+    );
     assert_eq!(refreshed["oid"], oid);
 
     // Graph /me with the delegated token: the signed-in user.
@@ -327,15 +309,16 @@ async fn a_user_signs_in_to_an_msal_web_app_in_chromium() {
     assert_png(page);
     assert_eq!(page["unlabeled"], json!([]), "controls without a label");
     assert_eq!(page["horizontal_overflow"], false, "{page}");
-    let id = verified(
+    let id = verify_with_keys(
         device["id_token"].as_str().unwrap(),
         &keys,
         Some(PUBLIC_CLIENT),
+        None,
     );
     assert_eq!(id, device["id_token_claims"]);
     assert_eq!(id["preferred_username"], USER);
     assert_eq!(id["oid"], oid);
-    let access = verified(device["access_token"].as_str().unwrap(), &keys, None);
+    let access = verify_with_keys(device["access_token"].as_str().unwrap(), &keys, None, None);
     assert_eq!(access["oid"], oid);
     assert!(access["scp"]
         .as_str()

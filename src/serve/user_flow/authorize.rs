@@ -106,17 +106,7 @@ fn trusted<'a>(
     tenant_segment: &str,
     params: &[(String, String)],
 ) -> Result<(&'a Tenant, &'a App, String), Aadsts> {
-    let tenant = service.user_tenant(tenant_segment)?;
-    let client_id = param(params, "client_id")
-        .filter(|c| !c.is_empty())
-        .ok_or(Aadsts::MissingParameter("client_id"))?;
-    let app = service
-        .registry
-        .app(client_id)
-        .ok_or_else(|| Aadsts::ApplicationNotFound {
-            client_id: client_id.to_string(),
-            tenant: tenant_segment.to_string(),
-        })?;
+    let (tenant, app) = client(service, tenant_segment, params)?;
     let sent = param(params, "redirect_uri").filter(|r| !r.is_empty());
     let redirect_uri = match sent {
         Some(uri) if app.redirect_uris.iter().any(|r| redirect_matches(r, uri)) => uri,
@@ -130,6 +120,27 @@ fn trusted<'a>(
         }
     };
     Ok((tenant, app, redirect_uri.to_string()))
+}
+
+/// The tenant of a user-flow URL and the app its `client_id` names (900144, 700016 or the
+/// tenant's refusal otherwise): what `/authorize` and `/devicecode` check first.
+pub fn client<'a>(
+    service: &'a TokenService,
+    tenant_segment: &str,
+    params: &[(String, String)],
+) -> Result<(&'a Tenant, &'a App), Aadsts> {
+    let tenant = service.user_tenant(tenant_segment)?;
+    let client_id = param(params, "client_id")
+        .filter(|c| !c.is_empty())
+        .ok_or(Aadsts::MissingParameter("client_id"))?;
+    let app = service
+        .registry
+        .app(client_id)
+        .ok_or_else(|| Aadsts::ApplicationNotFound {
+            client_id: client_id.to_string(),
+            tenant: tenant_segment.to_string(),
+        })?;
+    Ok((tenant, app))
 }
 
 /// Whether `sent` is the registered URI: exactly, or — for a loopback http URI — on any port,

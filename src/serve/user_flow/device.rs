@@ -21,17 +21,10 @@ pub fn start(
     base: &str,
     now: i64,
 ) -> Result<Value, Aadsts> {
-    let tenant = service.user_tenant(tenant_segment)?;
-    let field = |name: &str| super::authorize::param(form, name).filter(|v| !v.is_empty());
-    let client_id = field("client_id").ok_or(Aadsts::MissingParameter("client_id"))?;
-    let app = service
-        .registry
-        .app(client_id)
-        .ok_or_else(|| Aadsts::ApplicationNotFound {
-            client_id: client_id.to_string(),
-            tenant: tenant_segment.to_string(),
-        })?;
-    let scope = field("scope").ok_or(Aadsts::MissingParameter("scope"))?;
+    let (tenant, app) = super::authorize::client(service, tenant_segment, form)?;
+    let scope = super::authorize::param(form, "scope")
+        .filter(|v| !v.is_empty())
+        .ok_or(Aadsts::MissingParameter("scope"))?;
     let scope = scopes::parse(&service.registry, app, scope, &tenant.id)?;
     let user_code = super::store::user_code();
     let expires = now.saturating_add(DEVICE_CODE_LIFETIME_SECS);

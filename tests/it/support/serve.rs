@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde_json::{json, Value};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -330,6 +330,13 @@ impl Server {
         resp.json().await.unwrap()
     }
 
+    /// The claims of `token`, verified with this service's published key set
+    /// ([`verify_with_keys`]) for `aud` and `iss`.
+    pub async fn verified(&self, token: &str, aud: &str, iss: &str) -> Value {
+        let jwks = self.get_json(&self.field("jwks_uri")).await;
+        verify_with_keys(token, &jwks, Some(aud), Some(iss))
+    }
+
     /// A certificate-credential request for `jwt`.
     pub async fn assertion_grant(&self, jwt: &str, scope: &str) -> (u16, Value) {
         self.post_token(&[
@@ -349,6 +356,36 @@ pub async fn post_form(client: &reqwest::Client, url: &str, form: &[(&str, &str)
     let text = resp.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body)
+}
+
+/// The claims of `token`, verified by jsonwebtoken (RS256, no clock leeway) with the key
+/// `jwks` publishes under the token's `kid`; `aud` and `iss` checked when given.
+pub fn verify_with_keys(token: &str, jwks: &Value, aud: Option<&str>, iss: Option<&str>) -> Value {
+    let kid = jsonwebtoken::decode_header(token)
+        .unwrap()
+        .kid
+        .expect("tokens name their key");
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .expect("the kid is published");
+    let dk =
+        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+            .unwrap();
+    let mut v = Validation::new(Algorithm::RS256);
+    match aud {
+        Some(aud) => v.set_audience(&[aud]),
+        None => v.validate_aud = false,
+    }
+    if let Some(iss) = iss {
+        v.set_issuer(&[iss]);
+    }
+    v.leeway = 0;
+    jsonwebtoken::decode::<Value>(token, &dk, &v)
+        .unwrap_or_else(|e| panic!("the token does not verify ({e}): {token}"))
+        .claims
 }
 
 /// Signs `header.claims` with an RSA key (PKCS#1 DER) — the JWS is put together by hand so
