@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
 use crate::support::serve::*;
@@ -26,6 +25,13 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 /// The sign-in config: APP is a confidential web app (the fixture's certificate and secret),
 /// PUBLIC_APP a public client; two users; Orders.Read consented for APP.
 fn config() -> PathBuf {
+    // Written once: tests run in parallel, and a rewrite while another test's serve reads the
+    // file would hand it a half-written config.
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(write_config).clone()
+}
+
+fn write_config() -> PathBuf {
     let f = fixture();
     let path = f.dir.join("signin.toml");
     let text = format!(
@@ -98,6 +104,14 @@ fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
     url.to_string()
 }
 
+/// `/authorize` with MSAL's parameters ([`web_params`]) and `extra`, by a browser `b`.
+async fn authorize(b: &reqwest::Client, s: &Server, extra: &[(&str, &str)]) -> reqwest::Response {
+    b.get(authorize_url(s, &web_params(extra)))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The parameters MSAL Python sends, with `extra` added or replacing.
 fn web_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut p = vec![
@@ -165,11 +179,7 @@ async fn sign_in(
 
 /// A code for ADELE (with `--auto-sign-in`): the `code` of the redirect.
 async fn code(s: &Server, extra: &[(&str, &str)]) -> String {
-    let resp = browser(s)
-        .get(authorize_url(s, &web_params(extra)))
-        .send()
-        .await
-        .unwrap();
+    let resp = authorize(&browser(s), s, extra).await;
     assert_eq!(resp.status(), 302);
     let (loc, fields) = location_fields(&resp);
     field(&fields, "code")
@@ -210,6 +220,22 @@ fn assert_sent_back(resp: &reqwest::Response, error: &str, code: u32) -> String 
     d
 }
 
+/// The claims of a v2 token (an id_token, or a v2 API's access token) for `aud`, verified.
+async fn v2_claims(s: &Server, token: &str, aud: &str) -> Value {
+    s.verified(token, aud, &format!("{}/{TENANT}/v2.0", s.base()))
+        .await
+}
+
+/// The claims of a Graph access token (v1 shape, as Graph's are), verified.
+async fn graph_claims(s: &Server, token: &str) -> Value {
+    s.verified(
+        token,
+        "https://graph.microsoft.com",
+        &format!("{}/{TENANT}/", s.base()),
+    )
+    .await
+}
+
 /// `/devicecode` for PUBLIC_APP: the JSON answer.
 async fn start_device_flow(s: &Server, scope: &str) -> Value {
     let (status, dc) = post_form(
@@ -232,36 +258,11 @@ async fn poll_device(s: &Server, dc: &Value) -> (u16, Value) {
     .await
 }
 
-/// Verifies a token with the JWKS key of its `kid` (jsonwebtoken), for `aud` and `iss`.
-async fn verified(s: &Server, token: &str, aud: &str, iss: &str) -> Value {
-    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-    let jwks = s.get_json(&s.field("jwks_uri")).await;
-    let key = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .unwrap();
-    let dk =
-        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
-            .unwrap();
-    let mut v = Validation::new(Algorithm::RS256);
-    v.set_audience(&[aud]);
-    v.set_issuer(&[iss]);
-    jsonwebtoken::decode::<Value>(token, &dk, &v)
-        .expect("verifies")
-        .claims
-}
-
 #[tokio::test]
 async fn web_app_signs_a_user_in_on_the_page_and_redeems_with_a_secret() {
     let s = serve(&[]);
     let b = browser(&s);
-    let page = b
-        .get(authorize_url(&s, &web_params(&[("login_hint", ALEX)])))
-        .send()
-        .await
-        .unwrap();
+    let page = authorize(&b, &s, &[("login_hint", ALEX)]).await;
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
     let html = page.text().await.unwrap();
@@ -300,13 +301,7 @@ async fn web_app_signs_a_user_in_on_the_page_and_redeems_with_a_secret() {
     assert_eq!(body["scope"], "User.Read openid profile offline_access");
     assert!(body["refresh_token"].as_str().unwrap().len() >= 32);
 
-    let id = verified(
-        &s,
-        body["id_token"].as_str().unwrap(),
-        APP,
-        &format!("{}/{TENANT}/v2.0", s.base()),
-    )
-    .await;
+    let id = v2_claims(&s, body["id_token"].as_str().unwrap(), APP).await;
     assert_eq!(id["nonce"], "n0nce-sha256-hex");
     assert_eq!(id["name"], "Adele Vance");
     assert_eq!(id["preferred_username"], ADELE);
@@ -316,13 +311,7 @@ async fn web_app_signs_a_user_in_on_the_page_and_redeems_with_a_secret() {
     assert_ne!(id["sub"], oid, "sub is pairwise, not the object id");
 
     // Graph's token: v1 shape, delegated.
-    let at = verified(
-        &s,
-        body["access_token"].as_str().unwrap(),
-        "https://graph.microsoft.com",
-        &format!("{}/{TENANT}/", s.base()),
-    )
-    .await;
+    let at = graph_claims(&s, body["access_token"].as_str().unwrap()).await;
     assert_eq!(at["scp"], "User.Read");
     assert_eq!(at["upn"], ADELE);
     assert_eq!(at["oid"], oid);
@@ -363,11 +352,7 @@ async fn web_app_signs_a_user_in_on_the_page_and_redeems_with_a_secret() {
     assert_eq!(silent.status(), 302);
     assert!(field(&location_fields(&silent).1, "code").is_some());
     // Without one: login_required, sent back to the app.
-    let none = b
-        .get(authorize_url(&s, &web_params(&[("prompt", "none")])))
-        .send()
-        .await
-        .unwrap();
+    let none = authorize(&b, &s, &[("prompt", "none")]).await;
     assert_sent_back(&none, "login_required", 50058);
 }
 
@@ -375,14 +360,7 @@ async fn web_app_signs_a_user_in_on_the_page_and_redeems_with_a_secret() {
 async fn response_modes_form_post_and_fragment() {
     let s = serve(&["--auto-sign-in", ADELE]);
     let b = browser(&s);
-    let post = b
-        .get(authorize_url(
-            &s,
-            &web_params(&[("response_mode", "form_post")]),
-        ))
-        .send()
-        .await
-        .unwrap();
+    let post = authorize(&b, &s, &[("response_mode", "form_post")]).await;
     assert_eq!(post.status(), 200);
     let html = post.text().await.unwrap();
     assert!(
@@ -399,14 +377,7 @@ async fn response_modes_form_post_and_fragment() {
         "usable without script: {html}"
     );
 
-    let frag = b
-        .get(authorize_url(
-            &s,
-            &web_params(&[("response_mode", "fragment")]),
-        ))
-        .send()
-        .await
-        .unwrap();
+    let frag = authorize(&b, &s, &[("response_mode", "fragment")]).await;
     assert_eq!(frag.status(), 302);
     let loc = frag.headers()["location"].to_str().unwrap();
     assert!(loc.starts_with(&format!("{REDIRECT}#code=")), "{loc}");
@@ -428,13 +399,7 @@ async fn a_certificate_redeems_the_code_like_a_daemon_assertion() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let at = verified(
-        &s,
-        body["access_token"].as_str().unwrap(),
-        "https://graph.microsoft.com",
-        &format!("{}/{TENANT}/", s.base()),
-    )
-    .await;
+    let at = graph_claims(&s, body["access_token"].as_str().unwrap()).await;
     assert_eq!(at["appidacr"], "2", "a certificate");
     assert_eq!(at["upn"], ALEX);
 }
@@ -469,13 +434,7 @@ async fn refresh_gives_a_new_refresh_token_and_another_resource() {
         second["scope"],
         "api://orders/Orders.Read openid profile offline_access"
     );
-    let at = verified(
-        &s,
-        second["access_token"].as_str().unwrap(),
-        ORDERS_API,
-        &format!("{}/{TENANT}/v2.0", s.base()),
-    )
-    .await;
+    let at = v2_claims(&s, second["access_token"].as_str().unwrap(), ORDERS_API).await;
     assert_eq!(at["scp"], "Orders.Read");
     assert_eq!(at["preferred_username"], ADELE);
     assert_eq!(at["azp"], APP);
@@ -497,14 +456,12 @@ async fn refresh_gives_a_new_refresh_token_and_another_resource() {
 #[tokio::test]
 async fn unregistered_redirect_uri_is_an_error_page_50011() {
     let s = serve(&["--auto-sign-in", ADELE]);
-    let resp = browser(&s)
-        .get(authorize_url(
-            &s,
-            &web_params(&[("redirect_uri", "https://evil.example/cb")]),
-        ))
-        .send()
-        .await
-        .unwrap();
+    let resp = authorize(
+        &browser(&s),
+        &s,
+        &[("redirect_uri", "https://evil.example/cb")],
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     assert!(
         resp.headers().get("location").is_none(),
@@ -583,14 +540,7 @@ async fn code_expired_70008_and_refresh_token_expired_700082() {
 #[tokio::test]
 async fn unconsented_scope_65001_at_authorize() {
     let s = serve(&["--auto-sign-in", ADELE]);
-    let resp = browser(&s)
-        .get(authorize_url(
-            &s,
-            &web_params(&[("scope", "openid Mail.Read")]),
-        ))
-        .send()
-        .await
-        .unwrap();
+    let resp = authorize(&browser(&s), &s, &[("scope", "openid Mail.Read")]).await;
     let d = assert_sent_back(&resp, "consent_required", 65001);
     assert!(d.starts_with(&format!("AADSTS65001: The user or administrator has not consented to use the application with ID '{APP}' named 'Contoso web app'.")), "{d}");
 }
@@ -598,17 +548,15 @@ async fn unconsented_scope_65001_at_authorize() {
 #[tokio::test]
 async fn public_client_with_a_secret_700025() {
     let s = serve(&["--auto-sign-in", ADELE]);
-    let resp = browser(&s)
-        .get(authorize_url(
-            &s,
-            &web_params(&[
-                ("client_id", PUBLIC_APP),
-                ("redirect_uri", "http://localhost:53100"),
-            ]),
-        ))
-        .send()
-        .await
-        .unwrap();
+    let resp = authorize(
+        &browser(&s),
+        &s,
+        &[
+            ("client_id", PUBLIC_APP),
+            ("redirect_uri", "http://localhost:53100"),
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), 302, "a loopback URI matches on any port");
     let (_, f) = location_fields(&resp);
     let c = field(&f, "code").unwrap();
@@ -634,13 +582,7 @@ async fn public_client_with_a_secret_700025() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let at = verified(
-        &s,
-        body["access_token"].as_str().unwrap(),
-        "https://graph.microsoft.com",
-        &format!("{}/{TENANT}/", s.base()),
-    )
-    .await;
+    let at = graph_claims(&s, body["access_token"].as_str().unwrap()).await;
     assert_eq!(at["appidacr"], "0", "a public client");
 }
 
@@ -672,11 +614,7 @@ async fn missing_parameters_900144_and_two_credentials_90014() {
     .await;
     assert_refusal(&both, 400, "invalid_request", 90014);
     // At /authorize, after the redirect URI is trusted, a missing parameter goes back to the app.
-    let resp = browser(&s)
-        .get(authorize_url(&s, &web_params(&[("response_type", "")])))
-        .send()
-        .await
-        .unwrap();
+    let resp = authorize(&browser(&s), &s, &[("response_type", "")]).await;
     assert_sent_back(&resp, "invalid_request", 900144);
 }
 
@@ -735,13 +673,7 @@ async fn device_code_flow_on_its_page() {
     );
     let (status, body) = poll().await;
     assert_eq!(status, 200, "{body}");
-    let id = verified(
-        &s,
-        body["id_token"].as_str().unwrap(),
-        PUBLIC_APP,
-        &format!("{}/{TENANT}/v2.0", s.base()),
-    )
-    .await;
+    let id = v2_claims(&s, body["id_token"].as_str().unwrap(), PUBLIC_APP).await;
     assert_eq!(id["preferred_username"], ALEX);
     assert!(body["refresh_token"].is_string());
     // Once only.
@@ -777,11 +709,7 @@ async fn device_code_declined_on_the_page() {
 async fn cancel_on_the_sign_in_page_returns_access_denied() {
     let s = serve(&[]);
     let b = browser(&s);
-    let page = b
-        .get(authorize_url(&s, &web_params(&[])))
-        .send()
-        .await
-        .unwrap();
+    let page = authorize(&b, &s, &[]).await;
     let ctx = ctx_of(&page.text().await.unwrap());
     let resp = b
         .post(format!("{}/{TENANT}/login", s.base()))
