@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use certgen::secret::SecretSource;
-use certgen::serve::{self, config::TokenVersion, Flags, LogFormat, Options, Registry};
+use certgen_serve::{self as serve, config::TokenVersion, Flags, LogFormat, Options, Registry};
 
 use super::credential_args::ask;
 use super::hints::{CliError as Error, Result};
@@ -364,7 +364,7 @@ fn banner(p: &serve::Prepared, options: &Options) {
     if reg.default_tenant {
         lines.push(format!(
             "  note: no --tenant given: using the default tenant {}",
-            certgen::serve::config::DEFAULT_TENANT
+            certgen_serve::config::DEFAULT_TENANT
         ));
     }
     if !options.listen.ip().is_loopback() {

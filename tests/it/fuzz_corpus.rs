@@ -1,5 +1,5 @@
-//! Replays every fuzz corpus input and every input that once crashed a fuzz target
-//! (`fuzz/corpus/TARGET/`, `fuzz/regressions/TARGET/`) through the targets' own entry points,
+//! Replays the committed fuzz seeds and every input that once crashed a fuzz target
+//! (`fuzz/seeds/TARGET/`, `fuzz/regressions/TARGET/`) through the targets' own entry points,
 //! on stable, so CI keeps every finding fixed: no panic, and each input within a time bound.
 
 #[path = "../../fuzz/src/lib.rs"]
@@ -14,7 +14,7 @@ const PER_INPUT: Duration = Duration::from_secs(5);
 fn replay(target: &str, entry: fn(&[u8])) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut count = 0;
-    for kind in ["corpus", "regressions"] {
+    for kind in ["seeds", "regressions"] {
         let Ok(dir) = std::fs::read_dir(root.join(kind).join(target)) else {
             continue;
         };

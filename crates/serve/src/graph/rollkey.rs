@@ -1,0 +1,241 @@
+//! `POST /applications/{id}/addKey` and `…/removeKey` (graph-and-flows §1.1–§1.4): an app
+//! rolls its own certificates with no permission, but only with a proof-of-possession JWT
+//! signed by one of its currently valid certificates. Every fault in the proof is answered as
+//! Graph answers it, 401 `Authentication_MissingOrMalformed` with no detail; `certgen decode`
+//! of the proof says which rule was broken.
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::applications::AppKey;
+use super::auth::Caller;
+use super::error::GraphError;
+use crate::config::App;
+use crate::grant::TokenService;
+use crate::keys::{AddRefused, RegisteredKey};
+use certgen::authority::is_guid;
+use certgen::certificate::{CertKey, Certificate};
+use certgen::graph::keycred::key_credential_with;
+use certgen::graph::permissions::allows;
+use certgen::graph::proof::{self, Broken, Expected};
+use certgen::jose::{self, Alg, Policy, VerifyingKey};
+
+/// Roles that let an app change another's credentials. An app rolls its own with none.
+const WRITE_APPLICATIONS: &[&str] = &["Application.ReadWrite.All", "Directory.ReadWrite.All"];
+
+/// The two actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    AddKey,
+    RemoveKey,
+}
+
+impl Action {
+    /// The path segment, as Graph spells it (case-insensitive, as Graph routes it).
+    pub fn from_segment(segment: &str) -> Option<Action> {
+        if segment.eq_ignore_ascii_case("addKey") {
+            Some(Action::AddKey)
+        } else if segment.eq_ignore_ascii_case("removeKey") {
+            Some(Action::RemoveKey)
+        } else {
+            None
+        }
+    }
+}
+
+/// Runs an action: the JSON answer of addKey, or `None` for removeKey's 204.
+pub fn run(
+    service: &TokenService,
+    caller: &Caller,
+    key: &AppKey,
+    action: Action,
+    body: &[u8],
+    graph_base: &str,
+) -> Result<Option<Value>, GraphError> {
+    let app = key
+        .find(&service.registry)
+        .ok_or_else(|| GraphError::not_found(key.text()))?;
+    let own = caller.app_id.eq_ignore_ascii_case(&app.client_id);
+    if !caller.app_only || (!own && !allows(&caller.roles(), WRITE_APPLICATIONS)) {
+        return Err(GraphError::insufficient_privileges());
+    }
+    let body = parse_body(body)?;
+    // UNCONFIRMED: the status Graph gives a request without a proof (graph-and-flows §1.4 saw
+    // 403 Authorization_RequestDenied through the PowerShell SDK).
+    let Some(proof_text) = body.get("proof").and_then(Value::as_str) else {
+        return Err(GraphError::insufficient_privileges());
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    check_proof(service, app, proof_text, now).map_err(|_| malformed())?;
+    match action {
+        Action::AddKey => add(service, app, &body, now, graph_base).map(Some),
+        Action::RemoveKey => remove(service, app, &body).map(|()| None),
+    }
+}
+
+fn malformed() -> GraphError {
+    GraphError {
+        status: StatusCode::UNAUTHORIZED,
+        code: "Authentication_MissingOrMalformed",
+        message: "Access Token missing or malformed.".into(),
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> GraphError {
+    GraphError::bad_request("Request_BadRequest", message)
+}
+
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, GraphError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        // UNCONFIRMED: Graph's exact text for an unreadable body.
+        _ => Err(GraphError::bad_request(
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and \
+             payload is of valid JSON format.",
+        )),
+    }
+}
+
+/// Why a proof was refused (never sent: Graph gives no detail).
+#[derive(Debug)]
+pub enum ProofRefused {
+    Unreadable(jose::Error),
+    Rules(Vec<Broken>),
+    /// No currently valid certificate of the app verifies the signature.
+    Signature,
+}
+
+/// Graph's checks (graph-and-flows §1.2): the rules of [`proof::broken_rules`] with this app's
+/// object id, then a signature by one of its keys that is registered, replicated and inside
+/// its validity now.
+pub fn check_proof(
+    service: &TokenService,
+    app: &App,
+    token: &str,
+    now: i64,
+) -> Result<(), ProofRefused> {
+    let expected = Expected {
+        object_id: Some(&app.application_object_id),
+        app_id: Some(&app.client_id),
+        now: Some(now),
+    };
+    let broken = proof::broken_rules(token, &expected).map_err(ProofRefused::Unreadable)?;
+    if !broken.is_empty() {
+        return Err(ProofRefused::Rules(broken));
+    }
+    let jws = jose::parse(token.trim(), Policy::Strict).map_err(ProofRefused::Unreadable)?;
+    let sent_x5t = jws.header_str("x5t");
+    let keys = service.keys.keys(app);
+    let candidates = keys.iter().filter(|k| {
+        k.usable_from <= now
+            && k.certificate.not_before.unix_timestamp() <= now
+            && now < k.certificate.not_after.unix_timestamp()
+            && sent_x5t.is_none_or(|x| x == k.certificate.thumbprints.x5t())
+    });
+    for k in candidates {
+        if verifies(&k.certificate, &jws) {
+            return Ok(());
+        }
+    }
+    Err(ProofRefused::Signature)
+}
+
+fn verifies(cert: &Certificate, jws: &jose::Jws) -> bool {
+    let CertKey::Rsa { n, e } = &cert.key else {
+        return false;
+    };
+    VerifyingKey::from_rsa_components(n, e)
+        .and_then(|k| k.verify(Alg::Rs256, jws.signing_input.as_bytes(), &jws.signature))
+        .is_ok()
+}
+
+/// The invalid-certificate answer of a live tenant (graph-and-flows §1.4).
+fn invalid_credential() -> GraphError {
+    bad_request("Invalid credential value. Error: Cannot find the requested object.\r\n")
+}
+
+fn add(
+    service: &TokenService,
+    app: &App,
+    body: &Map<String, Value>,
+    now: i64,
+    graph_base: &str,
+) -> Result<Value, GraphError> {
+    let Some(Value::Object(kc)) = body.get("keyCredential") else {
+        return Err(bad_request("The keyCredential parameter is required."));
+    };
+    let field = |name: &str| kc.get(name).and_then(Value::as_str);
+    if field("type") != Some("AsymmetricX509Cert") || field("usage") != Some("Verify") {
+        // X509CertAndPassword (Sign) is for SAML signing, not app authentication; not served.
+        return Err(bad_request(
+            "certgen serve takes keyCredential type AsymmetricX509Cert with usage Verify.",
+        ));
+    }
+    let der = field("key")
+        .and_then(|k| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(k).ok()
+        })
+        .ok_or_else(invalid_credential)?;
+    let cert = Certificate::from_der(&der).map_err(|_| invalid_credential())?;
+    if cert.key.rsa_bits().is_none_or(|b| b < jose::MIN_RSA_BITS) {
+        // UNCONFIRMED message; Entra refuses such a key at the token endpoint (AADSTS50032).
+        return Err(bad_request(format!(
+            "Invalid credential value. The key must be RSA of at least {} bits.",
+            jose::MIN_RSA_BITS
+        )));
+    }
+    if cert.not_after.unix_timestamp() <= now {
+        return Err(bad_request("Key credential end date is invalid."));
+    }
+    let key_id = match field("keyId") {
+        Some(id) if is_guid(id) => id.to_ascii_lowercase(),
+        _ => uuid::Uuid::new_v4().to_string(),
+    };
+    let display_name = field("displayName").unwrap_or(&cert.subject).to_string();
+    let added = service
+        .keys
+        .add(app, cert, key_id, display_name, now)
+        .map_err(|refused| match refused {
+            // UNCONFIRMED: what Graph answers for a certificate already registered.
+            AddRefused::Duplicate(existing) => bad_request(format!(
+                "This certificate is already registered on the application (keyId {existing})."
+            )),
+            AddRefused::KeyIdTaken(id) => {
+                bad_request(format!("A key credential with keyId {id} already exists."))
+            }
+        })?;
+    Ok(answer(&added, graph_base))
+}
+
+/// addKey's 200: the new keyCredential, `key` null (the live capture of §1.1).
+fn answer(k: &RegisteredKey, graph_base: &str) -> Value {
+    let mut v = key_credential_with(&k.certificate, &k.display_name, &k.key_id, false);
+    if let Value::Object(map) = &mut v {
+        let mut out = Map::new();
+        out.insert(
+            "@odata.context".into(),
+            Value::String(format!(
+                "{graph_base}/v1.0/$metadata#microsoft.graph.keyCredential"
+            )),
+        );
+        out.append(map);
+        return Value::Object(out);
+    }
+    v
+}
+
+fn remove(service: &TokenService, app: &App, body: &Map<String, Value>) -> Result<(), GraphError> {
+    let key_id = body
+        .get("keyId")
+        .and_then(Value::as_str)
+        .filter(|id| is_guid(id))
+        .ok_or_else(|| bad_request("The keyId parameter must be a GUID."))?;
+    if service.keys.remove(app, key_id) {
+        Ok(())
+    } else {
+        Err(bad_request("No credentials found to be removed."))
+    }
+}

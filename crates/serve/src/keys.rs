@@ -1,0 +1,135 @@
+//! The certificates registered on each app while the service runs: the config's, changed live
+//! by Graph's `addKey`/`removeKey`. The token endpoint asks for the keys usable at a moment (an
+//! added key only after `--replication-delay`, as a real tenant takes seconds to a minute to
+//! accept one: graph-and-flows §1.5); Graph lists every registered key at once.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::config::App;
+use certgen::certificate::Certificate;
+
+/// One registered certificate.
+#[derive(Debug, Clone)]
+pub struct RegisteredKey {
+    pub certificate: Certificate,
+    pub key_id: String,
+    pub display_name: String,
+    /// Seconds since 1970 from which the token endpoint accepts it.
+    pub usable_from: i64,
+}
+
+/// Why a key was not added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddRefused {
+    /// The same certificate is registered already (as that `keyId`).
+    Duplicate(String),
+    /// The `keyId` asked for is taken by another certificate.
+    KeyIdTaken(String),
+}
+
+/// The keys of the apps that have changed since start; an app absent here has its config's.
+#[derive(Debug, Default)]
+pub struct KeyRegistry {
+    replication_delay_secs: i64,
+    changed: Mutex<HashMap<String, Vec<RegisteredKey>>>,
+}
+
+impl KeyRegistry {
+    pub fn new(replication_delay_secs: u64) -> KeyRegistry {
+        KeyRegistry {
+            replication_delay_secs: i64::try_from(replication_delay_secs).unwrap_or(i64::MAX),
+            changed: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<RegisteredKey>>> {
+        // A panic while holding the lock cannot leave the map half-changed (each change is one
+        // push or retain), so a poisoned lock is still sound to use.
+        self.changed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every key registered on `app` now, in registration order.
+    pub fn keys(&self, app: &App) -> Vec<RegisteredKey> {
+        self.lock()
+            .get(&app.client_id.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_else(|| configured(app))
+    }
+
+    /// `app` as the token endpoint sees it at `now`, when its keys have changed since start:
+    /// its certificates are those registered and past their replication delay.
+    pub fn usable(&self, app: &App, now: i64) -> Option<App> {
+        let changed = self.lock();
+        let keys = changed.get(&app.client_id.to_ascii_lowercase())?;
+        let mut live = app.clone();
+        live.certificates = keys
+            .iter()
+            .filter(|k| k.usable_from <= now)
+            .map(|k| k.certificate.clone())
+            .collect();
+        Some(live)
+    }
+
+    /// Registers `certificate` on `app`, usable after the replication delay.
+    pub fn add(
+        &self,
+        app: &App,
+        certificate: Certificate,
+        key_id: String,
+        display_name: String,
+        now: i64,
+    ) -> Result<RegisteredKey, AddRefused> {
+        let mut changed = self.lock();
+        let keys = changed
+            .entry(app.client_id.to_ascii_lowercase())
+            .or_insert_with(|| configured(app));
+        if let Some(k) = keys
+            .iter()
+            .find(|k| k.certificate.thumbprints == certificate.thumbprints)
+        {
+            return Err(AddRefused::Duplicate(k.key_id.clone()));
+        }
+        if keys.iter().any(|k| k.key_id.eq_ignore_ascii_case(&key_id)) {
+            return Err(AddRefused::KeyIdTaken(key_id));
+        }
+        let key = RegisteredKey {
+            certificate,
+            key_id,
+            display_name,
+            usable_from: now.saturating_add(self.replication_delay_secs),
+        };
+        keys.push(key.clone());
+        Ok(key)
+    }
+
+    /// Removes the key `key_id` from `app`; false when it has none such.
+    pub fn remove(&self, app: &App, key_id: &str) -> bool {
+        let mut changed = self.lock();
+        let keys = changed
+            .entry(app.client_id.to_ascii_lowercase())
+            .or_insert_with(|| configured(app));
+        let before = keys.len();
+        keys.retain(|k| !k.key_id.eq_ignore_ascii_case(key_id));
+        keys.len() != before
+    }
+}
+
+/// The config's certificates as registered keys, usable from the start.
+fn configured(app: &App) -> Vec<RegisteredKey> {
+    app.certificates
+        .iter()
+        .map(|c| RegisteredKey {
+            certificate: c.clone(),
+            key_id: stable_key_id(c),
+            display_name: c.subject.clone(),
+            usable_from: i64::MIN,
+        })
+        .collect()
+}
+
+/// A configured certificate's `keyId`: derived from its thumbprint, so the same certificate
+/// keeps the same `keyId` across restarts (what `removeKey` names).
+pub fn stable_key_id(c: &Certificate) -> String {
+    super::config::name_based_guid(&format!("key credential {}", c.thumbprints.thumbprint()))
+}

@@ -1,0 +1,424 @@
+//! `certgen serve`: a local, offline token service that behaves like Entra ID's token
+//! endpoints, for development, CI and tests.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`config`] | registrations: tenants, apps, resources (flags and TOML) |
+//! | [`aadsts`] | the catalogue of AADSTS refusals and Entra's error body |
+//! | [`client_assertion`] | assertion validation, lenient or `--strict` |
+//! | [`client_secret`] | secrets in the form or HTTP Basic |
+//! | [`grant`] | the client-credentials grant, from form fields to token or refusal |
+//! | [`keys`] | each app's registered certificates, changed live by `addKey`/`removeKey` |
+//! | [`tokens`] | access tokens (v1/v2 shapes) and the signing key |
+//! | [`metadata`] | discovery documents and JWKS |
+//! | [`state`] | the state folder: TLS certificate and signing key |
+//! | [`graph`] | a slice of Microsoft Graph under `/v1.0/` (users, applications) |
+//! | [`handlers`] | routes and limits |
+//! | [`body_limit`] | the body limit, with a 413 the client can read |
+//! | [`access_log`] | one line per request |
+//! | [`face`] | which names a request meets: the service's own, or Entra's (proxy mode) |
+//! | [`instance_discovery`] | `/common/discovery/instance`, Entra's cloud aliases |
+//! | [`proxy`] | `--proxy`: the `CONNECT` proxy, its local CA and the SNI certificate choice |
+//! | [`user_flow`] | users signing in: `/authorize`, the sign-in page, codes, refresh, device code, logout |
+//!
+//! This file starts and stops the service: [`prepare`] loads state and binds the socket
+//! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
+
+pub mod aadsts;
+pub mod access_log;
+pub mod body_limit;
+pub mod client_assertion;
+pub mod client_secret;
+pub mod config;
+pub mod face;
+pub mod grant;
+pub mod graph;
+pub mod handlers;
+pub mod instance_discovery;
+pub mod keys;
+pub mod metadata;
+pub mod proxy;
+pub mod state;
+pub mod tokens;
+pub mod user_flow;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use tokio::sync::watch;
+use tower::util::MapRequestLayer;
+use tower::Layer;
+// TCP_NODELAY on every connection: hyper writes a response's head and body separately, and
+// with Nagle's algorithm the body then waits for the client's delayed ACK (~40 ms per token,
+// measured by the token benchmark before this was set).
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use serde::Serialize;
+
+pub use access_log::LogFormat;
+use certgen::error::{Error, InputKind, Result};
+use certgen::secret::SecretSource;
+pub use config::{Flags, Registry};
+use grant::TokenService;
+use state::TlsIdentity;
+
+/// How long clients get to send their request headers (slow-header clients are cut off); the
+/// TLS handshake has its own limit, axum-server's default of 10 s.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open requests get to finish after a stop signal.
+pub const GRACEFUL_STOP: Duration = Duration::from_secs(5);
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// Plain HTTP (loopback only).
+    pub http: bool,
+    /// `--tls-cert`/`--tls-key`; otherwise the state folder's localhost certificate.
+    pub tls_files: Option<(PathBuf, PathBuf)>,
+    /// Where the password of encrypted TLS files comes from (the CLI asks on a terminal).
+    pub tls_passwords: SecretSource,
+    /// `None`: [`state::default_dir`].
+    pub state_dir: Option<PathBuf>,
+    pub strict: bool,
+    pub log: LogFormat,
+    /// Requests handled at once; past it, 503 with `Retry-After` (at least 1).
+    pub max_in_flight: usize,
+    /// Seconds before a certificate added with `addKey` is accepted by the token endpoint.
+    pub replication_delay_secs: u64,
+    /// `--proxy`: where the `CONNECT` proxy listens (its local CA also answers the Microsoft
+    /// names by SNI on the main listener).
+    pub proxy: Option<SocketAddr>,
+    /// The user flows' settings (`--auto-sign-in`, code and refresh-token lifetimes).
+    pub user_flows: user_flow::Options,
+}
+
+/// The ready line: where the service is and what to trust.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ready {
+    pub listen: String,
+    pub authority: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub ca_file: Option<PathBuf>,
+    /// The Graph slice's root (`{base}/v1.0`): `certgen call {graph}/users`.
+    pub graph: String,
+    /// `--proxy`: `proxy`, `proxy_ca_file` and `env`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<proxy::ReadyFields>,
+}
+
+/// A bound, configured service, not yet accepting.
+pub struct Prepared {
+    pub ready: Ready,
+    pub service: Arc<TokenService>,
+    pub state_dir: PathBuf,
+    /// Facts for the banner (made certificates, the default tenant).
+    pub notes: Vec<String>,
+    listener: TcpListener,
+    tls: Option<TlsIdentity>,
+    log: LogFormat,
+    max_in_flight: usize,
+    proxy: Option<proxy::Prepared>,
+}
+
+/// Loads or makes the state, binds the socket and builds the service.
+pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
+    if options.http && !options.listen.ip().is_loopback() {
+        return Err(Error::input(
+            InputKind::PlainHttpNotLoopback {
+                ip: options.listen.ip(),
+            },
+            format!(
+                "plain HTTP is allowed on loopback only, not on {}",
+                options.listen.ip()
+            ),
+        ));
+    }
+    let asked = match &options.state_dir {
+        Some(d) => d.clone(),
+        None => state::default_dir()?,
+    };
+    let state_dir = certgen::paths::private_location(&asked);
+    let mut notes = Vec::new();
+    if state_dir != asked {
+        notes.push(format!(
+            "other users may write to {}: keeping state in {}",
+            asked.display(),
+            state_dir.display()
+        ));
+    }
+    let (signer, signer_created) = state::signing_key(&state_dir)?;
+    if signer_created {
+        notes.push(format!(
+            "made a new token-signing key in {}",
+            state_dir.display()
+        ));
+    }
+    if let Some(upn) = &options.user_flows.auto_sign_in {
+        if registry.user(upn).is_none() {
+            return Err(Error::input(
+                InputKind::Invalid,
+                format!(
+                    "--auto-sign-in {upn}: no such user; list it as a [[user]] in the --config file"
+                ),
+            ));
+        }
+    }
+    let tls = tls_identity(options, &state_dir, &mut notes)?;
+    let (listener, local) = bind(options.listen)?;
+
+    let proxy = match options.proxy {
+        None => None,
+        Some(addr) => Some(proxy::prepare(addr, &state_dir, &mut notes)?),
+    };
+
+    let scheme = if options.http { "http" } else { "https" };
+    let base = format!("{scheme}://{}", url_host(local));
+    let mut ready = ready_line(&base, local, &registry, tls.as_ref());
+    ready.proxy = proxy
+        .as_ref()
+        .map(proxy::Prepared::ready_fields)
+        .transpose()?;
+    let service = Arc::new(TokenService {
+        registry,
+        signer,
+        audience_bases: audience_bases(&base, scheme, local.port()),
+        base,
+        strict: options.strict,
+        replay: Default::default(),
+        keys: keys::KeyRegistry::new(options.replication_delay_secs),
+        flows: user_flow::UserFlows::new(options.user_flows.clone()),
+    });
+    Ok(Prepared {
+        ready,
+        service,
+        state_dir,
+        notes,
+        listener,
+        tls,
+        log: options.log,
+        max_in_flight: options.max_in_flight,
+        proxy,
+    })
+}
+
+/// The TLS certificate and key (`--tls-cert`/`--tls-key`, or the state folder's, made on first
+/// use and noted), or none with `--http`.
+fn tls_identity(
+    options: &Options,
+    state_dir: &std::path::Path,
+    notes: &mut Vec<String>,
+) -> Result<Option<TlsIdentity>> {
+    if options.http {
+        return Ok(None);
+    }
+    let identity = match &options.tls_files {
+        Some((cert, key)) => state::tls_identity_from_files(cert, key, &options.tls_passwords)?,
+        None => state::tls_identity(state_dir)?,
+    };
+    if identity.created {
+        notes.push(format!(
+            "made a new localhost TLS certificate {}: clients must trust it (again)",
+            identity.ca_file.display()
+        ));
+    }
+    Ok(Some(identity))
+}
+
+/// A non-blocking listening socket on `listen`, and the address it got (port 0: any free port).
+fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(listen).map_err(|e| {
+        Error::input(
+            InputKind::AddressInUse,
+            format!("cannot listen on {listen}: {}", io_reason(&e)),
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::failure(format!("cannot use the listening socket: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::failure(format!("cannot read the listening address: {e}")))?;
+    Ok((listener, local))
+}
+
+/// `base`, then the same port as `localhost`, `127.0.0.1` and `[::1]`: the bases an
+/// assertion's `aud` may name, since clients reach the service by any of them.
+fn audience_bases(base: &str, scheme: &str, port: u16) -> Vec<String> {
+    let mut bases = vec![base.to_string()];
+    for host in ["localhost", "127.0.0.1", "[::1]"] {
+        let b = format!("{scheme}://{host}:{port}");
+        if !bases.contains(&b) {
+            bases.push(b);
+        }
+    }
+    bases
+}
+
+/// The ready line, addressed to the first registered tenant.
+fn ready_line(
+    base: &str,
+    local: SocketAddr,
+    registry: &Registry,
+    tls: Option<&TlsIdentity>,
+) -> Ready {
+    let first_tenant = registry
+        .tenants
+        .first()
+        .map(|t| t.id.clone())
+        .unwrap_or_else(|| config::DEFAULT_TENANT.to_string());
+    let authority = format!("{base}/{first_tenant}");
+    Ready {
+        listen: local.to_string(),
+        token_endpoint: format!("{authority}/oauth2/v2.0/token"),
+        jwks_uri: format!("{authority}/discovery/v2.0/keys"),
+        authority,
+        ca_file: tls.map(|t| t.ca_file.clone()),
+        graph: format!("{base}/v1.0"),
+        proxy: None,
+    }
+}
+
+/// Serves until `shutdown` completes, then lets open requests finish (up to [`GRACEFUL_STOP`]).
+/// With `--proxy`, the proxy runs beside the main listener and stops with it.
+pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let router: Router = handlers::router(
+        prepared.service.clone(),
+        prepared.log,
+        prepared.max_in_flight,
+    );
+    // Outside the router, so the collapsed path is the one routed.
+    let app = MapRequestLayer::new(handlers::collapse_empty_segments::<Incoming> as fn(_) -> _)
+        .layer(router);
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    let (stop_proxy, proxy_stopped) = watch::channel(false);
+    let stop = async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(GRACEFUL_STOP));
+        let _ = stop_proxy.send(true);
+    };
+    let failed = |e: std::io::Error| Error::failure(format!("the token service stopped: {e}"));
+    let ca = prepared.proxy.as_ref().map(|p| p.ca.clone());
+    let proxy = async {
+        match prepared.proxy {
+            None => Ok(()),
+            Some(p) => {
+                let tls = Arc::new(proxy::tls_config(p.ca)?);
+                proxy::run(p.listener, tls, app.clone(), prepared.log, proxy_stopped)
+                    .await
+                    .map_err(failed)
+            }
+        }
+    };
+    let make = axum::ServiceExt::<axum::extract::Request<Incoming>>::into_make_service(app.clone());
+    let main = async {
+        match prepared.tls {
+            None => {
+                let mut server = axum_server::from_tcp(prepared.listener)
+                    .map_err(failed)?
+                    .acceptor(NoDelayAcceptor::new())
+                    .handle(handle)
+                    .http1_only();
+                limit_header_time(&mut server);
+                server.serve(make).await.map_err(failed)
+            }
+            Some(identity) => {
+                let config = match ca {
+                    None => rustls_config(&identity)?,
+                    Some(ca) => proxy::sni_config(&identity, ca)?,
+                };
+                let config = RustlsConfig::from_config(Arc::new(config));
+                let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
+                let mut server = axum_server::from_tcp(prepared.listener)
+                    .map_err(failed)?
+                    .acceptor(acceptor)
+                    .handle(handle)
+                    .http1_only();
+                limit_header_time(&mut server);
+                server.serve(make).await.map_err(failed)
+            }
+        }
+    };
+    let (main, proxy, ()) = tokio::join!(main, proxy, stop);
+    main.and(proxy)
+}
+
+/// HTTP/1 only, with a deadline for each request head, and half-closed connections answered: a
+/// client may shut down its sending side once its request is out (`curl`, many scripts with
+/// `nc -N`) and still wait for the response; by default hyper treats that EOF as the end of
+/// the connection and drops the response.
+///
+/// HTTP/1 only HTTP/1 only because the automatic
+/// HTTP/1-or-2 detection waits for a new connection's first bytes with no deadline at all: a
+/// client that connected and sent nothing kept its connection (and socket) forever.
+fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .half_close(true);
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, wait forever rather than stop at once.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn rustls_config(identity: &TlsIdentity) -> Result<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let (chain, key) = identity.rustls_parts();
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| Error::failure(format!("cannot use the TLS certificate and key: {e}")))?;
+    // HTTP/1.1 only: every OAuth client speaks it, and its header-read timeout then applies.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The host part of a URL for a socket address: `localhost` for the unspecified address,
+/// brackets around IPv6.
+fn url_host(addr: SocketAddr) -> String {
+    match addr.ip() {
+        ip if ip.is_unspecified() => format!("localhost:{}", addr.port()),
+        IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
+        IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
+    }
+}
+
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "the address is already in use".into(),
+        std::io::ErrorKind::AddrNotAvailable => "no such local address".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}

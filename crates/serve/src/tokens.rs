@@ -1,0 +1,295 @@
+//! Access tokens: the v2 and v1 shapes of protocol reference §6.2, signed RS256 by the
+//! service's own key, and the token-endpoint responses that carry them.
+
+use serde_json::{json, Map, Value};
+
+use super::aadsts::Aadsts;
+use super::config::{App, Resource, Tenant, TokenVersion, User};
+use super::face::Names;
+use certgen::certificate::Certificate;
+use certgen::error::{Error, Result};
+use certgen::jose::{self, b64, Alg};
+use certgen::key::PrivateKey;
+
+/// Lifetime of every access token. Entra randomises 60–90 minutes (reference §2.3); a fixed
+/// hour keeps tests deterministic, and `expires_in` = 3599 is what Entra's own example shows.
+pub const TOKEN_LIFETIME_SECS: i64 = 3600;
+pub const EXPIRES_IN: i64 = TOKEN_LIFETIME_SECS - 1;
+
+/// The service's token-signing key (parsed once, see [`jose::SigningKey`]) and the certificate
+/// published for it in the JWKS.
+#[derive(Debug)]
+pub struct SigningKey {
+    key: jose::SigningKey,
+    pub certificate: Certificate,
+    /// `kid` (and v1 `x5t`): the certificate's x5t, as Entra's keys are named.
+    pub kid: String,
+}
+
+impl SigningKey {
+    pub fn new(certificate: Certificate, key: &PrivateKey) -> Result<Self> {
+        let pkcs1 = key
+            .rsa_pkcs1_der()
+            .ok_or_else(|| Error::failure("the token-signing key is not an RSA key"))?;
+        if !key.matches(&certificate.key) {
+            return Err(Error::failure(
+                "the token-signing key does not match its certificate",
+            ));
+        }
+        let key = jose::SigningKey::from_pkcs1_der(pkcs1)
+            .map_err(|e| Error::failure(format!("the token-signing key is unusable ({e})")))?;
+        Ok(SigningKey {
+            key,
+            kid: certificate.thumbprints.x5t(),
+            certificate,
+        })
+    }
+}
+
+/// How the client proved itself: `azpacr`/`appidacr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// A public client: no credential (`0`).
+    Public,
+    Secret,
+    Certificate,
+}
+
+impl ClientAuth {
+    fn acr(self) -> &'static str {
+        match self {
+            ClientAuth::Public => "0",
+            ClientAuth::Secret => "1",
+            ClientAuth::Certificate => "2",
+        }
+    }
+}
+
+/// Which endpoint was asked: the response shapes differ (v1 has string numbers and `resource`).
+pub use certgen::verify::TokenVersion as Endpoint;
+
+/// One granted token request.
+pub struct Grant<'a> {
+    pub tenant: &'a Tenant,
+    pub app: &'a App,
+    pub resource: &'a Resource,
+    /// The resource as the client named it (v1 `aud` echoes it: App ID URI or GUID).
+    pub requested_as: &'a str,
+    pub auth: ClientAuth,
+    /// The names of the face the client reached: issuers come from it.
+    pub names: &'a Names,
+    pub now: i64,
+    /// A signed-in user's token (user flows); `None` for an app-only one.
+    pub delegated: Option<Delegated<'a>>,
+}
+
+/// What a delegated token adds: who signed in and the scopes granted on the resource.
+#[derive(Clone, Copy)]
+pub struct Delegated<'a> {
+    pub user: &'a User,
+    /// `scp`: the resource's scope names, space-separated (`User.Read Mail.Read`).
+    pub scp: &'a str,
+}
+
+pub fn issuer_v2(base: &str, tid: &str) -> String {
+    format!("{base}/{tid}/v2.0")
+}
+
+pub fn issuer_v1(base: &str, tid: &str) -> String {
+    format!("{base}/{tid}/")
+}
+
+/// The signed access token for a grant.
+pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
+    let tid = &g.tenant.id;
+    let exp = g.now + TOKEN_LIFETIME_SECS;
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("JWT"));
+    header.insert("alg".into(), json!("RS256"));
+    let mut c = Map::new();
+    match g.resource.token_version {
+        TokenVersion::V2 => {
+            c.insert("aud".into(), json!(g.resource.app_id));
+            c.insert("iss".into(), json!(g.names.issuer_v2(tid)));
+        }
+        TokenVersion::V1 => {
+            // v1 headers carry x5t as well, with the same value as kid (reference §6.2).
+            header.insert("x5t".into(), json!(signer.kid));
+            let iss = g.names.issuer_v1(tid);
+            c.insert("aud".into(), json!(g.requested_as));
+            c.insert("iss".into(), json!(iss));
+            c.insert("idp".into(), json!(iss));
+        }
+    }
+    c.insert("iat".into(), json!(g.now));
+    c.insert("nbf".into(), json!(g.now));
+    c.insert("exp".into(), json!(exp));
+    match g.resource.token_version {
+        TokenVersion::V2 => {
+            c.insert("azp".into(), json!(g.app.client_id));
+            c.insert("azpacr".into(), json!(g.auth.acr()));
+        }
+        TokenVersion::V1 => {
+            c.insert("appid".into(), json!(g.app.client_id));
+            c.insert("appidacr".into(), json!(g.auth.acr()));
+        }
+    }
+    match g.delegated {
+        None => {
+            c.insert("idtyp".into(), json!("app"));
+            c.insert("oid".into(), json!(g.app.object_id));
+            if let Some(roles) = g.app.roles.get(&g.resource.app_id) {
+                if !roles.is_empty() {
+                    c.insert("roles".into(), json!(roles));
+                }
+            }
+            c.insert("sub".into(), json!(g.app.object_id));
+        }
+        Some(d) => user_claims(&mut c, g, d),
+    }
+    c.insert("tid".into(), json!(tid));
+    c.insert("uti".into(), json!(unique_token_id()));
+    c.insert(
+        "ver".into(),
+        json!(match g.resource.token_version {
+            TokenVersion::V2 => "2.0",
+            TokenVersion::V1 => "1.0",
+        }),
+    );
+    header.insert("kid".into(), json!(signer.kid));
+    signer
+        .key
+        .sign_compact(Alg::Rs256, &Value::Object(header), &Value::Object(c))
+        .map_err(|_| Aadsts::ServerError("signing failed".into()))
+}
+
+/// A signed-in user's claims in an access token (reference §6.2 and graph-and-flows §4):
+/// v2 names the user by `preferred_username`; v1 (Graph's tokens) by `upn` and `unique_name`.
+fn user_claims(c: &mut Map<String, Value>, g: &Grant, d: Delegated) {
+    let u = d.user;
+    if g.resource.token_version == TokenVersion::V1 {
+        c.insert("acr".into(), json!("1"));
+        c.insert("amr".into(), json!(["pwd"]));
+        if let Some(f) = &u.surname {
+            c.insert("family_name".into(), json!(f));
+        }
+        if let Some(gn) = &u.given_name {
+            c.insert("given_name".into(), json!(gn));
+        }
+    }
+    c.insert("idtyp".into(), json!("user"));
+    c.insert("name".into(), json!(display_name(u)));
+    c.insert("oid".into(), json!(u.id));
+    if g.resource.token_version == TokenVersion::V2 {
+        c.insert("preferred_username".into(), json!(u.user_principal_name));
+    }
+    c.insert("scp".into(), json!(d.scp));
+    c.insert("sub".into(), json!(pairwise_sub(u, g.app)));
+    if g.resource.token_version == TokenVersion::V1 {
+        c.insert("unique_name".into(), json!(u.user_principal_name));
+        c.insert("upn".into(), json!(u.user_principal_name));
+    }
+}
+
+/// A user's `name`: the display name, or the UPN when the config gives none.
+pub fn display_name(u: &User) -> &str {
+    u.display_name.as_deref().unwrap_or(&u.user_principal_name)
+}
+
+/// `sub` of a user token: pairwise, "unique to a particular user and application"
+/// (id-token-claims-reference), so the same user has another `sub` in another app. Stable
+/// across runs: a hash of both ids, in Entra's 43-character base64url form.
+fn pairwise_sub(u: &User, app: &App) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}|{}", u.id, app.client_id).as_bytes());
+    b64::encode(digest)
+}
+
+/// What an id_token says beyond the grant: the OpenID scopes asked and the `nonce`.
+pub struct IdTokenFacts<'a> {
+    /// `profile` was asked: `name`, `preferred_username`, `oid`.
+    pub profile: bool,
+    /// `email` was asked: `email` when the user has a mail address.
+    pub email: bool,
+    /// Echoed verbatim: MSAL compares it with the SHA-256 hex it sent.
+    pub nonce: Option<&'a str>,
+}
+
+/// A v2 id_token for the signed-in user of `g` (id-token-claims-reference): `aud` is the
+/// client, `iss` the v2 issuer whatever the resource's token version, no `x5t` in the header.
+pub fn id_token(
+    signer: &SigningKey,
+    g: &Grant,
+    user: &User,
+    facts: &IdTokenFacts,
+) -> Result<String, Aadsts> {
+    let tid = &g.tenant.id;
+    let header = json!({"typ": "JWT", "alg": "RS256", "kid": signer.kid});
+    let mut c = Map::new();
+    c.insert("aud".into(), json!(g.app.client_id));
+    c.insert("iss".into(), json!(g.names.issuer_v2(tid)));
+    c.insert("iat".into(), json!(g.now));
+    c.insert("nbf".into(), json!(g.now));
+    c.insert("exp".into(), json!(g.now + TOKEN_LIFETIME_SECS));
+    if facts.email {
+        if let Some(mail) = &user.mail {
+            c.insert("email".into(), json!(mail));
+        }
+    }
+    if facts.profile {
+        c.insert("name".into(), json!(display_name(user)));
+    }
+    if let Some(nonce) = facts.nonce {
+        c.insert("nonce".into(), json!(nonce));
+    }
+    if facts.profile {
+        c.insert("oid".into(), json!(user.id));
+        c.insert("preferred_username".into(), json!(user.user_principal_name));
+    }
+    c.insert("sub".into(), json!(pairwise_sub(user, g.app)));
+    c.insert("tid".into(), json!(tid));
+    c.insert("uti".into(), json!(unique_token_id()));
+    c.insert("ver".into(), json!("2.0"));
+    signer
+        .key
+        .sign_compact(Alg::Rs256, &header, &Value::Object(c))
+        .map_err(|_| Aadsts::ServerError("signing failed".into()))
+}
+
+/// `client_info`: base64url JSON `{"uid", "utid"}`, from which MSAL builds the account's
+/// `home_account_id` (`uid.utid`).
+pub fn client_info(user: &User, tenant: &Tenant) -> String {
+    b64::encode(json!({"uid": user.id, "utid": tenant.id}).to_string())
+}
+
+/// The token endpoint's success body.
+pub fn response(endpoint: Endpoint, token: String, g: &Grant) -> Value {
+    match endpoint {
+        Endpoint::V2 => json!({
+            "token_type": "Bearer",
+            "expires_in": EXPIRES_IN,
+            "ext_expires_in": EXPIRES_IN,
+            "access_token": token,
+        }),
+        // v1 answers with numbers as strings (reference §2.3).
+        Endpoint::V1 => json!({
+            "token_type": "Bearer",
+            "expires_in": EXPIRES_IN.to_string(),
+            "ext_expires_in": EXPIRES_IN.to_string(),
+            "expires_on": (g.now + TOKEN_LIFETIME_SECS).to_string(),
+            "not_before": g.now.to_string(),
+            "resource": g.requested_as,
+            "access_token": token,
+        }),
+    }
+}
+
+/// `uti`: 16 random bytes, base64url, as Entra's 22-character values.
+pub fn unique_token_id() -> String {
+    let mut b = [0u8; 16];
+    if aws_lc_rs::rand::fill(&mut b).is_err() {
+        // A uuid v4 is random too; uti need only be unique, not secret.
+        b = *uuid::Uuid::new_v4().as_bytes();
+    }
+    b64::encode(b)
+}

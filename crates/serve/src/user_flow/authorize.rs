@@ -1,0 +1,316 @@
+//! `/{tenant}/oauth2/v2.0/authorize` (graph-and-flows §4.1): the request checked in Entra's
+//! order, then either the sign-in page, or — with a session, `--auto-sign-in` or after the
+//! page — a code sent back to the app.
+//!
+//! What can be trusted decides where an error goes: until the client and its redirect URI
+//! are known good, an error is a page here (never a redirect to an unchecked URI); after,
+//! it goes back to the app as `error`/`error_description` in the response mode asked.
+
+use super::scopes;
+use super::{AuthRequest, Challenge, ResponseMode, UserFlows};
+use crate::aadsts::Aadsts;
+use crate::config::{is_loopback_url, App, Tenant, User};
+use crate::grant::TokenService;
+
+/// Where and how an answer goes back to the app.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub state: Option<String>,
+}
+
+/// What `/authorize` (or the sign-in form) comes to.
+#[derive(Debug)]
+pub enum Answer {
+    /// Shown here: nothing may be sent to the redirect URI.
+    ErrorPage(Aadsts),
+    /// Sent back to the app: the code (or error) fields, and a new session to remember.
+    Back {
+        target: Target,
+        fields: Vec<(&'static str, String)>,
+        session: Option<String>,
+    },
+    /// The sign-in page, for the pending sign-in `ctx`.
+    SignIn { ctx: String, request: AuthRequest },
+}
+
+/// The first value of a parameter (query or form).
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Checks an `/authorize` request and answers it.
+pub fn begin(
+    service: &TokenService,
+    tenant_segment: &str,
+    params: &[(String, String)],
+    session: Option<&str>,
+    now: i64,
+) -> Answer {
+    let (tenant, app, redirect_uri) = match trusted(service, tenant_segment, params) {
+        Ok(t) => t,
+        Err(e) => return Answer::ErrorPage(e),
+    };
+    let get = |name: &str| param(params, name).filter(|v| !v.is_empty());
+    let mode = match get("response_mode") {
+        Some("form_post") => ResponseMode::FormPost,
+        Some("fragment") => ResponseMode::Fragment,
+        _ => ResponseMode::Query,
+    };
+    let target = Target {
+        redirect_uri,
+        mode,
+        state: get("state").map(str::to_string),
+    };
+    let request = match request(service, tenant, app, &target, params) {
+        Ok(r) => r,
+        Err(e) => return back_with_error(target, &e),
+    };
+    let flows = &service.flows;
+    let prompt = get("prompt").unwrap_or_default();
+    let asks_page = matches!(prompt, "login" | "select_account" | "consent");
+    if let Some(upn) = &flows.options.auto_sign_in {
+        return match service.registry.user(upn) {
+            Some(user) => complete(flows, request, user, now),
+            None => Answer::ErrorPage(Aadsts::UserNotFound {
+                upn: upn.clone(),
+                tenant: tenant.id.clone(),
+            }),
+        };
+    }
+    let signed_in = session
+        .and_then(|s| flows.sessions.get(s, now))
+        .and_then(|s| service.registry.user(&s.user_id));
+    match (signed_in, prompt) {
+        (Some(user), _) if !asks_page => complete(flows, request, user, now),
+        (None, "none") => back_with_error(target, &Aadsts::LoginRequired),
+        _ => {
+            let ctx = flows.pending.insert(
+                super::Pending::Authorize(request.clone()),
+                now.saturating_add(super::PENDING_LIFETIME_SECS),
+                now,
+            );
+            Answer::SignIn { ctx, request }
+        }
+    }
+}
+
+/// The parts that must be right before anything is sent to the app: its tenant, the app,
+/// and a redirect URI registered for it (50011 otherwise).
+fn trusted<'a>(
+    service: &'a TokenService,
+    tenant_segment: &str,
+    params: &[(String, String)],
+) -> Result<(&'a Tenant, &'a App, String), Aadsts> {
+    let (tenant, app) = client(service, tenant_segment, params)?;
+    let sent = param(params, "redirect_uri").filter(|r| !r.is_empty());
+    let redirect_uri = match sent {
+        Some(uri) if app.redirect_uris.iter().any(|r| redirect_matches(r, uri)) => uri,
+        // With none sent, Entra uses the app's only registered URI.
+        None if app.redirect_uris.len() == 1 => app.redirect_uris[0].as_str(),
+        _ => {
+            return Err(Aadsts::RedirectUriMismatch {
+                redirect_uri: sent.unwrap_or_default().to_string(),
+                client_id: app.client_id.clone(),
+            })
+        }
+    };
+    Ok((tenant, app, redirect_uri.to_string()))
+}
+
+/// The tenant of a user-flow URL and the app its `client_id` names (900144, 700016 or the
+/// tenant's refusal otherwise): what `/authorize` and `/devicecode` check first.
+pub fn client<'a>(
+    service: &'a TokenService,
+    tenant_segment: &str,
+    params: &[(String, String)],
+) -> Result<(&'a Tenant, &'a App), Aadsts> {
+    let tenant = service.user_tenant(tenant_segment)?;
+    let client_id = param(params, "client_id")
+        .filter(|c| !c.is_empty())
+        .ok_or(Aadsts::MissingParameter("client_id"))?;
+    let app = service
+        .registry
+        .app(client_id)
+        .ok_or_else(|| Aadsts::ApplicationNotFound {
+            client_id: client_id.to_string(),
+            tenant: tenant_segment.to_string(),
+        })?;
+    Ok((tenant, app))
+}
+
+/// Whether `sent` is the registered URI: exactly, or — for a loopback http URI — on any port,
+/// as Entra matches them (desktop apps listen on a port of the moment).
+pub fn redirect_matches(registered: &str, sent: &str) -> bool {
+    if registered == sent {
+        return true;
+    }
+    let (Ok(r), Ok(s)) = (url::Url::parse(registered), url::Url::parse(sent)) else {
+        return false;
+    };
+    r.scheme() == "http"
+        && s.scheme() == "http"
+        && is_loopback_url(&r)
+        && r.host() == s.host()
+        && r.path() == s.path()
+        && r.query() == s.query()
+}
+
+/// The rest of the request, checked once the app can be told of errors.
+fn request(
+    service: &TokenService,
+    tenant: &Tenant,
+    app: &App,
+    target: &Target,
+    params: &[(String, String)],
+) -> Result<AuthRequest, Aadsts> {
+    let get = |name: &str| param(params, name).filter(|v| !v.is_empty());
+    match get("response_type") {
+        None => return Err(Aadsts::MissingParameter("response_type")),
+        Some("code") => {}
+        Some(other) => return Err(Aadsts::UnsupportedResponseType(other.to_string())),
+    }
+    let scope = get("scope").ok_or(Aadsts::MissingParameter("scope"))?;
+    let scope = scopes::parse(&service.registry, app, scope, &tenant.id)?;
+    let challenge = match get("code_challenge") {
+        None => None,
+        Some(value) => Some(challenge(value, get("code_challenge_method"))?),
+    };
+    Ok(AuthRequest {
+        tenant_id: tenant.id.clone(),
+        client_id: app.client_id.clone(),
+        redirect_uri: target.redirect_uri.clone(),
+        response_mode: target.mode,
+        state: target.state.clone(),
+        nonce: get("nonce").map(str::to_string),
+        scope,
+        challenge,
+        login_hint: get("login_hint").map(str::to_string),
+    })
+}
+
+/// PKCE (RFC 7636 §4.2): S256 challenges are 43 base64url characters; plain ones are
+/// verifiers, 43 to 128 unreserved characters. A missing method means plain.
+fn challenge(value: &str, method: Option<&str>) -> Result<Challenge, Aadsts> {
+    let s256 = match method {
+        None | Some("plain") => false,
+        Some("S256") => true,
+        Some(other) => return Err(Aadsts::PkceMethod(other.to_string())),
+    };
+    let unreserved = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let size_ok = if s256 {
+        value.len() == 43
+    } else {
+        (43..=128).contains(&value.len())
+    };
+    if !size_ok || !unreserved {
+        return Err(Aadsts::PkceChallengeSize);
+    }
+    Ok(Challenge {
+        value: value.to_string(),
+        s256,
+    })
+}
+
+/// A signed-in user for `request`: a code (and a session) sent back to the app.
+pub fn complete(flows: &UserFlows, request: AuthRequest, user: &User, now: i64) -> Answer {
+    let target = Target {
+        redirect_uri: request.redirect_uri.clone(),
+        mode: request.response_mode,
+        state: request.state.clone(),
+    };
+    let session = flows.sessions.insert(
+        super::Session {
+            user_id: user.id.clone(),
+        },
+        now.saturating_add(super::SESSION_LIFETIME_SECS),
+        now,
+    );
+    let code = flows.issue_code(request, &user.id, now);
+    let mut fields = vec![("code", code)];
+    if let Some(state) = &target.state {
+        fields.push(("state", state.clone()));
+    }
+    // Entra sends the session's id too; clients that track sessions compare it.
+    fields.push(("session_state", uuid::Uuid::new_v4().to_string()));
+    Answer::Back {
+        target,
+        fields,
+        session: Some(session),
+    }
+}
+
+/// An error sent back to the app, in Entra's fields.
+pub fn back_with_error(target: Target, e: &Aadsts) -> Answer {
+    let body = e.body(
+        &uuid::Uuid::new_v4().to_string(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let text = |k: &str| body[k].as_str().unwrap_or_default().to_string();
+    let mut fields = vec![
+        ("error", e.redirect_error().to_string()),
+        ("error_description", text("error_description")),
+        ("error_uri", text("error_uri")),
+    ];
+    if let Some(state) = &target.state {
+        fields.push(("state", state.clone()));
+    }
+    Answer::Back {
+        target,
+        fields,
+        session: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirects_match_on_any_port_only() {
+        assert!(redirect_matches(
+            "http://localhost",
+            "http://localhost:53412"
+        ));
+        assert!(redirect_matches(
+            "http://localhost:5000/getAToken",
+            "http://localhost:8080/getAToken"
+        ));
+        assert!(!redirect_matches(
+            "http://localhost/a",
+            "http://localhost:1/b"
+        ));
+        assert!(!redirect_matches(
+            "https://app.example/cb",
+            "https://app.example:8443/cb"
+        ));
+        assert!(!redirect_matches(
+            "https://app.example/cb",
+            "https://app.example/cb/"
+        ));
+        assert!(redirect_matches(
+            "https://app.example/cb",
+            "https://app.example/cb"
+        ));
+        assert!(!redirect_matches("http://localhost", "http://127.0.0.1"));
+    }
+
+    #[test]
+    fn pkce_challenges() {
+        let s256 = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(challenge(s256, Some("S256")).unwrap().s256);
+        assert_eq!(challenge(s256, Some("S512")).unwrap_err().code(), 50149);
+        assert_eq!(challenge("short", Some("S256")).unwrap_err().code(), 501491);
+        assert!(!challenge(&"a".repeat(43), None).unwrap().s256);
+        assert_eq!(
+            challenge(&"a".repeat(129), None).unwrap_err().code(),
+            501491
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! The user flows' HTTP surface: `/authorize`, the sign-in form, `/devicecode` and its page,
+//! and logout. Thin: each handler reads the request, asks [`authorize`], [`device`] or the
+//! store, and turns the answer into a page, a redirect or Entra's JSON.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::Markup;
+use time::OffsetDateTime;
+
+use super::authorize::{self, param, Answer, Target};
+use super::device;
+use super::pages;
+use super::{Pending, ResponseMode};
+use crate::aadsts::{json_body, no_store, Aadsts};
+use crate::access_log::LogNote;
+use crate::face::Face;
+use crate::grant::{form_fields, TokenService};
+use crate::handlers::{correlation_id, echo_request_id};
+
+/// The browser session's cookie.
+const SESSION_COOKIE: &str = "certgen_session";
+
+pub fn router<S>(service: Arc<TokenService>) -> Router<S> {
+    Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(authorize_request).post(authorize_request),
+        )
+        .route("/{tenant}/login", post(sign_in))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(device_code))
+        .route(
+            device::PAGE_PATH,
+            get(device_page).post(device_code_entered),
+        )
+        .route("/{tenant}/oauth2/v2.0/logout", get(logout))
+        .route("/{tenant}/oauth2/logout", get(logout))
+        .with_state(service)
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The query's parameters, then (for a POST) the form body's.
+fn params(uri: &Uri, method: &Method, body: &[u8]) -> Vec<(String, String)> {
+    let mut all = form_fields(uri.query().unwrap_or_default().as_bytes());
+    if method == Method::POST {
+        all.extend(form_fields(body));
+    }
+    all
+}
+
+async fn authorize_request(
+    State(s): State<Arc<TokenService>>,
+    Path(tenant): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = params(&uri, &method, &body);
+    let session = session_cookie(&headers);
+    let answer = authorize::begin(&s, &tenant, &params, session.as_deref(), now());
+    respond(&s, answer, &headers)
+}
+
+/// The sign-in form's answer: a user picked, or Cancel.
+async fn sign_in(
+    State(s): State<Arc<TokenService>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = form_fields(&body);
+    let now = now();
+    let ctx = param(&form, "ctx").unwrap_or_default();
+    let Some(pending) = s.flows.pending.get(ctx, now) else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::message(
+                "This sign-in has expired",
+                "The sign-in page was open too long, or was used already. Start the sign-in \
+                 again from the app.",
+            ),
+        );
+    };
+    if param(&form, "action") == Some("cancel") {
+        s.flows.pending.remove(ctx);
+        return match pending {
+            Pending::Authorize(r) => respond(
+                &s,
+                authorize::back_with_error(target(&r), &Aadsts::UserDeclined),
+                &headers,
+            ),
+            Pending::Device { device_code } => {
+                device::answer(&s, &device_code, None, now);
+                html(
+                    StatusCode::OK,
+                    pages::message(
+                        "Sign-in declined",
+                        "You declined to sign in to the application on your device. You may \
+                         now close this window.",
+                    ),
+                )
+            }
+        };
+    }
+    let upn = param(&form, "user").unwrap_or_default();
+    let Some(user) = s.registry.user(upn).filter(|_| !upn.is_empty()) else {
+        let e = Aadsts::UserNotFound {
+            upn: upn.to_string(),
+            tenant: tenant.clone(),
+        };
+        let text = format!("AADSTS{}: {}", e.code(), e.message());
+        return sign_in_page(
+            &s,
+            &tenant,
+            ctx,
+            &pending,
+            Some(&text),
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    s.flows.pending.remove(ctx);
+    match pending {
+        Pending::Authorize(r) => respond(&s, authorize::complete(&s.flows, r, user, now), &headers),
+        Pending::Device { device_code } => device_signed_in(&s, &device_code, &user.id, now),
+    }
+}
+
+fn device_signed_in(s: &TokenService, device_code: &str, user_id: &str, now: i64) -> Response {
+    let app_name = s
+        .flows
+        .devices
+        .get(device_code, now)
+        .and_then(|d| s.registry.app(&d.client_id).map(|a| a.display_name.clone()))
+        .unwrap_or_else(|| "the application".into());
+    if device::answer(s, device_code, Some(user_id), now) {
+        html(
+            StatusCode::OK,
+            pages::message(
+                "You have signed in",
+                &format!(
+                    "You have signed in to the {app_name} application on your device. You may \
+                     now close this window."
+                ),
+            ),
+        )
+    } else {
+        html(
+            StatusCode::BAD_REQUEST,
+            pages::message(
+                "This code has expired",
+                "The code expired or was used while you signed in. Start again on your device.",
+            ),
+        )
+    }
+}
+
+async fn device_code(
+    State(s): State<Arc<TokenService>>,
+    Path(tenant): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = form_fields(&body);
+    let base = Face::of(&uri, &headers).names(&s.base).base;
+    let corr = correlation_id(&headers);
+    let client_id = param(&form, "client_id").map(str::to_string);
+    let (mut resp, code) = match device::start(&s, &tenant, &form, &base, now()) {
+        Ok(body) => (json_body(&body).into_response(), None),
+        Err(e) => (e.response(&corr), Some(e.code())),
+    };
+    no_store(&mut resp);
+    echo_request_id(&mut resp, &headers, &corr);
+    resp.extensions_mut().insert(LogNote {
+        client_id,
+        aadsts: code,
+    });
+    resp
+}
+
+async fn device_page() -> Response {
+    html(StatusCode::OK, pages::device_entry(device::PAGE_PATH, None))
+}
+
+async fn device_code_entered(State(s): State<Arc<TokenService>>, body: Bytes) -> Response {
+    let form = form_fields(&body);
+    let now = now();
+    let typed = param(&form, "user_code").unwrap_or_default();
+    let (device_code, grant) = match device::find(&s, typed, now) {
+        Ok(found) => found,
+        Err(why) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                pages::device_entry(device::PAGE_PATH, Some(why)),
+            )
+        }
+    };
+    if let Some(upn) = &s.flows.options.auto_sign_in {
+        if let Some(user) = s.registry.user(upn) {
+            return device_signed_in(&s, &device_code, &user.id, now);
+        }
+    }
+    let pending = Pending::Device { device_code };
+    let ctx = s.flows.pending.insert(
+        pending.clone(),
+        now.saturating_add(super::PENDING_LIFETIME_SECS),
+        now,
+    );
+    sign_in_page(&s, &grant.tenant_id, &ctx, &pending, None, StatusCode::OK)
+}
+
+/// `/logout`: the browser's session ends; the user goes back to `post_logout_redirect_uri`
+/// when it is a redirect URI registered for the app (for any app when no `client_id` is
+/// given), else sees a signed-out page, as Entra does.
+async fn logout(
+    State(s): State<Arc<TokenService>>,
+    Path(tenant): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = s.user_tenant(&tenant) {
+        return error_page(&e, &headers);
+    }
+    if let Some(id) = session_cookie(&headers) {
+        s.flows.sessions.remove(&id);
+    }
+    let uri = param(&query, "post_logout_redirect_uri").filter(|u| !u.is_empty());
+    let client = param(&query, "client_id").and_then(|c| s.registry.app(c));
+    let registered = |u: &str| {
+        let apps: Vec<_> = match client {
+            Some(a) => vec![a],
+            None => s.registry.apps.iter().collect(),
+        };
+        apps.iter().any(|a| {
+            a.redirect_uris
+                .iter()
+                .any(|r| authorize::redirect_matches(r, u))
+        })
+    };
+    let mut resp = match uri {
+        Some(u) if registered(u) => redirect(u),
+        Some(u) => html(
+            StatusCode::OK,
+            pages::message(
+                "You signed out of your account",
+                &format!(
+                    "You were not sent back to {u}: it is not a redirect URI registered for \
+                     the app. It's a good idea to close all browser windows."
+                ),
+            ),
+        ),
+        None => html(
+            StatusCode::OK,
+            pages::message(
+                "You signed out of your account",
+                "It's a good idea to close all browser windows.",
+            ),
+        ),
+    };
+    let expired = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+    if let Ok(v) = HeaderValue::from_str(&expired) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn target(r: &super::AuthRequest) -> Target {
+    Target {
+        redirect_uri: r.redirect_uri.clone(),
+        mode: r.response_mode,
+        state: r.state.clone(),
+    }
+}
+
+/// An [`Answer`] as HTTP.
+fn respond(s: &TokenService, answer: Answer, headers: &HeaderMap) -> Response {
+    match answer {
+        Answer::ErrorPage(e) => error_page(&e, headers),
+        Answer::SignIn { ctx, request } => {
+            let pending = Pending::Authorize(request.clone());
+            sign_in_page(s, &request.tenant_id, &ctx, &pending, None, StatusCode::OK)
+        }
+        Answer::Back {
+            target,
+            fields,
+            session,
+        } => {
+            let mut resp = back(&target, &fields);
+            if let Some(id) = session {
+                let secure = if s.base.starts_with("https:") {
+                    "; Secure"
+                } else {
+                    ""
+                };
+                let cookie =
+                    format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax{secure}");
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            resp
+        }
+    }
+}
+
+/// Fields sent to the redirect URI in the response mode asked.
+fn back(target: &Target, fields: &[(&'static str, String)]) -> Response {
+    let encoded = || {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in fields {
+            ser.append_pair(k, v);
+        }
+        ser.finish()
+    };
+    match (target.mode, url::Url::parse(&target.redirect_uri)) {
+        (ResponseMode::FormPost, _) => html(
+            StatusCode::OK,
+            pages::form_post(&target.redirect_uri, fields),
+        ),
+        (ResponseMode::Query, Ok(mut u)) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in fields {
+                    q.append_pair(k, v);
+                }
+            }
+            redirect(u.as_str())
+        }
+        (ResponseMode::Fragment, Ok(mut u)) => {
+            u.set_fragment(Some(&encoded()));
+            redirect(u.as_str())
+        }
+        // Registered URIs are parsed when the config is loaded; this cannot happen.
+        (_, Err(_)) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::message("Sign-in error", "The redirect URI cannot be used."),
+        ),
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    let mut resp = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    no_store(&mut resp);
+    resp
+}
+
+fn sign_in_page(
+    s: &TokenService,
+    tenant: &str,
+    ctx: &str,
+    pending: &Pending,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (client_id, hint, device) = match pending {
+        Pending::Authorize(r) => (Some(r.client_id.clone()), r.login_hint.clone(), false),
+        Pending::Device { device_code } => (
+            s.flows.devices.get(device_code, now()).map(|d| d.client_id),
+            None,
+            true,
+        ),
+    };
+    let app_name = client_id
+        .and_then(|c| s.registry.app(&c).map(|a| a.display_name.clone()))
+        .unwrap_or_else(|| "the application".into());
+    let action = format!("/{tenant}/login");
+    html(
+        status,
+        pages::sign_in(&pages::SignIn {
+            app_name: &app_name,
+            action: &action,
+            ctx,
+            users: &s.registry.users,
+            checked: hint.as_deref(),
+            error,
+            device,
+        }),
+    )
+}
+
+fn error_page(e: &Aadsts, headers: &HeaderMap) -> Response {
+    let corr = correlation_id(headers);
+    let trace = uuid::Uuid::new_v4().to_string();
+    let mut resp = html(
+        StatusCode::BAD_REQUEST,
+        pages::error(e.code(), &e.message(), &trace, &corr),
+    );
+    resp.extensions_mut().insert(LogNote {
+        client_id: None,
+        aadsts: Some(e.code()),
+    });
+    resp
+}
+
+/// A page, never cached or framed, and leaking no URL through `Referer`.
+fn html(status: StatusCode, page: Markup) -> Response {
+    let mut resp = (status, page.into_string()).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+             frame-ancestors 'none'",
+        ),
+    );
+    no_store(&mut resp);
+    resp
+}
+
+/// The session id the browser sent, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
