@@ -16,6 +16,10 @@ use crate::credential::Credential;
 use crate::error::{Error, InputKind, Result};
 use crate::jose::SigningKey;
 
+/// The `client_assertion_type` that goes with a client assertion in a token request
+/// (RFC 7523 §2.2): the one definition, used by the token client and by the emulator.
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// Assertion lifetime when none is asked for: what MSAL sends (reference §1.5).
 pub const DEFAULT_LIFETIME_SECS: u64 = 600;
 /// Shortest lifetime: less would expire in transit on a slow link (AADSTS700024).

@@ -29,9 +29,6 @@ use crate::secret::{Secret, SecretSource};
 
 use super::response::{parse_http_date, TokenResponse};
 
-/// `client_assertion_type` for a JWT client assertion (RFC 7523).
-pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
 /// A token answer is a few kilobytes; anything past this is not a token endpoint talking.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -209,7 +206,7 @@ fn form<'a>(
     form.push(("grant_type", "client_credentials"));
     match credential {
         ClientAuth::Assertion(jwt) => {
-            form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+            form.push(("client_assertion_type", crate::assertion::ASSERTION_TYPE));
             form.push(("client_assertion", jwt.as_str()));
         }
         ClientAuth::Secret(secret) => form.push(("client_secret", secret.expose())),
