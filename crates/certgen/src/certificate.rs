@@ -7,6 +7,7 @@ use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use crate::error::{Error, Result};
+pub use crate::rsa::{rsa_bits, strip_leading_zeros};
 use crate::thumbprint::Thumbprints;
 
 /// The public key of a certificate, reduced to what certgen needs to decide and compare.
@@ -33,20 +34,6 @@ impl CertKey {
             CertKey::Other(_) => None,
         }
     }
-}
-
-/// Bit length of a big-endian unsigned integer.
-pub fn rsa_bits(n: &[u8]) -> usize {
-    let n = strip_leading_zeros(n);
-    match n.first() {
-        None => 0,
-        Some(first) => n.len() * 8 - first.leading_zeros() as usize,
-    }
-}
-
-pub fn strip_leading_zeros(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
-    &b[start..]
 }
 
 /// A parsed certificate.
@@ -179,13 +166,6 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bits_of_big_endian_integers() {
-        assert_eq!(rsa_bits(&[0x00, 0x80, 0, 0]), 24);
-        assert_eq!(rsa_bits(&[0x01]), 1);
-        assert_eq!(rsa_bits(&[]), 0);
-    }
 
     #[test]
     fn garbage_is_refused_without_panic() {

@@ -18,7 +18,7 @@ use aws_lc_rs::signature::{
 };
 use serde_json::{Map, Value};
 
-use crate::certificate::{rsa_bits, strip_leading_zeros};
+use crate::rsa::{rsa_bits, strip_leading_zeros};
 
 /// The smallest RSA modulus accepted for RS256/PS256: RFC 7518 §3.3 and §3.5 ask for 2048 bits,
 /// and Entra refuses smaller credentials (AADSTS50032).

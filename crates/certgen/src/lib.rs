@@ -118,6 +118,7 @@ pub mod paths;
 pub mod pkcs12;
 pub mod read;
 pub mod rotate;
+mod rsa;
 pub mod secret;
 pub mod thumbprint;
 pub mod verify;

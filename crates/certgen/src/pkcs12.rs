@@ -46,15 +46,7 @@ pub enum Pkcs12Error {
     TooManyIterations { iterations: u64, limit: u64 },
 }
 
-/// The most iterations certgen accepts for one key derivation (the MAC key, an encrypted safe's
-/// key, a shrouded key bag's key). Real tools write far fewer: OpenSSL 2048, Windows 2000,
-/// Java and p12-keystore 10,000, the most cautious PBKDF2 users about 600,000. It equals
-/// p12-keystore 0.4's own ceiling (which refuses larger counts with a bare "Invalid parameters"),
-/// so certgen refuses nothing the library would open. One derivation at this count (PBKDF2-HMAC-
-/// SHA256 or the PKCS#12 KDF with SHA-256) costs about 0.08 s of CPU: `certgen thumbprint` on a
-/// file made by `openssl pkcs12 -export -iter 1000000` (three derivations at this count) took
-/// 243 ms user, 478 ms wall (hyperfine mean of 10, release build, shared 2-core machine).
-pub const MAX_ITERATIONS: u64 = 1_000_000;
+pub use crate::key::MAX_ITERATIONS;
 
 /// The most iterations certgen accepts summed over every derivation it can see before deriving
 /// anything. The per-derivation cap alone does not bound the work: a crafted file can carry

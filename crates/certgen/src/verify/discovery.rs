@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::error::VerifyError;
+use crate::error::VerifyError;
 use crate::read;
 
 /// Metadata and key documents are small; anything bigger is not one (or is an attack).

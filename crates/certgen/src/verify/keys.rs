@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::jose::{self, b64, Alg, Policy, VerifyingKey};
 
 use super::discovery::HttpClient;
-use super::error::VerifyError;
+use crate::error::VerifyError;
 
 /// Refreshes triggered by an unknown `kid` happen at most this often. Entra rotates keys with
 /// weeks of overlap and publishes the next key before it signs with it, so a legitimate unknown

@@ -20,7 +20,7 @@
 #[cfg(feature = "bearer")]
 pub mod bearer;
 mod discovery;
-mod error;
+
 mod keys;
 mod token;
 
@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 pub use discovery::{check_url, HttpClient, Metadata, TokenVersion};
-pub use error::VerifyError;
+pub use crate::error::VerifyError;
 pub use keys::{Key, KeySet, RefreshPolicy, RemoteKeys, MAX_KEY_AGE, MIN_REFRESH_INTERVAL};
 
 use crate::jose::{self, numeric_date, DateRule};

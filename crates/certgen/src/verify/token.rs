@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::error::VerifyError;
+use crate::error::VerifyError;
 use crate::jose::{self, Jws, Part, Policy};
 
 /// Splits a token as an API must read it: RFC 7515 exactly ([`Policy::Strict`]).

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-pub use crate::verify::VerifyError;
+mod verify;
+pub use verify::VerifyError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
