@@ -18,7 +18,7 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 
 use super::assertion::{authority_host, env_value};
-use super::hints::{transport_as, CliError as Error, Result, EXIT_PROVIDER};
+use super::hints::{CliError as Error, Result, EXIT_PROVIDER};
 use super::output;
 use super::token::{self, OutputForm, TokenArgs};
 
@@ -131,7 +131,7 @@ pub fn run(mut args: CallArgs) -> Result<()> {
     if args.all {
         match runtime
             .block_on(client.get_all(&request, token_text))
-            .map_err(api_error)?
+            ?
         {
             AllPages::Merged { document, .. } => print_json(&document),
             AllPages::Failed(answer) => answered(&args, &request.url, &answer, token_text),
@@ -139,18 +139,8 @@ pub fn run(mut args: CallArgs) -> Result<()> {
     } else {
         let answer = runtime
             .block_on(client.send(&request, token_text))
-            .map_err(api_error)?;
+            ?;
         answered(&args, &request.url, &answer, token_text)
-    }
-}
-
-/// A failure to reach the API, named as such (the library's words are a token endpoint's).
-fn api_error(e: certgen::Error) -> Error {
-    match &e {
-        certgen::Error::Transport(t) => {
-            transport_as(t, format!("cannot reach the API {}: {}", t.url, t.cause))
-        }
-        _ => e.into(),
     }
 }
 

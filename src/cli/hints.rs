@@ -236,13 +236,10 @@ fn flagged(param: Param, message: &str) -> String {
 }
 
 /// A transport failure (exit 4): the cause is the library's; what to check is ours.
+/// A transport failure (its message names the service that was asked), with the hints of its
+/// kind.
 fn transport(t: &certgen::TransportError) -> CliError {
-    transport_as(t, t.to_string())
-}
-
-/// A transport failure told as `message` (`certgen call` names the API, not a token endpoint),
-/// with the hints of its kind.
-pub fn transport_as(t: &certgen::TransportError, message: String) -> CliError {
+    let message = t.to_string();
     let trust = "if this is certgen serve, pass --ca-file with the ca_file of its ready line; behind a TLS-inspecting proxy, pass the proxy's root certificate with --ca-file";
     let hint = match t.kind {
         TransportKind::Timeout => Some("the server or the network is slow or dropping packets: check the URL, or allow more time with --timeout SECS"),

@@ -110,6 +110,7 @@ pub mod error;
 pub mod files;
 pub mod generate;
 pub mod graph;
+mod http;
 pub mod identity;
 pub mod input;
 pub mod jose;

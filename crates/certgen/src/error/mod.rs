@@ -298,12 +298,37 @@ pub enum TlsProblem {
     Other,
 }
 
+/// Which service a request was for, named in a [`TransportError`]'s message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Service {
+    /// An OAuth 2.0 token endpoint.
+    #[default]
+    TokenEndpoint,
+    /// An API called with a token (Microsoft Graph or another).
+    Api,
+    /// An OpenID Connect metadata document or a key set (JWKS), fetched to validate a token.
+    Metadata,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::TokenEndpoint => "the token endpoint",
+            Service::Api => "the API",
+            Service::Metadata => "the metadata endpoint",
+        })
+    }
+}
+
 /// A service that could not be reached.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot reach the token endpoint {url}: {cause}")]
+#[error("cannot reach {service} {url}: {cause}")]
 #[non_exhaustive]
 pub struct TransportError {
     pub kind: TransportKind,
+    /// The service that was asked.
+    pub service: Service,
     /// The URL that was asked.
     pub url: String,
     /// The cause in words (`connection refused by 127.0.0.1:9`).
@@ -323,6 +348,7 @@ impl TransportError {
     ) -> Self {
         TransportError {
             kind,
+            service: Service::TokenEndpoint,
             url: url.into(),
             cause: cause.into(),
             timeout: None,

@@ -2,7 +2,7 @@
 //! user: one request, retried on 429 and 503 as `Retry-After` says (capped), or every page of a
 //! collection followed through `@odata.nextLink` and merged into one document.
 //!
-//! The transport is the token client's (TLS roots plus `--ca-file`, proxies from the
+//! The transport is the library's one (the token client's too) (TLS roots plus `--ca-file`, proxies from the
 //! environment, no redirects, `http://` only to loopback), so the token goes exactly where the
 //! credential would. Bodies are read up to [`MAX_RESPONSE_BYTES`]; paging stops at
 //! [`MAX_PAGES`] and refuses a `nextLink` to another origin, which would receive the token.
@@ -16,10 +16,9 @@ use time::OffsetDateTime;
 
 use super::odata::{next_link, ODataError, Pages};
 use crate::authority;
-use crate::error::{Error, Result};
-use crate::identity::client::{header_str, http_client, read_capped, retry_wait, transport_error};
-use crate::identity::response::parse_http_date;
-use crate::identity::ClientOptions;
+use crate::error::{Error, Result, Service};
+use crate::http::{self, header_str, parse_http_date, read_capped, retry_wait, transport_error};
+use crate::http::ClientOptions;
 
 /// Largest answer kept: far above a Graph page (999 users), bounded all the same.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
@@ -88,7 +87,7 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(options: ClientOptions) -> Result<ApiClient> {
         Ok(ApiClient {
-            http: http_client(&options)?,
+            http: http::client(&options)?,
             options,
         })
     }
@@ -117,7 +116,7 @@ impl ApiClient {
                 }
                 builder = builder.body(body.clone());
             }
-            let unreachable = |e: reqwest::Error| transport_error(e, &request.url, &self.options);
+            let unreachable = |e: reqwest::Error| transport_error(e, &request.url, &self.options, Service::Api);
             let mut response = builder.send().await.map_err(unreachable)?;
             let status = response.status();
             let version = response.version();

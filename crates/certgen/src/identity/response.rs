@@ -5,7 +5,6 @@
 //! answer: whatever could be read is kept, so the explanation can still name the status.
 
 use serde_json::Value;
-use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
 use crate::error::{Error, ProviderError, Result};
@@ -130,11 +129,6 @@ fn excerpt(body: &[u8]) -> Option<String> {
     })
 }
 
-/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7), as in `Date` and
-/// `Retry-After`.
-pub fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(value.trim(), &Rfc2822).ok()
-}
 
 #[cfg(test)]
 mod tests {
@@ -229,6 +223,7 @@ mod tests {
 
     #[test]
     fn http_dates_and_the_clock_offset() {
+        use crate::http::parse_http_date;
         let server = parse_http_date("Sat, 21 Nov 2026 11:58:20 GMT").unwrap();
         assert_eq!(server, datetime!(2026-11-21 11:58:20 UTC));
         let a = ProviderError::parse(401, b"{}", Some(server), NOW);

@@ -12,7 +12,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 use crate::error::VerifyError;
-use crate::read;
+use crate::http::{self, ClientOptions};
 
 /// Metadata and key documents are small; anything bigger is not one (or is an attack).
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
@@ -96,27 +96,21 @@ impl HttpClient {
     /// `ca_file`: PEM certificates trusted in addition to the system roots (for `certgen serve`
     /// or a corporate CA).
     pub fn new(ca_file: Option<&Path>) -> Result<HttpClient, VerifyError> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("certgen/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = ca_file {
-            let file_error = |reason: String| VerifyError::File {
-                path: path.display().to_string(),
-                reason,
-            };
-            let pem = read::file(path, read::CA_BUNDLE)
-                .map_err(|e| file_error(format!("cannot read the CA file: {e}")))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .ok()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| file_error("the CA file holds no PEM certificate".into()))?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| VerifyError::Config(format!("cannot set up HTTPS ({e})")))?;
+        let options = ClientOptions {
+            timeout: REQUEST_TIMEOUT,
+            connect_timeout: Some(Duration::from_secs(5)),
+            ca_file: ca_file.map(Path::to_path_buf),
+            ..ClientOptions::default()
+        };
+        let client = http::client(&options).map_err(|e| match (ca_file, e) {
+            (Some(path), e @ (crate::Error::Input(_) | crate::Error::Io { .. })) => {
+                VerifyError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }
+            }
+            (_, e) => VerifyError::Config(format!("cannot set up HTTPS ({e})")),
+        })?;
         Ok(HttpClient { client })
     }
 
@@ -134,7 +128,7 @@ impl HttpClient {
                 .as_ref()
                 .and_then(Url::port_or_known_default)
                 .unwrap_or(443);
-            let (_, cause) = crate::identity::client::cause_of(&e, host, port, REQUEST_TIMEOUT);
+            let (_, cause) = http::cause_of(&e, host, port, REQUEST_TIMEOUT);
             VerifyError::Unreachable {
                 url: url.to_string(),
                 reason: cause,
