@@ -8,10 +8,11 @@ use std::path::Path;
 use certgen::authority;
 use certgen::graph::cloud::{graph_host, scope_for_url, GRAPH_RESOURCE};
 use certgen::graph::permissions::least_privileged_read;
-use certgen::graph::{AllPages, ApiClient, ApiRequest, ApiResponse, ODataError};
+use certgen::graph::{AllPages, ApiClient, ApiRequest, ApiResponse};
 use certgen::identity::ClientOptions;
 use certgen::jose::{self, Policy};
 use certgen::read;
+use certgen::GraphError;
 use clap::{Args, ValueEnum};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
@@ -129,17 +130,12 @@ pub fn run(mut args: CallArgs) -> Result<()> {
     let (client, runtime) = api_client(&args.token)?;
     let token_text = token.token.expose();
     if args.all {
-        match runtime
-            .block_on(client.get_all(&request, token_text))
-            ?
-        {
+        match runtime.block_on(client.get_all(&request, token_text))? {
             AllPages::Merged { document, .. } => print_json(&document),
             AllPages::Failed(answer) => answered(&args, &request.url, &answer, token_text),
         }
     } else {
-        let answer = runtime
-            .block_on(client.send(&request, token_text))
-            ?;
+        let answer = runtime.block_on(client.send(&request, token_text))?;
         answered(&args, &request.url, &answer, token_text)
     }
 }
@@ -163,7 +159,7 @@ fn answered(args: &CallArgs, url: &Url, answer: &ApiResponse, token: &str) -> Re
     if answer.is_success() {
         Ok(())
     } else {
-        Err(explain(url, answer, token))
+        Err(explain(&answer.to_error(url), token))
     }
 }
 
@@ -185,22 +181,19 @@ fn print_json(doc: &Value) -> Result<()> {
     }
 }
 
-/// One `error:` line from the answer (Graph's code and message when it sent an OData error),
-/// with hints for the common codes.
-pub(super) fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
-    let status = answer.status;
-    let Some(odata) = answer.odata_error() else {
-        let text = String::from_utf8_lossy(&answer.body);
-        let first = text.lines().next().unwrap_or("").trim();
-        let shown: String = first.chars().take(200).collect();
-        let mut e = Error::new(EXIT_PROVIDER, format!("{url} answered {status}"));
-        if !shown.is_empty() {
+/// One `error:` line from Graph's error answer (its code and message when it sent an OData
+/// error), with hints for the common codes; `token` is the one the call carried.
+pub(super) fn explain(g: &GraphError, token: &str) -> Error {
+    let (Some(code), Some(message)) = (&g.code, &g.message) else {
+        let mut e = Error::new(EXIT_PROVIDER, g.to_string());
+        if let Some(shown) = &g.body_excerpt {
             e = e.with_hint(format!("the answer began: {shown}"));
         }
         return e;
     };
-    let ODataError { code, message, .. } = &odata;
-    let mut e = Error::new(EXIT_PROVIDER, format!("{status}: {code}: {message}"));
+    let url = Url::parse(&g.url).ok();
+    let path = url.as_ref().map(Url::path).unwrap_or_default();
+    let mut e = Error::new(EXIT_PROVIDER, g.to_string());
     // Read, not verified: only to name the token's audience and roles in the hints.
     let claims = jose::parse(token, Policy::Lenient)
         .ok()
@@ -214,7 +207,7 @@ pub(super) fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
     };
     match code.as_str() {
         "Authorization_RequestDenied" => {
-            let role = least_privileged_read(url.path());
+            let role = least_privileged_read(path);
             let role_text = role.unwrap_or("the application permission this call needs");
             let app = claim("appid")
                 .or_else(|| claim("azp"))
@@ -241,7 +234,7 @@ pub(super) fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
                 .with_hint(
                     "roles are copied into the token when it is issued: after the grant, run again with --force-refresh",
                 );
-            if !is_cloud_graph(url) {
+            if !url.as_ref().is_some_and(is_cloud_graph) {
                 e = e.with_hint(format!(
                     "certgen serve: add \"{GRAPH_RESOURCE}\" = [\"{role_text}\"] under [app.roles] of the app in its --config and restart it"
                 ));
@@ -274,11 +267,7 @@ pub(super) fn explain(url: &Url, answer: &ApiResponse, token: &str) -> Error {
         }
         _ => {}
     }
-    if let Some(id) = odata
-        .inner_error
-        .as_ref()
-        .and_then(|i| i.request_id.as_deref())
-    {
+    if let Some(id) = &g.request_id {
         e = e.with_hint(format!("request-id {id} (what Microsoft support asks for)"));
     }
     e

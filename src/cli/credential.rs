@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use certgen::certificate::rfc3339;
 use certgen::credential::{Credential, ENV_CERTIFICATE_PASSWORD, ENV_CERTIFICATE_PATH};
-use certgen::graph::app_keys::{check_addable, Application, KeyState, RegisteredKey};
+use certgen::graph::app_keys::{check_addable, KeyState, RegisteredKey};
 use certgen::input;
+use certgen::rotate::remove_confirmed;
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
@@ -15,6 +16,7 @@ use super::assertion::env_value;
 use super::credential_args::passwords;
 use super::graph_session::{GraphArgs, Session};
 use super::output;
+use certgen::graph::AppKeys;
 
 /// The certificates registered on the app itself: list, add, remove (Graph addKey/removeKey).
 ///
@@ -195,34 +197,11 @@ fn remove(args: RemoveArgs) -> Result<()> {
         }
         eprintln!("warning: removing keyId {} although {risk}", key.key_id);
     }
-    remove_confirmed(&session, &app, &key, &signer)?;
+    remove_confirmed(&session, &app, &key.key_id, &signer)?;
     eprintln!(
         "removed keyId {} ({})",
         key.key_id,
         key.thumbprint.as_deref().unwrap_or("no thumbprint")
     );
     Ok(())
-}
-
-/// removeKey, trusting a re-read over the answer: a live tenant can answer "No credentials
-/// found to be removed." and remove the key all the same (graph-and-flows §1.5).
-pub(super) fn remove_confirmed(
-    session: &Session,
-    app: &Application,
-    key: &RegisteredKey,
-    signer: &Credential,
-) -> Result<()> {
-    match session.remove_key(app, &key.key_id, signer) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let gone = session
-                .application()
-                .is_ok_and(|now| !now.keys.iter().any(|k| k.key_id == key.key_id));
-            if gone {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
-    }
 }

@@ -1,17 +1,16 @@
 //! What `certgen credential` and `certgen rotate` share: the app's own Graph session — a Graph
 //! token got as `certgen token` gets it, its application object, and `addKey`/`removeKey`
-//! with a proof signed by a local certificate; error answers explained as `certgen call` does.
+//! with a proof signed by a local certificate (the library's `AppSession`); error answers
+//! explained as `certgen call` does.
 
 use super::hints::{CliError as Error, Result};
+use certgen::certificate::Certificate;
 use certgen::credential::Credential;
-use certgen::graph::app_keys::{self, Application};
+use certgen::graph::app_keys::Application;
 use certgen::graph::cloud::scope_for_url;
-use certgen::graph::proof::{self, MAX_LIFETIME_SECS};
-use certgen::graph::{ApiClient, ApiRequest};
+use certgen::graph::{AppKeys, AppSession};
+use certgen::secret::Secret;
 use clap::Args;
-use reqwest::header::HeaderMap;
-use reqwest::{Method, Url};
-use serde_json::Value;
 
 use super::assertion::env_value;
 use super::call::{authority_origin, explain, request_url};
@@ -27,14 +26,11 @@ pub struct GraphArgs {
     pub token: TokenArgs,
 }
 
-/// An open session: a runtime, a client, and the app's Graph token.
+/// An open session: a runtime and the library's [`AppSession`] with the app's Graph token.
 pub struct Session {
     runtime: tokio::runtime::Runtime,
-    client: ApiClient,
-    authority: String,
-    graph_host: Option<String>,
+    inner: AppSession,
     token: String,
-    pub app_id: String,
 }
 
 impl Session {
@@ -52,86 +48,50 @@ impl Session {
         }
         let token = token::get(&token_args)?.token.expose().to_string();
         let (client, runtime) = super::call::api_client(&args.token)?;
+        let graph = request_url("/", &authority, graph_host.as_deref())?;
+        let inner = AppSession::new(client, graph, Secret::new(token.clone()), app_id);
         Ok(Session {
             runtime,
-            client,
-            authority,
-            graph_host,
+            inner,
             token,
-            app_id,
         })
     }
 
-    fn url(&self, path: &str) -> Result<Url> {
-        request_url(path, &self.authority, self.graph_host.as_deref())
-    }
-
-    fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Option<Value>> {
-        let url = self.url(path)?;
-        let request = ApiRequest {
-            method,
-            url: url.clone(),
-            headers: HeaderMap::new(),
-            body: body.map(|b| b.to_string().into_bytes()),
-        };
-        let answer = self
-            .runtime
-            .block_on(self.client.send(&request, &self.token))?;
-        if !answer.is_success() {
-            return Err(explain(&url, &answer, &self.token));
+    /// A library error as the command's error: Graph's answers explained with the token the
+    /// session sent (its app, audience and roles).
+    fn explain(&self, e: certgen::Error) -> Error {
+        match e {
+            certgen::Error::Graph(g) => explain(&g, &self.token),
+            other => other.into(),
         }
-        if answer.body.is_empty() {
-            return Ok(None);
-        }
-        serde_json::from_slice(&answer.body).map(Some).map_err(|e| {
-            Error::failure(format!("{url} answered with a body that is not JSON ({e})"))
-        })
+    }
+}
+
+/// The library's calls, their errors explained for the command line.
+impl AppKeys for Session {
+    type Error = Error;
+
+    fn application(&self) -> Result<Application> {
+        self.runtime
+            .block_on(self.inner.application())
+            .map_err(|e| self.explain(e))
     }
 
-    /// The app's own application object.
-    pub fn application(&self) -> Result<Application> {
-        let doc = self
-            .send(
-                Method::GET,
-                &app_keys::own_application_path(&self.app_id),
-                None,
-            )?
-            .unwrap_or(Value::Null);
-        Ok(Application::from_json(&doc)?)
-    }
-
-    /// `addKey` of `new`, the proof signed by `signer`; the new key's `keyId`.
-    pub fn add_key(
+    fn add_key(
         &self,
         app: &Application,
-        new: &certgen::certificate::Certificate,
+        new: &Certificate,
         display_name: Option<&str>,
         signer: &Credential,
     ) -> Result<String> {
-        let p = proof::sign(signer, &app.id, MAX_LIFETIME_SECS)?;
-        let body = app_keys::add_body(new, display_name, &p.jwt);
-        let answer = self.send(
-            Method::POST,
-            &app_keys::action_path(&app.id, "addKey"),
-            Some(&body),
-        )?;
-        Ok(answer
-            .as_ref()
-            .and_then(|a| a.get("keyId"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string())
+        self.runtime
+            .block_on(self.inner.add_key(app, new, display_name, signer))
+            .map_err(|e| self.explain(e))
     }
 
-    /// `removeKey` of `key_id`, the proof signed by `signer`.
-    pub fn remove_key(&self, app: &Application, key_id: &str, signer: &Credential) -> Result<()> {
-        let p = proof::sign(signer, &app.id, MAX_LIFETIME_SECS)?;
-        let body = app_keys::remove_body(key_id, &p.jwt);
-        self.send(
-            Method::POST,
-            &app_keys::action_path(&app.id, "removeKey"),
-            Some(&body),
-        )?;
-        Ok(())
+    fn remove_key(&self, app: &Application, key_id: &str, signer: &Credential) -> Result<()> {
+        self.runtime
+            .block_on(self.inner.remove_key(app, key_id, signer))
+            .map_err(|e| self.explain(e))
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use certgen::certificate::{rfc3339, Certificate};
 use certgen::error::{InputKind, Param, ProviderError, TlsProblem, TransportKind, VerifyError};
 use certgen::identity::scope;
-use certgen::Error;
+use certgen::{Error, RotateError};
 
 /// What the CLI reports: the message, its hints and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,7 @@ impl CliError {
         self
     }
 
+    #[cfg(test)]
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -83,6 +84,13 @@ impl CliError {
     }
 }
 
+/// The message alone (a rotation quotes a token request's refusal as its last answer).
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         match e {
@@ -90,9 +98,33 @@ impl From<Error> for CliError {
             Error::Transport(t) => transport(&t),
             Error::Input(i) => input(&i.kind, &i.message),
             Error::Verify(v) => verify(&v),
+            Error::Graph(g) => {
+                let mut e = CliError::new(EXIT_PROVIDER, g.to_string());
+                if let Some(id) = &g.request_id {
+                    e = e.with_hint(format!("request-id {id} (what Microsoft support asks for)"));
+                }
+                e
+            }
+            Error::Rotate(r) => rotation(r),
             other => CliError::failure(other.to_string()),
         }
     }
+}
+
+/// A stopped rotation, with what to do about it.
+fn rotation(r: RotateError) -> CliError {
+    let hint = match &r {
+        RotateError::Locked { .. } => {
+            "let it finish; a cron interval longer than --wait keeps runs apart".to_string()
+        }
+        RotateError::Expired { .. } => "if no other certificate of the app is valid, an administrator must upload a new one: Azure portal → App registrations → the app → Certificates & secrets → Upload certificate (certgen new makes one)".to_string(),
+        RotateError::NoToken { current_names, .. } => format!(
+            "nothing was swapped: {current_names} still hold the working certificate; run again \
+             (it resumes), or give a longer --wait"
+        ),
+        _ => return CliError::failure(r.to_string()),
+    };
+    CliError::failure(r.to_string()).with_hint(hint)
 }
 
 /// A token that cannot be read is bad input (exit 1).

@@ -1,19 +1,19 @@
 //! `certgen rotate`: renews the app's certificate through Graph (addKey, wait, swap, removeKey),
-//! for cron. Where a rotation stands is read from the files ([`certgen::rotate`]) and from the
-//! keys registered on the app, so every run completes what a killed one left.
+//! for cron. The workflow is the library's ([`certgen::rotate::run`]); this command reads the
+//! flags, loads the credential files, gets the tokens, and prints each step as it happens.
 
 use super::hints::{CliError as Error, Result};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use certgen::certificate::rfc3339;
 use certgen::credential::Credential;
-use certgen::generate::{self, KeySize, NewCertificate, Profile, Subject};
-use certgen::rotate::{self, Files, Layout, Slot, Stage};
+use certgen::generate::{self, KeySize};
+use certgen::graph::AppKeys;
+use certgen::rotate::{self, Action, Event, Files, KeyRef, Layout, Outcome, Policy, Slot};
+use certgen::secret::Secret;
 use clap::Args;
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
-use super::credential::remove_confirmed;
 use super::credential_args::CredentialArgs;
 use super::graph_session::{GraphArgs, Session};
 use super::output;
@@ -135,61 +135,89 @@ fn settle_password(c: &mut CredentialArgs, protection: rotate::Protection) -> Re
     Ok(())
 }
 
-struct Outcome {
-    action: &'static str,
-    /// A --dry-run that found work to do (the plan is on stderr).
-    planned: bool,
-    renew_from: OffsetDateTime,
-    /// The validity end of the certificate in use, for the line that says nothing is due.
-    valid_until: Option<OffsetDateTime>,
-    old: Value,
-    new: Value,
-    old_removed: bool,
+/// What the library's workflow asks of the command: the credential files with the password
+/// read once, the Graph session (opened on first use) and token requests as `certgen token`.
+struct CliHost<'a> {
+    args: &'a RotateArgs,
+    layout: &'a Layout,
+}
+
+impl rotate::Host for CliHost<'_> {
+    type Error = Error;
+
+    fn load(&self, slot: Slot) -> Result<Credential> {
+        credential_args(&self.args.graph.token.credential, self.layout, slot).load()
+    }
+
+    fn graph(&self) -> Result<Box<dyn AppKeys<Error = Error> + '_>> {
+        Ok(Box::new(Session::open(&self.args.graph)?))
+    }
+
+    fn token(&self, slot: Slot) -> Result<()> {
+        let mut probe = self.args.graph.token.clone();
+        probe.credential = credential_args(&self.args.graph.token.credential, self.layout, slot);
+        probe.no_cache = true;
+        token::get(&probe).map(|_| ())
+    }
+
+    fn password(&self) -> Option<&Secret> {
+        self.args.graph.token.credential.password.as_ref()
+    }
 }
 
 pub fn run(mut args: RotateArgs) -> Result<()> {
-    KeySize::from_bits(args.key_size)?;
+    let key_size = KeySize::from_bits(args.key_size)?;
     let layout = layout_of(&args.graph.token.credential)?;
-    let Some(_lock) = rotate::lock(&layout)? else {
-        return Err(Error::failure(format!(
-            "another certgen rotate is running on {} (it holds {}); nothing changed",
-            layout.credential_names(Slot::Current),
-            layout.lock_file().display()
-        ))
-        .with_hint("let it finish; a cron interval longer than --wait keeps runs apart"));
-    };
     let protection = rotate::protection(&layout)?;
     let c = &mut args.graph.token.credential;
     settle_password(c, protection)?;
     // The token requests sign with exactly the files being renewed.
     *c = credential_args(c, &layout, Slot::Current);
-    let outcome = rotate_files(&args, &layout, protection)?;
+    let mut policy = Policy::default();
+    policy.renew_within_days = args.renew_within;
+    policy.days = args.days;
+    policy.key_size = key_size;
+    policy.keep_old = args.keep_old;
+    policy.wait = Duration::from_secs(args.wait);
+    policy.dry_run = args.dry_run;
+    let host = CliHost {
+        args: &args,
+        layout: &layout,
+    };
+    let outcome = rotate::run(&layout, protection, &policy, &host, &mut |e| {
+        tell(&args, &layout, e)
+    })?;
+    print_outcome(&args, &outcome)
+}
+
+fn print_outcome(args: &RotateArgs, outcome: &Outcome) -> Result<()> {
+    let thumbprint = |k: &Option<KeyRef>| k.as_ref().map(|k| k.thumbprint.clone());
     if args.json {
         return output::print_json(&json!({
-            "action": outcome.action,
+            "action": outcome.action.as_str(),
             "renew_from": rfc3339(outcome.renew_from),
-            "old": outcome.old,
-            "new": outcome.new,
+            "old": key_json(&outcome.old),
+            "new": key_json(&outcome.new),
             "old_removed": outcome.old_removed,
         }));
     }
+    let old = thumbprint(&outcome.old);
     let line = match outcome.action {
-        "none" if outcome.planned => format!(
+        Action::None if outcome.planned => format!(
             "dry run: {} is due; nothing changed\n",
-            outcome.old["thumbprint"]
-                .as_str()
-                .unwrap_or("the certificate"),
+            old.as_deref().unwrap_or("the certificate"),
         ),
-        "none" => format!(
+        Action::None => format!(
             "nothing to do: {} is valid until {}; renewal from {}\n",
-            outcome.old["thumbprint"].as_str().unwrap_or_default(),
+            old.unwrap_or_default(),
             outcome.valid_until.map(rfc3339).unwrap_or_default(),
             rfc3339(outcome.renew_from)
         ),
         action => format!(
-            "{action}: {} -> {}; old certificate {}; next renewal from {}\n",
-            outcome.old["thumbprint"].as_str().unwrap_or("?"),
-            outcome.new["thumbprint"].as_str().unwrap_or("?"),
+            "{}: {} -> {}; old certificate {}; next renewal from {}\n",
+            action.as_str(),
+            old.as_deref().unwrap_or("?"),
+            thumbprint(&outcome.new).as_deref().unwrap_or("?"),
             if outcome.old_removed {
                 "removed"
             } else {
@@ -202,292 +230,126 @@ pub fn run(mut args: RotateArgs) -> Result<()> {
 }
 
 /// `old`/`new` of --json, exactly the contract's two fields (the expiry is in the human line).
-fn key_json(c: &Credential, key_id: Option<&str>) -> Value {
-    json!({
-        "thumbprint": c.leaf().thumbprints.thumbprint(),
-        "keyId": key_id,
-    })
+fn key_json(k: &Option<KeyRef>) -> Value {
+    match k {
+        Some(k) => json!({ "thumbprint": k.thumbprint, "keyId": k.key_id }),
+        None => Value::Null,
+    }
 }
 
-fn rotate_files(
-    args: &RotateArgs,
-    layout: &Layout,
-    protection: rotate::Protection,
-) -> Result<Outcome> {
-    let c = &args.graph.token.credential;
-    let load = |slot: Slot| credential_args(c, layout, slot).load();
-    let mut stage = rotate::stage(layout);
-    let resumed = stage != Stage::Idle;
-    if stage == Stage::HalfSwapped {
-        if args.dry_run {
-            say("4/5", "would finish the swap a killed run left half done");
-        } else {
-            rotate::finish_swap(layout)?;
-            say("4/5", "finished the swap a killed run left half done");
-            stage = rotate::stage(layout);
+/// Prints a step as it happens (and, in debug builds, stops at a test's kill point).
+fn tell(args: &RotateArgs, layout: &Layout, event: Event) {
+    match event {
+        Event::HalfSwapFinished { done: false } => {
+            say("4/5", "would finish the swap a killed run left half done")
         }
-    }
-    let now = OffsetDateTime::now_utc();
-    if stage == Stage::Idle {
-        let current = load(Slot::Current)?;
-        let renew_from = rotate::renew_from(current.leaf(), args.renew_within);
-        if now < renew_from {
-            return Ok(Outcome {
-                action: "none",
-                planned: false,
-                renew_from,
-                valid_until: Some(current.leaf().not_after),
-                old: key_json(&current, None),
-                new: Value::Null,
-                old_removed: false,
-            });
+        Event::HalfSwapFinished { done: true } => {
+            say("4/5", "finished the swap a killed run left half done")
         }
-        if current.leaf().not_after <= now {
-            return Err(Error::failure(format!(
-                "the certificate expired on {}: Graph takes no proof signed by it",
-                rfc3339(current.leaf().not_after)
-            ))
-            .with_hint("if no other certificate of the app is valid, an administrator must upload a new one: Azure portal → App registrations → the app → Certificates & secrets → Upload certificate (certgen new makes one)"));
-        }
-        if args.dry_run {
-            return dry_run(args, layout, &current, renew_from);
-        }
-        stage_new(args, layout, &current, protection)?;
-        kill_point("1");
-        stage = Stage::Staged;
-    } else if args.dry_run {
-        let current = load(Slot::Current).ok();
-        say(
+        Event::Plan {
+            thumbprint,
+            renew_from,
+            next_names,
+            previous_names,
+            ..
+        } => say(
+            "plan",
+            &format!(
+                "{thumbprint} is due (renewal from {}); would make a {}-bit key and a {}-day \
+                 certificate as {next_names}, register it with addKey, wait up to {} s for it \
+                 to get a token, swap the files (keeping {previous_names}), and {}",
+                rfc3339(renew_from),
+                args.key_size,
+                args.days,
+                args.wait,
+                if args.keep_old {
+                    "keep the old certificate registered"
+                } else {
+                    "remove the old certificate with removeKey"
+                }
+            ),
+        ),
+        Event::WouldResume { stage } => say(
             "plan",
             &format!("would resume a rotation under way ({stage:?}); nothing changed"),
-        );
-        return Ok(Outcome {
-            action: "none",
-            planned: true,
-            renew_from: current
-                .as_ref()
-                .map(|c| rotate::renew_from(c.leaf(), args.renew_within))
-                .unwrap_or(now),
-            valid_until: current.as_ref().map(|c| c.leaf().not_after),
-            old: current
-                .as_ref()
-                .map(|c| key_json(c, None))
-                .unwrap_or(Value::Null),
-            new: Value::Null,
-            old_removed: false,
-        });
-    }
-    let session = Session::open(&args.graph)?;
-    let (old, new, new_key_id) = if stage == Stage::Staged {
-        let current = load(Slot::Current)?;
-        let next = load(Slot::Next)?;
-        let key_id = register(&session, &current, &next)?;
-        kill_point("2");
-        wait_for_token(args, layout, &next)?;
-        kill_point("3");
-        // 4a: after the first rename (a pair's key, or a single file), 4b: after the second.
-        rotate::swap(layout, next.leaf(), args.keep_old, &|n| {
-            kill_point(["4a", "4b"].get(n - 1).copied().unwrap_or_default())
-        })?;
-        say(
-            "4/5",
-            &format!(
-                "swapped: {} now hold {}; the old ones are kept as {}",
-                layout.names(Slot::Current),
-                next.leaf().thumbprints.thumbprint(),
-                layout.names(Slot::Previous)
-            ),
-        );
-        kill_point("4");
-        (current, next, Some(key_id))
-    } else {
-        let current = load(Slot::Current)?;
-        let previous = load(Slot::Previous)?;
-        (previous, current, None)
-    };
-    let mut old_removed = false;
-    let mut old_key_id = None;
-    if args.keep_old {
-        say("5/5", "kept the old certificate registered (--keep-old)");
-        rotate::removal_done(layout)?;
-    } else {
-        let app = session.application()?;
-        let old_tp = old.leaf().thumbprints.thumbprint();
-        match app.key_for(&old_tp).cloned() {
-            Some(k) => {
-                remove_confirmed(&session, &app, &k, &new)?;
-                say(
-                    "5/5",
-                    &format!("removed the old certificate {old_tp} (keyId {})", k.key_id),
-                );
-                old_key_id = Some(k.key_id);
-                old_removed = true;
-            }
-            None => say(
-                "5/5",
-                &format!("the old certificate {old_tp} is no longer registered"),
-            ),
+        ),
+        Event::Staged {
+            thumbprint,
+            not_after,
+            names,
+        } => {
+            say(
+                "1/5",
+                &format!(
+                    "made a new key and certificate {thumbprint} (valid until {}) as {names}",
+                    rfc3339(not_after)
+                ),
+            );
+            kill_point("1");
         }
-        rotate::removal_done(layout)?;
-    }
-    let new_key_id = match new_key_id {
-        Some(id) => Some(id),
-        None => session
-            .application()?
-            .key_for(&new.leaf().thumbprints.thumbprint())
-            .map(|k| k.key_id.clone()),
-    };
-    Ok(Outcome {
-        action: if resumed { "resumed" } else { "rotated" },
-        planned: false,
-        renew_from: rotate::renew_from(new.leaf(), args.renew_within),
-        valid_until: Some(new.leaf().not_after),
-        old: key_json(&old, old_key_id.as_deref()),
-        new: key_json(&new, new_key_id.as_deref()),
-        old_removed,
-    })
-}
-
-fn dry_run(
-    args: &RotateArgs,
-    layout: &Layout,
-    current: &Credential,
-    renew_from: OffsetDateTime,
-) -> Result<Outcome> {
-    say(
-        "plan",
-        &format!(
-            "{} is due (renewal from {}); would make a {}-bit key and a {}-day certificate as {}, \
-             register it with addKey, wait up to {} s for it to get a token, swap the files \
-             (keeping {}), and {}",
-            current.leaf().thumbprints.thumbprint(),
-            rfc3339(renew_from),
-            args.key_size,
-            args.days,
-            layout.credential_names(Slot::Next),
-            args.wait,
-            layout.names(Slot::Previous),
-            if args.keep_old {
-                "keep the old certificate registered"
+        Event::Registered {
+            thumbprint,
+            key_id,
+            already,
+        } => {
+            if already {
+                say(
+                    "2/5",
+                    &format!("{thumbprint} is registered already (keyId {key_id})"),
+                );
             } else {
-                "remove the old certificate with removeKey"
-            }
-        ),
-    );
-    Ok(Outcome {
-        action: "none",
-        planned: true,
-        renew_from,
-        valid_until: Some(current.leaf().not_after),
-        old: key_json(current, None),
-        new: Value::Null,
-        old_removed: false,
-    })
-}
-
-/// Step 1: a new key and certificate with the current subject, the profile of `certgen new`.
-fn stage_new(
-    args: &RotateArgs,
-    layout: &Layout,
-    current: &Credential,
-    protection: rotate::Protection,
-) -> Result<()> {
-    let subject =
-        Subject::parse(&current.leaf().subject).or_else(|_| Subject::common_name("certgen"))?;
-    let generated = generate::generate(&NewCertificate {
-        subject,
-        sans: Vec::new(),
-        days: args.days,
-        key_size: KeySize::from_bits(args.key_size)?,
-        profile: Profile::ClientAuth,
-    })?;
-    rotate::stage_new(
-        layout,
-        &generated.cert,
-        &generated.key,
-        protection,
-        args.graph.token.credential.password.as_ref(),
-    )?;
-    say(
-        "1/5",
-        &format!(
-            "made a new key and certificate {} (valid until {}) as {}",
-            generated.cert.thumbprints.thumbprint(),
-            rfc3339(generated.cert.not_after),
-            layout.credential_names(Slot::Next)
-        ),
-    );
-    Ok(())
-}
-
-/// Step 2: addKey, unless the new certificate is registered already (a resumed run).
-fn register(session: &Session, current: &Credential, next: &Credential) -> Result<String> {
-    let app = session.application()?;
-    let tp = next.leaf().thumbprints.thumbprint();
-    if let Some(k) = app.key_for(&tp) {
-        say(
-            "2/5",
-            &format!("{tp} is registered already (keyId {})", k.key_id),
-        );
-        return Ok(k.key_id.clone());
-    }
-    let key_id = session.add_key(&app, next.leaf(), None, current)?;
-    say(
-        "2/5",
-        &format!("registered {tp} with addKey (keyId {key_id})"),
-    );
-    Ok(key_id)
-}
-
-/// Step 3: asks for a token with the new certificate (no cache) until one comes or `--wait`
-/// runs out; a real tenant takes seconds to a minute to accept a new key.
-fn wait_for_token(args: &RotateArgs, layout: &Layout, next: &Credential) -> Result<()> {
-    let mut probe = args.graph.token.clone();
-    probe.credential = credential_args(&args.graph.token.credential, layout, Slot::Next);
-    probe.no_cache = true;
-    let start = Instant::now();
-    let limit = Duration::from_secs(args.wait);
-    let tp = next.leaf().thumbprints.thumbprint();
-    loop {
-        match token::get(&probe) {
-            Ok(_) => {
                 say(
-                    "3/5",
-                    &format!(
-                        "the new certificate {tp} gets a token (after {} s)",
-                        start.elapsed().as_secs()
-                    ),
-                );
-                return Ok(());
-            }
-            Err(e) => {
-                let waited = start.elapsed();
-                if waited >= limit {
-                    return Err(Error::failure(format!(
-                        "the new certificate {tp} got no token within {} s (last answer: {})",
-                        args.wait,
-                        e.message()
-                    ))
-                    .with_hint(format!(
-                        "nothing was swapped: {} still hold the working certificate; run again \
-                         (it resumes), or give a longer --wait",
-                        layout.credential_names(Slot::Current)
-                    )));
-                }
-                say(
-                    "3/5",
-                    &format!(
-                        "waiting for the new certificate to get a token ({} s of {})",
-                        waited.as_secs(),
-                        args.wait
-                    ),
-                );
-                std::thread::sleep(
-                    Duration::from_secs(2)
-                        .min(limit.saturating_sub(waited))
-                        .max(Duration::from_millis(200)),
+                    "2/5",
+                    &format!("registered {thumbprint} with addKey (keyId {key_id})"),
                 );
             }
+            kill_point("2");
+        }
+        Event::Waiting { waited, .. } => say(
+            "3/5",
+            &format!(
+                "waiting for the new certificate to get a token ({} s of {})",
+                waited.as_secs(),
+                args.wait
+            ),
+        ),
+        Event::TokenWorks { thumbprint, after } => {
+            say(
+                "3/5",
+                &format!(
+                    "the new certificate {thumbprint} gets a token (after {} s)",
+                    after.as_secs()
+                ),
+            );
+            kill_point("3");
+        }
+        // 4a: after the first rename (a pair's key, or a single file), 4b: after the second.
+        Event::Renamed { n } => kill_point(["4a", "4b"].get(n - 1).copied().unwrap_or_default()),
+        Event::Swapped {
+            names,
+            thumbprint,
+            previous_names,
+        } => {
+            say(
+                "4/5",
+                &format!(
+                    "swapped: {names} now hold {thumbprint}; the old ones are kept as \
+                     {previous_names}"
+                ),
+            );
+            kill_point("4");
+        }
+        Event::OldRemoved { thumbprint, key_id } => say(
+            "5/5",
+            &format!("removed the old certificate {thumbprint} (keyId {key_id})"),
+        ),
+        Event::OldNotRegistered { thumbprint } => say(
+            "5/5",
+            &format!("the old certificate {thumbprint} is no longer registered"),
+        ),
+        Event::OldKept => say("5/5", "kept the old certificate registered (--keep-old)"),
+        _ => {
+            let _ = layout;
         }
     }
 }

@@ -18,9 +18,7 @@ use reqwest::{StatusCode, Url};
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
-use crate::error::{
-    Error, InputKind, Result, Service, TlsProblem, TransportError, TransportKind,
-};
+use crate::error::{Error, InputKind, Result, Service, TlsProblem, TransportError, TransportKind};
 use crate::input;
 use crate::read;
 use crate::secret::SecretSource;

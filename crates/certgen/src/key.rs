@@ -9,8 +9,8 @@ use pkcs1::der::{Decode, Encode};
 use pkcs8::{EncryptedPrivateKeyInfo, ObjectIdentifier, PrivateKeyInfo};
 
 use crate::certificate::CertKey;
-use crate::rsa::{rsa_bits, strip_leading_zeros};
 use crate::error::{Error, InputKind, Result};
+use crate::rsa::{rsa_bits, strip_leading_zeros};
 use crate::secret::Secret;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -55,9 +55,9 @@ fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<()> {
         )
     };
     match &params.kdf {
-        Kdf::Pbkdf2(p) if u64::from(p.iteration_count) > MAX_ITERATIONS => Err(
-            too_costly(format!("{} PBKDF2 iterations", p.iteration_count)),
-        ),
+        Kdf::Pbkdf2(p) if u64::from(p.iteration_count) > MAX_ITERATIONS => Err(too_costly(
+            format!("{} PBKDF2 iterations", p.iteration_count),
+        )),
         Kdf::Scrypt(p) => {
             let (n, r, par) = (
                 p.cost_parameter,

@@ -124,7 +124,9 @@ pub mod secret;
 pub mod thumbprint;
 pub mod verify;
 
-pub use error::{Error, InputError, InputKind, ProviderError, Result, TransportError};
+pub use error::{
+    Error, GraphError, InputError, InputKind, ProviderError, Result, RotateError, TransportError,
+};
 
 #[cfg(test)]
 mod readme {

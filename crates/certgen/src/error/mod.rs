@@ -51,6 +51,95 @@ pub enum Error {
     /// A JWS/JWT could not be parsed, signed or verified.
     #[error(transparent)]
     Jose(#[from] crate::jose::Error),
+    /// Microsoft Graph (or another API) answered a call with an error.
+    #[error(transparent)]
+    Graph(Box<GraphError>),
+    /// A certificate rotation could not go on.
+    #[error(transparent)]
+    Rotate(RotateError),
+}
+
+/// An error answer of Microsoft Graph (or another API) to a call the library made, with what
+/// Graph's error body carries (<https://learn.microsoft.com/en-us/graph/errors>).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub struct GraphError {
+    /// The URL that was called.
+    pub url: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// Graph's `error.code` (`Authorization_RequestDenied` …), when the body is an OData error.
+    pub code: Option<String>,
+    /// Graph's `error.message`.
+    pub message: Option<String>,
+    /// `error.innerError.request-id`, or the `request-id` header: what Microsoft support asks for.
+    pub request_id: Option<String>,
+    /// The first line of a body that is not an OData error, shortened.
+    pub body_excerpt: Option<String>,
+}
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.code, &self.message) {
+            (Some(code), Some(message)) => {
+                write!(
+                    f,
+                    "{} {}: {code}: {message}",
+                    self.status,
+                    reason(self.status)
+                )
+            }
+            _ => write!(
+                f,
+                "{} answered {} {}",
+                self.url,
+                self.status,
+                reason(self.status)
+            ),
+        }
+    }
+}
+
+/// The reason phrase of an HTTP status (`403 Forbidden`), as reqwest prints a status.
+fn reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+/// Why a certificate rotation stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateError {
+    /// Another run holds the lock on the same files.
+    #[error("another certgen rotate is running on {names} (it holds {}); nothing changed", lock_file.display())]
+    Locked { names: String, lock_file: PathBuf },
+    /// The certificate in use has expired: Graph takes no proof signed by it.
+    #[error("the certificate expired on {}: Graph takes no proof signed by it", crate::certificate::rfc3339(*not_after))]
+    Expired { not_after: OffsetDateTime },
+    /// The new certificate got no token within the wait; nothing was swapped.
+    #[error("the new certificate {thumbprint} got no token within {} s (last answer: {last})", wait.as_secs())]
+    NoToken {
+        thumbprint: String,
+        wait: std::time::Duration,
+        /// The files that still hold the working certificate.
+        current_names: String,
+        /// The last refusal, as the caller's error told it.
+        last: String,
+    },
+}
+
+impl From<GraphError> for Error {
+    fn from(e: GraphError) -> Self {
+        Error::Graph(Box::new(e))
+    }
+}
+
+impl From<RotateError> for Error {
+    fn from(e: RotateError) -> Self {
+        Error::Rotate(e)
+    }
 }
 
 impl Error {

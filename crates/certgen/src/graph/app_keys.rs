@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::keycred::{key_credential, thumbprint_of_identifier};
 use crate::certificate::{rfc3339, Certificate};
+use crate::credential::Credential;
 use crate::error::{Error, Result};
 use crate::jose::MIN_RSA_BITS;
 
@@ -15,6 +16,34 @@ use crate::jose::MIN_RSA_BITS;
 /// by default (with `key` null, all that is needed here), while `$select=keyCredentials` adds
 /// every certificate's bytes and is throttled to 150 requests a minute per tenant
 /// (application-get.md), which a fleet of daemons could meet.
+/// The calls on an app's own application object that renewing its certificate makes
+/// (<https://learn.microsoft.com/en-us/graph/api/application-addkey>,
+/// <https://learn.microsoft.com/en-us/graph/api/application-removekey>), each answered or
+/// refused with [`Error::Graph`](crate::Error::Graph). [`AppSession`](super::AppSession) makes
+/// them over HTTP.
+pub trait AppKeys {
+    /// The implementation's error type ([`Error`] for the library's own).
+    type Error: From<Error>;
+    /// The app's own application object, with its registered certificates.
+    fn application(&self) -> std::result::Result<Application, Self::Error>;
+    /// `addKey` of `new`, with a proof signed by `signer` (a certificate already registered);
+    /// the new key's `keyId`.
+    fn add_key(
+        &self,
+        app: &Application,
+        new: &Certificate,
+        display_name: Option<&str>,
+        signer: &Credential,
+    ) -> std::result::Result<String, Self::Error>;
+    /// `removeKey` of `key_id`, with a proof signed by `signer`.
+    fn remove_key(
+        &self,
+        app: &Application,
+        key_id: &str,
+        signer: &Credential,
+    ) -> std::result::Result<(), Self::Error>;
+}
+
 pub fn own_application_path(app_id: &str) -> String {
     format!("/v1.0/applications(appId='{app_id}')")
 }

@@ -16,9 +16,9 @@ use time::OffsetDateTime;
 
 use super::odata::{next_link, ODataError, Pages};
 use crate::authority;
-use crate::error::{Error, Result, Service};
-use crate::http::{self, header_str, parse_http_date, read_capped, retry_wait, transport_error};
+use crate::error::{Error, GraphError, Result, Service};
 use crate::http::ClientOptions;
+use crate::http::{self, header_str, parse_http_date, read_capped, retry_wait, transport_error};
 
 /// Largest answer kept: far above a Graph page (999 users), bounded all the same.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
@@ -65,6 +65,37 @@ impl ApiResponse {
     /// The OData error of an error answer, when the body is one.
     pub fn odata_error(&self) -> Option<ODataError> {
         ODataError::parse(&self.body)
+    }
+
+    /// This answer as a [`GraphError`] for a call to `url`.
+    pub fn to_error(&self, url: &Url) -> GraphError {
+        let odata = self.odata_error();
+        let header_id = header_str(
+            &self.headers,
+            reqwest::header::HeaderName::from_static("request-id"),
+        );
+        let request_id = odata
+            .as_ref()
+            .and_then(|o| o.inner_error.as_ref())
+            .and_then(|i| i.request_id.clone())
+            .or_else(|| header_id.map(str::to_string));
+        let body_excerpt = odata.is_none().then(|| {
+            let text = String::from_utf8_lossy(&self.body);
+            let first = text.lines().next().unwrap_or("").trim();
+            first.chars().take(200).collect::<String>()
+        });
+        let (code, message) = match odata {
+            Some(o) => (Some(o.code), Some(o.message)),
+            None => (None, None),
+        };
+        GraphError {
+            url: url.to_string(),
+            status: self.status.as_u16(),
+            code,
+            message,
+            request_id,
+            body_excerpt: body_excerpt.filter(|b| !b.is_empty()),
+        }
     }
 }
 
@@ -116,7 +147,8 @@ impl ApiClient {
                 }
                 builder = builder.body(body.clone());
             }
-            let unreachable = |e: reqwest::Error| transport_error(e, &request.url, &self.options, Service::Api);
+            let unreachable =
+                |e: reqwest::Error| transport_error(e, &request.url, &self.options, Service::Api);
             let mut response = builder.send().await.map_err(unreachable)?;
             let status = response.status();
             let version = response.version();

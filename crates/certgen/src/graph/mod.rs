@@ -8,6 +8,7 @@
 //! | [`client`] | one call with retries, or every page of a collection |
 //! | [`cloud`] | Graph hosts per cloud; the scope a URL needs |
 //! | [`keycred`] | the `keyCredential` object; `customKeyIdentifier` read as hex or base64 |
+//! | [`AppSession`] | the app's own Graph session: its application object, addKey, removeKey |
 //! | [`proof`] | the addKey/removeKey proof-of-possession JWT and Graph's rules for it |
 //! | [`odata`] | the error envelope, `@odata.nextLink` pages |
 //! | [`permissions`] | app roles on Graph and what they allow |
@@ -19,7 +20,10 @@ pub mod keycred;
 pub mod odata;
 pub mod permissions;
 pub mod proof;
+mod session;
 
+pub use app_keys::AppKeys;
 pub use client::{AllPages, ApiClient, ApiRequest, ApiResponse};
 pub use cloud::{graph_host, scope_for_url};
 pub use odata::{ErrorEnvelope, InnerError, ODataError, Pages};
+pub use session::AppSession;

@@ -19,8 +19,8 @@ use time::OffsetDateTime;
 
 use crate::authority;
 use crate::error::{ProviderError, Result, Service};
-use crate::http::{self, header_str, parse_http_date, read_capped, retry_wait, transport_error};
 pub use crate::http::ClientOptions;
+use crate::http::{self, header_str, parse_http_date, read_capped, retry_wait, transport_error};
 use crate::secret::Secret;
 
 use super::response::TokenResponse;
@@ -81,8 +81,8 @@ impl TokenClient {
             let form = form(request, &scope, &credential);
             let remaining = deadline.saturating_duration_since(Instant::now());
             let exchange = self.exchange(&url, &form, remaining).await;
-            let (status, headers, body) =
-                exchange.map_err(|e| transport_error(e, &url, &self.options, Service::TokenEndpoint))?;
+            let (status, headers, body) = exchange
+                .map_err(|e| transport_error(e, &url, &self.options, Service::TokenEndpoint))?;
             let received_at = OffsetDateTime::now_utc();
             if status.is_success() {
                 return TokenResponse::parse(&body, received_at);
@@ -184,5 +184,4 @@ mod tests {
             );
         }
     }
-
 }

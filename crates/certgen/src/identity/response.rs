@@ -129,7 +129,6 @@ fn excerpt(body: &[u8]) -> Option<String> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,8 +31,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-pub use discovery::{check_url, HttpClient, Metadata, TokenVersion};
 pub use crate::error::VerifyError;
+pub use discovery::{check_url, HttpClient, Metadata, TokenVersion};
 pub use keys::{Key, KeySet, RefreshPolicy, RemoteKeys, MAX_KEY_AGE, MIN_REFRESH_INTERVAL};
 
 use crate::jose::{self, numeric_date, DateRule};

@@ -26,6 +26,10 @@
 //! Two runs on the same files must not interleave (one could swap while the other stages):
 //! [`lock`] takes an advisory lock on `app.crt.rotate.lock` for the whole run.
 
+mod workflow;
+
+pub use workflow::{remove_confirmed, run, Action, Event, Host, KeyRef, Outcome, Policy};
+
 use std::path::{Path, PathBuf};
 
 use time::{Duration, OffsetDateTime};
@@ -393,7 +397,7 @@ pub fn swap(
     layout: &Layout,
     new: &Certificate,
     keep_old: bool,
-    between: &dyn Fn(usize),
+    between: &mut dyn FnMut(usize),
 ) -> Result<()> {
     if !keep_old {
         files::replace(&OutputFile::public(layout.removal_marker(), Vec::new()))?;
@@ -487,7 +491,7 @@ mod tests {
         .unwrap();
         assert_eq!(stage(&layout), Stage::Staged);
         let seen = std::cell::RefCell::new(Vec::new());
-        swap(&layout, &new.cert, false, &|n| {
+        swap(&layout, &new.cert, false, &mut |n| {
             seen.borrow_mut().push((n, stage(&layout)))
         })
         .unwrap();
@@ -533,7 +537,7 @@ mod tests {
         )
         .unwrap();
         let seen = std::cell::RefCell::new(Vec::new());
-        swap(&layout, &new.cert, true, &|n| {
+        swap(&layout, &new.cert, true, &mut |n| {
             seen.borrow_mut().push((n, stage(&layout)))
         })
         .unwrap();
