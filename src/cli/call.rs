@@ -240,7 +240,7 @@ pub(super) fn explain(g: &GraphError, token: &str) -> Error {
                 ));
             }
         }
-        // Graph says no more than this about an addKey/removeKey proof (graph-and-flows §1.7).
+        // Graph says no more than this about an addKey/removeKey proof (https://learn.microsoft.com/en-us/graph/api/application-addkey#response).
         "Authentication_MissingOrMalformed" => {
             e = e
                 .with_hint(

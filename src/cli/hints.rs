@@ -8,7 +8,7 @@
 //! translate each one the spec lists into what the user can look at on their machine: the
 //! thumbprint that was actually sent and the file to upload, the local clock against the
 //! server's, the flag that holds the wrong value. Codes and texts change over time
-//! (entra-protocol.md §3), so the message always quotes Entra's own first line as well.
+//! (https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes), so the message always quotes Entra's own first line as well.
 
 use std::path::Path;
 

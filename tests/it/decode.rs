@@ -1,5 +1,5 @@
 //! `certgen decode`, on the encoded assertion published in Microsoft's certificate-credentials
-//! page (reference §7.3) and on tokens broken in each way a copy-paste breaks them.
+//! page (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials) and on tokens broken in each way a copy-paste breaks them.
 
 use assert_cmd::Command;
 use serde_json::{json, Value};

@@ -1,7 +1,6 @@
 //! `certgen proof`, `certgen keycred` and `decode` of a proof: the proof's signature and claims
 //! checked by the openssl CLI and by PyJWT (when CERTGEN_TEST_PYTHON names a Python with
-//! PyJWT and cryptography), its header shaped like Microsoft's .NET sample (graph-and-flows
-//! §1.2); the keyCredential compared with openssl's view of the certificate; both accepted by
+//! PyJWT and cryptography), its header shaped like Microsoft's .NET sample (https://learn.microsoft.com/en-us/graph/application-rollkey-prooftoken); the keyCredential compared with openssl's view of the certificate; both accepted by
 //! `certgen serve`'s addKey; and decode naming the rule a hand-made bad proof breaks.
 
 use std::path::Path;

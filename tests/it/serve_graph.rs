@@ -1,7 +1,7 @@
 //! The Graph slice of `certgen serve` (`/v1.0/…`), driven over HTTPS like any client: users
 //! with paging and `$select`, applications read by themselves or with `Application.Read.All`,
-//! 401/403/400/404 bodies compared field by field with Graph's shapes (graph-and-flows §1.4,
-//! §2), the expired-certificate refusal, and the Python daemon sample's own code path (MSAL +
+//! 401/403/400/404 bodies compared field by field with Graph's shapes (https://learn.microsoft.com/en-us/graph/errors,
+//! https://learn.microsoft.com/en-us/graph/paging), the expired-certificate refusal, and the Python daemon sample's own code path (MSAL +
 //! `requests`) when CERTGEN_TEST_PYTHON names a Python with msal and requests.
 
 use std::process::Command;
@@ -298,7 +298,7 @@ async fn applications_are_readable_by_themselves_and_with_application_read_all()
         assert_eq!(key["usage"], "Verify");
         assert!(uuid::Uuid::parse_str(key["keyId"].as_str().unwrap()).is_ok());
     }
-    // The live listing's query (graph-and-flows §1.3), with the key material selected.
+    // The live listing's query (https://learn.microsoft.com/en-us/graph/api/application-addkey), with the key material selected.
     let path = format!(
         "/v1.0/applications?$filter=appId eq '{BARE}'&$select=id,appId,displayName,keyCredentials"
     );

@@ -1,4 +1,4 @@
-//! Graph's `addKey`/`removeKey` on `certgen serve` (graph-and-flows §1.1–§1.4), against a real
+//! Graph's `addKey`/`removeKey` on `certgen serve` (https://learn.microsoft.com/en-us/graph/api/application-addkey), against a real
 //! serve process with proofs made by hand here (jsonwebtoken, no certgen code): each of Graph's
 //! proof refusals, the bodies of its answers, and the token endpoint following the registry at
 //! once or after `--replication-delay`.
@@ -180,7 +180,7 @@ async fn add_then_token_with_the_new_then_remove_the_old_which_gets_700027() {
 
     let (status, added) = add_key(&s, &token, &f.second, &f.main).await;
     assert_eq!(status, 200, "{added}");
-    // The live capture's fields (graph-and-flows §1.1): upper-case hex thumbprint, key null.
+    // The live capture's fields (as https://learn.microsoft.com/en-us/graph/api/application-addkey shows): upper-case hex thumbprint, key null.
     let keys: Vec<&str> = added
         .as_object()
         .unwrap()

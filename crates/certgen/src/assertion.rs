@@ -2,7 +2,7 @@
 //! `private_key_jwt`), signed with a [`Credential`].
 //!
 //! The header pairs the algorithm with its thumbprint the way every Microsoft client does:
-//! PS256 with `x5t#S256`, RS256 with `x5t` (reference §1.2; mixed pairs are unconfirmed, so
+//! PS256 with `x5t#S256`, RS256 with `x5t` (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>; mixed pairs are UNCONFIRMED, so
 //! they are not offered). Thumbprints are base64url without padding, as RFC 7515 writes them.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,7 +20,7 @@ use crate::jose::SigningKey;
 /// (RFC 7523 §2.2): the one definition, used by the token client and by the emulator.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// Assertion lifetime when none is asked for: what MSAL sends (reference §1.5).
+/// Assertion lifetime when none is asked for: what MSAL sends (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>).
 pub const DEFAULT_LIFETIME_SECS: u64 = 600;
 /// Shortest lifetime: less would expire in transit on a slow link (AADSTS700024).
 pub const MIN_LIFETIME_SECS: u64 = 60;

@@ -26,7 +26,7 @@ pub struct Cloud {
 }
 
 /// Every host `certgen serve --proxy` impersonates. The identity hosts are the aliases of
-/// Entra's own instance-discovery answer (reference graph-and-flows §5), in its order.
+/// Entra's own instance-discovery answer (<https://learn.microsoft.com/en-us/entra/identity-platform/authentication-national-cloud>), in its order.
 ///
 /// UNCONFIRMED: the US Government v1 issuer (`sts.windows.net`, as in the public cloud) and
 /// the China issuers (`login.partner.microsoftonline.cn` for v2, `sts.chinacloudapi.cn` for v1)

@@ -31,7 +31,7 @@ pub const MAX_RSA_BITS: usize = 8192;
 pub enum Policy {
     /// RFC 7515 as written: base64url alphabet, no `=` padding.
     Strict,
-    /// What Entra evidently accepts (protocol reference §1): trailing `=` padding and the
+    /// What Entra evidently accepts (observed of Entra, UNCONFIRMED by its documentation): trailing `=` padding and the
     /// standard base64 alphabet (`+`, `/`) too, even mixed, as .NET's Base64UrlEncoder does.
     Lenient,
 }
@@ -245,7 +245,7 @@ pub enum DateRule {
     /// Any JSON number (`verify`: NumericDate may carry fractions).
     Number,
     /// A number or a numeric string: Entra accepts both (MSAL Python sends floats, MSAL.NET
-    /// strings; protocol reference §1.5). `serve` and `decode`.
+    /// strings; observed, UNCONFIRMED by documentation). `serve` and `decode`.
     Lenient,
 }
 

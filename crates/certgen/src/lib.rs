@@ -1,36 +1,24 @@
-//! certgen — certificates, client assertions and tokens for the Microsoft Entra ID
-//! client-credentials (machine-to-machine) flow, and an offline token service that behaves
-//! like Entra for tests.
+//! certgen — certificates, client assertions, tokens, token validation, Microsoft Graph calls
+//! and certificate rotation for Microsoft Entra ID (Azure AD) applications, on aws-lc-rs with
+//! no system OpenSSL.
 //!
-//! The library holds the domain; the `certgen` binary is a thin layer of argument parsing,
-//! printing, hints and exit codes over it. Cargo features: `serve` (the token service and
-//! `verify::bearer`'s axum glue: axum, hyper-util, tower-http) and `cli` (the binary: clap, the
-//! terminal prompt; implies `serve`), both on by default; `default-features = false` builds the
-//! library without them. One module per concept:
+//! The types a caller needs are at the root; the protocol pieces are namespaces of their own:
 //!
-//! | module | concept |
+//! | where | what |
 //! |---|---|
-//! | [`certificate`] | a parsed X.509 certificate and its facts |
-//! | [`thumbprint`] | the four thumbprint forms Entra uses |
-//! | [`key`] | private keys (PKCS#8, encrypted PKCS#8, PKCS#1) |
-//! | [`pkcs12`] | PKCS#12 read (modern and legacy) and write |
-//! | [`input`] | any certificate/key/PKCS#12 file, recognised by content |
-//! | [`secret`] | passwords and client secrets, and where they come from |
-//! | [`generate`] | new self-signed certificates and keys |
-//! | [`credential`] | a signing credential: certificate chain + RSA key, checked for Entra |
-//! | [`authority`] | authority hosts (named clouds), tenants, the token endpoint |
-//! | [`cloud`] | the Microsoft identity and Graph host names of every cloud, and their issuers |
-//! | [`assertion`] | the client-assertion JWT (PS256/RS256, `x5t#S256`/`x5t`, `x5c`) |
-//! | [`jose`] | JWS/JWT: base64url, the compact form (strict or lenient), NumericDate rules, `Bearer`, RS256/PS256 sign and verify |
-//! | [`rotate`] | renewing a certificate in place: the files of a rotation and the stage they show |
-//! | [`files`] | safe, atomic output files |
-//! | [`read`] | every input read with a bound suited to what it is |
-//! | [`paths`] | where the cache and service state live |
-//! | [`graph`] | Microsoft Graph from a daemon: cloud hosts, the scope of a URL, OData errors and paging, an API client, app permissions |
-//! | [`identity`] | getting access tokens: the [`TokenCredential`](identity::TokenCredential) trait and the certificate, secret and environment credentials (memory, then disk cache, then the network), the request and its cache |
-//! | [`verify`] | access-token validation as a protected API does it (JWKS, discovery, bearer) |
-//! | `serve` | the local token service that behaves like Entra (`certgen serve`); feature `serve` |
-//! | [`error`] | the one error type: provider, transport, input, I/O and verification failures a caller matches |
+//! | the root | [`Certificate`], [`PrivateKey`], [`Thumbprints`], [`Credential`] (a certificate chain and its RSA key checked for Entra), [`Secret`], [`generate()`] for a new self-signed certificate, [`load`] for any certificate/key/PKCS#12 file, and the [`Error`] a caller matches |
+//! | [`identity`] | getting access tokens: the [`TokenCredential`](identity::TokenCredential) trait, the certificate, secret and environment credentials, their cache and token client |
+//! | [`verify`] | validating access tokens as a protected API does (discovery, keys, claims; `bearer`: an axum extractor, feature `bearer`) |
+//! | [`graph`] | calling Microsoft Graph (or any API) with a token: retries, paging, OData errors, the app's own keys, the addKey/removeKey proof |
+//! | [`rotate`] | renewing a certificate in place through Graph, crash-safe, step by step |
+//! | [`jose`] | JWS/JWT: base64url, the compact form, NumericDate, RS256/PS256 |
+//! | [`cloud`] | the Microsoft identity and Graph host names of every national cloud |
+//!
+//! Modules hidden from these docs (`files`, `read`, `paths`, `input`, …) are shared with the
+//! emulator and the command line of the same workspace; they are not part of the API.
+//!
+//! Cargo features: `bearer` (the axum extractor of [`verify::bearer`]); none by default, so a
+//! program that only gets or verifies tokens compiles no web server.
 //!
 //! ## Getting a token
 //!
@@ -100,33 +88,95 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Verifying a token
+//!
+//! ```no_run
+//! # async fn demo(token: &str) -> Result<(), certgen::verify::VerifyError> {
+//! use certgen::verify::{Validator, ValidatorOptions};
+//!
+//! let validator = Validator::from_authority(
+//!     "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+//!     ValidatorOptions::new(["api://my-api"]).require_role("Data.Read"),
+//! )
+//! .await?;
+//! let token = validator.validate(token).await?; // per request; keys are cached
+//! println!("caller {:?}", token.client_id());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Renewing a certificate
+//!
+//! [`rotate::run`] makes a new key and certificate, registers it with Graph's `addKey`, waits
+//! until it gets a token, swaps the files and removes the old certificate — each step told as
+//! an [`rotate::Event`], and a run killed anywhere completed by the next. The caller supplies
+//! the credential loading, the Graph session and the token requests through [`rotate::Host`]:
+//!
+//! ```no_run
+//! # fn demo(host: &impl certgen::rotate::Host<Error = certgen::Error>) -> certgen::Result<()> {
+//! use certgen::rotate::{self, Files, Layout, Policy};
+//!
+//! let layout = Layout::new(Files::Pair { cert: "app.crt".into(), key: "app.key".into() });
+//! let protection = rotate::protection(&layout)?;
+//! let outcome = rotate::run(&layout, protection, &Policy::default(), host, &mut |event| {
+//!     eprintln!("{event:?}")
+//! })?;
+//! println!("{}", outcome.action.as_str());
+//! # Ok(()) }
+//! ```
 
+#[doc(hidden)]
 pub mod assertion;
+#[doc(hidden)]
 pub mod authority;
+#[doc(hidden)]
 pub mod certificate;
 pub mod cloud;
+#[doc(hidden)]
 pub mod credential;
+#[doc(hidden)]
 pub mod error;
+#[doc(hidden)]
 pub mod files;
+#[doc(hidden)]
 pub mod generate;
 pub mod graph;
 mod http;
 pub mod identity;
+#[doc(hidden)]
 pub mod input;
 pub mod jose;
+#[doc(hidden)]
 pub mod key;
+#[doc(hidden)]
 pub mod paths;
+#[doc(hidden)]
 pub mod pkcs12;
+#[doc(hidden)]
 pub mod read;
 pub mod rotate;
 mod rsa;
+#[doc(hidden)]
 pub mod secret;
+#[doc(hidden)]
 pub mod thumbprint;
 pub mod verify;
 
-pub use error::{
-    Error, GraphError, InputError, InputKind, ProviderError, Result, RotateError, TransportError,
+pub use assertion::{
+    sign as sign_assertion, AssertionParams, SignedAssertion, SigningAlg, ASSERTION_TYPE,
 };
+pub use certificate::{CertKey, Certificate, Validity};
+pub use credential::{Credential, CredentialSource};
+pub use error::{
+    Error, GraphError, InputError, InputKind, Param, ProviderError, Result, RotateError, Service,
+    TlsProblem, TransportError, TransportKind, VerifyError,
+};
+pub use generate::{generate, Generated, KeySize, NewCertificate, Profile, Subject};
+pub use input::{load, Format, Material};
+pub use key::PrivateKey;
+pub use pkcs12::{Pkcs12Contents, Pkcs12Error, Pkcs12Flavor};
+pub use secret::{Secret, SecretSource};
+pub use thumbprint::Thumbprints;
 
 #[cfg(test)]
 mod readme {

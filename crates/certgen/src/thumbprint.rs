@@ -73,7 +73,7 @@ mod tests {
         b64::decode(text, Policy::Strict).ok()
     }
 
-    // Published vector from the old Entra certificate-credentials page (reference §7.1).
+    // Published vector from the old Entra certificate-credentials page (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials).
     #[test]
     fn x5t_matches_the_published_vector() {
         let sha1 = parse_hex("84E05C1D98BCE3A5421D225B140B36E86A3D5534").unwrap();
@@ -85,7 +85,8 @@ mod tests {
         );
     }
 
-    // Reference §7.4: x5t of the token-request doc and its hex.
+    // x5t of the token-request example and its hex:
+    // https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow
     #[test]
     fn token_request_doc_vector() {
         let bytes = decode_strict("gx8tGysyjcRqKjFPnd7RFwvwZI0").unwrap();

@@ -1,6 +1,6 @@
 //! Shared by the Graph tests: a `certgen serve` config with users and apps holding (or lacking)
 //! Graph roles, an expired certificate made with `openssl ca`, tokens from the service, and
-//! the check that an error body has Graph's envelope field by field (graph-and-flows §1.4).
+//! the check that an error body has Graph's envelope field by field (https://learn.microsoft.com/en-us/graph/errors).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

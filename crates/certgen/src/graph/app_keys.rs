@@ -1,5 +1,5 @@
 //! The certificates registered on an application, as the app itself reads and changes them
-//! through Graph with no permission (graph-and-flows §1.1–§1.3): its own application object,
+//! through Graph with no permission (<https://learn.microsoft.com/en-us/graph/api/application-addkey>): its own application object,
 //! each key's state, the bodies of `addKey`/`removeKey`, and the guards that keep an app from
 //! locking itself out (once every certificate has expired only an administrator can add one).
 

@@ -200,7 +200,7 @@ impl ApiClient {
             let link = next_link(&page).map(str::to_string);
             if let Err(why) = pages.push(page) {
                 return Err(Error::failure(format!(
-                    "--all: {why}; {} is not a collection",
+                    "paging stopped: {why}; {} is not a collection",
                     next.url
                 )));
             }
@@ -222,7 +222,7 @@ impl ApiClient {
             }
             if pages.pages() >= MAX_PAGES {
                 return Err(Error::failure(format!(
-                    "--all: more than {MAX_PAGES} pages; narrow the query (e.g. $filter, $select)"
+                    "paging stopped after {MAX_PAGES} pages; narrow the query (e.g. $filter, $select)"
                 )));
             }
             next.url = url;

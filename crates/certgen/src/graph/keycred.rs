@@ -16,7 +16,7 @@ pub fn key_credential(cert: &Certificate, display_name: Option<&str>) -> Value {
     key_credential_with(cert, display_name.unwrap_or(&cert.subject), &key_id, true)
 }
 
-/// A `keyCredential` in the field order of a live answer (graph-and-flows §1.3); `key` is
+/// A `keyCredential` in the field order of a live answer (<https://learn.microsoft.com/en-us/graph/api/resources/keycredential>); `key` is
 /// `null` unless `with_key` (Graph returns it only when `keyCredentials` is selected).
 pub fn key_credential_with(
     cert: &Certificate,

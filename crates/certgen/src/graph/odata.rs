@@ -1,4 +1,4 @@
-//! The OData shapes Microsoft Graph answers with (graph-and-flows §1.4, §2): the error
+//! The OData shapes Microsoft Graph answers with (<https://learn.microsoft.com/en-us/graph/errors>, <https://learn.microsoft.com/en-us/graph/paging>): the error
 //! envelope `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`
 //! and collections whose pages link to the next with `@odata.nextLink`. `certgen serve` writes
 //! these types and `certgen call` reads them, so both sides share one definition.

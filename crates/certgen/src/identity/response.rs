@@ -172,7 +172,7 @@ mod tests {
         assert!(TokenResponse::parse(br#"{"access_token":"a"}"#, NOW).is_err());
     }
 
-    // The documented sample body of the error-codes reference (entra-protocol.md §7.7).
+    // The documented sample body of the error-codes reference (https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes).
     const SAMPLE: &str = r#"{"error":"invalid_scope","error_description":"AADSTS70011: The provided value for the input parameter 'scope' is not valid. The scope https://foo.microsoft.com/.default is not valid.\r\nTrace ID: 255d1aef-8c98-452f-ac51-23d051240864\r\nCorrelation ID: fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7\r\nTimestamp: 2016-01-09 02:02:12Z","error_codes":[70011],"timestamp":"2016-01-09 02:02:12Z","trace_id":"255d1aef-8c98-452f-ac51-23d051240864","correlation_id":"fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7","error_uri":"https://login.microsoftonline.com/error?code=70011"}"#;
 
     #[test]

@@ -1,4 +1,4 @@
-//! Access-token validation as a protected API must do it (entra-protocol §6.4): the signing key
+//! Access-token validation as a protected API must do it (<https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#validate-tokens>): the signing key
 //! chosen by `kid` from the issuer's key set, RS256 only, exact `iss`, `aud` among the accepted
 //! audiences, `exp`/`nbf` with leeway, and the required app roles.
 //!
@@ -319,7 +319,7 @@ impl Validator {
         let claims = &parts.claims;
         let issuer = check_issuer(claims, options.issuer.as_deref(), metadata_issuer)?;
         // Entra's v2 keys name the issuer they sign for; a key of one cloud or tenant must not
-        // vouch for a token claiming another (§6.4.3). v1 key sets carry no such field.
+        // vouch for a token claiming another (the access-tokens page, "Validate the signing key issuer"). v1 key sets carry no such field.
         if let (TokenVersion::V2, Some(key_issuer)) = (version, key.issuer.as_deref()) {
             let resolved = resolve_template(key_issuer, claims);
             if resolved != issuer {
