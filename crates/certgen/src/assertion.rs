@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::authority::is_guid;
 use crate::credential::Credential;
-use crate::error::{Error, InputKind, Result};
+use crate::error::{Context, Error, InputKind, Result};
 use crate::jose::SigningKey;
 
 /// The `client_assertion_type` that goes with a client assertion in a token request
@@ -74,7 +74,9 @@ pub fn sign_at(cred: &Credential, p: &AssertionParams, now: u64) -> Result<Signe
         .ok_or_else(|| Error::failure("Entra accepts only RSA credentials"))?;
     let jwt = SigningKey::from_pkcs1_der(pkcs1)
         .and_then(|key| key.sign_compact(p.alg, &header, &claims))
-        .map_err(|e| Error::failure(format!("cannot sign the assertion ({e})")))?;
+        .context(InputKind::Invalid, || {
+            "cannot sign the assertion".to_string()
+        })?;
     Ok(SignedAssertion {
         jwt,
         header,

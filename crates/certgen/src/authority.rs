@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use reqwest::Url;
 
-use crate::error::{Error, InputKind, Result};
+use crate::error::{Context, Error, InputKind, Result};
 
 /// The named clouds, as `--authority-host` and `AZURE_AUTHORITY_HOST` accept them.
 ///
@@ -134,8 +134,9 @@ pub fn is_dns_name(s: &str) -> bool {
 }
 
 fn parse_endpoint(value: &str, what: &str) -> Result<Url> {
-    let url = Url::parse(value)
-        .map_err(|e| Error::argument(format!("{what} '{value}' is not a valid URL ({e})")))?;
+    let url = Url::parse(value).context(InputKind::Argument, || {
+        format!("{what} '{value}' is not a valid URL")
+    })?;
     if url.host().is_none() {
         return Err(Error::argument(format!("{what} '{value}' has no host")));
     }

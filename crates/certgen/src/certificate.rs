@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, InputKind, Result};
 pub use crate::rsa::{rsa_bits, strip_leading_zeros};
 use crate::thumbprint::Thumbprints;
 
@@ -75,8 +75,9 @@ impl Certificate {
     /// `TRUSTED CERTIFICATE` PEM appends its trust settings to the certificate; the
     /// thumbprints are those of the certificate alone, as `openssl x509 -fingerprint` shows.
     pub fn from_der_prefix(der: &[u8]) -> Result<(Self, &[u8])> {
-        let (rest, x509) = X509Certificate::from_der(der)
-            .map_err(|e| Error::failure(format!("not a valid X.509 certificate ({e})")))?;
+        let (rest, x509) = X509Certificate::from_der(der).context(InputKind::Invalid, || {
+            "not a valid X.509 certificate".to_string()
+        })?;
         let (own, rest) = der.split_at(der.len() - rest.len());
         let der = own.to_vec();
         let key = match x509.public_key().parsed() {

@@ -10,7 +10,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use crate::certificate::Certificate;
-use crate::error::{Error, InputKind, Param, Result};
+use crate::error::{Context, Error, InputKind, Param, Result};
 use crate::key::PrivateKey;
 
 /// RSA key sizes on offer; Entra needs at least 2048 bits.
@@ -255,7 +255,9 @@ pub fn generate(req: &NewCertificate) -> Result<Generated> {
         KeySize::Rsa4096 => RsaKeySize::_4096,
     };
     let key_pair = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, size)
-        .map_err(|e| Error::failure(format!("RSA key generation failed ({e})")))?;
+        .context(InputKind::Invalid, || {
+            "RSA key generation failed".to_string()
+        })?;
 
     let mut params = CertificateParams::default();
     params.distinguished_name = req.subject.to_rcgen();
@@ -282,12 +284,16 @@ pub fn generate(req: &NewCertificate) -> Result<Generated> {
     let csr = params
         .serialize_request(&key_pair)
         .and_then(|c| c.pem())
-        .map_err(|e| Error::failure(format!("cannot make the certificate request ({e})")))?;
+        .context(InputKind::Invalid, || {
+            "cannot make the certificate request".to_string()
+        })?;
     params.serial_number = Some(SerialNumber::from_slice(&random_serial()?));
 
     let cert = params
         .self_signed(&key_pair)
-        .map_err(|e| Error::failure(format!("cannot make the certificate ({e})")))?;
+        .context(InputKind::Invalid, || {
+            "cannot make the certificate".to_string()
+        })?;
     Ok(Generated {
         cert: Certificate::from_der(cert.der())?,
         key: PrivateKey::from_pkcs8_der(&key_pair.serialize_der())?,

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::certificate::Certificate;
-use crate::error::{Error, InputKind, Result};
+use crate::error::{Context, Error, InputKind, Result};
 use crate::key::PrivateKey;
 use crate::pkcs12::{self, Pkcs12Error};
 use crate::read;
@@ -169,8 +169,8 @@ fn p12_error(e: Pkcs12Error, name: &str) -> Error {
 }
 
 fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Material> {
-    let blocks = pem::parse_many(bytes)
-        .map_err(|e| Error::failure(format!("{name}: malformed PEM ({e})")))?;
+    let blocks =
+        pem::parse_many(bytes).context(InputKind::Invalid, || format!("{name}: malformed PEM"))?;
     let begins = count(bytes, b"-----BEGIN ");
     if blocks.len() != begins {
         return Err(Error::failure(format!(
@@ -194,19 +194,17 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
         }
         match block.tag() {
             "CERTIFICATE" | "X509 CERTIFICATE" => {
-                let cert = Certificate::from_der(block.contents())
-                    .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?;
+                let cert = Certificate::from_der(block.contents()).map_err(|e| e.within(at))?;
                 material.certs.push(cert);
             }
             "TRUSTED CERTIFICATE" => {
-                let (cert, _trust) = Certificate::from_der_prefix(block.contents())
-                    .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?;
+                let (cert, _trust) =
+                    Certificate::from_der_prefix(block.contents()).map_err(|e| e.within(at))?;
                 material.certs.push(cert);
             }
-            "PRIVATE KEY" => material.keys.push(
-                PrivateKey::from_pkcs8_der(block.contents())
-                    .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?,
-            ),
+            "PRIVATE KEY" => material
+                .keys
+                .push(PrivateKey::from_pkcs8_der(block.contents()).map_err(|e| e.within(at))?),
             "RSA PRIVATE KEY" => {
                 if block.headers().get("Proc-Type").is_some() {
                     return Err(Error::input(
@@ -217,10 +215,9 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
                         ),
                     ));
                 }
-                material.keys.push(
-                    PrivateKey::from_pkcs1_der(block.contents())
-                        .map_err(|e| Error::failure(format!("{}: {}", at(), e.message())))?,
-                );
+                material
+                    .keys
+                    .push(PrivateKey::from_pkcs1_der(block.contents()).map_err(|e| e.within(at))?);
             }
             "ENCRYPTED PRIVATE KEY" => {
                 let Some(pw) = reader.password.get()? else {
@@ -240,7 +237,7 @@ fn load_pem(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<Materia
                                     reader.password.source.origin()
                                 ),
                             ),
-                            _ => Error::failure(format!("{name}: {}", e.message())),
+                            _ => e.within(|| name.to_string()),
                         },
                     )?,
                 );

@@ -9,7 +9,7 @@ use pkcs1::der::{Decode, Encode};
 use pkcs8::{EncryptedPrivateKeyInfo, ObjectIdentifier, PrivateKeyInfo};
 
 use crate::certificate::CertKey;
-use crate::error::{Error, InputKind, Result};
+use crate::error::{Context, Error, InputKind, Result};
 use crate::rsa::{rsa_bits, strip_leading_zeros};
 use crate::secret::Secret;
 
@@ -105,8 +105,9 @@ impl fmt::Debug for PrivateKey {
 impl PrivateKey {
     /// An unencrypted PKCS#8 `PrivateKeyInfo`.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        let info = PrivateKeyInfo::try_from(der)
-            .map_err(|e| Error::failure(format!("not a valid PKCS#8 private key ({e})")))?;
+        let info = PrivateKeyInfo::try_from(der).context(InputKind::Invalid, || {
+            "not a valid PKCS#8 private key".to_string()
+        })?;
         let kind = if info.algorithm.oid == RSA_ENCRYPTION {
             rsa_kind(info.private_key)?
         } else if info.algorithm.oid == EC_PUBLIC_KEY {
@@ -132,9 +133,9 @@ impl PrivateKey {
             },
             der,
         );
-        let pkcs8 = info
-            .to_der()
-            .map_err(|e| Error::failure(format!("cannot re-encode the RSA key ({e})")))?;
+        let pkcs8 = info.to_der().context(InputKind::Invalid, || {
+            "cannot re-encode the RSA key".to_string()
+        })?;
         Ok(PrivateKey { pkcs8, kind })
     }
 
@@ -223,22 +224,24 @@ impl PrivateKey {
             .map_err(|_| Error::failure("the system random generator failed"))?;
         let params =
             pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv)
+                // pkcs5's error is no std::error::Error (no_std crate): kept as text.
                 .map_err(|e| Error::failure(format!("cannot encrypt the key ({e})")))?;
         let info = PrivateKeyInfo::try_from(self.pkcs8.as_slice())
-            .map_err(|e| Error::failure(format!("cannot encrypt the key ({e})")))?;
+            .context(InputKind::Invalid, || "cannot encrypt the key".to_string())?;
         let doc = info
             .encrypt_with_params(params, password.expose().as_bytes())
-            .map_err(|e| Error::failure(format!("cannot encrypt the key ({e})")))?;
+            .context(InputKind::Invalid, || "cannot encrypt the key".to_string())?;
         let pem = doc
             .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
-            .map_err(|e| Error::failure(format!("cannot encode the key ({e})")))?;
+            .context(InputKind::Invalid, || "cannot encode the key".to_string())?;
         Ok(pem.to_string())
     }
 }
 
 fn rsa_kind(pkcs1_der: &[u8]) -> Result<KeyKind> {
-    let rsa = pkcs1::RsaPrivateKey::from_der(pkcs1_der)
-        .map_err(|e| Error::failure(format!("not a valid RSA private key ({e})")))?;
+    let rsa = pkcs1::RsaPrivateKey::from_der(pkcs1_der).context(InputKind::Invalid, || {
+        "not a valid RSA private key".to_string()
+    })?;
     Ok(KeyKind::Rsa {
         n: strip_leading_zeros(rsa.modulus.as_bytes()).to_vec(),
         e: strip_leading_zeros(rsa.public_exponent.as_bytes()).to_vec(),

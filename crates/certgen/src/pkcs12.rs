@@ -11,7 +11,7 @@ use p12_keystore::{
 };
 
 use crate::certificate::Certificate;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, InputKind, Result};
 use crate::key::PrivateKey;
 use crate::secret::Secret;
 
@@ -254,7 +254,9 @@ pub fn write(
     friendly_name: &str,
 ) -> Result<Vec<u8>> {
     let p12_key = p12_keystore::PrivateKey::from_der(key.pkcs8_der())
-        .map_err(|e| Error::failure(format!("cannot put the key into PKCS#12 ({e})")))?;
+        .context(InputKind::Invalid, || {
+            "cannot put the key into PKCS#12".to_string()
+        })?;
     let mut certs = Vec::with_capacity(1 + chain.len());
     for c in std::iter::once(leaf).chain(chain) {
         certs.push(p12_keystore::Certificate::from_der(c.der()).map_err(|e| {
@@ -284,7 +286,7 @@ pub fn write(
     };
     writer
         .write()
-        .map_err(|e| Error::failure(format!("cannot write PKCS#12 ({e})")))
+        .context(InputKind::Invalid, || "cannot write PKCS#12".to_string())
 }
 
 #[cfg(test)]

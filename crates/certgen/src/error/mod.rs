@@ -226,6 +226,37 @@ impl From<VerifyError> for Error {
     }
 }
 
+/// Adds what was being done to a failure, keeping its kind and its cause instead of flattening
+/// both into text.
+pub(crate) trait Context<T> {
+    /// On error: an [`Error::Input`] of `kind`, its message `what` followed by the cause in
+    /// parentheses, the cause kept as its [`source`](std::error::Error::source).
+    fn context(self, kind: InputKind, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> Context<T> for std::result::Result<T, E> {
+    fn context(self, kind: InputKind, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| {
+            let message = format!("{} ({e})", what());
+            Error::Input(InputError::new(kind, message).with_source(e))
+        })
+    }
+}
+
+impl Error {
+    /// The same error with `prefix` before its message (`app.pem: PEM block 2 …`): an input
+    /// error keeps its kind, file and cause; any other error is returned unchanged.
+    pub(crate) fn within(self, prefix: impl FnOnce() -> String) -> Error {
+        match self {
+            Error::Input(mut e) => {
+                e.message = format!("{}: {}", prefix(), e.message);
+                Error::Input(e)
+            }
+            other => other,
+        }
+    }
+}
+
 /// The OS reason in words a user knows, without the `(os error N)` tail.
 pub fn io_reason(err: &std::io::Error) -> String {
     match err.kind() {

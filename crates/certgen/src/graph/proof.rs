@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::authority::is_guid;
 use crate::credential::Credential;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, InputKind, Result};
 use crate::jose::{self, numeric_date, Alg, DateRule, Part, Policy, SigningKey};
 
 /// The proof's `aud`: Azure AD Graph's app id, which every working implementation sends.
@@ -74,7 +74,7 @@ pub fn sign_at(cred: &Credential, object_id: &str, lifetime_secs: u64, now: u64)
         .ok_or_else(|| Error::failure("Graph accepts only RSA credentials"))?;
     let jwt = SigningKey::from_pkcs1_der(pkcs1)
         .and_then(|key| key.sign_compact(Alg::Rs256, &header, &claims))
-        .map_err(|e| Error::failure(format!("cannot sign the proof ({e})")))?;
+        .context(InputKind::Invalid, || "cannot sign the proof".to_string())?;
     Ok(Proof {
         jwt,
         header,

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, InputKind, Result};
 use crate::files::{self, OutputFile};
 use crate::paths;
 use crate::read::{self, ReadError};
@@ -176,8 +176,9 @@ impl TokenCache {
     /// Stores `token` for `key`: folder made 0700, file 0600, replaced atomically.
     pub fn store(&self, key: &CacheKey, token: &CachedToken) -> Result<()> {
         paths::ensure_private_dir(&self.dir)?;
-        let json = serde_json::to_vec(token)
-            .map_err(|e| Error::failure(format!("cannot encode the cache entry ({e})")))?;
+        let json = serde_json::to_vec(token).context(InputKind::Invalid, || {
+            "cannot encode the cache entry".to_string()
+        })?;
         files::replace(&OutputFile::private(self.path_for(key), json))
     }
 
