@@ -263,8 +263,11 @@ pub enum DateError {
     Invalid,
 }
 
-/// Dates beyond ±2^53 s are nonsense; refusing them keeps the float cast exact and panic-free.
+/// Dates beyond ±9·10^15 s (about ±2^53, 285 million years) are nonsense; refusing them keeps
+/// the float cast exact and panic-free, and leaves every sum or difference of two dates and a
+/// skew far inside `i64`, so no time computation on a token from outside can overflow.
 const MAX_DATE_MAGNITUDE: f64 = 9.0e15;
+const MAX_DATE_SECS: u64 = 9_000_000_000_000_000;
 
 /// A NumericDate as whole seconds since 1970, by `rule`.
 pub fn numeric_date(value: &Value, rule: DateRule) -> Result<i64, DateError> {
@@ -275,14 +278,16 @@ pub fn numeric_date(value: &Value, rule: DateRule) -> Result<i64, DateError> {
     };
     match value {
         Value::Number(n) => match (n.as_i64(), rule) {
-            (Some(i), _) => Ok(i),
+            (Some(i), _) if i.unsigned_abs() < MAX_DATE_SECS => Ok(i),
+            (Some(_), _) => Err(DateError::Invalid),
             (None, DateRule::Integer) => Err(DateError::NotInteger(n.to_string())),
             (None, _) => float(n.as_f64().ok_or(DateError::Invalid)?),
         },
         Value::String(s) if rule == DateRule::Lenient => {
             let s = s.trim();
             match s.parse::<i64>() {
-                Ok(i) => Ok(i),
+                Ok(i) if i.unsigned_abs() < MAX_DATE_SECS => Ok(i),
+                Ok(_) => Err(DateError::Invalid),
                 Err(_) => float(s.parse::<f64>().map_err(|_| DateError::Invalid)?),
             }
         }

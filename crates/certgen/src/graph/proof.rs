@@ -113,6 +113,8 @@ pub enum Broken {
     MissingTime(&'static str),
     /// `exp - nbf` over [`MAX_LIFETIME_SECS`].
     Lifetime(i64),
+    /// `exp` is not after `nbf`: the proof is valid at no moment.
+    EndsBeforeStart { nbf: i64, exp: i64 },
     /// `exp` is past.
     Expired { exp: i64, now: i64 },
     /// `nbf` is in the future (beyond the clock skew allowed).
@@ -159,11 +161,23 @@ impl fmt::Display for Broken {
                 f,
                 "exp - nbf is {secs} s; Graph takes at most {MAX_LIFETIME_SECS} s (10 minutes)"
             ),
+            Broken::EndsBeforeStart { nbf, exp } => write!(
+                f,
+                "exp {exp} is not after nbf {nbf}: the proof is valid at no moment"
+            ),
             Broken::Expired { exp, now } => {
-                write!(f, "the proof expired {} s ago (exp {exp})", now - exp)
+                write!(
+                    f,
+                    "the proof expired {} s ago (exp {exp})",
+                    now.saturating_sub(*exp)
+                )
             }
             Broken::NotYetValid { nbf, now } => {
-                write!(f, "the proof is valid only in {} s (nbf {nbf})", nbf - now)
+                write!(
+                    f,
+                    "the proof is valid only in {} s (nbf {nbf})",
+                    nbf.saturating_sub(*now)
+                )
             }
         }
     }
@@ -224,16 +238,19 @@ pub fn broken_rules(
     if exp.is_none() {
         broken.push(Broken::MissingTime("exp"));
     }
+    // Checked arithmetic although numeric_date bounds each date: the times are the sender's.
     if let (Some(nbf), Some(exp)) = (nbf, exp) {
-        if exp - nbf > MAX_LIFETIME_SECS as i64 {
-            broken.push(Broken::Lifetime(exp - nbf));
+        match exp.checked_sub(nbf) {
+            Some(life) if life > MAX_LIFETIME_SECS as i64 => broken.push(Broken::Lifetime(life)),
+            Some(life) if life > 0 => {}
+            _ => broken.push(Broken::EndsBeforeStart { nbf, exp }),
         }
     }
     if let Some(now) = expected.now {
-        if let Some(exp) = exp.filter(|&exp| exp + SKEW_SECS <= now) {
+        if let Some(exp) = exp.filter(|&exp| exp.saturating_add(SKEW_SECS) <= now) {
             broken.push(Broken::Expired { exp, now });
         }
-        if let Some(nbf) = nbf.filter(|&nbf| nbf > now + SKEW_SECS) {
+        if let Some(nbf) = nbf.filter(|&nbf| nbf > now.saturating_add(SKEW_SECS)) {
             broken.push(Broken::NotYetValid { nbf, now });
         }
     }
@@ -301,5 +318,74 @@ mod tests {
             broken_rules(&padded, &e).unwrap(),
             vec![Broken::Padding(Part::Signature)]
         );
+    }
+
+    /// The regression of a proof with `nbf` = i64::MIN and `exp` ten years ahead (accepted
+    /// once: `exp - nbf` wrapped), and one whose `exp` comes before its `nbf`.
+    #[test]
+    fn a_proof_with_extreme_or_reversed_times_is_refused() {
+        let h = json!({"alg": "RS256"});
+        let now = 1_800_000_000_i64;
+        let e = Expected {
+            object_id: Some(OID),
+            app_id: None,
+            now: Some(now),
+        };
+        let ten_years = now + 10 * 365 * 86_400;
+        let forged = json!({"aud": AUDIENCE, "iss": OID, "nbf": i64::MIN, "exp": ten_years});
+        assert!(!broken_rules(&token(&h, &forged), &e).unwrap().is_empty());
+        let reversed = json!({"aud": AUDIENCE, "iss": OID, "nbf": now + 100, "exp": now - 100});
+        assert!(broken_rules(&token(&h, &reversed), &e).unwrap().contains(
+            &Broken::EndsBeforeStart {
+                nbf: now + 100,
+                exp: now - 100
+            }
+        ));
+    }
+
+    /// Every pair of edge times: a proof broken_rules accepts has 0 < exp - nbf <= 600 and now
+    /// inside [nbf - skew, exp + skew), whatever integers the sender chose.
+    #[test]
+    fn any_accepted_proof_has_a_short_lifetime_around_now() {
+        let h = json!({"alg": "RS256"});
+        let now = 1_800_000_000_i64;
+        let e = Expected {
+            object_id: Some(OID),
+            app_id: None,
+            now: Some(now),
+        };
+        let mut edges = vec![
+            i64::MIN,
+            i64::MIN + 1,
+            -9_000_000_000_000_000,
+            -1,
+            0,
+            1,
+            8_999_999_999_999_999,
+            9_000_000_000_000_000,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for d in [
+            -601, -600, -599, -301, -300, -299, -1, 0, 1, 299, 300, 301, 599, 600, 601,
+        ] {
+            edges.push(now + d);
+        }
+        let mut accepted = 0;
+        for &nbf in &edges {
+            for &exp in &edges {
+                let claims = json!({"aud": AUDIENCE, "iss": OID, "nbf": nbf, "exp": exp});
+                if broken_rules(&token(&h, &claims), &e).unwrap().is_empty() {
+                    accepted += 1;
+                    let life = exp - nbf;
+                    assert!(0 < life && life <= 600, "nbf {nbf} exp {exp}");
+                    assert!(
+                        nbf - SKEW_SECS <= now && now < exp + SKEW_SECS,
+                        "nbf {nbf} exp {exp}"
+                    );
+                }
+            }
+        }
+        assert!(accepted > 0, "the property must not hold vacuously");
     }
 }

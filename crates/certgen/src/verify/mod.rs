@@ -510,7 +510,7 @@ fn check_times(claims: &Map<String, Value>, now: i64, leeway: u64) -> Result<(),
     if now >= exp.saturating_add(slack) {
         return Err(VerifyError::Expired {
             at: date(exp),
-            ago: now - exp,
+            ago: now.saturating_sub(exp),
             leeway,
         });
     }
@@ -518,7 +518,7 @@ fn check_times(claims: &Map<String, Value>, now: i64, leeway: u64) -> Result<(),
         if now.saturating_add(slack) < nbf {
             return Err(VerifyError::NotYetValid {
                 at: date(nbf),
-                in_secs: nbf - now,
+                in_secs: nbf.saturating_sub(now),
                 leeway,
             });
         }
