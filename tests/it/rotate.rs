@@ -673,3 +673,112 @@ fn a_second_run_on_the_same_files_is_refused_while_the_first_holds_the_lock() {
     });
     s.assert_rotated();
 }
+
+/// Every file of a folder with its contents, to compare before and after a run.
+fn folder(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut all: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_dry_run_or_a_run_with_nothing_due_leaves_the_folder_as_it_was() {
+    let s = Setup::new(&[]);
+    let before = folder(s.dir.path());
+    let out = s.rotate(&["--dry-run"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(folder(s.dir.path()), before, "--dry-run changed the folder");
+    let out = s.rotate(&["--renew-within", "1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("nothing to do: "));
+    assert_eq!(
+        folder(s.dir.path()),
+        before,
+        "a run with nothing due changed the folder"
+    );
+}
+
+fn owner_and_mode(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+/// A key `root:daemon 0640` and a certificate owned by `daemon` keep their owner, group and
+/// mode through a rotation, so the daemon still reads its new key (as certbot keeps a renewed
+/// key's group and mode). Giving a file to another user takes root.
+#[test]
+fn a_rotation_keeps_each_files_owner_group_and_mode() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // CI runs as root: there a missing root is a failure, not a skip.
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "needs root");
+        eprintln!("skipped: giving files to another user needs root");
+        return;
+    }
+    let s = Setup::new(&[]);
+    let (daemon, group) = (1, 1);
+    let set = |name: &str, uid: u32, gid: u32, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::os::unix::fs::chown(s.path(name), Some(uid), Some(gid)).unwrap();
+        std::fs::set_permissions(s.path(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set("app.key", 0, group, 0o640);
+    set("app.crt", daemon, daemon, 0o644);
+    set("app.cer", daemon, daemon, 0o444);
+    let out = s.rotate(&["--json"]);
+    assert_eq!(stdout_json(&out)["action"], "rotated", "{out:?}");
+    assert_ne!(std::fs::read(s.path("app.crt")).unwrap(), s.original);
+    for (file, want) in [
+        ("app.key", (0, group, 0o640)),
+        ("app.crt", (daemon, daemon, 0o644)),
+        ("app.cer", (daemon, daemon, 0o444)),
+        ("app.key.previous", (0, group, 0o640)),
+        ("app.crt.previous", (daemon, daemon, 0o644)),
+    ] {
+        assert_eq!(owner_and_mode(&s.path(file)), want, "{file}");
+    }
+    assert!(s.gets_token(""));
+    assert_eq!(s.registered(), [s.thumbprint()]);
+}
+
+/// `--cert` and `--key` given as symbolic links: the files they point to are renewed and the
+/// links stay links, so whatever else reads the targets gets the new certificate too.
+#[test]
+fn symlinked_files_are_renewed_where_the_links_point() {
+    let s = Setup::new(&[]);
+    let real = s.path("real");
+    std::fs::create_dir(&real).unwrap();
+    for name in ["app.crt", "app.key", "app.cer"] {
+        std::fs::rename(s.path(name), real.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink(real.join("app.crt"), s.path("app.crt")).unwrap();
+    std::os::unix::fs::symlink("real/app.key", s.path("app.key")).unwrap();
+    let out = s.rotate(&["--json"]);
+    assert_eq!(stdout_json(&out)["action"], "rotated", "{out:?}");
+    for (link, target) in [
+        ("app.crt", real.join("app.crt")),
+        ("app.key", "real/app.key".into()),
+    ] {
+        let meta = std::fs::symlink_metadata(s.path(link)).unwrap();
+        assert!(meta.file_type().is_symlink(), "{link} is no longer a link");
+        assert_eq!(std::fs::read_link(s.path(link)).unwrap(), target);
+    }
+    assert_ne!(std::fs::read(real.join("app.crt")).unwrap(), s.original);
+    assert_eq!(
+        std::fs::read(real.join("app.crt.previous")).unwrap(),
+        s.original
+    );
+    let new = thumbprint_of(&real.join("app.crt"));
+    assert_eq!(thumbprint_of(&s.path("app.crt")), new);
+    assert_eq!(s.registered(), [new]);
+    assert!(s.gets_token(""));
+}

@@ -485,3 +485,25 @@ fn an_unreachable_port_and_an_untrusted_certificate_exit_4() {
     assert!(r.stderr.contains("--ca-file"), "{}", r.stderr);
     assert_eq!(token_requests(&server), 0);
 }
+
+/// `HTTPS_PROXY`/`HTTP_PROXY` set (as on a corporate machine) never catch a loopback endpoint:
+/// the request with the credential goes straight to the service on 127.0.0.1, and the proxy,
+/// a listener that would take the client secret, is never contacted.
+#[test]
+fn a_loopback_endpoint_is_never_sent_through_the_proxy() {
+    let server = Server::start();
+    let dir = workdir();
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let proxy = format!("http://{}", trap.local_addr().unwrap());
+    let r = run(with_cert(&mut token(&server, dir.path()))
+        .env("HTTPS_PROXY", &proxy)
+        .env("HTTP_PROXY", &proxy)
+        .env("ALL_PROXY", &proxy)
+        .arg("--no-cache"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        matches!(trap.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the proxy was contacted"
+    );
+}

@@ -13,6 +13,8 @@ pub struct OutputFile {
     pub contents: Vec<u8>,
     /// Unix permission bits; 0o600 for keys and PKCS#12.
     pub mode: u32,
+    /// Owner and group (uid, gid) to give the file before it appears; `None`: the writer's.
+    pub owner: Option<(u32, u32)>,
 }
 
 impl OutputFile {
@@ -21,6 +23,7 @@ impl OutputFile {
             path,
             contents: contents.into(),
             mode: 0o644,
+            owner: None,
         }
     }
 
@@ -29,7 +32,25 @@ impl OutputFile {
             path,
             contents: contents.into(),
             mode: 0o600,
+            owner: None,
         }
+    }
+
+    /// The same file with the mode, owner and group of `existing` (the file it replaces), so
+    /// whatever read the old one (a daemon of another user, through its group) reads the new
+    /// one, as certbot keeps the group and mode of a renewed private key. Without the rights
+    /// to give that owner, the write fails before the file appears.
+    pub fn like(mut self, existing: &Path) -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(existing).map_err(|e| Error::io("read", existing, e))?;
+            self.mode = meta.mode() & 0o7777;
+            self.owner = Some((meta.uid(), meta.gid()));
+        }
+        #[cfg(not(unix))]
+        let _ = existing;
+        Ok(self)
     }
 }
 
@@ -204,6 +225,11 @@ fn stage(f: &OutputFile) -> Result<tempfile::NamedTempFile> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
+        // Owner first: a chown by a non-root user clears the set-id bits the mode may hold.
+        if let Some((uid, gid)) = f.owner {
+            std::os::unix::fs::fchown(tmp.as_file(), Some(uid), Some(gid))
+                .map_err(|e| Error::io(&format!("give owner {uid}:{gid} to"), &f.path, e))?;
+        }
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(f.mode))
             .map_err(|e| Error::io("set permissions on", &f.path, e))?;

@@ -89,12 +89,55 @@ pub(crate) fn client(options: &ClientOptions) -> Result<reqwest::Client> {
     if let Some(connect) = options.connect_timeout {
         builder = builder.connect_timeout(connect);
     }
-    if !options.proxy_from_env {
-        builder = builder.no_proxy();
+    // The environment's proxies are set here rather than left to reqwest, so that loopback
+    // never goes through them: a request to `certgen serve` on 127.0.0.1 must not hand a client
+    // secret to a proxy (Go's net/http and .NET skip loopback the same way).
+    builder = builder.no_proxy();
+    if options.proxy_from_env {
+        for proxy in env_proxies()? {
+            builder = builder.proxy(proxy);
+        }
     }
     builder
         .build()
         .map_err(|e| Error::failure(format!("cannot set up the HTTPS client: {}", chain(&e))))
+}
+
+/// What never goes through a proxy: the `NO_PROXY` list (or `no_proxy`), and loopback.
+fn no_proxy_list() -> String {
+    let given = env_var(&["NO_PROXY", "no_proxy"]).unwrap_or_default();
+    format!("{given},localhost,127.0.0.0/8,::1,[::1]")
+}
+
+/// The first of `names` that is set and not empty.
+fn env_var(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+}
+
+/// The proxies `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` name (either case), each with the
+/// exceptions of [`no_proxy_list`].
+fn env_proxies() -> Result<Vec<reqwest::Proxy>> {
+    let no_proxy = reqwest::NoProxy::from_string(&no_proxy_list());
+    let mut proxies = Vec::new();
+    type Make = fn(String) -> reqwest::Result<reqwest::Proxy>;
+    let kinds: [(&[&str], Make); 3] = [
+        (&["HTTPS_PROXY", "https_proxy"], |u| {
+            reqwest::Proxy::https(u)
+        }),
+        (&["HTTP_PROXY", "http_proxy"], |u| reqwest::Proxy::http(u)),
+        (&["ALL_PROXY", "all_proxy"], |u| reqwest::Proxy::all(u)),
+    ];
+    for (names, make) in kinds {
+        if let Some(url) = env_var(names) {
+            // The URL may hold a password: only the variable is named.
+            let proxy = make(url)
+                .map_err(|_| Error::argument(format!("{} is not a proxy URL", names[0])))?;
+            proxies.push(proxy.no_proxy(no_proxy.clone()));
+        }
+    }
+    Ok(proxies)
 }
 
 fn read_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {

@@ -159,6 +159,11 @@ impl Stub {
         format!("{}{TOKEN_PATH}", self.host())
     }
 
+    /// Queues one more answer (one that must name the stub's own address, say).
+    pub fn push(&self, reply: Reply) {
+        self.seen.replies.lock().unwrap().push_back(reply);
+    }
+
     pub fn count(&self) -> usize {
         self.seen.requests.lock().unwrap().len()
     }

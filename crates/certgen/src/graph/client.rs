@@ -22,6 +22,9 @@ use crate::http::{self, header_str, parse_http_date, read_capped, retry_wait, tr
 
 /// Largest answer kept: far above a Graph page (999 users), bounded all the same.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// Most bytes [`ApiClient::get_all`] reads over all pages together: a listing of 100,000 users
+/// fits; an API that links pages forever does not take the process down with it.
+pub const MAX_TOTAL_BYTES: usize = 256 << 20;
 /// Most pages followed by [`ApiClient::get_all`].
 pub const MAX_PAGES: usize = 10_000;
 
@@ -182,16 +185,30 @@ impl ApiClient {
         }
     }
 
-    /// GETs `request` and every page after it (`@odata.nextLink`), merged.
+    /// GETs `request` and every page after it (`@odata.nextLink`), merged. Stops, naming the
+    /// page, at a link already followed (a loop), past [`MAX_PAGES`] pages, or past
+    /// [`MAX_RESPONSE_BYTES`] in all.
     pub async fn get_all(&self, request: &ApiRequest, token: &str) -> Result<AllPages> {
         let origin = request.url.origin();
         let mut pages = Pages::new();
         let mut next = request.clone();
         next.method = Method::GET;
+        let mut seen = std::collections::HashSet::from([next.url.to_string()]);
+        let mut total = 0usize;
         loop {
             let response = self.send(&next, token).await?;
             if !response.is_success() {
                 return Ok(AllPages::Failed(response));
+            }
+            let page_number = pages.pages() + 1;
+            total = total.saturating_add(response.body.len());
+            if total > MAX_TOTAL_BYTES {
+                return Err(Error::failure(format!(
+                    "paging stopped at page {page_number} ({}): the pages hold more than {} MiB \
+                     in all; narrow the query (e.g. $filter, $select)",
+                    next.url,
+                    MAX_TOTAL_BYTES >> 20
+                )));
             }
             let page: Value = match serde_json::from_slice(&response.body) {
                 Ok(v) => v,
@@ -218,6 +235,12 @@ impl ApiClient {
                 return Err(Error::failure(format!(
                     "@odata.nextLink points to another origin ({}); the token is not sent there",
                     url.origin().ascii_serialization()
+                )));
+            }
+            if !seen.insert(url.to_string()) {
+                return Err(Error::failure(format!(
+                    "paging stopped at page {page_number}: its @odata.nextLink ({url}) was \
+                     followed before; the API links its pages in a loop"
                 )));
             }
             if pages.pages() >= MAX_PAGES {

@@ -102,8 +102,18 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 }
 
 impl Layout {
-    /// The layout of `files`, with the `.cer` beside the certificate if it exists.
+    /// The layout of `files`, with the `.cer` beside the certificate if it exists. A file
+    /// given through a symbolic link is renewed where the link points: the link stays a link
+    /// and the file it names gets the new credential.
     pub fn new(files: Files) -> Layout {
+        let files = match files {
+            Files::Pair { cert, key } => Files::Pair {
+                cert: resolve_link(cert),
+                key: resolve_link(key),
+            },
+            Files::CombinedPem(f) => Files::CombinedPem(resolve_link(f)),
+            Files::Pkcs12(f) => Files::Pkcs12(resolve_link(f)),
+        };
         let mut layout = Layout { files, der: None };
         let primary = layout.primary();
         let der = primary.with_extension("cer");
@@ -197,8 +207,22 @@ impl Layout {
         with_suffix(self.primary(), ".remove-pending")
     }
 
+    /// Named after the certificate's real path, so two runs naming the same files by
+    /// different paths (a relative and an absolute one, a linked folder) exclude each other.
     pub fn lock_file(&self) -> PathBuf {
-        with_suffix(self.primary(), ".rotate.lock")
+        let primary = self
+            .primary()
+            .canonicalize()
+            .unwrap_or_else(|_| self.primary().to_path_buf());
+        with_suffix(&primary, ".rotate.lock")
+    }
+}
+
+/// The file a symbolic link points to (followed to the end); any other path as given.
+fn resolve_link(path: PathBuf) -> PathBuf {
+    match path.symlink_metadata() {
+        Ok(m) if m.file_type().is_symlink() => path.canonicalize().unwrap_or(path),
+        _ => path,
     }
 }
 
@@ -338,25 +362,33 @@ pub fn stage_new(
         Some(p) => key.to_encrypted_pkcs8_pem(p),
         None => Ok(key.to_pkcs8_pem()),
     };
-    match &layout.files {
-        Files::Pair { cert: c, key: k } => {
-            let cert_bytes = encoded_like(c, cert)?;
-            files::replace(&OutputFile::private(Slot::Next.of(k), key_pem()?))?;
-            files::replace(&OutputFile::public(Slot::Next.of(c), cert_bytes))
-        }
-        Files::CombinedPem(f) => files::replace(&OutputFile::private(
-            Slot::Next.of(f),
-            cert.to_pem() + &key_pem()?,
-        )),
+    let written = match &layout.files {
+        Files::Pair { cert: c, key: k } => encoded_like(c, cert).and_then(|cert_bytes| {
+            files::replace(&OutputFile::private(Slot::Next.of(k), key_pem()?).like(k)?)?;
+            files::replace(&OutputFile::public(Slot::Next.of(c), cert_bytes).like(c)?)
+        }),
+        Files::CombinedPem(f) => key_pem().and_then(|key_pem| {
+            files::replace(
+                &OutputFile::private(Slot::Next.of(f), cert.to_pem() + &key_pem).like(f)?,
+            )
+        }),
         Files::Pkcs12(f) => {
             let name = f
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let bytes = pkcs12::write(cert, &[], key, password, protection.flavor, &name)?;
-            files::replace(&OutputFile::private(Slot::Next.of(f), bytes))
+            pkcs12::write(cert, &[], key, password, protection.flavor, &name).and_then(|bytes| {
+                files::replace(&OutputFile::private(Slot::Next.of(f), bytes).like(f)?)
+            })
+        }
+    };
+    if written.is_err() {
+        // Nothing half made stays behind: a file that cannot get its owner is no change.
+        for f in layout.credential_files() {
+            let _ = std::fs::remove_file(Slot::Next.of(f));
         }
     }
+    written
 }
 
 /// `cert` encoded as the certificate file `like` is: PEM, or DER (`--cert app.cer`, a `.cer`).
@@ -406,17 +438,19 @@ pub fn swap(
     for target in layout.targets() {
         let previous = Slot::Previous.of(target);
         let old = read(target)?;
-        files::replace(&if layout.holds_key(target) {
-            OutputFile::private(previous, old)
-        } else {
-            OutputFile::public(previous, old)
-        })?;
+        files::replace(
+            &if layout.holds_key(target) {
+                OutputFile::private(previous, old)
+            } else {
+                OutputFile::public(previous, old)
+            }
+            .like(target)?,
+        )?;
     }
     if let Some(der) = &layout.der {
-        files::replace(&OutputFile::public(
-            Slot::Next.of(der),
-            encoded_like(der, new)?,
-        ))?;
+        files::replace(
+            &OutputFile::public(Slot::Next.of(der), encoded_like(der, new)?).like(der)?,
+        )?;
     }
     let targets = layout.targets();
     for (n, target) in targets.iter().enumerate() {
@@ -602,5 +636,31 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         drop(held);
         assert!(lock(&layout).unwrap().is_some());
+    }
+
+    /// Two runs naming the same files by different paths (here through a linked folder) take
+    /// the same lock; a file given as a link is renewed where it points.
+    #[test]
+    fn the_lock_and_the_files_follow_links_to_the_real_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join("app.crt"), "c").unwrap();
+        std::fs::write(real.join("app.key"), "k").unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("via")).unwrap();
+        std::os::unix::fs::symlink(real.join("app.key"), dir.path().join("link.key")).unwrap();
+        let direct = Layout::new(Files::Pair {
+            cert: real.join("app.crt"),
+            key: real.join("app.key"),
+        });
+        let linked = Layout::new(Files::Pair {
+            cert: dir.path().join("via/app.crt"),
+            key: dir.path().join("link.key"),
+        });
+        assert_eq!(direct.lock_file(), linked.lock_file());
+        let Files::Pair { key, .. } = &linked.files else {
+            panic!("a pair")
+        };
+        assert_eq!(key, &real.join("app.key").canonicalize().unwrap());
     }
 }

@@ -195,6 +195,20 @@ pub fn run<H: Host>(
     host: &H,
     on_event: &mut dyn FnMut(Event),
 ) -> std::result::Result<Outcome, H::Error> {
+    let run = Run {
+        layout,
+        protection,
+        policy,
+        host,
+        on_event,
+    };
+    // A run that changes nothing leaves the folder as it found it: no lock file either.
+    if policy.dry_run {
+        return run.go();
+    }
+    if let Some(outcome) = run.nothing_due_yet()? {
+        return Ok(outcome);
+    }
     let Some(_lock) = super::lock(layout)? else {
         return Err(Error::from(RotateError::Locked {
             names: layout.credential_names(Slot::Current),
@@ -202,14 +216,8 @@ pub fn run<H: Host>(
         })
         .into());
     };
-    Run {
-        layout,
-        protection,
-        policy,
-        host,
-        on_event,
-    }
-    .go()
+    // Under the lock, where the rotation stands is read again: another run may have moved it.
+    run.go()
 }
 
 struct Run<'a, H: Host> {
@@ -317,6 +325,17 @@ impl<H: Host> Run<'_, H> {
             new: Some(KeyRef::of(&new, new_key_id)),
             old_removed,
         })
+    }
+
+    /// The outcome of a run with nothing under way and nothing due, read without the lock.
+    fn nothing_due_yet(&self) -> std::result::Result<Option<Outcome>, H::Error> {
+        if super::stage(self.layout) != Stage::Idle {
+            return Ok(None);
+        }
+        let current = self.host.load(Slot::Current)?;
+        let renew_from = self.renew_from(&current);
+        Ok((OffsetDateTime::now_utc() < renew_from)
+            .then(|| self.nothing_due(&current, renew_from, false)))
     }
 
     fn nothing_due(
