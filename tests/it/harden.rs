@@ -392,27 +392,37 @@ fn every_token_output_form_pipes_into_decode() {
     );
 }
 
-/// The fenced block that follows each `<!-- readme-test: MARK -->` line of the README, in order.
+/// The fenced block that follows each `<!-- readme-test: MARK -->` line of the documentation, in
+/// order: README.md first, then every `docs/*.md` page by file name.
 fn readme_blocks(mark: &str) -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    docs.sort();
     let marker = format!("<!-- readme-test: {mark} -->");
     let mut blocks = Vec::new();
-    let mut lines = readme.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() != marker {
-            continue;
+    for page in std::iter::once(root.join("README.md")).chain(docs) {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if line.trim() != marker {
+                continue;
+            }
+            let fence = lines.next().expect("a block after the marker");
+            assert!(
+                fence.starts_with("```"),
+                "{mark} in {}: not a fenced block: {fence}",
+                page.display()
+            );
+            let body: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| !l.starts_with("```"))
+                .collect();
+            blocks.push(body.join("\n") + "\n");
         }
-        let fence = lines.next().expect("a block after the marker");
-        assert!(
-            fence.starts_with("```"),
-            "{mark}: not a fenced block: {fence}"
-        );
-        let body: Vec<&str> = lines
-            .by_ref()
-            .take_while(|l| !l.starts_with("```"))
-            .collect();
-        blocks.push(body.join("\n") + "\n");
     }
     blocks
 }
