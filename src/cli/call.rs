@@ -15,7 +15,7 @@ use certgen::read;
 use certgen::GraphError;
 use clap::{Args, ValueEnum};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 use super::assertion::{authority_host, env_value};
@@ -126,18 +126,48 @@ pub fn run(mut args: CallArgs) -> Result<()> {
             extra_graph.as_deref(),
         )];
     }
-    let token = token::get(&args.token)?;
     let (client, runtime) = api_client(&args.token)?;
-    let token_text = token.token.expose();
-    if args.all {
-        match runtime.block_on(client.get_all(&request, token_text))? {
-            AllPages::Merged { document, .. } => print_json(&document),
-            AllPages::Failed(answer) => answered(&args, &request.url, &answer, token_text),
-        }
-    } else {
-        let answer = runtime.block_on(client.send(&request, token_text))?;
-        answered(&args, &request.url, &answer, token_text)
+    let call = |token: &str| -> Result<Answer> {
+        Ok(if args.all {
+            match runtime.block_on(client.get_all(&request, token))? {
+                AllPages::Merged { document, .. } => Answer::Merged(document),
+                AllPages::Failed(answer) => Answer::Single(answer),
+            }
+        } else {
+            Answer::Single(runtime.block_on(client.send(&request, token))?)
+        })
+    };
+    let mut token = token::get(&args.token)?;
+    let mut answer = call(token.token.expose())?;
+    let refused =
+        |a: &Answer| matches!(a, Answer::Single(r) if r.status == StatusCode::UNAUTHORIZED);
+    let mut retried = false;
+    if refused(&answer) && !args.token.force_refresh && !args.token.no_cache {
+        // A cached token the API no longer takes (the service's keys or roles changed since):
+        // once more with a new one, as Azure SDK clients do on a 401 challenge.
+        let mut fresh = args.token.clone();
+        fresh.force_refresh = true;
+        token = token::get(&fresh)?;
+        answer = call(token.token.expose())?;
+        retried = true;
     }
+    let token_text = token.token.expose();
+    match answer {
+        Answer::Merged(document) => print_json(&document),
+        Answer::Single(a) => answered(&args, &request.url, &a, token_text).map_err(|e| {
+            if refused(&Answer::Single(a.clone())) && !retried {
+                e.with_hint("if the token came from the cache, --force-refresh gets a new one")
+            } else {
+                e
+            }
+        }),
+    }
+}
+
+/// What a call answered: one response, or every page merged.
+enum Answer {
+    Single(ApiResponse),
+    Merged(Value),
 }
 
 /// Prints an answer; an error answer is also the command's error (exit 3).
@@ -170,7 +200,13 @@ fn print_body(body: &[u8]) -> Result<()> {
             return output::print_json(&doc);
         }
     }
-    output::write_stdout(&String::from_utf8_lossy(body))
+    // As received, ended by a newline when the API sent none, so that a shell prompt or the
+    // next line of a log does not run on after the JSON.
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    output::write_stdout(&text)
 }
 
 fn print_json(doc: &Value) -> Result<()> {

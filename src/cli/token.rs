@@ -83,7 +83,7 @@ pub struct TokenArgs {
     pub(super) no_cache: bool,
     /// Get a new token even if a cached one is fresh (and cache it)
     #[arg(long, conflicts_with = "no_cache")]
-    force_refresh: bool,
+    pub(super) force_refresh: bool,
     /// token: the token alone; header: "Authorization: Bearer …"; json: token, times, source, claims
     #[arg(
         long,

@@ -79,7 +79,7 @@ fn a_200_prints_the_body_and_the_token_comes_from_the_shared_cache() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Not a terminal: the body exactly as the service sent it.
+    // Not a terminal: the body as the service sent it, ended by a newline.
     let direct = std::process::Command::new("curl")
         .args(["-sf", "--cacert", s.ready["ca_file"].as_str().unwrap()])
         .args([
@@ -90,7 +90,8 @@ fn a_200_prints_the_body_and_the_token_comes_from_the_shared_cache() {
         .output()
         .unwrap();
     assert!(direct.status.success());
-    assert_eq!(out.stdout, direct.stdout);
+    assert!(!direct.stdout.ends_with(b"\n"), "serve sends no newline");
+    assert_eq!(out.stdout, [direct.stdout, b"\n".to_vec()].concat());
 
     // The second call and `certgen token` for the derived scope answer from the same cache.
     let before = token_requests(&s);
@@ -411,4 +412,37 @@ fn a_next_link_that_loops_stops_at_the_page_that_repeats_it() {
     assert!(err.contains("paging stopped at page 1"), "{err}");
     assert!(err.contains("followed before"), "{err}");
     assert_eq!(stub.count(), 2, "one token request and one page");
+}
+
+/// A cached token the API no longer takes (here its signature broken in the cache, as a token
+/// signed by an earlier serve's key would be): the 401 is retried once with a new token, which
+/// the API takes, and the new token replaces the stale one in the cache.
+#[test]
+fn a_stale_cached_token_is_replaced_once_on_a_401() {
+    let g = graph();
+    let s = g.start(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let users = format!("{}/users", s.field("graph"));
+    json_stdout(&call(&s, cache.path(), READER, &[&users]));
+    let files: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mut entry: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let token = entry["access_token"].as_str().unwrap().to_string();
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    entry["access_token"] = Value::String(format!("{signed}.c2lnbmF0dXJl"));
+    std::fs::write(&files[0], entry.to_string()).unwrap();
+    let before = token_requests(&s);
+
+    let out = call(&s, cache.path(), READER, &[&users]);
+    assert_eq!(upns(&json_stdout(&out)), USERS);
+    assert_eq!(token_requests(&s), before + 1, "one new token");
+    let now: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_ne!(
+        now["access_token"], entry["access_token"],
+        "the cache holds the new token"
+    );
 }
