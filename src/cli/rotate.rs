@@ -184,9 +184,7 @@ pub fn run(mut args: RotateArgs) -> Result<()> {
         args: &args,
         layout: &layout,
     };
-    let outcome = rotate::run(&layout, protection, &policy, &host, &mut |e| {
-        tell(&args, &layout, e)
-    })?;
+    let outcome = rotate::run(&layout, protection, &policy, &host, &mut |e| tell(&args, e))?;
     print_outcome(&args, &outcome)
 }
 
@@ -238,118 +236,139 @@ fn key_json(k: &Option<KeyRef>) -> Value {
 }
 
 /// Prints a step as it happens (and, in debug builds, stops at a test's kill point).
-fn tell(args: &RotateArgs, layout: &Layout, event: Event) {
+fn tell(args: &RotateArgs, event: Event) {
+    if let Some((step, text)) = describe(args, &event) {
+        say(step, &text);
+    }
+    if let Some(point) = kill_point_after(&event) {
+        kill_point(point);
+    }
+}
+
+/// The kill point a test may set after `event`: the step it ends.
+fn kill_point_after(event: &Event) -> Option<&'static str> {
     match event {
-        Event::HalfSwapFinished { done: false } => {
-            say("4/5", "would finish the swap a killed run left half done")
-        }
-        Event::HalfSwapFinished { done: true } => {
-            say("4/5", "finished the swap a killed run left half done")
-        }
+        Event::Staged { .. } => Some("1"),
+        Event::Registered { .. } => Some("2"),
+        Event::TokenWorks { .. } => Some("3"),
+        // 4a: after the first rename (a pair's key, or a single file), 4b: after the second.
+        Event::Renamed { n } => ["4a", "4b"].get(n - 1).copied(),
+        Event::Swapped { .. } => Some("4"),
+        _ => None,
+    }
+}
+
+/// The step and the line `rotate STEP: …` for `event`.
+fn describe(args: &RotateArgs, event: &Event) -> Option<(&'static str, String)> {
+    Some(match event {
+        Event::HalfSwapFinished { done: false } => (
+            "4/5",
+            "would finish the swap a killed run left half done".into(),
+        ),
+        Event::HalfSwapFinished { done: true } => (
+            "4/5",
+            "finished the swap a killed run left half done".into(),
+        ),
         Event::Plan {
             thumbprint,
             renew_from,
             next_names,
             previous_names,
             ..
-        } => say(
+        } => (
             "plan",
-            &format!(
-                "{thumbprint} is due (renewal from {}); would make a {}-bit key and a {}-day \
-                 certificate as {next_names}, register it with addKey, wait up to {} s for it \
-                 to get a token, swap the files (keeping {previous_names}), and {}",
-                rfc3339(renew_from),
-                args.key_size,
-                args.days,
-                args.wait,
-                if args.keep_old {
-                    "keep the old certificate registered"
-                } else {
-                    "remove the old certificate with removeKey"
-                }
-            ),
+            plan(args, thumbprint, *renew_from, next_names, previous_names),
         ),
-        Event::WouldResume { stage } => say(
+        Event::WouldResume { stage } => (
             "plan",
-            &format!("would resume a rotation under way ({stage:?}); nothing changed"),
+            format!("would resume a rotation under way ({stage:?}); nothing changed"),
         ),
         Event::Staged {
             thumbprint,
             not_after,
             names,
-        } => {
-            say(
-                "1/5",
-                &format!(
-                    "made a new key and certificate {thumbprint} (valid until {}) as {names}",
-                    rfc3339(not_after)
-                ),
-            );
-            kill_point("1");
-        }
+        } => (
+            "1/5",
+            format!(
+                "made a new key and certificate {thumbprint} (valid until {}) as {names}",
+                rfc3339(*not_after)
+            ),
+        ),
         Event::Registered {
             thumbprint,
             key_id,
-            already,
-        } => {
-            if already {
-                say(
-                    "2/5",
-                    &format!("{thumbprint} is registered already (keyId {key_id})"),
-                );
-            } else {
-                say(
-                    "2/5",
-                    &format!("registered {thumbprint} with addKey (keyId {key_id})"),
-                );
-            }
-            kill_point("2");
-        }
-        Event::Waiting { waited, .. } => say(
+            already: true,
+        } => (
+            "2/5",
+            format!("{thumbprint} is registered already (keyId {key_id})"),
+        ),
+        Event::Registered {
+            thumbprint, key_id, ..
+        } => (
+            "2/5",
+            format!("registered {thumbprint} with addKey (keyId {key_id})"),
+        ),
+        Event::Waiting { waited, .. } => (
             "3/5",
-            &format!(
+            format!(
                 "waiting for the new certificate to get a token ({} s of {})",
                 waited.as_secs(),
                 args.wait
             ),
         ),
-        Event::TokenWorks { thumbprint, after } => {
-            say(
-                "3/5",
-                &format!(
-                    "the new certificate {thumbprint} gets a token (after {} s)",
-                    after.as_secs()
-                ),
-            );
-            kill_point("3");
-        }
-        // 4a: after the first rename (a pair's key, or a single file), 4b: after the second.
-        Event::Renamed { n } => kill_point(["4a", "4b"].get(n - 1).copied().unwrap_or_default()),
+        Event::TokenWorks { thumbprint, after } => (
+            "3/5",
+            format!(
+                "the new certificate {thumbprint} gets a token (after {} s)",
+                after.as_secs()
+            ),
+        ),
         Event::Swapped {
             names,
             thumbprint,
             previous_names,
-        } => {
-            say(
-                "4/5",
-                &format!(
-                    "swapped: {names} now hold {thumbprint}; the old ones are kept as \
-                     {previous_names}"
-                ),
-            );
-            kill_point("4");
-        }
-        Event::OldRemoved { thumbprint, key_id } => say(
-            "5/5",
-            &format!("removed the old certificate {thumbprint} (keyId {key_id})"),
+        } => (
+            "4/5",
+            format!(
+                "swapped: {names} now hold {thumbprint}; the old ones are kept as {previous_names}"
+            ),
         ),
-        Event::OldNotRegistered { thumbprint } => say(
+        Event::OldRemoved { thumbprint, key_id } => (
             "5/5",
-            &format!("the old certificate {thumbprint} is no longer registered"),
+            format!("removed the old certificate {thumbprint} (keyId {key_id})"),
         ),
-        Event::OldKept => say("5/5", "kept the old certificate registered (--keep-old)"),
-        _ => {
-            let _ = layout;
+        Event::OldNotRegistered { thumbprint } => (
+            "5/5",
+            format!("the old certificate {thumbprint} is no longer registered"),
+        ),
+        Event::OldKept => (
+            "5/5",
+            "kept the old certificate registered (--keep-old)".into(),
+        ),
+        _ => return None,
+    })
+}
+
+/// A dry run's plan, in the flags' terms.
+fn plan(
+    args: &RotateArgs,
+    thumbprint: &str,
+    renew_from: time::OffsetDateTime,
+    next_names: &str,
+    previous_names: &str,
+) -> String {
+    format!(
+        "{thumbprint} is due (renewal from {}); would make a {}-bit key and a {}-day certificate \
+         as {next_names}, register it with addKey, wait up to {} s for it to get a token, swap \
+         the files (keeping {previous_names}), and {}",
+        rfc3339(renew_from),
+        args.key_size,
+        args.days,
+        args.wait,
+        if args.keep_old {
+            "keep the old certificate registered"
+        } else {
+            "remove the old certificate with removeKey"
         }
-    }
+    )
 }

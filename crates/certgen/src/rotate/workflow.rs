@@ -220,6 +220,14 @@ pub fn run<H: Host>(
     run.go()
 }
 
+/// How a run with nothing under way began.
+enum Begun {
+    /// Step 1 is done: the new credential is staged.
+    Staged,
+    /// Nothing more to do (nothing due, or a dry run's plan).
+    Done(Outcome),
+}
+
 struct Run<'a, H: Host> {
     layout: &'a Layout,
     protection: Protection,
@@ -238,59 +246,79 @@ impl<H: Host> Run<'_, H> {
     }
 
     fn go(mut self) -> std::result::Result<Outcome, H::Error> {
-        let layout = self.layout;
-        let mut stage = super::stage(layout);
+        let mut stage = super::stage(self.layout);
         let resumed = stage != Stage::Idle;
         if stage == Stage::HalfSwapped {
             if !self.policy.dry_run {
-                super::finish_swap(layout)?;
-                stage = super::stage(layout);
+                super::finish_swap(self.layout)?;
+                stage = super::stage(self.layout);
             }
             self.tell(Event::HalfSwapFinished {
                 done: !self.policy.dry_run,
             });
         }
-        let now = OffsetDateTime::now_utc();
         if stage == Stage::Idle {
-            let current = self.host.load(Slot::Current)?;
-            let renew_from = self.renew_from(&current);
-            if now < renew_from {
-                return Ok(self.nothing_due(&current, renew_from, false));
+            match self.begin()? {
+                Begun::Staged => stage = Stage::Staged,
+                Begun::Done(outcome) => return Ok(outcome),
             }
-            if current.leaf().not_after <= now {
-                return Err(Error::from(RotateError::Expired {
-                    not_after: current.leaf().not_after,
-                })
-                .into());
-            }
-            if self.policy.dry_run {
-                self.tell(Event::Plan {
-                    thumbprint: current.leaf().thumbprints.thumbprint(),
-                    renew_from,
-                    key_size: self.policy.key_size,
-                    days: self.policy.days,
-                    next_names: layout.credential_names(Slot::Next),
-                    wait: self.policy.wait,
-                    previous_names: layout.names(Slot::Previous),
-                    keep_old: self.policy.keep_old,
-                });
-                return Ok(self.nothing_due(&current, renew_from, true));
-            }
-            self.stage_new(&current)?;
-            stage = Stage::Staged;
         } else if self.policy.dry_run {
-            self.tell(Event::WouldResume { stage });
-            let current = self.host.load(Slot::Current).ok();
-            return Ok(Outcome {
-                action: Action::None,
-                planned: true,
-                renew_from: current.as_ref().map(|c| self.renew_from(c)).unwrap_or(now),
-                valid_until: current.as_ref().map(|c| c.leaf().not_after),
-                old: current.as_ref().map(|c| KeyRef::of(c, None)),
-                new: None,
-                old_removed: false,
-            });
+            return Ok(self.would_resume(stage));
         }
+        self.complete(stage, resumed)
+    }
+
+    /// With nothing under way: nothing due, refused (expired), planned (a dry run), or step 1.
+    fn begin(&mut self) -> std::result::Result<Begun, H::Error> {
+        let now = OffsetDateTime::now_utc();
+        let current = self.host.load(Slot::Current)?;
+        let renew_from = self.renew_from(&current);
+        if now < renew_from {
+            return Ok(Begun::Done(self.nothing_due(&current, renew_from, false)));
+        }
+        if current.leaf().not_after <= now {
+            return Err(Error::from(RotateError::Expired {
+                not_after: current.leaf().not_after,
+            })
+            .into());
+        }
+        if self.policy.dry_run {
+            self.tell(Event::Plan {
+                thumbprint: current.leaf().thumbprints.thumbprint(),
+                renew_from,
+                key_size: self.policy.key_size,
+                days: self.policy.days,
+                next_names: self.layout.credential_names(Slot::Next),
+                wait: self.policy.wait,
+                previous_names: self.layout.names(Slot::Previous),
+                keep_old: self.policy.keep_old,
+            });
+            return Ok(Begun::Done(self.nothing_due(&current, renew_from, true)));
+        }
+        self.stage_new(&current)?;
+        Ok(Begun::Staged)
+    }
+
+    /// A dry run that finds a rotation under way: what it would resume.
+    fn would_resume(&mut self, stage: Stage) -> Outcome {
+        self.tell(Event::WouldResume { stage });
+        let current = self.host.load(Slot::Current).ok();
+        Outcome {
+            action: Action::None,
+            planned: true,
+            renew_from: current
+                .as_ref()
+                .map(|c| self.renew_from(c))
+                .unwrap_or_else(OffsetDateTime::now_utc),
+            valid_until: current.as_ref().map(|c| c.leaf().not_after),
+            old: current.as_ref().map(|c| KeyRef::of(c, None)),
+            new: None,
+            old_removed: false,
+        }
+    }
+
+    /// Steps 2 to 5 from `stage` (staged, or swapped with the old key still to remove).
+    fn complete(mut self, stage: Stage, resumed: bool) -> std::result::Result<Outcome, H::Error> {
         let graph = self.host.graph()?;
         let (old, new, new_key_id) = if stage == Stage::Staged {
             let current = self.host.load(Slot::Current)?;
