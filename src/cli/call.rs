@@ -227,86 +227,88 @@ pub(super) fn explain(g: &GraphError, token: &str) -> Error {
         }
         return e;
     };
-    let url = Url::parse(&g.url).ok();
-    let path = url.as_ref().map(Url::path).unwrap_or_default();
-    let mut e = Error::new(EXIT_PROVIDER, g.to_string());
     // Read, not verified: only to name the token's audience and roles in the hints.
     let claims = jose::parse(token, Policy::Lenient)
         .ok()
-        .map(|jws| jws.claims);
-    let claim = |name: &str| {
-        claims
-            .as_ref()
-            .and_then(|c| c.get(name))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        .map(|jws| jws.claims)
+        .unwrap_or_default();
+    let hints = match code.as_str() {
+        "Authorization_RequestDenied" => denied(g, &claims),
+        // Graph says no more than this about an addKey/removeKey proof
+        // (https://learn.microsoft.com/en-us/graph/api/application-addkey#response).
+        "Authentication_MissingOrMalformed" => vec![
+            "Graph refused the proof-of-possession JWT: it must be signed (RS256) by a \
+             certificate registered and still valid on the app (certgen credential list), \
+             with iss = the application's object id (not its appId)"
+                .to_string(),
+            "certgen decode PROOF names any other rule it breaks (aud, lifetime over 10 \
+             minutes, base64 padding); certgen proof makes one that keeps them"
+                .to_string(),
+        ],
+        "InvalidAuthenticationToken" => invalid_token(message, &claims),
+        _ => Vec::new(),
     };
-    match code.as_str() {
-        "Authorization_RequestDenied" => {
-            let role = least_privileged_read(path);
-            let role_text = role.unwrap_or("the application permission this call needs");
-            let app = claim("appid")
-                .or_else(|| claim("azp"))
-                .unwrap_or_else(|| "the app".into());
-            let roles: Vec<&str> = claims
-                .as_ref()
-                .and_then(|c| c.get("roles"))
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let has = if roles.is_empty() {
-                "no roles".to_string()
-            } else {
-                format!("the roles {}", roles.join(", "))
-            };
-            e = e
-                .with_hint(format!(
-                    "the token of app {app} carries {has}; this call needs {role_text} on Microsoft Graph"
-                ))
-                .with_hint(format!(
-                    "an administrator grants it: Azure portal → App registrations → the app → API permissions → \
-                     Add a permission → Microsoft Graph → Application permissions → {role_text}, then Grant admin consent"
-                ))
-                .with_hint(
-                    "roles are copied into the token when it is issued: after the grant, run again with --force-refresh",
-                );
-            if !url.as_ref().is_some_and(is_cloud_graph) {
-                e = e.with_hint(format!(
-                    "certgen serve: add \"{GRAPH_RESOURCE}\" = [\"{role_text}\"] under [app.roles] of the app in its --config and restart it"
-                ));
-            }
-        }
-        // Graph says no more than this about an addKey/removeKey proof (https://learn.microsoft.com/en-us/graph/api/application-addkey#response).
-        "Authentication_MissingOrMalformed" => {
-            e = e
-                .with_hint(
-                    "Graph refused the proof-of-possession JWT: it must be signed (RS256) by a \
-                     certificate registered and still valid on the app (certgen credential list), \
-                     with iss = the application's object id (not its appId)",
-                )
-                .with_hint(
-                    "certgen decode PROOF names any other rule it breaks (aud, lifetime over 10 \
-                     minutes, base64 padding); certgen proof makes one that keeps them",
-                );
-        }
-        "InvalidAuthenticationToken" => {
-            let aud = claim("aud").unwrap_or_else(|| "unknown".into());
-            e = e.with_hint(format!(
-                "the token is for '{aud}'; Graph takes tokens for {GRAPH_RESOURCE} (--scope {GRAPH_RESOURCE}/.default) \
-                 issued by the tenant's authority"
-            ));
-            if message.contains("expired") {
-                e = e.with_hint(
-                    "get a new token with --force-refresh (and check this machine's clock)",
-                );
-            }
-        }
-        _ => {}
+    let mut e = Error::new(EXIT_PROVIDER, g.to_string());
+    for h in hints {
+        e = e.with_hint(h);
     }
     if let Some(id) = &g.request_id {
         e = e.with_hint(format!("request-id {id} (what Microsoft support asks for)"));
     }
     e
+}
+
+/// A claim of the token as text.
+fn claim(claims: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    claims.get(name).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Graph's 403: the app role the call needs, the roles the token has, and how to grant it.
+fn denied(g: &GraphError, claims: &serde_json::Map<String, Value>) -> Vec<String> {
+    let url = Url::parse(&g.url).ok();
+    let path = url.as_ref().map(Url::path).unwrap_or_default();
+    let role_text =
+        least_privileged_read(path).unwrap_or("the application permission this call needs");
+    let app = claim(claims, "appid")
+        .or_else(|| claim(claims, "azp"))
+        .unwrap_or_else(|| "the app".into());
+    let roles: Vec<&str> = claims
+        .get("roles")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let has = if roles.is_empty() {
+        "no roles".to_string()
+    } else {
+        format!("the roles {}", roles.join(", "))
+    };
+    let mut hints = vec![
+        format!("the token of app {app} carries {has}; this call needs {role_text} on Microsoft Graph"),
+        format!(
+            "an administrator grants it: Azure portal → App registrations → the app → API permissions → \
+             Add a permission → Microsoft Graph → Application permissions → {role_text}, then Grant admin consent"
+        ),
+        "roles are copied into the token when it is issued: after the grant, run again with --force-refresh".to_string(),
+    ];
+    if !url.as_ref().is_some_and(is_cloud_graph) {
+        hints.push(format!(
+            "certgen serve: add \"{GRAPH_RESOURCE}\" = [\"{role_text}\"] under [app.roles] of the app in its --config and restart it"
+        ));
+    }
+    hints
+}
+
+/// Graph's 401: the token's audience, and a new token when it expired.
+fn invalid_token(message: &str, claims: &serde_json::Map<String, Value>) -> Vec<String> {
+    let aud = claim(claims, "aud").unwrap_or_else(|| "unknown".into());
+    let mut hints = vec![format!(
+        "the token is for '{aud}'; Graph takes tokens for {GRAPH_RESOURCE} (--scope {GRAPH_RESOURCE}/.default) \
+         issued by the tenant's authority"
+    )];
+    if message.contains("expired") {
+        hints.push("get a new token with --force-refresh (and check this machine's clock)".into());
+    }
+    hints
 }
 
 fn is_cloud_graph(url: &Url) -> bool {
