@@ -7,6 +7,7 @@
 #![allow(dead_code)] // not every helper is used by every build of the tests
 
 pub mod graph;
+pub mod require;
 pub mod serve;
 pub mod token_stub;
 pub mod verify;
@@ -17,6 +18,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+pub use require::require;
 
 pub const PASSWORD: &str = "certgen-test";
 
@@ -44,9 +46,9 @@ pub fn p(path: &Path) -> &str {
 
 /// Runs openssl; its output, whatever the exit status.
 pub fn openssl_output(args: &[&str]) -> Output {
-    openssl_command(args)
-        .output()
-        .expect("openssl is installed")
+    openssl_command(args).output().unwrap_or_else(|e| {
+        panic!("openssl ({e}): the tests need the openssl CLI (apt-get install openssl)")
+    })
 }
 
 /// Runs openssl, which must succeed; returns stdout.
@@ -68,7 +70,9 @@ fn openssl_command(args: &[&str]) -> std::process::Command {
 }
 
 fn openssl_succeeds(mut cmd: std::process::Command, args: &[&str]) -> Vec<u8> {
-    let out = cmd.output().expect("openssl is installed");
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("openssl ({e}): the tests need the openssl CLI (apt-get install openssl)")
+    });
     assert!(
         out.status.success(),
         "openssl {args:?} failed: {}",
@@ -328,9 +332,15 @@ pub fn stdout(out: &Output) -> String {
 
 /// Runs certgen with ARGS on a pseudo-terminal (util-linux `script`), as a user at a
 /// keyboard would: for each (prompt, answer) it waits until the prompt is on the screen, then
-/// types the answer. Returns (exit code, everything the terminal showed).
-pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -> (i32, String) {
+/// types the answer. Returns (exit code, everything the terminal showed); `None` when `script`
+/// is missing (see [`require`]).
+pub fn certgen_on_terminal(
+    dir: &Path,
+    args: &[&str],
+    typing: &[(&str, &str)],
+) -> Option<(i32, String)> {
     use std::io::Write;
+    require::script()?;
     use std::time::{Duration, Instant};
     let bin = assert_cmd::cargo::cargo_bin("certgen");
     let mut command = format!("'{}'", bin.display());
@@ -381,5 +391,5 @@ pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -
     let status = child.wait().unwrap();
     reader.join().unwrap();
     let text = shown().replace("\r\n", "\n");
-    (status.code().unwrap_or(-1), text)
+    Some((status.code().unwrap_or(-1), text))
 }
