@@ -8,19 +8,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::certgen_process as certgen;
 use crate::support::serve::*;
 use crate::support::token_stub::{self, CLEAN_ENV};
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-
-fn certgen() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certgen"));
-    for var in CLEAN_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
-}
 
 fn succeeded(out: &std::process::Output) {
     assert!(
@@ -420,11 +412,34 @@ fn readme_blocks(mark: &str) -> Vec<String> {
 /// Runs `script` with `bash -euo pipefail` in `dir`, as a reader would paste it: the certgen
 /// under test first on PATH, HOME in `dir`, no cache or Azure variables of whoever runs the
 /// tests. Whatever the script started is stopped when it ends (or after 240 s).
+///
+/// A test builds nothing: the README's `cargo run -q --example protected_api -- ARGS` reaches a
+/// `cargo` on PATH that runs the example binary `cargo test` (or .ci/run) built, with ARGS, and
+/// refuses any other cargo command.
 fn run_readme_script(dir: &Path, script: &str) -> (std::process::Output, String, String) {
     std::fs::write(dir.join("readme.sh"), script).unwrap();
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_certgen")).parent().unwrap();
+    let shim_dir = dir.join(".readme-bin");
+    std::fs::create_dir_all(&shim_dir).unwrap();
+    let example = bin_dir.join("examples").join("protected_api");
+    let cargo = shim_dir.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\n\
+             case \"$*\" in\n\
+             'run -q --example protected_api --'*) shift 5; exec '{}' \"$@\" ;;\n\
+             esac\n\
+             echo \"cargo (test shim): only 'run -q --example protected_api --' here\" >&2\n\
+             exit 101\n",
+            example.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!(
-        "{}:{}",
+        "{}:{}:{}",
+        shim_dir.display(),
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
@@ -475,8 +490,11 @@ fn readme_offline_loop() {
     assert_eq!(config.len(), 1, "the README marks one serve.toml");
     let script = readme_blocks("offline-loop");
     assert_eq!(script.len(), 2, "the README marks the loop's two blocks");
+    // The README's `cargo run --example protected_api`, already built (see run_readme_script).
+    let Some(_) = crate::support::require::example("protected_api") else {
+        return;
+    };
 
-    // Inside the checkout (target/tmp), as the README says: `cargo run --example` needs it.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::write(dir.path().join("serve.toml"), &config[0]).unwrap();
     let (_, stdout, _) = run_readme_script(dir.path(), &script.concat());

@@ -22,15 +22,26 @@ pub use require::require;
 
 pub const PASSWORD: &str = "certgen-test";
 
-/// `certgen` with none of the Azure variables of whoever runs the tests, and stdin not a terminal.
-pub fn certgen() -> Command {
-    let mut cmd = Command::cargo_bin("certgen").expect("certgen binary is built");
+/// The built `certgen` as a plain process, for tests that spawn it or pipe into it: none of the
+/// Azure, proxy or cache variables of whoever runs the tests ([`token_stub::CLEAN_ENV`] and every
+/// `AZURE_*`), and stdin not a terminal. The one place tests make a certgen command.
+pub fn certgen_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certgen"));
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("AZURE_") {
             cmd.env_remove(k);
         }
     }
+    for var in token_stub::CLEAN_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(std::process::Stdio::null());
     cmd
+}
+
+/// [`certgen_process`] with assert_cmd's assertions.
+pub fn certgen() -> Command {
+    Command::from_std(certgen_process())
 }
 
 pub fn fixture(name: &str) -> PathBuf {
