@@ -404,3 +404,19 @@ pub fn certgen_on_terminal(
     let text = shown().replace("\r\n", "\n");
     Some((status.code().unwrap_or(-1), text))
 }
+
+/// The permission bits of a file or folder (with setuid, setgid and sticky).
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// The effective user id the tests run as (`id -u`).
+pub fn euid() -> u32 {
+    let out = std::process::Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
