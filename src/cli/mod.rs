@@ -14,6 +14,8 @@ mod foreign_flags;
 mod graph_session;
 mod hints;
 mod keycred;
+#[cfg(test)]
+mod man;
 mod new;
 mod output;
 mod proof;

@@ -2,7 +2,7 @@
 """Gets tokens from `certgen serve` with MSAL for Python (and, when installed, Azure Identity
 for Python), the way a daemon would from Entra.
 
-Run by tests/serve_msal.rs (and usable by hand). Everything comes from environment variables:
+Run by tests/it/serve/msal.rs (and usable by hand). Everything comes from environment variables:
 
   AUTHORITY      the service URL with the tenant, e.g. https://127.0.0.1:8443/<tenant>
   CA_FILE        the PEM file the service's TLS certificate is trusted from (ca_file)

@@ -4,7 +4,7 @@ the real https://login.microsoftonline.com/<tenant>, every library setting is it
 (instance discovery on, authority validation on, the system trust store), and only the
 environment differs — HTTPS_PROXY and REQUESTS_CA_BUNDLE, as serve's ready line says.
 
-Run by tests/it/serve_proxy.rs. Inputs (environment):
+Run by tests/it/serve/proxy.rs. Inputs (environment):
 
   TENANT         the tenant id
   CLIENT_ID      the app's client id

@@ -4,7 +4,7 @@
 A tiny web app in the shape of the Flask sample (routes /, /login, /getAToken, /logout), on
 http.server, signs users in with MSAL for Python (`initiate_auth_code_flow` +
 `acquire_token_by_auth_code_flow`); headless Chromium, driven by Selenium through Debian's
-chromedriver, plays the user. Run by tests/it/signin_browser.rs (and usable by hand).
+chromedriver, plays the user. Run by tests/it/serve/signin_browser.rs (and usable by hand).
 
 Steps, in order: form_post sign-in with a secret (the sign-in page photographed and checked),
 refresh, Graph /v1.0/me, logout, query sign-in with a certificate, a sign-in answered by serve's

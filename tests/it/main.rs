@@ -1,5 +1,7 @@
-//! The integration tests, one binary: each module is one area of the contract. One binary links
-//! the library once instead of once per test file.
+//! The integration tests, one binary, by area: the commands as a user runs them ([`cli`]), the
+//! library API called directly ([`library`]), the offline Entra emulator ([`serve`]), and the
+//! README's walkthroughs ([`docs`]). One binary links the library once instead of once per test
+//! file; `cargo test --test it serve::tokens::` runs one file.
 
 mod support;
 
@@ -9,34 +11,7 @@ mod support;
 #[path = "../../examples/protected_api.rs"]
 mod protected_api;
 
-mod assertion;
-mod call;
-mod credential;
-mod decode;
-mod fuzz_corpus;
-mod graph_proof;
-mod harden;
-mod identity_errors;
-mod new;
-#[cfg(unix)] // SIGKILL and its exit status
-mod rotate;
-mod serve_assertion_forms;
-mod serve_graph;
-mod serve_msal;
-mod serve_process;
-mod serve_proxy;
-mod serve_refusals;
-mod serve_rollkey;
-mod serve_tokens;
-mod signin;
-mod signin_browser;
-mod thumbprint;
-mod token_acquire;
-mod token_cli;
-mod token_client;
-mod token_e2e;
-mod verify;
-mod verify_api;
-mod verify_cli;
-mod verify_example;
-mod verify_serve;
+mod cli;
+mod docs;
+mod library;
+mod serve;

@@ -1,6 +1,6 @@
 // An app written for Entra with @azure/identity, run unchanged against `certgen serve --proxy`:
 // default options, only HTTPS_PROXY and NODE_EXTRA_CA_CERTS set in the environment.
-// Run by tests/it/serve_proxy.rs. Inputs: TENANT, CLIENT_ID, SCOPE, CERT_AND_KEY_PEM (one PEM file
+// Run by tests/it/serve/proxy.rs. Inputs: TENANT, CLIENT_ID, SCOPE, CERT_AND_KEY_PEM (one PEM file
 // holding the certificate and its key), CLIENT_SECRET. Prints one JSON object, one entry per
 // credential: {"access_token": ...} or {"error": ...}.
 import { ClientCertificateCredential, ClientSecretCredential } from "@azure/identity";

@@ -1,7 +1,7 @@
 // An app written for Entra with MSAL Node, run unchanged against `certgen serve` through the
 // SNI route: MSAL Node's HTTP client ignores HTTPS_PROXY, so the test points
 // login.microsoftonline.com at serve with a hosts entry (in a network namespace) and sets only
-// NODE_EXTRA_CA_CERTS. Run by tests/it/serve_proxy.rs. Inputs: TENANT, CLIENT_ID, SCOPE, KEY_PEM,
+// NODE_EXTRA_CA_CERTS. Run by tests/it/serve/proxy.rs. Inputs: TENANT, CLIENT_ID, SCOPE, KEY_PEM,
 // THUMBPRINT_SHA256 (hex), CLIENT_SECRET. Prints one JSON object, one entry per credential.
 import { readFileSync } from "node:fs";
 import { ConfidentialClientApplication } from "@azure/msal-node";

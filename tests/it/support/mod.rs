@@ -7,6 +7,7 @@
 #![allow(dead_code)] // not every helper is used by every build of the tests
 
 pub mod graph;
+pub mod require;
 pub mod serve;
 pub mod token_stub;
 pub mod verify;
@@ -17,18 +18,30 @@ use std::process::Output;
 use assert_cmd::Command;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+pub use require::require;
 
 pub const PASSWORD: &str = "certgen-test";
 
-/// `certgen` with none of the Azure variables of whoever runs the tests, and stdin not a terminal.
-pub fn certgen() -> Command {
-    let mut cmd = Command::cargo_bin("certgen").expect("certgen binary is built");
+/// The built `certgen` as a plain process, for tests that spawn it or pipe into it: none of the
+/// Azure, proxy or cache variables of whoever runs the tests ([`token_stub::CLEAN_ENV`] and every
+/// `AZURE_*`), and stdin not a terminal. The one place tests make a certgen command.
+pub fn certgen_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certgen"));
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("AZURE_") {
             cmd.env_remove(k);
         }
     }
+    for var in token_stub::CLEAN_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(std::process::Stdio::null());
     cmd
+}
+
+/// [`certgen_process`] with assert_cmd's assertions.
+pub fn certgen() -> Command {
+    Command::from_std(certgen_process())
 }
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -44,9 +57,9 @@ pub fn p(path: &Path) -> &str {
 
 /// Runs openssl; its output, whatever the exit status.
 pub fn openssl_output(args: &[&str]) -> Output {
-    openssl_command(args)
-        .output()
-        .expect("openssl is installed")
+    openssl_command(args).output().unwrap_or_else(|e| {
+        panic!("openssl ({e}): the tests need the openssl CLI (apt-get install openssl)")
+    })
 }
 
 /// Runs openssl, which must succeed; returns stdout.
@@ -68,7 +81,9 @@ fn openssl_command(args: &[&str]) -> std::process::Command {
 }
 
 fn openssl_succeeds(mut cmd: std::process::Command, args: &[&str]) -> Vec<u8> {
-    let out = cmd.output().expect("openssl is installed");
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("openssl ({e}): the tests need the openssl CLI (apt-get install openssl)")
+    });
     assert!(
         out.status.success(),
         "openssl {args:?} failed: {}",
@@ -328,9 +343,15 @@ pub fn stdout(out: &Output) -> String {
 
 /// Runs certgen with ARGS on a pseudo-terminal (util-linux `script`), as a user at a
 /// keyboard would: for each (prompt, answer) it waits until the prompt is on the screen, then
-/// types the answer. Returns (exit code, everything the terminal showed).
-pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -> (i32, String) {
+/// types the answer. Returns (exit code, everything the terminal showed); `None` when `script`
+/// is missing (see [`require`]).
+pub fn certgen_on_terminal(
+    dir: &Path,
+    args: &[&str],
+    typing: &[(&str, &str)],
+) -> Option<(i32, String)> {
     use std::io::Write;
+    require::script()?;
     use std::time::{Duration, Instant};
     let bin = assert_cmd::cargo::cargo_bin("certgen");
     let mut command = format!("'{}'", bin.display());
@@ -381,5 +402,21 @@ pub fn certgen_on_terminal(dir: &Path, args: &[&str], typing: &[(&str, &str)]) -
     let status = child.wait().unwrap();
     reader.join().unwrap();
     let text = shown().replace("\r\n", "\n");
-    (status.code().unwrap_or(-1), text)
+    Some((status.code().unwrap_or(-1), text))
+}
+
+/// The permission bits of a file or folder (with setuid, setgid and sticky).
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// The effective user id the tests run as (`id -u`).
+pub fn euid() -> u32 {
+    let out = std::process::Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }

@@ -517,15 +517,7 @@ pub fn b64_std(bytes: &[u8]) -> String {
 }
 
 /// The Python with MSAL and Azure Identity the real-client tests run (`CERTGEN_TEST_PYTHON`;
-/// .ci/run sets it up in a venv); `None`, saying the test is skipped, when it is not set.
+/// .ci/run sets it up in a venv); see [`super::require`] for what happens when it is missing.
 pub fn python() -> Option<String> {
-    match std::env::var("CERTGEN_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            eprintln!(
-                "skipped: CERTGEN_TEST_PYTHON not set (a Python with msal and azure-identity)"
-            );
-            None
-        }
-    }
+    super::require::python(&["msal", "azure.identity"])
 }

@@ -1,5 +1,5 @@
-//! A scripted stub token endpoint on 127.0.0.1:0, shared by `token_client.rs` (the library
-//! client) and `token_cli.rs` (the binary): it answers each request from a script (then with
+//! A scripted stub token endpoint on 127.0.0.1:0, shared by `library/token_client.rs` (the library
+//! client) and `cli/token.rs` (the binary): it answers each request from a script (then with
 //! a fresh token), and records the request target and form of each, so tests can count
 //! requests and read what was sent. It runs on its own runtime, so tests stay synchronous.
 

@@ -1,4 +1,4 @@
-//! Test helpers shared by the verify tests (tests/it/verify*.rs): RSA keys made in the test, tokens signed with them,
+//! Test helpers shared by the verify tests (tests/it/library/verify*.rs, tests/it/cli/verify.rs, tests/it/serve/verify_serve.rs): RSA keys made in the test, tokens signed with them,
 //! and a stub identity provider (metadata + JWKS on 127.0.0.1:0, counting metadata and key-set fetches per version).
 
 use std::collections::HashMap;

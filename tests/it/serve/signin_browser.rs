@@ -8,7 +8,7 @@
 //!
 //! Runs when CERTGEN_TEST_PYTHON names a Python with msal, requests and selenium, and chromium,
 //! chromedriver and certutil (libnss3-tools) are installed (.ci/run installs them all);
-//! otherwise it says it was skipped and passes.
+//! otherwise it says it was skipped and passes (and fails under CI=true).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::now;
-use crate::support::serve::{fixture, python, verify_with_keys, Server, SECRET, SECRET_VAR};
+use crate::support::require;
+use crate::support::serve::{fixture, verify_with_keys, Server, SECRET, SECRET_VAR};
 use serde_json::{json, Value};
 
 const TENANT: &str = "22222222-2222-2222-2222-222222222222";
@@ -31,27 +32,15 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// measured time.
 const DRIVER_CEILING: Duration = Duration::from_secs(300);
 
-/// Why the browser test cannot run here, if it cannot.
-fn missing_tools(python: &str) -> Option<String> {
-    for tool in [CHROMIUM, CHROMEDRIVER] {
-        if !Path::new(tool).exists() {
-            return Some(format!(
-                "{tool} not found (apt-get install chromium chromium-driver)"
-            ));
-        }
-    }
-    if Command::new("certutil").arg("-H").output().is_err() {
-        return Some("certutil not found (apt-get install libnss3-tools)".into());
-    }
-    let imports = Command::new(python)
-        .args(["-c", "import msal, requests, selenium"])
-        .output();
-    match imports {
-        Ok(o) if o.status.success() => None,
-        _ => Some(format!(
-            "{python} cannot import msal, requests and selenium"
-        )),
-    }
+/// The Python (with msal, requests and selenium), once Chromium, its driver and certutil are
+/// known to be there; `None` (skipped) when one is missing, a failure under CI=true.
+fn browser_python() -> Option<String> {
+    let python = require::python(&["msal", "requests", "selenium"])?;
+    let install = "apt-get install chromium chromium-driver";
+    require::file(CHROMIUM, install)?;
+    require::file(CHROMEDRIVER, install)?;
+    require::program("certutil", &["-H"], "apt-get install libnss3-tools")?;
+    Some(python)
 }
 
 fn config(dir: &Path, app_port: u16) -> PathBuf {
@@ -203,11 +192,9 @@ fn assert_signed_in(seen: &Value, keys: &Value, issuer: &str, credential: &str, 
 
 #[tokio::test]
 async fn a_user_signs_in_to_an_msal_web_app_in_chromium() {
-    let Some(python) = python() else { return };
-    if let Some(why) = missing_tools(&python) {
-        eprintln!("skipped: {why}");
+    let Some(python) = browser_python() else {
         return;
-    }
+    };
     // Kept after the run (under target/), so the screenshots can be looked at.
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "signin-browser-{}-{}",

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::support::require::{node_clients, program};
 use crate::support::serve::*;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
@@ -583,45 +584,9 @@ async fn instance_discovery_stays_on_for_a_custom_authority() {
     );
 }
 
-fn node() -> Option<()> {
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => Some(()),
-        _ => {
-            eprintln!("skipped: node not found (needed for @azure/identity and MSAL Node)");
-            None
-        }
-    }
-}
-
-/// tests/clients/node with its packages installed from the npm registry at the lockfile's
-/// versions (once per run, when missing; .ci/run does the same ahead of time).
-fn node_clients() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/node"));
-        if !dir.join("node_modules/@azure/identity").is_dir()
-            || !dir.join("node_modules/@azure/msal-node").is_dir()
-        {
-            let out = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&dir)
-                .output()
-                .expect("npm must be installed with node");
-            assert!(
-                out.status.success(),
-                "npm install in {}: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        dir
-    })
-}
-
 #[tokio::test]
 async fn azure_identity_for_node_runs_unchanged_through_the_proxy() {
-    let Some(()) = node() else { return };
-    let dir = node_clients();
+    let Some(dir) = node_clients() else { return };
     let s = proxy_server();
     let f = fixture();
     let pem = f.dir.join("main-cert-and-key.pem");
@@ -710,8 +675,17 @@ impl Namespace {
 /// serve's main listener on 443, the SNI route gives it Entra's name and certificate.
 #[tokio::test]
 async fn msal_node_runs_unchanged_through_the_sni_route() {
-    let Some(()) = node() else { return };
-    let dir = node_clients();
+    let Some(dir) = node_clients() else { return };
+    for (tool, version) in [
+        ("unshare", "--version"),
+        ("nsenter", "--version"),
+        ("ip", "-V"),
+    ] {
+        let install = "apt-get install util-linux iproute2";
+        let Some(()) = program(tool, &[version], install) else {
+            return;
+        };
+    }
     let f = fixture();
     let hosts = f.dir.join("hosts-sni-route");
     std::fs::write(&hosts, "127.0.0.1 localhost login.microsoftonline.com\n").unwrap();

@@ -2,7 +2,7 @@
 //! (`fuzz/seeds/TARGET/`, `fuzz/regressions/TARGET/`) through the targets' own entry points,
 //! on stable, so CI keeps every finding fixed: no panic, and each input within a time bound.
 
-#[path = "../../fuzz/src/lib.rs"]
+#[path = "../../../fuzz/src/lib.rs"]
 mod entries;
 
 use std::path::Path;

@@ -269,11 +269,13 @@ fn one_password_from_stdin_serves_several_pkcs12_files() {
 #[test]
 fn pkcs12_password_typed_at_a_prompt_is_not_echoed() {
     let expected = openssl_thumbprints(&fixture("rsa.crt"));
-    let (code, screen) = certgen_on_terminal(
+    let Some((code, screen)) = certgen_on_terminal(
         &fixture(""),
         &["thumbprint", "legacy-rc2.pfx", "--format", "x5t"],
         &[("PKCS#12 password: ", PASSWORD)],
-    );
+    ) else {
+        return;
+    };
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("PKCS#12 password: "), "{screen}");
     assert!(screen.ends_with(&format!("{}\n", expected.x5t)), "{screen}");

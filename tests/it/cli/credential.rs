@@ -159,7 +159,7 @@ fn call_explains_a_refused_proof() {
     });
     let url = format!("/v1.0/applications/{BARE_OBJECT}/addKey");
     let data = body.to_string();
-    let out = crate::call::call(
+    let out = crate::cli::call::call(
         &s,
         cache.path(),
         BARE,

@@ -430,8 +430,7 @@ async fn an_expired_registered_certificate_is_refused_with_700027() {
 
 #[test]
 fn the_python_daemon_sample_lists_users_with_msal_and_requests() {
-    let Ok(python) = std::env::var("CERTGEN_TEST_PYTHON") else {
-        eprintln!("skipped: CERTGEN_TEST_PYTHON not set (a Python with msal and requests)");
+    let Some(python) = crate::support::require::python(&["msal", "requests"]) else {
         return;
     };
     let g = graph();

@@ -132,8 +132,7 @@ fn the_proof_verifies_with_openssl_and_is_shaped_like_microsofts() {
 
 #[test]
 fn pyjwt_verifies_the_proof_and_its_claims() {
-    let Ok(python) = std::env::var("CERTGEN_TEST_PYTHON") else {
-        eprintln!("skipped: CERTGEN_TEST_PYTHON not set (a Python with PyJWT and cryptography)");
+    let Some(python) = crate::support::require::python(&["jwt", "cryptography"]) else {
         return;
     };
     let f = fixture();

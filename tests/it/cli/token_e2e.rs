@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use crate::support::serve::{
     fixture, HeldRequest, Server, APP, EXPIRED_SECRET, ORDERS_API, SECRET, TENANT,
 };
-use crate::support::token_stub::{closed_port, CLEAN_ENV};
+use crate::support::token_stub::closed_port;
 use crate::support::Run;
 use serde_json::Value;
 
@@ -40,13 +40,8 @@ fn token_at(host: &str, ca: &str, dir: &Path) -> Command {
 
 /// `certgen token` with a clean environment and nothing else.
 fn bare(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certgen"));
-    for var in CLEAN_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.env("CERTGEN_CACHE_DIR", cache_of(dir))
-        .stdin(Stdio::null())
-        .arg("token");
+    let mut cmd = crate::support::certgen_process();
+    cmd.env("CERTGEN_CACHE_DIR", cache_of(dir)).arg("token");
     cmd
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub, CLEAN_ENV};
+use crate::support::token_stub::{busy, closed_port, fake_jwt, field, ok, reply, Stub};
 use crate::support::Run;
 use assert_cmd::Command;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -72,11 +72,8 @@ impl Files {
 }
 
 /// `certgen token` with a clean environment: only what the test sets.
-fn certgen(files: &Files) -> Command {
+fn certgen_token(files: &Files) -> Command {
     let mut cmd = crate::support::certgen();
-    for var in CLEAN_ENV {
-        cmd.env_remove(var);
-    }
     cmd.env("CERTGEN_CACHE_DIR", files.cache());
     cmd.arg("token");
     cmd
@@ -84,7 +81,7 @@ fn certgen(files: &Files) -> Command {
 
 /// `certgen token` for CLIENT_ID in TENANT at `host`.
 fn app_token(files: &Files, host: &str) -> Command {
-    let mut cmd = certgen(files);
+    let mut cmd = certgen_token(files);
     cmd.args([
         "--tenant",
         TENANT,
@@ -279,14 +276,14 @@ fn bad_scopes_are_refused_before_any_request() {
     assert_eq!(stub.count(), 0);
 
     // Toward another OAuth server the same scopes go as given; without --scope, none.
-    let mut other = certgen(&files);
+    let mut other = certgen_token(&files);
     other
         .args(["--client-id", "my-client", "--token-endpoint"])
         .arg(format!("{}/oauth/token", stub.host()))
         .args(["--scope", "read", "--scope", "write", "--secret-file"])
         .arg(files.secret_file());
     assert_eq!(run(&mut other).code, 0);
-    let mut none = certgen(&files);
+    let mut none = certgen_token(&files);
     none.args(["--client-id", "my-client", "--no-cache", "--token-endpoint"])
         .arg(format!("{}/oauth/token", stub.host()))
         .arg("--secret-file")
@@ -326,7 +323,7 @@ fn local_refusals_name_the_problem() {
         ),
     ];
     for (args, code, needle) in cases {
-        let r = run(certgen(&files).args(args));
+        let r = run(certgen_token(&files).args(args));
         assert_eq!(r.code, code, "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
         assert!(r.stdout.is_empty());
@@ -520,7 +517,7 @@ fn concurrent_runs_leave_one_valid_cache_entry() {
     let files = Files::new();
     let children: Vec<_> = (0..8)
         .map(|_| {
-            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("certgen"));
+            let mut cmd = crate::support::certgen_process();
             cmd.env("CERTGEN_CACHE_DIR", files.cache())
                 .env_remove("HTTP_PROXY")
                 .env_remove("http_proxy")
@@ -572,7 +569,7 @@ fn an_opaque_token_has_null_claims_and_an_unusable_cache_only_warns() {
     let files = Files::new();
     // The cache folder cannot be made: a file stands where it should be.
     std::fs::write(files.cache(), "not a folder").unwrap();
-    let mut cmd = certgen(&files);
+    let mut cmd = certgen_token(&files);
     cmd.args(["--client-id", "plain-client", "--token-endpoint"])
         .arg(stub.url())
         .arg("--secret-file")
@@ -591,7 +588,7 @@ fn an_opaque_token_has_null_claims_and_an_unusable_cache_only_warns() {
         200,
         r#"{"token_type":"bearer","expires_in":600,"access_token":"abc"}"#,
     )]);
-    let mut cmd = certgen(&files);
+    let mut cmd = certgen_token(&files);
     cmd.args([
         "--client-id",
         "plain-client",

@@ -1,0 +1,9 @@
+//! The library API called directly: the token client and credentials, identity errors, the
+//! validator (and the example API built on it).
+
+mod identity_errors;
+mod token_acquire;
+mod token_client;
+mod verify;
+mod verify_api;
+mod verify_example;
