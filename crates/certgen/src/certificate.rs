@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
+pub use crate::dates::rfc3339;
 use crate::error::{Context, Error, InputKind, Result};
 pub use crate::rsa::{rsa_bits, strip_leading_zeros};
 use crate::thumbprint::Thumbprints;
@@ -154,14 +155,6 @@ fn ec_name(spki: &SubjectPublicKeyInfo<'_>) -> String {
         Some("1.3.132.0.35") => "EC P-521".into(),
         _ => "EC".into(),
     }
-}
-
-/// RFC 3339 in UTC with whole seconds, the form used in all outputs.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 #[cfg(test)]

@@ -134,6 +134,7 @@ pub mod certificate;
 pub mod cloud;
 #[doc(hidden)]
 pub mod credential;
+mod dates;
 #[doc(hidden)]
 pub mod error;
 #[doc(hidden)]

@@ -116,7 +116,7 @@ pub enum RotateError {
     #[error("another certgen rotate is running on {names} (it holds {}); nothing changed", lock_file.display())]
     Locked { names: String, lock_file: PathBuf },
     /// The certificate in use has expired: Graph takes no proof signed by it.
-    #[error("the certificate expired on {}: Graph takes no proof signed by it", crate::certificate::rfc3339(*not_after))]
+    #[error("the certificate expired on {}: Graph takes no proof signed by it", crate::dates::rfc3339(*not_after))]
     Expired { not_after: OffsetDateTime },
     /// The new certificate got no token within the wait; nothing was swapped.
     #[error("the new certificate {thumbprint} got no token within {} s (last answer: {last})", wait.as_secs())]

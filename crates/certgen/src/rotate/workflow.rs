@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
-use super::{Layout, Protection, Slot, Stage};
+use super::layout::{self, Layout, Protection, Slot, Stage};
 use crate::credential::Credential;
 use crate::error::{Error, Result, RotateError};
 use crate::generate::{self, KeySize, NewCertificate, Profile, Subject};
@@ -209,7 +209,7 @@ pub fn run<H: Host>(
     if let Some(outcome) = run.nothing_due_yet()? {
         return Ok(outcome);
     }
-    let Some(_lock) = super::lock(layout)? else {
+    let Some(_lock) = layout::lock(layout)? else {
         return Err(Error::from(RotateError::Locked {
             names: layout.credential_names(Slot::Current),
             lock_file: layout.lock_file(),
@@ -242,16 +242,16 @@ impl<H: Host> Run<'_, H> {
     }
 
     fn renew_from(&self, c: &Credential) -> OffsetDateTime {
-        super::renew_from(c.leaf(), self.policy.renew_within_days)
+        layout::renew_from(c.leaf(), self.policy.renew_within_days)
     }
 
     fn go(mut self) -> std::result::Result<Outcome, H::Error> {
-        let mut stage = super::stage(self.layout);
+        let mut stage = layout::stage(self.layout);
         let resumed = stage != Stage::Idle;
         if stage == Stage::HalfSwapped {
             if !self.policy.dry_run {
-                super::finish_swap(self.layout)?;
-                stage = super::stage(self.layout);
+                layout::finish_swap(self.layout)?;
+                stage = layout::stage(self.layout);
             }
             self.tell(Event::HalfSwapFinished {
                 done: !self.policy.dry_run,
@@ -357,7 +357,7 @@ impl<H: Host> Run<'_, H> {
 
     /// The outcome of a run with nothing under way and nothing due, read without the lock.
     fn nothing_due_yet(&self) -> std::result::Result<Option<Outcome>, H::Error> {
-        if super::stage(self.layout) != Stage::Idle {
+        if layout::stage(self.layout) != Stage::Idle {
             return Ok(None);
         }
         let current = self.host.load(Slot::Current)?;
@@ -395,7 +395,7 @@ impl<H: Host> Run<'_, H> {
             key_size: self.policy.key_size,
             profile: Profile::ClientAuth,
         })?;
-        super::stage_new(
+        layout::stage_new(
             self.layout,
             &generated.cert,
             &generated.key,
@@ -476,7 +476,7 @@ impl<H: Host> Run<'_, H> {
     /// Step 4: the swap, told rename by rename.
     fn swap(&mut self, next: &Credential) -> Result<()> {
         let on_event = &mut *self.on_event;
-        super::swap(self.layout, next.leaf(), self.policy.keep_old, &mut |n| {
+        layout::swap(self.layout, next.leaf(), self.policy.keep_old, &mut |n| {
             on_event(Event::Renamed { n })
         })?;
         self.tell(Event::Swapped {
@@ -497,7 +497,7 @@ impl<H: Host> Run<'_, H> {
     ) -> std::result::Result<(bool, Option<String>), H::Error> {
         if self.policy.keep_old {
             self.tell(Event::OldKept);
-            super::removal_done(self.layout)?;
+            layout::removal_done(self.layout)?;
             return Ok((false, None));
         }
         let app = graph.application()?;
@@ -516,7 +516,7 @@ impl<H: Host> Run<'_, H> {
                 (false, None)
             }
         };
-        super::removal_done(self.layout)?;
+        layout::removal_done(self.layout)?;
         Ok(removed)
     }
 }
