@@ -299,7 +299,9 @@ fn transport(t: &certgen::TransportError) -> CliError {
     ]
     .into_iter()
     .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    if let Some(var) = proxy_var {
+    // Loopback never goes through a proxy, so a proxy is no suspect there.
+    let loopback = reqwest::Url::parse(&t.url).is_ok_and(|u| certgen::authority::is_loopback(&u));
+    if let Some(var) = proxy_var.filter(|_| !loopback) {
         // The proxy URL may hold a password, so only the variable is named.
         f = f.with_hint(format!(
             "requests go through the proxy set in {var} unless NO_PROXY lists the host: check that proxy too"

@@ -103,10 +103,12 @@ pub(crate) fn client(options: &ClientOptions) -> Result<reqwest::Client> {
         .map_err(|e| Error::failure(format!("cannot set up the HTTPS client: {}", chain(&e))))
 }
 
-/// What never goes through a proxy: the `NO_PROXY` list (or `no_proxy`), and loopback.
-fn no_proxy_list() -> String {
-    let given = env_var(&["NO_PROXY", "no_proxy"]).unwrap_or_default();
-    format!("{given},localhost,127.0.0.0/8,::1,[::1]")
+/// What never goes through a proxy: the `NO_PROXY` list given (or `no_proxy`), and loopback.
+fn no_proxy_list(given: Option<&str>) -> String {
+    format!(
+        "{},localhost,127.0.0.0/8,::1,[::1]",
+        given.unwrap_or_default()
+    )
 }
 
 /// The first of `names` that is set and not empty.
@@ -119,7 +121,8 @@ fn env_var(names: &[&str]) -> Option<String> {
 /// The proxies `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` name (either case), each with the
 /// exceptions of [`no_proxy_list`].
 fn env_proxies() -> Result<Vec<reqwest::Proxy>> {
-    let no_proxy = reqwest::NoProxy::from_string(&no_proxy_list());
+    let given = env_var(&["NO_PROXY", "no_proxy"]);
+    let no_proxy = reqwest::NoProxy::from_string(&no_proxy_list(given.as_deref()));
     let mut proxies = Vec::new();
     type Make = fn(String) -> reqwest::Result<reqwest::Proxy>;
     let kinds: [(&[&str], Make); 3] = [
@@ -381,5 +384,14 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(e, Error::Input(_)), "{e:?}");
+    }
+
+    #[test]
+    fn loopback_is_always_among_the_exceptions_and_no_proxy_is_kept() {
+        assert_eq!(
+            no_proxy_list(Some("corp.example, 10.0.0.0/8")),
+            "corp.example, 10.0.0.0/8,localhost,127.0.0.0/8,::1,[::1]"
+        );
+        assert!(no_proxy_list(None).contains("127.0.0.0/8"));
     }
 }

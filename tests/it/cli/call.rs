@@ -321,8 +321,15 @@ fn a_503_is_retried_after_retry_after() {
     json_stdout(&call(&s, cache.path(), READER, &[&users]));
 
     let held = HeldRequest::open(&s.field("listen"), "https://graph.microsoft.com/.default");
+    let log = s.log.clone();
+    // The slot is freed once the call has met its 503, so the retry finds the service free.
     let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(400));
+        crate::support::wait_until(Duration::from_secs(20), "a 503 for /v1.0/users", || {
+            std::fs::read_to_string(&log).is_ok_and(|l| {
+                l.lines()
+                    .any(|l| l.contains("GET /v1.0/users ") && l.contains(" 503"))
+            })
+        });
         held.finish()
     });
     let out = call(&s, cache.path(), READER, &[&users]);

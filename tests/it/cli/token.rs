@@ -457,32 +457,49 @@ fn an_unreachable_port_and_a_slow_server_exit_4() {
     assert!(started.elapsed() < Duration::from_secs(8));
 }
 
+/// Loopback never goes through a proxy (a client secret for `certgen serve` must not reach a
+/// proxy), and the error then blames the endpoint, not the proxy; another host goes through
+/// `HTTPS_PROXY`, and when the proxy is what fails, the error names its variable.
 #[test]
-fn http_proxy_and_no_proxy_are_honoured() {
-    // The stub plays the proxy: the token endpoint itself is a closed port, so a token can
-    // only come through the proxy.
+fn loopback_bypasses_the_proxy_and_other_hosts_go_through_it() {
     let proxy = Stub::start(vec![]);
     let files = Files::new();
     let port = closed_port();
     let target = format!("http://127.0.0.1:{port}");
     let mut cmd = secret_token(&files, &target);
     let r = run(cmd.env("HTTP_PROXY", proxy.host()).arg("--no-cache"));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    // A proxy receives the absolute URL.
-    assert_eq!(
-        proxy.requests()[0].0,
-        format!("{target}/{TENANT}/oauth2/v2.0/token")
-    );
-
-    let mut bypass = secret_token(&files, &target);
-    let r = run(bypass
-        .env("HTTP_PROXY", proxy.host())
-        .env("NO_PROXY", "127.0.0.1")
-        .arg("--no-cache"));
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains("connection refused"), "{}", r.stderr);
-    assert!(r.stderr.contains("HTTP_PROXY"), "{}", r.stderr);
-    assert_eq!(proxy.count(), 1);
+    assert!(
+        r.stderr.contains("connection refused by 127.0.0.1"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("HTTP_PROXY"), "{}", r.stderr);
+    assert_eq!(proxy.count(), 0);
+
+    // A proxy that takes the connection and closes it: the request for another host went to
+    // it (CONNECT, as for any https URL), and the error says the proxy is on the way.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let via = format!("http://{}", trap.local_addr().unwrap());
+    let seen = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let (conn, _) = trap.accept().unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(&conn)
+            .read_line(&mut first)
+            .unwrap();
+        first
+    });
+    let mut cmd = secret_token(&files, "https://login.example.test");
+    let r = run(cmd
+        .env("HTTPS_PROXY", &via)
+        .args(["--no-cache", "--timeout", "10"]));
+    assert_eq!(
+        seen.join().unwrap().trim_end(),
+        "CONNECT login.example.test:443 HTTP/1.1"
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("HTTPS_PROXY"), "{}", r.stderr);
 }
 
 #[test]

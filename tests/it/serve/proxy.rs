@@ -214,7 +214,17 @@ async fn other_hosts_are_refused_and_nothing_is_opened() {
         .unwrap_err();
     assert!(err.is_connect() || err.is_request(), "{err:?}");
 
-    std::thread::sleep(Duration::from_millis(300));
+    // The proxy refuses before it would connect: once both refusals are logged, a connection
+    // to the bystander would already have been made.
+    crate::support::wait_until(
+        Duration::from_secs(10),
+        "the CONNECT refusals logged",
+        || {
+            let log = s.log_text();
+            log.contains(&format!("CONNECT {target} 403"))
+                && log.contains("CONNECT example.com:443 403")
+        },
+    );
     match bystander.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the proxy opened a connection to {target}: {other:?}"),

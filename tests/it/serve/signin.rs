@@ -512,6 +512,8 @@ async fn code_expired_70008_and_refresh_token_expired_700082() {
     let late = code(&short_codes, &[]).await;
     let (status, body) = redeem(&short_refresh, &code(&short_refresh, &[]).await, &[]).await;
     assert_eq!(status, 200, "{body}");
+    // Time itself is what is tested here, in the service's own process: a code cannot be polled
+    // (a redeem before its end spends it), so the test waits out the 1 s lifetimes.
     std::thread::sleep(Duration::from_millis(2100));
     assert_refusal(
         &redeem(&short_codes, &late, &[]).await,

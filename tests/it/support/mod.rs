@@ -18,7 +18,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-pub use require::require;
+pub use require::{require, wait_until};
 
 pub const PASSWORD: &str = "certgen-test";
 
