@@ -40,6 +40,42 @@ pub fn jose(data: &[u8]) {
     let _ = jose::VerifyingKey::from_rsa_components(n, e);
 }
 
+/// Graph's rules for an addKey/removeKey proof, as serve applies them before the signature:
+/// whatever the token says, a proof that breaks no rule has 0 < exp - nbf <= 600 and `now`
+/// within [nbf - skew, exp + skew) — checked here on every input, so fuzzing hunts for a
+/// counterexample (a forged proof once lasted ten years through an overflow).
+pub fn proof(data: &[u8]) {
+    use certgen::graph::proof::{broken_rules, Expected, SKEW_SECS};
+    use certgen::jose::{self, numeric_date, DateRule, Policy};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    const OID: &str = "4a1b2c3d-0000-4000-8000-000000000001";
+    let now = 1_800_000_000;
+    let expected = Expected {
+        object_id: Some(OID),
+        app_id: None,
+        now: Some(now),
+    };
+    let Ok(broken) = broken_rules(text, &expected) else {
+        return;
+    };
+    if !broken.is_empty() {
+        return;
+    }
+    let claims = jose::parse(text.trim(), Policy::Lenient)
+        .expect("a proof that breaks no rule parses")
+        .claims;
+    let time = |name| numeric_date(&claims[name], DateRule::Integer).expect("a time");
+    let (nbf, exp) = (time("nbf"), time("exp"));
+    let life = exp - nbf;
+    assert!(0 < life && life <= 600, "accepted a lifetime of {life} s");
+    assert!(
+        nbf - SKEW_SECS <= now && now < exp + SKEW_SECS,
+        "accepted at the wrong time"
+    );
+}
+
 /// serve's config file, with no environment variables set and paths resolved in a folder
 /// holding nothing.
 pub fn config(data: &[u8]) {

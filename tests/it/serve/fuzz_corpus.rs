@@ -52,6 +52,11 @@ fn token_request_corpus() {
 }
 
 #[test]
+fn proof_corpus() {
+    replay("proof", entries::proof);
+}
+
+#[test]
 fn config_corpus() {
     replay("config", entries::config);
 }
