@@ -34,46 +34,20 @@ fn config() -> PathBuf {
 fn write_config() -> PathBuf {
     let f = fixture();
     let path = f.dir.join("signin.toml");
-    let text = format!(
-        r#"
-[[tenant]]
-id = "{TENANT}"
-domains = ["{TENANT_DOMAIN}"]
-
-[[resource]]
-app_id = "{ORDERS_API}"
-display_name = "Orders API"
-identifier_uris = ["api://orders"]
-scopes = ["Orders.Read", "Orders.Write"]
-access_token_version = 2
-
-[[user]]
-user_principal_name = "{ADELE}"
-display_name = "Adele Vance"
-given_name = "Adele"
-surname = "Vance"
-mail = "{ADELE}"
-
-[[user]]
-user_principal_name = "{ALEX}"
-display_name = "Alex Wilber"
-
-[[app]]
-client_id = "{APP}"
-display_name = "Contoso web app"
-certificates = ["{cert}"]
-secret_env = ["{SECRET_VAR}"]
-redirect_uris = ["{REDIRECT}", "http://localhost:5000/getAToken"]
-[app.delegated]
-"api://orders" = ["Orders.Read"]
-
-[[app]]
-client_id = "{PUBLIC_APP}"
-display_name = "Contoso CLI"
-public_client = true
-redirect_uris = ["http://localhost"]
-"#,
-        cert = f.main.cert_pem.display()
+    let text = crate::support::toml_fixture(
+        "signin.toml",
+        &[
+            ("ADELE", ADELE),
+            ("ALEX", ALEX),
+            ("APP", APP),
+            ("ORDERS_API", ORDERS_API),
+            ("PUBLIC_APP", PUBLIC_APP),
+            ("REDIRECT", REDIRECT),
+            ("SECRET_VAR", SECRET_VAR),
+            ("TENANT", TENANT),
+            ("TENANT_DOMAIN", TENANT_DOMAIN),
+            ("cert", &f.main.cert_pem.display().to_string()),
+        ],
     );
     std::fs::write(&path, text).unwrap();
     path

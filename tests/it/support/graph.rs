@@ -126,7 +126,7 @@ fn make() -> GraphFixture {
     let dir = f.dir.join("graph");
     std::fs::create_dir_all(&dir).unwrap();
     let expired = expired_cred(&dir);
-    let main = f.main.cert_pem.display();
+    let main = f.main.cert_pem.display().to_string();
     let mut users = String::new();
     for (i, upn) in USERS.iter().enumerate() {
         let name = upn.split('@').next().unwrap();
@@ -144,45 +144,21 @@ fn make() -> GraphFixture {
     let config = dir.join("graph.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[[tenant]]
-id = "{TENANT}"
-domains = ["{TENANT_DOMAIN}"]
-
-[[resource]]
-app_id = "{LEGACY_API}"
-identifier_uris = ["api://legacy"]
-roles = ["Legacy.Use"]
-access_token_version = 1
-
-[[app]]
-client_id = "{READER}"
-display_name = "graph reader"
-certificates = ["{main}"]
-secret_env = ["{SECRET_VAR}"]
-[app.roles]
-"https://graph.microsoft.com" = ["User.Read.All"]
-
-[[app]]
-client_id = "{BARE}"
-display_name = "bare daemon"
-application_object_id = "{BARE_OBJECT}"
-certificates = ["{main}"]
-secret_env = ["{SECRET_VAR}"]
-
-[[app]]
-client_id = "{APP_READER}"
-display_name = "app reader"
-secret_env = ["{SECRET_VAR}"]
-[app.roles]
-"00000003-0000-0000-c000-000000000000" = ["Application.Read.All"]
-
-[[app]]
-client_id = "{EXPIRED_APP}"
-certificates = ["expired.crt"]
-{users}"#
-        ),
+        crate::support::toml_fixture(
+            "graph.toml",
+            &[
+                ("APP_READER", APP_READER),
+                ("BARE", BARE),
+                ("BARE_OBJECT", BARE_OBJECT),
+                ("EXPIRED_APP", EXPIRED_APP),
+                ("LEGACY_API", LEGACY_API),
+                ("READER", READER),
+                ("SECRET_VAR", SECRET_VAR),
+                ("TENANT", TENANT),
+                ("TENANT_DOMAIN", TENANT_DOMAIN),
+                ("main", &main),
+            ],
+        ) + &users,
     )
     .unwrap();
     GraphFixture { config, expired }

@@ -420,3 +420,29 @@ pub fn euid() -> u32 {
         .parse()
         .unwrap()
 }
+
+/// A config of `tests/fixtures/` with each `{NAME}` placeholder replaced by its value (the
+/// constants the tests also use), so the TOML reads as a file and cannot drift from them.
+pub fn toml_fixture(name: &str, values: &[(&str, &str)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (key, value) in values {
+        let placeholder = format!("{{{key}}}");
+        assert!(text.contains(&placeholder), "{name} has no {placeholder}");
+        text = text.replace(&placeholder, value);
+    }
+    let left = text.split('{').skip(1).find(|rest| {
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        !word.is_empty() && rest[word.len()..].starts_with('}')
+    });
+    assert!(
+        left.is_none(),
+        "{name}: a placeholder is not filled: {left:?}"
+    );
+    text
+}

@@ -151,39 +151,18 @@ fn make_fixture() -> Fixture {
     let config = dir.join("serve.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[[tenant]]
-id = "{TENANT}"
-domains = ["{TENANT_DOMAIN}"]
-
-[[resource]]
-app_id = "{ORDERS_API}"
-display_name = "Orders API"
-identifier_uris = ["api://orders"]
-roles = ["Orders.Read", "Orders.Write"]
-access_token_version = 2
-
-[[resource]]
-app_id = "{LEGACY_API}"
-display_name = "Legacy API"
-identifier_uris = ["api://legacy"]
-roles = ["Legacy.Use"]
-access_token_version = 1
-
-[[app]]
-client_id = "{APP}"
-display_name = "test daemon"
-certificates = ["main.crt", "second.cer"]
-secret_env = ["{SECRET_VAR}", {{ var = "{EXPIRED_SECRET_VAR}", expires = "2020-06-30T00:00:00Z" }}]
-[app.roles]
-"api://orders" = ["Orders.Read"]
-"{LEGACY_API}" = ["Legacy.Use"]
-
-[[app]]
-client_id = "{WEAK_APP}"
-certificates = ["weak.crt"]
-"#
+        crate::support::toml_fixture(
+            "serve.toml",
+            &[
+                ("APP", APP),
+                ("EXPIRED_SECRET_VAR", EXPIRED_SECRET_VAR),
+                ("LEGACY_API", LEGACY_API),
+                ("ORDERS_API", ORDERS_API),
+                ("SECRET_VAR", SECRET_VAR),
+                ("TENANT", TENANT),
+                ("TENANT_DOMAIN", TENANT_DOMAIN),
+                ("WEAK_APP", WEAK_APP),
+            ],
         ),
     )
     .unwrap();
