@@ -17,6 +17,7 @@ mod fuzz_corpus;
 mod graph_proof;
 mod harden;
 mod identity_errors;
+mod messages;
 mod new;
 #[cfg(unix)] // SIGKILL and its exit status
 mod rotate;
