@@ -1,10 +1,11 @@
 //! What a user reads when something is off: each message says what the input is and names the
 //! way out (the flag, the variable, the command), not a generic failure.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::graph::{graph, BARE, EXPIRED_APP};
 use crate::support::serve::{fixture, Server, APP, TENANT};
@@ -297,4 +298,106 @@ fn credential_list_marks_a_key_no_local_file_holds() {
         "{}",
         listed.stderr
     );
+}
+
+/// `certgen new --pem-bundle` writes NAME.pem, the certificate then the key (0600), which
+/// openssl reads, refuses to overwrite without --force, and `certgen token` takes through
+/// AZURE_CLIENT_CERTIFICATE_PATH against `certgen serve`.
+#[test]
+fn new_pem_bundle_is_what_azure_client_certificate_path_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let new = |force: bool| {
+        let mut cmd = run_in(d, &["new", "--cn", "bundle-app", "--out", p(d), "--json"]);
+        cmd.arg("--pem-bundle");
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let out = new(false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bundle = d.join("bundle-app.pem");
+    assert_eq!(doc["files"]["pem"], p(&bundle));
+    assert_eq!(
+        std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    let (c, k) = (
+        text.find("-----BEGIN CERTIFICATE-----").unwrap(),
+        text.find("-----BEGIN PRIVATE KEY-----").unwrap(),
+    );
+    assert!(c < k, "the certificate first, then the key");
+    let cert_modulus = openssl(&["x509", "-in", p(&bundle), "-noout", "-modulus"]);
+    let key_modulus = openssl(&["rsa", "-in", p(&bundle), "-noout", "-modulus"]);
+    assert_eq!(cert_modulus, key_modulus, "the key is the certificate's");
+    openssl(&["pkey", "-in", p(&bundle), "-noout"]);
+    assert_eq!(
+        openssl(&["x509", "-in", p(&bundle), "-noout", "-fingerprint", "-sha1"]),
+        openssl(&[
+            "x509",
+            "-in",
+            p(&d.join("bundle-app.crt")),
+            "-noout",
+            "-fingerprint",
+            "-sha1"
+        ])
+    );
+
+    // It obeys the no-overwrite rule on its own: the other files gone, the bundle kept.
+    for ext in ["crt", "cer", "key"] {
+        std::fs::remove_file(d.join(format!("bundle-app.{ext}"))).unwrap();
+    }
+    let refused = new(false);
+    let error = assert_clean_failure(&refused, 1);
+    assert!(error.contains("bundle-app.pem"), "{error}");
+    assert!(!d.join("bundle-app.crt").exists(), "nothing written");
+    let forced = new(true);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_ne!(std::fs::read_to_string(&bundle).unwrap(), text, "replaced");
+
+    // The human listing names it too.
+    let human = run_in(d, &["new", "--cn", "listed", "--out", p(d), "--pem-bundle"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8(human.stdout).unwrap();
+    assert!(listing.contains("listed.pem"), "{listing}");
+    assert!(
+        listing.contains("AZURE_CLIENT_CERTIFICATE_PATH"),
+        "{listing}"
+    );
+
+    // certgen serve registers the new certificate; the bundle alone signs in.
+    let app = "6f1c5e8a-0000-4000-8000-0000000000b1";
+    let config = d.join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[tenant]]\nid = \"{TENANT}\"\n\n[[app]]\nclient_id = \"{app}\"\ncertificates = [\"bundle-app.crt\"]\n"
+        ),
+    )
+    .unwrap();
+    let s = Server::start_in(&fixture().state, &["--config", p(&config)]);
+    let out = run_in(
+        d,
+        &[
+            "token",
+            "--output",
+            "json",
+            "--ca-file",
+            &s.field("ca_file"),
+        ],
+    )
+    .env("AZURE_TENANT_ID", TENANT)
+    .env("AZURE_CLIENT_ID", app)
+    .env("AZURE_AUTHORITY_HOST", s.base())
+    .env("AZURE_CLIENT_CERTIFICATE_PATH", &bundle)
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["claims"]["appid"], app);
+    assert_eq!(doc["claims"]["appidacr"], "2", "certificate authentication");
 }
