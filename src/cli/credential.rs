@@ -114,8 +114,42 @@ fn state_text(k: &RegisteredKey, now: OffsetDateTime) -> String {
     }
 }
 
+/// The SHA-1 thumbprints of the certificates in `FILE.next` and `FILE.previous` beside the
+/// credential's certificate file, the names a rotation stages and keeps
+/// ([`certgen::rotate`]); `None` when one exists but cannot be read without a password, so
+/// nothing can be said about which keys this machine holds.
+fn staged_thumbprints(args: &GraphArgs) -> Option<Vec<String>> {
+    let (Some(file), _) = args.token.credential.certificate_file() else {
+        return Some(Vec::new());
+    };
+    let mut out = Vec::new();
+    for suffix in [".next", ".previous"] {
+        let mut name = file.clone().into_os_string();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        if !path.exists() {
+            continue;
+        }
+        let material =
+            input::load_all_certificates(&[path], &certgen::SecretSource::default()).ok()?;
+        out.extend(
+            material
+                .iter()
+                .flat_map(|m| m.certs.iter().map(|c| c.thumbprints.thumbprint())),
+        );
+    }
+    Some(out)
+}
+
 fn list(args: ListArgs) -> Result<()> {
-    let mine = local_credential(&args.graph)?.map(|c| c.leaf().thumbprints.thumbprint());
+    let local = local_credential(&args.graph)?;
+    let mine = local.as_ref().map(|c| c.leaf().thumbprints.thumbprint());
+    // A rotation registers its new certificate under the current one's subject (the
+    // displayName addKey is given by default): such a key that neither the current file nor a
+    // *.next/*.previous beside it holds is not this machine's, typically left by a rotation
+    // cut short whose *.next files were deleted.
+    let subject = local.as_ref().map(|c| c.leaf().subject.clone());
+    let staged = staged_thumbprints(&args.graph);
     let session = Session::open(&args.graph)?;
     let app = session.application()?;
     let now = OffsetDateTime::now_utc();
@@ -129,9 +163,21 @@ fn list(args: ListArgs) -> Result<()> {
     if app.keys.is_empty() {
         out += "  no certificates registered\n";
     }
+    let mut stray = Vec::new();
     for k in &app.keys {
+        let elsewhere = match (&mine, &subject, &staged, &k.thumbprint) {
+            (Some(mine), Some(subject), Some(staged), Some(_)) => {
+                !k.is(mine)
+                    && k.display_name.as_deref() == Some(subject.as_str())
+                    && !staged.iter().any(|t| k.is(t))
+            }
+            _ => false,
+        };
         let this = if mine.as_deref().is_some_and(|t| k.is(t)) {
             "  <- this machine"
+        } else if elsewhere {
+            stray.push(k.key_id.clone());
+            "  (not on this machine)"
         } else {
             ""
         };
@@ -148,7 +194,14 @@ fn list(args: ListArgs) -> Result<()> {
         out += "warning: no valid certificate: the app cannot add one itself; an administrator \
                 must upload one (Azure portal → App registrations → the app → Certificates & secrets)\n";
     }
-    output::write_stdout(&out)
+    output::write_stdout(&out)?;
+    if let Some(first) = stray.first() {
+        eprintln!(
+            "hint: a key marked \"not on this machine\" has this certificate's subject, but neither it nor a .next or .previous file beside it holds that key; a rotation cut short after registering its new certificate, whose .next files were then deleted, leaves such a key: unless another machine uses it, remove it with certgen credential remove {first}{}",
+            if stray.len() > 1 { " (and the others marked)" } else { "" }
+        );
+    }
+    Ok(())
 }
 
 fn add(args: AddArgs) -> Result<()> {

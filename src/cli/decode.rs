@@ -1,9 +1,13 @@
 //! `certgen decode`: header and claims of any JWT, with readable times. Never verifies.
 
 use super::hints::{CliError as Error, Result};
+use std::path::Path;
+
 use certgen::certificate::rfc3339;
 use certgen::graph::proof::{self, Broken, Expected};
+use certgen::input::{self, Content, Format};
 use certgen::jose::{self, numeric_date, DateRule, Policy, TIME_CLAIMS};
+use certgen::read;
 use clap::Args;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -40,7 +44,7 @@ pub fn run(args: DecodeArgs) -> Result<()> {
         // A padded addKey proof is read anyway, to say that padding is what Graph refuses.
         Err(strict) => match jose::parse(token, Policy::Lenient) {
             Ok(jws) if proof::looks_like_proof(&jws.claims) => jws,
-            _ => return Err(strict.into()),
+            _ => return Err(not_a_token(args.token.as_deref(), &text, strict.into())),
         },
     };
     // Whole seconds, like the claims, so a claim made this second reads "now".
@@ -76,6 +80,50 @@ pub fn run(args: DecodeArgs) -> Result<()> {
     }
     out += "signature: NOT checked (decode never verifies; use certgen verify for access tokens)\n";
     output::write_stdout(&out)
+}
+
+/// A file given where a token was expected (`certgen decode app.crt`): say what it holds and
+/// which command reads it; otherwise the parse error as it is.
+fn not_a_token(arg: Option<&str>, text: &str, error: Error) -> Error {
+    let path = arg.filter(|a| *a != "-").map(Path::new);
+    let (name, content) = match path {
+        Some(p) if p.is_file() => match read::file(p, read::CREDENTIAL) {
+            Ok(bytes) => (p.display().to_string(), input::recognise(&bytes)),
+            Err(_) => return error,
+        },
+        Some(_) => return error,
+        // A PEM piped in (`certgen decode < app.crt`); DER on stdin is refused as not UTF-8.
+        None => ("stdin".to_string(), input::recognise(text.as_bytes())),
+    };
+    let what = match content {
+        Some(Content::Certificate(Format::Der)) => "a certificate (DER)",
+        Some(Content::Certificate(_)) => "a certificate (PEM)",
+        Some(Content::PrivateKey(Format::Der)) => "a private key (DER)",
+        Some(Content::PrivateKey(_)) => "a private key (PEM)",
+        Some(Content::CertificateAndKey) => "a certificate and a private key (PEM)",
+        Some(Content::CertificateRequest) => "a certificate request (PEM)",
+        Some(Content::Pkcs12) => "a PKCS#12 file (certificate and key)",
+        None if path.is_some() => {
+            return error.with_hint(format!(
+                "{name} is a file: to decode a token saved in it, certgen decode - < {name}"
+            ))
+        }
+        None => return error,
+    };
+    let mut e = Error::failure(format!("{name} is {what}, not a JWT"));
+    e = match content {
+        Some(Content::PrivateKey(_)) => e.with_hint(
+            "a key alone has no thumbprint: certgen thumbprint CERT shows those of its certificate",
+        ),
+        Some(Content::CertificateRequest) => {
+            e.with_hint("openssl req -in FILE -noout -text shows it")
+        }
+        _ if path.is_some() => e.with_hint(format!(
+            "certgen thumbprint {name} shows its subject, validity and thumbprints"
+        )),
+        _ => e.with_hint("certgen thumbprint - shows its subject, validity and thumbprints"),
+    };
+    e
 }
 
 /// For a token that looks like Graph's addKey/removeKey proof, the rules of Graph's it breaks.

@@ -40,7 +40,7 @@ impl Session {
             .graph_host
             .clone()
             .or_else(|| env_value("CERTGEN_GRAPH_HOST"));
-        let app_id = args.token.client_id.trim().to_string();
+        let app_id = token::client_id(&args.token)?.to_string();
         let probe = request_url("/v1.0/applications", &authority, graph_host.as_deref())?;
         let mut token_args = args.token.clone();
         if token_args.scopes.is_empty() {

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use certgen::certificate::{rfc3339, Certificate};
+use certgen::certificate::{rfc3339, Certificate, Validity};
 use certgen::error::{InputKind, Param, ProviderError, TlsProblem, TransportKind, VerifyError};
 use certgen::identity::scope;
 use certgen::{Error, RotateError};
@@ -268,19 +268,34 @@ fn flagged(param: Param, message: &str) -> String {
 }
 
 /// A transport failure (exit 4): the cause is the library's; what to check is ours.
-/// A transport failure (its message names the service that was asked), with the hints of its
+/// Its message names the service that was asked), with the hints of its
 /// kind.
 fn transport(t: &certgen::TransportError) -> CliError {
     let message = t.to_string();
-    let trust = "if this is certgen serve, pass --ca-file with the ca_file of its ready line; behind a TLS-inspecting proxy, pass the proxy's root certificate with --ca-file";
+    let plain_http = t.url.starts_with("http://");
+    // Whether --ca-file was given decides what a trust failure means: no extra root at all, or
+    // one that is not (or no longer) the server's.
+    let trust = if t.extra_roots {
+        "the --ca-file given does not hold the root of this certificate: if this is certgen serve, pass the ca_file of its current ready line; behind a TLS-inspecting proxy, pass the proxy's root certificate"
+    } else {
+        "if this is certgen serve, pass --ca-file with the ca_file of its ready line; behind a TLS-inspecting proxy, pass the proxy's root certificate with --ca-file"
+    };
+    let stale = if t.extra_roots {
+        "if --ca-file names an older copy of the service's certificate, use its current ca_file"
+    } else {
+        // Only the platform's roots were used: one of them bears the server's issuer name.
+        trust
+    };
     let hint = match t.kind {
         TransportKind::Timeout => Some("the server or the network is slow or dropping packets: check the URL, or allow more time with --timeout SECS"),
         TransportKind::Refused => Some("nothing listens there: check the port, and that the service (e.g. certgen serve) is running"),
         TransportKind::Reset => Some("a firewall or proxy may be cutting it; an https URL sent to a plain-http server does this too"),
         TransportKind::ConnectTimeout => Some("a firewall may drop the packets: check the host and the network"),
         TransportKind::Dns => Some("check the spelling of the host (--authority-host, --token-endpoint) and the DNS of this machine"),
+        TransportKind::NotHttp if plain_http => Some("the server speaks TLS: use https:// (certgen serve speaks plain HTTP only when started with --http)"),
+        TransportKind::Closed if plain_http => Some("if the server speaks TLS, use https:// (certgen serve speaks plain HTTP only when started with --http)"),
         TransportKind::Tls(TlsProblem::UnknownIssuer | TlsProblem::OtherCertificate) => Some(trust),
-        TransportKind::Tls(TlsProblem::BadSignature) => Some("if --ca-file names an older copy of the service's certificate, use its current ca_file"),
+        TransportKind::Tls(TlsProblem::BadSignature) => Some(stale),
         TransportKind::Tls(TlsProblem::WrongName) => Some("use the host name the certificate was issued for"),
         TransportKind::Tls(TlsProblem::Expired) => Some("check the server's certificate, and the local clock"),
         _ => None,
@@ -421,7 +436,7 @@ fn hints(code: u64, answer: &ProviderError, sent: &Sent<'_>) -> Vec<String> {
         sent.scopes.join(" ")
     };
     match code {
-        700027 => signature_hints(sent),
+        700027 => signature_hints(answer, sent),
         700024 => clock_hints(answer),
         7000215 => vec![
             "Entra did not accept the client secret: send the secret's Value, not its Secret ID (the portal shows the Value only once, under Certificates & secrets → Client secrets)".into(),
@@ -480,7 +495,7 @@ fn hints(code: u64, answer: &ProviderError, sent: &Sent<'_>) -> Vec<String> {
     }
 }
 
-fn signature_hints(sent: &Sent<'_>) -> Vec<String> {
+fn signature_hints(answer: &ProviderError, sent: &Sent<'_>) -> Vec<String> {
     let SentCredential::Certificate {
         cert,
         file,
@@ -510,6 +525,20 @@ fn signature_hints(sent: &Sent<'_>) -> Vec<String> {
             t.x5t()
         )
     };
+    // An expired certificate is refused even while registered: uploading it again cannot help.
+    let expired = cert.validity_at(answer.received_at) == Validity::Expired
+        || answer
+            .first_line()
+            .is_some_and(|l| l.contains("The key used is expired"));
+    if expired {
+        return vec![
+            format!(
+                "{named}; that certificate expired on {}, and Entra refuses an expired certificate even while it is registered",
+                rfc3339(cert.not_after)
+            ),
+            "make a new certificate (certgen new) and upload its .cer under Certificates & secrets → Certificates; next time, renew before it expires with certgen rotate".into(),
+        ];
+    }
     let mut out = vec![format!(
         "{named}: the app's Certificates & secrets → Certificates list must show {}",
         t.thumbprint()

@@ -57,6 +57,10 @@ pub struct NewArgs {
     /// Write BASE.pfx in the legacy form (PBE-SHA1-3DES, SHA-1 MAC) for old Windows and Java 8
     #[arg(long)]
     legacy_pfx: bool,
+    /// Also write BASE.pem: the certificate then the private key (0600), the form
+    /// AZURE_CLIENT_CERTIFICATE_PATH takes (encrypted like BASE.key with --encrypt-key)
+    #[arg(long)]
+    pem_bundle: bool,
     /// Also write BASE.csr, a PKCS#10 request for the same key (for a CA-issued certificate)
     #[arg(long)]
     csr: bool,
@@ -160,6 +164,7 @@ struct Paths {
     cer: PathBuf,
     key: PathBuf,
     pfx: Option<PathBuf>,
+    pem: Option<PathBuf>,
     csr: Option<PathBuf>,
 }
 
@@ -179,6 +184,7 @@ impl Paths {
             cer: path("cer"),
             key: path("key"),
             pfx: wants_pfx(args).then(|| path("pfx")),
+            pem: args.pem_bundle.then(|| path("pem")),
             csr: args.csr.then(|| path("csr")),
         }
     }
@@ -186,6 +192,7 @@ impl Paths {
     fn all(&self) -> Vec<&Path> {
         let mut all: Vec<&Path> = vec![&self.crt, &self.cer, &self.key];
         all.extend(self.pfx.as_deref());
+        all.extend(self.pem.as_deref());
         all.extend(self.csr.as_deref());
         all
     }
@@ -227,8 +234,15 @@ fn output_files(
     let mut outputs = vec![
         OutputFile::public(paths.crt.clone(), cert.to_pem()),
         OutputFile::public(paths.cer.clone(), cert.der().to_vec()),
-        OutputFile::private(paths.key.clone(), key_pem),
+        OutputFile::private(paths.key.clone(), key_pem.clone()),
     ];
+    if let Some(p) = &paths.pem {
+        // Certificate first, then the key: what Azure Identity's ClientCertificateCredential
+        // reads from one PEM file (https://learn.microsoft.com/en-us/dotnet/api/azure.identity.environmentcredential).
+        let mut bundle = cert.to_pem().into_bytes();
+        bundle.extend_from_slice(key_pem.as_bytes());
+        outputs.push(OutputFile::private(p.clone(), bundle));
+    }
     if let Some(p) = &paths.pfx {
         let flavor = if args.legacy_pfx {
             Pkcs12Flavor::Legacy
@@ -270,6 +284,7 @@ fn json_report(cert: &Certificate, paths: &Paths) -> serde_json::Value {
         "der": paths.cer.display().to_string(),
         "key": paths.key.display().to_string(),
         "pfx": show(&paths.pfx),
+        "pem": show(&paths.pem),
         "csr": show(&paths.csr),
     });
     doc
@@ -308,6 +323,13 @@ fn text_report(args: &NewArgs, cert: &Certificate, paths: &Paths) -> String {
             } else {
                 ""
             }
+        );
+    }
+    if let Some(p) = &paths.pem {
+        text += &format!(
+            "  {:<28} certificate and private key{}, PEM (0600): for AZURE_CLIENT_CERTIFICATE_PATH\n",
+            p.display(),
+            if args.encrypt_key { " (encrypted)" } else { "" }
         );
     }
     if let Some(p) = &paths.csr {

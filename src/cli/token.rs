@@ -51,9 +51,9 @@ pub struct TokenArgs {
     /// Directory (tenant) ID or domain [else AZURE_TENANT_ID]
     #[arg(long, value_name = "T")]
     pub(super) tenant: Option<String>,
-    /// Application (client) ID
+    /// Application (client) ID [else AZURE_CLIENT_ID]
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
-    pub(super) client_id: String,
+    client_id: Option<String>,
     /// RESOURCE/.default (repeatable; one resource) [default: https://graph.microsoft.com/.default]
     #[arg(long = "scope", value_name = "S")]
     pub(super) scopes: Vec<String>,
@@ -112,8 +112,25 @@ pub fn run(args: TokenArgs) -> Result<()> {
     print(&args, &token)
 }
 
+/// The client id of `--client-id` or `AZURE_CLIENT_ID`. Without either, the error names the
+/// environment Azure Identity's EnvironmentCredential reads as the other way to say who signs in
+/// (https://learn.microsoft.com/en-us/dotnet/api/azure.identity.environmentcredential).
+pub(super) fn client_id(args: &TokenArgs) -> Result<&str> {
+    match args.client_id.as_deref().map(str::trim) {
+        Some(id) if !id.is_empty() => Ok(id),
+        _ => Err(
+            Error::usage("no client id: give --client-id ID, or set AZURE_CLIENT_ID")
+                .with_hint(format!(
+                    "instead of flags, the Azure Identity variables work: AZURE_TENANT_ID, AZURE_CLIENT_ID, and {ENV_CERTIFICATE_PATH} (a PEM holding the certificate and its key, or a PKCS#12) or {ENV_CLIENT_SECRET}"
+                ))
+                .with_hint("usage: certgen token --tenant T --client-id ID (--cert FILE --key FILE | --pfx FILE | --secret-file F) (see --help)"),
+        ),
+    }
+}
+
 /// The token the flags describe (cache first), as `certgen call` sends it too.
 pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
+    let client_id = client_id(args)?;
     let tenant = tenant(args.tenant.as_deref());
     if tenant.is_none() && args.token_endpoint.is_none() {
         return Err(Error::usage("no tenant: give --tenant T")
@@ -142,7 +159,6 @@ pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
         on_warning: Some(WarningSink(Arc::new(|w| eprintln!("warning: {w}")))),
     };
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
-    let client_id = args.client_id.trim();
     // Everything about the request is refused before a credential is read or asked for.
     options.endpoint(&tenant, client_id)?;
     let sent_scopes = options.scopes(&scopes)?;

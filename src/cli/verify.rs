@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::hints::{CliError as Error, Result};
+use certgen::error::VerifyError;
+use certgen::jose::{self, Policy};
 use certgen::verify::{ValidToken, Validator, ValidatorOptions, DEFAULT_LEEWAY};
 use clap::{ArgGroup, Args};
 use serde_json::{json, Value};
@@ -117,7 +119,10 @@ pub fn run(args: VerifyArgs) -> Result<()> {
                 "one of --authority, --jwks-uri or --jwks-file is required",
             ));
         };
-        Ok::<_, Error>(validator.validate(&token).await?)
+        validator
+            .validate(&token)
+            .await
+            .map_err(|e| audience_hint(Error::from(e.clone()), &e, &token, &args.audience))
     })?;
 
     if args.json {
@@ -128,6 +133,26 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         }))
     } else {
         output::write_stdout(&human(&valid, &args))
+    }
+}
+
+/// A v2 token refused for an `api://` audience: Entra puts the API's application (client) id
+/// in a v2 token's `aud`, its Application ID URI only in a v1 token's
+/// (https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference#payload-claims).
+fn audience_hint(error: Error, e: &VerifyError, token: &str, accepted: &[String]) -> Error {
+    let VerifyError::Audience { found, .. } = e else {
+        return error;
+    };
+    let Ok(jws) = jose::parse(jose::strip_bearer(token), Policy::Lenient) else {
+        return error;
+    };
+    let v2 = jws.claims.get("ver").and_then(Value::as_str) == Some("2.0");
+    let uri = accepted.iter().find(|a| a.contains("://"));
+    match uri {
+        Some(uri) if v2 => error.with_hint(format!(
+            "a v2 token's aud is the API's Application (client) ID, a GUID, not its Application ID URI ({uri}): this token's aud is {found}; give --audience with the API's client ID"
+        )),
+        _ => error,
     }
 }
 

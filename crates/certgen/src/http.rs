@@ -227,6 +227,7 @@ pub(crate) fn transport_error(
     let (kind, cause) = cause_of(&e, host, port, options.timeout);
     let mut err = TransportError::new(kind, url.as_str(), cause, Some(e));
     err.service = service;
+    err.extra_roots = options.ca_file.is_some();
     if kind == TransportKind::Timeout {
         err.timeout = Some(options.timeout);
     }
@@ -278,6 +279,20 @@ pub(crate) fn cause_of(
         source = err.source();
     }
     let text = chain(e);
+    // hyper's words when the bytes that came back are not HTTP/1.x (a TLS alert or handshake
+    // answering a plain request), or when the peer hung up without any answer.
+    if text.contains("invalid HTTP version parsed") {
+        return (
+            TransportKind::NotHttp,
+            format!("{host}:{port} did not answer in HTTP (invalid HTTP version parsed)"),
+        );
+    }
+    if text.contains("connection closed before message completed") {
+        return (
+            TransportKind::Closed,
+            format!("{host}:{port} closed the connection without an answer"),
+        );
+    }
     if text.contains("dns error") || text.contains("failed to lookup address") {
         return (
             TransportKind::Dns,

@@ -303,6 +303,55 @@ impl<'a> LazyPassword<'a> {
     }
 }
 
+/// What a file holds, told from its content alone, without a password and without reading
+/// anything secret: for saying what a file is when another kind was expected (a certificate
+/// given where a token was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Certificates only.
+    Certificate(Format),
+    /// A private key only (PEM: any `… PRIVATE KEY` block; DER: PKCS#8).
+    PrivateKey(Format),
+    /// Certificates and a private key in one PEM.
+    CertificateAndKey,
+    /// A PKCS#10 certificate request (PEM).
+    CertificateRequest,
+    /// A PKCS#12 file (opened or not).
+    Pkcs12,
+}
+
+/// Recognises a certificate, key, request or PKCS#12 file by its content; `None` for anything
+/// else.
+pub fn recognise(bytes: &[u8]) -> Option<Content> {
+    if is_pem(bytes) {
+        let blocks = pem::parse_many(bytes).ok()?;
+        let cert = blocks.iter().any(|b| b.tag().ends_with("CERTIFICATE"));
+        let key = blocks.iter().any(|b| b.tag().ends_with("PRIVATE KEY"));
+        let request = blocks
+            .iter()
+            .any(|b| b.tag().ends_with("CERTIFICATE REQUEST"));
+        return match (cert, key, request) {
+            (true, true, _) => Some(Content::CertificateAndKey),
+            (true, false, _) => Some(Content::Certificate(Format::Pem)),
+            (false, true, _) => Some(Content::PrivateKey(Format::Pem)),
+            (false, false, true) => Some(Content::CertificateRequest),
+            _ => None,
+        };
+    }
+    if bytes.first() != Some(&0x30) {
+        return None;
+    }
+    if Certificate::from_der(bytes).is_ok() {
+        Some(Content::Certificate(Format::Der))
+    } else if PrivateKey::from_pkcs8_der(bytes).is_ok() {
+        Some(Content::PrivateKey(Format::Der))
+    } else if pkcs12::is_pkcs12(bytes) {
+        Some(Content::Pkcs12)
+    } else {
+        None
+    }
+}
+
 /// Whether `bytes` are read as PEM text (any block, text around them allowed).
 pub fn is_pem(bytes: &[u8]) -> bool {
     contains(bytes, b"-----BEGIN ")

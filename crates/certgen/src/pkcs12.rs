@@ -94,6 +94,11 @@ pub fn read(data: &[u8], password: &str) -> Result<Pkcs12Contents, Pkcs12Error> 
     Ok(Pkcs12Contents { certs, keys })
 }
 
+/// Whether `data` is a PKCS#12 structure (PFX), without opening it.
+pub fn is_pkcs12(data: &[u8]) -> bool {
+    pkcs12::Pfx::from_der(data).is_ok()
+}
+
 /// The flavour a file is written in, judged by its MAC: HMAC-SHA-1 is what the legacy writers
 /// use (Windows' 3DES export, OpenSSL 1.1, `openssl pkcs12 -legacy`, `certgen new
 /// --legacy-pfx`), SHA-256 what the modern ones do. Anything unreadable counts as modern. A

@@ -204,6 +204,7 @@ fn json_has_exactly_the_spec_shape() {
             "der": d.join("json-app.cer").display().to_string(),
             "key": d.join("json-app.key").display().to_string(),
             "pfx": null,
+            "pem": null,
             "csr": null,
         })
     );

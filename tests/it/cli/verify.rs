@@ -173,7 +173,15 @@ fn audience_issuer_and_leeway_flags() {
         "expired 100 s ago, 300 s leeway"
     );
     run(API, ISSUER, "0").assert_rejected("expired at ");
-    run("api://other", ISSUER, "300").assert_rejected("audience");
+    // A v2 token refused for an api:// audience also gets a hint about v2 audiences.
+    let aud = run("api://other", ISSUER, "300");
+    assert_eq!(aud.code, 1, "{}", aud.stderr);
+    assert!(aud.stdout.is_empty(), "{}", aud.stdout);
+    assert!(
+        aud.stderr.starts_with("error: token rejected: audience"),
+        "{}",
+        aud.stderr
+    );
     run(API, "https://sts.windows.net/x/", "300").assert_rejected("issuer");
 }
 

@@ -397,6 +397,10 @@ pub enum TransportKind {
     Timeout,
     /// TLS failed; the detail says how.
     Tls(TlsProblem),
+    /// The server answered, but not in HTTP: typically a TLS server sent an `http://` request.
+    NotHttp,
+    /// The server closed the connection without an answer.
+    Closed,
     /// Anything else (the message says what).
     Other,
 }
@@ -455,6 +459,9 @@ pub struct TransportError {
     pub cause: String,
     /// The deadline that ran out, for [`TransportKind::Timeout`].
     pub timeout: Option<std::time::Duration>,
+    /// Whether extra trust roots (a CA file) were given besides the platform's, so a TLS
+    /// failure can be told apart: a stale extra root, or none given at all.
+    pub extra_roots: bool,
     #[source]
     pub source: Option<reqwest::Error>,
 }
@@ -472,6 +479,7 @@ impl TransportError {
             url: url.into(),
             cause: cause.into(),
             timeout: None,
+            extra_roots: false,
             source,
         }
     }
