@@ -58,7 +58,7 @@ pub fn config(data: &[u8]) {
 /// request came by the service's address or by a Microsoft host name (proxy mode).
 pub fn token_request(data: &[u8]) {
     use certgen_serve::face::Face;
-    use certgen_serve::grant::{form_fields, TokenRequest};
+    use certgen_serve::service::{form_fields, TokenRequest};
     use certgen_serve::tokens::Endpoint;
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -98,7 +98,7 @@ pub fn token_request(data: &[u8]) {
 /// (`--auto-sign-in`) or the sign-in page is shown.
 pub fn sign_in(data: &[u8]) {
     use certgen_serve::face::Face;
-    use certgen_serve::grant::{form_fields, TokenRequest};
+    use certgen_serve::service::{form_fields, TokenRequest};
     use certgen_serve::tokens::Endpoint;
     use certgen_serve::user_flow::authorize::{self, Answer};
     let Some((&mode, rest)) = data.split_first() else {
@@ -160,10 +160,10 @@ redirect_uris = ["http://localhost"]
 "#;
 
 /// Without and with `--auto-sign-in`, made once.
-fn sign_in_services() -> &'static [certgen_serve::grant::TokenService; 2] {
+fn sign_in_services() -> &'static [certgen_serve::service::TokenService; 2] {
     use certgen_serve::config::{Flags, Registry};
     use certgen_serve::user_flow::{Options, UserFlows};
-    static SERVICES: std::sync::OnceLock<[certgen_serve::grant::TokenService; 2]> =
+    static SERVICES: std::sync::OnceLock<[certgen_serve::service::TokenService; 2]> =
         std::sync::OnceLock::new();
     SERVICES.get_or_init(|| {
         let make = |auto: Option<&str>| {
@@ -203,7 +203,7 @@ fn fixtures() -> std::path::PathBuf {
 fn token_service(
     registry: certgen_serve::config::Registry,
     strict: bool,
-) -> certgen_serve::grant::TokenService {
+) -> certgen_serve::service::TokenService {
     let none = SecretSource::default();
     let dir = fixtures();
     let cert = certgen::input::load(&dir.join("rsa.crt"), &none)
@@ -215,7 +215,7 @@ fn token_service(
         .keys
         .remove(0);
     let base = "https://127.0.0.1:8443".to_string();
-    certgen_serve::grant::TokenService {
+    certgen_serve::service::TokenService {
         registry,
         signer: certgen_serve::tokens::SigningKey::new(cert, &key).expect("the fixture key"),
         audience_bases: vec![base.clone()],
@@ -228,9 +228,9 @@ fn token_service(
 }
 
 /// A lenient and a strict service, made once.
-fn services() -> &'static [certgen_serve::grant::TokenService; 2] {
+fn services() -> &'static [certgen_serve::service::TokenService; 2] {
     use certgen_serve::config::{Flags, Registry};
-    use certgen_serve::grant::TokenService;
+    use certgen_serve::service::TokenService;
     static SERVICES: std::sync::OnceLock<[TokenService; 2]> = std::sync::OnceLock::new();
     SERVICES.get_or_init(|| {
         let flags = Flags {

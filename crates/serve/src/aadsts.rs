@@ -311,7 +311,7 @@ impl Aadsts {
             Aadsts::MissingParameter("client_assertion_type") => format!(
                 "The request body must contain the following parameter: 'client_assertion_type' \
                  with the value '{}'.",
-                super::client_assertion::ASSERTION_TYPE
+                certgen::assertion::ASSERTION_TYPE
             ),
             Aadsts::MissingParameter(name) => {
                 format!("The request body must contain the following parameter: '{name}'.")

@@ -18,8 +18,6 @@ use super::config::{App, Tenant};
 use certgen::certificate::{CertKey, Certificate};
 use certgen::jose::{self, b64, numeric_date, Alg, DateError, DateRule, Jws, Policy, VerifyingKey};
 
-pub use certgen::assertion::ASSERTION_TYPE;
-
 /// Clock skew allowed on `exp` and `nbf`. UNCONFIRMED: Entra's tolerance is not documented
 /// (reference §1.7); five minutes is the usual allowance of Microsoft's token validators.
 pub const CLOCK_SKEW_SECS: i64 = 300;

@@ -10,7 +10,6 @@ use std::borrow::Cow;
 
 use axum::http::{header, HeaderMap, Uri};
 
-use super::tokens::{issuer_v1, issuer_v2};
 use certgen::cloud::{self, Cloud, Service};
 
 /// How the request reached the service.
@@ -117,6 +116,17 @@ impl Names {
     pub fn issuer_v1(&self, tid: &str) -> String {
         issuer_v1(&self.issuer_v1_base, tid)
     }
+}
+
+/// `iss` of v2 tokens and documents issued under `base` (a face's issuer host, or the
+/// service's own address).
+pub fn issuer_v2(base: &str, tid: &str) -> String {
+    format!("{base}/{tid}/v2.0")
+}
+
+/// `iss` of v1 tokens and documents (with its trailing slash, as Entra's v1 issuer has it).
+pub fn issuer_v1(base: &str, tid: &str) -> String {
+    format!("{base}/{tid}/")
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod body_limit;
 pub mod client_assertion;
 pub mod client_secret;
 pub mod config;
+pub mod correlation;
 pub mod face;
 pub mod grant;
 pub mod graph;
@@ -38,6 +39,7 @@ pub mod instance_discovery;
 pub mod keys;
 pub mod metadata;
 pub mod proxy;
+pub mod service;
 pub mod state;
 pub mod tokens;
 pub mod user_flow;
@@ -64,7 +66,7 @@ pub use access_log::LogFormat;
 use certgen::error::{Error, InputKind, Result};
 use certgen::secret::SecretSource;
 pub use config::{Flags, Registry};
-use grant::TokenService;
+use service::TokenService;
 use state::TlsIdentity;
 
 /// How long clients get to send their request headers (slow-header clients are cut off); the

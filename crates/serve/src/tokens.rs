@@ -91,14 +91,6 @@ pub struct Delegated<'a> {
     pub scp: &'a str,
 }
 
-pub fn issuer_v2(base: &str, tid: &str) -> String {
-    format!("{base}/{tid}/v2.0")
-}
-
-pub fn issuer_v1(base: &str, tid: &str) -> String {
-    format!("{base}/{tid}/")
-}
-
 /// The signed access token for a grant.
 pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
     let tid = &g.tenant.id;

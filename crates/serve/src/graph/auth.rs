@@ -4,9 +4,9 @@
 //! `{base}/{tid}/`, as Graph's tokens are), `aud` Graph's URI or app id.
 
 use super::error::GraphError;
-use crate::grant::TokenService;
+use crate::face::issuer_v1;
 use crate::metadata;
-use crate::tokens::issuer_v1;
+use crate::service::TokenService;
 use certgen::graph::cloud::{GRAPH_APP_ID, GRAPH_RESOURCE};
 use certgen::jose::strip_bearer;
 use certgen::verify::{KeySet, Validator, ValidatorOptions, VerifyError};

@@ -10,7 +10,7 @@ use super::scopes;
 use super::{AuthRequest, Challenge, ResponseMode, UserFlows};
 use crate::aadsts::Aadsts;
 use crate::config::{is_loopback_url, App, Tenant, User};
-use crate::grant::TokenService;
+use crate::service::TokenService;
 
 /// Where and how an answer goes back to the app.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::scopes;
 use super::{DeviceGrant, DeviceState, DEVICE_CODE_INTERVAL_SECS, DEVICE_CODE_LIFETIME_SECS};
 use crate::aadsts::Aadsts;
-use crate::grant::TokenService;
+use crate::service::TokenService;
 
 /// The path of the page where the user enters the code.
 pub const PAGE_PATH: &str = "/devicelogin";

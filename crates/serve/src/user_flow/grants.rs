@@ -9,7 +9,7 @@ use super::scopes::{self, Requested};
 use super::DeviceState;
 use crate::aadsts::Aadsts;
 use crate::config::{App, Tenant, User};
-use crate::grant::{TokenRequest, TokenService};
+use crate::service::{TokenRequest, TokenService};
 use crate::tokens::{self, ClientAuth, Delegated, Grant, IdTokenFacts, EXPIRES_IN};
 
 pub const AUTHORIZATION_CODE: &str = "authorization_code";
