@@ -43,17 +43,16 @@ impl Expected<'_> {
     }
 }
 
-/// A valid assertion: which certificate signed it.
+/// A valid assertion: what the replay guard needs of it.
 #[derive(Debug)]
-pub struct Accepted<'a> {
-    pub certificate: &'a Certificate,
+pub struct Accepted {
     pub jti: Option<String>,
     pub exp: i64,
 }
 
 /// Validates one assertion. The order of checks follows what each refusal test needs to see:
 /// form, header, key lookup, key strength, signature, then the claims.
-pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts> {
+pub fn validate(jwt: &str, x: &Expected) -> Result<Accepted, Aadsts> {
     // UNCONFIRMED: a signature part that is not base64 is reported as malformed (50027), like
     // any other undecodable part, rather than as an invalid signature (700027).
     let jws = jose::parse(jwt, x.policy()).map_err(|_| {
@@ -78,7 +77,6 @@ pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts>
     check_issuer(claims, x)?;
     let exp = check_times(claims, x)?;
     Ok(Accepted {
-        certificate,
         jti: jti(claims, x.strict)?,
         exp,
     })

@@ -112,13 +112,13 @@ pub struct User {
 /// Everything registered.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    pub tenants: Vec<Tenant>,
-    pub apps: Vec<App>,
-    pub resources: Vec<Resource>,
+    pub(crate) tenants: Vec<Tenant>,
+    pub(crate) apps: Vec<App>,
+    pub(crate) resources: Vec<Resource>,
     /// The directory's users, in the file's order (Graph's `/v1.0/users`).
-    pub users: Vec<User>,
+    pub(crate) users: Vec<User>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
-    pub default_tenant: bool,
+    pub(crate) default_tenant: bool,
 }
 
 /// Registrations given as flags.
@@ -341,7 +341,7 @@ impl Registry {
     }
 
     /// The tenant named by a URL segment or an `aud` value: its GUID or one of its domains.
-    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+    pub(crate) fn tenant(&self, name: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| {
             t.id.eq_ignore_ascii_case(name)
                 || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
@@ -349,27 +349,27 @@ impl Registry {
     }
 
     /// The app whose application object has this id (Graph's `/applications/{id}`).
-    pub fn app_by_object_id(&self, id: &str) -> Option<&App> {
+    pub(crate) fn app_by_object_id(&self, id: &str) -> Option<&App> {
         self.apps
             .iter()
             .find(|a| a.application_object_id.eq_ignore_ascii_case(id))
     }
 
     /// A directory user by object id or user principal name (Graph's `/users/{key}`).
-    pub fn user(&self, key: &str) -> Option<&User> {
+    pub(crate) fn user(&self, key: &str) -> Option<&User> {
         self.users.iter().find(|u| {
             u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key)
         })
     }
 
-    pub fn app(&self, client_id: &str) -> Option<&App> {
+    pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
         self.apps
             .iter()
             .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
     }
 
     /// The resource a scope or `resource=` value names: its app id or an identifier URI.
-    pub fn resource(&self, name: &str) -> Option<&Resource> {
+    pub(crate) fn resource(&self, name: &str) -> Option<&Resource> {
         find_resource(&self.resources, name)
     }
 }

@@ -1,6 +1,6 @@
 //! The correlation id of a request, as Entra reports it in error bodies and pages, and the
 //! `client-request-id` header echoed back (MSAL sends one and logs the echo); see
-//! https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes.
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>.
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;

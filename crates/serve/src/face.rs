@@ -35,11 +35,6 @@ impl Face {
         }
     }
 
-    /// Whether the client asked for Microsoft Graph by its name (`graph.microsoft.com`).
-    pub fn is_graph(&self) -> bool {
-        matches!(self, Face::Microsoft(h) if h.service == Service::Graph)
-    }
-
     /// The bases an assertion's `aud` may name: reached directly, the service's own
     /// (`direct`); reached as Entra, every alias of that cloud's Entra, as the real one takes.
     pub fn audience_bases<'a>(&self, direct: &'a [String]) -> Cow<'a, [String]> {
@@ -172,7 +167,7 @@ mod tests {
             "graph.microsoft.com"
         );
         let g = face("graph.microsoft.com");
-        assert!(g.is_graph());
+        assert!(matches!(g, Face::Microsoft(h) if h.service == Service::Graph));
         assert_eq!(g.names("x").base, "https://login.microsoftonline.com");
         let us = face("login.microsoftonline.us").names("x");
         assert_eq!(us.issuer_v2("t"), "https://login.microsoftonline.us/t/v2.0");

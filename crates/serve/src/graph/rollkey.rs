@@ -18,7 +18,7 @@ use certgen::authority::is_guid;
 use certgen::certificate::{CertKey, Certificate};
 use certgen::graph::keycred::key_credential_with;
 use certgen::graph::permissions::allows;
-use certgen::graph::proof::{self, Broken, Expected};
+use certgen::graph::proof::{self, Expected};
 use certgen::jose::{self, Alg, Policy, VerifyingKey};
 
 /// Roles that let an app change another's credentials. An app rolls its own with none.
@@ -101,8 +101,10 @@ fn parse_body(body: &[u8]) -> Result<Map<String, Value>, GraphError> {
 /// Why a proof was refused (never sent: Graph gives no detail).
 #[derive(Debug)]
 pub enum ProofRefused {
-    Unreadable(jose::Error),
-    Rules(Vec<Broken>),
+    /// Not a JWS.
+    Unreadable,
+    /// It breaks one of the rules of the proof.
+    Rules,
     /// No currently valid certificate of the app verifies the signature.
     Signature,
 }
@@ -121,11 +123,11 @@ pub fn check_proof(
         app_id: Some(&app.client_id),
         now: Some(now),
     };
-    let broken = proof::broken_rules(token, &expected).map_err(ProofRefused::Unreadable)?;
+    let broken = proof::broken_rules(token, &expected).map_err(|_| ProofRefused::Unreadable)?;
     if !broken.is_empty() {
-        return Err(ProofRefused::Rules(broken));
+        return Err(ProofRefused::Rules);
     }
-    let jws = jose::parse(token.trim(), Policy::Strict).map_err(ProofRefused::Unreadable)?;
+    let jws = jose::parse(token.trim(), Policy::Strict).map_err(|_| ProofRefused::Unreadable)?;
     let sent_x5t = jws.header_str("x5t");
     let keys = service.keys.keys(app);
     let candidates = keys.iter().filter(|k| {

@@ -108,13 +108,6 @@ impl Requested {
         all.extend(self.oidc.names().into_iter().map(str::to_string));
         all.join(" ")
     }
-
-    /// The same request, as a space-separated `scope` again (kept with a refresh token).
-    pub fn to_scope_string(&self) -> String {
-        let mut all: Vec<String> = self.resources.iter().flat_map(|r| r.qualified()).collect();
-        all.extend(self.oidc.names().into_iter().map(str::to_string));
-        all.join(" ")
-    }
 }
 
 /// Parses `scope` for `app` and checks consent: 500011 for an unknown resource, 70011 for a
