@@ -4,10 +4,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use certgen::secret::SecretSource;
-use certgen_serve::{self as serve, Flags, LogFormat, Options, Registry, Summary};
+use certgen_serve::{
+    self as serve, Credential, Flags, LogFormat, Options, Registry, ServeError, Summary,
+};
 
 use super::credential_args::ask;
-use super::hints::{CliError as Error, Result};
+use super::hints::{CliError as Error, Result, EXIT_FAILURE, EXIT_USAGE};
 use clap::Args;
 
 use super::output;
@@ -103,7 +105,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .map(|a| split_pair(a, "--app-secret", "CLIENT_ID=ENV_VAR"))
             .collect::<Result<_>>()?,
     };
-    let registry = Registry::load(args.config.as_deref(), &flags, &|v| std::env::var(v).ok())?;
+    let registry = Registry::load(args.config.as_deref(), &flags, &|v| std::env::var(v).ok())
+        .map_err(serve_error)?;
     let options = Options {
         listen: args.listen,
         http: args.http,
@@ -134,14 +137,97 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     // Binding needs the runtime's reactor only when serving starts; prepare is synchronous.
-    let prepared = serve::prepare(&options, registry)?;
+    let prepared = serve::prepare(&options, registry).map_err(serve_error)?;
     let ready = serde_json::to_string(&prepared.ready)
         .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
     banner(&prepared, &options);
     output::write_stdout(&format!("{ready}\n"))?;
-    runtime.block_on(serve::serve(prepared, serve::shutdown_signal()))?;
+    runtime
+        .block_on(serve::serve(prepared, serve::shutdown_signal()))
+        .map_err(serve_error)?;
     eprintln!("certgen serve: stopped");
     Ok(())
+}
+
+/// serve's errors as the command reports them: the message in the command's words (its flags
+/// named), what to do as hints, and the exit code (2 for a value on the command line).
+fn serve_error(e: ServeError) -> Error {
+    let e = match e {
+        ServeError::Library(e) => return Error::from(e),
+        other => other,
+    };
+    let (code, message, hint) = match &e {
+        ServeError::PlainHttpNotLoopback { ip } => (
+            EXIT_USAGE,
+            format!("--http serves plain HTTP, which is allowed on loopback only, not on {ip}"),
+            Some(
+                "use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".to_string(),
+            ),
+        ),
+        ServeError::AddressInUse { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some("choose another --listen address, or port 0 for any free port".to_string()),
+        ),
+        ServeError::ProxyAddressInUse { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some("choose another --proxy address, or port 0 for any free port".to_string()),
+        ),
+        ServeError::SecretInConfig { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some(
+                "secrets never go in the config file: name an environment variable with \
+                 secret_env = [\"MY_APP_SECRET\"]"
+                    .to_string(),
+            ),
+        ),
+        ServeError::UnknownResource { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some("add a [[resource]] with that app_id or identifier URI".to_string()),
+        ),
+        ServeError::MissingSecret { var, .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some(format!("export {var}=… before starting certgen serve")),
+        ),
+        ServeError::SecretNotVariableName { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some(
+                "--app-secret CLIENT_ID=ENV_VAR and secret_env take the NAME of a variable that \
+                 holds the secret: export MY_APP_SECRET=… and give CLIENT_ID=MY_APP_SECRET"
+                    .to_string(),
+            ),
+        ),
+        ServeError::BadClientId { value, credential } => {
+            let flag = match credential {
+                Credential::Certificate => "--app",
+                _ => "--app-secret",
+            };
+            (
+                EXIT_USAGE,
+                format!("{flag} CLIENT_ID '{value}' is not a GUID"),
+                None,
+            )
+        }
+        ServeError::UnknownSignInUser { upn } => (
+            EXIT_FAILURE,
+            format!(
+                "--auto-sign-in {upn}: no such user; list it as a [[user]] in the --config file"
+            ),
+            None,
+        ),
+        ServeError::Argument(m) => (EXIT_USAGE, m.clone(), None),
+        _ => (EXIT_FAILURE, e.to_string(), None),
+    };
+    let error = Error::new(code, message);
+    match hint {
+        Some(h) => error.with_hint(h),
+        None => error,
+    }
 }
 
 /// `--proxy`'s address: as given, or (bare `--proxy`) the next port on `--listen`'s address.

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::error::{Credential, Result, ServeError};
 use certgen::authority::is_dns_name;
 use certgen::certificate::{CertKey, Certificate};
-use certgen::error::{Error, InputKind, Result};
 use certgen::input;
 use certgen::read;
 use certgen::secret::{Secret, SecretSource};
@@ -275,8 +275,9 @@ impl Registry {
         match config {
             Some(path) => {
                 let bytes = read::input(path, read::CONFIG)?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| Error::failure(format!("{}: not UTF-8 text", path.display())))?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    ServeError::Invalid(format!("{}: not UTF-8 text", path.display()))
+                })?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 Registry::from_toml(&text, &path.display().to_string(), &dir, flags, env)
             }
@@ -308,7 +309,7 @@ impl Registry {
         for a in &file.app {
             let client_id = guid(&a.client_id, "app client_id")?;
             if apps.iter().any(|x| x.client_id == client_id) {
-                return Err(Error::failure(format!(
+                return Err(ServeError::Invalid(format!(
                     "app {client_id} is registered twice in the config file"
                 )));
             }
@@ -317,14 +318,14 @@ impl Registry {
         add_flag_apps(&mut apps, flags, env)?;
         for app in &apps {
             if app.public_client && !(app.certificates.is_empty() && app.secrets.is_empty()) {
-                return Err(Error::failure(format!(
+                return Err(ServeError::Invalid(format!(
                     "app {} is a public client (public_client = true) and also has a \
                      credential; Entra refuses a credential from a public client (AADSTS700025)",
                     app.client_id
                 )));
             }
             if !app.public_client && app.certificates.is_empty() && app.secrets.is_empty() {
-                return Err(Error::failure(format!(
+                return Err(ServeError::Invalid(format!(
                     "app {} has no certificate and no secret, so no client could sign in as it",
                     app.client_id
                 )));
@@ -394,13 +395,13 @@ fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Resu
         d.extend(domains.iter().cloned());
         (name_based_guid(&name.to_ascii_lowercase()), d)
     } else {
-        return Err(Error::argument(format!(
+        return Err(ServeError::Argument(format!(
             "tenant '{name}' is neither a GUID nor a DNS name"
         )));
     };
     for d in &domains {
         if !is_dns_name(d) {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "tenant {id}: domain '{d}' is not a DNS name"
             )));
         }
@@ -433,7 +434,18 @@ pub fn name_based_guid(name: &str) -> String {
 fn guid(value: &str, what: &str) -> Result<String> {
     uuid::Uuid::parse_str(value.trim())
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| Error::argument(format!("{what} '{value}' is not a GUID")))
+        .map_err(|_| ServeError::Argument(format!("{what} '{value}' is not a GUID")))
+}
+
+/// The client id of a credential given as a flag: a GUID, or a typed error the CLI names the
+/// flag in.
+fn flag_client_id(value: &str, credential: Credential) -> Result<String> {
+    uuid::Uuid::parse_str(value.trim())
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| ServeError::BadClientId {
+            value: value.to_string(),
+            credential,
+        })
 }
 
 fn new_app(client_id: &str) -> App {
@@ -456,7 +468,7 @@ fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
     for u in entries {
         let upn = u.user_principal_name.trim();
         if !upn.contains('@') {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "user '{upn}': user_principal_name must look like name@domain"
             )));
         }
@@ -468,7 +480,7 @@ fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
             .iter()
             .any(|x| x.id == id || x.user_principal_name.eq_ignore_ascii_case(upn))
         {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "user {upn} ({id}) is listed twice in the config file"
             )));
         }
@@ -503,15 +515,12 @@ fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
 /// The TOML file, parsed; a secret written in it is refused with a hint to name a variable.
 fn parse_config(text: &str, name: &str) -> Result<ConfigFile> {
     toml::from_str(text).map_err(|e| {
-        let kind = if e.message().contains("unknown field `secret") {
-            InputKind::SecretInConfig
+        let message = format!("{name}: {}", e.message().trim_end_matches('.'));
+        if e.message().contains("unknown field `secret") {
+            ServeError::SecretInConfig { message }
         } else {
-            InputKind::Invalid
-        };
-        Error::input(
-            kind,
-            format!("{name}: {}", e.message().trim_end_matches('.')),
-        )
+            ServeError::Invalid(message)
+        }
     })
 }
 
@@ -545,7 +554,7 @@ fn resources(file: &ConfigFile) -> Result<Vec<Resource>> {
     for r in &file.resource {
         let app_id = guid(&r.app_id, "resource app_id")?;
         if resources.iter().any(|x| x.app_id == app_id) {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "resource {app_id} is registered twice"
             )));
         }
@@ -553,7 +562,7 @@ fn resources(file: &ConfigFile) -> Result<Vec<Resource>> {
             None | Some(1) => TokenVersion::V1,
             Some(2) => TokenVersion::V2,
             Some(v) => {
-                return Err(Error::failure(format!(
+                return Err(ServeError::Invalid(format!(
                     "resource {app_id}: access_token_version {v} is not 1 or 2"
                 )))
             }
@@ -590,7 +599,7 @@ fn app_from_file(
         app.application_object_id = guid(id, "app application_object_id")?;
     }
     if app.application_object_id == app.object_id {
-        return Err(Error::failure(format!(
+        return Err(ServeError::Invalid(format!(
             "app {client_id}: application_object_id and object_id are the same; in Entra the \
              application object and its service principal are two objects"
         )));
@@ -669,22 +678,23 @@ fn grant(
         Permission::Scope => ("delegated scopes are consented", "scope", "exposed"),
     };
     let Some(r) = find_resource(resources, resource) else {
-        return Err(Error::input(
-            InputKind::UnknownResource,
-            format!("app {client_id}: {given} on '{resource}', which is not a registered resource"),
-        ));
+        return Err(ServeError::UnknownResource {
+            message: format!(
+                "app {client_id}: {given} on '{resource}', which is not a registered resource"
+            ),
+        });
     };
     for name in names {
         let bare = !name.is_empty() && !name.contains(char::is_whitespace) && !name.contains('/');
         if matches!(kind, Permission::Scope) && !bare {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "app {client_id}: delegated scope '{name}' must be a bare scope name such as \
                  User.Read (the resource is the table key)"
             )));
         }
         let list = kind.defined(r);
         if !list.is_empty() && !list.iter().any(|d| kind.same(d, name)) {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "app {client_id}: {one} '{name}' is not {defined} by resource '{}'",
                 r.display_name
             )));
@@ -703,7 +713,8 @@ fn grant(
 /// A registered redirect URI, checked as Entra's portal checks one: an absolute URL with no
 /// fragment, https — or http on a loopback host, the only place Entra allows it.
 fn redirect_uri(client_id: &str, uri: &str) -> Result<String> {
-    let bad = |why: &str| Error::failure(format!("app {client_id}: redirect URI '{uri}' {why}"));
+    let bad =
+        |why: &str| ServeError::Invalid(format!("app {client_id}: redirect URI '{uri}' {why}"));
     let parsed = url::Url::parse(uri).map_err(|e| bad(&format!("is not an absolute URL ({e})")))?;
     if parsed.fragment().is_some() {
         return Err(bad(
@@ -739,12 +750,12 @@ fn add_flag_apps(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
     for (client_id, path) in &flags.app_certs {
-        let client_id = guid(client_id, "--app CLIENT_ID")?;
+        let client_id = flag_client_id(client_id, Credential::Certificate)?;
         let certs = load_certificates(&client_id, path)?;
         app_entry(apps, &client_id).certificates.extend(certs);
     }
     for (client_id, var) in &flags.app_secrets {
-        let client_id = guid(client_id, "--app-secret CLIENT_ID")?;
+        let client_id = flag_client_id(client_id, Credential::Secret)?;
         let value = secret_from_env(&client_id, var, env)?;
         app_entry(apps, &client_id).secrets.push(AppSecret {
             value,
@@ -759,14 +770,14 @@ fn add_flag_apps(
 fn load_certificates(client_id: &str, path: &Path) -> Result<Vec<Certificate>> {
     let material = input::load(path, &SecretSource::default())?;
     if material.certs.is_empty() {
-        return Err(Error::failure(format!(
+        return Err(ServeError::Invalid(format!(
             "{}: no certificate in the file (app {client_id} needs the public certificate)",
             path.display()
         )));
     }
     for c in &material.certs {
         if let CertKey::Other(kind) = &c.key {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "{}: the certificate holds an {kind} key; Entra accepts only RSA",
                 path.display()
             )));
@@ -784,20 +795,13 @@ fn secret_from_env(
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),
         // Named only when it looks like a variable name: what is given here is often the
         // secret itself, pasted where its variable's name belongs.
-        _ if looks_like_env_name(var) => Err(Error::input(
-            InputKind::MissingSecret { var: var.into() },
-            format!(
-                "the environment variable {var} (a client secret of app {client_id}) is not set"
-            ),
-        )),
-        _ => Err(Error::input(
-            InputKind::SecretNotVariableName,
-            format!(
-                "a client secret of app {client_id} names no set environment variable, and \
-                 what is given does not look like a variable name (not repeated here: it may \
-                 be the secret itself)"
-            ),
-        )),
+        _ if looks_like_env_name(var) => Err(ServeError::MissingSecret {
+            var: var.into(),
+            client_id: client_id.into(),
+        }),
+        _ => Err(ServeError::SecretNotVariableName {
+            client_id: client_id.into(),
+        }),
     }
 }
 
@@ -819,7 +823,7 @@ fn expiry(client_id: &str, var: &str, value: &toml::Value) -> Result<OffsetDateT
         other => other.to_string(),
     };
     OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
-        Error::failure(format!(
+        ServeError::Invalid(format!(
             "app {client_id}: expires '{text}' of secret {var} is not an RFC 3339 time with \
              an offset, such as 2025-01-01T00:00:00Z"
         ))
@@ -923,11 +927,7 @@ secret_env = ["ORDERS_SECRET"]
         )
         .unwrap();
         let err = Registry::load(Some(&path), &Flags::default(), &env).unwrap_err();
-        assert_eq!(
-            err.input_kind(),
-            Some(&InputKind::SecretInConfig),
-            "{err:?}"
-        );
+        assert!(matches!(err, ServeError::SecretInConfig { .. }), "{err:?}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod client_assertion;
 mod client_secret;
 mod config;
 mod correlation;
+mod error;
 mod face;
 mod grant;
 mod graph;
@@ -57,9 +58,10 @@ use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use serde::Serialize;
 
 pub use access_log::LogFormat;
-use certgen::error::{Error, InputKind, Result};
 use certgen::secret::SecretSource;
+use certgen::Error;
 pub use config::{Flags, Registry, DEFAULT_TENANT};
+pub use error::{Credential, Result, ServeError};
 pub use handlers::DEFAULT_MAX_IN_FLIGHT;
 pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady};
 use service::TokenService;
@@ -148,15 +150,9 @@ impl Prepared {
 /// Loads or makes the state, binds the socket and builds the service.
 pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     if options.http && !options.listen.ip().is_loopback() {
-        return Err(Error::input(
-            InputKind::PlainHttpNotLoopback {
-                ip: options.listen.ip(),
-            },
-            format!(
-                "plain HTTP is allowed on loopback only, not on {}",
-                options.listen.ip()
-            ),
-        ));
+        return Err(ServeError::PlainHttpNotLoopback {
+            ip: options.listen.ip(),
+        });
     }
     let asked = match &options.state_dir {
         Some(d) => d.clone(),
@@ -180,12 +176,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     }
     if let Some(upn) = &options.user_flows.auto_sign_in {
         if registry.user(upn).is_none() {
-            return Err(Error::input(
-                InputKind::Invalid,
-                format!(
-                    "--auto-sign-in {upn}: no such user; list it as a [[user]] in the --config file"
-                ),
-            ));
+            return Err(ServeError::UnknownSignInUser { upn: upn.clone() });
         }
     }
     let tls = tls_identity(options, &state_dir, &mut notes)?;
@@ -251,11 +242,9 @@ fn tls_identity(
 
 /// A non-blocking listening socket on `listen`, and the address it got (port 0: any free port).
 fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(listen).map_err(|e| {
-        Error::input(
-            InputKind::AddressInUse,
-            format!("cannot listen on {listen}: {}", io_reason(&e)),
-        )
+    let listener = TcpListener::bind(listen).map_err(|source| ServeError::AddressInUse {
+        addr: listen,
+        source,
     })?;
     listener
         .set_nonblocking(true)
@@ -322,7 +311,7 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
         stopper.graceful_shutdown(Some(GRACEFUL_STOP));
         let _ = stop_proxy.send(true);
     };
-    let failed = |e: std::io::Error| Error::failure(format!("the token service stopped: {e}"));
+    let failed = ServeError::Stopped;
     let ca = prepared.proxy.as_ref().map(|p| p.ca.clone());
     let proxy = async {
         match prepared.proxy {
@@ -429,15 +418,6 @@ fn url_host(addr: SocketAddr) -> String {
         ip if ip.is_unspecified() => format!("localhost:{}", addr.port()),
         IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
         IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
-    }
-}
-
-pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::AddrInUse => "the address is already in use".into(),
-        std::io::ErrorKind::AddrNotAvailable => "no such local address".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
     }
 }
 
