@@ -354,7 +354,7 @@ fn tenant_lines(summary: &Summary) -> Vec<String> {
 /// Each app with its credentials, what of them expired, and how it signs users in.
 fn app_lines(summary: &Summary) -> Vec<String> {
     let mut lines = Vec::new();
-    for a in &summary.apps {
+    for a in summary.apps.iter().take(BANNER_LIST_MAX) {
         lines.push(format!(
             "  app      {} \"{}\": {} certificate(s){}, {} secret(s){}",
             a.client_id,
@@ -391,7 +391,34 @@ fn app_lines(summary: &Summary) -> Vec<String> {
             ));
         }
     }
+    if let Some(more) = summary
+        .apps
+        .len()
+        .checked_sub(BANNER_LIST_MAX)
+        .filter(|n| *n > 0)
+    {
+        lines.push(format!(
+            "  app      … and {more} more ({} apps in all)",
+            summary.apps.len()
+        ));
+    }
     lines
+}
+
+/// How many apps, and user names, the banner lists before it only counts the rest: a
+/// directory of hundreds of users would otherwise be one line of kilobytes.
+const BANNER_LIST_MAX: usize = 5;
+
+/// The first [`BANNER_LIST_MAX`] names, then how many more there are.
+fn first_few(names: &[String]) -> String {
+    if names.len() <= BANNER_LIST_MAX * 2 {
+        return names.join(", ");
+    }
+    format!(
+        "{}, … and {} more",
+        names[..BANNER_LIST_MAX].join(", "),
+        names.len() - BANNER_LIST_MAX
+    )
 }
 
 fn resource_lines(summary: &Summary) -> Vec<String> {
@@ -418,7 +445,7 @@ fn users_lines(summary: &Summary) -> Vec<String> {
     let mut lines = vec![format!(
         "  users    {}: {}",
         summary.users.len(),
-        summary.users.join(", ")
+        first_few(&summary.users)
     )];
     if summary.user_readers.is_empty() {
         lines.push(format!(
