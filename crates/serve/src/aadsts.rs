@@ -2,8 +2,8 @@
 //!
 //! Every refusal the service makes is one variant of [`Aadsts`]; its code, OAuth `error` value,
 //! HTTP status and message text are decided here and nowhere else. Texts follow the live Entra
-//! messages quoted in the protocol reference (§3); where the reference marks an `error` value or
-//! a code as unknown, the choice made here is flagged `UNCONFIRMED` next to it.
+//! messages (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>); where Entra's `error` value or code for a
+//! case is not documented, the choice made here is flagged `UNCONFIRMED` next to it.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -97,7 +97,7 @@ pub enum Aadsts {
     /// incoming requests"). 503 because here the server, not the client, is out of capacity.
     Overloaded { retry_after_secs: u64 },
 
-    // The user flows (graph-and-flows §4.4).
+    // The user flows (https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes).
     /// 50011: the redirect URI is not one registered for the app: an error page, never a
     /// redirect (the URI is not trusted).
     RedirectUriMismatch {

@@ -1,4 +1,4 @@
-//! Client-assertion validation as Entra does it (protocol reference §1).
+//! Client-assertion validation as Entra does it (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>, RFC 7523 §3).
 //!
 //! Decoding is as lenient as Entra evidently is — `x5t`/`x5t#S256` padded or not, base64url or
 //! standard base64; NumericDate as integer, float or numeric string; `x5c` as a string or an
@@ -19,7 +19,7 @@ use certgen::certificate::{CertKey, Certificate};
 use certgen::jose::{self, b64, numeric_date, Alg, DateError, DateRule, Jws, Policy, VerifyingKey};
 
 /// Clock skew allowed on `exp` and `nbf`. UNCONFIRMED: Entra's tolerance is not documented
-/// (reference §1.7); five minutes is the usual allowance of Microsoft's token validators.
+/// (chosen because https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials gives none); five minutes is the usual allowance of Microsoft's token validators.
 pub const CLOCK_SKEW_SECS: i64 = 300;
 
 /// What the validation needs to know about the request.
@@ -92,7 +92,7 @@ fn signing_alg(jws: &Jws) -> Result<Alg, Aadsts> {
     })
 }
 
-/// Every Microsoft client pairs RS256 with x5t and PS256 with x5t#S256 (reference §1.2);
+/// Every Microsoft client pairs RS256 with x5t and PS256 with x5t#S256 (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials);
 /// whether Entra accepts a mixed pair is unknown, so strict refuses it.
 fn check_thumbprint_pairing(
     alg: Alg,
@@ -176,7 +176,7 @@ fn check_times(claims: &Map<String, Value>, x: &Expected) -> Result<i64, Aadsts>
     {
         return Err(Aadsts::TimeRange {
             now: x.now,
-            // Entra reports a missing nbf as valid from 1970 (reference §1.5).
+            // Entra reports a missing nbf as valid from 1970 (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials).
             valid_from: nbf.unwrap_or(0),
             expires: exp,
         });
@@ -190,7 +190,7 @@ fn jti(claims: &Map<String, Value>, strict: bool) -> Result<Option<String>, Aads
         _ if strict => Err(Aadsts::InvalidJwt(
             "certgen serve --strict: the claim 'jti' (a unique string) is missing.".into(),
         )),
-        // Entra does not insist on jti (reference §1.5).
+        // Entra does not insist on jti (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials).
         _ => Ok(None),
     }
 }
@@ -304,7 +304,7 @@ fn check_audience(aud: Option<&Value>, x: &Expected) -> Result<(), Aadsts> {
     }
 }
 
-/// The accepted `aud` forms (reference §1.6): the v2 token URL, the v1 token URL and the v2
+/// The accepted `aud` forms (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials): the v2 token URL, the v1 token URL and the v2
 /// issuer, for the tenant by GUID or by any of its domain names, on any base of this service.
 fn audience_matches(aud: &str, x: &Expected) -> bool {
     x.bases.iter().any(|base| {

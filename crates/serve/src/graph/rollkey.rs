@@ -1,4 +1,4 @@
-//! `POST /applications/{id}/addKey` and `…/removeKey` (graph-and-flows §1.1–§1.4): an app
+//! `POST /applications/{id}/addKey` and `…/removeKey` (<https://learn.microsoft.com/en-us/graph/api/application-addkey>): an app
 //! rolls its own certificates with no permission, but only with a proof-of-possession JWT
 //! signed by one of its currently valid certificates. Every fault in the proof is answered as
 //! Graph answers it, 401 `Authentication_MissingOrMalformed` with no detail; `certgen decode`
@@ -61,8 +61,10 @@ pub fn run(
         return Err(GraphError::insufficient_privileges());
     }
     let body = parse_body(body)?;
-    // UNCONFIRMED: the status Graph gives a request without a proof (graph-and-flows §1.4 saw
-    // 403 Authorization_RequestDenied through the PowerShell SDK).
+    // UNCONFIRMED: the status Graph gives a request without a proof is not in
+    // https://learn.microsoft.com/en-us/graph/api/application-addkey; 403
+    // Authorization_RequestDenied chosen because a live tenant answered so through the
+    // PowerShell SDK.
     let Some(proof_text) = body.get("proof").and_then(Value::as_str) else {
         return Err(GraphError::insufficient_privileges());
     };
@@ -109,7 +111,7 @@ pub enum ProofRefused {
     Signature,
 }
 
-/// Graph's checks (graph-and-flows §1.2): the rules of [`proof::broken_rules`] with this app's
+/// Graph's checks (https://learn.microsoft.com/en-us/graph/api/application-addkey): the rules of [`proof::broken_rules`] with this app's
 /// object id, then a signature by one of its keys that is registered, replicated and inside
 /// its validity now.
 pub fn check_proof(
@@ -153,7 +155,7 @@ fn verifies(cert: &Certificate, jws: &jose::Jws) -> bool {
         .is_ok()
 }
 
-/// The invalid-certificate answer of a live tenant (graph-and-flows §1.4).
+/// The invalid-certificate answer of a live tenant (https://learn.microsoft.com/en-us/graph/api/application-addkey).
 fn invalid_credential() -> GraphError {
     bad_request("Invalid credential value. Error: Cannot find the requested object.\r\n")
 }
