@@ -19,7 +19,7 @@ use certgen::certificate::{CertKey, Certificate};
 use certgen::jose::{self, b64, numeric_date, Alg, DateError, DateRule, Jws, Policy, VerifyingKey};
 
 /// Clock skew allowed on `exp` and `nbf`. UNCONFIRMED: Entra's tolerance is not documented
-/// (chosen because https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials gives none); five minutes is the usual allowance of Microsoft's token validators.
+/// (chosen because <https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials> gives none); five minutes is the usual allowance of Microsoft's token validators.
 pub const CLOCK_SKEW_SECS: i64 = 300;
 
 /// What the validation needs to know about the request.
@@ -92,7 +92,7 @@ fn signing_alg(jws: &Jws) -> Result<Alg, Aadsts> {
     })
 }
 
-/// Every Microsoft client pairs RS256 with x5t and PS256 with x5t#S256 (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials);
+/// Every Microsoft client pairs RS256 with x5t and PS256 with x5t#S256 (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>);
 /// whether Entra accepts a mixed pair is unknown, so strict refuses it.
 fn check_thumbprint_pairing(
     alg: Alg,
@@ -304,7 +304,7 @@ fn check_audience(aud: Option<&Value>, x: &Expected) -> Result<(), Aadsts> {
     }
 }
 
-/// The accepted `aud` forms (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials): the v2 token URL, the v1 token URL and the v2
+/// The accepted `aud` forms (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>): the v2 token URL, the v1 token URL and the v2
 /// issuer, for the tenant by GUID or by any of its domain names, on any base of this service.
 fn audience_matches(aud: &str, x: &Expected) -> bool {
     x.bases.iter().any(|base| {

@@ -221,7 +221,7 @@ impl TokenService {
         }
     }
 
-    /// The one resource a v2 `scope` names (`{resource}/.default`, RFC 6749 §3.3, https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
+    /// The one resource a v2 `scope` names (`{resource}/.default`, RFC 6749 §3.3, <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>).
     fn scope_resource(
         &self,
         scope: Option<&str>,

@@ -11,7 +11,7 @@ use certgen::error::{Error, Result};
 use certgen::jose::{self, b64, Alg};
 use certgen::key::PrivateKey;
 
-/// Lifetime of every access token. Entra randomises 60–90 minutes (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow); a fixed
+/// Lifetime of every access token. Entra randomises 60–90 minutes (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>); a fixed
 /// hour keeps tests deterministic, and `expires_in` = 3599 is what Entra's own example shows.
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
 pub const EXPIRES_IN: i64 = TOKEN_LIFETIME_SECS - 1;
@@ -155,7 +155,7 @@ pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
         .map_err(|_| Aadsts::ServerError("signing failed".into()))
 }
 
-/// A signed-in user's claims in an access token (https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference):
+/// A signed-in user's claims in an access token (<https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference>):
 /// v2 names the user by `preferred_username`; v1 (Graph's tokens) by `upn` and `unique_name`.
 fn user_claims(c: &mut Map<String, Value>, g: &Grant, d: Delegated) {
     let u = d.user;

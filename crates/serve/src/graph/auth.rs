@@ -105,7 +105,7 @@ impl GraphAuth {
     }
 }
 
-/// Graph's words for a token it refuses (https://learn.microsoft.com/en-us/graph/errors). The issuer, signature, key and
+/// Graph's words for a token it refuses (<https://learn.microsoft.com/en-us/graph/errors>). The issuer, signature, key and
 /// not-yet-valid texts are UNCONFIRMED: the reference records only the four below, so the
 /// others follow the "Access token validation failure." stem of the audience case.
 fn message(e: &VerifyError) -> String {

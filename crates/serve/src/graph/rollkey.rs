@@ -111,7 +111,7 @@ pub enum ProofRefused {
     Signature,
 }
 
-/// Graph's checks (https://learn.microsoft.com/en-us/graph/api/application-addkey): the rules of [`proof::broken_rules`] with this app's
+/// Graph's checks (<https://learn.microsoft.com/en-us/graph/api/application-addkey>): the rules of [`proof::broken_rules`] with this app's
 /// object id, then a signature by one of its keys that is registered, replicated and inside
 /// its validity now.
 pub fn check_proof(
@@ -155,7 +155,7 @@ fn verifies(cert: &Certificate, jws: &jose::Jws) -> bool {
         .is_ok()
 }
 
-/// The invalid-certificate answer of a live tenant (https://learn.microsoft.com/en-us/graph/api/application-addkey).
+/// The invalid-certificate answer of a live tenant (<https://learn.microsoft.com/en-us/graph/api/application-addkey>).
 fn invalid_credential() -> GraphError {
     bad_request("Invalid credential value. Error: Cannot find the requested object.\r\n")
 }

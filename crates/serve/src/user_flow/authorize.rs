@@ -1,4 +1,4 @@
-//! `/{tenant}/oauth2/v2.0/authorize` (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow): the request checked in Entra's
+//! `/{tenant}/oauth2/v2.0/authorize` (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>): the request checked in Entra's
 //! order, then either the sign-in page, or — with a session, `--auto-sign-in` or after the
 //! page — a code sent back to the app.
 //!

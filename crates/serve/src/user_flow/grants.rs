@@ -1,4 +1,4 @@
-//! The token endpoint's user grants (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow, https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code): `authorization_code`,
+//! The token endpoint's user grants (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>, <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code>): `authorization_code`,
 //! `refresh_token` and the device-code grant. The client has been authenticated by
 //! [`TokenService::token`] already (a public client with nothing, a confidential one with a
 //! secret or an assertion, exactly as in the client-credentials grant).

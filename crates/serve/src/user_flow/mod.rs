@@ -105,7 +105,7 @@ pub struct CodeGrant {
 }
 
 /// An issued refresh token. Each use issues a new one and leaves this one valid, as Entra
-/// does (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow); each ends after its own inactivity lifetime.
+/// does (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>); each ends after its own inactivity lifetime.
 #[derive(Debug, Clone)]
 pub struct RefreshGrant {
     pub client_id: String,

@@ -1,7 +1,7 @@
 //! Delegated scopes: what a user-flow `scope` parameter asks for, resource by resource, and
 //! whether the app was consented for it (`[app.delegated]` in the config).
 //!
-//! Forms (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow): the OpenID scopes (`openid profile email offline_access`),
+//! Forms (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>): the OpenID scopes (`openid profile email offline_access`),
 //! `{resource}/{scope}` (`api://orders/Orders.Read`), `{resource}/.default` (every consented
 //! scope of the resource), and a bare name, which is Microsoft Graph's (`User.Read`).
 
