@@ -79,7 +79,7 @@ pub fn proof(data: &[u8]) {
 /// serve's config file, with no environment variables set and paths resolved in a folder
 /// holding nothing.
 pub fn config(data: &[u8]) {
-    use certgen_serve::config::{Flags, Registry};
+    use certgen_serve::{Flags, Registry};
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -93,9 +93,7 @@ pub fn config(data: &[u8]) {
 /// v1 or v2, whether the first line is an `Authorization` header, the tenant, and whether the
 /// request came by the service's address or by a Microsoft host name (proxy mode).
 pub fn token_request(data: &[u8]) {
-    use certgen_serve::face::Face;
-    use certgen_serve::grant::{form_fields, TokenRequest};
-    use certgen_serve::tokens::Endpoint;
+    use certgen_serve::fuzzing::{form_fields, Endpoint, Face, TokenRequest};
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
@@ -133,10 +131,7 @@ pub fn token_request(data: &[u8]) {
 /// gave, if it gave one. The first byte chooses whether a user is signed in at once
 /// (`--auto-sign-in`) or the sign-in page is shown.
 pub fn sign_in(data: &[u8]) {
-    use certgen_serve::face::Face;
-    use certgen_serve::grant::{form_fields, TokenRequest};
-    use certgen_serve::tokens::Endpoint;
-    use certgen_serve::user_flow::authorize::{self, Answer};
+    use certgen_serve::fuzzing::{authorize, form_fields, Answer, Endpoint, Face, TokenRequest};
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
@@ -146,7 +141,7 @@ pub fn sign_in(data: &[u8]) {
     };
     let service = &sign_in_services()[usize::from(mode & 1)];
     let now = 1_800_000_000;
-    let code = match authorize::begin(service, FUZZ_TENANT, &form_fields(query), None, now) {
+    let code = match authorize(service, FUZZ_TENANT, &form_fields(query), None, now) {
         Answer::Back { fields, .. } => fields
             .iter()
             .find(|(k, _)| *k == "code")
@@ -196,10 +191,11 @@ redirect_uris = ["http://localhost"]
 "#;
 
 /// Without and with `--auto-sign-in`, made once.
-fn sign_in_services() -> &'static [certgen_serve::grant::TokenService; 2] {
-    use certgen_serve::config::{Flags, Registry};
-    use certgen_serve::user_flow::{Options, UserFlows};
-    static SERVICES: std::sync::OnceLock<[certgen_serve::grant::TokenService; 2]> =
+fn sign_in_services() -> &'static [certgen_serve::fuzzing::TokenService; 2] {
+    use certgen_serve::fuzzing::UserFlows;
+    use certgen_serve::UserFlowOptions as Options;
+    use certgen_serve::{Flags, Registry};
+    static SERVICES: std::sync::OnceLock<[certgen_serve::fuzzing::TokenService; 2]> =
         std::sync::OnceLock::new();
     SERVICES.get_or_init(|| {
         let make = |auto: Option<&str>| {
@@ -237,9 +233,9 @@ fn fixtures() -> std::path::PathBuf {
 
 /// A service over `registry`, signing with the fixture key.
 fn token_service(
-    registry: certgen_serve::config::Registry,
+    registry: certgen_serve::Registry,
     strict: bool,
-) -> certgen_serve::grant::TokenService {
+) -> certgen_serve::fuzzing::TokenService {
     let none = SecretSource::default();
     let dir = fixtures();
     let cert = certgen::input::load(&dir.join("rsa.crt"), &none)
@@ -251,22 +247,22 @@ fn token_service(
         .keys
         .remove(0);
     let base = "https://127.0.0.1:8443".to_string();
-    certgen_serve::grant::TokenService {
+    certgen_serve::fuzzing::TokenService {
         registry,
-        signer: certgen_serve::tokens::SigningKey::new(cert, &key).expect("the fixture key"),
+        signer: certgen_serve::fuzzing::SigningKey::new(cert, &key).expect("the fixture key"),
         audience_bases: vec![base.clone()],
         base,
         strict,
         replay: Default::default(),
-        keys: certgen_serve::keys::KeyRegistry::new(0),
+        keys: certgen_serve::fuzzing::KeyRegistry::new(0),
         flows: Default::default(),
     }
 }
 
 /// A lenient and a strict service, made once.
-fn services() -> &'static [certgen_serve::grant::TokenService; 2] {
-    use certgen_serve::config::{Flags, Registry};
-    use certgen_serve::grant::TokenService;
+fn services() -> &'static [certgen_serve::fuzzing::TokenService; 2] {
+    use certgen_serve::fuzzing::TokenService;
+    use certgen_serve::{Flags, Registry};
     static SERVICES: std::sync::OnceLock<[TokenService; 2]> = std::sync::OnceLock::new();
     SERVICES.get_or_init(|| {
         let flags = Flags {

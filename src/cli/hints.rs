@@ -157,7 +157,6 @@ fn is_usage(kind: &InputKind) -> bool {
             | NoCredential
             | KeyNeedsCertificate
             | BadSubjectSyntax
-            | PlainHttpNotLoopback { .. }
             | AuthorityHostWithTenant { .. }
     )
 }
@@ -174,9 +173,6 @@ fn input(kind: &InputKind, message: &str) -> CliError {
         KeyNeedsCertificate => "--key needs --cert".to_string(),
         BadValue(param) => flagged(*param, message),
         BadSubjectSyntax => flagged(Param::Subject, message),
-        PlainHttpNotLoopback { ip } => {
-            format!("--http serves plain HTTP, which is allowed on loopback only, not on {ip}")
-        }
         _ => message.to_string(),
     };
     let code = if is_usage(kind) {
@@ -227,11 +223,6 @@ fn input(kind: &InputKind, message: &str) -> CliError {
         OutputClash => vec!["choose another --name or --out".into()],
         OutputExists => vec!["use --force to replace them, or choose another --name or --out".into()],
         BadSubjectSyntax => vec!["for example --subject 'CN=my-daemon,O=Contoso,C=US'".into()],
-        SecretInConfig => vec!["secrets never go in the config file: name an environment variable with secret_env = [\"MY_APP_SECRET\"]".into()],
-        UnknownResource => vec!["add a [[resource]] with that app_id or identifier URI".into()],
-        MissingSecret { var } => vec![format!("export {var}=… before starting certgen serve")],
-        PlainHttpNotLoopback { .. } => vec!["use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".into()],
-        AddressInUse => vec!["choose another --listen address, or port 0 for any free port".into()],
         SharedFolder { dir } => vec![format!(
             "certgen does not change the mode of a folder it did not make; run chmod go-w {} if it is yours alone, or choose another folder (CERTGEN_CACHE_DIR, serve --state-dir)",
             dir.display()
@@ -242,8 +233,6 @@ fn input(kind: &InputKind, message: &str) -> CliError {
             "use --authority-host {host} --tenant {tenant}"
         )],
         SecretFile => vec!["--secret-file and --password-file take the path of a file that holds the secret or password (- reads it from stdin), never the value itself".into()],
-        SecretNotVariableName => vec!["--app-secret CLIENT_ID=ENV_VAR and secret_env take the NAME of a variable that holds the secret: export MY_APP_SECRET=… and give CLIENT_ID=MY_APP_SECRET".into()],
-        ProxyAddressInUse => vec!["choose another --proxy address, or port 0 for any free port".into()],
         _ => Vec::new(),
     };
     hints

@@ -4,10 +4,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use certgen::secret::SecretSource;
-use certgen_serve::{self as serve, config::TokenVersion, Flags, LogFormat, Options, Registry};
+use certgen_serve::{
+    self as serve, Credential, Flags, LogFormat, Options, Registry, ServeError, Summary,
+};
 
 use super::credential_args::ask;
-use super::hints::{CliError as Error, Result};
+use super::hints::{CliError as Error, Result, EXIT_FAILURE, EXIT_USAGE};
 use clap::Args;
 
 use super::output;
@@ -63,7 +65,7 @@ pub struct ServeArgs {
     json: bool,
     /// Requests handled at once; past this, clients get HTTP 503 (temporarily_unavailable)
     /// with Retry-After at once instead of waiting in a queue
-    #[arg(long, value_name = "N", default_value_t = serve::handlers::DEFAULT_MAX_IN_FLIGHT as u32,
+    #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_MAX_IN_FLIGHT as u32,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     max_in_flight: u32,
     /// Seconds before a certificate added with Graph's addKey gets tokens (a real tenant
@@ -103,7 +105,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .map(|a| split_pair(a, "--app-secret", "CLIENT_ID=ENV_VAR"))
             .collect::<Result<_>>()?,
     };
-    let registry = Registry::load(args.config.as_deref(), &flags, &|v| std::env::var(v).ok())?;
+    let registry = Registry::load(args.config.as_deref(), &flags, &|v| std::env::var(v).ok())
+        .map_err(serve_error)?;
     let options = Options {
         listen: args.listen,
         http: args.http,
@@ -123,7 +126,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .as_deref()
             .map(|p| proxy_address(p, args.listen))
             .transpose()?,
-        user_flows: serve::user_flow::Options {
+        user_flows: serve::UserFlowOptions {
             auto_sign_in: args.auto_sign_in,
             code_lifetime_secs: i64::from(args.code_lifetime),
             refresh_token_lifetime_secs: i64::from(args.refresh_token_lifetime),
@@ -134,14 +137,97 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     // Binding needs the runtime's reactor only when serving starts; prepare is synchronous.
-    let prepared = serve::prepare(&options, registry)?;
+    let prepared = serve::prepare(&options, registry).map_err(serve_error)?;
     let ready = serde_json::to_string(&prepared.ready)
         .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
     banner(&prepared, &options);
     output::write_stdout(&format!("{ready}\n"))?;
-    runtime.block_on(serve::serve(prepared, serve::shutdown_signal()))?;
+    runtime
+        .block_on(serve::serve(prepared, serve::shutdown_signal()))
+        .map_err(serve_error)?;
     eprintln!("certgen serve: stopped");
     Ok(())
+}
+
+/// serve's errors as the command reports them: the message in the command's words (its flags
+/// named), what to do as hints, and the exit code (2 for a value on the command line).
+fn serve_error(e: ServeError) -> Error {
+    let e = match e {
+        ServeError::Library(e) => return Error::from(e),
+        other => other,
+    };
+    let (code, message, hint) = match &e {
+        ServeError::PlainHttpNotLoopback { ip } => (
+            EXIT_USAGE,
+            format!("--http serves plain HTTP, which is allowed on loopback only, not on {ip}"),
+            Some(
+                "use --listen 127.0.0.1:PORT with --http, or drop --http to serve TLS".to_string(),
+            ),
+        ),
+        ServeError::AddressInUse { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some("choose another --listen address, or port 0 for any free port".to_string()),
+        ),
+        ServeError::ProxyAddressInUse { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some("choose another --proxy address, or port 0 for any free port".to_string()),
+        ),
+        ServeError::SecretInConfig { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some(
+                "secrets never go in the config file: name an environment variable with \
+                 secret_env = [\"MY_APP_SECRET\"]"
+                    .to_string(),
+            ),
+        ),
+        ServeError::UnknownResource { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some("add a [[resource]] with that app_id or identifier URI".to_string()),
+        ),
+        ServeError::MissingSecret { var, .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some(format!("export {var}=… before starting certgen serve")),
+        ),
+        ServeError::SecretNotVariableName { .. } => (
+            EXIT_FAILURE,
+            e.to_string(),
+            Some(
+                "--app-secret CLIENT_ID=ENV_VAR and secret_env take the NAME of a variable that \
+                 holds the secret: export MY_APP_SECRET=… and give CLIENT_ID=MY_APP_SECRET"
+                    .to_string(),
+            ),
+        ),
+        ServeError::BadClientId { value, credential } => {
+            let flag = match credential {
+                Credential::Certificate => "--app",
+                _ => "--app-secret",
+            };
+            (
+                EXIT_USAGE,
+                format!("{flag} CLIENT_ID '{value}' is not a GUID"),
+                None,
+            )
+        }
+        ServeError::UnknownSignInUser { upn } => (
+            EXIT_FAILURE,
+            format!(
+                "--auto-sign-in {upn}: no such user; list it as a [[user]] in the --config file"
+            ),
+            None,
+        ),
+        ServeError::Argument(m) => (EXIT_USAGE, m.clone(), None),
+        _ => (EXIT_FAILURE, e.to_string(), None),
+    };
+    let error = Error::new(code, message);
+    match hint {
+        Some(h) => error.with_hint(h),
+        None => error,
+    }
 }
 
 /// `--proxy`'s address: as given, or (bare `--proxy`) the next port on `--listen`'s address.
@@ -207,91 +293,92 @@ fn listen_addr(value: &str) -> std::result::Result<SocketAddr, String> {
     })
 }
 
-/// The directory's users and which apps may read them through the Graph slice.
-fn users_lines(reg: &Registry) -> Vec<String> {
-    if reg.users.is_empty() {
-        return Vec::new();
+/// The banner on stderr: where the service is, what it answers for, and what to do next.
+fn banner(p: &serve::Prepared, options: &Options) {
+    let summary = p.summary();
+    let mut lines = endpoint_lines(p, &summary);
+    lines.extend(tenant_lines(&summary));
+    lines.extend(app_lines(&summary));
+    lines.extend(resource_lines(&summary));
+    lines.extend(users_lines(&summary));
+    if summary.apps.is_empty() {
+        lines.push(
+            "  no apps registered: add --app CLIENT_ID=CERT_FILE, --app-secret or --config"
+                .to_string(),
+        );
     }
-    let names: Vec<&str> = reg
-        .users
-        .iter()
-        .map(|u| u.user_principal_name.as_str())
-        .collect();
-    let mut lines = vec![format!("  users    {}: {}", names.len(), names.join(", "))];
-    let readers = serve::graph::user_readers(reg);
-    if readers.is_empty() {
-        lines.push(format!(
-            "           no app may list them app-only (GET /v1.0/users): grant User.Read.All \
-             on {} in an app's [app.roles]; a signed-in user reads /v1.0/me with User.Read",
-            certgen::graph::cloud::GRAPH_RESOURCE
-        ));
+    lines.extend(sign_in_lines(&p.ready, &summary, options));
+    if options.strict {
+        lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
     }
-    for (app, role) in readers {
-        lines.push(format!(
-            "           readable by {} \"{}\" ({role})",
-            app.client_id, app.display_name
-        ));
-    }
-    lines
+    lines.extend(proxy_lines(&p.ready, &summary));
+    lines.extend(note_lines(p, &summary, options));
+    lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
+    eprintln!("{}", lines.join("\n"));
 }
 
-fn banner(p: &serve::Prepared, options: &Options) {
-    let strict = options.strict;
+/// Where the service listens, what to trust, its endpoints and its state folder.
+fn endpoint_lines(p: &serve::Prepared, summary: &Summary) -> Vec<String> {
     let r = &p.ready;
-    let reg = &p.service.registry;
-    let mut lines = vec![format!(
-        "certgen serve: listening on {} ({})",
-        p.service.base,
-        match &r.ca_file {
-            Some(ca) => format!("TLS; trust {}", ca.display()),
-            None => "plain HTTP".to_string(),
-        }
-    )];
-    lines.push(format!("  authority      {}", r.authority));
-    lines.push(format!("  token endpoint {}", r.token_endpoint));
-    lines.push(format!("  graph          {}", r.graph));
-    lines.push(format!("  state folder   {}", p.state_dir.display()));
-    for t in &reg.tenants {
-        let names = if t.domains.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", t.domains.join(", "))
-        };
-        lines.push(format!("  tenant   {}{names}", t.id));
-    }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    for a in &reg.apps {
-        let expired = a.secrets.iter().filter(|s| s.expired_at(now)).count();
-        let expired_certs = a
-            .certificates
-            .iter()
-            .filter(|c| c.not_after.unix_timestamp() <= now)
-            .count();
-        let prints: Vec<String> = a
-            .certificates
-            .iter()
-            .map(|c| c.thumbprints.thumbprint())
-            .collect();
+    vec![
+        format!(
+            "certgen serve: listening on {} ({})",
+            summary.base,
+            match &r.ca_file {
+                Some(ca) => format!("TLS; trust {}", ca.display()),
+                None => "plain HTTP".to_string(),
+            }
+        ),
+        format!("  authority      {}", r.authority),
+        format!("  token endpoint {}", r.token_endpoint),
+        format!("  graph          {}", r.graph),
+        format!("  state folder   {}", p.state_dir.display()),
+    ]
+}
+
+fn tenant_lines(summary: &Summary) -> Vec<String> {
+    summary
+        .tenants
+        .iter()
+        .map(|t| {
+            let names = if t.domains.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", t.domains.join(", "))
+            };
+            format!("  tenant   {}{names}", t.id)
+        })
+        .collect()
+}
+
+/// Each app with its credentials, what of them expired, and how it signs users in.
+fn app_lines(summary: &Summary) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in summary.apps.iter().take(BANNER_LIST_MAX) {
         lines.push(format!(
             "  app      {} \"{}\": {} certificate(s){}, {} secret(s){}",
             a.client_id,
             a.display_name,
-            a.certificates.len(),
-            if prints.is_empty() {
+            a.thumbprints.len(),
+            if a.thumbprints.is_empty() {
                 String::new()
             } else {
-                format!(" [{}]", prints.join(", "))
+                format!(" [{}]", a.thumbprints.join(", "))
             },
-            a.secrets.len(),
-            if expired > 0 {
-                format!(" ({expired} expired: refused with AADSTS7000222)")
+            a.secrets,
+            if a.expired_secrets > 0 {
+                format!(
+                    " ({} expired: refused with AADSTS7000222)",
+                    a.expired_secrets
+                )
             } else {
                 String::new()
             }
         ));
-        if expired_certs > 0 {
+        if a.expired_certificates > 0 {
             lines.push(format!(
-                "           {expired_certs} certificate(s) past notAfter: refused with AADSTS700027"
+                "           {} certificate(s) past notAfter: refused with AADSTS700027",
+                a.expired_certificates
             ));
         }
         if a.public_client {
@@ -304,67 +391,131 @@ fn banner(p: &serve::Prepared, options: &Options) {
             ));
         }
     }
-    for res in &reg.resources {
+    if let Some(more) = summary
+        .apps
+        .len()
+        .checked_sub(BANNER_LIST_MAX)
+        .filter(|n| *n > 0)
+    {
         lines.push(format!(
-            "  resource {} {} ({}) v{} tokens",
-            res.app_id,
-            res.display_name,
-            res.identifier_uris.join(", "),
-            match res.token_version {
-                TokenVersion::V1 => 1,
-                TokenVersion::V2 => 2,
-            }
+            "  app      … and {more} more ({} apps in all)",
+            summary.apps.len()
         ));
     }
-    lines.extend(users_lines(reg));
-    if reg.apps.is_empty() {
-        lines.push(
-            "  no apps registered: add --app CLIENT_ID=CERT_FILE, --app-secret or --config"
-                .to_string(),
-        );
+    lines
+}
+
+/// How many apps, and user names, the banner lists before it only counts the rest: a
+/// directory of hundreds of users would otherwise be one line of kilobytes.
+const BANNER_LIST_MAX: usize = 5;
+
+/// The first [`BANNER_LIST_MAX`] names, then how many more there are.
+fn first_few(names: &[String]) -> String {
+    if names.len() <= BANNER_LIST_MAX * 2 {
+        return names.join(", ");
     }
-    if reg.apps.iter().any(|a| !a.redirect_uris.is_empty()) || !reg.users.is_empty() {
+    format!(
+        "{}, … and {} more",
+        names[..BANNER_LIST_MAX].join(", "),
+        names.len() - BANNER_LIST_MAX
+    )
+}
+
+fn resource_lines(summary: &Summary) -> Vec<String> {
+    summary
+        .resources
+        .iter()
+        .map(|res| {
+            format!(
+                "  resource {} {} ({}) v{} tokens",
+                res.app_id,
+                res.display_name,
+                res.identifier_uris.join(", "),
+                res.token_version
+            )
+        })
+        .collect()
+}
+
+/// The directory's users and which apps may read them through the Graph slice.
+fn users_lines(summary: &Summary) -> Vec<String> {
+    if summary.users.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!(
+        "  users    {}: {}",
+        summary.users.len(),
+        first_few(&summary.users)
+    )];
+    if summary.user_readers.is_empty() {
         lines.push(format!(
-            "  sign-in        {}/oauth2/v2.0/authorize ({}); device code page {}/devicelogin",
-            r.authority,
-            match &options.user_flows.auto_sign_in {
-                Some(upn) => format!("--auto-sign-in: {upn} signs in with no page"),
-                None => format!("a page lists the {} user(s)", reg.users.len()),
-            },
-            p.service.base
+            "           no app may list them app-only (GET /v1.0/users): grant User.Read.All \
+             on {} in an app's [app.roles]; a signed-in user reads /v1.0/me with User.Read",
+            certgen::graph::cloud::GRAPH_RESOURCE
         ));
     }
-    if strict {
-        lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
-    }
-    if let Some(serve::proxy::ReadyFields { proxy, env, .. }) = &r.proxy {
+    for r in &summary.user_readers {
         lines.push(format!(
+            "           readable by {} \"{}\" ({})",
+            r.client_id, r.display_name, r.role
+        ));
+    }
+    lines
+}
+
+/// Where users sign in, when any app or user is set up for it.
+fn sign_in_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<String> {
+    if summary.apps.iter().all(|a| a.redirect_uris.is_empty()) && summary.users.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "  sign-in        {}/oauth2/v2.0/authorize ({}); device code page {}/devicelogin",
+        r.authority,
+        match &options.user_flows.auto_sign_in {
+            Some(upn) => format!("--auto-sign-in: {upn} signs in with no page"),
+            None => format!("a page lists the {} user(s)", summary.users.len()),
+        },
+        summary.base
+    )]
+}
+
+/// `--proxy`: what it answers, and the environment that sends an unmodified client to it.
+fn proxy_lines(r: &serve::Ready, summary: &Summary) -> Vec<String> {
+    let Some(serve::ProxyReady { proxy, env, .. }) = &r.proxy else {
+        return Vec::new();
+    };
+    let mut lines = vec![
+        format!(
             "  proxy          {proxy}: CONNECT to the Microsoft identity and Graph hosts only, \
              answered here; every other host refused (403)"
-        ));
-        lines.push(
-            "  run an unmodified client against this service (its authority stays \
-             https://login.microsoftonline.com/...):"
-                .to_string(),
-        );
-        for (name, value) in env.pairs() {
-            lines.push(format!("    export {name}={}", shell_word(&value)));
-        }
-        if r.ca_file.is_some() {
-            lines.push(format!(
-                "  clients that ignore HTTPS_PROXY: point login.microsoftonline.com at {} \
-                 (hosts entry, port 443); this listener answers that name by SNI",
-                p.service.base
-            ));
-        }
+        ),
+        "  run an unmodified client against this service (its authority stays \
+         https://login.microsoftonline.com/...):"
+            .to_string(),
+    ];
+    for (name, value) in env.pairs() {
+        lines.push(format!("    export {name}={}", shell_word(&value)));
     }
+    if r.ca_file.is_some() {
+        lines.push(format!(
+            "  clients that ignore HTTPS_PROXY: point login.microsoftonline.com at {} \
+             (hosts entry, port 443); this listener answers that name by SNI",
+            summary.base
+        ));
+    }
+    lines
+}
+
+/// `--strict`, the facts `prepare` noted, the default tenant and a non-loopback warning.
+fn note_lines(p: &serve::Prepared, summary: &Summary, options: &Options) -> Vec<String> {
+    let mut lines = Vec::new();
     for n in &p.notes {
         lines.push(format!("  note: {n}"));
     }
-    if reg.default_tenant {
+    if summary.default_tenant {
         lines.push(format!(
             "  note: no --tenant given: using the default tenant {}",
-            certgen_serve::config::DEFAULT_TENANT
+            serve::DEFAULT_TENANT
         ));
     }
     if !options.listen.ip().is_loopback() {
@@ -374,8 +525,7 @@ fn banner(p: &serve::Prepared, options: &Options) {
             options.listen.ip()
         ));
     }
-    lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
-    eprintln!("{}", lines.join("\n"));
+    lines
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@
 //! # };
 //! # let prepared = certgen_serve::prepare(&options, registry)?;
 //! # for (var, value) in [
-//! #     ("AZURE_TENANT_ID", certgen_serve::config::DEFAULT_TENANT.to_string()),
+//! #     ("AZURE_TENANT_ID", certgen_serve::DEFAULT_TENANT.to_string()),
 //! #     ("AZURE_CLIENT_ID", app.to_string()),
 //! #     ("AZURE_CLIENT_CERTIFICATE_PATH", both.display().to_string()),
 //! #     ("AZURE_AUTHORITY_HOST", format!("http://{}", prepared.ready.listen)),

@@ -1,4 +1,4 @@
-//! Client-assertion validation as Entra does it (protocol reference §1).
+//! Client-assertion validation as Entra does it (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>, RFC 7523 §3).
 //!
 //! Decoding is as lenient as Entra evidently is — `x5t`/`x5t#S256` padded or not, base64url or
 //! standard base64; NumericDate as integer, float or numeric string; `x5c` as a string or an
@@ -18,10 +18,8 @@ use super::config::{App, Tenant};
 use certgen::certificate::{CertKey, Certificate};
 use certgen::jose::{self, b64, numeric_date, Alg, DateError, DateRule, Jws, Policy, VerifyingKey};
 
-pub use certgen::assertion::ASSERTION_TYPE;
-
 /// Clock skew allowed on `exp` and `nbf`. UNCONFIRMED: Entra's tolerance is not documented
-/// (reference §1.7); five minutes is the usual allowance of Microsoft's token validators.
+/// (chosen because <https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials> gives none); five minutes is the usual allowance of Microsoft's token validators.
 pub const CLOCK_SKEW_SECS: i64 = 300;
 
 /// What the validation needs to know about the request.
@@ -45,17 +43,16 @@ impl Expected<'_> {
     }
 }
 
-/// A valid assertion: which certificate signed it.
+/// A valid assertion: what the replay guard needs of it.
 #[derive(Debug)]
-pub struct Accepted<'a> {
-    pub certificate: &'a Certificate,
+pub struct Accepted {
     pub jti: Option<String>,
     pub exp: i64,
 }
 
 /// Validates one assertion. The order of checks follows what each refusal test needs to see:
 /// form, header, key lookup, key strength, signature, then the claims.
-pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts> {
+pub fn validate(jwt: &str, x: &Expected) -> Result<Accepted, Aadsts> {
     // UNCONFIRMED: a signature part that is not base64 is reported as malformed (50027), like
     // any other undecodable part, rather than as an invalid signature (700027).
     let jws = jose::parse(jwt, x.policy()).map_err(|_| {
@@ -80,7 +77,6 @@ pub fn validate<'a>(jwt: &str, x: &Expected<'a>) -> Result<Accepted<'a>, Aadsts>
     check_issuer(claims, x)?;
     let exp = check_times(claims, x)?;
     Ok(Accepted {
-        certificate,
         jti: jti(claims, x.strict)?,
         exp,
     })
@@ -96,7 +92,7 @@ fn signing_alg(jws: &Jws) -> Result<Alg, Aadsts> {
     })
 }
 
-/// Every Microsoft client pairs RS256 with x5t and PS256 with x5t#S256 (reference §1.2);
+/// Every Microsoft client pairs RS256 with x5t and PS256 with x5t#S256 (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>);
 /// whether Entra accepts a mixed pair is unknown, so strict refuses it.
 fn check_thumbprint_pairing(
     alg: Alg,
@@ -180,7 +176,7 @@ fn check_times(claims: &Map<String, Value>, x: &Expected) -> Result<i64, Aadsts>
     {
         return Err(Aadsts::TimeRange {
             now: x.now,
-            // Entra reports a missing nbf as valid from 1970 (reference §1.5).
+            // Entra reports a missing nbf as valid from 1970 (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials).
             valid_from: nbf.unwrap_or(0),
             expires: exp,
         });
@@ -194,7 +190,7 @@ fn jti(claims: &Map<String, Value>, strict: bool) -> Result<Option<String>, Aads
         _ if strict => Err(Aadsts::InvalidJwt(
             "certgen serve --strict: the claim 'jti' (a unique string) is missing.".into(),
         )),
-        // Entra does not insist on jti (reference §1.5).
+        // Entra does not insist on jti (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials).
         _ => Ok(None),
     }
 }
@@ -308,7 +304,7 @@ fn check_audience(aud: Option<&Value>, x: &Expected) -> Result<(), Aadsts> {
     }
 }
 
-/// The accepted `aud` forms (reference §1.6): the v2 token URL, the v1 token URL and the v2
+/// The accepted `aud` forms (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>): the v2 token URL, the v1 token URL and the v2
 /// issuer, for the tenant by GUID or by any of its domain names, on any base of this service.
 fn audience_matches(aud: &str, x: &Expected) -> bool {
     x.bases.iter().any(|base| {

@@ -10,7 +10,6 @@ use std::borrow::Cow;
 
 use axum::http::{header, HeaderMap, Uri};
 
-use super::tokens::{issuer_v1, issuer_v2};
 use certgen::cloud::{self, Cloud, Service};
 
 /// How the request reached the service.
@@ -34,11 +33,6 @@ impl Face {
             Some(h) => Face::Microsoft(h),
             None => Face::Direct,
         }
-    }
-
-    /// Whether the client asked for Microsoft Graph by its name (`graph.microsoft.com`).
-    pub fn is_graph(&self) -> bool {
-        matches!(self, Face::Microsoft(h) if h.service == Service::Graph)
     }
 
     /// The bases an assertion's `aud` may name: reached directly, the service's own
@@ -119,6 +113,17 @@ impl Names {
     }
 }
 
+/// `iss` of v2 tokens and documents issued under `base` (a face's issuer host, or the
+/// service's own address).
+pub fn issuer_v2(base: &str, tid: &str) -> String {
+    format!("{base}/{tid}/v2.0")
+}
+
+/// `iss` of v1 tokens and documents (with its trailing slash, as Entra's v1 issuer has it).
+pub fn issuer_v1(base: &str, tid: &str) -> String {
+    format!("{base}/{tid}/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,7 +167,7 @@ mod tests {
             "graph.microsoft.com"
         );
         let g = face("graph.microsoft.com");
-        assert!(g.is_graph());
+        assert!(matches!(g, Face::Microsoft(h) if h.service == Service::Graph));
         assert_eq!(g.names("x").base, "https://login.microsoftonline.com");
         let us = face("login.microsoftonline.us").names("x");
         assert_eq!(us.issuer_v2("t"), "https://login.microsoftonline.us/t/v2.0");

@@ -4,65 +4,15 @@
 use serde_json::Value;
 
 use super::aadsts::Aadsts;
-use super::client_assertion::{self, ReplayGuard, ASSERTION_TYPE};
+use super::client_assertion;
 use super::client_secret::{self, SecretMatch};
-use super::config::{App, Registry, Resource, Tenant};
-use super::face::Face;
-use super::keys::KeyRegistry;
-use super::tokens::{self, ClientAuth, Endpoint, Grant, SigningKey};
+use super::config::{App, Resource, Tenant};
+use super::service::{TokenRequest, TokenService};
+use super::tokens::{self, ClientAuth, Endpoint, Grant};
 use super::user_flow::grants::{self as user_grants, is_user_grant};
-use super::user_flow::UserFlows;
+use certgen::assertion::ASSERTION_TYPE;
 use certgen::authority::{is_dns_name, is_guid};
 use certgen::secret::Secret;
-
-/// Everything the token endpoints share for the life of the service.
-#[derive(Debug)]
-pub struct TokenService {
-    pub registry: Registry,
-    pub signer: SigningKey,
-    /// `https://127.0.0.1:8443`: the base of issuers and endpoint URLs.
-    pub base: String,
-    /// Every base an assertion's `aud` may name (the listen address, and `localhost`,
-    /// `127.0.0.1`, `[::1]` on the same port), since clients reach the service by any of them.
-    pub audience_bases: Vec<String>,
-    pub strict: bool,
-    pub replay: ReplayGuard,
-    /// The certificates registered on each app now (Graph's `addKey`/`removeKey`).
-    pub keys: KeyRegistry,
-    /// Users signing in: pending sign-ins, codes, refresh tokens, device codes, sessions.
-    pub flows: UserFlows,
-}
-
-/// The fields of a token request body, in order. The body is parsed as a form whatever its
-/// Content-Type, as a lenient server would; bad encodings decode lossily and then fail as
-/// missing or wrong fields.
-pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
-/// One token request as the endpoint received it.
-pub struct TokenRequest<'a> {
-    pub tenant: &'a str,
-    pub endpoint: Endpoint,
-    /// Decoded form fields, in order.
-    pub form: &'a [(String, String)],
-    /// The `Authorization` header, if any.
-    pub authorization: Option<&'a str>,
-    /// Seconds since 1970.
-    pub now: i64,
-    /// How the client reached the service: the issuer it gets.
-    pub face: Face,
-}
-
-impl TokenRequest<'_> {
-    /// The first form field of that name.
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// What a token request came to, with the client id for the log line.
 pub struct Outcome {
@@ -271,7 +221,7 @@ impl TokenService {
         }
     }
 
-    /// The one resource a v2 `scope` names (`{resource}/.default`, reference §2.2).
+    /// The one resource a v2 `scope` names (`{resource}/.default`, RFC 6749 §3.3, <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>).
     fn scope_resource(
         &self,
         scope: Option<&str>,

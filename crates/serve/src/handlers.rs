@@ -20,10 +20,11 @@ use tower_http::timeout::TimeoutLayer;
 use super::aadsts::{json_body, no_store, Aadsts};
 use super::access_log::{self, LogFormat, LogNote};
 use super::body_limit;
+use super::correlation::{correlation_id, echo_request_id};
 use super::face::{Face, Names};
-use super::grant::{TokenRequest, TokenService};
 use super::instance_discovery;
 use super::metadata;
+use super::service::{TokenRequest, TokenService};
 use super::tokens::Endpoint;
 
 /// Tenant segments whose discovery documents are served with the `{tenantid}` template.
@@ -164,7 +165,7 @@ fn token(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let form = super::grant::form_fields(body);
+    let form = super::service::form_fields(body);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -309,22 +310,4 @@ fn metadata_response(body: serde_json::Value) -> Response {
         HeaderValue::from_static("max-age=86400, private"),
     );
     resp
-}
-
-/// Entra uses the client's `client-request-id` (MSAL sends one) as the correlation id.
-pub(crate) fn correlation_id(headers: &HeaderMap) -> String {
-    headers
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| uuid::Uuid::parse_str(v).ok())
-        .map(|u| u.hyphenated().to_string())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-pub(crate) fn echo_request_id(resp: &mut Response, headers: &HeaderMap, corr: &str) {
-    if headers.contains_key("client-request-id") {
-        if let Ok(v) = HeaderValue::from_str(corr) {
-            resp.headers_mut().insert("client-request-id", v);
-        }
-    }
 }

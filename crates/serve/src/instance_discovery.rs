@@ -1,6 +1,6 @@
 //! `GET /common/discovery/instance`: Entra's list of cloud aliases, which MSAL (Python: api-version
 //! 1.0; msal-common: 1.1) and Azure Identity ask before trusting an authority. Answered as
-//! Entra does (reference graph-and-flows §5), so clients can keep instance discovery on.
+//! Entra does (UNCONFIRMED: chosen because MSAL asks for it; the response shape is MSAL's expectation), so clients can keep instance discovery on.
 
 use reqwest::Url;
 use serde_json::{json, Value};

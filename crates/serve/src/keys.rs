@@ -1,7 +1,7 @@
 //! The certificates registered on each app while the service runs: the config's, changed live
 //! by Graph's `addKey`/`removeKey`. The token endpoint asks for the keys usable at a moment (an
 //! added key only after `--replication-delay`, as a real tenant takes seconds to a minute to
-//! accept one: graph-and-flows §1.5); Graph lists every registered key at once.
+//! accept one: <https://learn.microsoft.com/en-us/graph/api/application-addkey>); Graph lists every registered key at once.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};

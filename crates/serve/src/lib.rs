@@ -1,46 +1,43 @@
 //! `certgen serve`: a local, offline token service that behaves like Entra ID's token
 //! endpoints, for development, CI and tests.
 //!
-//! | module | concept |
-//! |---|---|
-//! | [`config`] | registrations: tenants, apps, resources (flags and TOML) |
-//! | [`aadsts`] | the catalogue of AADSTS refusals and Entra's error body |
-//! | [`client_assertion`] | assertion validation, lenient or `--strict` |
-//! | [`client_secret`] | secrets in the form or HTTP Basic |
-//! | [`grant`] | the client-credentials grant, from form fields to token or refusal |
-//! | [`keys`] | each app's registered certificates, changed live by `addKey`/`removeKey` |
-//! | [`tokens`] | access tokens (v1/v2 shapes) and the signing key |
-//! | [`metadata`] | discovery documents and JWKS |
-//! | [`state`] | the state folder: TLS certificate and signing key |
-//! | [`graph`] | a slice of Microsoft Graph under `/v1.0/` (users, applications) |
-//! | [`handlers`] | routes and limits |
-//! | [`body_limit`] | the body limit, with a 413 the client can read |
-//! | [`access_log`] | one line per request |
-//! | [`face`] | which names a request meets: the service's own, or Entra's (proxy mode) |
-//! | [`instance_discovery`] | `/common/discovery/instance`, Entra's cloud aliases |
-//! | [`proxy`] | `--proxy`: the `CONNECT` proxy, its local CA and the SNI certificate choice |
-//! | [`user_flow`] | users signing in: `/authorize`, the sign-in page, codes, refresh, device code, logout |
+//! The crate root is what the `certgen serve` command needs: [`Registry::load`] reads the
+//! registrations (flags and a TOML file), [`prepare`] loads the state folder and binds the
+//! socket (so the [`Ready`] line can name the real port), [`serve`] runs until a shutdown
+//! future completes. Everything else is private; the fuzz targets reach the token endpoint and
+//! the sign-in flow through `fuzzing` (feature `fuzzing`).
+//!
+//! Inside, one module per concept: `config` (registrations), `aadsts` (the refusal
+//! catalogue), `client_assertion` and `client_secret` (client authentication), `grant` (the
+//! client-credentials grant), `service` (the service's state and one token request), `keys`
+//! (certificates changed live by Graph's `addKey`), `tokens`, `metadata`, `state` (the state
+//! folder), `graph` (a slice of Microsoft Graph), `handlers` (routes and limits), `face` (which
+//! names a request meets), `proxy` (`--proxy`) and `user_flow` (users signing in).
 //!
 //! This file starts and stops the service: [`prepare`] loads state and binds the socket
 //! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
 
-pub mod aadsts;
-pub mod access_log;
-pub mod body_limit;
-pub mod client_assertion;
-pub mod client_secret;
-pub mod config;
-pub mod face;
-pub mod grant;
-pub mod graph;
-pub mod handlers;
-pub mod instance_discovery;
-pub mod keys;
-pub mod metadata;
-pub mod proxy;
-pub mod state;
-pub mod tokens;
-pub mod user_flow;
+mod aadsts;
+mod access_log;
+mod body_limit;
+mod client_assertion;
+mod client_secret;
+mod config;
+mod correlation;
+mod error;
+mod face;
+mod grant;
+mod graph;
+mod handlers;
+mod instance_discovery;
+mod keys;
+mod metadata;
+mod proxy;
+mod service;
+mod state;
+mod summary;
+mod tokens;
+mod user_flow;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -61,21 +58,27 @@ use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use serde::Serialize;
 
 pub use access_log::LogFormat;
-use certgen::error::{Error, InputKind, Result};
 use certgen::secret::SecretSource;
-pub use config::{Flags, Registry};
-use grant::TokenService;
+use certgen::Error;
+pub use config::{Flags, Registry, DEFAULT_TENANT};
+pub use error::{Credential, Result, ServeError};
+pub use handlers::DEFAULT_MAX_IN_FLIGHT;
+pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady};
+use service::TokenService;
 use state::TlsIdentity;
+pub use summary::{AppSummary, ResourceSummary, Summary, TenantSummary, UserReader};
+pub use user_flow::Options as UserFlowOptions;
 
 /// How long clients get to send their request headers (slow-header clients are cut off); the
 /// TLS handshake has its own limit, axum-server's default of 10 s.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open requests get to finish after a stop signal.
-pub const GRACEFUL_STOP: Duration = Duration::from_secs(5);
+const GRACEFUL_STOP: Duration = Duration::from_secs(5);
 
 /// How to run the service.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The address and port to listen on (port 0: any free port).
     pub listen: SocketAddr,
     /// Plain HTTP (loopback only).
     pub http: bool,
@@ -83,9 +86,11 @@ pub struct Options {
     pub tls_files: Option<(PathBuf, PathBuf)>,
     /// Where the password of encrypted TLS files comes from (the CLI asks on a terminal).
     pub tls_passwords: SecretSource,
-    /// `None`: [`state::default_dir`].
+    /// `None`: `serve/` under the cache folder.
     pub state_dir: Option<PathBuf>,
+    /// `--strict`: only the RFC form of client assertions, and each `jti` once.
     pub strict: bool,
+    /// How the per-request log lines on stderr are written.
     pub log: LogFormat,
     /// Requests handled at once; past it, 503 with `Retry-After` (at least 1).
     pub max_in_flight: usize,
@@ -95,31 +100,38 @@ pub struct Options {
     /// names by SNI on the main listener).
     pub proxy: Option<SocketAddr>,
     /// The user flows' settings (`--auto-sign-in`, code and refresh-token lifetimes).
-    pub user_flows: user_flow::Options,
+    pub user_flows: UserFlowOptions,
 }
 
 /// The ready line: where the service is and what to trust.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ready {
+    /// The address the socket got (`127.0.0.1:8443`; the real port when 0 was asked).
     pub listen: String,
+    /// The first tenant's authority (`https://127.0.0.1:8443/{tenant}`).
     pub authority: String,
+    /// That authority's v2 token endpoint.
     pub token_endpoint: String,
+    /// That authority's v2 key set.
     pub jwks_uri: String,
+    /// The certificate clients must trust (TLS only).
     pub ca_file: Option<PathBuf>,
     /// The Graph slice's root (`{base}/v1.0`): `certgen call {graph}/users`.
     pub graph: String,
     /// `--proxy`: `proxy`, `proxy_ca_file` and `env`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<proxy::ReadyFields>,
+    pub proxy: Option<ProxyReady>,
 }
 
 /// A bound, configured service, not yet accepting.
 pub struct Prepared {
+    /// The ready line to print.
     pub ready: Ready,
-    pub service: Arc<TokenService>,
+    /// The state folder in use (a private subfolder when the one asked was shared).
     pub state_dir: PathBuf,
     /// Facts for the banner (made certificates, the default tenant).
     pub notes: Vec<String>,
+    service: Arc<TokenService>,
     listener: TcpListener,
     tls: Option<TlsIdentity>,
     log: LogFormat,
@@ -127,18 +139,20 @@ pub struct Prepared {
     proxy: Option<proxy::Prepared>,
 }
 
+impl Prepared {
+    /// The registrations the service answers for, as the banner shows them.
+    pub fn summary(&self) -> Summary {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        Summary::of(&self.service.registry, &self.service.base, now)
+    }
+}
+
 /// Loads or makes the state, binds the socket and builds the service.
 pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     if options.http && !options.listen.ip().is_loopback() {
-        return Err(Error::input(
-            InputKind::PlainHttpNotLoopback {
-                ip: options.listen.ip(),
-            },
-            format!(
-                "plain HTTP is allowed on loopback only, not on {}",
-                options.listen.ip()
-            ),
-        ));
+        return Err(ServeError::PlainHttpNotLoopback {
+            ip: options.listen.ip(),
+        });
     }
     let asked = match &options.state_dir {
         Some(d) => d.clone(),
@@ -162,12 +176,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     }
     if let Some(upn) = &options.user_flows.auto_sign_in {
         if registry.user(upn).is_none() {
-            return Err(Error::input(
-                InputKind::Invalid,
-                format!(
-                    "--auto-sign-in {upn}: no such user; list it as a [[user]] in the --config file"
-                ),
-            ));
+            return Err(ServeError::UnknownSignInUser { upn: upn.clone() });
         }
     }
     let tls = tls_identity(options, &state_dir, &mut notes)?;
@@ -233,11 +242,9 @@ fn tls_identity(
 
 /// A non-blocking listening socket on `listen`, and the address it got (port 0: any free port).
 fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(listen).map_err(|e| {
-        Error::input(
-            InputKind::AddressInUse,
-            format!("cannot listen on {listen}: {}", io_reason(&e)),
-        )
+    let listener = TcpListener::bind(listen).map_err(|source| ServeError::AddressInUse {
+        addr: listen,
+        source,
     })?;
     listener
         .set_nonblocking(true)
@@ -272,7 +279,7 @@ fn ready_line(
         .tenants
         .first()
         .map(|t| t.id.clone())
-        .unwrap_or_else(|| config::DEFAULT_TENANT.to_string());
+        .unwrap_or_else(|| DEFAULT_TENANT.to_string());
     let authority = format!("{base}/{first_tenant}");
     Ready {
         listen: local.to_string(),
@@ -285,7 +292,7 @@ fn ready_line(
     }
 }
 
-/// Serves until `shutdown` completes, then lets open requests finish (up to [`GRACEFUL_STOP`]).
+/// Serves until `shutdown` completes, then lets open requests finish (up to five seconds).
 /// With `--proxy`, the proxy runs beside the main listener and stops with it.
 pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Result<()> {
     let router: Router = handlers::router(
@@ -304,7 +311,7 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
         stopper.graceful_shutdown(Some(GRACEFUL_STOP));
         let _ = stop_proxy.send(true);
     };
-    let failed = |e: std::io::Error| Error::failure(format!("the token service stopped: {e}"));
+    let failed = ServeError::Stopped;
     let ca = prepared.proxy.as_ref().map(|p| p.ca.clone());
     let proxy = async {
         match prepared.proxy {
@@ -414,11 +421,15 @@ fn url_host(addr: SocketAddr) -> String {
     }
 }
 
-pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::AddrInUse => "the address is already in use".into(),
-        std::io::ErrorKind::AddrNotAvailable => "no such local address".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
+/// The internals the fuzz targets (and the corpus-replay test) drive: the token endpoint from
+/// the body on, the config loader and the sign-in flow. Not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::face::Face;
+    pub use crate::keys::KeyRegistry;
+    pub use crate::service::{form_fields, TokenRequest, TokenService};
+    pub use crate::tokens::{Endpoint, SigningKey};
+    pub use crate::user_flow::authorize::{begin as authorize, Answer};
+    pub use crate::user_flow::UserFlows;
 }

@@ -1,5 +1,5 @@
 //! OpenID discovery documents (v2 and v1) and the JWKS that publishes the signing key, with
-//! the fields of Entra's live documents that clients and API validators read (reference §6.3).
+//! the fields of Entra's live documents that clients and API validators read (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc>).
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;

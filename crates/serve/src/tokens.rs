@@ -1,4 +1,4 @@
-//! Access tokens: the v2 and v1 shapes of protocol reference §6.2, signed RS256 by the
+//! Access tokens: the v2 and v1 shapes of <https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference>, signed RS256 by the
 //! service's own key, and the token-endpoint responses that carry them.
 
 use serde_json::{json, Map, Value};
@@ -11,7 +11,7 @@ use certgen::error::{Error, Result};
 use certgen::jose::{self, b64, Alg};
 use certgen::key::PrivateKey;
 
-/// Lifetime of every access token. Entra randomises 60–90 minutes (reference §2.3); a fixed
+/// Lifetime of every access token. Entra randomises 60–90 minutes (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>); a fixed
 /// hour keeps tests deterministic, and `expires_in` = 3599 is what Entra's own example shows.
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
 pub const EXPIRES_IN: i64 = TOKEN_LIFETIME_SECS - 1;
@@ -91,14 +91,6 @@ pub struct Delegated<'a> {
     pub scp: &'a str,
 }
 
-pub fn issuer_v2(base: &str, tid: &str) -> String {
-    format!("{base}/{tid}/v2.0")
-}
-
-pub fn issuer_v1(base: &str, tid: &str) -> String {
-    format!("{base}/{tid}/")
-}
-
 /// The signed access token for a grant.
 pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
     let tid = &g.tenant.id;
@@ -113,7 +105,7 @@ pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
             c.insert("iss".into(), json!(g.names.issuer_v2(tid)));
         }
         TokenVersion::V1 => {
-            // v1 headers carry x5t as well, with the same value as kid (reference §6.2).
+            // v1 headers carry x5t as well, with the same value as kid (https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference).
             header.insert("x5t".into(), json!(signer.kid));
             let iss = g.names.issuer_v1(tid);
             c.insert("aud".into(), json!(g.requested_as));
@@ -163,7 +155,7 @@ pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
         .map_err(|_| Aadsts::ServerError("signing failed".into()))
 }
 
-/// A signed-in user's claims in an access token (reference §6.2 and graph-and-flows §4):
+/// A signed-in user's claims in an access token (<https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference>):
 /// v2 names the user by `preferred_username`; v1 (Graph's tokens) by `upn` and `unique_name`.
 fn user_claims(c: &mut Map<String, Value>, g: &Grant, d: Delegated) {
     let u = d.user;
@@ -271,7 +263,7 @@ pub fn response(endpoint: Endpoint, token: String, g: &Grant) -> Value {
             "ext_expires_in": EXPIRES_IN,
             "access_token": token,
         }),
-        // v1 answers with numbers as strings (reference §2.3).
+        // v1 answers with numbers as strings (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
         Endpoint::V1 => json!({
             "token_type": "Bearer",
             "expires_in": EXPIRES_IN.to_string(),

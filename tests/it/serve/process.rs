@@ -435,3 +435,37 @@ async fn serves_a_tls_certificate_of_your_own() {
         "ok"
     );
 }
+
+/// A directory of hundreds of users is summarised in the banner (counts and the first few
+/// names), not printed as one line of kilobytes.
+#[test]
+fn banner_summarises_many_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("[[tenant]]\nid = \"2e3c5b6a-7d8e-4f90-a1b2-c3d4e5f60718\"\n");
+    for i in 0..300 {
+        config.push_str(&format!(
+            "[[user]]\nuser_principal_name = \"user{i:03}@contoso.example\"\n"
+        ));
+    }
+    let path = dir.path().join("many-users.toml");
+    std::fs::write(&path, config).unwrap();
+    let s = Server::start_in(
+        &dir.path().join("state"),
+        &["--config", path.to_str().unwrap()],
+    );
+    // The banner is written before the ready line, so it is complete once the server is ready.
+    let log = s.log_text();
+    let users = log
+        .lines()
+        .find(|l| l.trim_start().starts_with("users"))
+        .unwrap_or_else(|| panic!("no users line in the banner:\n{log}"));
+    assert!(users.contains("300: "), "{users}");
+    assert!(users.contains("user000@contoso.example"), "{users}");
+    assert!(users.contains("and 295 more"), "{users}");
+    assert!(!users.contains("user299@contoso.example"), "{users}");
+    assert!(users.len() < 300, "a short line: {users}");
+    let banner_end = log
+        .find("stop with Ctrl-C")
+        .expect("the banner's last line");
+    assert!(banner_end < 2_000, "the whole banner stays short:\n{log}");
+}

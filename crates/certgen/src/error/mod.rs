@@ -560,18 +560,8 @@ pub enum InputKind {
     /// A certificate subject that is not `TYPE=value,…`; the message begins with `subject`
     /// (argument).
     BadSubjectSyntax,
-    /// A secret placed in a config file.
-    SecretInConfig,
-    /// A client in a config that names an unknown resource.
-    UnknownResource,
     /// A required environment variable is unset.
     MissingVariable { var: String },
-    /// The environment variable a config names for a client secret is unset.
-    MissingSecret { var: String },
-    /// Plain HTTP on a non-loopback address (argument).
-    PlainHttpNotLoopback { ip: std::net::IpAddr },
-    /// The listen address is taken.
-    AddressInUse,
     /// A folder to keep tokens or keys in that other users may write to.
     SharedFolder { dir: PathBuf },
     /// A folder to keep tokens or keys in that belongs to another user.
@@ -584,11 +574,6 @@ pub enum InputKind {
     /// A secret or password file that cannot be read (its name is not repeated: it may be the
     /// secret itself).
     SecretFile,
-    /// What names a secret's environment variable does not look like a variable name (and is
-    /// not repeated: it may be the secret itself).
-    SecretNotVariableName,
-    /// The proxy's listen address (`serve --proxy`) is taken.
-    ProxyAddressInUse,
 }
 
 /// A parameter of a certificate to make, named in messages by [`Param::name`].

@@ -1,6 +1,6 @@
 //! Application objects: `GET /v1.0/applications(appId='…')`, `/applications/{object id}`,
 //! `/applications?$filter=appId eq '…'`. An app reads its own object with no permission
-//! (graph-and-flows §1.3); another's needs one of [`READ_APPLICATIONS`]. The certificates are
+//! (<https://learn.microsoft.com/en-us/graph/api/application-addkey>); another's needs one of [`READ_APPLICATIONS`]. The certificates are
 //! the app's `keyCredentials` as [`KeyRegistry`] holds them now (`addKey`/`removeKey` change
 //! them live).
 

@@ -1,12 +1,12 @@
-//! The bearer check of the Graph slice, done as a protected API does it (reference §6.4) with
+//! The bearer check of the Graph slice, done as a protected API does it (<https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference>) with
 //! [`certgen::verify::Validator`] over the service's own key set, in-process: no HTTP round trip
 //! to itself. Only tokens this service issued for Graph pass: v1 shape (issuer
 //! `{base}/{tid}/`, as Graph's tokens are), `aud` Graph's URI or app id.
 
 use super::error::GraphError;
-use crate::grant::TokenService;
+use crate::face::issuer_v1;
 use crate::metadata;
-use crate::tokens::issuer_v1;
+use crate::service::TokenService;
 use certgen::graph::cloud::{GRAPH_APP_ID, GRAPH_RESOURCE};
 use certgen::jose::strip_bearer;
 use certgen::verify::{KeySet, Validator, ValidatorOptions, VerifyError};
@@ -105,7 +105,7 @@ impl GraphAuth {
     }
 }
 
-/// Graph's words for a token it refuses (graph-and-flows §2). The issuer, signature, key and
+/// Graph's words for a token it refuses (<https://learn.microsoft.com/en-us/graph/errors>). The issuer, signature, key and
 /// not-yet-valid texts are UNCONFIRMED: the reference records only the four below, so the
 /// others follow the "Access token validation failure." stem of the audience case.
 fn message(e: &VerifyError) -> String {

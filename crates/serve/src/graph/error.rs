@@ -1,5 +1,5 @@
 //! Graph's refusals as `certgen serve` answers them: status, OData envelope
-//! (graph-and-flows §1.4, §2), Graph's headers, and `WWW-Authenticate` on a 401.
+//! (<https://learn.microsoft.com/en-us/graph/api/application-addkey>, <https://learn.microsoft.com/en-us/graph/errors>), Graph's headers, and `WWW-Authenticate` on a 401.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -58,7 +58,7 @@ pub struct GraphError {
 }
 
 impl GraphError {
-    /// 401 `InvalidAuthenticationToken` (the messages of graph-and-flows §2).
+    /// 401 `InvalidAuthenticationToken` (<https://learn.microsoft.com/en-us/graph/errors>).
     pub fn invalid_token(message: impl Into<String>) -> GraphError {
         GraphError {
             status: StatusCode::UNAUTHORIZED,

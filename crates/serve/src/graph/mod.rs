@@ -39,7 +39,7 @@ use self::query::Query;
 use self::rollkey::Action;
 use super::access_log::LogNote;
 use super::face::Face;
-use super::grant::TokenService;
+use super::service::TokenService;
 
 /// The Graph slice's state: the token service (registry, base URL) and the bearer check.
 pub struct Graph {

@@ -1,6 +1,6 @@
 //! The OData query options the slice understands (`$select`, `$top`, `$skiptoken`, `$filter`
 //! where a collection supports it), and collection pages with `@odata.context` and
-//! `@odata.nextLink` (graph-and-flows §2).
+//! `@odata.nextLink` (<https://learn.microsoft.com/en-us/graph/paging>).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::GraphError;
 
-/// Page size without `$top`. UNCONFIRMED (reference §7.5): Graph's documented default for
+/// Page size without `$top`. UNCONFIRMED (chosen because <https://learn.microsoft.com/en-us/graph/paging> leaves it to each API): Graph's documented default for
 /// directory collections is 100.
 pub const DEFAULT_PAGE: usize = 100;
 /// The largest `$top` directory collections take.

@@ -1,4 +1,4 @@
-//! `POST /applications/{id}/addKey` and `…/removeKey` (graph-and-flows §1.1–§1.4): an app
+//! `POST /applications/{id}/addKey` and `…/removeKey` (<https://learn.microsoft.com/en-us/graph/api/application-addkey>): an app
 //! rolls its own certificates with no permission, but only with a proof-of-possession JWT
 //! signed by one of its currently valid certificates. Every fault in the proof is answered as
 //! Graph answers it, 401 `Authentication_MissingOrMalformed` with no detail; `certgen decode`
@@ -12,13 +12,13 @@ use super::applications::AppKey;
 use super::auth::Caller;
 use super::error::GraphError;
 use crate::config::App;
-use crate::grant::TokenService;
 use crate::keys::{AddRefused, RegisteredKey};
+use crate::service::TokenService;
 use certgen::authority::is_guid;
 use certgen::certificate::{CertKey, Certificate};
 use certgen::graph::keycred::key_credential_with;
 use certgen::graph::permissions::allows;
-use certgen::graph::proof::{self, Broken, Expected};
+use certgen::graph::proof::{self, Expected};
 use certgen::jose::{self, Alg, Policy, VerifyingKey};
 
 /// Roles that let an app change another's credentials. An app rolls its own with none.
@@ -61,8 +61,10 @@ pub fn run(
         return Err(GraphError::insufficient_privileges());
     }
     let body = parse_body(body)?;
-    // UNCONFIRMED: the status Graph gives a request without a proof (graph-and-flows §1.4 saw
-    // 403 Authorization_RequestDenied through the PowerShell SDK).
+    // UNCONFIRMED: the status Graph gives a request without a proof is not in
+    // https://learn.microsoft.com/en-us/graph/api/application-addkey; 403
+    // Authorization_RequestDenied chosen because a live tenant answered so through the
+    // PowerShell SDK.
     let Some(proof_text) = body.get("proof").and_then(Value::as_str) else {
         return Err(GraphError::insufficient_privileges());
     };
@@ -101,13 +103,15 @@ fn parse_body(body: &[u8]) -> Result<Map<String, Value>, GraphError> {
 /// Why a proof was refused (never sent: Graph gives no detail).
 #[derive(Debug)]
 pub enum ProofRefused {
-    Unreadable(jose::Error),
-    Rules(Vec<Broken>),
+    /// Not a JWS.
+    Unreadable,
+    /// It breaks one of the rules of the proof.
+    Rules,
     /// No currently valid certificate of the app verifies the signature.
     Signature,
 }
 
-/// Graph's checks (graph-and-flows §1.2): the rules of [`proof::broken_rules`] with this app's
+/// Graph's checks (<https://learn.microsoft.com/en-us/graph/api/application-addkey>): the rules of [`proof::broken_rules`] with this app's
 /// object id, then a signature by one of its keys that is registered, replicated and inside
 /// its validity now.
 pub fn check_proof(
@@ -121,11 +125,11 @@ pub fn check_proof(
         app_id: Some(&app.client_id),
         now: Some(now),
     };
-    let broken = proof::broken_rules(token, &expected).map_err(ProofRefused::Unreadable)?;
+    let broken = proof::broken_rules(token, &expected).map_err(|_| ProofRefused::Unreadable)?;
     if !broken.is_empty() {
-        return Err(ProofRefused::Rules(broken));
+        return Err(ProofRefused::Rules);
     }
-    let jws = jose::parse(token.trim(), Policy::Strict).map_err(ProofRefused::Unreadable)?;
+    let jws = jose::parse(token.trim(), Policy::Strict).map_err(|_| ProofRefused::Unreadable)?;
     let sent_x5t = jws.header_str("x5t");
     let keys = service.keys.keys(app);
     let candidates = keys.iter().filter(|k| {
@@ -151,7 +155,7 @@ fn verifies(cert: &Certificate, jws: &jose::Jws) -> bool {
         .is_ok()
 }
 
-/// The invalid-certificate answer of a live tenant (graph-and-flows §1.4).
+/// The invalid-certificate answer of a live tenant (<https://learn.microsoft.com/en-us/graph/api/application-addkey>).
 fn invalid_credential() -> GraphError {
     bad_request("Invalid credential value. Error: Cannot find the requested object.\r\n")
 }

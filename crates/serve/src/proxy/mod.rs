@@ -32,9 +32,10 @@ use tokio_rustls::TlsAcceptor;
 
 use super::access_log::{self, LogFormat, LogNote};
 use super::state::TlsIdentity;
-use super::{io_reason, HEADER_READ_TIMEOUT};
+use super::HEADER_READ_TIMEOUT;
+use crate::error::ServeError;
 use certgen::cloud;
-use certgen::error::{Error, InputKind, Result};
+use certgen::error::{Error, Result};
 
 /// How long a client gets for the TLS handshake inside its tunnel (axum-server's default for
 /// the main listener).
@@ -301,7 +302,11 @@ pub struct Prepared {
 
 /// Loads or makes the local CA in `state_dir` and binds the proxy's socket; a made CA is
 /// noted for the banner.
-pub fn prepare(addr: SocketAddr, state_dir: &Path, notes: &mut Vec<String>) -> Result<Prepared> {
+pub fn prepare(
+    addr: SocketAddr,
+    state_dir: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Prepared, ServeError> {
     let ca = ca::LocalCa::load_or_make(state_dir)?;
     if ca.created {
         notes.push(format!(
@@ -309,12 +314,7 @@ pub fn prepare(addr: SocketAddr, state_dir: &Path, notes: &mut Vec<String>) -> R
             ca.cert_file.display()
         ));
     }
-    let listener = bind(addr).map_err(|e| {
-        Error::input(
-            InputKind::ProxyAddressInUse,
-            format!("cannot listen on {addr}: {}", io_reason(&e)),
-        )
-    })?;
+    let listener = bind(addr).map_err(|source| ServeError::ProxyAddressInUse { addr, source })?;
     Ok(Prepared {
         listener,
         ca: Arc::new(ca),

@@ -1,4 +1,4 @@
-//! `/{tenant}/oauth2/v2.0/authorize` (graph-and-flows §4.1): the request checked in Entra's
+//! `/{tenant}/oauth2/v2.0/authorize` (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>): the request checked in Entra's
 //! order, then either the sign-in page, or — with a session, `--auto-sign-in` or after the
 //! page — a code sent back to the app.
 //!
@@ -10,7 +10,7 @@ use super::scopes;
 use super::{AuthRequest, Challenge, ResponseMode, UserFlows};
 use crate::aadsts::Aadsts;
 use crate::config::{is_loopback_url, App, Tenant, User};
-use crate::grant::TokenService;
+use crate::service::TokenService;
 
 /// Where and how an answer goes back to the app.
 #[derive(Debug, Clone)]

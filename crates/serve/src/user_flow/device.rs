@@ -1,4 +1,4 @@
-//! The device-code flow (graph-and-flows §4.6): `POST /{tenant}/oauth2/v2.0/devicecode`
+//! The device-code flow (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code>): `POST /{tenant}/oauth2/v2.0/devicecode`
 //! hands a device a code to show; the user types it on `/devicelogin` (any browser), signs
 //! in, and the device's polls of the token endpoint then succeed.
 
@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::scopes;
 use super::{DeviceGrant, DeviceState, DEVICE_CODE_INTERVAL_SECS, DEVICE_CODE_LIFETIME_SECS};
 use crate::aadsts::Aadsts;
-use crate::grant::TokenService;
+use crate::service::TokenService;
 
 /// The path of the page where the user enters the code.
 pub const PAGE_PATH: &str = "/devicelogin";

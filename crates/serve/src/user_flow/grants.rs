@@ -1,4 +1,4 @@
-//! The token endpoint's user grants (graph-and-flows §4.2, §4.6): `authorization_code`,
+//! The token endpoint's user grants (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>, <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code>): `authorization_code`,
 //! `refresh_token` and the device-code grant. The client has been authenticated by
 //! [`TokenService::token`] already (a public client with nothing, a confidential one with a
 //! secret or an assertion, exactly as in the client-credentials grant).
@@ -9,7 +9,7 @@ use super::scopes::{self, Requested};
 use super::DeviceState;
 use crate::aadsts::Aadsts;
 use crate::config::{App, Tenant, User};
-use crate::grant::{TokenRequest, TokenService};
+use crate::service::{TokenRequest, TokenService};
 use crate::tokens::{self, ClientAuth, Delegated, Grant, IdTokenFacts, EXPIRES_IN};
 
 pub const AUTHORIZATION_CODE: &str = "authorization_code";

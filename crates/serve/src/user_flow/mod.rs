@@ -1,4 +1,4 @@
-//! Users signing in (graph-and-flows §4): the authorization-code flow with PKCE, refresh
+//! Users signing in (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>): the authorization-code flow with PKCE, refresh
 //! tokens and the device-code flow, as Entra's v2 endpoints run them for web apps, desktop
 //! apps and devices.
 //!
@@ -105,7 +105,7 @@ pub struct CodeGrant {
 }
 
 /// An issued refresh token. Each use issues a new one and leaves this one valid, as Entra
-/// does (graph-and-flows §4.2); each ends after its own inactivity lifetime.
+/// does (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>); each ends after its own inactivity lifetime.
 #[derive(Debug, Clone)]
 pub struct RefreshGrant {
     pub client_id: String,

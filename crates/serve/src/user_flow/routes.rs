@@ -19,9 +19,9 @@ use super::pages;
 use super::{Pending, ResponseMode};
 use crate::aadsts::{json_body, no_store, Aadsts};
 use crate::access_log::LogNote;
+use crate::correlation::{correlation_id, echo_request_id};
 use crate::face::Face;
-use crate::grant::{form_fields, TokenService};
-use crate::handlers::{correlation_id, echo_request_id};
+use crate::service::{form_fields, TokenService};
 
 /// The browser session's cookie.
 const SESSION_COOKIE: &str = "certgen_session";

@@ -1,7 +1,7 @@
 //! Delegated scopes: what a user-flow `scope` parameter asks for, resource by resource, and
 //! whether the app was consented for it (`[app.delegated]` in the config).
 //!
-//! Forms (graph-and-flows §4.1): the OpenID scopes (`openid profile email offline_access`),
+//! Forms (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>): the OpenID scopes (`openid profile email offline_access`),
 //! `{resource}/{scope}` (`api://orders/Orders.Read`), `{resource}/.default` (every consented
 //! scope of the resource), and a bare name, which is Microsoft Graph's (`User.Read`).
 
@@ -105,13 +105,6 @@ impl Requested {
     /// The `scope` of a token response for `granted` (the token's resource).
     pub fn response_scope(&self, granted: &ResourceScopes) -> String {
         let mut all = granted.qualified();
-        all.extend(self.oidc.names().into_iter().map(str::to_string));
-        all.join(" ")
-    }
-
-    /// The same request, as a space-separated `scope` again (kept with a refresh token).
-    pub fn to_scope_string(&self) -> String {
-        let mut all: Vec<String> = self.resources.iter().flat_map(|r| r.qualified()).collect();
         all.extend(self.oidc.names().into_iter().map(str::to_string));
         all.join(" ")
     }

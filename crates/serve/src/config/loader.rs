@@ -1,125 +1,20 @@
-//! The registrations the token service knows: tenants, applications (with their certificates,
-//! secrets and granted app roles) and resource APIs — from command-line flags and a TOML file.
-//!
-//! Secrets are never written in the file or on the command line: the file and the flags name
-//! environment variables, read once at start.
+//! Loading: the config file and the flags read, environment variables looked up, certificate
+//! files loaded, every reference checked, and the [`Registry`] built.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::model::*;
+use super::schema::*;
+use crate::error::{Credential, Result, ServeError};
 use certgen::authority::is_dns_name;
 use certgen::certificate::{CertKey, Certificate};
-use certgen::error::{Error, InputKind, Result};
 use certgen::input;
 use certgen::read;
 use certgen::secret::{Secret, SecretSource};
-
-/// The tenant used when none is given (documented in the README and shown in the banner).
-pub const DEFAULT_TENANT: &str = "11111111-1111-1111-1111-111111111111";
-
-/// Microsoft Graph's well-known application id.
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
-pub const GRAPH_URI: &str = "https://graph.microsoft.com";
-
-/// A directory (tenant).
-#[derive(Debug, Clone)]
-pub struct Tenant {
-    /// The tenant id, lower-case GUID: `tid` in tokens.
-    pub id: String,
-    /// DNS names that also name this tenant in URLs and `aud` values.
-    pub domains: Vec<String>,
-}
-
-/// An application registration (a client of the token service).
-#[derive(Debug, Clone, Default)]
-pub struct App {
-    /// Lower-case GUID.
-    pub client_id: String,
-    pub display_name: String,
-    /// The service principal's object id: `oid` and `sub` in tokens.
-    pub object_id: String,
-    /// The application object's id: Graph's `/applications/{id}` and an addKey proof's `iss`.
-    pub application_object_id: String,
-    pub certificates: Vec<Certificate>,
-    pub secrets: Vec<AppSecret>,
-    /// Granted app roles, by resource app id.
-    pub roles: HashMap<String, Vec<String>>,
-    /// Where `/authorize` may send a user back (`redirect_uris`), as registered.
-    pub redirect_uris: Vec<String>,
-    /// A public client (desktop, mobile, device code): it holds no credential and must not
-    /// present one.
-    pub public_client: bool,
-    /// Delegated scopes consented for the app, by resource app id (`[app.delegated]`).
-    pub delegated: HashMap<String, Vec<String>>,
-}
-
-/// A client secret of an app, with its end date as Entra records one (`endDateTime`).
-#[derive(Debug, Clone)]
-pub struct AppSecret {
-    pub value: Secret,
-    /// `None`: never expires (`--app-secret`, or a plain name in `secret_env`).
-    pub expires: Option<OffsetDateTime>,
-}
-
-impl AppSecret {
-    /// Whether the secret has expired at `now` (seconds since 1970).
-    pub fn expired_at(&self, now: i64) -> bool {
-        self.expires.is_some_and(|e| e.unix_timestamp() <= now)
-    }
-}
-
-/// The access-token format a resource asks for (`accessTokenAcceptedVersion`): the same two
-/// versions `verify` tells apart.
-pub use certgen::verify::TokenVersion;
-
-/// A resource API tokens can be requested for.
-#[derive(Debug, Clone)]
-pub struct Resource {
-    /// Lower-case GUID: `aud` of v2 tokens.
-    pub app_id: String,
-    pub display_name: String,
-    pub identifier_uris: Vec<String>,
-    /// App roles the resource defines; empty means "any" (Microsoft Graph).
-    pub roles: Vec<String>,
-    /// Delegated scopes the resource defines; empty means "any" (Microsoft Graph).
-    pub scopes: Vec<String>,
-    pub token_version: TokenVersion,
-}
-
-/// A directory user, as the Graph slice lists it (`[[user]]` in the config file).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct User {
-    /// Lower-case GUID.
-    pub id: String,
-    pub user_principal_name: String,
-    pub display_name: Option<String>,
-    pub given_name: Option<String>,
-    pub surname: Option<String>,
-    pub mail: Option<String>,
-    pub job_title: Option<String>,
-    pub mobile_phone: Option<String>,
-    pub office_location: Option<String>,
-    pub preferred_language: Option<String>,
-    pub business_phones: Vec<String>,
-}
-
-/// Everything registered.
-#[derive(Debug, Clone)]
-pub struct Registry {
-    pub tenants: Vec<Tenant>,
-    pub apps: Vec<App>,
-    pub resources: Vec<Resource>,
-    /// The directory's users, in the file's order (Graph's `/v1.0/users`).
-    pub users: Vec<User>,
-    /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
-    pub default_tenant: bool,
-}
 
 /// Registrations given as flags.
 #[derive(Debug, Clone, Default)]
@@ -130,138 +25,6 @@ pub struct Flags {
     pub app_certs: Vec<(String, PathBuf)>,
     /// `--app-secret CLIENT_ID=ENV_VAR`.
     pub app_secrets: Vec<(String, String)>,
-}
-
-/// The TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(default)]
-    tenant: Vec<TenantEntry>,
-    #[serde(default)]
-    app: Vec<AppEntry>,
-    #[serde(default)]
-    resource: Vec<ResourceEntry>,
-    #[serde(default)]
-    user: Vec<UserEntry>,
-}
-
-/// One `[[user]]`: snake_case keys like the rest of the file; Graph's camelCase in answers.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserEntry {
-    /// Default: derived from the user principal name, so it is stable across runs.
-    id: Option<String>,
-    user_principal_name: String,
-    display_name: Option<String>,
-    given_name: Option<String>,
-    surname: Option<String>,
-    mail: Option<String>,
-    job_title: Option<String>,
-    mobile_phone: Option<String>,
-    office_location: Option<String>,
-    preferred_language: Option<String>,
-    #[serde(default)]
-    business_phones: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TenantEntry {
-    /// GUID, or a DNS name when the tenant is known by name only.
-    id: String,
-    #[serde(default)]
-    domains: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AppEntry {
-    client_id: String,
-    display_name: Option<String>,
-    object_id: Option<String>,
-    /// Default: derived from the client id, distinct from the service principal's object_id.
-    application_object_id: Option<String>,
-    /// Certificate files, relative to the config file.
-    #[serde(default)]
-    certificates: Vec<PathBuf>,
-    /// Environment variables holding client secrets, each a name or `{ var, expires }`.
-    #[serde(default)]
-    secret_env: Vec<SecretEnvEntry>,
-    /// Resource (app id or identifier URI) → granted app roles.
-    #[serde(default)]
-    roles: HashMap<String, Vec<String>>,
-    /// Where `/authorize` may redirect: absolute URLs, https (or http on a loopback host).
-    #[serde(default)]
-    redirect_uris: Vec<String>,
-    #[serde(default)]
-    public_client: bool,
-    /// Resource (app id or identifier URI) → consented delegated scopes.
-    #[serde(default)]
-    delegated: HashMap<String, Vec<String>>,
-}
-
-/// One `secret_env` entry: `"NAME"`, or `{ var = "NAME", expires = 2025-01-01T00:00:00Z }`
-/// (the time quoted or as a TOML date-time), so a secret past its end date can be modelled.
-#[derive(Debug)]
-struct SecretEnvEntry {
-    var: String,
-    expires: Option<toml::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SecretEnvTable {
-    var: String,
-    expires: Option<toml::Value>,
-}
-
-impl<'de> Deserialize<'de> for SecretEnvEntry {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct EntryVisitor;
-        impl<'de> Visitor<'de> for EntryVisitor {
-            type Value = SecretEnvEntry;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(
-                    "an environment variable name, or a table with var and expires \
-                     (RFC 3339, e.g. 2025-01-01T00:00:00Z)",
-                )
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<SecretEnvEntry, E> {
-                Ok(SecretEnvEntry {
-                    var: v.to_string(),
-                    expires: None,
-                })
-            }
-            // A table goes through a derived struct, so unknown keys get serde's usual message.
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> std::result::Result<SecretEnvEntry, A::Error> {
-                let t = SecretEnvTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(SecretEnvEntry {
-                    var: t.var,
-                    expires: t.expires,
-                })
-            }
-        }
-        d.deserialize_any(EntryVisitor)
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResourceEntry {
-    app_id: String,
-    display_name: Option<String>,
-    #[serde(default)]
-    identifier_uris: Vec<String>,
-    #[serde(default)]
-    roles: Vec<String>,
-    /// Delegated scopes the API exposes (`api://orders/Orders.Read` → `Orders.Read`).
-    #[serde(default)]
-    scopes: Vec<String>,
-    access_token_version: Option<u8>,
 }
 
 impl Registry {
@@ -275,8 +38,9 @@ impl Registry {
         match config {
             Some(path) => {
                 let bytes = read::input(path, read::CONFIG)?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| Error::failure(format!("{}: not UTF-8 text", path.display())))?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    ServeError::Invalid(format!("{}: not UTF-8 text", path.display()))
+                })?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 Registry::from_toml(&text, &path.display().to_string(), &dir, flags, env)
             }
@@ -308,7 +72,7 @@ impl Registry {
         for a in &file.app {
             let client_id = guid(&a.client_id, "app client_id")?;
             if apps.iter().any(|x| x.client_id == client_id) {
-                return Err(Error::failure(format!(
+                return Err(ServeError::Invalid(format!(
                     "app {client_id} is registered twice in the config file"
                 )));
             }
@@ -317,14 +81,14 @@ impl Registry {
         add_flag_apps(&mut apps, flags, env)?;
         for app in &apps {
             if app.public_client && !(app.certificates.is_empty() && app.secrets.is_empty()) {
-                return Err(Error::failure(format!(
+                return Err(ServeError::Invalid(format!(
                     "app {} is a public client (public_client = true) and also has a \
                      credential; Entra refuses a credential from a public client (AADSTS700025)",
                     app.client_id
                 )));
             }
             if !app.public_client && app.certificates.is_empty() && app.secrets.is_empty() {
-                return Err(Error::failure(format!(
+                return Err(ServeError::Invalid(format!(
                     "app {} has no certificate and no secret, so no client could sign in as it",
                     app.client_id
                 )));
@@ -339,50 +103,6 @@ impl Registry {
             default_tenant,
         })
     }
-
-    /// The tenant named by a URL segment or an `aud` value: its GUID or one of its domains.
-    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| {
-            t.id.eq_ignore_ascii_case(name)
-                || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
-        })
-    }
-
-    /// The app whose application object has this id (Graph's `/applications/{id}`).
-    pub fn app_by_object_id(&self, id: &str) -> Option<&App> {
-        self.apps
-            .iter()
-            .find(|a| a.application_object_id.eq_ignore_ascii_case(id))
-    }
-
-    /// A directory user by object id or user principal name (Graph's `/users/{key}`).
-    pub fn user(&self, key: &str) -> Option<&User> {
-        self.users.iter().find(|u| {
-            u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key)
-        })
-    }
-
-    pub fn app(&self, client_id: &str) -> Option<&App> {
-        self.apps
-            .iter()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
-    }
-
-    /// The resource a scope or `resource=` value names: its app id or an identifier URI.
-    pub fn resource(&self, name: &str) -> Option<&Resource> {
-        find_resource(&self.resources, name)
-    }
-}
-
-fn find_resource<'a>(resources: &'a [Resource], name: &str) -> Option<&'a Resource> {
-    // Entra tolerates a trailing slash on identifier URIs (`https://graph.microsoft.com//.default`).
-    let wanted = name.trim_end_matches('/');
-    resources.iter().find(|r| {
-        r.app_id.eq_ignore_ascii_case(wanted)
-            || r.identifier_uris
-                .iter()
-                .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(wanted))
-    })
 }
 
 fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Result<()> {
@@ -394,13 +114,13 @@ fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Resu
         d.extend(domains.iter().cloned());
         (name_based_guid(&name.to_ascii_lowercase()), d)
     } else {
-        return Err(Error::argument(format!(
+        return Err(ServeError::Argument(format!(
             "tenant '{name}' is neither a GUID nor a DNS name"
         )));
     };
     for d in &domains {
         if !is_dns_name(d) {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "tenant {id}: domain '{d}' is not a DNS name"
             )));
         }
@@ -418,22 +138,21 @@ fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Resu
     Ok(())
 }
 
-/// A stable GUID for a name, so a tenant or app known only by name keeps its id across runs.
-pub fn name_based_guid(name: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(name.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .hyphenated()
-        .to_string()
-}
-
 fn guid(value: &str, what: &str) -> Result<String> {
     uuid::Uuid::parse_str(value.trim())
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| Error::argument(format!("{what} '{value}' is not a GUID")))
+        .map_err(|_| ServeError::Argument(format!("{what} '{value}' is not a GUID")))
+}
+
+/// The client id of a credential given as a flag: a GUID, or a typed error the CLI names the
+/// flag in.
+fn flag_client_id(value: &str, credential: Credential) -> Result<String> {
+    uuid::Uuid::parse_str(value.trim())
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| ServeError::BadClientId {
+            value: value.to_string(),
+            credential,
+        })
 }
 
 fn new_app(client_id: &str) -> App {
@@ -456,7 +175,7 @@ fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
     for u in entries {
         let upn = u.user_principal_name.trim();
         if !upn.contains('@') {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "user '{upn}': user_principal_name must look like name@domain"
             )));
         }
@@ -468,7 +187,7 @@ fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
             .iter()
             .any(|x| x.id == id || x.user_principal_name.eq_ignore_ascii_case(upn))
         {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "user {upn} ({id}) is listed twice in the config file"
             )));
         }
@@ -498,21 +217,6 @@ fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
         }
     };
     &mut apps[index]
-}
-
-/// The TOML file, parsed; a secret written in it is refused with a hint to name a variable.
-fn parse_config(text: &str, name: &str) -> Result<ConfigFile> {
-    toml::from_str(text).map_err(|e| {
-        let kind = if e.message().contains("unknown field `secret") {
-            InputKind::SecretInConfig
-        } else {
-            InputKind::Invalid
-        };
-        Error::input(
-            kind,
-            format!("{name}: {}", e.message().trim_end_matches('.')),
-        )
-    })
 }
 
 /// The file's tenants, then the flags' ones; [`DEFAULT_TENANT`] when there are none (`true`).
@@ -545,7 +249,7 @@ fn resources(file: &ConfigFile) -> Result<Vec<Resource>> {
     for r in &file.resource {
         let app_id = guid(&r.app_id, "resource app_id")?;
         if resources.iter().any(|x| x.app_id == app_id) {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "resource {app_id} is registered twice"
             )));
         }
@@ -553,7 +257,7 @@ fn resources(file: &ConfigFile) -> Result<Vec<Resource>> {
             None | Some(1) => TokenVersion::V1,
             Some(2) => TokenVersion::V2,
             Some(v) => {
-                return Err(Error::failure(format!(
+                return Err(ServeError::Invalid(format!(
                     "resource {app_id}: access_token_version {v} is not 1 or 2"
                 )))
             }
@@ -590,7 +294,7 @@ fn app_from_file(
         app.application_object_id = guid(id, "app application_object_id")?;
     }
     if app.application_object_id == app.object_id {
-        return Err(Error::failure(format!(
+        return Err(ServeError::Invalid(format!(
             "app {client_id}: application_object_id and object_id are the same; in Entra the \
              application object and its service principal are two objects"
         )));
@@ -669,22 +373,23 @@ fn grant(
         Permission::Scope => ("delegated scopes are consented", "scope", "exposed"),
     };
     let Some(r) = find_resource(resources, resource) else {
-        return Err(Error::input(
-            InputKind::UnknownResource,
-            format!("app {client_id}: {given} on '{resource}', which is not a registered resource"),
-        ));
+        return Err(ServeError::UnknownResource {
+            message: format!(
+                "app {client_id}: {given} on '{resource}', which is not a registered resource"
+            ),
+        });
     };
     for name in names {
         let bare = !name.is_empty() && !name.contains(char::is_whitespace) && !name.contains('/');
         if matches!(kind, Permission::Scope) && !bare {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "app {client_id}: delegated scope '{name}' must be a bare scope name such as \
                  User.Read (the resource is the table key)"
             )));
         }
         let list = kind.defined(r);
         if !list.is_empty() && !list.iter().any(|d| kind.same(d, name)) {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "app {client_id}: {one} '{name}' is not {defined} by resource '{}'",
                 r.display_name
             )));
@@ -703,7 +408,8 @@ fn grant(
 /// A registered redirect URI, checked as Entra's portal checks one: an absolute URL with no
 /// fragment, https — or http on a loopback host, the only place Entra allows it.
 fn redirect_uri(client_id: &str, uri: &str) -> Result<String> {
-    let bad = |why: &str| Error::failure(format!("app {client_id}: redirect URI '{uri}' {why}"));
+    let bad =
+        |why: &str| ServeError::Invalid(format!("app {client_id}: redirect URI '{uri}' {why}"));
     let parsed = url::Url::parse(uri).map_err(|e| bad(&format!("is not an absolute URL ({e})")))?;
     if parsed.fragment().is_some() {
         return Err(bad(
@@ -721,16 +427,6 @@ fn redirect_uri(client_id: &str, uri: &str) -> Result<String> {
     Ok(uri.to_string())
 }
 
-/// `http://localhost…`, `http://127.0.0.1…` or `http://[::1]…`.
-pub fn is_loopback_url(u: &url::Url) -> bool {
-    match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// `--app CLIENT_ID=CERT_FILE` and `--app-secret CLIENT_ID=ENV_VAR`: added to the app of that
 /// id (from the file or an earlier flag), or to a new one.
 fn add_flag_apps(
@@ -739,12 +435,12 @@ fn add_flag_apps(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
     for (client_id, path) in &flags.app_certs {
-        let client_id = guid(client_id, "--app CLIENT_ID")?;
+        let client_id = flag_client_id(client_id, Credential::Certificate)?;
         let certs = load_certificates(&client_id, path)?;
         app_entry(apps, &client_id).certificates.extend(certs);
     }
     for (client_id, var) in &flags.app_secrets {
-        let client_id = guid(client_id, "--app-secret CLIENT_ID")?;
+        let client_id = flag_client_id(client_id, Credential::Secret)?;
         let value = secret_from_env(&client_id, var, env)?;
         app_entry(apps, &client_id).secrets.push(AppSecret {
             value,
@@ -759,14 +455,14 @@ fn add_flag_apps(
 fn load_certificates(client_id: &str, path: &Path) -> Result<Vec<Certificate>> {
     let material = input::load(path, &SecretSource::default())?;
     if material.certs.is_empty() {
-        return Err(Error::failure(format!(
+        return Err(ServeError::Invalid(format!(
             "{}: no certificate in the file (app {client_id} needs the public certificate)",
             path.display()
         )));
     }
     for c in &material.certs {
         if let CertKey::Other(kind) = &c.key {
-            return Err(Error::failure(format!(
+            return Err(ServeError::Invalid(format!(
                 "{}: the certificate holds an {kind} key; Entra accepts only RSA",
                 path.display()
             )));
@@ -784,20 +480,13 @@ fn secret_from_env(
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),
         // Named only when it looks like a variable name: what is given here is often the
         // secret itself, pasted where its variable's name belongs.
-        _ if looks_like_env_name(var) => Err(Error::input(
-            InputKind::MissingSecret { var: var.into() },
-            format!(
-                "the environment variable {var} (a client secret of app {client_id}) is not set"
-            ),
-        )),
-        _ => Err(Error::input(
-            InputKind::SecretNotVariableName,
-            format!(
-                "a client secret of app {client_id} names no set environment variable, and \
-                 what is given does not look like a variable name (not repeated here: it may \
-                 be the secret itself)"
-            ),
-        )),
+        _ if looks_like_env_name(var) => Err(ServeError::MissingSecret {
+            var: var.into(),
+            client_id: client_id.into(),
+        }),
+        _ => Err(ServeError::SecretNotVariableName {
+            client_id: client_id.into(),
+        }),
     }
 }
 
@@ -819,7 +508,7 @@ fn expiry(client_id: &str, var: &str, value: &toml::Value) -> Result<OffsetDateT
         other => other.to_string(),
     };
     OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
-        Error::failure(format!(
+        ServeError::Invalid(format!(
             "app {client_id}: expires '{text}' of secret {var} is not an RFC 3339 time with \
              an offset, such as 2025-01-01T00:00:00Z"
         ))
@@ -923,11 +612,7 @@ secret_env = ["ORDERS_SECRET"]
         )
         .unwrap();
         let err = Registry::load(Some(&path), &Flags::default(), &env).unwrap_err();
-        assert_eq!(
-            err.input_kind(),
-            Some(&InputKind::SecretInConfig),
-            "{err:?}"
-        );
+        assert!(matches!(err, ServeError::SecretInConfig { .. }), "{err:?}");
     }
 
     #[test]

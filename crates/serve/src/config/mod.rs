@@ -1,0 +1,18 @@
+//! The registrations the token service knows: tenants, applications (with their certificates,
+//! secrets and granted app roles) and resource APIs — from command-line flags and a TOML file.
+//!
+//! Secrets are never written in the file or on the command line: the file and the flags name
+//! environment variables, read once at start.
+//!
+//! | module | concept |
+//! |---|---|
+//! | `model` | what the service uses: [`Registry`], tenants, apps, resources, users |
+//! | `schema` | the TOML file's serde structs |
+//! | `loader` | reading the file, the flags and the environment, checking, building the model |
+
+mod loader;
+mod model;
+mod schema;
+
+pub use loader::Flags;
+pub use model::*;

@@ -1,0 +1,178 @@
+//! The registrations as the service uses them: tenants, apps (with their certificates,
+//! secrets, granted roles and delegated scopes), resource APIs and the directory's users.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use certgen::certificate::Certificate;
+use certgen::secret::Secret;
+
+/// The tenant used when none is given (documented in the README and shown in the banner).
+pub const DEFAULT_TENANT: &str = "11111111-1111-1111-1111-111111111111";
+
+/// Microsoft Graph's well-known application id.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub const GRAPH_URI: &str = "https://graph.microsoft.com";
+
+/// A directory (tenant).
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The tenant id, lower-case GUID: `tid` in tokens.
+    pub id: String,
+    /// DNS names that also name this tenant in URLs and `aud` values.
+    pub domains: Vec<String>,
+}
+
+/// An application registration (a client of the token service).
+#[derive(Debug, Clone, Default)]
+pub struct App {
+    /// Lower-case GUID.
+    pub client_id: String,
+    pub display_name: String,
+    /// The service principal's object id: `oid` and `sub` in tokens.
+    pub object_id: String,
+    /// The application object's id: Graph's `/applications/{id}` and an addKey proof's `iss`.
+    pub application_object_id: String,
+    pub certificates: Vec<Certificate>,
+    pub secrets: Vec<AppSecret>,
+    /// Granted app roles, by resource app id.
+    pub roles: HashMap<String, Vec<String>>,
+    /// Where `/authorize` may send a user back (`redirect_uris`), as registered.
+    pub redirect_uris: Vec<String>,
+    /// A public client (desktop, mobile, device code): it holds no credential and must not
+    /// present one.
+    pub public_client: bool,
+    /// Delegated scopes consented for the app, by resource app id (`[app.delegated]`).
+    pub delegated: HashMap<String, Vec<String>>,
+}
+
+/// A client secret of an app, with its end date as Entra records one (`endDateTime`).
+#[derive(Debug, Clone)]
+pub struct AppSecret {
+    pub value: Secret,
+    /// `None`: never expires (`--app-secret`, or a plain name in `secret_env`).
+    pub expires: Option<OffsetDateTime>,
+}
+
+impl AppSecret {
+    /// Whether the secret has expired at `now` (seconds since 1970).
+    pub fn expired_at(&self, now: i64) -> bool {
+        self.expires.is_some_and(|e| e.unix_timestamp() <= now)
+    }
+}
+
+/// The access-token format a resource asks for (`accessTokenAcceptedVersion`): the same two
+/// versions `verify` tells apart.
+pub use certgen::verify::TokenVersion;
+
+/// A resource API tokens can be requested for.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Lower-case GUID: `aud` of v2 tokens.
+    pub app_id: String,
+    pub display_name: String,
+    pub identifier_uris: Vec<String>,
+    /// App roles the resource defines; empty means "any" (Microsoft Graph).
+    pub roles: Vec<String>,
+    /// Delegated scopes the resource defines; empty means "any" (Microsoft Graph).
+    pub scopes: Vec<String>,
+    pub token_version: TokenVersion,
+}
+
+/// A directory user, as the Graph slice lists it (`[[user]]` in the config file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    /// Lower-case GUID.
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail: Option<String>,
+    pub job_title: Option<String>,
+    pub mobile_phone: Option<String>,
+    pub office_location: Option<String>,
+    pub preferred_language: Option<String>,
+    pub business_phones: Vec<String>,
+}
+
+/// Everything registered.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub(crate) tenants: Vec<Tenant>,
+    pub(crate) apps: Vec<App>,
+    pub(crate) resources: Vec<Resource>,
+    /// The directory's users, in the file's order (Graph's `/v1.0/users`).
+    pub(crate) users: Vec<User>,
+    /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
+    pub(crate) default_tenant: bool,
+}
+
+impl Registry {
+    /// The tenant named by a URL segment or an `aud` value: its GUID or one of its domains.
+    pub(crate) fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| {
+            t.id.eq_ignore_ascii_case(name)
+                || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// The app whose application object has this id (Graph's `/applications/{id}`).
+    pub(crate) fn app_by_object_id(&self, id: &str) -> Option<&App> {
+        self.apps
+            .iter()
+            .find(|a| a.application_object_id.eq_ignore_ascii_case(id))
+    }
+
+    /// A directory user by object id or user principal name (Graph's `/users/{key}`).
+    pub(crate) fn user(&self, key: &str) -> Option<&User> {
+        self.users.iter().find(|u| {
+            u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key)
+        })
+    }
+
+    pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
+        self.apps
+            .iter()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// The resource a scope or `resource=` value names: its app id or an identifier URI.
+    pub(crate) fn resource(&self, name: &str) -> Option<&Resource> {
+        find_resource(&self.resources, name)
+    }
+}
+
+pub(super) fn find_resource<'a>(resources: &'a [Resource], name: &str) -> Option<&'a Resource> {
+    // Entra tolerates a trailing slash on identifier URIs (`https://graph.microsoft.com//.default`).
+    let wanted = name.trim_end_matches('/');
+    resources.iter().find(|r| {
+        r.app_id.eq_ignore_ascii_case(wanted)
+            || r.identifier_uris
+                .iter()
+                .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(wanted))
+    })
+}
+
+/// A stable GUID for a name, so a tenant or app known only by name keeps its id across runs.
+pub fn name_based_guid(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+/// `http://localhost…`, `http://127.0.0.1…` or `http://[::1]…`.
+pub fn is_loopback_url(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}

@@ -1,0 +1,59 @@
+//! The token service's state for the life of the process, and one token request as the
+//! endpoint received it: what the client-credentials grant, the user grants
+//! and the Graph slice all read.
+
+use super::client_assertion::ReplayGuard;
+use super::config::Registry;
+use super::face::Face;
+use super::keys::KeyRegistry;
+use super::tokens::{Endpoint, SigningKey};
+use super::user_flow::UserFlows;
+
+/// Everything the token endpoints share for the life of the service.
+#[derive(Debug)]
+pub struct TokenService {
+    pub registry: Registry,
+    pub signer: SigningKey,
+    /// `https://127.0.0.1:8443`: the base of issuers and endpoint URLs.
+    pub base: String,
+    /// Every base an assertion's `aud` may name (the listen address, and `localhost`,
+    /// `127.0.0.1`, `[::1]` on the same port), since clients reach the service by any of them.
+    pub audience_bases: Vec<String>,
+    pub strict: bool,
+    pub replay: ReplayGuard,
+    /// The certificates registered on each app now (Graph's `addKey`/`removeKey`).
+    pub keys: KeyRegistry,
+    /// Users signing in: pending sign-ins, codes, refresh tokens, device codes, sessions.
+    pub flows: UserFlows,
+}
+
+/// The fields of a token request body, in order. The body is parsed as a form whatever its
+/// Content-Type, as a lenient server would; bad encodings decode lossily and then fail as
+/// missing or wrong fields.
+pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// One token request as the endpoint received it.
+pub struct TokenRequest<'a> {
+    pub tenant: &'a str,
+    pub endpoint: Endpoint,
+    /// Decoded form fields, in order.
+    pub form: &'a [(String, String)],
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a str>,
+    /// Seconds since 1970.
+    pub now: i64,
+    /// How the client reached the service: the issuer it gets.
+    pub face: Face,
+}
+
+impl TokenRequest<'_> {
+    /// The first form field of that name.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
