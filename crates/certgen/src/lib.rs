@@ -17,7 +17,7 @@
 //! Modules hidden from these docs (`files`, `read`, `paths`, `input`, …) are shared with the
 //! emulator and the command line of the same workspace; they are not part of the API.
 //!
-//! Cargo features: `bearer` (the axum extractor of [`verify::bearer`]); none by default, so a
+//! Cargo features: `bearer` (the axum extractor `verify::bearer`); none by default, so a
 //! program that only gets or verifies tokens compiles no web server.
 //!
 //! ## Getting a token

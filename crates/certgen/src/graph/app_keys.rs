@@ -19,7 +19,7 @@ use crate::jose::MIN_RSA_BITS;
 /// The calls on an app's own application object that renewing its certificate makes
 /// (<https://learn.microsoft.com/en-us/graph/api/application-addkey>,
 /// <https://learn.microsoft.com/en-us/graph/api/application-removekey>), each answered or
-/// refused with [`Error::Graph`](crate::Error::Graph). [`AppSession`](super::AppSession) makes
+/// refused with [`Error::Graph`]. [`AppSession`](super::AppSession) makes
 /// them over HTTP.
 pub trait AppKeys {
     /// The implementation's error type ([`Error`] for the library's own).

@@ -8,8 +8,9 @@
 //! - Up to [`ClientOptions::max_attempts`] requests on 429/500/502/503/504, waiting as
 //!   `Retry-After` says (capped). Each retry asks the caller for a fresh credential, so a
 //!   client assertion is never re-sent after it could have expired.
-//! - An error answer becomes [`Error::Provider`]; a failure to reach the server becomes
-//!   [`Error::Transport`] with its [`TransportKind`] and the cause in words.
+//! - An error answer becomes [`Error::Provider`](crate::Error::Provider); a failure to reach
+//!   the server becomes [`Error::Transport`](crate::Error::Transport) with its
+//!   [`TransportKind`](crate::TransportKind) and the cause in words.
 
 use std::time::{Duration, Instant};
 
