@@ -133,10 +133,6 @@ impl Certificate {
         }
     }
 
-    pub fn validity_now(&self) -> Validity {
-        self.validity_at(OffsetDateTime::now_utc())
-    }
-
     pub fn is_self_issued(&self) -> bool {
         self.subject == self.issuer
     }
