@@ -140,6 +140,21 @@ async fn each_of_graphs_proof_refusals_is_401_missing_or_malformed() {
             }),
         ),
         ("an unregistered key", proof(&f.other)),
+        // Once accepted: `exp - nbf` wrapped around, so this lasted ten years.
+        (
+            "nbf = i64::MIN, exp ten years ahead",
+            proof_with(&f.main, |c| {
+                c["nbf"] = json!(i64::MIN);
+                c["exp"] = json!(now() + 10 * 365 * 86_400);
+            }),
+        ),
+        (
+            "exp before nbf",
+            proof_with(&f.main, |c| {
+                c["nbf"] = json!(now() + 60);
+                c["exp"] = json!(now() - 60);
+            }),
+        ),
         (
             "expired an hour ago",
             proof_with(&f.main, |c| {
