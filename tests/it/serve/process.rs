@@ -469,3 +469,63 @@ fn banner_summarises_many_users() {
         .expect("the banner's last line");
     assert!(banner_end < 2_000, "the whole banner stays short:\n{log}");
 }
+
+/// Whether openssl, trusting only `ca_file`, accepts the certificate served on `port` for
+/// `servername` (`-verify_return_error`: a failed verification ends the handshake).
+fn s_client_verifies(port: &str, ca_file: &str, servername: &str) -> (bool, String) {
+    let out = crate::support::openssl_output(&[
+        "s_client",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+        "-servername",
+        servername,
+        "-CAfile",
+        ca_file,
+        "-verify_return_error",
+        "-brief",
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Issue 19 item 5: four serves started at the same moment on a new state folder agree on one
+/// TLS certificate, one signing key and one proxy CA (the folder's lock), so the `ca_file` (and
+/// `proxy_ca_file`) of each ready line verifies that process's own listener.
+#[tokio::test]
+async fn parallel_first_starts_share_one_state() {
+    if crate::support::require::openssl().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fresh");
+    let servers: Vec<Server> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Server::start_in(&state, &["--proxy"])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut jwks = Vec::new();
+    for s in &servers {
+        let listen = s.field("listen");
+        let port = listen.rsplit(':').next().unwrap();
+        let (ok, text) = s_client_verifies(port, &s.field("ca_file"), "localhost");
+        assert!(ok, "ca_file does not verify {listen}: {text}");
+        let (ok, text) =
+            s_client_verifies(port, &s.field("proxy_ca_file"), "login.microsoftonline.com");
+        assert!(ok, "proxy_ca_file does not verify {listen}'s leaf: {text}");
+        // The key itself (the `issuer` of each entry names the process's own port).
+        let keys = s.get_json(&s.field("jwks_uri")).await;
+        let kids: Vec<(String, String)> = keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| (k["kid"].to_string(), k["n"].to_string()))
+            .collect();
+        jwks.push(kids);
+    }
+    assert!(jwks.windows(2).all(|w| w[0] == w[1]), "{jwks:?}");
+}

@@ -59,6 +59,9 @@ impl LocalCa {
     pub fn load_or_make(dir: &Path) -> Result<LocalCa> {
         let cert_file = dir.join(CA_CERT_FILE);
         let key_file = dir.join(CA_KEY_FILE);
+        // Under the state folder's lock, as the folder's other keys: processes starting at
+        // once on a new folder make one CA and all trust it.
+        let _lock = crate::state::lock(dir)?;
         let (issuer, created) = match load(&cert_file, &key_file) {
             Some(issuer) => (issuer, false),
             None => (make(dir, &cert_file, &key_file)?, true),
