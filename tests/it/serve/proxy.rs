@@ -877,3 +877,142 @@ async fn the_proxy_terminates_tls_even_when_the_listener_is_plain_http() {
     assert_eq!(doc["issuer"], format!("{V2_ISSUER_HOST}/{TENANT}/v2.0"));
     assert!(s.base().starts_with("http://127.0.0.1:"), "{}", s.base());
 }
+
+/// A leaf for `san` (an openssl `subjectAltName` value), signed with the local CA's key by
+/// `openssl x509 -req`: what anyone holding the CA files could make.
+fn leaf_signed_by_local_ca(dir: &Path, state: &Path, name: &str, san: &str) -> PathBuf {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let ext = dir.join(format!("{name}.ext"));
+    let cert = dir.join(format!("{name}.pem"));
+    crate::support::openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-subj",
+        "/O=certgen test leaf",
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    std::fs::write(&ext, format!("subjectAltName = {san}\n")).unwrap();
+    crate::support::openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        state.join("proxy-ca.pem").to_str().unwrap(),
+        "-CAkey",
+        state.join("proxy-ca-key.pem").to_str().unwrap(),
+        "-CAcreateserial",
+        "-CAserial",
+        dir.join("ca.srl").to_str().unwrap(),
+        "-days",
+        "1",
+        "-extfile",
+        ext.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    cert
+}
+
+/// Issue 19 item 7: the local CA vouches for exactly the served hosts (RFC 5280 §4.2.1.10):
+/// a leaf its key signs for an IP address, a wildcard or a subdomain of a served host, or
+/// another site, fails `openssl verify`; a leaf for a served host verifies. A CA an older
+/// version made (DNS names permitted, nothing excluded) is made anew at the next start.
+#[test]
+fn the_local_ca_vouches_for_exactly_the_served_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = start(&state, &[]);
+    let ca = s.field("proxy_ca_file");
+    drop(s);
+    let verify = |leaf: &Path| {
+        let out =
+            crate::support::openssl_output(&["verify", "-CAfile", &ca, leaf.to_str().unwrap()]);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    for (name, san, why) in [
+        ("ipv4", "IP:93.184.216.34", "excluded subtree violation"),
+        ("ipv6", "IP:2001:db8::1", "excluded subtree violation"),
+        (
+            "wildcard",
+            "DNS:*.graph.microsoft.com",
+            "excluded subtree violation",
+        ),
+        (
+            "subdomain",
+            "DNS:evil.login.microsoftonline.com",
+            "excluded subtree violation",
+        ),
+        ("other", "DNS:example.com", "permitted subtree violation"),
+    ] {
+        let leaf = leaf_signed_by_local_ca(dir.path(), &state, name, san);
+        let (ok, text) = verify(&leaf);
+        assert!(!ok, "{san} verified: {text}");
+        assert!(text.contains(why), "{san}: {text}");
+    }
+    for host in ["graph.microsoft.com", "login.microsoftonline.com"] {
+        let leaf = leaf_signed_by_local_ca(dir.path(), &state, host, &format!("DNS:{host}"));
+        let (ok, text) = verify(&leaf);
+        assert!(ok, "{host}: {text}");
+    }
+
+    // An older version's CA (DNS constraints only), left in the folder, is replaced.
+    let old = dir.path().join("old");
+    std::fs::create_dir_all(&old).unwrap();
+    let cnf = old.join("ca.cnf");
+    std::fs::write(
+        &cnf,
+        "[req]\ndistinguished_name = dn\n[dn]\n[v3_ca]\nbasicConstraints = critical,CA:TRUE,pathlen:0\n\
+         keyUsage = critical,keyCertSign,cRLSign,digitalSignature\n\
+         nameConstraints = critical,permitted;DNS:login.microsoftonline.com,permitted;DNS:graph.microsoft.com\n",
+    )
+    .unwrap();
+    crate::support::openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        state.join("proxy-ca-key.pem").to_str().unwrap(),
+        "-out",
+        state.join("proxy-ca.pem").to_str().unwrap(),
+        "-subj",
+        "/O=certgen serve (local, offline)/CN=certgen serve proxy CA",
+        "-days",
+        "30",
+        "-config",
+        cnf.to_str().unwrap(),
+        "-extensions",
+        "v3_ca",
+    ]);
+    let planted = std::fs::read(state.join("proxy-ca.pem")).unwrap();
+    let s = start(&state, &[]);
+    assert_ne!(std::fs::read(state.join("proxy-ca.pem")).unwrap(), planted);
+    assert!(
+        s.log_text().contains("made a new local CA"),
+        "{}",
+        s.log_text()
+    );
+    drop(s);
+    let leaf = leaf_signed_by_local_ca(dir.path(), &state, "ipv4-again", "IP:93.184.216.34");
+    assert!(!verify(&leaf).0);
+}
