@@ -68,6 +68,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_MAX_IN_FLIGHT as u32,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     max_in_flight: u32,
+    /// Also write the ready line to FILE once listening (atomically: a script never reads half
+    /// of it), and remove FILE on exit, so a script can wait for either. A FILE left by an
+    /// earlier run is removed at start
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
     /// Seconds before a certificate added with Graph's addKey gets tokens (a real tenant
     /// takes from seconds to a minute), to rehearse that lag
     #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -92,6 +97,48 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
+    // Before anything can fail: a ready file from an earlier run must not pass for this one's.
+    let ready_file = args.ready_file.clone().map(ReadyFile::clear).transpose()?;
+    let result = run_service(args, ready_file.as_ref());
+    drop(ready_file);
+    result
+}
+
+/// `--ready-file`: written once listening, removed when the command ends (whatever the outcome).
+struct ReadyFile(PathBuf);
+
+impl ReadyFile {
+    fn clear(path: PathBuf) -> Result<ReadyFile> {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::failure(format!(
+                    "--ready-file {}: cannot remove the file of an earlier run ({e})",
+                    path.display()
+                )))
+            }
+        }
+        Ok(ReadyFile(path))
+    }
+
+    /// Written beside its place under a temporary name, then renamed into place.
+    fn write(&self, line: &str) -> Result<()> {
+        certgen::files::replace(&certgen::files::OutputFile::public(
+            self.0.clone(),
+            line.as_bytes().to_vec(),
+        ))
+        .map_err(Error::from)
+    }
+}
+
+impl Drop for ReadyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
     let flags = Flags {
         tenants: args.tenants,
         app_certs: args
@@ -142,6 +189,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
     banner(&prepared, &options);
     output::write_stdout(&format!("{ready}\n"))?;
+    if let Some(file) = ready_file {
+        file.write(&format!("{ready}\n"))?;
+    }
     runtime
         .block_on(serve::serve(prepared, serve::shutdown_signal()))
         .map_err(serve_error)?;

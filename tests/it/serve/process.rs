@@ -529,3 +529,87 @@ async fn parallel_first_starts_share_one_state() {
     }
     assert!(jwks.windows(2).all(|w| w[0] == w[1]), "{jwks:?}");
 }
+
+/// The wait the documentation gives scripts (docs/serve.md, "The ready line").
+const DOCUMENTED_WAIT: &str =
+    "until [ -s ready.json ] || ! kill -0 $! 2>/dev/null; do sleep 0.1; done; [ -s ready.json ]";
+
+/// Runs `script` with `bash -eu` in `dir` (the certgen under test first on PATH); its exit
+/// code, or a failure when it runs past `limit` (then it is killed).
+fn bash_within(dir: &std::path::Path, script: &str, limit: Duration) -> i32 {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_certgen"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new("bash")
+        .args(["-euc", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env_remove(SECRET_VAR)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the script still waits after {limit:?}: {script}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 19 item 14: `--ready-file` is written once serve listens (the ready line, whole) and
+/// removed when it exits; with the documented wait, a script whose serve fails at start (a
+/// missing secret variable) ends at once with a non-zero status instead of waiting forever.
+#[test]
+fn ready_file_and_the_documented_wait_end_when_serve_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!("[[app]]\nclient_id = \"{APP}\"\nsecret_env = [\"CERTGEN_TEST_NOT_SET\"]\n"),
+    )
+    .unwrap();
+    // A file of an earlier run (the documented start line removes it first).
+    std::fs::write(dir.path().join("ready.json"), "{\"stale\":true}\n").unwrap();
+    let script = format!(
+        "rm -f ready.json; certgen serve --config {} --state-dir {} --listen 127.0.0.1:0 \
+         --ready-file ready.json >/dev/null &\n\
+         {DOCUMENTED_WAIT}\n",
+        config.display(),
+        state.display()
+    );
+    let started = Instant::now();
+    let code = bash_within(dir.path(), &script, Duration::from_secs(30));
+    assert_ne!(code, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!dir.path().join("ready.json").exists());
+
+    // A serve that starts: the file holds the ready line, and goes when serve stops.
+    let ready_file = dir.path().join("ok-ready.json");
+    let mut s = Server::start_in(&state, &["--ready-file", ready_file.to_str().unwrap()]);
+    crate::support::require::wait_until(Duration::from_secs(10), "the ready file", || {
+        ready_file.exists()
+    });
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    assert_eq!(written, s.ready);
+    assert_eq!(signal(&mut s, "-TERM"), 0);
+    assert!(!ready_file.exists());
+}
