@@ -82,6 +82,11 @@ pub struct ServeArgs {
     /// host is refused. Default address: --listen's, next port (any free port with port 0)
     #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "auto")]
     proxy: Option<String>,
+    /// With --proxy: tunnels open at once; past this, a CONNECT gets HTTP 503 at once (each
+    /// tunnel holds a socket; the main listener keeps answering)
+    #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_MAX_TUNNELS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_tunnels: u32,
     /// Users signing in: sign this user (a [[user]] of --config, by user principal name) in
     /// at once, without the sign-in page, for headless tests
     #[arg(long, value_name = "UPN")]
@@ -173,6 +178,7 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
             .as_deref()
             .map(|p| proxy_address(p, args.listen))
             .transpose()?,
+        max_tunnels: args.max_tunnels as usize,
         user_flows: serve::UserFlowOptions {
             auto_sign_in: args.auto_sign_in,
             code_lifetime_secs: i64::from(args.code_lifetime),
@@ -361,7 +367,7 @@ fn banner(p: &serve::Prepared, options: &Options) {
     if options.strict {
         lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
     }
-    lines.extend(proxy_lines(&p.ready, &summary));
+    lines.extend(proxy_lines(&p.ready, &summary, options));
     lines.extend(note_lines(p, &summary, options));
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));
@@ -530,14 +536,16 @@ fn sign_in_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<
 }
 
 /// `--proxy`: what it answers, and the environment that sends an unmodified client to it.
-fn proxy_lines(r: &serve::Ready, summary: &Summary) -> Vec<String> {
+fn proxy_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<String> {
     let Some(serve::ProxyReady { proxy, env, .. }) = &r.proxy else {
         return Vec::new();
     };
     let mut lines = vec![
         format!(
             "  proxy          {proxy}: CONNECT to the Microsoft identity and Graph hosts only, \
-             answered here; every other host refused (403)"
+             answered here; every other host refused (403); at most {} tunnels at once \
+             (--max-tunnels), 503 past that",
+            options.max_tunnels
         ),
         "  run an unmodified client against this service (its authority stays \
          https://login.microsoftonline.com/...):"

@@ -1016,3 +1016,65 @@ fn the_local_ca_vouches_for_exactly_the_served_hosts() {
     let leaf = leaf_signed_by_local_ca(dir.path(), &state, "ipv4-again", "IP:93.184.216.34");
     assert!(!verify(&leaf).0);
 }
+
+/// A CONNECT to login.microsoftonline.com:443, left open: the connection and its status line.
+fn open_tunnel(proxy: &str) -> (TcpStream, String) {
+    let mut conn = TcpStream::connect(proxy.trim_start_matches("http://")).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(
+        b"CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = String::new();
+    BufReader::new(&mut conn).read_line(&mut head).unwrap();
+    (conn, head.trim_end().to_string())
+}
+
+/// Issue 19 item 10: tunnels are capped (`--max-tunnels`, said in the banner): past the cap a
+/// CONNECT gets 503 at once, the main listener keeps answering, and a closed tunnel frees its
+/// place.
+#[tokio::test]
+async fn tunnels_are_capped_and_the_main_listener_keeps_answering() {
+    let s = start(proxy_state(), &["--max-tunnels", "2"]);
+    let proxy = s.field("proxy");
+    assert!(
+        s.log_text()
+            .contains("at most 2 tunnels at once (--max-tunnels)"),
+        "{}",
+        s.log_text()
+    );
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let (conn, head) = open_tunnel(&proxy);
+            assert_eq!(head, "HTTP/1.1 200 OK");
+            conn
+        })
+        .collect();
+    for _ in 0..3 {
+        let (_conn, head) = open_tunnel(&proxy);
+        assert_eq!(head, "HTTP/1.1 503 Service Unavailable");
+    }
+    let health = s
+        .client()
+        .get(format!("{}/health", s.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    drop(held.pop());
+    crate::support::require::wait_until(Duration::from_secs(10), "a freed tunnel", || {
+        let (conn, head) = open_tunnel(&proxy);
+        let ok = head == "HTTP/1.1 200 OK";
+        if ok {
+            held.push(conn);
+        }
+        ok
+    });
+    assert!(
+        s.log_text()
+            .contains("CONNECT login.microsoftonline.com:443 503"),
+        "{}",
+        s.log_text()
+    );
+}
