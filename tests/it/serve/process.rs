@@ -613,3 +613,33 @@ fn ready_file_and_the_documented_wait_end_when_serve_fails() {
     assert_eq!(signal(&mut s, "-TERM"), 0);
     assert!(!ready_file.exists());
 }
+
+/// Issue 19 item 17: a TOML error in the config names the file, line and column of the fault
+/// (`serve.toml:3:23: …`), as compilers and editors print a position.
+#[test]
+fn a_toml_error_names_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    // Line 3: an unterminated basic string; toml points past its last character, column 23
+    // (counted in characters: the `é` is two bytes).
+    std::fs::write(
+        &config,
+        format!("[[app]]\nclient_id = \"{APP}\"\ndisplay_name = \"é oops\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certgen"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("error: {}:3:23: ", config.display())),
+        "{stderr}"
+    );
+    assert!(first.contains("invalid basic string"), "{stderr}");
+}
