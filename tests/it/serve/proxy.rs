@@ -1078,3 +1078,30 @@ async fn tunnels_are_capped_and_the_main_listener_keeps_answering() {
         s.log_text()
     );
 }
+
+/// Issue 19 item 18: a client that does not trust the local CA fails its TLS handshake inside
+/// the tunnel after `CONNECT … 200`; the proxy logs that, saying so.
+#[test]
+fn a_client_that_does_not_trust_the_proxy_ca_is_logged() {
+    if program("curl", &["--version"], "apt-get install curl").is_none() {
+        return;
+    }
+    let s = proxy_server();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--proxy", &s.field("proxy")])
+        .arg("https://login.microsoftonline.com/common/discovery/instance")
+        // The system's trust store, which does not hold the local CA.
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("CURL_CA_BUNDLE")
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env("NO_PROXY", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "curl trusted the local CA");
+    crate::support::require::wait_until(Duration::from_secs(10), "the tls-failed line", || {
+        s.log_text().lines().any(|l| {
+            l.contains("CONNECT login.microsoftonline.com:443 tls-failed: the client does not trust the proxy CA")
+        })
+    });
+}

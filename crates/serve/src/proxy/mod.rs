@@ -275,8 +275,23 @@ fn answer(
                     TLS_HANDSHAKE_TIMEOUT,
                     acceptor.accept(TokioIo::new(upgraded)),
                 );
-                let Ok(Ok(tls)) = handshake.await else {
-                    return;
+                let tls = match handshake.await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        access_log::tunnel_failed(log, &target, &handshake_failure(&e));
+                        return;
+                    }
+                    Err(_) => {
+                        access_log::tunnel_failed(
+                            log,
+                            &target,
+                            &format!(
+                                "no TLS handshake within {} s",
+                                TLS_HANDSHAKE_TIMEOUT.as_secs()
+                            ),
+                        );
+                        return;
+                    }
                 };
                 let _ = http1_server()
                     .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
@@ -284,6 +299,32 @@ fn answer(
             });
             Response::new(Body::empty())
         }
+    }
+}
+
+/// Why a client's TLS handshake inside its tunnel failed, in the words a user acts on. A client
+/// that does not trust the certificate aborts with an alert (RFC 8446 §6.2: `unknown_ca`,
+/// `bad_certificate`, `certificate_unknown`; OpenSSL, curl, Python and Node send these) or, for
+/// some, by closing the connection mid-handshake.
+fn handshake_failure(e: &std::io::Error) -> String {
+    use rustls::AlertDescription as A;
+    let hint = "give it the proxy_ca_file of the ready line (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, \
+                NODE_EXTRA_CA_CERTS, --ca-file)";
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::AlertReceived(
+            alert @ (A::UnknownCA | A::BadCertificate | A::CertificateUnknown),
+        )) => format!(
+            "the client does not trust the proxy CA (it sent the TLS alert {alert:?}): {hint}"
+        ),
+        Some(other) => format!("the TLS handshake failed: {other}"),
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => format!(
+            "the client closed the connection during the TLS handshake (a client that does not \
+             trust the proxy CA may do so): {hint}"
+        ),
+        None => format!("the TLS handshake failed: {e}"),
     }
 }
 
