@@ -68,6 +68,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_MAX_IN_FLIGHT as u32,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     max_in_flight: u32,
+    /// Also write the ready line to FILE once listening (atomically: a script never reads half
+    /// of it), and remove FILE on exit, so a script can wait for either. A FILE left by an
+    /// earlier run is removed at start
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
     /// Seconds before a certificate added with Graph's addKey gets tokens (a real tenant
     /// takes from seconds to a minute), to rehearse that lag
     #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -77,6 +82,11 @@ pub struct ServeArgs {
     /// host is refused. Default address: --listen's, next port (any free port with port 0)
     #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "auto")]
     proxy: Option<String>,
+    /// With --proxy: tunnels open at once; past this, a CONNECT gets HTTP 503 at once (each
+    /// tunnel holds a socket; the main listener keeps answering)
+    #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_MAX_TUNNELS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_tunnels: u32,
     /// Users signing in: sign this user (a [[user]] of --config, by user principal name) in
     /// at once, without the sign-in page, for headless tests
     #[arg(long, value_name = "UPN")]
@@ -92,6 +102,48 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
+    // Before anything can fail: a ready file from an earlier run must not pass for this one's.
+    let ready_file = args.ready_file.clone().map(ReadyFile::clear).transpose()?;
+    let result = run_service(args, ready_file.as_ref());
+    drop(ready_file);
+    result
+}
+
+/// `--ready-file`: written once listening, removed when the command ends (whatever the outcome).
+struct ReadyFile(PathBuf);
+
+impl ReadyFile {
+    fn clear(path: PathBuf) -> Result<ReadyFile> {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::failure(format!(
+                    "--ready-file {}: cannot remove the file of an earlier run ({e})",
+                    path.display()
+                )))
+            }
+        }
+        Ok(ReadyFile(path))
+    }
+
+    /// Written beside its place under a temporary name, then renamed into place.
+    fn write(&self, line: &str) -> Result<()> {
+        certgen::files::replace(&certgen::files::OutputFile::public(
+            self.0.clone(),
+            line.as_bytes().to_vec(),
+        ))
+        .map_err(Error::from)
+    }
+}
+
+impl Drop for ReadyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
     let flags = Flags {
         tenants: args.tenants,
         app_certs: args
@@ -126,6 +178,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .as_deref()
             .map(|p| proxy_address(p, args.listen))
             .transpose()?,
+        max_tunnels: args.max_tunnels as usize,
         user_flows: serve::UserFlowOptions {
             auto_sign_in: args.auto_sign_in,
             code_lifetime_secs: i64::from(args.code_lifetime),
@@ -142,6 +195,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
     banner(&prepared, &options);
     output::write_stdout(&format!("{ready}\n"))?;
+    if let Some(file) = ready_file {
+        file.write(&format!("{ready}\n"))?;
+    }
     runtime
         .block_on(serve::serve(prepared, serve::shutdown_signal()))
         .map_err(serve_error)?;
@@ -311,7 +367,7 @@ fn banner(p: &serve::Prepared, options: &Options) {
     if options.strict {
         lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
     }
-    lines.extend(proxy_lines(&p.ready, &summary));
+    lines.extend(proxy_lines(&p.ready, &summary, options));
     lines.extend(note_lines(p, &summary, options));
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));
@@ -480,14 +536,16 @@ fn sign_in_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<
 }
 
 /// `--proxy`: what it answers, and the environment that sends an unmodified client to it.
-fn proxy_lines(r: &serve::Ready, summary: &Summary) -> Vec<String> {
+fn proxy_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<String> {
     let Some(serve::ProxyReady { proxy, env, .. }) = &r.proxy else {
         return Vec::new();
     };
     let mut lines = vec![
         format!(
             "  proxy          {proxy}: CONNECT to the Microsoft identity and Graph hosts only, \
-             answered here; every other host refused (403)"
+             answered here; every other host refused (403); at most {} tunnels at once \
+             (--max-tunnels), 503 past that",
+            options.max_tunnels
         ),
         "  run an unmodified client against this service (its authority stays \
          https://login.microsoftonline.com/...):"

@@ -70,6 +70,41 @@ pub fn write(format: LogFormat, method: &str, path: &str, status: u16, note: &Lo
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// The line for a tunnel whose TLS handshake failed after its `CONNECT … 200`: the proxy's
+/// only view of a client that does not trust the local CA, which otherwise just sees an error.
+pub fn tunnel_failed(format: LogFormat, target: &str, reason: &str) {
+    let line = tunnel_failed_line(format, OffsetDateTime::now_utc(), target, reason);
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+fn tunnel_failed_line(
+    format: LogFormat,
+    now: OffsetDateTime,
+    target: &str,
+    reason: &str,
+) -> String {
+    let clean = |s: &str, n: usize| -> String {
+        s.chars()
+            .take(n)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    };
+    let (target, reason) = (clean(target, 200), clean(reason, 300));
+    match format {
+        LogFormat::Json => format!(
+            "{}\n",
+            json!({
+                "time": rfc3339(now),
+                "method": "CONNECT",
+                "path": target,
+                "event": "tls-failed",
+                "reason": reason,
+            })
+        ),
+        LogFormat::Text => format!("{} CONNECT {target} tls-failed: {reason}\n", rfc3339(now)),
+    }
+}
+
 fn line(
     format: LogFormat,
     now: OffsetDateTime,

@@ -6,6 +6,17 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+/// The most key credentials one application holds here. Graph bounds an application object's
+/// size (<https://learn.microsoft.com/en-us/entra/identity/users/directory-service-limits-restrictions>)
+/// but documents no count of key credentials. UNCONFIRMED: 50 chosen because a rotation needs
+/// two or three at once and a fleet a few more, while 50 keeps every lookup and every
+/// `keyCredentials` answer small (2,000 keys took serve to 277 MB and a token request to 20 ms).
+pub const MAX_KEYS_PER_APP: usize = 50;
+/// The most certificate bytes (DER) one application holds here. UNCONFIRMED: 256 KiB chosen
+/// because 50 certificates of a 4096-bit RSA key (about 1.5 KB each) fit five times over, while
+/// a client cannot make one app's `keyCredentials` megabytes long with a few huge certificates.
+pub const MAX_KEY_BYTES_PER_APP: usize = 256 * 1024;
+
 use super::config::App;
 use certgen::certificate::Certificate;
 
@@ -26,13 +37,56 @@ pub enum AddRefused {
     Duplicate(String),
     /// The `keyId` asked for is taken by another certificate.
     KeyIdTaken(String),
+    /// The app holds [`MAX_KEYS_PER_APP`] keys, or the new one would take its certificates past
+    /// [`MAX_KEY_BYTES_PER_APP`].
+    Full { count: usize, bytes: usize },
+}
+
+/// One app's registered keys, in registration order, with an index by SHA-1 thumbprint (so a
+/// duplicate is found in O(1)) and their total certificate size (so the cap costs nothing).
+#[derive(Debug, Clone, Default)]
+struct AppKeys {
+    keys: Vec<RegisteredKey>,
+    by_thumbprint: HashMap<[u8; 20], String>,
+    bytes: usize,
+}
+
+impl AppKeys {
+    fn of(keys: Vec<RegisteredKey>) -> AppKeys {
+        let mut all = AppKeys::default();
+        for k in keys {
+            all.insert(k);
+        }
+        all
+    }
+
+    fn insert(&mut self, k: RegisteredKey) {
+        self.bytes += k.certificate.der().len();
+        self.by_thumbprint
+            .insert(k.certificate.thumbprints.sha1, k.key_id.clone());
+        self.keys.push(k);
+    }
+
+    fn remove(&mut self, key_id: &str) -> bool {
+        let Some(i) = self
+            .keys
+            .iter()
+            .position(|k| k.key_id.eq_ignore_ascii_case(key_id))
+        else {
+            return false;
+        };
+        let k = self.keys.remove(i);
+        self.bytes -= k.certificate.der().len();
+        self.by_thumbprint.remove(&k.certificate.thumbprints.sha1);
+        true
+    }
 }
 
 /// The keys of the apps that have changed since start; an app absent here has its config's.
 #[derive(Debug, Default)]
 pub struct KeyRegistry {
     replication_delay_secs: i64,
-    changed: Mutex<HashMap<String, Vec<RegisteredKey>>>,
+    changed: Mutex<HashMap<String, AppKeys>>,
 }
 
 impl KeyRegistry {
@@ -43,7 +97,7 @@ impl KeyRegistry {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<RegisteredKey>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, AppKeys>> {
         // A panic while holding the lock cannot leave the map half-changed (each change is one
         // push or retain), so a poisoned lock is still sound to use.
         self.changed.lock().unwrap_or_else(|p| p.into_inner())
@@ -53,7 +107,7 @@ impl KeyRegistry {
     pub fn keys(&self, app: &App) -> Vec<RegisteredKey> {
         self.lock()
             .get(&app.client_id.to_ascii_lowercase())
-            .cloned()
+            .map(|k| k.keys.clone())
             .unwrap_or_else(|| configured(app))
     }
 
@@ -64,6 +118,7 @@ impl KeyRegistry {
         let keys = changed.get(&app.client_id.to_ascii_lowercase())?;
         let mut live = app.clone();
         live.certificates = keys
+            .keys
             .iter()
             .filter(|k| k.usable_from <= now)
             .map(|k| k.certificate.clone())
@@ -83,15 +138,24 @@ impl KeyRegistry {
         let mut changed = self.lock();
         let keys = changed
             .entry(app.client_id.to_ascii_lowercase())
-            .or_insert_with(|| configured(app));
-        if let Some(k) = keys
-            .iter()
-            .find(|k| k.certificate.thumbprints == certificate.thumbprints)
-        {
-            return Err(AddRefused::Duplicate(k.key_id.clone()));
+            .or_insert_with(|| AppKeys::of(configured(app)));
+        if let Some(existing) = keys.by_thumbprint.get(&certificate.thumbprints.sha1) {
+            return Err(AddRefused::Duplicate(existing.clone()));
         }
-        if keys.iter().any(|k| k.key_id.eq_ignore_ascii_case(&key_id)) {
+        if keys
+            .keys
+            .iter()
+            .any(|k| k.key_id.eq_ignore_ascii_case(&key_id))
+        {
             return Err(AddRefused::KeyIdTaken(key_id));
+        }
+        if keys.keys.len() >= MAX_KEYS_PER_APP
+            || keys.bytes + certificate.der().len() > MAX_KEY_BYTES_PER_APP
+        {
+            return Err(AddRefused::Full {
+                count: keys.keys.len(),
+                bytes: keys.bytes,
+            });
         }
         let key = RegisteredKey {
             certificate,
@@ -99,7 +163,7 @@ impl KeyRegistry {
             display_name,
             usable_from: now.saturating_add(self.replication_delay_secs),
         };
-        keys.push(key.clone());
+        keys.insert(key.clone());
         Ok(key)
     }
 
@@ -108,10 +172,8 @@ impl KeyRegistry {
         let mut changed = self.lock();
         let keys = changed
             .entry(app.client_id.to_ascii_lowercase())
-            .or_insert_with(|| configured(app));
-        let before = keys.len();
-        keys.retain(|k| !k.key_id.eq_ignore_ascii_case(key_id));
-        keys.len() != before
+            .or_insert_with(|| AppKeys::of(configured(app)));
+        keys.remove(key_id)
     }
 }
 

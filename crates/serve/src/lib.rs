@@ -63,7 +63,7 @@ use certgen::Error;
 pub use config::{Flags, Registry, DEFAULT_TENANT};
 pub use error::{Credential, Result, ServeError};
 pub use handlers::DEFAULT_MAX_IN_FLIGHT;
-pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady};
+pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady, DEFAULT_MAX_TUNNELS};
 use service::TokenService;
 use state::TlsIdentity;
 pub use summary::{AppSummary, ResourceSummary, Summary, TenantSummary, UserReader};
@@ -99,6 +99,8 @@ pub struct Options {
     /// `--proxy`: where the `CONNECT` proxy listens (its local CA also answers the Microsoft
     /// names by SNI on the main listener).
     pub proxy: Option<SocketAddr>,
+    /// `--max-tunnels`: proxy tunnels open at once; past it, a CONNECT gets 503 at once.
+    pub max_tunnels: usize,
     /// The user flows' settings (`--auto-sign-in`, code and refresh-token lifetimes).
     pub user_flows: UserFlowOptions,
 }
@@ -136,6 +138,7 @@ pub struct Prepared {
     tls: Option<TlsIdentity>,
     log: LogFormat,
     max_in_flight: usize,
+    max_tunnels: usize,
     proxy: Option<proxy::Prepared>,
 }
 
@@ -213,6 +216,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         tls,
         log: options.log,
         max_in_flight: options.max_in_flight,
+        max_tunnels: options.max_tunnels,
         proxy,
     })
 }
@@ -318,9 +322,16 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
             None => Ok(()),
             Some(p) => {
                 let tls = Arc::new(proxy::tls_config(p.ca)?);
-                proxy::run(p.listener, tls, app.clone(), prepared.log, proxy_stopped)
-                    .await
-                    .map_err(failed)
+                proxy::run(
+                    p.listener,
+                    tls,
+                    app.clone(),
+                    prepared.log,
+                    prepared.max_tunnels,
+                    proxy_stopped,
+                )
+                .await
+                .map_err(failed)
             }
         }
     };

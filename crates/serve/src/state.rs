@@ -20,6 +20,46 @@ pub const TLS_CERT_FILE: &str = "tls-cert.pem";
 pub const TLS_KEY_FILE: &str = "tls-key.pem";
 pub const SIGNING_CERT_FILE: &str = "signing-cert.pem";
 pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
+/// Held (exclusively) while a process reads or makes the folder's keys and CAs, so processes
+/// started at the same moment on a new folder make them once and all use the same ones.
+pub const LOCK_FILE: &str = ".state.lock";
+
+/// The state folder's exclusive lock; released when dropped, or when the process dies (even by
+/// SIGKILL: an `flock` belongs to the open file, so no stale lock is ever left behind).
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+/// Waits for the state folder's exclusive lock (creating `dir` private if missing). The lock
+/// file is left in place: removing it would let a third process lock a fresh inode while the
+/// second still holds the old one. `flock` rather than `File::lock` (Rust 1.89; MSRV 1.85).
+pub fn lock(dir: &Path) -> Result<StateLock> {
+    paths::ensure_private_dir(dir)?;
+    let path = dir.join(LOCK_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&path)
+        .map_err(|e| Error::io("open", &path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        loop {
+            // SAFETY: flock on a descriptor this function owns; no memory is passed.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::io("lock", &path, e));
+            }
+        }
+    }
+    Ok(StateLock { _file: file })
+}
 
 /// Ten years: the certificates are local and trusted by hand, so they should rarely change.
 const STATE_CERT_DAYS: u32 = generate::MAX_DAYS;
@@ -138,6 +178,10 @@ fn load_or_make(
     let key_path = dir.join(key_name);
     // Before reading too: a key planted in a folder others can write to must not be used.
     paths::ensure_private_dir(dir)?;
+    // Read and (when missing) made under the folder's lock: of processes starting at once on
+    // a new folder, the first makes the pair (written to temporary names, then renamed), the
+    // others wait and load it, so every ready line's `ca_file` verifies its own listener.
+    let _lock = lock(dir)?;
     if let Some((cert, key)) = load_pair(&cert_path, &key_path) {
         return Ok((cert, key, false));
     }

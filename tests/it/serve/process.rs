@@ -469,3 +469,177 @@ fn banner_summarises_many_users() {
         .expect("the banner's last line");
     assert!(banner_end < 2_000, "the whole banner stays short:\n{log}");
 }
+
+/// Whether openssl, trusting only `ca_file`, accepts the certificate served on `port` for
+/// `servername` (`-verify_return_error`: a failed verification ends the handshake).
+fn s_client_verifies(port: &str, ca_file: &str, servername: &str) -> (bool, String) {
+    let out = crate::support::openssl_output(&[
+        "s_client",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+        "-servername",
+        servername,
+        "-CAfile",
+        ca_file,
+        "-verify_return_error",
+        "-brief",
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Issue 19 item 5: four serves started at the same moment on a new state folder agree on one
+/// TLS certificate, one signing key and one proxy CA (the folder's lock), so the `ca_file` (and
+/// `proxy_ca_file`) of each ready line verifies that process's own listener.
+#[tokio::test]
+async fn parallel_first_starts_share_one_state() {
+    if crate::support::require::openssl().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fresh");
+    let servers: Vec<Server> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Server::start_in(&state, &["--proxy"])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut jwks = Vec::new();
+    for s in &servers {
+        let listen = s.field("listen");
+        let port = listen.rsplit(':').next().unwrap();
+        let (ok, text) = s_client_verifies(port, &s.field("ca_file"), "localhost");
+        assert!(ok, "ca_file does not verify {listen}: {text}");
+        let (ok, text) =
+            s_client_verifies(port, &s.field("proxy_ca_file"), "login.microsoftonline.com");
+        assert!(ok, "proxy_ca_file does not verify {listen}'s leaf: {text}");
+        // The key itself (the `issuer` of each entry names the process's own port).
+        let keys = s.get_json(&s.field("jwks_uri")).await;
+        let kids: Vec<(String, String)> = keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| (k["kid"].to_string(), k["n"].to_string()))
+            .collect();
+        jwks.push(kids);
+    }
+    assert!(jwks.windows(2).all(|w| w[0] == w[1]), "{jwks:?}");
+}
+
+/// The wait the documentation gives scripts (docs/serve.md, "The ready line").
+const DOCUMENTED_WAIT: &str =
+    "until [ -s ready.json ] || ! kill -0 $! 2>/dev/null; do sleep 0.1; done; [ -s ready.json ]";
+
+/// Runs `script` with `bash -eu` in `dir` (the certgen under test first on PATH); its exit
+/// code, or a failure when it runs past `limit` (then it is killed).
+fn bash_within(dir: &std::path::Path, script: &str, limit: Duration) -> i32 {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_certgen"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new("bash")
+        .args(["-euc", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env_remove(SECRET_VAR)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the script still waits after {limit:?}: {script}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 19 item 14: `--ready-file` is written once serve listens (the ready line, whole) and
+/// removed when it exits; with the documented wait, a script whose serve fails at start (a
+/// missing secret variable) ends at once with a non-zero status instead of waiting forever.
+#[test]
+fn ready_file_and_the_documented_wait_end_when_serve_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!("[[app]]\nclient_id = \"{APP}\"\nsecret_env = [\"CERTGEN_TEST_NOT_SET\"]\n"),
+    )
+    .unwrap();
+    // A file of an earlier run (the documented start line removes it first).
+    std::fs::write(dir.path().join("ready.json"), "{\"stale\":true}\n").unwrap();
+    let script = format!(
+        "rm -f ready.json; certgen serve --config {} --state-dir {} --listen 127.0.0.1:0 \
+         --ready-file ready.json >/dev/null &\n\
+         {DOCUMENTED_WAIT}\n",
+        config.display(),
+        state.display()
+    );
+    let started = Instant::now();
+    let code = bash_within(dir.path(), &script, Duration::from_secs(30));
+    assert_ne!(code, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!dir.path().join("ready.json").exists());
+
+    // A serve that starts: the file holds the ready line, and goes when serve stops.
+    let ready_file = dir.path().join("ok-ready.json");
+    let mut s = Server::start_in(&state, &["--ready-file", ready_file.to_str().unwrap()]);
+    crate::support::require::wait_until(Duration::from_secs(10), "the ready file", || {
+        ready_file.exists()
+    });
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    assert_eq!(written, s.ready);
+    assert_eq!(signal(&mut s, "-TERM"), 0);
+    assert!(!ready_file.exists());
+}
+
+/// Issue 19 item 17: a TOML error in the config names the file, line and column of the fault
+/// (`serve.toml:3:23: …`), as compilers and editors print a position.
+#[test]
+fn a_toml_error_names_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    // Line 3: an unterminated basic string; toml points past its last character, column 23
+    // (counted in characters: the `é` is two bytes).
+    std::fs::write(
+        &config,
+        format!("[[app]]\nclient_id = \"{APP}\"\ndisplay_name = \"é oops\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certgen"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("error: {}:3:23: ", config.display())),
+        "{stderr}"
+    );
+    assert!(first.contains("invalid basic string"), "{stderr}");
+}

@@ -877,3 +877,231 @@ async fn the_proxy_terminates_tls_even_when_the_listener_is_plain_http() {
     assert_eq!(doc["issuer"], format!("{V2_ISSUER_HOST}/{TENANT}/v2.0"));
     assert!(s.base().starts_with("http://127.0.0.1:"), "{}", s.base());
 }
+
+/// A leaf for `san` (an openssl `subjectAltName` value), signed with the local CA's key by
+/// `openssl x509 -req`: what anyone holding the CA files could make.
+fn leaf_signed_by_local_ca(dir: &Path, state: &Path, name: &str, san: &str) -> PathBuf {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let ext = dir.join(format!("{name}.ext"));
+    let cert = dir.join(format!("{name}.pem"));
+    crate::support::openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-subj",
+        "/O=certgen test leaf",
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    std::fs::write(&ext, format!("subjectAltName = {san}\n")).unwrap();
+    crate::support::openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        state.join("proxy-ca.pem").to_str().unwrap(),
+        "-CAkey",
+        state.join("proxy-ca-key.pem").to_str().unwrap(),
+        "-CAcreateserial",
+        "-CAserial",
+        dir.join("ca.srl").to_str().unwrap(),
+        "-days",
+        "1",
+        "-extfile",
+        ext.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    cert
+}
+
+/// Issue 19 item 7: the local CA vouches for exactly the served hosts (RFC 5280 §4.2.1.10):
+/// a leaf its key signs for an IP address, a wildcard or a subdomain of a served host, or
+/// another site, fails `openssl verify`; a leaf for a served host verifies. A CA an older
+/// version made (DNS names permitted, nothing excluded) is made anew at the next start.
+#[test]
+fn the_local_ca_vouches_for_exactly_the_served_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = start(&state, &[]);
+    let ca = s.field("proxy_ca_file");
+    drop(s);
+    let verify = |leaf: &Path| {
+        let out =
+            crate::support::openssl_output(&["verify", "-CAfile", &ca, leaf.to_str().unwrap()]);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    for (name, san, why) in [
+        ("ipv4", "IP:93.184.216.34", "excluded subtree violation"),
+        ("ipv6", "IP:2001:db8::1", "excluded subtree violation"),
+        (
+            "wildcard",
+            "DNS:*.graph.microsoft.com",
+            "excluded subtree violation",
+        ),
+        (
+            "subdomain",
+            "DNS:evil.login.microsoftonline.com",
+            "excluded subtree violation",
+        ),
+        ("other", "DNS:example.com", "permitted subtree violation"),
+    ] {
+        let leaf = leaf_signed_by_local_ca(dir.path(), &state, name, san);
+        let (ok, text) = verify(&leaf);
+        assert!(!ok, "{san} verified: {text}");
+        assert!(text.contains(why), "{san}: {text}");
+    }
+    for host in ["graph.microsoft.com", "login.microsoftonline.com"] {
+        let leaf = leaf_signed_by_local_ca(dir.path(), &state, host, &format!("DNS:{host}"));
+        let (ok, text) = verify(&leaf);
+        assert!(ok, "{host}: {text}");
+    }
+
+    // An older version's CA (DNS constraints only), left in the folder, is replaced.
+    let old = dir.path().join("old");
+    std::fs::create_dir_all(&old).unwrap();
+    let cnf = old.join("ca.cnf");
+    std::fs::write(
+        &cnf,
+        "[req]\ndistinguished_name = dn\n[dn]\n[v3_ca]\nbasicConstraints = critical,CA:TRUE,pathlen:0\n\
+         keyUsage = critical,keyCertSign,cRLSign,digitalSignature\n\
+         nameConstraints = critical,permitted;DNS:login.microsoftonline.com,permitted;DNS:graph.microsoft.com\n",
+    )
+    .unwrap();
+    crate::support::openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        state.join("proxy-ca-key.pem").to_str().unwrap(),
+        "-out",
+        state.join("proxy-ca.pem").to_str().unwrap(),
+        "-subj",
+        "/O=certgen serve (local, offline)/CN=certgen serve proxy CA",
+        "-days",
+        "30",
+        "-config",
+        cnf.to_str().unwrap(),
+        "-extensions",
+        "v3_ca",
+    ]);
+    let planted = std::fs::read(state.join("proxy-ca.pem")).unwrap();
+    let s = start(&state, &[]);
+    assert_ne!(std::fs::read(state.join("proxy-ca.pem")).unwrap(), planted);
+    assert!(
+        s.log_text().contains("made a new local CA"),
+        "{}",
+        s.log_text()
+    );
+    drop(s);
+    let leaf = leaf_signed_by_local_ca(dir.path(), &state, "ipv4-again", "IP:93.184.216.34");
+    assert!(!verify(&leaf).0);
+}
+
+/// A CONNECT to login.microsoftonline.com:443, left open: the connection and its status line.
+fn open_tunnel(proxy: &str) -> (TcpStream, String) {
+    let mut conn = TcpStream::connect(proxy.trim_start_matches("http://")).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(
+        b"CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = String::new();
+    BufReader::new(&mut conn).read_line(&mut head).unwrap();
+    (conn, head.trim_end().to_string())
+}
+
+/// Issue 19 item 10: tunnels are capped (`--max-tunnels`, said in the banner): past the cap a
+/// CONNECT gets 503 at once, the main listener keeps answering, and a closed tunnel frees its
+/// place.
+#[tokio::test]
+async fn tunnels_are_capped_and_the_main_listener_keeps_answering() {
+    let s = start(proxy_state(), &["--max-tunnels", "2"]);
+    let proxy = s.field("proxy");
+    assert!(
+        s.log_text()
+            .contains("at most 2 tunnels at once (--max-tunnels)"),
+        "{}",
+        s.log_text()
+    );
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let (conn, head) = open_tunnel(&proxy);
+            assert_eq!(head, "HTTP/1.1 200 OK");
+            conn
+        })
+        .collect();
+    for _ in 0..3 {
+        let (_conn, head) = open_tunnel(&proxy);
+        assert_eq!(head, "HTTP/1.1 503 Service Unavailable");
+    }
+    let health = s
+        .client()
+        .get(format!("{}/health", s.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    drop(held.pop());
+    crate::support::require::wait_until(Duration::from_secs(10), "a freed tunnel", || {
+        let (conn, head) = open_tunnel(&proxy);
+        let ok = head == "HTTP/1.1 200 OK";
+        if ok {
+            held.push(conn);
+        }
+        ok
+    });
+    assert!(
+        s.log_text()
+            .contains("CONNECT login.microsoftonline.com:443 503"),
+        "{}",
+        s.log_text()
+    );
+}
+
+/// Issue 19 item 18: a client that does not trust the local CA fails its TLS handshake inside
+/// the tunnel after `CONNECT … 200`; the proxy logs that, saying so.
+#[test]
+fn a_client_that_does_not_trust_the_proxy_ca_is_logged() {
+    if program("curl", &["--version"], "apt-get install curl").is_none() {
+        return;
+    }
+    let s = proxy_server();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--proxy", &s.field("proxy")])
+        .arg("https://login.microsoftonline.com/common/discovery/instance")
+        // The system's trust store, which does not hold the local CA.
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("CURL_CA_BUNDLE")
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env("NO_PROXY", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "curl trusted the local CA");
+    crate::support::require::wait_until(Duration::from_secs(10), "the tls-failed line", || {
+        s.log_text().lines().any(|l| {
+            l.contains("CONNECT login.microsoftonline.com:443 tls-failed: the client does not trust the proxy CA")
+        })
+    });
+}

@@ -345,3 +345,72 @@ async fn with_a_replication_delay_the_new_key_works_only_after_it() {
         "the key worked before the replication delay"
     );
 }
+
+/// Issue 19 item 4: an application holds at most 50 key credentials (serve's documented cap):
+/// addKey up to it works, the next is refused with Graph's error envelope, the listing stays
+/// that size, and the app still gets tokens.
+#[tokio::test]
+async fn add_key_is_capped_per_application() {
+    const CAP: usize = 50;
+    let g = graph();
+    let f = fixture();
+    let s = g.start(&[]);
+    let token = g.token(&s, BARE).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Certificates of one key (signing only: fast), each its own thumbprint.
+    let certs: Vec<Vec<u8>> = (0..CAP)
+        .map(|i| {
+            let out = dir.path().join(format!("cap{i}.cer"));
+            crate::support::openssl(&[
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                f.main.key_pem.to_str().unwrap(),
+                "-subj",
+                &format!("/CN=cap{i}"),
+                "-days",
+                "2",
+                "-outform",
+                "DER",
+                "-out",
+                out.to_str().unwrap(),
+            ]);
+            std::fs::read(&out).unwrap()
+        })
+        .collect();
+    let add = |der: &Vec<u8>| {
+        json!({
+            "keyCredential": {
+                "type": "AsymmetricX509Cert",
+                "usage": "Verify",
+                "key": b64_std(der),
+            },
+            "passwordCredential": null,
+            "proof": proof(&f.main),
+        })
+    };
+    let path = format!("applications/{BARE_OBJECT}/addKey");
+    // BARE holds `main` already: CAP - 1 more fit.
+    for der in &certs[..CAP - 1] {
+        let (status, body) = action(&s, &token, &path, &add(der)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(registered(g, &s, &token).await.len(), CAP);
+    let bytes = f.main.cert_der.len() + certs[..CAP - 1].iter().map(Vec::len).sum::<usize>();
+    let (status, body) = action(&s, &token, &path, &add(&certs[CAP - 1])).await;
+    assert_graph_error(
+        status,
+        &body,
+        400,
+        "Request_BadRequest",
+        &format!(
+            "The application has {CAP} key credentials ({bytes} bytes of certificates); \
+             certgen serve allows at most {CAP} per application and 262144 bytes in all. \
+             Remove one with removeKey first."
+        ),
+    );
+    assert_eq!(registered(g, &s, &token).await.len(), CAP);
+    let (status, body) = token_with(&s, &f.main).await;
+    assert_eq!(status, 200, "{body}");
+}

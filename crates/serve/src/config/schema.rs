@@ -142,11 +142,31 @@ pub(super) struct ResourceEntry {
     pub(super) access_token_version: Option<u8>,
 }
 
+/// The 1-based line and column (in characters) of byte `offset` in `text`, as editors count.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
 /// The TOML file, parsed; a secret written in it is refused with a hint to name a variable.
 pub(super) fn parse_config(text: &str, name: &str) -> Result<ConfigFile> {
     toml::from_str(text).map_err(|e| {
-        let message = format!("{name}: {}", e.message().trim_end_matches('.'));
-        if e.message().contains("unknown field `secret") {
+        // `name:line:column: message`, as compilers and editors print a position.
+        let what = e.message().trim_end_matches('.');
+        let message = match e.span() {
+            Some(span) => {
+                let (line, column) = line_column(text, span.start);
+                format!("{name}:{line}:{column}: {what}")
+            }
+            None => format!("{name}: {what}"),
+        };
+        if what.contains("unknown field `secret") {
             ServeError::SecretInConfig { message }
         } else {
             ServeError::Invalid(message)

@@ -210,8 +210,25 @@ fn add(
             AddRefused::KeyIdTaken(id) => {
                 bad_request(format!("A key credential with keyId {id} already exists."))
             }
+            AddRefused::Full { count, bytes } => too_many_keys(count, bytes),
         })?;
     Ok(answer(&added, graph_base))
+}
+
+/// The refusal of a key past the per-application cap ([`crate::keys::MAX_KEYS_PER_APP`] keys,
+/// [`crate::keys::MAX_KEY_BYTES_PER_APP`] bytes of certificates). Graph refuses a write that
+/// takes an application object past its size limit with a 400
+/// (<https://learn.microsoft.com/en-us/entra/identity/users/directory-service-limits-restrictions>).
+/// UNCONFIRMED: the code and text Graph sends then; `Request_BadRequest` chosen because it is
+/// the directory's code for every other refused credential change (removeKey, a bad key).
+fn too_many_keys(count: usize, bytes: usize) -> GraphError {
+    bad_request(format!(
+        "The application has {count} key credentials ({bytes} bytes of certificates); certgen \
+         serve allows at most {} per application and {} bytes in all. Remove one with removeKey \
+         first.",
+        crate::keys::MAX_KEYS_PER_APP,
+        crate::keys::MAX_KEY_BYTES_PER_APP
+    ))
 }
 
 /// addKey's 200: the new keyCredential, `key` null (the live capture of §1.1).

@@ -2,18 +2,22 @@
 //! as mkcert does, and the leaf certificates it issues for the Microsoft host names, made on
 //! first need and kept in memory for the life of the service.
 //!
-//! The CA is name-constrained to the hosts of [`cloud::CLOUDS`]: a user who trusts it (even
-//! machine-wide, by mistake) lets it vouch for no other site, so its key on disk is worth
-//! little to anyone who takes it.
+//! The CA is name-constrained (RFC 5280 §4.2.1.10) to exactly the hosts of [`cloud::CLOUDS`]:
+//! a user who trusts it (even machine-wide, by mistake) lets it vouch for no other site, so its
+//! key on disk is worth little to anyone who takes it. A DNS constraint `graph.microsoft.com`
+//! also admits every name below it (`*.graph.microsoft.com`, `x.graph.microsoft.com`), so each
+//! served host's subdomains are excluded (`.graph.microsoft.com`, the leading-dot form OpenSSL,
+//! Go and webpki read as "subdomains only"); and since DNS constraints say nothing of IP
+//! addresses, every IPv4 and IPv6 address is excluded (0.0.0.0/0, ::/0).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, PublicKeyData,
-    PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints, PublicKeyData, PKCS_ECDSA_P256_SHA256,
 };
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -59,6 +63,9 @@ impl LocalCa {
     pub fn load_or_make(dir: &Path) -> Result<LocalCa> {
         let cert_file = dir.join(CA_CERT_FILE);
         let key_file = dir.join(CA_KEY_FILE);
+        // Under the state folder's lock, as the folder's other keys: processes starting at
+        // once on a new folder make one CA and all trust it.
+        let _lock = crate::state::lock(dir)?;
         let (issuer, created) = match load(&cert_file, &key_file) {
             Some(issuer) => (issuer, false),
             None => (make(dir, &cert_file, &key_file)?, true),
@@ -149,12 +156,7 @@ fn make(dir: &Path, cert_file: &Path, key_file: &Path) -> Result<Issuer<'static,
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    params.name_constraints = Some(NameConstraints {
-        permitted_subtrees: cloud::all_hosts()
-            .map(|h| GeneralSubtree::DnsName(h.name.to_string()))
-            .collect(),
-        excluded_subtrees: Vec::new(),
-    });
+    params.name_constraints = Some(name_constraints());
     let now = OffsetDateTime::now_utc();
     params.not_before = now - Duration::hours(1);
     params.not_after = now + Duration::days(CA_DAYS);
@@ -170,7 +172,67 @@ fn make(dir: &Path, cert_file: &Path, key_file: &Path) -> Result<Issuer<'static,
     Ok(Issuer::new(params, key))
 }
 
-/// The CA of the folder, if both files are there, belong together and stay valid a day more.
+/// Exactly the served hosts: each permitted, each one's subdomains excluded, every IP address
+/// excluded (RFC 5280 §4.2.1.10).
+fn name_constraints() -> NameConstraints {
+    let mut excluded: Vec<GeneralSubtree> = cloud::all_hosts()
+        .map(|h| GeneralSubtree::DnsName(format!(".{}", h.name)))
+        .collect();
+    excluded.push(GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])));
+    excluded.push(GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])));
+    NameConstraints {
+        permitted_subtrees: cloud::all_hosts()
+            .map(|h| GeneralSubtree::DnsName(h.name.to_string()))
+            .collect(),
+        excluded_subtrees: excluded,
+    }
+}
+
+/// Whether a CA's name constraints are those [`name_constraints`] makes now. A CA made by an
+/// older certgen (DNS names permitted, nothing excluded) or for another host table is not, and
+/// is made anew.
+fn constraints_current(x509: &x509_parser::certificate::X509Certificate<'_>) -> bool {
+    use x509_parser::extensions::GeneralName;
+    let Ok(Some(ext)) = x509.name_constraints() else {
+        return false;
+    };
+    let names = |subtrees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
+        let mut out: Vec<String> = subtrees
+            .iter()
+            .flatten()
+            .map(|s| match &s.base {
+                GeneralName::DNSName(d) => format!("dns:{}", d.to_ascii_lowercase()),
+                GeneralName::IPAddress(ip) => format!("ip:{}", hex::encode(ip)),
+                other => format!("other:{other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let want = name_constraints();
+    let want_names = |subtrees: &[GeneralSubtree]| {
+        let mut out: Vec<String> = subtrees
+            .iter()
+            .map(|s| match s {
+                GeneralSubtree::DnsName(d) => format!("dns:{}", d.to_ascii_lowercase()),
+                GeneralSubtree::IpAddress(CidrSubnet::V4(a, m)) => {
+                    format!("ip:{}{}", hex::encode(a), hex::encode(m))
+                }
+                GeneralSubtree::IpAddress(CidrSubnet::V6(a, m)) => {
+                    format!("ip:{}{}", hex::encode(a), hex::encode(m))
+                }
+                other => format!("other:{other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    names(&ext.value.permitted_subtrees) == want_names(&want.permitted_subtrees)
+        && names(&ext.value.excluded_subtrees) == want_names(&want.excluded_subtrees)
+}
+
+/// The CA of the folder, if both files are there, belong together, stay valid a day more and
+/// carry today's name constraints.
 fn load(cert_file: &Path, key_file: &Path) -> Option<Issuer<'static, KeyPair>> {
     let cert_pem = String::from_utf8(input::read_input(cert_file).ok()?).ok()?;
     let key_pem = String::from_utf8(input::read_input(key_file).ok()?).ok()?;
@@ -180,7 +242,7 @@ fn load(cert_file: &Path, key_file: &Path) -> Option<Issuer<'static, KeyPair>> {
     let fresh = x509.validity().not_after.timestamp()
         > (OffsetDateTime::now_utc() + Duration::days(1)).unix_timestamp();
     let matches = x509.public_key().raw == key.subject_public_key_info().as_slice();
-    if !(fresh && matches) {
+    if !(fresh && matches && constraints_current(&x509)) {
         return None;
     }
     Issuer::from_ca_cert_pem(&cert_pem, key).ok()

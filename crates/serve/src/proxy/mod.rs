@@ -27,7 +27,7 @@ use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use super::access_log::{self, LogFormat, LogNote};
@@ -40,6 +40,13 @@ use certgen::error::{Error, Result};
 /// How long a client gets for the TLS handshake inside its tunnel (axum-server's default for
 /// the main listener).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Tunnels open at once by default (`--max-tunnels`). Each holds a socket (a file descriptor) for
+/// as long as the client keeps it: without a cap, 3,000 held tunnels used every descriptor of a
+/// process limited to 200 and the main listener stopped answering. 256, as `--max-in-flight`:
+/// far more than a test suite's clients open at once, and well inside the common soft limit of
+/// 1,024 descriptors, so the main listener always has some left.
+pub const DEFAULT_MAX_TUNNELS: usize = 256;
 
 /// What the proxy answers for a request to it (not for the requests inside a tunnel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,10 +170,12 @@ pub async fn run(
     tls: Arc<rustls::ServerConfig>,
     app: impl TunnelApp,
     log: LogFormat,
+    max_tunnels: usize,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
     let acceptor = TlsAcceptor::from(tls);
+    let tunnels = Arc::new(Semaphore::new(max_tunnels));
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -184,11 +193,13 @@ pub async fn run(
         let stream = QuickAck(stream);
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let tunnels = tunnels.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let acceptor = acceptor.clone();
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(answer(req, acceptor, app, log)) }
+                let tunnels = tunnels.clone();
+                async move { Ok::<_, Infallible>(answer(req, acceptor, app, log, &tunnels)) }
             });
             let _ = http1_server()
                 .serve_connection(TokioIo::new(stream), service)
@@ -205,12 +216,19 @@ fn answer(
     acceptor: TlsAcceptor,
     app: impl TunnelApp,
     log: LogFormat,
+    tunnels: &Arc<Semaphore>,
 ) -> Response<Body> {
     let start = Instant::now();
     let authority = req.uri().authority().map(|a| a.to_string());
     let target = authority.clone().unwrap_or_else(|| req.uri().to_string());
     let decision = decide(req.method(), authority.as_deref());
+    // A tunnel holds its permit for its whole life; past the cap, 503 at once (never queued).
+    let permit = match decision {
+        Decision::Tunnel(_) => tunnels.clone().try_acquire_owned().ok(),
+        Decision::Refuse => None,
+    };
     let status = match decision {
+        Decision::Tunnel(_) if permit.is_none() => StatusCode::SERVICE_UNAVAILABLE,
         Decision::Tunnel(_) => StatusCode::OK,
         Decision::Refuse => StatusCode::FORBIDDEN,
     };
@@ -222,6 +240,19 @@ fn answer(
         &LogNote::default(),
         start.elapsed().as_secs_f64() * 1000.0,
     );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        let body = format!(
+            "certgen serve --proxy: {target}: every tunnel is in use (--max-tunnels); try again \
+             when one closes\n"
+        );
+        let mut resp = Response::new(Body::from(body));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return resp;
+    }
     match decision {
         Decision::Refuse => {
             let body = format!(
@@ -236,6 +267,7 @@ fn answer(
         }
         Decision::Tunnel(_) => {
             tokio::spawn(async move {
+                let _permit = permit;
                 let Ok(upgraded) = hyper::upgrade::on(req).await else {
                     return;
                 };
@@ -243,8 +275,23 @@ fn answer(
                     TLS_HANDSHAKE_TIMEOUT,
                     acceptor.accept(TokioIo::new(upgraded)),
                 );
-                let Ok(Ok(tls)) = handshake.await else {
-                    return;
+                let tls = match handshake.await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        access_log::tunnel_failed(log, &target, &handshake_failure(&e));
+                        return;
+                    }
+                    Err(_) => {
+                        access_log::tunnel_failed(
+                            log,
+                            &target,
+                            &format!(
+                                "no TLS handshake within {} s",
+                                TLS_HANDSHAKE_TIMEOUT.as_secs()
+                            ),
+                        );
+                        return;
+                    }
                 };
                 let _ = http1_server()
                     .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
@@ -252,6 +299,32 @@ fn answer(
             });
             Response::new(Body::empty())
         }
+    }
+}
+
+/// Why a client's TLS handshake inside its tunnel failed, in the words a user acts on. A client
+/// that does not trust the certificate aborts with an alert (RFC 8446 §6.2: `unknown_ca`,
+/// `bad_certificate`, `certificate_unknown`; OpenSSL, curl, Python and Node send these) or, for
+/// some, by closing the connection mid-handshake.
+fn handshake_failure(e: &std::io::Error) -> String {
+    use rustls::AlertDescription as A;
+    let hint = "give it the proxy_ca_file of the ready line (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, \
+                NODE_EXTRA_CA_CERTS, --ca-file)";
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::AlertReceived(
+            alert @ (A::UnknownCA | A::BadCertificate | A::CertificateUnknown),
+        )) => format!(
+            "the client does not trust the proxy CA (it sent the TLS alert {alert:?}): {hint}"
+        ),
+        Some(other) => format!("the TLS handshake failed: {other}"),
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => format!(
+            "the client closed the connection during the TLS handshake (a client that does not \
+             trust the proxy CA may do so): {hint}"
+        ),
+        None => format!("the TLS handshake failed: {e}"),
     }
 }
 
