@@ -1042,14 +1042,25 @@ fn malformed_redirect_uris_in_the_config_are_refused_at_start() {
             ),
         )
         .unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgen"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_certgen"))
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(dir.path().join(format!("state{i}")))
             .arg("--config")
             .arg(&config)
             .stdin(std::process::Stdio::null())
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        // A service that accepted the URI would serve until stopped: bounded, then stopped.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if child.try_wait().unwrap().is_none() {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{uri:?} was accepted: {stderr}");
         assert!(out.stdout.is_empty(), "{uri:?}: no ready line");
