@@ -139,6 +139,8 @@ pub enum Aadsts {
     PublicClientCredential,
     /// 700051: a `response_type` other than `code`.
     UnsupportedResponseType(String),
+    /// 90015: a sign-in request (or one of its parameters) longer than the service takes.
+    QueryStringTooLong { parameter: String, limit: usize },
     /// 50058: `prompt=none` with no signed-in user.
     LoginRequired,
     /// 65004: the user pressed Cancel on the sign-in page.
@@ -454,6 +456,13 @@ impl Aadsts {
             UnsupportedResponseType(t) => row(700051, "unsupported_response_type", S400,
                 "response_type '{t}' is not enabled for the application.")
                 .arg("t", t),
+            // https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+            // lists 90015 as QueryStringTooLong.
+            QueryStringTooLong { parameter, limit } => row(90015, "invalid_request", S400,
+                "The query string is too long: '{parameter}' is longer than the {limit} \
+                 characters this token service accepts.")
+                .arg("parameter", parameter)
+                .arg("limit", limit),
             LoginRequired => row(50058, "login_required", S400,
                 "A silent sign-in request was sent but no user is signed in."),
             UserDeclined => row(65004, "access_denied", S400,
@@ -789,6 +798,10 @@ mod catalogue {
             },
             Aadsts::PublicClientCredential,
             Aadsts::UnsupportedResponseType("token".into()),
+            Aadsts::QueryStringTooLong {
+                parameter: "state".into(),
+                limit: 1,
+            },
             Aadsts::LoginRequired,
             Aadsts::UserDeclined,
             Aadsts::UserNotFound {

@@ -14,5 +14,6 @@ mod refusals;
 mod rollkey;
 mod signin;
 mod signin_browser;
+mod signin_limits;
 mod tokens;
 mod verify_serve;

@@ -14,17 +14,17 @@ use serde_json::{json, Value};
 
 use crate::support::serve::*;
 
-const PUBLIC_APP: &str = "6f1c5e8a-0000-4000-8000-0000000000a1";
-const REDIRECT: &str = "https://app.contoso.example/getAToken";
-const ADELE: &str = "adele@contoso.example";
-const ALEX: &str = "alex@contoso.example";
+pub(super) const PUBLIC_APP: &str = "6f1c5e8a-0000-4000-8000-0000000000a1";
+pub(super) const REDIRECT: &str = "https://app.contoso.example/getAToken";
+pub(super) const ADELE: &str = "adele@contoso.example";
+pub(super) const ALEX: &str = "alex@contoso.example";
 /// RFC 7636 appendix B.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(super) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// The sign-in config: APP is a confidential web app (the fixture's certificate and secret),
 /// PUBLIC_APP a public client; two users; Orders.Read consented for APP.
-fn config() -> PathBuf {
+pub(super) fn config() -> PathBuf {
     // Written once: tests run in parallel, and a rewrite while another test's serve reads the
     // file would hand it a half-written config.
     static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -53,7 +53,7 @@ fn write_config() -> PathBuf {
     path
 }
 
-fn serve(extra: &[&str]) -> Server {
+pub(super) fn serve(extra: &[&str]) -> Server {
     let config = config();
     let mut args = vec!["--config", config.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -61,7 +61,7 @@ fn serve(extra: &[&str]) -> Server {
 }
 
 /// A browser-like client that does not follow redirects (the test reads each one).
-fn browser(s: &Server) -> reqwest::Client {
+pub(super) fn browser(s: &Server) -> reqwest::Client {
     let pem = std::fs::read(s.ready["ca_file"].as_str().unwrap()).unwrap();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -71,7 +71,7 @@ fn browser(s: &Server) -> reqwest::Client {
         .unwrap()
 }
 
-fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
+pub(super) fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
     let mut url =
         reqwest::Url::parse(&format!("{}/{TENANT}/oauth2/v2.0/authorize", s.base())).unwrap();
     url.query_pairs_mut().extend_pairs(params);
@@ -79,7 +79,11 @@ fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
 }
 
 /// `/authorize` with MSAL's parameters ([`web_params`]) and `extra`, by a browser `b`.
-async fn authorize(b: &reqwest::Client, s: &Server, extra: &[(&str, &str)]) -> reqwest::Response {
+pub(super) async fn authorize(
+    b: &reqwest::Client,
+    s: &Server,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
     b.get(authorize_url(s, &web_params(extra)))
         .send()
         .await
@@ -87,7 +91,7 @@ async fn authorize(b: &reqwest::Client, s: &Server, extra: &[(&str, &str)]) -> r
 }
 
 /// The parameters MSAL Python sends, with `extra` added or replacing.
-fn web_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(super) fn web_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut p = vec![
         ("client_id", APP),
         ("response_type", "code"),
@@ -108,7 +112,7 @@ fn web_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 }
 
 /// The query (or fragment) fields of a redirect's Location.
-fn location_fields(resp: &reqwest::Response) -> (String, Vec<(String, String)>) {
+pub(super) fn location_fields(resp: &reqwest::Response) -> (String, Vec<(String, String)>) {
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
     let url = reqwest::Url::parse(&loc).unwrap();
     let raw = url
@@ -121,21 +125,75 @@ fn location_fields(resp: &reqwest::Response) -> (String, Vec<(String, String)>) 
     (loc, fields)
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
-/// `name="ctx" value="…"` of a sign-in page.
-fn ctx_of(page: &str) -> String {
-    let start = page.find(r#"name="ctx" value=""#).expect("a sign-in form") + 18;
+/// `name="{name}" value="…"` of a sign-in page.
+pub(super) fn hidden(page: &str, name: &str) -> String {
+    let at = format!(r#"name="{name}" value=""#);
+    let start = page.find(&at).expect("a sign-in form") + at.len();
     page[start..start + page[start..].find('"').unwrap()].to_string()
 }
 
+/// A sign-in page as a browser holds it: the form's `ctx` and `canary`, its `action`, and the
+/// sign-in cookie the page set (`name=value`).
+#[derive(Debug, Clone)]
+pub(super) struct SignInForm {
+    pub ctx: String,
+    pub canary: String,
+    pub action: String,
+    pub cookie: String,
+    pub html: String,
+}
+
+pub(super) async fn form_of(page: reqwest::Response) -> SignInForm {
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("certgen_signin="))
+        .unwrap_or_default();
+    let html = page.text().await.unwrap();
+    SignInForm {
+        ctx: hidden(&html, "ctx"),
+        canary: hidden(&html, "canary"),
+        action: {
+            let start = html
+                .find(r#"<form method="post" action=""#)
+                .expect("a form")
+                + 28;
+            html[start..start + html[start..].find('"').unwrap()].to_string()
+        },
+        cookie,
+        html,
+    }
+}
+
+/// The form posted as the browser that was shown it would: cookie, ctx and canary, and
+/// `fields`.
+pub(super) async fn submit(
+    b: &reqwest::Client,
+    s: &Server,
+    f: &SignInForm,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![("ctx", f.ctx.as_str()), ("canary", f.canary.as_str())];
+    form.extend_from_slice(fields);
+    b.post(format!("{}{}", s.base(), f.action))
+        .header("cookie", &f.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The sign-in page for `params`, then `upn` picked: the redirect back.
-async fn sign_in(
+pub(super) async fn sign_in(
     s: &Server,
     b: &reqwest::Client,
     params: &[(&str, &str)],
@@ -143,12 +201,8 @@ async fn sign_in(
 ) -> reqwest::Response {
     let page = b.get(authorize_url(s, params)).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let ctx = ctx_of(&page.text().await.unwrap());
-    b.post(format!("{}/{TENANT}/login", s.base()))
-        .form(&[("ctx", ctx.as_str()), ("user", upn), ("action", "signin")])
-        .send()
-        .await
-        .unwrap()
+    let f = form_of(page).await;
+    submit(b, s, &f, &[("user", upn), ("action", "signin")]).await
 }
 
 /// A code for ADELE (with `--auto-sign-in`): the `code` of the redirect.
@@ -161,7 +215,7 @@ async fn code(s: &Server, extra: &[(&str, &str)]) -> String {
         .to_string()
 }
 
-async fn redeem(s: &Server, code: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+pub(super) async fn redeem(s: &Server, code: &str, extra: &[(&str, &str)]) -> (u16, Value) {
     let mut form = vec![
         ("grant_type", "authorization_code"),
         ("client_id", APP),
@@ -633,13 +687,9 @@ async fn device_code_flow_on_its_page() {
         .send()
         .await
         .unwrap();
-    let ctx = ctx_of(&page.text().await.unwrap());
-    let done = b
-        .post(format!("{}/{TENANT}/login", s.base()))
-        .form(&[("ctx", ctx.as_str()), ("user", ALEX), ("action", "signin")])
-        .send()
+    let f = form_of(page).await;
+    let done = submit(&b, &s, &f, &[("user", ALEX), ("action", "signin")])
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -667,12 +717,8 @@ async fn device_code_declined_on_the_page() {
         .send()
         .await
         .unwrap();
-    let ctx = ctx_of(&page.text().await.unwrap());
-    b.post(format!("{}/{TENANT}/login", s.base()))
-        .form(&[("ctx", ctx.as_str()), ("action", "cancel")])
-        .send()
-        .await
-        .unwrap();
+    let f = form_of(page).await;
+    submit(&b, &s, &f, &[("action", "cancel")]).await;
     assert_refusal(
         &poll_device(&s, &dc).await,
         400,
@@ -686,13 +732,8 @@ async fn cancel_on_the_sign_in_page_returns_access_denied() {
     let s = serve(&[]);
     let b = browser(&s);
     let page = authorize(&b, &s, &[]).await;
-    let ctx = ctx_of(&page.text().await.unwrap());
-    let resp = b
-        .post(format!("{}/{TENANT}/login", s.base()))
-        .form(&[("ctx", ctx.as_str()), ("action", "cancel")])
-        .send()
-        .await
-        .unwrap();
+    let f = form_of(page).await;
+    let resp = submit(&b, &s, &f, &[("action", "cancel")]).await;
     assert_sent_back(&resp, "access_denied", 65004);
 }
 
@@ -734,4 +775,303 @@ async fn logout_and_end_session_endpoints() {
         .await
         .unwrap()
         .contains("You signed out of your account"));
+}
+
+/// The Content-Security-Policy of a response.
+fn csp(resp: &reqwest::Response) -> String {
+    resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn sign_in_form_posts_only_to_known_routes_and_unknown_tenants_are_90002() {
+    let s = serve(&[]);
+    let b = browser(&s);
+    let page = authorize(&b, &s, &[]).await;
+    // The sign-in page's forms may post here, and its answer redirect to the app only.
+    let policy = csp(&page);
+    for part in [
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self' https://app.contoso.example",
+    ] {
+        assert!(policy.contains(part), "{part} in {policy}");
+    }
+    let f = form_of(page).await;
+    assert_eq!(f.action, format!("/{TENANT}/login"));
+
+    // The path's tenant, percent-encoded into `//evil.example`: Entra's unknown-tenant page,
+    // and no form at all.
+    for path in ["/%2Fevil.example/login", "/nosuch.example/login"] {
+        let resp = b
+            .post(format!("{}{path}", s.base()))
+            .header("cookie", &f.cookie)
+            .form(&[
+                ("ctx", f.ctx.as_str()),
+                ("canary", f.canary.as_str()),
+                ("user", "nobody@contoso.example"),
+                ("action", "signin"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{path}");
+        assert!(csp(&resp).contains("form-action 'self'"), "{path}");
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("AADSTS90002"), "{path}: {html}");
+        assert!(!html.contains("<form"), "{path}: {html}");
+        assert!(!html.contains("evil.example/login"), "{path}: {html}");
+    }
+    // Through the tenant's domain, an unknown user: the form again, posting to the route
+    // built from the tenant's id, not from the URL.
+    let resp = b
+        .post(format!("{}/{TENANT_DOMAIN}/login", s.base()))
+        .header("cookie", &f.cookie)
+        .form(&[
+            ("ctx", f.ctx.as_str()),
+            ("canary", f.canary.as_str()),
+            ("user", "nobody@contoso.example"),
+            ("action", "signin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let again = form_of(resp).await;
+    assert!(again.html.contains("AADSTS50034"), "{}", again.html);
+    assert_eq!(again.action, format!("/{TENANT}/login"));
+    // The sign-in still completes.
+    let done = submit(&b, &s, &f, &[("user", ADELE), ("action", "signin")]).await;
+    assert_eq!(done.status(), 302);
+    assert!(field(&location_fields(&done).1, "code").is_some());
+}
+
+#[tokio::test]
+async fn form_post_page_may_post_to_the_apps_origin_only() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let b = browser(&s);
+    let post = authorize(&b, &s, &[("response_mode", "form_post")]).await;
+    assert_eq!(post.status(), 200);
+    let policy = csp(&post);
+    assert!(
+        policy.contains("form-action https://app.contoso.example")
+            && !policy.contains("'self'")
+            && policy.contains("default-src 'none'")
+            && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
+    // A loopback app on the port of the moment: that origin, port included.
+    let post = authorize(
+        &b,
+        &s,
+        &[
+            ("client_id", PUBLIC_APP),
+            ("redirect_uri", "http://localhost:53111"),
+            ("response_mode", "form_post"),
+        ],
+    )
+    .await;
+    assert!(
+        csp(&post).contains("form-action http://localhost:53111"),
+        "{}",
+        csp(&post)
+    );
+    // Pages that only say something may post nowhere but here.
+    let err = authorize(&b, &s, &[("redirect_uri", "https://evil.example/cb")]).await;
+    assert!(csp(&err).contains("form-action 'self'"), "{}", csp(&err));
+}
+
+#[tokio::test]
+async fn sign_in_post_without_the_browsers_cookie_is_refused() {
+    let s = serve(&[]);
+    let victim = browser(&s);
+    let page = authorize(&victim, &s, &[]).await;
+    let set = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("certgen_signin="))
+        .expect("the sign-in cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Secure"),
+        "{set}"
+    );
+    let f = form_of(page).await;
+    assert!(!f.canary.is_empty());
+    assert!(
+        f.cookie.ends_with(&f.canary),
+        "{} vs {}",
+        f.cookie,
+        f.canary
+    );
+    // Another browser (the attacker's) with its own page, cookie and canary.
+    let attacker = form_of(authorize(&browser(&s), &s, &[]).await).await;
+    assert_ne!(attacker.canary, f.canary);
+
+    let refused = |resp: reqwest::Response, why: &'static str| async move {
+        assert_eq!(resp.status(), 400, "{why}");
+        assert!(resp.headers().get("location").is_none(), "{why}");
+        assert!(
+            resp.headers()
+                .get_all("set-cookie")
+                .iter()
+                .all(|c| !c.to_str().unwrap().starts_with("certgen_session=")),
+            "{why}: no session"
+        );
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("was not sent from its page"), "{why}: {html}");
+        assert!(!html.contains("code="), "{why}: {html}");
+    };
+    let post = |cookie: Option<&str>, canary: Option<&str>| {
+        let mut form = vec![
+            ("ctx", f.ctx.clone()),
+            ("user", ALEX.to_string()),
+            ("action", "signin".to_string()),
+        ];
+        if let Some(c) = canary {
+            form.push(("canary", c.to_string()));
+        }
+        let mut req = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_only([reqwest::Certificate::from_pem(
+                &std::fs::read(s.ready["ca_file"].as_str().unwrap()).unwrap(),
+            )
+            .unwrap()])
+            .build()
+            .unwrap()
+            .post(format!("{}{}", s.base(), f.action))
+            .form(&form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    // A cross-site POST: the form's fields (ctx and canary read off the page), no cookie.
+    refused(post(None, Some(&f.canary)).await.unwrap(), "no cookie").await;
+    // The attacker's own cookie and canary with the victim's ctx.
+    refused(
+        post(Some(&attacker.cookie), Some(&attacker.canary))
+            .await
+            .unwrap(),
+        "another browser's cookie",
+    )
+    .await;
+    // The cookie without the field, and a wrong field.
+    refused(post(Some(&f.cookie), None).await.unwrap(), "no field").await;
+    refused(
+        post(Some(&f.cookie), Some(&attacker.canary)).await.unwrap(),
+        "another canary",
+    )
+    .await;
+    // The victim's own browser still signs in, with its pending sign-in intact.
+    let done = submit(&victim, &s, &f, &[("user", ADELE), ("action", "signin")]).await;
+    assert_eq!(done.status(), 302);
+    let (_, fields) = location_fields(&done);
+    let (status, body) = redeem(&s, field(&fields, "code").unwrap(), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    // A second page in the same browser keeps the browser's cookie: two tabs both work.
+    let first = form_of(authorize(&victim, &s, &[]).await).await;
+    let second = victim
+        .get(authorize_url(&s, &web_params(&[])))
+        .header("cookie", &first.cookie)
+        .send()
+        .await
+        .unwrap();
+    let second = form_of(second).await;
+    assert_eq!(second.canary, first.canary);
+    for tab in [&first, &second] {
+        let r = submit(&victim, &s, tab, &[("user", ADELE), ("action", "signin")]).await;
+        assert_eq!(r.status(), 302);
+    }
+}
+
+/// Forms of a loopback redirect URI that a URL parser forgives and Entra refuses.
+const BAD_LOOPBACK_REDIRECTS: &[(&str, &str)] = &[
+    ("http://localhost:53120#frag", "fragment"),
+    ("http://localhost:53120/#", "fragment"),
+    ("http://user@localhost:53120", "user name"),
+    ("http://user:pw@localhost:53120", "user name"),
+    ("http:localhost:53120", "//"),
+    ("http:/localhost:53120", "//"),
+    ("http://local\thost:53120", "control character"),
+    ("http://localhost:53120\t", "control character"),
+    ("http://localhost:53120/\n", "control character"),
+];
+
+#[tokio::test]
+async fn malformed_loopback_redirect_uris_are_50011_at_authorize() {
+    let s = serve(&["--auto-sign-in", ADELE]);
+    let b = browser(&s);
+    // The well-formed one works on any port.
+    let ok = authorize(
+        &b,
+        &s,
+        &[
+            ("client_id", PUBLIC_APP),
+            ("redirect_uri", "http://localhost:53120"),
+        ],
+    )
+    .await;
+    assert_eq!(ok.status(), 302);
+    for (uri, _) in BAD_LOOPBACK_REDIRECTS {
+        let resp = authorize(&b, &s, &[("client_id", PUBLIC_APP), ("redirect_uri", uri)]).await;
+        assert_eq!(resp.status(), 400, "{uri:?}");
+        assert!(resp.headers().get("location").is_none(), "{uri:?}");
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("AADSTS50011"), "{uri:?}: {html}");
+    }
+}
+
+#[test]
+fn malformed_redirect_uris_in_the_config_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registered: Vec<(&str, &str)> = BAD_LOOPBACK_REDIRECTS.to_vec();
+    registered.push(("https://app.contoso.example/cb#x", "fragment"));
+    registered.push(("https://user@app.contoso.example/cb", "user name"));
+    for (i, (uri, why)) in registered.iter().enumerate() {
+        let config = dir.path().join(format!("c{i}.toml"));
+        let uri_toml = serde_json::to_string(uri).unwrap();
+        std::fs::write(
+            &config,
+            format!(
+                "[[tenant]]\nid = \"{TENANT}\"\n\n[[app]]\nclient_id = \"{PUBLIC_APP}\"\n\
+                 display_name = \"x\"\npublic_client = true\nredirect_uris = [{uri_toml}]\n"
+            ),
+        )
+        .unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_certgen"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(dir.path().join(format!("state{i}")))
+            .arg("--config")
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A service that accepted the URI would serve until stopped: bounded, then stopped.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if child.try_wait().unwrap().is_none() {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{uri:?} was accepted: {stderr}");
+        assert!(out.stdout.is_empty(), "{uri:?}: no ready line");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: ") && first.contains("redirect URI") && first.contains(why),
+            "{uri:?}: {stderr}"
+        );
+        assert!(
+            !first.contains('\t') && !first.contains('\r'),
+            "control characters are escaped: {first:?}"
+        );
+    }
 }

@@ -408,14 +408,13 @@ fn grant(
 /// A registered redirect URI, checked as Entra's portal checks one: an absolute URL with no
 /// fragment, https — or http on a loopback host, the only place Entra allows it.
 fn redirect_uri(client_id: &str, uri: &str) -> Result<String> {
-    let bad =
-        |why: &str| ServeError::Invalid(format!("app {client_id}: redirect URI '{uri}' {why}"));
+    let bad = |why: &str| {
+        let uri = uri.escape_debug();
+        ServeError::Invalid(format!("app {client_id}: redirect URI '{uri}' {why}"))
+    };
     let parsed = url::Url::parse(uri).map_err(|e| bad(&format!("is not an absolute URL ({e})")))?;
-    if parsed.fragment().is_some() {
-        return Err(bad(
-            "has a fragment (#…), which a redirect URI may not have",
-        ));
-    }
+    // Fragment, userinfo, control characters, `http:` without `//`: what /authorize refuses.
+    crate::user_flow::authorize::redirect_uri_syntax(uri).map_err(bad)?;
     match parsed.scheme() {
         "https" => {}
         "http" if is_loopback_url(&parsed) => {}

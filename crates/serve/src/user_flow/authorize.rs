@@ -32,7 +32,7 @@ pub enum Answer {
         session: Option<String>,
     },
     /// The sign-in page, for the pending sign-in `ctx`.
-    SignIn { ctx: String, request: AuthRequest },
+    SignIn { ctx: String },
 }
 
 /// The first value of a parameter (query or form).
@@ -43,6 +43,57 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
+/// The most each `/authorize` parameter may hold, in bytes once decoded: a request over one
+/// is refused with 90015 on an error page, before anything of it is kept. UNCONFIRMED:
+/// Entra publishes no number for these; chosen because each is far above what clients send
+/// (MSAL: a 16-letter `state`, a 64-character `nonce`; a UPN is at most 113 characters,
+/// <https://learn.microsoft.com/en-us/graph/api/resources/user>) yet keeps a pending sign-in
+/// under about 17 KB, so the stores' byte budgets hold thousands of them.
+pub const LIMITS: &[(&str, usize)] = &[
+    // Apps put a return URL or a signed blob in `state`: room for that.
+    ("state", 4096),
+    ("nonce", 1024),
+    ("login_hint", 1024),
+    // A registered redirect URI is at most 256 characters
+    // (<https://learn.microsoft.com/en-us/entra/identity-platform/reply-url>); a longer one
+    // sent cannot match, and is refused as not registered (50011).
+    ("redirect_uri", 2048),
+    // RFC 7636 §4.2: at most 128 characters; checked again, with its own code, below.
+    ("code_challenge", 128),
+    ("scope", 4096),
+];
+
+/// The most a whole `/authorize` request's parameters (query and form body, names and values
+/// decoded) may hold. UNCONFIRMED: chosen because 16 KB is the usual ceiling of a request line
+/// in front ends (nginx's `large_client_header_buffers` is 8 KB per line by default; IIS's
+/// `maxQueryString` is 2 KB by default and raised for sign-in) and MSAL's longest requests
+/// are well under 4 KB.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+/// The request's size, whole and per parameter: 90015 when over ([`LIMITS`]).
+fn sizes(params: &[(String, String)]) -> Result<(), Aadsts> {
+    let total: usize = params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    if total > MAX_QUERY_BYTES {
+        return Err(Aadsts::QueryStringTooLong {
+            parameter: "the query".into(),
+            limit: MAX_QUERY_BYTES,
+        });
+    }
+    for (name, value) in params {
+        let limit = LIMITS
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(MAX_QUERY_BYTES, |(_, l)| *l);
+        if value.len() > limit {
+            return Err(Aadsts::QueryStringTooLong {
+                parameter: name.clone(),
+                limit,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Checks an `/authorize` request and answers it.
 pub fn begin(
     service: &TokenService,
@@ -51,6 +102,9 @@ pub fn begin(
     session: Option<&str>,
     now: i64,
 ) -> Answer {
+    if let Err(e) = sizes(params) {
+        return Answer::ErrorPage(e);
+    }
     let (tenant, app, redirect_uri) = match trusted(service, tenant_segment, params) {
         Ok(t) => t,
         Err(e) => return Answer::ErrorPage(e),
@@ -90,11 +144,14 @@ pub fn begin(
         (None, "none") => back_with_error(target, &Aadsts::LoginRequired),
         _ => {
             let ctx = flows.pending.insert(
-                super::Pending::Authorize(request.clone()),
+                super::PendingSignIn {
+                    what: super::Pending::Authorize(request.clone()),
+                    canary: String::new(),
+                },
                 now.saturating_add(super::PENDING_LIFETIME_SECS),
                 now,
             );
-            Answer::SignIn { ctx, request }
+            Answer::SignIn { ctx }
         }
     }
 }
@@ -109,7 +166,12 @@ fn trusted<'a>(
     let (tenant, app) = client(service, tenant_segment, params)?;
     let sent = param(params, "redirect_uri").filter(|r| !r.is_empty());
     let redirect_uri = match sent {
-        Some(uri) if app.redirect_uris.iter().any(|r| redirect_matches(r, uri)) => uri,
+        Some(uri)
+            if redirect_uri_syntax(uri).is_ok()
+                && app.redirect_uris.iter().any(|r| redirect_matches(r, uri)) =>
+        {
+            uri
+        }
         // With none sent, Entra uses the app's only registered URI.
         None if app.redirect_uris.len() == 1 => app.redirect_uris[0].as_str(),
         _ => {
@@ -141,6 +203,45 @@ pub fn client<'a>(
             tenant: tenant_segment.to_string(),
         })?;
     Ok((tenant, app))
+}
+
+/// What a redirect URI must be before it is compared, registered (the config) or sent
+/// (`/authorize`): why not, otherwise. A URL parser forgives what Entra refuses: it drops tabs
+/// and line breaks, reads `http:localhost:5000/cb` as `http://localhost:5000/cb`, keeps a
+/// fragment and userinfo apart from the parts compared — so a URI that is not the one
+/// registered could match it, and the app be sent to something else than it asked.
+/// - no fragment: RFC 6749 §3.1.2 ("The endpoint URI MUST NOT include a fragment
+///   component");
+/// - no userinfo (`user@`): RFC 3986 §3.2.1 deprecates it, and Entra's reply-URL rules
+///   (<https://learn.microsoft.com/en-us/entra/identity-platform/reply-url>) list none;
+///   UNCONFIRMED that Entra answers 50011 for it, chosen because it never matches as sent;
+/// - no space, tab or other control character, and no backslash (which parsers read as `/`);
+/// - http and https written with their `//`.
+pub fn redirect_uri_syntax(uri: &str) -> Result<url::Url, &'static str> {
+    if uri.chars().any(|c| c.is_control() || c == ' ') {
+        return Err("contains a space, tab or other control character");
+    }
+    if uri.contains('\\') {
+        return Err("contains a backslash");
+    }
+    if uri.contains('#') {
+        return Err("has a fragment (#…), which a redirect URI may not have (RFC 6749 §3.1.2)");
+    }
+    let parsed = url::Url::parse(uri).map_err(|_| "is not an absolute URL")?;
+    let after_scheme = &uri[parsed.scheme().len()..];
+    if matches!(parsed.scheme(), "http" | "https") && !after_scheme.starts_with("://") {
+        return Err("does not have // after its scheme (http://host/…)");
+    }
+    let authority = after_scheme
+        .strip_prefix("://")
+        .map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
+    if authority.is_some_and(|a| a.contains('@'))
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
+        return Err("has a user name or password (user@host), which a redirect URI may not have");
+    }
+    Ok(parsed)
 }
 
 /// Whether `sent` is the registered URI: exactly, or — for a loopback http URI — on any port,
@@ -299,6 +400,54 @@ mod tests {
             "https://app.example/cb"
         ));
         assert!(!redirect_matches("http://localhost", "http://127.0.0.1"));
+    }
+
+    #[test]
+    fn redirect_uris_entra_refuses() {
+        for bad in [
+            "http://localhost:5000/cb#frag",
+            "http://localhost:5000/cb#",
+            "http://user@localhost:5000/cb",
+            "http://user:pw@localhost/cb",
+            "http://@localhost/cb",
+            "http:localhost:5000/cb",
+            "http:/localhost:5000/cb",
+            "http://local\thost:5000/cb",
+            "http://localhost:5000/c\tb",
+            "http://localhost:5000/cb\n",
+            "http://localhost:5000/c b",
+            "http:\\\\localhost/cb",
+            "https://app.example/cb#x",
+        ] {
+            assert!(redirect_uri_syntax(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "http://localhost",
+            "http://localhost:5000/getAToken",
+            "http://127.0.0.1:8400/cb?x=1",
+            "https://app.example/cb",
+            "msal6f1c5e8a-0000-4000-8000-0000000000a1://auth",
+        ] {
+            assert!(redirect_uri_syntax(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_bounded() {
+        let p = |k: &str, n: usize| vec![(k.to_string(), "a".repeat(n))];
+        assert!(sizes(&p("state", 4096)).is_ok());
+        assert_eq!(sizes(&p("state", 4097)).unwrap_err().code(), 90015);
+        assert_eq!(sizes(&p("nonce", 1025)).unwrap_err().code(), 90015);
+        assert_eq!(sizes(&p("login_hint", 1025)).unwrap_err().code(), 90015);
+        assert_eq!(sizes(&p("redirect_uri", 2049)).unwrap_err().code(), 90015);
+        assert_eq!(
+            sizes(&p("other", MAX_QUERY_BYTES)).unwrap_err().code(),
+            90015
+        );
+        let many: Vec<_> = (0..10)
+            .map(|i| (format!("x{i}"), "a".repeat(2000)))
+            .collect();
+        assert_eq!(sizes(&many).unwrap_err().code(), 90015);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub mod scopes;
 pub mod store;
 
 use scopes::Requested;
-use store::Ttl;
+use store::{Evict, Ttl, Weigh};
 
 /// How long a sign-in page stays usable, and a device code valid (Entra: 900 s).
 pub const PENDING_LIFETIME_SECS: i64 = 600;
@@ -95,6 +95,16 @@ pub enum Pending {
     },
 }
 
+/// A pending sign-in and the browser it was shown to.
+#[derive(Debug, Clone)]
+pub struct PendingSignIn {
+    pub what: Pending,
+    /// The sign-in cookie's value of the browser the page was served to (empty until it is
+    /// served): the form's POST must carry it in the cookie and in a field, so another site
+    /// cannot post the form for that browser (what Entra's `flowToken` and canary do).
+    pub canary: String,
+}
+
 /// An issued authorization code.
 #[derive(Debug, Clone)]
 pub struct CodeGrant {
@@ -143,21 +153,45 @@ pub struct Session {
 }
 
 /// The flows' state for the life of the service.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct UserFlows {
     pub options: Options,
-    pub pending: Ttl<Pending>,
+    pub pending: Ttl<PendingSignIn>,
     pub codes: Ttl<CodeGrant>,
     pub refresh_tokens: Ttl<RefreshGrant>,
     pub devices: Ttl<DeviceGrant>,
     pub sessions: Ttl<Session>,
 }
 
+impl Default for UserFlows {
+    fn default() -> Self {
+        UserFlows::new(Options::default())
+    }
+}
+
+/// Bytes each store may hold. With every request parameter bounded ([`authorize::LIMITS`]),
+/// an entry is at most about 17 KB, so these hold thousands of the largest sign-ins and
+/// together stay far under the 256 MB a flood must not push the service past.
+pub const PENDING_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+pub const CODES_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+pub const REFRESH_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+pub const DEVICES_BUDGET_BYTES: usize = 8 * 1024 * 1024;
+pub const SESSIONS_BUDGET_BYTES: usize = 8 * 1024 * 1024;
+
 impl UserFlows {
     pub fn new(options: Options) -> UserFlows {
+        use store::CAPACITY;
         UserFlows {
             options,
-            ..UserFlows::default()
+            // Anonymous requests make these: a flood displaces its own newest entries,
+            // never a page already shown or a code already sent (see [`Evict::Newest`]).
+            pending: Ttl::bounded(CAPACITY, PENDING_BUDGET_BYTES, Evict::Newest),
+            codes: Ttl::bounded(CAPACITY, CODES_BUDGET_BYTES, Evict::Newest),
+            devices: Ttl::bounded(CAPACITY, DEVICES_BUDGET_BYTES, Evict::Newest),
+            // Made by a client that authenticated (refresh tokens) or by a completed
+            // sign-in (sessions): the oldest goes.
+            refresh_tokens: Ttl::bounded(CAPACITY, REFRESH_BUDGET_BYTES, Evict::ClosestToEnd),
+            sessions: Ttl::bounded(CAPACITY, SESSIONS_BUDGET_BYTES, Evict::ClosestToEnd),
         }
     }
 
@@ -198,5 +232,85 @@ impl UserFlows {
             expires.saturating_add(REMEMBER_ENDED_SECS),
             now,
         )
+    }
+}
+
+// What each stored value holds, for the stores' byte budgets.
+
+impl Weigh for Requested {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Requested>()
+            + self
+                .resources
+                .iter()
+                .map(|r| {
+                    std::mem::size_of_val(r)
+                        + r.resource.weight()
+                        + r.named_as.weight()
+                        + r.scopes.weight()
+                })
+                .sum::<usize>()
+    }
+}
+
+impl Weigh for AuthRequest {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<AuthRequest>()
+            + self.tenant_id.capacity()
+            + self.client_id.capacity()
+            + self.redirect_uri.capacity()
+            + self.state.weight()
+            + self.nonce.weight()
+            + self.scope.weight()
+            + self.challenge.as_ref().map_or(0, |c| c.value.weight())
+            + self.login_hint.weight()
+    }
+}
+
+impl Weigh for PendingSignIn {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<PendingSignIn>()
+            + self.canary.capacity()
+            + match &self.what {
+                Pending::Authorize(r) => r.weight(),
+                Pending::Device { device_code } => device_code.capacity(),
+            }
+    }
+}
+
+impl Weigh for CodeGrant {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<CodeGrant>() + self.request.weight() + self.user_id.capacity()
+    }
+}
+
+impl Weigh for RefreshGrant {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<RefreshGrant>()
+            + self.client_id.capacity()
+            + self.tenant_id.capacity()
+            + self.user_id.capacity()
+            + self.scope.weight()
+    }
+}
+
+impl Weigh for DeviceGrant {
+    fn weight(&self) -> usize {
+        let state = match &self.state {
+            DeviceState::Approved { user_id } => user_id.capacity(),
+            _ => 0,
+        };
+        std::mem::size_of::<DeviceGrant>()
+            + self.client_id.capacity()
+            + self.tenant_id.capacity()
+            + self.scope.weight()
+            + self.user_code.capacity()
+            + state
+    }
+}
+
+impl Weigh for Session {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Session>() + self.user_id.capacity()
     }
 }

@@ -53,6 +53,8 @@ pub struct SignIn<'a> {
     pub action: &'a str,
     /// The pending sign-in's id.
     pub ctx: &'a str,
+    /// The browser's sign-in cookie, echoed in the form (see `routes::CANARY_COOKIE`).
+    pub canary: &'a str,
     pub users: &'a [User],
     /// The user checked first (`login_hint`), else the first.
     pub checked: Option<&'a str>,
@@ -88,6 +90,7 @@ pub fn sign_in(p: &SignIn) -> Markup {
             } @else {
                 form method="post" action=(p.action) {
                     input type="hidden" name="ctx" value=(p.ctx);
+                    input type="hidden" name="canary" value=(p.canary);
                     fieldset {
                         legend { "Pick an account" }
                         @for (i, u) in p.users.iter().enumerate() {
@@ -205,6 +208,7 @@ mod tests {
             app_name: "App \"1\"",
             action: "/t/login",
             ctx: "c\"><b>",
+            canary: "k",
             users: &users,
             checked: None,
             error: None,

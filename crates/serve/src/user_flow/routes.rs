@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::authorize::{self, param, Answer, Target};
 use super::device;
 use super::pages;
-use super::{Pending, ResponseMode};
+use super::{Pending, PendingSignIn, ResponseMode};
 use crate::aadsts::{json_body, no_store, Aadsts};
 use crate::access_log::LogNote;
 use crate::correlation::{correlation_id, echo_request_id};
@@ -25,6 +25,14 @@ use crate::service::{form_fields, TokenService};
 
 /// The browser session's cookie.
 const SESSION_COOKIE: &str = "certgen_session";
+
+/// The sign-in form's cookie: a random value set when the page is served and echoed in the
+/// form's `canary` field; a POST of the form must carry both, equal to what the pending
+/// sign-in was shown with. A cross-site POST carries no cookie (SameSite=Lax) and cannot read
+/// it (HttpOnly), so it cannot sign a browser in as a user of its choosing — the part of
+/// Entra's `flowToken` and canary that guards its sign-in form (OWASP's double-submit cookie,
+/// <https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html>).
+const CANARY_COOKIE: &str = "certgen_signin";
 
 pub fn router<S>(service: Arc<TokenService>) -> Router<S> {
     Router::new()
@@ -77,10 +85,21 @@ async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The tenant of the URL first, as every other route of a tenant: an unknown one is
+    // Entra's 90002 page, never echoed into a form.
+    let tenant = match s.user_tenant(&tenant) {
+        Ok(t) => t.id.clone(),
+        Err(e) => return error_page(&e, &headers),
+    };
     let form = form_fields(&body);
     let now = now();
     let ctx = param(&form, "ctx").unwrap_or_default();
-    let Some(pending) = s.flows.pending.get(ctx, now) else {
+    let Some(entry) = s
+        .flows
+        .pending
+        .get(ctx, now)
+        .filter(|p| pending_tenant(&s, &p.what, now).as_deref() == Some(tenant.as_str()))
+    else {
         return html(
             StatusCode::BAD_REQUEST,
             pages::message(
@@ -90,6 +109,22 @@ async fn sign_in(
             ),
         );
     };
+    let cookie = cookie(&headers, CANARY_COOKIE);
+    let field = param(&form, "canary");
+    if !same_canary(&entry.canary, cookie.as_deref()) || !same_canary(&entry.canary, field) {
+        // Not a redirect: nothing goes to the app, and the pending sign-in stays for the
+        // browser it was shown to.
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::message(
+                "This sign-in was not sent from its page",
+                "The sign-in form was sent without the cookie of the browser it was shown \
+                 in, or from another site. Start the sign-in again from the app, in one \
+                 browser, with cookies allowed.",
+            ),
+        );
+    }
+    let pending = entry.what.clone();
     if param(&form, "action") == Some("cancel") {
         s.flows.pending.remove(ctx);
         return match pending {
@@ -118,19 +153,33 @@ async fn sign_in(
             tenant: tenant.clone(),
         };
         let text = format!("AADSTS{}: {}", e.code(), e.message());
-        return sign_in_page(
-            &s,
-            &tenant,
-            ctx,
-            &pending,
-            Some(&text),
-            StatusCode::BAD_REQUEST,
-        );
+        return sign_in_page(&s, ctx, &entry, Some(&text), StatusCode::BAD_REQUEST);
     };
     s.flows.pending.remove(ctx);
     match pending {
         Pending::Authorize(r) => respond(&s, authorize::complete(&s.flows, r, user, now), &headers),
         Pending::Device { device_code } => device_signed_in(&s, &device_code, &user.id, now),
+    }
+}
+
+/// The tenant a pending sign-in belongs to (its device code's, for the device flow).
+fn pending_tenant(s: &TokenService, p: &Pending, now: i64) -> Option<String> {
+    match p {
+        Pending::Authorize(r) => Some(r.tenant_id.clone()),
+        Pending::Device { device_code } => {
+            s.flows.devices.get(device_code, now).map(|d| d.tenant_id)
+        }
+    }
+}
+
+/// Whether the canary sent is the one the page was served with, compared in constant time.
+fn same_canary(expected: &str, sent: Option<&str>) -> bool {
+    match sent {
+        Some(sent) if !expected.is_empty() => {
+            aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), sent.as_bytes())
+                .is_ok()
+        }
+        _ => false,
     }
 }
 
@@ -191,11 +240,15 @@ async fn device_page() -> Response {
     html(StatusCode::OK, pages::device_entry(device::PAGE_PATH, None))
 }
 
-async fn device_code_entered(State(s): State<Arc<TokenService>>, body: Bytes) -> Response {
+async fn device_code_entered(
+    State(s): State<Arc<TokenService>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = form_fields(&body);
     let now = now();
     let typed = param(&form, "user_code").unwrap_or_default();
-    let (device_code, grant) = match device::find(&s, typed, now) {
+    let (device_code, _) = match device::find(&s, typed, now) {
         Ok(found) => found,
         Err(why) => {
             return html(
@@ -209,13 +262,15 @@ async fn device_code_entered(State(s): State<Arc<TokenService>>, body: Bytes) ->
             return device_signed_in(&s, &device_code, &user.id, now);
         }
     }
-    let pending = Pending::Device { device_code };
     let ctx = s.flows.pending.insert(
-        pending.clone(),
+        PendingSignIn {
+            what: Pending::Device { device_code },
+            canary: String::new(),
+        },
         now.saturating_add(super::PENDING_LIFETIME_SECS),
         now,
     );
-    sign_in_page(&s, &grant.tenant_id, &ctx, &pending, None, StatusCode::OK)
+    open_sign_in_page(&s, &ctx, &headers, now)
 }
 
 /// `/logout`: the browser's session ends; the user goes back to `post_logout_redirect_uri`
@@ -285,10 +340,7 @@ fn target(r: &super::AuthRequest) -> Target {
 fn respond(s: &TokenService, answer: Answer, headers: &HeaderMap) -> Response {
     match answer {
         Answer::ErrorPage(e) => error_page(&e, headers),
-        Answer::SignIn { ctx, request } => {
-            let pending = Pending::Authorize(request.clone());
-            sign_in_page(s, &request.tenant_id, &ctx, &pending, None, StatusCode::OK)
-        }
+        Answer::SignIn { ctx } => open_sign_in_page(s, &ctx, headers, now()),
         Answer::Back {
             target,
             fields,
@@ -322,9 +374,11 @@ fn back(target: &Target, fields: &[(&'static str, String)]) -> Response {
         ser.finish()
     };
     match (target.mode, url::Url::parse(&target.redirect_uri)) {
-        (ResponseMode::FormPost, _) => html(
+        // This page's one form posts to the app: exactly its origin may be posted to.
+        (ResponseMode::FormPost, _) => html_csp(
             StatusCode::OK,
             pages::form_post(&target.redirect_uri, fields),
+            &csp_source(&target.redirect_uri).unwrap_or_else(|| "'none'".into()),
         ),
         (ResponseMode::Query, Ok(mut u)) => {
             {
@@ -356,38 +410,113 @@ fn redirect(location: &str) -> Response {
     resp
 }
 
+/// The sign-in page for the pending sign-in `ctx`, just made: it is bound to this browser's
+/// sign-in cookie (the one it has, or a new one), which the page sets.
+fn open_sign_in_page(s: &TokenService, ctx: &str, headers: &HeaderMap, now: i64) -> Response {
+    let canary = cookie(headers, CANARY_COOKIE)
+        .filter(|c| {
+            c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .unwrap_or_else(|| super::store::random_token(32));
+    let entry = s.flows.pending.update(ctx, now, |p| {
+        p.canary = canary.clone();
+        p.clone()
+    });
+    let Some(entry) = entry else {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message(
+                "Sign-in is busy",
+                "Too many sign-ins are open at once. Try again in a few minutes.",
+            ),
+        );
+    };
+    let mut resp = sign_in_page(s, ctx, &entry, None, StatusCode::OK);
+    let secure = if s.base.starts_with("https:") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!("{CANARY_COOKIE}={canary}; Path=/; HttpOnly; SameSite=Lax{secure}");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
 fn sign_in_page(
     s: &TokenService,
-    tenant: &str,
     ctx: &str,
-    pending: &Pending,
+    entry: &PendingSignIn,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let (client_id, hint, device) = match pending {
-        Pending::Authorize(r) => (Some(r.client_id.clone()), r.login_hint.clone(), false),
+    let now = now();
+    let (client_id, hint, device, back_to) = match &entry.what {
+        Pending::Authorize(r) => (
+            Some(r.client_id.clone()),
+            r.login_hint.clone(),
+            false,
+            Some(r.redirect_uri.as_str()),
+        ),
         Pending::Device { device_code } => (
-            s.flows.devices.get(device_code, now()).map(|d| d.client_id),
+            s.flows.devices.get(device_code, now).map(|d| d.client_id),
             None,
             true,
+            None,
         ),
     };
     let app_name = client_id
         .and_then(|c| s.registry.app(&c).map(|a| a.display_name.clone()))
         .unwrap_or_else(|| "the application".into());
+    // The form posts to a route of this service built from the tenant's id as the config
+    // has it (a GUID or a DNS name), never from the URL a request came in on.
+    let tenant = pending_tenant(s, &entry.what, now)
+        .filter(|t| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        })
+        .or_else(|| s.registry.tenants.first().map(|t| t.id.clone()))
+        .unwrap_or_else(|| "common".into());
     let action = format!("/{tenant}/login");
-    html(
+    // The answer to the form may be a redirect to the app, which form-action also governs.
+    let form_action = match back_to.and_then(csp_source) {
+        Some(app) => format!("'self' {app}"),
+        None => "'self'".to_string(),
+    };
+    html_csp(
         status,
         pages::sign_in(&pages::SignIn {
             app_name: &app_name,
             action: &action,
             ctx,
+            canary: &entry.canary,
             users: &s.registry.users,
             checked: hint.as_deref(),
             error,
             device,
         }),
+        &form_action,
     )
+}
+
+/// A redirect URI's origin as a CSP source (`https://app.example:8443`), or its scheme for an
+/// app's own scheme (`msal…:`), whose origin is opaque.
+fn csp_source(redirect_uri: &str) -> Option<String> {
+    let u = url::Url::parse(redirect_uri).ok()?;
+    let origin = u.origin();
+    let source = if origin.is_tuple() {
+        origin.ascii_serialization()
+    } else {
+        format!("{}:", u.scheme())
+    };
+    source
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b';' && b != b',' && b != b'\'')
+        .then_some(source)
 }
 
 fn error_page(e: &Aadsts, headers: &HeaderMap) -> Response {
@@ -404,8 +533,14 @@ fn error_page(e: &Aadsts, headers: &HeaderMap) -> Response {
     resp
 }
 
-/// A page, never cached or framed, and leaking no URL through `Referer`.
+/// A page, never cached or framed, and leaking no URL through `Referer`; its forms may post
+/// only to this service.
 fn html(status: StatusCode, page: Markup) -> Response {
+    html_csp(status, page, "'self'")
+}
+
+/// [`html`], its forms allowed to post to `form_action` (CSP sources).
+fn html_csp(status: StatusCode, page: Markup, form_action: &str) -> Response {
     let mut resp = (status, page.into_string()).into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -417,12 +552,18 @@ fn html(status: StatusCode, page: Markup) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+         frame-ancestors 'none'; form-action {form_action}"
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
-             frame-ancestors 'none'",
-        ),
+        HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+                 frame-ancestors 'none'; form-action 'self'",
+            )
+        }),
     );
     no_store(&mut resp);
     resp
@@ -430,12 +571,17 @@ fn html(status: StatusCode, page: Markup) -> Response {
 
 /// The session id the browser sent, if any.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name` the browser sent, if any.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
