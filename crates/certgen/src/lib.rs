@@ -48,15 +48,8 @@
 //! # let options = certgen_serve::Options {
 //! #     listen: "127.0.0.1:0".parse()?,
 //! #     http: true,
-//! #     tls_files: None,
-//! #     tls_passwords: Default::default(),
 //! #     state_dir: Some(dir.path().join("state")),
-//! #     strict: false,
-//! #     log: certgen_serve::LogFormat::Text,
-//! #     max_in_flight: 16,
-//! #     replication_delay_secs: 0,
-//! #     proxy: None,
-//! #     user_flows: Default::default(),
+//! #     ..Default::default()
 //! # };
 //! # let prepared = certgen_serve::prepare(&options, registry)?;
 //! # for (var, value) in [

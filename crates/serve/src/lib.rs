@@ -105,6 +105,27 @@ pub struct Options {
     pub user_flows: UserFlowOptions,
 }
 
+/// The command line's defaults: TLS on 127.0.0.1:8443 with the state folder's own certificate,
+/// lenient checks, text logs, no proxy, no replication delay.
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            http: false,
+            tls_files: None,
+            tls_passwords: SecretSource::default(),
+            state_dir: None,
+            strict: false,
+            log: LogFormat::Text,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            replication_delay_secs: 0,
+            proxy: None,
+            max_tunnels: DEFAULT_MAX_TUNNELS,
+            user_flows: UserFlowOptions::default(),
+        }
+    }
+}
+
 /// The ready line: where the service is and what to trust.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ready {
