@@ -23,6 +23,7 @@ mod body_limit;
 mod client_assertion;
 mod client_secret;
 mod config;
+mod connection;
 mod correlation;
 mod error;
 mod face;
@@ -34,6 +35,7 @@ mod keys;
 mod metadata;
 mod proxy;
 mod service;
+mod sign_in_state;
 mod state;
 mod summary;
 mod tokens;
@@ -65,13 +67,10 @@ pub use error::{Credential, Result, ServeError};
 pub use handlers::DEFAULT_MAX_IN_FLIGHT;
 pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady, DEFAULT_MAX_TUNNELS};
 use service::TokenService;
+pub use sign_in_state::Options as UserFlowOptions;
 use state::TlsIdentity;
 pub use summary::{AppSummary, ResourceSummary, Summary, TenantSummary, UserReader};
-pub use user_flow::Options as UserFlowOptions;
 
-/// How long clients get to send their request headers (slow-header clients are cut off); the
-/// TLS handshake has its own limit, axum-server's default of 10 s.
-pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open requests get to finish after a stop signal.
 const GRACEFUL_STOP: Duration = Duration::from_secs(5);
 
@@ -226,7 +225,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         strict: options.strict,
         replay: Default::default(),
         keys: keys::KeyRegistry::new(options.replication_delay_secs),
-        flows: user_flow::UserFlows::new(options.user_flows.clone()),
+        flows: sign_in_state::UserFlows::new(options.user_flows.clone()),
     });
     Ok(Prepared {
         ready,
@@ -402,7 +401,7 @@ fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
         .http_builder()
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(connection::HEADER_READ_TIMEOUT)
         .half_close(true);
 }
 
@@ -461,7 +460,7 @@ pub mod fuzzing {
     pub use crate::face::Face;
     pub use crate::keys::KeyRegistry;
     pub use crate::service::{form_fields, TokenRequest, TokenService};
+    pub use crate::sign_in_state::UserFlows;
     pub use crate::tokens::{Endpoint, SigningKey};
     pub use crate::user_flow::authorize::{begin as authorize, Answer};
-    pub use crate::user_flow::UserFlows;
 }

@@ -6,8 +6,8 @@ use super::client_assertion::ReplayGuard;
 use super::config::Registry;
 use super::face::Face;
 use super::keys::KeyRegistry;
+use super::sign_in_state::UserFlows;
 use super::tokens::{Endpoint, SigningKey};
-use super::user_flow::UserFlows;
 
 /// Everything the token endpoints share for the life of the service.
 #[derive(Debug)]

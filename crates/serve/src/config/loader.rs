@@ -414,7 +414,7 @@ fn redirect_uri(client_id: &str, uri: &str) -> Result<String> {
     };
     let parsed = url::Url::parse(uri).map_err(|e| bad(&format!("is not an absolute URL ({e})")))?;
     // Fragment, userinfo, control characters, `http:` without `//`: what /authorize refuses.
-    crate::user_flow::authorize::redirect_uri_syntax(uri).map_err(bad)?;
+    redirect_uri_syntax(uri).map_err(bad)?;
     match parsed.scheme() {
         "https" => {}
         "http" if is_loopback_url(&parsed) => {}

@@ -176,3 +176,42 @@ pub fn is_loopback_url(u: &url::Url) -> bool {
         None => false,
     }
 }
+
+/// What a redirect URI must be before it is compared, registered (the config) or sent
+/// (`/authorize`): why not, otherwise. A URL parser forgives what Entra refuses: it drops tabs
+/// and line breaks, reads `http:localhost:5000/cb` as `http://localhost:5000/cb`, keeps a
+/// fragment and userinfo apart from the parts compared — so a URI that is not the one
+/// registered could match it, and the app be sent to something else than it asked.
+/// - no fragment: RFC 6749 §3.1.2 ("The endpoint URI MUST NOT include a fragment
+///   component");
+/// - no userinfo (`user@`): RFC 3986 §3.2.1 deprecates it, and Entra's reply-URL rules
+///   (<https://learn.microsoft.com/en-us/entra/identity-platform/reply-url>) list none;
+///   UNCONFIRMED that Entra answers 50011 for it, chosen because it never matches as sent;
+/// - no space, tab or other control character, and no backslash (which parsers read as `/`);
+/// - http and https written with their `//`.
+pub fn redirect_uri_syntax(uri: &str) -> Result<url::Url, &'static str> {
+    if uri.chars().any(|c| c.is_control() || c == ' ') {
+        return Err("contains a space, tab or other control character");
+    }
+    if uri.contains('\\') {
+        return Err("contains a backslash");
+    }
+    if uri.contains('#') {
+        return Err("has a fragment (#…), which a redirect URI may not have (RFC 6749 §3.1.2)");
+    }
+    let parsed = url::Url::parse(uri).map_err(|_| "is not an absolute URL")?;
+    let after_scheme = &uri[parsed.scheme().len()..];
+    if matches!(parsed.scheme(), "http" | "https") && !after_scheme.starts_with("://") {
+        return Err("does not have // after its scheme (http://host/…)");
+    }
+    let authority = after_scheme
+        .strip_prefix("://")
+        .map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
+    if authority.is_some_and(|a| a.contains('@'))
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
+        return Err("has a user name or password (user@host), which a redirect URI may not have");
+    }
+    Ok(parsed)
+}

@@ -31,8 +31,8 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use super::access_log::{self, LogFormat, LogNote};
+use super::connection::HEADER_READ_TIMEOUT;
 use super::state::TlsIdentity;
-use super::HEADER_READ_TIMEOUT;
 use crate::error::ServeError;
 use certgen::cloud;
 use certgen::error::{Error, Result};

@@ -2,7 +2,7 @@
 //! refresh tokens, device codes and browser sessions. Each kind is a [`Ttl`] map bounded by
 //! a count and by the bytes its entries hold ([`Weigh`]), so no client can grow the service's
 //! memory without bound: a request's parameters are bounded too (see
-//! [`super::authorize::LIMITS`]), but an entry's size is what is counted, not assumed.
+//! `user_flow::authorize::LIMITS`), but an entry's size is what is counted, not assumed.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;

@@ -1,0 +1,306 @@
+//! What users signing in leave in the service while they do: pending sign-ins, codes, refresh
+//! tokens, device codes and sessions, in bounded stores, and the delegated scopes they ask for.
+//! The flows that make and spend them are in `user_flow`.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`scopes`] | delegated scopes and consent (`[app.delegated]`) |
+//! | [`store`] | the bounded, expiring stores (by count and by bytes) |
+
+pub mod scopes;
+pub mod store;
+
+use scopes::Requested;
+use store::{Evict, Ttl, Weigh};
+
+/// How long a sign-in page stays usable, and a device code valid (Entra: 900 s).
+pub const PENDING_LIFETIME_SECS: i64 = 600;
+pub const DEVICE_CODE_LIFETIME_SECS: i64 = 900;
+/// Seconds between device-code polls the client is told (Entra's value).
+pub const DEVICE_CODE_INTERVAL_SECS: i64 = 5;
+/// How long a browser stays signed in (the session cookie).
+pub const SESSION_LIFETIME_SECS: i64 = 24 * 3600;
+/// How long an ended code, refresh token or device code is remembered, so a late use is told
+/// "expired" (70008, 700082, 70019) rather than "unknown".
+pub(super) const REMEMBER_ENDED_SECS: i64 = 3600;
+
+/// The flows' settings (`certgen serve` flags).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--auto-sign-in UPN`: that user signs in without the page (headless tests).
+    pub auto_sign_in: Option<String>,
+    /// `--code-lifetime`: an authorization code's life (Entra: about 10 minutes).
+    pub code_lifetime_secs: i64,
+    /// `--refresh-token-lifetime`: how long a refresh token may lie unused (Entra: 90 days).
+    pub refresh_token_lifetime_secs: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            auto_sign_in: None,
+            code_lifetime_secs: 600,
+            refresh_token_lifetime_secs: 90 * 24 * 3600,
+        }
+    }
+}
+
+/// Where `/authorize` sends its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+/// PKCE's `code_challenge` and its method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub value: String,
+    /// `S256` (else `plain`).
+    pub s256: bool,
+}
+
+/// A checked `/authorize` request, waiting for its user.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: Requested,
+    pub challenge: Option<Challenge>,
+    pub login_hint: Option<String>,
+}
+
+/// A sign-in page shown and not yet answered.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    Authorize(AuthRequest),
+    /// The device flow's page, for this device code.
+    Device {
+        device_code: String,
+    },
+}
+
+/// A pending sign-in and the browser it was shown to.
+#[derive(Debug, Clone)]
+pub struct PendingSignIn {
+    pub what: Pending,
+    /// The sign-in cookie's value of the browser the page was served to (empty until it is
+    /// served): the form's POST must carry it in the cookie and in a field, so another site
+    /// cannot post the form for that browser (what Entra's `flowToken` and canary do).
+    pub canary: String,
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone)]
+pub struct CodeGrant {
+    pub request: AuthRequest,
+    pub user_id: String,
+    pub expires: i64,
+    pub redeemed: bool,
+}
+
+/// An issued refresh token. Each use issues a new one and leaves this one valid, as Entra
+/// does (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>); each ends after its own inactivity lifetime.
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub scope: Requested,
+    pub issued: i64,
+    pub expires: i64,
+}
+
+/// Where a device code stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceState {
+    Pending,
+    Approved { user_id: String },
+    Declined,
+    Redeemed,
+}
+
+/// An issued device code.
+#[derive(Debug, Clone)]
+pub struct DeviceGrant {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub scope: Requested,
+    pub user_code: String,
+    pub expires: i64,
+    pub state: DeviceState,
+}
+
+/// A browser's signed-in user (the `certgen_session` cookie).
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+}
+
+/// The flows' state for the life of the service.
+#[derive(Debug)]
+pub struct UserFlows {
+    pub options: Options,
+    pub pending: Ttl<PendingSignIn>,
+    pub codes: Ttl<CodeGrant>,
+    pub refresh_tokens: Ttl<RefreshGrant>,
+    pub devices: Ttl<DeviceGrant>,
+    pub sessions: Ttl<Session>,
+}
+
+impl Default for UserFlows {
+    fn default() -> Self {
+        UserFlows::new(Options::default())
+    }
+}
+
+/// Bytes each store may hold. With every request parameter bounded ([`authorize::LIMITS`]),
+/// an entry is at most about 17 KB, so these hold thousands of the largest sign-ins and
+/// together stay far under the 256 MB a flood must not push the service past.
+pub const PENDING_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+pub const CODES_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+pub const REFRESH_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+pub const DEVICES_BUDGET_BYTES: usize = 8 * 1024 * 1024;
+pub const SESSIONS_BUDGET_BYTES: usize = 8 * 1024 * 1024;
+
+impl UserFlows {
+    pub fn new(options: Options) -> UserFlows {
+        use store::CAPACITY;
+        UserFlows {
+            options,
+            // Anonymous requests make these: a flood displaces its own newest entries,
+            // never a page already shown or a code already sent (see [`Evict::Newest`]).
+            pending: Ttl::bounded(CAPACITY, PENDING_BUDGET_BYTES, Evict::Newest),
+            codes: Ttl::bounded(CAPACITY, CODES_BUDGET_BYTES, Evict::Newest),
+            devices: Ttl::bounded(CAPACITY, DEVICES_BUDGET_BYTES, Evict::Newest),
+            // Made by a client that authenticated (refresh tokens) or by a completed
+            // sign-in (sessions): the oldest goes.
+            refresh_tokens: Ttl::bounded(CAPACITY, REFRESH_BUDGET_BYTES, Evict::ClosestToEnd),
+            sessions: Ttl::bounded(CAPACITY, SESSIONS_BUDGET_BYTES, Evict::ClosestToEnd),
+        }
+    }
+
+    /// Issues a refresh token for a signed-in user.
+    pub fn issue_refresh_token(
+        &self,
+        client_id: &str,
+        tenant_id: &str,
+        user_id: &str,
+        scope: &Requested,
+        now: i64,
+    ) -> String {
+        let expires = now.saturating_add(self.options.refresh_token_lifetime_secs);
+        self.refresh_tokens.insert(
+            RefreshGrant {
+                client_id: client_id.to_string(),
+                tenant_id: tenant_id.to_string(),
+                user_id: user_id.to_string(),
+                scope: scope.clone(),
+                issued: now,
+                expires,
+            },
+            expires.saturating_add(REMEMBER_ENDED_SECS),
+            now,
+        )
+    }
+
+    /// Issues an authorization code for `request`'s user.
+    pub fn issue_code(&self, request: AuthRequest, user_id: &str, now: i64) -> String {
+        let expires = now.saturating_add(self.options.code_lifetime_secs);
+        self.codes.insert(
+            CodeGrant {
+                request,
+                user_id: user_id.to_string(),
+                expires,
+                redeemed: false,
+            },
+            expires.saturating_add(REMEMBER_ENDED_SECS),
+            now,
+        )
+    }
+}
+
+// What each stored value holds, for the stores' byte budgets.
+
+impl Weigh for Requested {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Requested>()
+            + self
+                .resources
+                .iter()
+                .map(|r| {
+                    std::mem::size_of_val(r)
+                        + r.resource.weight()
+                        + r.named_as.weight()
+                        + r.scopes.weight()
+                })
+                .sum::<usize>()
+    }
+}
+
+impl Weigh for AuthRequest {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<AuthRequest>()
+            + self.tenant_id.capacity()
+            + self.client_id.capacity()
+            + self.redirect_uri.capacity()
+            + self.state.weight()
+            + self.nonce.weight()
+            + self.scope.weight()
+            + self.challenge.as_ref().map_or(0, |c| c.value.weight())
+            + self.login_hint.weight()
+    }
+}
+
+impl Weigh for PendingSignIn {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<PendingSignIn>()
+            + self.canary.capacity()
+            + match &self.what {
+                Pending::Authorize(r) => r.weight(),
+                Pending::Device { device_code } => device_code.capacity(),
+            }
+    }
+}
+
+impl Weigh for CodeGrant {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<CodeGrant>() + self.request.weight() + self.user_id.capacity()
+    }
+}
+
+impl Weigh for RefreshGrant {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<RefreshGrant>()
+            + self.client_id.capacity()
+            + self.tenant_id.capacity()
+            + self.user_id.capacity()
+            + self.scope.weight()
+    }
+}
+
+impl Weigh for DeviceGrant {
+    fn weight(&self) -> usize {
+        let state = match &self.state {
+            DeviceState::Approved { user_id } => user_id.capacity(),
+            _ => 0,
+        };
+        std::mem::size_of::<DeviceGrant>()
+            + self.client_id.capacity()
+            + self.tenant_id.capacity()
+            + self.scope.weight()
+            + self.user_code.capacity()
+            + state
+    }
+}
+
+impl Weigh for Session {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Session>() + self.user_id.capacity()
+    }
+}
