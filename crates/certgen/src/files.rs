@@ -250,6 +250,50 @@ pub fn refuse_overwrite(paths: &[PathBuf]) -> Error {
     )
 }
 
+/// An exclusive advisory lock on a file (`flock`), released when dropped or when the process
+/// dies — even by SIGKILL, since the lock belongs to the open file, so no stale lock is ever
+/// left behind. The lock file stays in place: removing it would let a third process lock a
+/// fresh inode while a second still holds the old one. `flock` rather than `File::lock`, which
+/// needs Rust 1.89 (the MSRV is 1.85).
+#[derive(Debug)]
+pub struct FileLock {
+    _file: std::fs::File,
+}
+
+impl FileLock {
+    /// Takes the lock on `path` (made 0600 if missing): waiting for it when `wait`, else `None`
+    /// when another process holds it.
+    pub fn acquire(path: &Path, wait: bool) -> Result<Option<FileLock>> {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path).map_err(|e| Error::io("open", path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            let how = if wait {
+                libc::LOCK_EX
+            } else {
+                libc::LOCK_EX | libc::LOCK_NB
+            };
+            loop {
+                // SAFETY: flock on a descriptor this function owns; no memory is passed.
+                if unsafe { libc::flock(file.as_raw_fd(), how) } == 0 {
+                    break;
+                }
+                let e = std::io::Error::last_os_error();
+                match e.kind() {
+                    std::io::ErrorKind::Interrupted => continue,
+                    std::io::ErrorKind::WouldBlock if !wait => return Ok(None),
+                    _ => return Err(Error::io("lock", path, e)),
+                }
+            }
+        }
+        Ok(Some(FileLock { _file: file }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

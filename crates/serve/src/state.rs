@@ -24,41 +24,22 @@ pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
 /// started at the same moment on a new folder make them once and all use the same ones.
 pub const LOCK_FILE: &str = ".state.lock";
 
-/// The state folder's exclusive lock; released when dropped, or when the process dies (even by
-/// SIGKILL: an `flock` belongs to the open file, so no stale lock is ever left behind).
-#[derive(Debug)]
-pub struct StateLock {
-    _file: std::fs::File,
-}
+/// The state folder's exclusive lock; released when dropped, or when the process dies.
+pub type StateLock = certgen::files::FileLock;
 
-/// Waits for the state folder's exclusive lock (creating `dir` private if missing). The lock
-/// file is left in place: removing it would let a third process lock a fresh inode while the
-/// second still holds the old one. `flock` rather than `File::lock` (Rust 1.89; MSRV 1.85).
+/// Waits for the state folder's exclusive lock (creating `dir` private if missing).
 pub fn lock(dir: &Path) -> Result<StateLock> {
     paths::ensure_private_dir(dir)?;
     let path = dir.join(LOCK_FILE);
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::io::AsRawFd;
-        loop {
-            // SAFETY: flock on a descriptor this function owns; no memory is passed.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                break;
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(Error::io("lock", &path, e));
-            }
-        }
+    match StateLock::acquire(&path, true)? {
+        Some(lock) => Ok(lock),
+        // A waiting lock is always taken or an error.
+        None => Err(certgen::Error::io(
+            "lock",
+            &path,
+            std::io::Error::from(std::io::ErrorKind::WouldBlock),
+        )),
     }
-    Ok(StateLock { _file: file })
 }
 
 /// Ten years: the certificates are local and trusted by hand, so they should rarely change.

@@ -197,39 +197,12 @@ fn resolve_link(path: PathBuf) -> PathBuf {
     }
 }
 
-/// Held for a whole run; the lock goes with the file descriptor (on drop, or when the process
-/// dies, even by SIGKILL, so a killed run never leaves a stale lock behind).
-#[derive(Debug)]
-pub struct RotateLock {
-    _file: std::fs::File,
-}
+/// Held for a whole run (on drop, or when the process dies, the lock goes).
+pub type RotateLock = crate::files::FileLock;
 
 /// Takes the run's exclusive lock without waiting: `None` when another process holds it.
-/// `flock` rather than `File::lock`, which needs Rust 1.89 (the MSRV is 1.85). The lock file
-/// is left in place: removing it would let a third run lock a fresh inode while the second
-/// still holds the old one.
 pub fn lock(layout: &Layout) -> Result<Option<RotateLock>> {
-    let path = layout.lock_file();
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: flock on a descriptor this function owns; no memory is passed.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::WouldBlock {
-                return Ok(None);
-            }
-            return Err(Error::io("lock", &path, e));
-        }
-    }
-    Ok(Some(RotateLock { _file: file }))
+    RotateLock::acquire(&layout.lock_file(), false)
 }
 
 /// Where a rotation stands.
