@@ -182,9 +182,20 @@ pub(super) async fn submit(
     f: &SignInForm,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
+    submit_to(b, s, &f.action, f, fields).await
+}
+
+/// The same form, with its cookie and canary, posted to `path` instead of its own action.
+pub(super) async fn submit_to(
+    b: &reqwest::Client,
+    s: &Server,
+    path: &str,
+    f: &SignInForm,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let mut form = vec![("ctx", f.ctx.as_str()), ("canary", f.canary.as_str())];
     form.extend_from_slice(fields);
-    b.post(format!("{}{}", s.base(), f.action))
+    b.post(format!("{}{path}", s.base()))
         .header("cookie", &f.cookie)
         .form(&form)
         .send()
@@ -801,22 +812,12 @@ async fn sign_in_form_posts_only_to_known_routes_and_unknown_tenants_are_90002()
     }
     let f = form_of(page).await;
     assert_eq!(f.action, format!("/{TENANT}/login"));
+    let unknown_user = &[("user", "nobody@contoso.example"), ("action", "signin")];
 
     // The path's tenant, percent-encoded into `//evil.example`: Entra's unknown-tenant page,
     // and no form at all.
     for path in ["/%2Fevil.example/login", "/nosuch.example/login"] {
-        let resp = b
-            .post(format!("{}{path}", s.base()))
-            .header("cookie", &f.cookie)
-            .form(&[
-                ("ctx", f.ctx.as_str()),
-                ("canary", f.canary.as_str()),
-                ("user", "nobody@contoso.example"),
-                ("action", "signin"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let resp = submit_to(&b, &s, path, &f, unknown_user).await;
         assert_eq!(resp.status(), 400, "{path}");
         assert!(csp(&resp).contains("form-action 'self'"), "{path}");
         let html = resp.text().await.unwrap();
@@ -826,18 +827,7 @@ async fn sign_in_form_posts_only_to_known_routes_and_unknown_tenants_are_90002()
     }
     // Through the tenant's domain, an unknown user: the form again, posting to the route
     // built from the tenant's id, not from the URL.
-    let resp = b
-        .post(format!("{}/{TENANT_DOMAIN}/login", s.base()))
-        .header("cookie", &f.cookie)
-        .form(&[
-            ("ctx", f.ctx.as_str()),
-            ("canary", f.canary.as_str()),
-            ("user", "nobody@contoso.example"),
-            ("action", "signin"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = submit_to(&b, &s, &format!("/{TENANT_DOMAIN}/login"), &f, unknown_user).await;
     assert_eq!(resp.status(), 400);
     let again = form_of(resp).await;
     assert!(again.html.contains("AADSTS50034"), "{}", again.html);
