@@ -151,12 +151,18 @@ pub fn run(mut args: CallArgs) -> Result<()> {
         answer = call(token.token.expose())?;
         retried = true;
     }
+    // Still refused with a token just fetched (retried, --force-refresh or --no-cache): not a
+    // stale cached token, so a refresh would not help.
+    let fresh_refused =
+        refused(&answer) && (retried || args.token.force_refresh || args.token.no_cache);
     let token_text = token.token.expose();
     match answer {
         Answer::Merged(document) => print_json(&document),
         Answer::Single(a) => answered(&args, &request.url, &a, token_text).map_err(|e| {
-            if refused(&Answer::Single(a.clone())) && !retried {
-                e.with_hint("if the token came from the cache, --force-refresh gets a new one")
+            if fresh_refused {
+                e.with_hint(
+                    "the token was new, not a stale cached one: --force-refresh would not help",
+                )
             } else {
                 e
             }

@@ -233,6 +233,11 @@ fn a_token_for_another_audience_gets_401_and_the_scope_hint() {
         stderr.contains("--scope https://graph.microsoft.com/.default"),
         "{stderr}"
     );
+    // The 401 came again with a new token: not a stale cached one.
+    assert!(
+        stderr.contains("the token was new, not a stale cached one"),
+        "{stderr}"
+    );
 }
 
 #[test]
