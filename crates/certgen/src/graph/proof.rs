@@ -320,17 +320,22 @@ mod tests {
         );
     }
 
+    /// What serve expects of a proof for OID at `now`.
+    fn expected_at(now: i64) -> Expected<'static> {
+        Expected {
+            object_id: Some(OID),
+            app_id: None,
+            now: Some(now),
+        }
+    }
+
     /// The regression of a proof with `nbf` = i64::MIN and `exp` ten years ahead (accepted
     /// once: `exp - nbf` wrapped), and one whose `exp` comes before its `nbf`.
     #[test]
     fn a_proof_with_extreme_or_reversed_times_is_refused() {
         let h = json!({"alg": "RS256"});
         let now = 1_800_000_000_i64;
-        let e = Expected {
-            object_id: Some(OID),
-            app_id: None,
-            now: Some(now),
-        };
+        let e = expected_at(now);
         let ten_years = now + 10 * 365 * 86_400;
         let forged = json!({"aud": AUDIENCE, "iss": OID, "nbf": i64::MIN, "exp": ten_years});
         assert!(!broken_rules(&token(&h, &forged), &e).unwrap().is_empty());
@@ -349,11 +354,7 @@ mod tests {
     fn any_accepted_proof_has_a_short_lifetime_around_now() {
         let h = json!({"alg": "RS256"});
         let now = 1_800_000_000_i64;
-        let e = Expected {
-            object_id: Some(OID),
-            app_id: None,
-            now: Some(now),
-        };
+        let e = expected_at(now);
         let mut edges = vec![
             i64::MIN,
             i64::MIN + 1,
