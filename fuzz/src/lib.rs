@@ -248,13 +248,13 @@ fn token_service(
         .remove(0);
     let base = "https://127.0.0.1:8443".to_string();
     certgen_serve::fuzzing::TokenService {
-        registry,
+        directory: certgen_serve::fuzzing::Directory::in_memory(&registry)
+            .expect("the fuzz directory"),
         signer: certgen_serve::fuzzing::SigningKey::new(cert, &key).expect("the fixture key"),
         audience_bases: vec![base.clone()],
         base,
         strict,
         replay: Default::default(),
-        keys: certgen_serve::fuzzing::KeyRegistry::new(0),
         flows: Default::default(),
     }
 }

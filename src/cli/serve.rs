@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// takes from seconds to a minute), to rehearse that lag
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     replication_delay: u64,
+    /// Discard the directory kept in the state folder (every object made through Graph,
+    /// every key added, every sign-in) and start from --config and the flags alone
+    #[arg(long)]
+    reset: bool,
     /// Also act as an HTTPS_PROXY for unmodified clients: CONNECT to the Microsoft identity
     /// and Graph hosts is answered here (TLS by a local CA in the state folder), every other
     /// host is refused. Default address: --listen's, next port (any free port with port 0)
@@ -179,6 +183,7 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
             .map(|p| proxy_address(p, args.listen))
             .transpose()?,
         max_tunnels: args.max_tunnels as usize,
+        reset: args.reset,
         user_flows: serve::UserFlowOptions {
             auto_sign_in: args.auto_sign_in,
             code_lifetime_secs: i64::from(args.code_lifetime),

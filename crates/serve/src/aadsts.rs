@@ -88,6 +88,11 @@ pub enum Aadsts {
     ResourceNotFound { resource: String, tenant: String },
     /// 50000: the service could not sign the token (its own fault, never the client's).
     ServerError(String),
+    /// 50000 with 503: the directory could not be read or written (its disk full, its file
+    /// damaged or read-only); nothing of the request was kept.
+    DirectoryUnavailable(String),
+    /// 7000229: an application made through Graph that has no service principal yet.
+    MissingServicePrincipal { client_id: String, tenant: String },
     /// 50049: instance discovery for an authority that is not a known cloud (nor this service).
     UnknownInstance(String),
     /// 90055: more requests in flight than `--max-in-flight`; answered at once with 503 and
@@ -389,6 +394,20 @@ impl Aadsts {
             ServerError(detail) => row(50000, "temporarily_unavailable", S500,
                 "There was an error issuing a token ({detail}).")
                 .arg("detail", detail),
+            // UNCONFIRMED: Entra's answer when its own store fails is not documented; 50000
+            // with 503 chosen so clients retry, as they do for temporarily_unavailable.
+            DirectoryUnavailable(detail) => row(50000, "temporarily_unavailable", S503,
+                "There was an error issuing a token: the directory is unavailable ({detail}).")
+                .arg("detail", detail),
+            // The text as Entra words it (learn.microsoft.com/en-us/entra/identity-platform/
+            // reference-error-codes, AADSTS7000229); UNCONFIRMED: its status and `error` value,
+            // invalid_client chosen since the client is what is missing.
+            MissingServicePrincipal { client_id, tenant } => row(7000229, "invalid_client", S401,
+                "The client application {client_id} is missing service principal in the \
+                 tenant {tenant}. See instructions here: \
+                 https://go.microsoft.com/fwlink/?linkid=2225119")
+                .arg("client_id", client_id)
+                .arg("tenant", tenant),
             UnknownInstance(endpoint) => row(50049, "invalid_instance", S400,
                 "Unknown or invalid instance. The authority of '{endpoint}' is neither a \
                  Microsoft cloud nor this token service.")

@@ -53,12 +53,10 @@ pub fn check(app: &App, presented: &[Secret], now: i64) -> SecretMatch {
     // Every pair is compared (no early exit) so the time taken does not tell which matched.
     let (mut valid, mut expired) = (false, false);
     for p in presented {
+        let p = crate::config::SecretDigest::of(p.expose());
         for s in &app.secrets {
-            let equal = aws_lc_rs::constant_time::verify_slices_are_equal(
-                p.expose().as_bytes(),
-                s.value.expose().as_bytes(),
-            )
-            .is_ok();
+            let equal =
+                aws_lc_rs::constant_time::verify_slices_are_equal(&p.0, &s.digest.0).is_ok();
             let stale = s.expired_at(now);
             valid |= equal && !stale;
             expired |= equal && stale;
@@ -80,10 +78,7 @@ mod tests {
     #[test]
     fn expired_secrets_are_told_apart_from_wrong_ones() {
         let at = |t: i64| OffsetDateTime::from_unix_timestamp(t).ok();
-        let secret = |v: &str, expires| AppSecret {
-            value: Secret::new(v),
-            expires,
-        };
+        let secret = |v: &str, expires| AppSecret::new(&Secret::new(v), expires);
         let app = App {
             client_id: "c".into(),
             display_name: "c".into(),

@@ -60,6 +60,9 @@ pub enum ServeError {
     /// The service stopped on an I/O error.
     #[error("the token service stopped: {0}")]
     Stopped(#[source] std::io::Error),
+    /// The directory kept in the state folder cannot be opened, read or written.
+    #[error(transparent)]
+    Directory(crate::directory::StoreError),
     /// A library call failed.
     #[error(transparent)]
     Library(#[from] certgen::Error),

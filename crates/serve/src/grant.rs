@@ -1,6 +1,8 @@
 //! The client-credentials grant: from the form fields of a token request to an access token
 //! or the AADSTS refusal Entra would give. No HTTP here; `handlers` does the transport.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::aadsts::Aadsts;
@@ -22,8 +24,8 @@ pub struct Outcome {
 
 impl TokenService {
     /// Resolves the tenant segment of a URL.
-    pub fn tenant(&self, segment: &str, discovery: bool) -> Result<&Tenant, Aadsts> {
-        if let Some(t) = self.registry.tenant(segment) {
+    pub fn tenant(&self, segment: &str, discovery: bool) -> Result<Tenant, Aadsts> {
+        if let Some(t) = self.directory.tenant(segment)? {
             return Ok(t);
         }
         let lower = segment.to_ascii_lowercase();
@@ -42,12 +44,13 @@ impl TokenService {
     /// The tenant of a user flow: a known one by id or domain, or — for the multi-tenant
     /// segments, which user flows accept — the first registered tenant. UNCONFIRMED choice:
     /// Entra resolves `/common` to the user's home tenant; here every user is in every tenant.
-    pub fn user_tenant(&self, segment: &str) -> Result<&Tenant, Aadsts> {
+    pub fn user_tenant(&self, segment: &str) -> Result<Tenant, Aadsts> {
         match self.tenant(segment, false) {
             Err(Aadsts::TenantlessAuthority(_)) => self
-                .registry
-                .tenants
+                .directory
+                .tenants()?
                 .first()
+                .cloned()
                 .ok_or_else(|| Aadsts::ServerError("no tenant is registered".into())),
             other => other,
         }
@@ -93,21 +96,20 @@ impl TokenService {
             _ => return Err(Aadsts::MissingParameter("client_id")),
         };
         *client_id_out = Some(client_id.clone());
-        let app = self
-            .registry
-            .app(&client_id)
+        let view = self
+            .app(&client_id)?
             .ok_or_else(|| Aadsts::ApplicationNotFound {
                 client_id: client_id.clone(),
                 tenant: req.tenant.to_string(),
             })?;
-        let live;
-        let app = match self.keys.usable(app, req.now) {
-            Some(changed) => {
-                live = changed;
-                &live
-            }
-            None => app,
-        };
+        let app = view.at(req.now);
+        let app = &*app;
+        if app.missing_service_principal {
+            return Err(Aadsts::MissingServicePrincipal {
+                client_id,
+                tenant: req.tenant.to_string(),
+            });
+        }
         let basic_secrets = basic.map(|(_, presented)| presented).unwrap_or_default();
         let auth = if user_flow && app.public_client {
             let presented = !basic_secrets.is_empty()
@@ -118,18 +120,22 @@ impl TokenService {
             }
             ClientAuth::Public
         } else {
-            self.authenticate(req, tenant, app, basic_secrets)?
+            self.authenticate(req, &tenant, app, basic_secrets)?
         };
         if user_flow {
-            let client = user_grants::Client { tenant, app, auth };
+            let client = user_grants::Client {
+                tenant: &tenant,
+                app,
+                auth,
+            };
             return user_grants::redeem(self, req, &client, grant_type);
         }
         let (resource, requested_as) = self.requested_resource(req)?;
         let names = req.face.names(&self.base);
         let grant = Grant {
-            tenant,
+            tenant: &tenant,
             app,
-            resource,
+            resource: &resource,
             requested_as: &requested_as,
             auth,
             names: &names,
@@ -208,7 +214,7 @@ impl TokenService {
     }
 
     /// The resource asked for (v2: `scope`, v1: `resource`) and the name it was asked by.
-    fn requested_resource(&self, req: &TokenRequest) -> Result<(&Resource, String), Aadsts> {
+    fn requested_resource(&self, req: &TokenRequest) -> Result<(Arc<Resource>, String), Aadsts> {
         match req.endpoint {
             Endpoint::V2 => self.scope_resource(req.field("scope"), req.tenant),
             Endpoint::V1 => {
@@ -226,7 +232,7 @@ impl TokenService {
         &self,
         scope: Option<&str>,
         tenant: &str,
-    ) -> Result<(&Resource, String), Aadsts> {
+    ) -> Result<(Arc<Resource>, String), Aadsts> {
         let Some(scope) = scope.filter(|s| !s.trim().is_empty()) else {
             return Err(Aadsts::MissingParameter("scope"));
         };
@@ -252,14 +258,5 @@ impl TokenService {
             [name] => Ok((self.resource(name, tenant)?, name.clone())),
             _ => Err(Aadsts::SeveralResources),
         }
-    }
-
-    fn resource(&self, name: &str, tenant: &str) -> Result<&Resource, Aadsts> {
-        self.registry
-            .resource(name)
-            .ok_or_else(|| Aadsts::ResourceNotFound {
-                resource: name.to_string(),
-                tenant: tenant.to_string(),
-            })
     }
 }

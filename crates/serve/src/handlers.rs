@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::json;
+use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
@@ -69,6 +69,7 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/{tenant}/discovery/keys", get(keys_v1))
         .route("/{tenant}/discovery/instance", get(instance_discovery))
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .merge(super::graph::router(service.clone()))
         .merge(super::user_flow::routes::router(service.clone()))
         .fallback(not_found)
@@ -279,6 +280,32 @@ async fn instance_discovery(
 
 async fn health() -> Response {
     json_body(&json!({"status": "ok"})).into_response()
+}
+
+/// Readiness, for CI service containers and compose health checks: the listener only accepts
+/// once the directory is open and seeded, so this answers 200 with what it holds while the
+/// directory can be read, and 503 when it cannot (a damaged or vanished database).
+async fn ready(State(s): State<Arc<TokenService>>) -> Response {
+    use crate::directory::Kind;
+    let counts = (|| -> Result<Value, crate::directory::StoreError> {
+        Ok(json!({
+            "tenants": s.directory.count(Kind::Tenant)?,
+            "applications": s.directory.count(Kind::Application)?,
+            "servicePrincipals": s.directory.count(Kind::ServicePrincipal)?,
+            "users": s.directory.count(Kind::User)?,
+            "groups": s.directory.count(Kind::Group)?,
+        }))
+    })();
+    match counts {
+        Ok(directory) => {
+            json_body(&json!({"status": "ready", "directory": directory})).into_response()
+        }
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json_body(&json!({"status": "unavailable", "reason": e.to_string()})),
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found(method: Method) -> Response {

@@ -25,6 +25,7 @@ mod client_secret;
 mod config;
 mod connection;
 mod correlation;
+mod directory;
 mod error;
 mod face;
 mod grant;
@@ -102,6 +103,8 @@ pub struct Options {
     pub max_tunnels: usize,
     /// The user flows' settings (`--auto-sign-in`, code and refresh-token lifetimes).
     pub user_flows: UserFlowOptions,
+    /// `--reset`: discard the directory kept in the state folder and start from the config.
+    pub reset: bool,
 }
 
 /// The command line's defaults: TLS on 127.0.0.1:8443 with the state folder's own certificate,
@@ -121,6 +124,7 @@ impl Default for Options {
             proxy: None,
             max_tunnels: DEFAULT_MAX_TUNNELS,
             user_flows: UserFlowOptions::default(),
+            reset: false,
         }
     }
 }
@@ -154,6 +158,8 @@ pub struct Prepared {
     /// Facts for the banner (made certificates, the default tenant).
     pub notes: Vec<String>,
     service: Arc<TokenService>,
+    /// The registrations the config and flags gave (the banner's summary).
+    registry: Registry,
     listener: TcpListener,
     tls: Option<TlsIdentity>,
     log: LogFormat,
@@ -166,7 +172,7 @@ impl Prepared {
     /// The registrations the service answers for, as the banner shows them.
     pub fn summary(&self) -> Summary {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        Summary::of(&self.service.registry, &self.service.base, now)
+        Summary::of(&self.registry, &self.service.base, now)
     }
 }
 
@@ -197,8 +203,13 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             state_dir.display()
         ));
     }
+    let directory = open_directory(options, &state_dir, &registry, &mut notes)?;
     if let Some(upn) = &options.user_flows.auto_sign_in {
-        if registry.user(upn).is_none() {
+        if directory
+            .user(upn)
+            .map_err(ServeError::Directory)?
+            .is_none()
+        {
             return Err(ServeError::UnknownSignInUser { upn: upn.clone() });
         }
     }
@@ -218,18 +229,18 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         .map(proxy::Prepared::ready_fields)
         .transpose()?;
     let service = Arc::new(TokenService {
-        registry,
+        directory,
         signer,
         audience_bases: audience_bases(&base, scheme, local.port()),
         base,
         strict: options.strict,
         replay: Default::default(),
-        keys: keys::KeyRegistry::new(options.replication_delay_secs),
         flows: sign_in_state::UserFlows::new(options.user_flows.clone()),
     });
     Ok(Prepared {
         ready,
         service,
+        registry,
         state_dir,
         notes,
         listener,
@@ -239,6 +250,44 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         max_tunnels: options.max_tunnels,
         proxy,
     })
+}
+
+/// Opens the state folder's directory and brings it to what the config says (under the
+/// folder's lock, so processes starting together seed it once).
+fn open_directory(
+    options: &Options,
+    state_dir: &std::path::Path,
+    registry: &Registry,
+    notes: &mut Vec<String>,
+) -> Result<directory::Directory> {
+    let _lock = state::lock(state_dir)?;
+    if options.reset
+        && directory::reset(state_dir).map_err(|e| {
+            Error::failure(format!(
+                "cannot remove the directory database in {}: {e}",
+                state_dir.display()
+            ))
+        })?
+    {
+        notes.push(format!(
+            "--reset: discarded the directory kept in {} (every object made through Graph, \
+             every key added, every sign-in)",
+            state_dir.display()
+        ));
+    }
+    let directory = directory::Directory::open(state_dir, options.replication_delay_secs)
+        .map_err(ServeError::Directory)?;
+    let seeded = directory.seed(registry).map_err(ServeError::Directory)?;
+    if !seeded.unchanged && (seeded.created + seeded.updated + seeded.removed) > 0 {
+        notes.push(format!(
+            "directory {}: {} objects made, {} brought back to the config, {} removed",
+            state_dir.join(directory::sqlite::FILE).display(),
+            seeded.created,
+            seeded.updated,
+            seeded.removed
+        ));
+    }
+    Ok(directory)
 }
 
 /// The TLS certificate and key (`--tls-cert`/`--tls-key`, or the state folder's, made on first
@@ -457,8 +506,8 @@ fn url_host(addr: SocketAddr) -> String {
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::directory::Directory;
     pub use crate::face::Face;
-    pub use crate::keys::KeyRegistry;
     pub use crate::service::{form_fields, TokenRequest, TokenService};
     pub use crate::sign_in_state::UserFlows;
     pub use crate::tokens::{Endpoint, SigningKey};

@@ -2,17 +2,22 @@
 //! endpoint received it: what the client-credentials grant, the user grants
 //! and the Graph slice all read.
 
+use std::sync::Arc;
+
+use super::aadsts::Aadsts;
 use super::client_assertion::ReplayGuard;
-use super::config::Registry;
+use super::config::{Resource, User};
+use super::directory::view::AppView;
+use super::directory::{Directory, StoreError};
 use super::face::Face;
-use super::keys::KeyRegistry;
 use super::sign_in_state::UserFlows;
 use super::tokens::{Endpoint, SigningKey};
 
 /// Everything the token endpoints share for the life of the service.
 #[derive(Debug)]
 pub struct TokenService {
-    pub registry: Registry,
+    /// Tenants, apps, resources, users: kept, and changed by Graph.
+    pub directory: Directory,
     pub signer: SigningKey,
     /// `https://127.0.0.1:8443`: the base of issuers and endpoint URLs.
     pub base: String,
@@ -21,10 +26,37 @@ pub struct TokenService {
     pub audience_bases: Vec<String>,
     pub strict: bool,
     pub replay: ReplayGuard,
-    /// The certificates registered on each app now (Graph's `addKey`/`removeKey`).
-    pub keys: KeyRegistry,
     /// Users signing in: pending sign-ins, codes, refresh tokens, device codes, sessions.
     pub flows: UserFlows,
+}
+
+/// The directory failing (disk full, file damaged) is the service's trouble, answered 503.
+impl From<StoreError> for Aadsts {
+    fn from(e: StoreError) -> Aadsts {
+        Aadsts::DirectoryUnavailable(e.to_string())
+    }
+}
+
+impl TokenService {
+    /// The app with this client id, as the token endpoint reads it.
+    pub fn app(&self, client_id: &str) -> Result<Option<Arc<AppView>>, Aadsts> {
+        Ok(self.directory.app(client_id)?)
+    }
+
+    /// A user by object id or user principal name.
+    pub fn user(&self, key: &str) -> Result<Option<User>, Aadsts> {
+        Ok(self.directory.user(key)?)
+    }
+
+    /// The resource named by app id or identifier URI, or 500011.
+    pub fn resource(&self, name: &str, tenant: &str) -> Result<Arc<Resource>, Aadsts> {
+        self.directory
+            .resource(name)?
+            .ok_or_else(|| Aadsts::ResourceNotFound {
+                resource: name.to_string(),
+                tenant: tenant.to_string(),
+            })
+    }
 }
 
 /// The fields of a token request body, in order. The body is parsed as a form whatever its

@@ -379,7 +379,7 @@ fn new_pem_bundle_is_what_azure_client_certificate_path_takes() {
         ),
     )
     .unwrap();
-    let s = Server::start_in(&fixture().state, &["--config", p(&config)]);
+    let s = Server::start_keys_of(&fixture().state, &["--config", p(&config)]);
     let out = run_in(
         d,
         &[

@@ -161,7 +161,7 @@ impl Setup {
         .unwrap();
         let mut args = vec!["--config", config.to_str().unwrap()];
         args.extend_from_slice(serve_args);
-        let server = Server::start_in(&fixture().state, &args);
+        let server = Server::start_keys_of(&fixture().state, &args);
         let original = std::fs::read(d.join(form.primary())).unwrap();
         let original_cer = std::fs::read(d.join("app.cer")).unwrap();
         Setup {

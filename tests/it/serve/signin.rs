@@ -57,7 +57,7 @@ pub(super) fn serve(extra: &[&str]) -> Server {
     let config = config();
     let mut args = vec!["--config", config.to_str().unwrap()];
     args.extend_from_slice(extra);
-    Server::start_in(&fixture().state, &args)
+    Server::start_keys_of(&fixture().state, &args)
 }
 
 /// A browser-like client that does not follow redirects (the test reads each one).

@@ -169,7 +169,7 @@ impl GraphFixture {
     pub fn start(&self, extra: &[&str]) -> Server {
         let mut args = vec!["--config", self.config.to_str().unwrap()];
         args.extend_from_slice(extra);
-        Server::start_in(&fixture().state, &args)
+        Server::start_keys_of(&fixture().state, &args)
     }
 
     /// A Graph token for `client_id` (client secret grant).

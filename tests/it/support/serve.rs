@@ -209,7 +209,16 @@ impl Server {
         let f = fixture();
         let mut args = vec!["--config", f.config.to_str().unwrap()];
         args.extend_from_slice(extra);
-        Server::start_in(&f.state, &args)
+        Server::start_keys_of(&f.state, &args)
+    }
+
+    /// Starts with a directory of its own in a new state folder holding `state`'s TLS
+    /// certificate, signing key and CAs: the key material is made once for every test, while
+    /// no test sees another's Graph writes (processes on one folder share its directory).
+    pub fn start_keys_of(state: &Path, args: &[&str]) -> Server {
+        let fresh = state.with_file_name(format!("state-{}", uuid::Uuid::new_v4().simple()));
+        copy_keys(state, &fresh);
+        Server::start_in(&fresh, args)
     }
 
     /// Starts the binary with `--listen 127.0.0.1:0 --state-dir STATE` and `args`, and waits
@@ -499,4 +508,26 @@ pub fn b64_std(bytes: &[u8]) -> String {
 /// .ci/run sets it up in a venv); see [`super::require`] for what happens when it is missing.
 pub fn python() -> Option<String> {
     super::require::python(&["msal", "azure.identity"])
+}
+
+/// Copies a state folder's files but its directory database (and SQLite's side files), keeping
+/// the folder private as serve makes it.
+pub fn copy_keys(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("directory.sqlite3") || name.starts_with('.') {
+            continue;
+        }
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(&*name)).unwrap();
+        }
+    }
 }

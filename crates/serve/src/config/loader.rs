@@ -166,6 +166,7 @@ fn new_app(client_id: &str) -> App {
         roles: HashMap::new(),
         redirect_uris: Vec::new(),
         public_client: false,
+        missing_service_principal: false,
         delegated: HashMap::new(),
     }
 }
@@ -309,14 +310,14 @@ fn app_from_file(
             .extend(load_certificates(client_id, &path)?);
     }
     for entry in &a.secret_env {
-        app.secrets.push(AppSecret {
-            value: secret_from_env(client_id, &entry.var, env)?,
-            expires: entry
+        app.secrets.push(AppSecret::new(
+            &secret_from_env(client_id, &entry.var, env)?,
+            entry
                 .expires
                 .as_ref()
                 .map(|e| expiry(client_id, &entry.var, e))
                 .transpose()?,
-        });
+        ));
     }
     for (resource, roles) in &a.roles {
         grant(&mut app, resources, resource, roles, Permission::Role)?;
@@ -441,10 +442,9 @@ fn add_flag_apps(
     for (client_id, var) in &flags.app_secrets {
         let client_id = flag_client_id(client_id, Credential::Secret)?;
         let value = secret_from_env(&client_id, var, env)?;
-        app_entry(apps, &client_id).secrets.push(AppSecret {
-            value,
-            expires: None,
-        });
+        app_entry(apps, &client_id)
+            .secrets
+            .push(AppSecret::new(&value, None));
     }
     Ok(())
 }
@@ -527,11 +527,15 @@ mod tests {
         let r = Registry::load(None, &Flags::default(), &no_env).unwrap();
         assert!(r.default_tenant);
         assert_eq!(r.tenants[0].id, DEFAULT_TENANT);
+        let d = crate::directory::Directory::in_memory(&r).unwrap();
         assert_eq!(
-            r.resource("https://graph.microsoft.com/").unwrap().app_id,
+            d.resource("https://graph.microsoft.com/")
+                .unwrap()
+                .unwrap()
+                .app_id,
             GRAPH_APP_ID
         );
-        assert!(r.resource(GRAPH_APP_ID).is_some());
+        assert!(d.resource(GRAPH_APP_ID).unwrap().is_some());
     }
 
     #[test]
@@ -543,8 +547,9 @@ mod tests {
         let a = Registry::load(None, &flags, &no_env).unwrap();
         let b = Registry::load(None, &flags, &no_env).unwrap();
         assert_eq!(a.tenants[0].id, b.tenants[0].id);
-        assert!(a.tenant("contoso.onmicrosoft.com").is_some());
-        assert!(a.tenant(&a.tenants[0].id.to_uppercase()).is_some());
+        let d = crate::directory::Directory::in_memory(&a).unwrap();
+        assert!(d.tenant("contoso.onmicrosoft.com").unwrap().is_some());
+        assert!(d.tenant(&a.tenants[0].id.to_uppercase()).unwrap().is_some());
         let bad = Flags {
             tenants: vec!["not a tenant".into()],
             ..Flags::default()
@@ -562,7 +567,7 @@ mod tests {
         let env = |v: &str| (v == "S").then(|| "shh".to_string());
         let r = Registry::load(None, &flags, &env).unwrap();
         let app = r.app("aaaaaaaa-0000-0000-0000-000000000001").unwrap();
-        assert_eq!(app.secrets[0].value.expose(), "shh");
+        assert_eq!(app.secrets[0].digest, SecretDigest::of("shh"));
         assert!(app.secrets[0].expires.is_none());
     }
 
@@ -594,15 +599,25 @@ secret_env = ["ORDERS_SECRET"]
         let env = |_: &str| Some("x".to_string());
         let r = Registry::load(Some(&path), &Flags::default(), &env).unwrap();
         assert!(!r.default_tenant);
-        assert!(r.tenant("FABRIKAM.example").is_some());
+        let d = crate::directory::Directory::in_memory(&r).unwrap();
+        assert!(d.tenant("FABRIKAM.example").unwrap().is_some());
         let app = r.app("44444444-4444-4444-4444-444444444444").unwrap();
         assert_eq!(
             app.roles["33333333-3333-3333-3333-333333333333"],
             vec!["Orders.Read".to_string()]
         );
         assert_eq!(
-            r.resource("api://orders").unwrap().token_version,
+            d.resource("api://orders").unwrap().unwrap().token_version,
             TokenVersion::V2
+        );
+        // The roles reach the app's view through app role assignments.
+        let view = d
+            .app("44444444-4444-4444-4444-444444444444")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            view.app.roles["33333333-3333-3333-3333-333333333333"],
+            vec!["Orders.Read".to_string()]
         );
 
         std::fs::write(

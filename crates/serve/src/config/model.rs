@@ -43,19 +43,59 @@ pub struct App {
     /// A public client (desktop, mobile, device code): it holds no credential and must not
     /// present one.
     pub public_client: bool,
+    /// Made through Graph and never given a service principal: Entra refuses its token
+    /// requests (AADSTS7000229) until one is made.
+    pub missing_service_principal: bool,
     /// Delegated scopes consented for the app, by resource app id (`[app.delegated]`).
     pub delegated: HashMap<String, Vec<String>>,
 }
 
-/// A client secret of an app, with its end date as Entra records one (`endDateTime`).
+/// A client secret of an app, with its end date as Entra records one (`endDateTime`). Only
+/// its digest is held (and kept in the directory), never the secret.
 #[derive(Debug, Clone)]
 pub struct AppSecret {
-    pub value: Secret,
+    pub digest: SecretDigest,
     /// `None`: never expires (`--app-secret`, or a plain name in `secret_env`).
     pub expires: Option<OffsetDateTime>,
 }
 
+/// The SHA-256 of a client secret: what is kept and compared. A secret made by Entra or by
+/// `addPassword` has over 200 bits of entropy, so a plain digest cannot be reversed by search;
+/// a weak secret from the environment is the user's own choice and stays on their machine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SecretDigest(pub [u8; 32]);
+
+impl SecretDigest {
+    pub fn of(secret: &str) -> SecretDigest {
+        use sha2::{Digest, Sha256};
+        SecretDigest(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Option<SecretDigest> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(SecretDigest(out))
+    }
+}
+
+impl std::fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretDigest(…)")
+    }
+}
+
 impl AppSecret {
+    pub fn new(secret: &Secret, expires: Option<OffsetDateTime>) -> AppSecret {
+        AppSecret {
+            digest: SecretDigest::of(secret.expose()),
+            expires,
+        }
+    }
+
     /// Whether the secret has expired at `now` (seconds since 1970).
     pub fn expired_at(&self, now: i64) -> bool {
         self.expires.is_some_and(|e| e.unix_timestamp() <= now)
@@ -110,37 +150,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The tenant named by a URL segment or an `aud` value: its GUID or one of its domains.
-    pub(crate) fn tenant(&self, name: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| {
-            t.id.eq_ignore_ascii_case(name)
-                || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
-        })
-    }
-
-    /// The app whose application object has this id (Graph's `/applications/{id}`).
-    pub(crate) fn app_by_object_id(&self, id: &str) -> Option<&App> {
-        self.apps
-            .iter()
-            .find(|a| a.application_object_id.eq_ignore_ascii_case(id))
-    }
-
-    /// A directory user by object id or user principal name (Graph's `/users/{key}`).
-    pub(crate) fn user(&self, key: &str) -> Option<&User> {
-        self.users.iter().find(|u| {
-            u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key)
-        })
-    }
-
+    #[cfg(test)]
     pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
         self.apps
             .iter()
             .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
-    }
-
-    /// The resource a scope or `resource=` value names: its app id or an identifier URI.
-    pub(crate) fn resource(&self, name: &str) -> Option<&Resource> {
-        find_resource(&self.resources, name)
     }
 }
 

@@ -4,25 +4,40 @@
 //! the app's `keyCredentials` as [`KeyRegistry`] holds them now (`addKey`/`removeKey` change
 //! them live).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::auth::Caller;
 use super::error::GraphError;
 use super::query::{context, entity, Query};
-use crate::config::{name_based_guid, App, Registry};
-use crate::keys::KeyRegistry;
-use certgen::certificate::rfc3339;
-use certgen::graph::keycred::key_credential_with;
+use crate::directory::microsoft::is_first_party;
+use crate::directory::objects::str_of;
+use crate::directory::{Directory, Kind, Object};
 use certgen::graph::permissions::{allows, READ_APPLICATIONS};
 
-/// The properties served, in Graph's order.
-pub const PROPERTIES: [&str; 6] = [
+/// The properties served, in Graph's order (those of `objects::application_doc`).
+pub const PROPERTIES: [&str; 22] = [
     "id",
     "appId",
     "displayName",
+    "description",
     "signInAudience",
+    "identifierUris",
+    "groupMembershipClaims",
+    "isFallbackPublicClient",
     "keyCredentials",
     "passwordCredentials",
+    "appRoles",
+    "api",
+    "requiredResourceAccess",
+    "web",
+    "publicClient",
+    "spa",
+    "tags",
+    "createdDateTime",
+    "publisherDomain",
+    "info",
+    "notes",
+    "optionalClaims",
 ];
 
 const TYPE: &str = "microsoft.graph.application";
@@ -47,11 +62,17 @@ impl AppKey {
             .then(|| AppKey::AppId(value.to_string()))
     }
 
-    pub fn find<'r>(&self, registry: &'r Registry) -> Option<&'r App> {
-        match self {
-            AppKey::ObjectId(id) => registry.app_by_object_id(id),
-            AppKey::AppId(id) => registry.app(id),
-        }
+    /// The application object named, if any (never one of Microsoft's own, whose application
+    /// objects are not in this tenant).
+    pub fn find(&self, directory: &Directory) -> Result<Option<Object>, GraphError> {
+        let found = match self {
+            AppKey::ObjectId(id) => directory.get(Kind::Application, id)?,
+            AppKey::AppId(id) => directory
+                .find(Kind::Application, "appId", id)?
+                .into_iter()
+                .next(),
+        };
+        Ok(found.filter(in_tenant))
     }
 
     pub fn text(&self) -> &str {
@@ -61,19 +82,26 @@ impl AppKey {
     }
 }
 
-fn is_self(caller: &Caller, app: &App) -> bool {
-    caller.app_id.eq_ignore_ascii_case(&app.client_id)
+/// Whether an application object is this tenant's (not one of Microsoft's own).
+pub fn in_tenant(app: &Object) -> bool {
+    !is_first_party(str_of(&app.doc, "appId"))
+}
+
+fn is_self(caller: &Caller, app: &Object) -> bool {
+    caller
+        .app_id
+        .eq_ignore_ascii_case(str_of(&app.doc, "appId"))
 }
 
 /// The application a key names, if the caller may read it: 403 before 404, so a caller without
 /// the permission learns nothing about apps other than itself.
-pub fn readable<'r>(
-    registry: &'r Registry,
+pub fn readable(
+    directory: &Directory,
     caller: &Caller,
     key: &AppKey,
-) -> Result<&'r App, GraphError> {
-    let app = key.find(registry);
-    let own = app.is_some_and(|a| is_self(caller, a));
+) -> Result<Object, GraphError> {
+    let app = key.find(directory)?;
+    let own = app.as_ref().is_some_and(|a| is_self(caller, a));
     if !own && !allows(&caller.roles(), READ_APPLICATIONS) {
         return Err(GraphError::insufficient_privileges());
     }
@@ -81,25 +109,23 @@ pub fn readable<'r>(
 }
 
 pub fn get(
-    registry: &Registry,
-    keys: &KeyRegistry,
+    directory: &Directory,
     caller: &Caller,
     key: &AppKey,
     query: &Query,
     graph_base: &str,
 ) -> Result<Value, GraphError> {
-    let app = readable(registry, caller, key)?;
+    let app = readable(directory, caller, key)?;
     let select = query.select(&PROPERTIES, TYPE)?;
     Ok(entity(
         context(graph_base, "applications", select.as_deref(), true),
-        to_json(app, keys, select.as_deref()),
+        to_json(&app.doc, select.as_deref()),
     ))
 }
 
 /// The collection, optionally filtered by `appId eq '…'` (the only filter served).
 pub fn list(
-    registry: &Registry,
-    keys: &KeyRegistry,
+    directory: &Directory,
     caller: &Caller,
     query: &Query,
     graph_base: &str,
@@ -121,15 +147,26 @@ pub fn list(
     if !may_read_all && !own_only {
         return Err(GraphError::insufficient_privileges());
     }
-    let items = registry
-        .apps
+    let found = match wanted.as_deref() {
+        Some(id) => directory.find(Kind::Application, "appId", id)?,
+        None => {
+            let mut all = Vec::new();
+            let mut from = None;
+            loop {
+                let page = directory.page(Kind::Application, from, 1000)?;
+                all.extend(page.objects);
+                match page.next {
+                    Some(n) => from = Some(n),
+                    None => break,
+                }
+            }
+            all
+        }
+    };
+    let items = found
         .iter()
-        .filter(|a| {
-            wanted
-                .as_deref()
-                .is_none_or(|id| a.client_id.eq_ignore_ascii_case(id))
-        })
-        .map(|a| to_json(a, keys, select.as_deref()))
+        .filter(|a| in_tenant(a))
+        .map(|a| to_json(&a.doc, select.as_deref()))
         .collect();
     Ok(query.page(
         &format!("{graph_base}/v1.0/applications"),
@@ -151,45 +188,32 @@ fn app_id_filter(filter: &str) -> Option<String> {
     Some(value.strip_prefix('\'')?.strip_suffix('\'')?.to_string())
 }
 
-/// An application object: every served property, or the selection. `keyCredentials[].key`
+/// An application object: every property held, or the selection. `keyCredentials[].key`
 /// is the certificate only when `keyCredentials` is selected, as Graph does.
-pub fn to_json(app: &App, keys: &KeyRegistry, select: Option<&[&'static str]>) -> Value {
+pub fn to_json(doc: &Value, select: Option<&[&'static str]>) -> Value {
     let with_keys = select.is_some_and(|s| s.contains(&"keyCredentials"));
     let mut out = Map::new();
-    for p in select.unwrap_or(&PROPERTIES) {
-        let v = match *p {
-            "id" => json!(app.application_object_id),
-            "appId" => json!(app.client_id),
-            "displayName" => json!(app.display_name),
-            "signInAudience" => json!("AzureADMyOrg"),
-            "keyCredentials" => Value::Array(
-                keys.keys(app)
-                    .iter()
-                    .map(|k| {
-                        key_credential_with(&k.certificate, &k.display_name, &k.key_id, with_keys)
-                    })
-                    .collect(),
-            ),
-            "passwordCredentials" => Value::Array(
-                app.secrets
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        json!({
-                            "customKeyIdentifier": null,
-                            "displayName": null,
-                            "endDateTime": s.expires.map(rfc3339),
-                            "hint": null,
-                            "keyId": name_based_guid(&format!("password {} {i}", app.client_id)),
-                            "secretText": null,
-                            "startDateTime": null,
-                        })
-                    })
-                    .collect(),
-            ),
-            _ => Value::Null,
-        };
-        out.insert((*p).to_string(), v);
+    match select {
+        Some(props) => {
+            for p in props {
+                out.insert(
+                    (*p).to_string(),
+                    doc.get(*p).cloned().unwrap_or(Value::Null),
+                );
+            }
+        }
+        None => {
+            if let Some(all) = doc.as_object() {
+                out = all.clone();
+            }
+        }
+    }
+    if !with_keys {
+        if let Some(Value::Array(keys)) = out.get_mut("keyCredentials") {
+            for k in keys {
+                k["key"] = Value::Null;
+            }
+        }
     }
     Value::Object(out)
 }

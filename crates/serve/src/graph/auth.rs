@@ -45,6 +45,9 @@ pub struct GraphAuth {
 impl GraphAuth {
     /// Issuers of every face the service answers by: its own address, and each cloud's v1
     /// issuer host (tokens issued through `--proxy` carry `https://sts.windows.net/{tid}/`).
+    ///
+    /// UNCONFIRMED design note: validators are made for the tenants known at start; a tenant
+    /// made later (none can be through Graph) would need a restart.
     pub fn new(service: &TokenService) -> GraphAuth {
         let mut bases = vec![service.base.clone()];
         bases.extend(
@@ -52,9 +55,10 @@ impl GraphAuth {
                 .iter()
                 .map(|c| format!("https://{}", c.issuer_v1_host)),
         );
+        let tenants = service.directory.tenants().unwrap_or_default();
         let validators = bases
             .iter()
-            .flat_map(|b| service.registry.tenants.iter().map(move |t| (b, t)))
+            .flat_map(|b| tenants.iter().map(move |t| (b, t)))
             .filter_map(|(base, t)| {
                 let issuer = issuer_v1(base, &t.id);
                 let jwks = metadata::jwks(&service.signer, &issuer).to_string();

@@ -114,6 +114,17 @@ impl GraphError {
         }
     }
 
+    /// 503 `serviceNotAvailable` when the directory cannot be read or written
+    /// (<https://learn.microsoft.com/en-us/graph/errors>: "The service is temporarily
+    /// unavailable"); nothing of the request was kept, and clients retry.
+    pub fn unavailable(message: impl Into<String>) -> GraphError {
+        GraphError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "serviceNotAvailable",
+            message: message.into(),
+        }
+    }
+
     /// The envelope, with `innerError` as Graph fills it.
     pub fn envelope(&self, ids: &RequestIds, now: OffsetDateTime) -> ErrorEnvelope {
         ErrorEnvelope {
@@ -184,5 +195,11 @@ mod tests {
         let ids = RequestIds::new(&h);
         assert_eq!(ids.client_request_id, "abc");
         assert_ne!(ids.request_id, "abc");
+    }
+}
+
+impl From<crate::directory::StoreError> for GraphError {
+    fn from(e: crate::directory::StoreError) -> GraphError {
+        GraphError::unavailable(e.to_string())
     }
 }

@@ -167,8 +167,7 @@ fn dispatch(
     body: &[u8],
     base: &str,
 ) -> Result<Option<Value>, GraphError> {
-    let registry = &g.service.registry;
-    let keys = &g.service.keys;
+    let directory = &g.service.directory;
     if let Route::Unknown(segment) = route {
         return Err(GraphError::unknown_segment(segment));
     }
@@ -182,24 +181,25 @@ fn dispatch(
         return Err(GraphError::method_not_allowed());
     }
     let answer = match route {
-        Route::Users => users::list(registry, caller, &Query::parse(raw_query, false)?, base),
-        Route::User(id) => users::get(registry, caller, id, &Query::parse(raw_query, false)?, base),
+        Route::Users => users::list(directory, caller, &Query::parse(raw_query, false)?, base),
+        Route::User(id) => users::get(
+            directory,
+            caller,
+            id,
+            &Query::parse(raw_query, false)?,
+            base,
+        ),
         // Graph's answer to an app-only token (msgraph-sdk-php#1163).
         Route::Me if caller.app_only => Err(GraphError::bad_request(
             "BadRequest",
             "/me request is only valid with delegated authentication flow.",
         )),
-        Route::Me => users::me(registry, caller, &Query::parse(raw_query, false)?, base),
-        Route::Applications => applications::list(
-            registry,
-            keys,
-            caller,
-            &Query::parse(raw_query, true)?,
-            base,
-        ),
+        Route::Me => users::me(directory, caller, &Query::parse(raw_query, false)?, base),
+        Route::Applications => {
+            applications::list(directory, caller, &Query::parse(raw_query, true)?, base)
+        }
         Route::Application(key) => applications::get(
-            registry,
-            keys,
+            directory,
             caller,
             key,
             &Query::parse(raw_query, false)?,

@@ -12,11 +12,12 @@ use super::applications::AppKey;
 use super::auth::Caller;
 use super::error::GraphError;
 use crate::config::App;
-use crate::keys::{AddRefused, RegisteredKey};
+use crate::directory::objects::str_of;
+use crate::directory::view::AppView;
+use crate::keys::AddRefused;
 use crate::service::TokenService;
 use certgen::authority::is_guid;
 use certgen::certificate::{CertKey, Certificate};
-use certgen::graph::keycred::key_credential_with;
 use certgen::graph::permissions::allows;
 use certgen::graph::proof::{self, Expected};
 use certgen::jose::{self, Alg, Policy, VerifyingKey};
@@ -53,9 +54,14 @@ pub fn run(
     body: &[u8],
     graph_base: &str,
 ) -> Result<Option<Value>, GraphError> {
-    let app = key
-        .find(&service.registry)
+    let object = key
+        .find(&service.directory)?
         .ok_or_else(|| GraphError::not_found(key.text()))?;
+    let view = service
+        .directory
+        .app(str_of(&object.doc, "appId"))?
+        .ok_or_else(|| GraphError::not_found(key.text()))?;
+    let app = &view.app;
     let own = caller.app_id.eq_ignore_ascii_case(&app.client_id);
     if !caller.app_only || (!own && !allows(&caller.roles(), WRITE_APPLICATIONS)) {
         return Err(GraphError::insufficient_privileges());
@@ -69,7 +75,7 @@ pub fn run(
         return Err(GraphError::insufficient_privileges());
     };
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    check_proof(service, app, proof_text, now).map_err(|_| malformed())?;
+    check_proof(&view, proof_text, now).map_err(|_| malformed())?;
     match action {
         Action::AddKey => add(service, app, &body, now, graph_base).map(Some),
         Action::RemoveKey => remove(service, app, &body).map(|()| None),
@@ -114,12 +120,8 @@ pub enum ProofRefused {
 /// Graph's checks (<https://learn.microsoft.com/en-us/graph/api/application-addkey>): the rules of [`proof::broken_rules`] with this app's
 /// object id, then a signature by one of its keys that is registered, replicated and inside
 /// its validity now.
-pub fn check_proof(
-    service: &TokenService,
-    app: &App,
-    token: &str,
-    now: i64,
-) -> Result<(), ProofRefused> {
+pub fn check_proof(view: &AppView, token: &str, now: i64) -> Result<(), ProofRefused> {
+    let app = &view.app;
     let expected = Expected {
         object_id: Some(&app.application_object_id),
         app_id: Some(&app.client_id),
@@ -131,15 +133,14 @@ pub fn check_proof(
     }
     let jws = jose::parse(token.trim(), Policy::Strict).map_err(|_| ProofRefused::Unreadable)?;
     let sent_x5t = jws.header_str("x5t");
-    let keys = service.keys.keys(app);
-    let candidates = keys.iter().filter(|k| {
-        k.usable_from <= now
-            && k.certificate.not_before.unix_timestamp() <= now
-            && now < k.certificate.not_after.unix_timestamp()
-            && sent_x5t.is_none_or(|x| x == k.certificate.thumbprints.x5t())
+    let candidates = view.keys.iter().filter(|(c, usable_from)| {
+        *usable_from <= now
+            && c.not_before.unix_timestamp() <= now
+            && now < c.not_after.unix_timestamp()
+            && sent_x5t.is_none_or(|x| x == c.thumbprints.x5t())
     });
-    for k in candidates {
-        if verifies(&k.certificate, &jws) {
+    for (c, _) in candidates {
+        if verifies(c, &jws) {
             return Ok(());
         }
     }
@@ -200,8 +201,15 @@ fn add(
     };
     let display_name = field("displayName").unwrap_or(&cert.subject).to_string();
     let added = service
-        .keys
-        .add(app, cert, key_id, display_name, now)
+        .directory
+        .add_key(
+            &app.application_object_id,
+            &cert,
+            &key_id,
+            &display_name,
+            now,
+        )?
+        .ok_or_else(|| GraphError::not_found(&app.application_object_id))?
         .map_err(|refused| match refused {
             // UNCONFIRMED: what Graph answers for a certificate already registered.
             AddRefused::Duplicate(existing) => bad_request(format!(
@@ -212,7 +220,7 @@ fn add(
             }
             AddRefused::Full { count, bytes } => too_many_keys(count, bytes),
         })?;
-    Ok(answer(&added, graph_base))
+    Ok(answer(added, graph_base))
 }
 
 /// The refusal of a key past the per-application cap ([`crate::keys::MAX_KEYS_PER_APP`] keys,
@@ -232,8 +240,8 @@ fn too_many_keys(count: usize, bytes: usize) -> GraphError {
 }
 
 /// addKey's 200: the new keyCredential, `key` null (the live capture of §1.1).
-fn answer(k: &RegisteredKey, graph_base: &str) -> Value {
-    let mut v = key_credential_with(&k.certificate, &k.display_name, &k.key_id, false);
+fn answer(mut v: Value, graph_base: &str) -> Value {
+    v["key"] = Value::Null;
     if let Value::Object(map) = &mut v {
         let mut out = Map::new();
         out.insert(
@@ -254,9 +262,12 @@ fn remove(service: &TokenService, app: &App, body: &Map<String, Value>) -> Resul
         .and_then(Value::as_str)
         .filter(|id| is_guid(id))
         .ok_or_else(|| bad_request("The keyId parameter must be a GUID."))?;
-    if service.keys.remove(app, key_id) {
-        Ok(())
-    } else {
-        Err(bad_request("No credentials found to be removed."))
+    match service
+        .directory
+        .remove_key(&app.application_object_id, key_id)?
+    {
+        Some(true) => Ok(()),
+        Some(false) => Err(bad_request("No credentials found to be removed.")),
+        None => Err(GraphError::not_found(&app.application_object_id)),
     }
 }

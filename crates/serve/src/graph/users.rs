@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 use super::auth::Caller;
 use super::error::GraphError;
 use super::query::{context, entity, Query};
-use crate::config::{Registry, User};
+use crate::config::User;
+use crate::directory::{view, Directory, Kind};
 use certgen::graph::permissions::{allows, READ_ME, READ_USERS};
 
 /// The properties `GET /users` returns without `$select` (user-list.md), in Graph's order.
@@ -34,18 +35,27 @@ fn require_read(caller: &Caller) -> Result<(), GraphError> {
 }
 
 pub fn list(
-    registry: &Registry,
+    directory: &Directory,
     caller: &Caller,
     query: &Query,
     graph_base: &str,
 ) -> Result<Value, GraphError> {
     require_read(caller)?;
     let select = query.select(&DEFAULT_PROPERTIES, TYPE)?;
-    let items = registry
-        .users
-        .iter()
-        .map(|u| to_json(u, select.as_deref()))
-        .collect();
+    let mut items = Vec::new();
+    let mut from = None;
+    loop {
+        let page = directory.page(Kind::User, from, 1000)?;
+        items.extend(
+            page.objects
+                .iter()
+                .map(|o| to_json(&view::user(o), select.as_deref())),
+        );
+        match page.next {
+            Some(n) => from = Some(n),
+            None => break,
+        }
+    }
     Ok(query.page(
         &format!("{graph_base}/v1.0/users"),
         &context(graph_base, "users", select.as_deref(), false),
@@ -54,7 +64,7 @@ pub fn list(
 }
 
 pub fn get(
-    registry: &Registry,
+    directory: &Directory,
     caller: &Caller,
     key: &str,
     query: &Query,
@@ -62,18 +72,18 @@ pub fn get(
 ) -> Result<Value, GraphError> {
     require_read(caller)?;
     let select = query.select(&DEFAULT_PROPERTIES, TYPE)?;
-    let user = registry
-        .user(key)
+    let user = directory
+        .user(key)?
         .ok_or_else(|| GraphError::not_found(key))?;
     Ok(entity(
         context(graph_base, "users", select.as_deref(), true),
-        to_json(user, select.as_deref()),
+        to_json(&user, select.as_deref()),
     ))
 }
 
 /// `GET /me` with a delegated token: the signed-in user, as `/users/{id}` returns one.
 pub fn me(
-    registry: &Registry,
+    directory: &Directory,
     caller: &Caller,
     query: &Query,
     graph_base: &str,
@@ -83,10 +93,12 @@ pub fn me(
     }
     let select = query.select(&DEFAULT_PROPERTIES, TYPE)?;
     let id = caller.user_id.as_deref().unwrap_or_default();
-    let user = registry.user(id).ok_or_else(|| GraphError::not_found(id))?;
+    let user = directory
+        .user(id)?
+        .ok_or_else(|| GraphError::not_found(id))?;
     Ok(entity(
         context(graph_base, "users", select.as_deref(), true),
-        to_json(user, select.as_deref()),
+        to_json(&user, select.as_deref()),
     ))
 }
 

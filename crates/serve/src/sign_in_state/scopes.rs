@@ -6,7 +6,8 @@
 //! scope of the resource), and a bare name, which is Microsoft Graph's (`User.Read`).
 
 use crate::aadsts::Aadsts;
-use crate::config::{App, Registry, Resource, GRAPH_APP_ID, GRAPH_URI};
+use crate::config::{App, Resource, GRAPH_APP_ID, GRAPH_URI};
+use crate::directory::Directory;
 
 /// Graph's scope every app may ask for without consent (Entra's default permission).
 const FREE_GRAPH_SCOPE: &str = "User.Read";
@@ -113,7 +114,7 @@ impl Requested {
 /// Parses `scope` for `app` and checks consent: 500011 for an unknown resource, 70011 for a
 /// scope the resource does not expose, 65001 for one the app was not consented for.
 pub fn parse(
-    registry: &Registry,
+    directory: &Directory,
     app: &App,
     scope: &str,
     tenant: &str,
@@ -131,12 +132,13 @@ pub fn parse(
             return Err(Aadsts::InvalidScope(s.to_string()));
         }
         let resource =
-            registry
-                .resource(resource_name)
+            directory
+                .resource(resource_name)?
                 .ok_or_else(|| Aadsts::ResourceNotFound {
                     resource: resource_name.to_string(),
                     tenant: tenant.to_string(),
                 })?;
+        let resource = &*resource;
         let names = if name == ".default" {
             default_scopes(app, resource)?
         } else {
@@ -229,7 +231,7 @@ fn consent_required(app: &App) -> Aadsts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Flags;
+    use crate::config::{Flags, Registry};
 
     fn registry() -> Registry {
         let toml = r#"
@@ -256,8 +258,12 @@ public_client = true
 
     #[test]
     fn forms_and_consent() {
-        let r = registry();
-        let app = r.app("44444444-4444-4444-4444-444444444444").unwrap();
+        let r = Directory::in_memory(&registry()).unwrap();
+        let view = r
+            .app("44444444-4444-4444-4444-444444444444")
+            .unwrap()
+            .unwrap();
+        let app = &view.app;
         let got = parse(
             &r,
             app,

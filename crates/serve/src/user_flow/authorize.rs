@@ -11,7 +11,9 @@ use super::{AuthRequest, Challenge, ResponseMode, UserFlows};
 use crate::aadsts::Aadsts;
 use crate::config::redirect_uri_syntax;
 use crate::config::{is_loopback_url, App, Tenant, User};
+use crate::directory::view::AppView;
 use crate::service::TokenService;
+use std::sync::Arc;
 
 /// Where and how an answer goes back to the app.
 #[derive(Debug, Clone)]
@@ -106,10 +108,11 @@ pub fn begin(
     if let Err(e) = sizes(params) {
         return Answer::ErrorPage(e);
     }
-    let (tenant, app, redirect_uri) = match trusted(service, tenant_segment, params) {
+    let (tenant, view, redirect_uri) = match trusted(service, tenant_segment, params) {
         Ok(t) => t,
         Err(e) => return Answer::ErrorPage(e),
     };
+    let (tenant, app) = (&tenant, &view.app);
     let get = |name: &str| param(params, name).filter(|v| !v.is_empty());
     let mode = match get("response_mode") {
         Some("form_post") => ResponseMode::FormPost,
@@ -129,9 +132,10 @@ pub fn begin(
     let prompt = get("prompt").unwrap_or_default();
     let asks_page = matches!(prompt, "login" | "select_account" | "consent");
     if let Some(upn) = &flows.options.auto_sign_in {
-        return match service.registry.user(upn) {
-            Some(user) => complete(flows, request, user, now),
-            None => Answer::ErrorPage(Aadsts::UserNotFound {
+        return match service.user(upn) {
+            Ok(Some(user)) => complete(flows, request, &user, now),
+            Err(e) => Answer::ErrorPage(e),
+            Ok(None) => Answer::ErrorPage(Aadsts::UserNotFound {
                 upn: upn.clone(),
                 tenant: tenant.id.clone(),
             }),
@@ -139,9 +143,9 @@ pub fn begin(
     }
     let signed_in = session
         .and_then(|s| flows.sessions.get(s, now))
-        .and_then(|s| service.registry.user(&s.user_id));
+        .and_then(|s| service.user(&s.user_id).ok().flatten());
     match (signed_in, prompt) {
-        (Some(user), _) if !asks_page => complete(flows, request, user, now),
+        (Some(user), _) if !asks_page => complete(flows, request, &user, now),
         (None, "none") => back_with_error(target, &Aadsts::LoginRequired),
         _ => {
             let ctx = flows.pending.insert(
@@ -159,12 +163,13 @@ pub fn begin(
 
 /// The parts that must be right before anything is sent to the app: its tenant, the app,
 /// and a redirect URI registered for it (50011 otherwise).
-fn trusted<'a>(
-    service: &'a TokenService,
+fn trusted(
+    service: &TokenService,
     tenant_segment: &str,
     params: &[(String, String)],
-) -> Result<(&'a Tenant, &'a App, String), Aadsts> {
-    let (tenant, app) = client(service, tenant_segment, params)?;
+) -> Result<(Tenant, Arc<AppView>, String), Aadsts> {
+    let (tenant, view) = client(service, tenant_segment, params)?;
+    let app = &view.app;
     let sent = param(params, "redirect_uri").filter(|r| !r.is_empty());
     let redirect_uri = match sent {
         Some(uri)
@@ -182,23 +187,23 @@ fn trusted<'a>(
             })
         }
     };
-    Ok((tenant, app, redirect_uri.to_string()))
+    let redirect_uri = redirect_uri.to_string();
+    Ok((tenant, view, redirect_uri))
 }
 
 /// The tenant of a user-flow URL and the app its `client_id` names (900144, 700016 or the
 /// tenant's refusal otherwise): what `/authorize` and `/devicecode` check first.
-pub fn client<'a>(
-    service: &'a TokenService,
+pub fn client(
+    service: &TokenService,
     tenant_segment: &str,
     params: &[(String, String)],
-) -> Result<(&'a Tenant, &'a App), Aadsts> {
+) -> Result<(Tenant, Arc<AppView>), Aadsts> {
     let tenant = service.user_tenant(tenant_segment)?;
     let client_id = param(params, "client_id")
         .filter(|c| !c.is_empty())
         .ok_or(Aadsts::MissingParameter("client_id"))?;
     let app = service
-        .registry
-        .app(client_id)
+        .app(client_id)?
         .ok_or_else(|| Aadsts::ApplicationNotFound {
             client_id: client_id.to_string(),
             tenant: tenant_segment.to_string(),
@@ -238,7 +243,7 @@ fn request(
         Some(other) => return Err(Aadsts::UnsupportedResponseType(other.to_string())),
     }
     let scope = get("scope").ok_or(Aadsts::MissingParameter("scope"))?;
-    let scope = scopes::parse(&service.registry, app, scope, &tenant.id)?;
+    let scope = scopes::parse(&service.directory, app, scope, &tenant.id)?;
     let challenge = match get("code_challenge") {
         None => None,
         Some(value) => Some(challenge(value, get("code_challenge_method"))?),

@@ -21,11 +21,12 @@ pub fn start(
     base: &str,
     now: i64,
 ) -> Result<Value, Aadsts> {
-    let (tenant, app) = super::authorize::client(service, tenant_segment, form)?;
+    let (tenant, view) = super::authorize::client(service, tenant_segment, form)?;
+    let app = &view.app;
     let scope = super::authorize::param(form, "scope")
         .filter(|v| !v.is_empty())
         .ok_or(Aadsts::MissingParameter("scope"))?;
-    let scope = scopes::parse(&service.registry, app, scope, &tenant.id)?;
+    let scope = scopes::parse(&service.directory, app, scope, &tenant.id)?;
     let user_code = super::store::user_code();
     let expires = now.saturating_add(DEVICE_CODE_LIFETIME_SECS);
     let device_code = service.flows.devices.insert(

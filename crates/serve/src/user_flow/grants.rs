@@ -41,10 +41,9 @@ pub fn redeem(
         _ => device_code(service, req, client)?,
     };
     let user = service
-        .registry
-        .user(&user_id)
+        .user(&user_id)?
         .ok_or_else(|| Aadsts::ServerError("the signed-in user is no longer known".into()))?;
-    user_tokens(service, req, client, user, &scope, nonce.as_deref())
+    user_tokens(service, req, client, &user, &scope, nonce.as_deref())
 }
 
 type Redeemed = (String, Requested, Option<String>);
@@ -66,7 +65,7 @@ fn scope_now(
     match req.field("scope").filter(|s| !s.trim().is_empty()) {
         None => Ok(before.clone()),
         Some(s) => {
-            let mut now = scopes::parse(&service.registry, client.app, s, &client.tenant.id)?;
+            let mut now = scopes::parse(&service.directory, client.app, s, &client.tenant.id)?;
             now.oidc.openid |= before.oidc.openid;
             now.oidc.profile |= before.oidc.profile;
             now.oidc.email |= before.oidc.email;
@@ -225,9 +224,10 @@ fn user_tokens(
 ) -> Result<Value, Aadsts> {
     let granted = scope.token_resource();
     let resource = service
-        .registry
-        .resource(&granted.resource)
+        .directory
+        .resource(&granted.resource)?
         .ok_or_else(|| Aadsts::ServerError("a granted resource is no longer known".into()))?;
+    let resource = &*resource;
     let names = req.face.names(&service.base);
     let scp = granted.scp();
     let grant = Grant {

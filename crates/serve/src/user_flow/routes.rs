@@ -147,7 +147,11 @@ async fn sign_in(
         };
     }
     let upn = param(&form, "user").unwrap_or_default();
-    let Some(user) = s.registry.user(upn).filter(|_| !upn.is_empty()) else {
+    let found = match s.user(upn) {
+        Ok(u) => u.filter(|_| !upn.is_empty()),
+        Err(e) => return error_page(&e, &headers),
+    };
+    let Some(user) = found else {
         let e = Aadsts::UserNotFound {
             upn: upn.to_string(),
             tenant: tenant.clone(),
@@ -157,7 +161,9 @@ async fn sign_in(
     };
     s.flows.pending.remove(ctx);
     match pending {
-        Pending::Authorize(r) => respond(&s, authorize::complete(&s.flows, r, user, now), &headers),
+        Pending::Authorize(r) => {
+            respond(&s, authorize::complete(&s.flows, r, &user, now), &headers)
+        }
         Pending::Device { device_code } => device_signed_in(&s, &device_code, &user.id, now),
     }
 }
@@ -188,7 +194,7 @@ fn device_signed_in(s: &TokenService, device_code: &str, user_id: &str, now: i64
         .flows
         .devices
         .get(device_code, now)
-        .and_then(|d| s.registry.app(&d.client_id).map(|a| a.display_name.clone()))
+        .and_then(|d| app_name(s, &d.client_id))
         .unwrap_or_else(|| "the application".into());
     if device::answer(s, device_code, Some(user_id), now) {
         html(
@@ -258,7 +264,7 @@ async fn device_code_entered(
         }
     };
     if let Some(upn) = &s.flows.options.auto_sign_in {
-        if let Some(user) = s.registry.user(upn) {
+        if let Ok(Some(user)) = s.user(upn) {
             return device_signed_in(&s, &device_code, &user.id, now);
         }
     }
@@ -289,17 +295,17 @@ async fn logout(
         s.flows.sessions.remove(&id);
     }
     let uri = param(&query, "post_logout_redirect_uri").filter(|u| !u.is_empty());
-    let client = param(&query, "client_id").and_then(|c| s.registry.app(c));
+    let client = param(&query, "client_id").and_then(|c| s.app(c).ok().flatten());
     let registered = |u: &str| {
-        let apps: Vec<_> = match client {
-            Some(a) => vec![a],
-            None => s.registry.apps.iter().collect(),
-        };
-        apps.iter().any(|a| {
+        let matches = |a: &crate::config::App| {
             a.redirect_uris
                 .iter()
                 .any(|r| authorize::redirect_matches(r, u))
-        })
+        };
+        match &client {
+            Some(view) => matches(&view.app),
+            None => s.directory.any_app(&matches).unwrap_or(false),
+        }
     };
     let mut resp = match uri {
         Some(u) if registered(u) => redirect(u),
@@ -469,7 +475,7 @@ fn sign_in_page(
         ),
     };
     let app_name = client_id
-        .and_then(|c| s.registry.app(&c).map(|a| a.display_name.clone()))
+        .and_then(|c| app_name(s, &c))
         .unwrap_or_else(|| "the application".into());
     // The form posts to a route of this service built from the tenant's id as the config
     // has it (a GUID or a DNS name), never from the URL a request came in on.
@@ -479,7 +485,12 @@ fn sign_in_page(
                 && t.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         })
-        .or_else(|| s.registry.tenants.first().map(|t| t.id.clone()))
+        .or_else(|| {
+            s.directory
+                .tenants()
+                .ok()
+                .and_then(|t| t.first().map(|t| t.id.clone()))
+        })
         .unwrap_or_else(|| "common".into());
     let action = format!("/{tenant}/login");
     // The answer to the form may be a redirect to the app, which form-action also governs.
@@ -494,7 +505,7 @@ fn sign_in_page(
             action: &action,
             ctx,
             canary: &entry.canary,
-            users: &s.registry.users,
+            users: &listed_users(s, hint.as_deref()),
             checked: hint.as_deref(),
             error,
             device,
@@ -584,4 +595,32 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
+}
+
+/// The users a sign-in page lists: the directory's first [`SIGN_IN_PAGE_USERS`], and the one
+/// `login_hint` names wherever it is, so a page for a directory of 100,000 stays small and
+/// any user can still be picked.
+fn listed_users(s: &TokenService, hint: Option<&str>) -> Vec<crate::config::User> {
+    let mut users: Vec<crate::config::User> = s
+        .directory
+        .page(crate::directory::Kind::User, None, SIGN_IN_PAGE_USERS)
+        .map(|p| p.objects.iter().map(crate::directory::view::user).collect())
+        .unwrap_or_default();
+    if let Some(hinted) = hint.and_then(|h| s.user(h).ok().flatten()) {
+        if !users.iter().any(|u| u.id == hinted.id) {
+            users.insert(0, hinted);
+        }
+    }
+    users
+}
+
+/// How many users a sign-in page lists.
+const SIGN_IN_PAGE_USERS: usize = 50;
+
+/// An app's display name, for a page.
+fn app_name(s: &TokenService, client_id: &str) -> Option<String> {
+    s.app(client_id)
+        .ok()
+        .flatten()
+        .map(|v| v.app.display_name.clone())
 }
