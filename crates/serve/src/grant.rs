@@ -239,11 +239,13 @@ impl TokenService {
             let Some(name) = s.strip_suffix("/.default") else {
                 return Err(Aadsts::ScopeNotDefault(s.to_string()));
             };
-            let name = name.trim_end_matches('/');
-            if name.is_empty() {
+            // The resource as named, trailing slash kept: a v1 `aud` echoes it, as Entra's
+            // do (`https://management.core.windows.net//.default`, what `az login` asks for,
+            // gets `aud` `https://management.core.windows.net/`).
+            if name.trim_end_matches('/').is_empty() {
                 return Err(Aadsts::InvalidScope(s.to_string()));
             }
-            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            if !names.iter().any(|n| same_resource(n, name)) {
                 names.push(name.to_string());
             }
         }
@@ -262,4 +264,10 @@ impl TokenService {
                 tenant: tenant.to_string(),
             })
     }
+}
+
+/// Two names of a resource in one `scope`, the same but for case or a trailing slash.
+fn same_resource(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }

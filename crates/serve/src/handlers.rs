@@ -24,8 +24,11 @@ use super::correlation::{correlation_id, echo_request_id};
 use super::face::{Face, Names};
 use super::instance_discovery;
 use super::metadata;
+use super::portal_api::PortalApi;
+use super::resource_manager::ResourceManager;
 use super::service::{TokenRequest, TokenService};
 use super::tokens::Endpoint;
+use certgen::cloud::Service;
 
 /// Tenant segments whose discovery documents are served with the `{tenantid}` template.
 const MULTI_TENANT_DOCUMENTS: [&str; 2] = ["common", "organizations"];
@@ -71,7 +74,7 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/health", get(health))
         .merge(super::graph::router(service.clone()))
         .merge(super::user_flow::routes::router(service.clone()))
-        .fallback(not_found)
+        .fallback(by_host(&service))
         .with_state(service)
         .layer(axum::middleware::from_fn(|req, next| {
             body_limit::limit(MAX_BODY_BYTES, req, next)
@@ -279,6 +282,44 @@ async fn instance_discovery(
 
 async fn health() -> Response {
     json_body(&json!({"status": "ok"})).into_response()
+}
+
+/// What answers the paths no route took: Resource Manager's and the portal API's, when the
+/// request reached their host (through `--proxy` or an SNI route); a 404 otherwise. By host,
+/// not by path: `/subscriptions` is Resource Manager's only on Resource Manager's name.
+fn by_host(
+    service: &Arc<TokenService>,
+) -> impl Fn(
+    Method,
+    Uri,
+    HeaderMap,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    let hosts = Arc::new((
+        ResourceManager::new(service),
+        PortalApi::new(service),
+        service.clone(),
+    ));
+    move |method: Method, uri: Uri, headers: HeaderMap| {
+        let hosts = hosts.clone();
+        Box::pin(async move {
+            let (arm, portal, service) = &*hosts;
+            match Face::of(&uri, &headers) {
+                face @ Face::Microsoft(h) if h.service == Service::ResourceManager => {
+                    let authority = face.names(&service.base).base;
+                    arm.answer(&service.registry, &method, &uri, &headers, &authority)
+                        .await
+                }
+                Face::Microsoft(h) if h.service == Service::PortalApi => {
+                    portal.answer(&method, &uri, &headers).await
+                }
+                _ => not_found(method).await,
+            }
+        })
+    }
 }
 
 async fn not_found(method: Method) -> Response {

@@ -97,6 +97,16 @@ pub struct User {
     pub business_phones: Vec<String>,
 }
 
+/// An Azure subscription, as Resource Manager lists it (`[[subscription]]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Lower-case GUID.
+    pub id: String,
+    pub display_name: String,
+    /// The tenant it belongs to (its `tenantId`).
+    pub tenant_id: String,
+}
+
 /// Everything registered.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -105,6 +115,8 @@ pub struct Registry {
     pub(crate) resources: Vec<Resource>,
     /// The directory's users, in the file's order (Graph's `/v1.0/users`).
     pub(crate) users: Vec<User>,
+    /// Azure subscriptions, in the file's order (Resource Manager's `/subscriptions`).
+    pub(crate) subscriptions: Vec<Subscription>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
     pub(crate) default_tenant: bool,
 }
@@ -112,10 +124,17 @@ pub struct Registry {
 impl Registry {
     /// The tenant named by a URL segment or an `aud` value: its GUID or one of its domains.
     pub(crate) fn tenant(&self, name: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| {
-            t.id.eq_ignore_ascii_case(name)
-                || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
-        })
+        find_tenant(&self.tenants, name)
+    }
+
+    /// The subscriptions of a tenant (Resource Manager's `/subscriptions` for its tokens).
+    pub(crate) fn subscriptions_of<'a>(
+        &'a self,
+        tenant_id: &'a str,
+    ) -> impl Iterator<Item = &'a Subscription> {
+        self.subscriptions
+            .iter()
+            .filter(move |s| s.tenant_id.eq_ignore_ascii_case(tenant_id))
     }
 
     /// The app whose application object has this id (Graph's `/applications/{id}`).
@@ -142,6 +161,13 @@ impl Registry {
     pub(crate) fn resource(&self, name: &str) -> Option<&Resource> {
         find_resource(&self.resources, name)
     }
+}
+
+/// The tenant a URL segment or an `aud` value names: its GUID or one of its domains.
+pub(super) fn find_tenant<'a>(tenants: &'a [Tenant], name: &str) -> Option<&'a Tenant> {
+    tenants.iter().find(|t| {
+        t.id.eq_ignore_ascii_case(name) || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
+    })
 }
 
 pub(super) fn find_resource<'a>(resources: &'a [Resource], name: &str) -> Option<&'a Resource> {
