@@ -239,19 +239,20 @@ impl TokenService {
             let Some(name) = s.strip_suffix("/.default") else {
                 return Err(Aadsts::ScopeNotDefault(s.to_string()));
             };
-            // The resource as named, trailing slash kept: a v1 `aud` echoes it, as Entra's
-            // do (`https://management.core.windows.net//.default`, what `az login` asks for,
-            // gets `aud` `https://management.core.windows.net/`).
-            if name.trim_end_matches('/').is_empty() {
+            let name = name.trim_end_matches('/');
+            if name.is_empty() {
                 return Err(Aadsts::InvalidScope(s.to_string()));
             }
-            if !names.iter().any(|n| same_resource(n, name)) {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
                 names.push(name.to_string());
             }
         }
         match names.as_slice() {
             [] => Err(Aadsts::InvalidScope(scope.to_string())),
-            [name] => Ok((self.resource(name, tenant)?, name.clone())),
+            [name] => {
+                let resource = self.resource(name, tenant)?;
+                Ok((resource, resource.identifier_uri_as_registered(name)))
+            }
             _ => Err(Aadsts::SeveralResources),
         }
     }
@@ -264,10 +265,4 @@ impl TokenService {
                 tenant: tenant.to_string(),
             })
     }
-}
-
-/// Two names of a resource in one `scope`, the same but for case or a trailing slash.
-fn same_resource(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/')
-        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }

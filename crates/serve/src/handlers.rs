@@ -54,6 +54,11 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
     let slots = Arc::new(Semaphore::new(
         max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
     ));
+    let other_hosts = Arc::new(OtherHosts {
+        resource_manager: ResourceManager::new(&service),
+        portal: PortalApi::new(&service),
+        service: service.clone(),
+    });
     Router::new()
         .route(
             "/{tenant}/oauth2/v2.0/token",
@@ -74,7 +79,10 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/health", get(health))
         .merge(super::graph::router(service.clone()))
         .merge(super::user_flow::routes::router(service.clone()))
-        .fallback(by_host(&service))
+        .fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+            let other_hosts = other_hosts.clone();
+            async move { other_hosts.answer(method, uri, headers).await }
+        })
         .with_state(service)
         .layer(axum::middleware::from_fn(|req, next| {
             body_limit::limit(MAX_BODY_BYTES, req, next)
@@ -287,38 +295,26 @@ async fn health() -> Response {
 /// What answers the paths no route took: Resource Manager's and the portal API's, when the
 /// request reached their host (through `--proxy` or an SNI route); a 404 otherwise. By host,
 /// not by path: `/subscriptions` is Resource Manager's only on Resource Manager's name.
-fn by_host(
-    service: &Arc<TokenService>,
-) -> impl Fn(
-    Method,
-    Uri,
-    HeaderMap,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
-       + Clone
-       + Send
-       + Sync
-       + 'static {
-    let hosts = Arc::new((
-        ResourceManager::new(service),
-        PortalApi::new(service),
-        service.clone(),
-    ));
-    move |method: Method, uri: Uri, headers: HeaderMap| {
-        let hosts = hosts.clone();
-        Box::pin(async move {
-            let (arm, portal, service) = &*hosts;
-            match Face::of(&uri, &headers) {
-                face @ Face::Microsoft(h) if h.service == Service::ResourceManager => {
-                    let authority = face.names(&service.base).base;
-                    arm.answer(&service.registry, &method, &uri, &headers, &authority)
-                        .await
-                }
-                Face::Microsoft(h) if h.service == Service::PortalApi => {
-                    portal.answer(&method, &uri, &headers).await
-                }
-                _ => not_found(method).await,
+struct OtherHosts {
+    resource_manager: ResourceManager,
+    portal: PortalApi,
+    service: Arc<TokenService>,
+}
+
+impl OtherHosts {
+    async fn answer(&self, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+        match Face::of(&uri, &headers) {
+            face @ Face::Microsoft(h) if h.service == Service::ResourceManager => {
+                let authority = face.names(&self.service.base).base;
+                self.resource_manager
+                    .answer(&self.service.registry, &method, &uri, &headers, &authority)
+                    .await
             }
-        })
+            Face::Microsoft(h) if h.service == Service::PortalApi => {
+                self.portal.answer(&method, &uri, &headers).await
+            }
+            _ => not_found(method).await,
+        }
     }
 }
 

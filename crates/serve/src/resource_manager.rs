@@ -87,8 +87,10 @@ fn refusal(e: &VerifyError) -> ArmError {
         VerifyError::Audience { found, .. } => ArmError::unauthorized(
             "InvalidAuthenticationTokenAudience",
             format!(
-                "The access token has been obtained for wrong audience or resource '{found}'. \
+                "The access token has been obtained for wrong audience or resource '{}'. \
                  It should exactly match with one of the allowed audiences {}.",
+                // `verify` quotes what it found (it may be a JSON array).
+                found.trim_matches('"'),
                 AZURE_SERVICE_MANAGEMENT_URIS
                     .iter()
                     .flat_map(|u| [*u, u.trim_end_matches('/')])

@@ -80,6 +80,23 @@ pub struct Resource {
     pub token_version: TokenVersion,
 }
 
+impl Resource {
+    /// The identifier URI `name` stands for, spelled as registered (trailing slash included);
+    /// `name` itself when it is the app id. A scope loses the slash (`X//.default`, `X/.default`)
+    /// while a v1 `aud` keeps the registered spelling: Entra's tokens for `az login`'s
+    /// `https://management.core.windows.net//.default` carry `aud`
+    /// `https://management.core.windows.net/`, Graph's `https://graph.microsoft.com`.
+    /// UNCONFIRMED beyond those two: chosen as the one rule that gives both.
+    pub fn identifier_uri_as_registered(&self, name: &str) -> String {
+        let wanted = name.trim_end_matches('/');
+        self.identifier_uris
+            .iter()
+            .find(|u| u.trim_end_matches('/').eq_ignore_ascii_case(wanted))
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+}
+
 /// A directory user, as the Graph slice lists it (`[[user]]` in the config file).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
