@@ -250,6 +250,7 @@ fn token_service(
     certgen_serve::fuzzing::TokenService {
         directory: certgen_serve::fuzzing::Directory::in_memory(&registry)
             .expect("the fuzz directory"),
+        subscriptions: Vec::new(),
         signer: certgen_serve::fuzzing::SigningKey::new(cert, &key).expect("the fixture key"),
         audience_bases: vec![base.clone()],
         base,

@@ -483,19 +483,33 @@ fn first_few(names: &[String]) -> String {
 }
 
 fn resource_lines(summary: &Summary) -> Vec<String> {
-    summary
+    // Microsoft's own resources are the same in every run: one line, by name.
+    let microsoft: Vec<&str> = summary
         .resources
         .iter()
-        .map(|res| {
-            format!(
-                "  resource {} {} ({}) v{} tokens",
-                res.app_id,
-                res.display_name,
-                res.identifier_uris.join(", "),
-                res.token_version
-            )
-        })
-        .collect()
+        .filter(|r| r.microsoft)
+        .map(|r| r.display_name.as_str())
+        .collect();
+    let mut lines = vec![format!(
+        "  resources of every tenant (v1 tokens): {}",
+        microsoft.join(", ")
+    )];
+    lines.extend(
+        summary
+            .resources
+            .iter()
+            .filter(|r| !r.microsoft)
+            .map(|res| {
+                format!(
+                    "  resource {} {} ({}) v{} tokens",
+                    res.app_id,
+                    res.display_name,
+                    res.identifier_uris.join(", "),
+                    res.token_version
+                )
+            }),
+    );
+    lines
 }
 
 /// The directory's users and which apps may read them through the Graph slice.
@@ -547,7 +561,7 @@ fn proxy_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<St
     };
     let mut lines = vec![
         format!(
-            "  proxy          {proxy}: CONNECT to the Microsoft identity and Graph hosts only, \
+            "  proxy          {proxy}: CONNECT to the Microsoft identity, Graph and Azure hosts only, \
              answered here; every other host refused (403); at most {} tunnels at once \
              (--max-tunnels), 503 past that",
             options.max_tunnels

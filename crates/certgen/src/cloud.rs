@@ -1,6 +1,6 @@
-//! The Microsoft clouds by their host names: which hosts are Entra's (identity) and which are
-//! Microsoft Graph's, in each cloud, and the names Entra publishes there (issuers, instance
-//! discovery aliases). One table, read by `certgen serve --proxy` (which hosts it may answer
+//! The Microsoft clouds by their host names: which hosts are Entra's (identity), Microsoft
+//! Graph's, Azure Resource Manager's and the Entra portal's API, in each cloud, and the names
+//! Entra publishes there (issuers, instance discovery aliases). One table, read by `certgen serve --proxy` (which hosts it may answer
 //! for), its SNI certificate choice, the "which face" decision of each request, and instance
 //! discovery.
 
@@ -19,6 +19,10 @@ pub struct Cloud {
     pub issuer_v1_host: &'static str,
     /// Microsoft Graph's hosts in this cloud; the first is the discovery documents' `msgraph_host`.
     pub graph_hosts: &'static [&'static str],
+    /// Azure Resource Manager's host (`az login` lists subscriptions and tenants there).
+    pub resource_manager_hosts: &'static [&'static str],
+    /// The Entra portal's own API, where `az ad app permission admin-consent` posts.
+    pub portal_api_hosts: &'static [&'static str],
     /// Discovery documents' `cloud_instance_name`.
     pub cloud_instance_name: &'static str,
     /// Discovery documents' `cloud_graph_host_name` (the retired Azure AD Graph).
@@ -33,6 +37,12 @@ pub struct Cloud {
 /// are taken from Microsoft's national-cloud pages, not from a live document. The retired
 /// Germany cloud and the `login-us.microsoftonline.com` alias of instance discovery's answer
 /// are left out: no current SDK defaults to them.
+///
+/// Resource Manager's hosts are the Azure CLI's `resource_manager` endpoints
+/// (<https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/control-plane-and-data-plane>;
+/// `azure/cli/core/cloud.py`). The portal API is the host `az ad app permission admin-consent`
+/// posts to (`azure/cli/command_modules/role/custom.py`); the CLI refuses that command on the
+/// national clouds, so they have none.
 pub const CLOUDS: &[Cloud] = &[
     Cloud {
         name: "AzurePublicCloud",
@@ -46,6 +56,8 @@ pub const CLOUDS: &[Cloud] = &[
         issuer_v2_host: "login.microsoftonline.com",
         issuer_v1_host: "sts.windows.net",
         graph_hosts: &["graph.microsoft.com"],
+        resource_manager_hosts: &["management.azure.com"],
+        portal_api_hosts: &["main.iam.ad.ext.azure.com"],
         cloud_instance_name: "microsoftonline.com",
         cloud_graph_host_name: "graph.windows.net",
     },
@@ -56,6 +68,8 @@ pub const CLOUDS: &[Cloud] = &[
         issuer_v2_host: "login.partner.microsoftonline.cn",
         issuer_v1_host: "sts.chinacloudapi.cn",
         graph_hosts: &["microsoftgraph.chinacloudapi.cn"],
+        resource_manager_hosts: &["management.chinacloudapi.cn"],
+        portal_api_hosts: &[],
         cloud_instance_name: "partner.microsoftonline.cn",
         cloud_graph_host_name: "graph.chinacloudapi.cn",
     },
@@ -66,6 +80,8 @@ pub const CLOUDS: &[Cloud] = &[
         issuer_v2_host: "login.microsoftonline.us",
         issuer_v1_host: "sts.windows.net",
         graph_hosts: &["graph.microsoft.us", "dod-graph.microsoft.us"],
+        resource_manager_hosts: &["management.usgovcloudapi.net"],
+        portal_api_hosts: &[],
         cloud_instance_name: "microsoftonline.us",
         cloud_graph_host_name: "graph.windows.net",
     },
@@ -78,6 +94,30 @@ pub enum Service {
     Identity,
     /// Microsoft Graph.
     Graph,
+    /// Azure Resource Manager.
+    ResourceManager,
+    /// The Entra portal's API (admin consent).
+    PortalApi,
+}
+
+impl Service {
+    /// Every service, in the order [`all_hosts`] lists their hosts.
+    pub const ALL: [Service; 4] = [
+        Service::Identity,
+        Service::Graph,
+        Service::ResourceManager,
+        Service::PortalApi,
+    ];
+
+    /// This service's hosts in `cloud`.
+    pub fn hosts(self, cloud: &'static Cloud) -> &'static [&'static str] {
+        match self {
+            Service::Identity => cloud.identity_hosts,
+            Service::Graph => cloud.graph_hosts,
+            Service::ResourceManager => cloud.resource_manager_hosts,
+            Service::PortalApi => cloud.portal_api_hosts,
+        }
+    }
 }
 
 /// A Microsoft host of [`CLOUDS`], as the table spells it.
@@ -99,8 +139,9 @@ pub fn host(name: &str) -> Option<Host> {
     };
     let name = name.strip_suffix('.').unwrap_or(name);
     CLOUDS.iter().find_map(|cloud| {
-        let find = |hosts: &'static [&'static str], service| {
-            hosts
+        Service::ALL.iter().find_map(|&service| {
+            service
+                .hosts(cloud)
                 .iter()
                 .find(|h| h.eq_ignore_ascii_case(name))
                 .map(|h| Host {
@@ -108,31 +149,21 @@ pub fn host(name: &str) -> Option<Host> {
                     service,
                     cloud,
                 })
-        };
-        find(cloud.identity_hosts, Service::Identity)
-            .or_else(|| find(cloud.graph_hosts, Service::Graph))
+        })
     })
 }
 
-/// Every host of the table, identity hosts first.
+/// Every host of the table, by service (identity hosts first), then by cloud.
 pub fn all_hosts() -> impl Iterator<Item = Host> {
-    let of = |service| {
-        move |cloud: &'static Cloud| {
-            let hosts = match service {
-                Service::Identity => cloud.identity_hosts,
-                Service::Graph => cloud.graph_hosts,
-            };
-            hosts.iter().map(move |name| Host {
+    Service::ALL.into_iter().flat_map(|service| {
+        CLOUDS.iter().flat_map(move |cloud| {
+            service.hosts(cloud).iter().map(move |name| Host {
                 name,
                 service,
                 cloud,
             })
-        }
-    };
-    CLOUDS
-        .iter()
-        .flat_map(of(Service::Identity))
-        .chain(CLOUDS.iter().flat_map(of(Service::Graph)))
+        })
+    })
 }
 
 #[cfg(test)]
@@ -158,6 +189,14 @@ mod tests {
             host("login.chinacloudapi.cn").unwrap().cloud.name,
             "AzureChinaCloud"
         );
+        assert_eq!(
+            host("management.azure.com:443").unwrap().service,
+            Service::ResourceManager
+        );
+        assert_eq!(
+            host("MAIN.iam.ad.ext.azure.com").unwrap().service,
+            Service::PortalApi
+        );
         for other in [
             "login.microsoftonline.com:8443",
             "example.com",
@@ -178,6 +217,7 @@ mod tests {
         unique.dedup();
         assert_eq!(names.len(), unique.len());
         assert!(names.contains(&"graph.microsoft.com"));
+        assert!(names.contains(&"management.azure.com"));
         assert!(names.iter().all(|n| host(n).is_some()));
     }
 }

@@ -59,12 +59,15 @@ impl Face {
                 cloud: None,
             },
             Face::Microsoft(h) => Names {
-                // A Graph host asked for identity documents is answered as its cloud's Entra.
+                // Another service's host asked for identity documents is answered as its
+                // cloud's Entra.
                 base: format!(
                     "https://{}",
                     match h.service {
                         Service::Identity => h.name,
-                        Service::Graph => h.cloud.identity_hosts[0],
+                        Service::Graph | Service::ResourceManager | Service::PortalApi => {
+                            h.cloud.identity_hosts[0]
+                        }
                     }
                 ),
                 issuer_v2_base: format!("https://{}", h.cloud.issuer_v2_host),

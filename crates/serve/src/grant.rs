@@ -255,7 +255,11 @@ impl TokenService {
         }
         match names.as_slice() {
             [] => Err(Aadsts::InvalidScope(scope.to_string())),
-            [name] => Ok((self.resource(name, tenant)?, name.clone())),
+            [name] => {
+                let resource = self.resource(name, tenant)?;
+                let as_registered = resource.identifier_uri_as_registered(name);
+                Ok((resource, as_registered))
+            }
             _ => Err(Aadsts::SeveralResources),
         }
     }

@@ -24,8 +24,11 @@ use super::correlation::{correlation_id, echo_request_id};
 use super::face::{Face, Names};
 use super::instance_discovery;
 use super::metadata;
+use super::portal_api::PortalApi;
+use super::resource_manager::ResourceManager;
 use super::service::{TokenRequest, TokenService};
 use super::tokens::Endpoint;
+use certgen::cloud::Service;
 
 /// Tenant segments whose discovery documents are served with the `{tenantid}` template.
 const MULTI_TENANT_DOCUMENTS: [&str; 2] = ["common", "organizations"];
@@ -51,6 +54,11 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
     let slots = Arc::new(Semaphore::new(
         max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
     ));
+    let other_hosts = Arc::new(OtherHosts {
+        resource_manager: ResourceManager::new(&service),
+        portal: PortalApi::new(&service),
+        service: service.clone(),
+    });
     Router::new()
         .route(
             "/{tenant}/oauth2/v2.0/token",
@@ -72,7 +80,10 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/ready", get(ready))
         .merge(super::graph::router(service.clone()))
         .merge(super::user_flow::routes::router(service.clone()))
-        .fallback(not_found)
+        .fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+            let other_hosts = other_hosts.clone();
+            async move { other_hosts.answer(method, uri, headers).await }
+        })
         .with_state(service)
         .layer(axum::middleware::from_fn(|req, next| {
             body_limit::limit(MAX_BODY_BYTES, req, next)
@@ -305,6 +316,34 @@ async fn ready(State(s): State<Arc<TokenService>>) -> Response {
             json_body(&json!({"status": "unavailable", "reason": e.to_string()})),
         )
             .into_response(),
+    }
+}
+
+/// What answers the paths no route took: Resource Manager's and the portal API's, when the
+/// request reached their host (through `--proxy` or an SNI route); a 404 otherwise. By host,
+/// not by path: `/subscriptions` is Resource Manager's only on Resource Manager's name.
+struct OtherHosts {
+    resource_manager: ResourceManager,
+    portal: PortalApi,
+    service: Arc<TokenService>,
+}
+
+impl OtherHosts {
+    async fn answer(&self, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+        match Face::of(&uri, &headers) {
+            face @ Face::Microsoft(h) if h.service == Service::ResourceManager => {
+                let authority = face.names(&self.service.base).base;
+                self.resource_manager
+                    .answer(&self.service, &method, &uri, &headers, &authority)
+                    .await
+            }
+            Face::Microsoft(h) if h.service == Service::PortalApi => {
+                self.portal
+                    .answer(&self.service, &method, &uri, &headers)
+                    .await
+            }
+            _ => not_found(method).await,
+        }
     }
 }
 

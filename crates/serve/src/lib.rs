@@ -12,7 +12,9 @@
 //! client-credentials grant), `service` (the service's state and one token request), `keys`
 //! (certificates changed live by Graph's `addKey`), `tokens`, `metadata`, `state` (the state
 //! folder), `graph` (a slice of Microsoft Graph), `handlers` (routes and limits), `face` (which
-//! names a request meets), `proxy` (`--proxy`) and `user_flow` (users signing in).
+//! names a request meets), `proxy` (`--proxy`), `user_flow` (users signing in), and
+//! `resource_manager` and `portal_api` (the little of Azure Resource Manager and the Entra
+//! portal's API the Azure CLI needs).
 //!
 //! This file starts and stops the service: [`prepare`] loads state and binds the socket
 //! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
@@ -34,7 +36,9 @@ mod handlers;
 mod instance_discovery;
 mod keys;
 mod metadata;
+mod portal_api;
 mod proxy;
+mod resource_manager;
 mod service;
 mod sign_in_state;
 mod state;
@@ -230,6 +234,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         .transpose()?;
     let service = Arc::new(TokenService {
         directory,
+        subscriptions: registry.subscriptions().to_vec(),
         signer,
         audience_bases: audience_bases(&base, scheme, local.port()),
         base,

@@ -18,6 +18,8 @@ use super::tokens::{Endpoint, SigningKey};
 pub struct TokenService {
     /// Tenants, apps, resources, users: kept, and changed by Graph.
     pub directory: Directory,
+    /// The config's Azure subscriptions (Resource Manager's `/subscriptions`).
+    pub subscriptions: Vec<super::config::Subscription>,
     pub signer: SigningKey,
     /// `https://127.0.0.1:8443`: the base of issuers and endpoint URLs.
     pub base: String,

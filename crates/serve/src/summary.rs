@@ -53,6 +53,8 @@ pub struct ResourceSummary {
     pub identifier_uris: Vec<String>,
     /// The access-token version it gets: 1 or 2.
     pub token_version: u8,
+    /// One of Microsoft's own resources, in every tenant (not from the config).
+    pub microsoft: bool,
 }
 
 /// An app that may read the directory's users, and the Graph role that lets it.
@@ -109,6 +111,7 @@ impl Summary {
                         TokenVersion::V1 => 1,
                         TokenVersion::V2 => 2,
                     },
+                    microsoft: crate::config::microsoft::is_microsoft(&r.app_id),
                 })
                 .collect(),
             users: registry

@@ -1,12 +1,14 @@
 //! `certgen serve`, the offline Entra: the process, its token endpoint and refusals, Graph, the
-//! proxy, user sign-in, real clients (MSAL, Azure Identity, a browser) and the fuzz targets'
-//! regressions.
+//! proxy, user sign-in, Microsoft's own resources, real clients (MSAL, Azure Identity, the Azure
+//! CLI, a browser) and the fuzz targets' regressions.
 
 mod assertion_forms;
+mod azure_cli;
 mod fuzz_corpus;
 mod graph;
 mod graph_proof;
 mod limits;
+mod microsoft_resources;
 mod msal;
 mod process;
 mod proxy;

@@ -50,7 +50,7 @@ fn proxy_server() -> Server {
 
 /// A client that goes through the proxy and trusts only the local CA, as `HTTPS_PROXY` +
 /// `SSL_CERT_FILE` make any client do.
-fn proxied(s: &Server) -> reqwest::Client {
+pub(super) fn proxied(s: &Server) -> reqwest::Client {
     let pem = std::fs::read(s.field("proxy_ca_file")).unwrap();
     reqwest::Client::builder()
         .proxy(reqwest::Proxy::https(s.field("proxy")).unwrap())

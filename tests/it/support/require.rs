@@ -118,6 +118,17 @@ fn find_program(name: &str, args: &[&str], install: &str) -> Result<(), String> 
     }
 }
 
+/// The Azure CLI of `CERTGEN_TEST_AZ` (.ci/run installs `azure-cli` from PyPI in its own venv).
+/// Only its presence is checked: running `az --version` would ask the internet for the latest
+/// version.
+pub fn azure_cli() -> Option<PathBuf> {
+    require(match std::env::var("CERTGEN_TEST_AZ") {
+        Ok(p) if Path::new(&p).is_file() => Ok(PathBuf::from(p)),
+        Ok(p) if !p.is_empty() => Err(format!("CERTGEN_TEST_AZ={p} is not a file")),
+        _ => Err("CERTGEN_TEST_AZ not set (the Azure CLI's az; .ci/run installs it)".into()),
+    })
+}
+
 /// util-linux `script`, which gives certgen a pseudo-terminal.
 pub fn script() -> Option<()> {
     program("script", &["--version"], "apt-get install util-linux")

@@ -95,11 +95,13 @@ impl Registry {
             }
         }
         let users = load_users(&file.user)?;
+        let subscriptions = subscriptions(&file.subscription, &tenants)?;
         Ok(Registry {
             tenants,
             apps,
             resources,
             users,
+            subscriptions,
             default_tenant,
         })
     }
@@ -209,6 +211,38 @@ fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
     Ok(users)
 }
 
+/// The file's subscriptions, each in a registered tenant (the first when none is named).
+fn subscriptions(entries: &[SubscriptionEntry], tenants: &[Tenant]) -> Result<Vec<Subscription>> {
+    let mut out: Vec<Subscription> = Vec::new();
+    for e in entries {
+        let id = guid(&e.id, "subscription id")?;
+        if out.iter().any(|s| s.id == id) {
+            return Err(ServeError::Invalid(format!(
+                "subscription {id} is listed twice in the config file"
+            )));
+        }
+        let tenant = match &e.tenant {
+            None => tenants.first(),
+            Some(name) => find_tenant(tenants, name.trim()),
+        };
+        let Some(tenant) = tenant else {
+            return Err(ServeError::Invalid(format!(
+                "subscription {id}: tenant '{}' is not a [[tenant]] of the config file",
+                e.tenant.as_deref().unwrap_or_default()
+            )));
+        };
+        out.push(Subscription {
+            display_name: e
+                .display_name
+                .clone()
+                .unwrap_or_else(|| format!("Subscription {id}")),
+            id,
+            tenant_id: tenant.id.clone(),
+        });
+    }
+    Ok(out)
+}
+
 fn app_entry<'a>(apps: &'a mut Vec<App>, client_id: &str) -> &'a mut App {
     let index = match apps.iter().position(|a| a.client_id == client_id) {
         Some(i) => i,
@@ -236,19 +270,18 @@ fn tenants(file: &ConfigFile, flags: &Flags) -> Result<(Vec<Tenant>, bool)> {
     Ok((tenants, default_tenant))
 }
 
-/// Microsoft Graph, always there, then the file's resources.
+/// Microsoft's own resources (Graph, Azure Service Management, Key Vault, Storage), always
+/// there, then the file's resources.
 fn resources(file: &ConfigFile) -> Result<Vec<Resource>> {
-    let mut resources = vec![Resource {
-        app_id: GRAPH_APP_ID.into(),
-        display_name: "Microsoft Graph".into(),
-        identifier_uris: vec![GRAPH_URI.into()],
-        roles: Vec::new(),
-        scopes: Vec::new(),
-        // Graph's tokens are v1 (`ver` 1.0, `aud` https://graph.microsoft.com), as live.
-        token_version: TokenVersion::V1,
-    }];
+    let mut resources = super::microsoft::resources();
     for r in &file.resource {
         let app_id = guid(&r.app_id, "resource app_id")?;
+        if super::microsoft::is_microsoft(&app_id) {
+            return Err(ServeError::Invalid(format!(
+                "resource {app_id} is one of Microsoft's own, known in every tenant: remove \
+                 its [[resource]]"
+            )));
+        }
         if resources.iter().any(|x| x.app_id == app_id) {
             return Err(ServeError::Invalid(format!(
                 "resource {app_id} is registered twice"

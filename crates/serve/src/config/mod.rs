@@ -7,10 +7,12 @@
 //! | module | concept |
 //! |---|---|
 //! | `model` | what the service uses: [`Registry`], tenants, apps, resources, users |
+//! | `microsoft` | Microsoft's own resources, in every tenant (Graph, Azure Service Management, …) |
 //! | `schema` | the TOML file's serde structs |
 //! | `loader` | reading the file, the flags and the environment, checking, building the model |
 
 mod loader;
+pub mod microsoft;
 mod model;
 mod schema;
 

@@ -120,6 +120,23 @@ pub struct Resource {
     pub token_version: TokenVersion,
 }
 
+impl Resource {
+    /// The identifier URI `name` stands for, spelled as registered (trailing slash included);
+    /// `name` itself when it is the app id. A scope loses the slash (`X//.default`, `X/.default`)
+    /// while a v1 `aud` keeps the registered spelling: Entra's tokens for `az login`'s
+    /// `https://management.core.windows.net//.default` carry `aud`
+    /// `https://management.core.windows.net/`, Graph's `https://graph.microsoft.com`.
+    /// UNCONFIRMED beyond those two: chosen as the one rule that gives both.
+    pub fn identifier_uri_as_registered(&self, name: &str) -> String {
+        let wanted = name.trim_end_matches('/');
+        self.identifier_uris
+            .iter()
+            .find(|u| u.trim_end_matches('/').eq_ignore_ascii_case(wanted))
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+}
+
 /// A directory user, as the Graph slice lists it (`[[user]]` in the config file).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
@@ -137,6 +154,16 @@ pub struct User {
     pub business_phones: Vec<String>,
 }
 
+/// An Azure subscription, as Resource Manager lists it (`[[subscription]]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Lower-case GUID.
+    pub id: String,
+    pub display_name: String,
+    /// The tenant it belongs to (its `tenantId`).
+    pub tenant_id: String,
+}
+
 /// Everything registered.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -145,17 +172,31 @@ pub struct Registry {
     pub(crate) resources: Vec<Resource>,
     /// The directory's users, in the file's order (Graph's `/v1.0/users`).
     pub(crate) users: Vec<User>,
+    /// Azure subscriptions, in the file's order (Resource Manager's `/subscriptions`).
+    pub(crate) subscriptions: Vec<Subscription>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
     pub(crate) default_tenant: bool,
 }
 
 impl Registry {
+    /// The subscriptions the config names (Resource Manager's `/subscriptions`).
+    pub(crate) fn subscriptions(&self) -> &[Subscription] {
+        &self.subscriptions
+    }
+
     #[cfg(test)]
     pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
         self.apps
             .iter()
             .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
     }
+}
+
+/// The tenant a URL segment or an `aud` value names: its GUID or one of its domains.
+pub(super) fn find_tenant<'a>(tenants: &'a [Tenant], name: &str) -> Option<&'a Tenant> {
+    tenants.iter().find(|t| {
+        t.id.eq_ignore_ascii_case(name) || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
+    })
 }
 
 pub(super) fn find_resource<'a>(resources: &'a [Resource], name: &str) -> Option<&'a Resource> {

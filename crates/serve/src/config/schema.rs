@@ -22,6 +22,19 @@ pub(super) struct ConfigFile {
     pub(super) resource: Vec<ResourceEntry>,
     #[serde(default)]
     pub(super) user: Vec<UserEntry>,
+    #[serde(default)]
+    pub(super) subscription: Vec<SubscriptionEntry>,
+}
+
+/// One `[[subscription]]`: what Resource Manager lists to `az login` (`GET /subscriptions`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SubscriptionEntry {
+    /// GUID.
+    pub(super) id: String,
+    pub(super) display_name: Option<String>,
+    /// The tenant it belongs to (GUID or domain); default: the first tenant.
+    pub(super) tenant: Option<String>,
 }
 
 /// One `[[user]]`: snake_case keys like the rest of the file; Graph's camelCase in answers.

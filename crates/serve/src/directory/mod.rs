@@ -10,7 +10,6 @@
 //! | `objects` | objects as Graph shapes them, and their index keys |
 //! | `seed` | the config file as objects |
 //! | `view` | what the token endpoints read (an app, a resource, a user) |
-//! | `microsoft` | Microsoft Graph's permission ids |
 //!
 //! Reads for the token path are answered from views built once per change and shared; a write
 //! commits to the store first and only then drops the views, so a 2xx answer means kept and
@@ -18,7 +17,6 @@
 //! read ([`Store::changed_elsewhere`]) and drops the views too.
 
 pub mod consent;
-pub mod microsoft;
 pub mod objects;
 pub mod seed;
 pub mod sqlite;

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::microsoft::permission_id;
 use super::objects::{self, app_role, application_doc, object, scope, service_principal_doc};
 use super::store::{Kind, Object, Origin};
+use crate::config::microsoft::permission_id;
 use crate::config::{name_based_guid, App, Registry, Resource, User};
 use crate::keys::stable_key_id;
 use certgen::certificate::rfc3339;
@@ -205,12 +205,12 @@ fn resource_fields(
     let mut scope_names: Vec<String> = r.scopes.clone();
     if r.app_id == GRAPH_APP_ID {
         role_names.extend(
-            super::microsoft::GRAPH_ROLES
+            crate::config::microsoft::GRAPH_ROLES
                 .iter()
                 .map(|(v, _)| v.to_string()),
         );
         scope_names.extend(
-            super::microsoft::GRAPH_SCOPES
+            crate::config::microsoft::GRAPH_SCOPES
                 .iter()
                 .map(|(v, _)| v.to_string()),
         );

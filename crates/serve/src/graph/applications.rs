@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::auth::Caller;
 use super::error::GraphError;
 use super::query::{context, entity, Query};
-use crate::directory::microsoft::is_first_party;
+use crate::config::microsoft::is_microsoft;
 use crate::directory::objects::str_of;
 use crate::directory::{Directory, Kind, Object};
 use certgen::graph::permissions::{allows, READ_APPLICATIONS};
@@ -84,7 +84,7 @@ impl AppKey {
 
 /// Whether an application object is this tenant's (not one of Microsoft's own).
 pub fn in_tenant(app: &Object) -> bool {
-    !is_first_party(str_of(&app.doc, "appId"))
+    !is_microsoft(str_of(&app.doc, "appId"))
 }
 
 fn is_self(caller: &Caller, app: &Object) -> bool {

@@ -9,7 +9,7 @@ use crate::metadata;
 use crate::service::TokenService;
 use certgen::graph::cloud::{GRAPH_APP_ID, GRAPH_RESOURCE};
 use certgen::jose::strip_bearer;
-use certgen::verify::{KeySet, Validator, ValidatorOptions, VerifyError};
+use certgen::verify::{KeySet, ValidToken, Validator, ValidatorOptions, VerifyError};
 
 /// The audiences Graph accepts: its URI (with or without the trailing slash a v1 `resource=`
 /// may carry) and its app id.
@@ -49,6 +49,12 @@ impl GraphAuth {
     /// UNCONFIRMED design note: validators are made for the tenants known at start; a tenant
     /// made later (none can be through Graph) would need a restart.
     pub fn new(service: &TokenService) -> GraphAuth {
+        GraphAuth::for_audiences(service, &GRAPH_AUDIENCES)
+    }
+
+    /// The same check for another of Microsoft's resources (Resource Manager's): only tokens
+    /// this service issued, v1, for one of `audiences`.
+    pub fn for_audiences(service: &TokenService, audiences: &[&str]) -> GraphAuth {
         let mut bases = vec![service.base.clone()];
         bases.extend(
             certgen::cloud::CLOUDS
@@ -65,7 +71,8 @@ impl GraphAuth {
                 // The document is this service's own; a parse failure would leave the tenant
                 // with no validator, and its tokens are then refused, never accepted.
                 let keys = KeySet::from_json(jwks.as_bytes(), "the service's key set").ok()?;
-                let options = ValidatorOptions::new(GRAPH_AUDIENCES).issuer(issuer.clone());
+                let options =
+                    ValidatorOptions::new(audiences.iter().copied()).issuer(issuer.clone());
                 Some((issuer, Validator::from_key_set(keys, options)))
             })
             .collect();
@@ -78,21 +85,10 @@ impl GraphAuth {
         if token.is_empty() {
             return Err(GraphError::invalid_token("Access token is empty."));
         }
-        let Some((_, first)) = self.validators.first() else {
-            return Err(GraphError::invalid_token(
-                "Access token validation failure.",
-            ));
-        };
-        let mut result = first.validate(token).await;
-        // A token of another registered tenant: check it against that tenant's issuer.
-        if let Err(VerifyError::OtherTenant { found, .. } | VerifyError::Issuer { found, .. }) =
-            &result
-        {
-            if let Some((_, v)) = self.validators.iter().find(|(i, _)| i == found) {
-                result = v.validate(token).await;
-            }
-        }
-        let valid = result.map_err(|e| GraphError::invalid_token(message(&e)))?;
+        let valid = self
+            .validate(token)
+            .await
+            .map_err(|e| GraphError::invalid_token(message(&e)))?;
         let text = |name: &str| valid.claim_str(name).unwrap_or_default().to_string();
         // Delegated tokens carry `scp`; app-only ones do not (and say `idtyp` = `app`).
         let scp = valid.claim_str("scp").map(str::to_string);
@@ -106,6 +102,25 @@ impl GraphAuth {
             app_only: scp.is_none(),
             user_id: scp.is_some().then(|| text("oid")),
         })
+    }
+}
+
+impl GraphAuth {
+    /// Validates a bearer token (not empty) against the issuer of its tenant.
+    pub async fn validate(&self, token: &str) -> Result<ValidToken, VerifyError> {
+        let Some((_, first)) = self.validators.first() else {
+            return Err(VerifyError::Malformed("no tenant is registered".into()));
+        };
+        let mut result = first.validate(token).await;
+        // A token of another registered tenant: check it against that tenant's issuer.
+        if let Err(VerifyError::OtherTenant { found, .. } | VerifyError::Issuer { found, .. }) =
+            &result
+        {
+            if let Some((_, v)) = self.validators.iter().find(|(i, _)| i == found) {
+                result = v.validate(token).await;
+            }
+        }
+        result
     }
 }
 

@@ -1,5 +1,6 @@
 //! Proxy mode (`certgen serve --proxy`): an HTTP `CONNECT` proxy that answers for the
-//! Microsoft identity and Graph hosts itself. A client with `HTTPS_PROXY` pointing here asks
+//! Microsoft identity and Graph hosts itself (and for Resource Manager and the portal's API,
+//! the little of them the Azure CLI needs). A client with `HTTPS_PROXY` pointing here asks
 //! to be connected to `login.microsoftonline.com:443`; the tunnel ends in this process, TLS
 //! is terminated with a leaf of the local CA ([`ca`]), and the requests inside are handled by
 //! the same router as the main listener, which then sees the Microsoft name in `Host`.
@@ -51,7 +52,7 @@ pub const DEFAULT_MAX_TUNNELS: usize = 256;
 /// What the proxy answers for a request to it (not for the requests inside a tunnel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// `CONNECT` to a Microsoft identity or Graph host on 443: tunnel into this service.
+    /// `CONNECT` to a host of the cloud table on 443: tunnel into this service.
     Tunnel(&'static str),
     /// Anything else: 403, nothing opened.
     Refuse,
@@ -257,8 +258,8 @@ fn answer(
         Decision::Refuse => {
             let body = format!(
                 "certgen serve --proxy: refused {} {target}: only CONNECT to the Microsoft \
-                 identity and Graph hosts (port 443) is answered, by this service itself; \
-                 nothing else is forwarded\n",
+                 identity, Graph, Resource Manager and portal API hosts (port 443) is \
+                 answered, by this service itself; nothing else is forwarded\n",
                 req.method()
             );
             let mut resp = Response::new(Body::from(body));
@@ -470,6 +471,14 @@ mod tests {
         assert_eq!(
             decide(&Method::CONNECT, Some("GRAPH.microsoft.com:443")),
             Decision::Tunnel("graph.microsoft.com")
+        );
+        assert_eq!(
+            decide(&Method::CONNECT, Some("management.azure.com:443")),
+            Decision::Tunnel("management.azure.com")
+        );
+        assert_eq!(
+            decide(&Method::CONNECT, Some("main.iam.ad.ext.azure.com:443")),
+            Decision::Tunnel("main.iam.ad.ext.azure.com")
         );
         for (method, authority) in [
             (Method::CONNECT, Some("example.com:443")),
