@@ -12,7 +12,7 @@ use crate::support::serve::*;
 use serde_json::Value;
 
 /// One `az` with its own configuration folder, pointed at `s` by the environment alone.
-struct Az {
+pub(super) struct Az {
     bin: PathBuf,
     env: Vec<(String, String)>,
     /// AZURE_CONFIG_DIR, removed with the test.
@@ -20,7 +20,7 @@ struct Az {
 }
 
 impl Az {
-    fn new(bin: &Path, s: &Server) -> Az {
+    pub(super) fn new(bin: &Path, s: &Server) -> Az {
         let env = &s.ready["env"];
         let var = |name: &str| env[name].as_str().unwrap().to_string();
         let config_dir = tempfile::tempdir().unwrap();
@@ -70,12 +70,12 @@ impl Az {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(super) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Runs `az ARGS -o json` and reads its JSON; panics with az's own words when it fails.
-    fn json(&self, args: &[&str]) -> Value {
+    pub(super) fn json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
         let out = self.run(&all);
@@ -107,7 +107,7 @@ impl Az {
     }
 }
 
-fn claims_of(token: &str) -> Value {
+pub(super) fn claims_of(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(

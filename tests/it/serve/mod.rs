@@ -4,6 +4,7 @@
 
 mod assertion_forms;
 mod azure_cli;
+mod azure_cli_directory;
 mod fuzz_corpus;
 mod graph;
 mod graph_proof;
