@@ -81,9 +81,9 @@ pub struct ServeArgs {
     /// every key added, every sign-in) and start from --config and the flags alone
     #[arg(long)]
     reset: bool,
-    /// Also act as an HTTPS_PROXY for unmodified clients: CONNECT to the Microsoft identity
-    /// and Graph hosts is answered here (TLS by a local CA in the state folder), every other
-    /// host is refused. Default address: --listen's, next port (any free port with port 0)
+    /// Also act as an HTTPS_PROXY for unmodified clients: CONNECT to the Microsoft identity,
+    /// Graph and Azure Resource Manager hosts is answered here (TLS by a local CA in the state
+    /// folder), every other host is refused. Default address: --listen's, next port (any free port with port 0)
     #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "auto")]
     proxy: Option<String>,
     /// With --proxy: tunnels open at once; past this, a CONNECT gets HTTP 503 at once (each

@@ -22,7 +22,8 @@ const ARM: &str = "https://management.azure.com";
 /// The Azure tests' registrations and state, made once per test binary.
 pub struct AzureFixture {
     pub config: PathBuf,
-    /// `certgen new`'s certificate and key in one PEM, as `az login --certificate` takes them.
+    /// `certgen new --pem-bundle`'s certificate and key in one PEM, as `az login --certificate`
+    /// takes them.
     pub pem: PathBuf,
     pub state: PathBuf,
 }
@@ -33,17 +34,21 @@ pub fn azure_fixture() -> &'static AzureFixture {
         let dir = fixture().dir.join("azure");
         std::fs::create_dir_all(&dir).unwrap();
         let made = Command::new(env!("CARGO_BIN_EXE_certgen"))
-            .args(["new", "--cn", "az-automation", "--name", "az", "--out"])
+            .args([
+                "new",
+                "--cn",
+                "az-automation",
+                "--name",
+                "az",
+                "--pem-bundle",
+            ])
+            .arg("--out")
             .arg(&dir)
             .output()
             .unwrap();
         assert!(made.status.success(), "certgen new: {made:?}");
-        // The key first, then the certificate: az reads the certificate for its thumbprint and
-        // gives MSAL the whole file as the private key.
-        let mut pem = std::fs::read(dir.join("az.key")).unwrap();
-        pem.extend(std::fs::read(dir.join("az.crt")).unwrap());
+        // az.pem, the certificate and the key in one file, as `az login --certificate` takes it.
         let pem_path = dir.join("az.pem");
-        std::fs::write(&pem_path, pem).unwrap();
         let config = dir.join("azure.toml");
         std::fs::write(
             &config,

@@ -572,6 +572,87 @@ mod tests {
     }
 
     #[test]
+    fn microsofts_resources_are_in_every_tenant() {
+        let r = Registry::load(None, &Flags::default(), &no_env).unwrap();
+        let arm = r.resource("https://management.azure.com").unwrap();
+        assert_eq!(arm.app_id, "797f4846-ba00-4fd7-ba43-dac1f8f63013");
+        assert_eq!(
+            r.resource("https://management.core.windows.net/")
+                .unwrap()
+                .app_id,
+            arm.app_id
+        );
+        // A scope's name loses its slash; the `aud` keeps the registered spelling.
+        assert_eq!(
+            arm.identifier_uri_as_registered("https://management.core.windows.net"),
+            "https://management.core.windows.net/"
+        );
+        assert_eq!(arm.identifier_uri_as_registered(&arm.app_id), arm.app_id);
+        for name in [
+            "https://vault.azure.net",
+            "https://storage.azure.com/",
+            "74658136-14ec-4630-ad9b-26e160ff0fc6",
+        ] {
+            let found = r.resource(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(found.token_version, TokenVersion::V1, "{name}");
+        }
+        // One of them registered again in the file is refused, with the reason.
+        let toml = "[[resource]]\napp_id = \"cfa8b339-82a2-471a-a3c9-0fc0be7a4093\"\n";
+        let err = Registry::from_toml(toml, "t", Path::new(""), &Flags::default(), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("one of Microsoft's own"), "{err}");
+    }
+
+    #[test]
+    fn subscriptions_belong_to_a_tenant_of_the_file() {
+        let toml = r#"
+[[tenant]]
+id = "2e3c5b6a-7d8e-4f90-a1b2-c3d4e5f60718"
+[[tenant]]
+id = "3f4d6c7b-8e9f-4a01-b2c3-d4e5f6071829"
+domains = ["fabrikam.example"]
+[[subscription]]
+id = "9B1F4A3C-2D5E-4F60-8A7B-0C1D2E3F4A5B"
+[[subscription]]
+id = "8b1f4a3c-2d5e-4f60-8a7b-0c1d2e3f4a5b"
+display_name = "Fabrikam"
+tenant = "fabrikam.example"
+"#;
+        let r = Registry::from_toml(toml, "t", Path::new(""), &Flags::default(), &no_env).unwrap();
+        let first: Vec<_> = r
+            .subscriptions_of("2e3c5b6a-7d8e-4f90-a1b2-c3d4e5f60718")
+            .collect();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].id, "9b1f4a3c-2d5e-4f60-8a7b-0c1d2e3f4a5b");
+        assert_eq!(
+            first[0].display_name,
+            "Subscription 9b1f4a3c-2d5e-4f60-8a7b-0c1d2e3f4a5b"
+        );
+        let fabrikam: Vec<_> = r
+            .subscriptions_of("3f4d6c7b-8e9f-4a01-b2c3-d4e5f6071829")
+            .collect();
+        assert_eq!(fabrikam[0].display_name, "Fabrikam");
+        for (bad, says) in [
+            (
+                "[[subscription]]\nid = \"9b1f4a3c-2d5e-4f60-8a7b-0c1d2e3f4a5b\"\ntenant = \"x.example\"\n",
+                "tenant 'x.example' is not a [[tenant]]",
+            ),
+            ("[[subscription]]\nid = \"prod\"\n", "is not a GUID"),
+            (
+                "[[subscription]]\nid = \"9b1f4a3c-2d5e-4f60-8a7b-0c1d2e3f4a5b\"\n\
+                 [[subscription]]\nid = \"9b1f4a3c-2d5e-4f60-8a7b-0c1d2e3f4a5b\"\n",
+                "listed twice",
+            ),
+        ] {
+            let err = Registry::from_toml(bad, "t", Path::new(""), &Flags::default(), &no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{err}");
+        }
+    }
+
+    #[test]
     fn tenants_by_name_keep_a_stable_id() {
         let flags = Flags {
             tenants: vec!["Contoso.onmicrosoft.com".into()],
