@@ -254,6 +254,7 @@ fn token_service(
         base,
         strict,
         replay: Default::default(),
+        public_keys: Default::default(),
         keys: certgen_serve::fuzzing::KeyRegistry::new(0),
         flows: Default::default(),
     }

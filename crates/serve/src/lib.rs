@@ -224,6 +224,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         base,
         strict: options.strict,
         replay: Default::default(),
+        public_keys: Default::default(),
         keys: keys::KeyRegistry::new(options.replication_delay_secs),
         flows: sign_in_state::UserFlows::new(options.user_flows.clone()),
     });

@@ -2,7 +2,7 @@
 //! endpoint received it: what the client-credentials grant, the user grants
 //! and the Graph slice all read.
 
-use super::client_assertion::ReplayGuard;
+use super::client_assertion::{PublicKeys, ReplayGuard};
 use super::config::Registry;
 use super::face::Face;
 use super::keys::KeyRegistry;
@@ -21,6 +21,8 @@ pub struct TokenService {
     pub audience_bases: Vec<String>,
     pub strict: bool,
     pub replay: ReplayGuard,
+    /// The keys of the certificates client assertions are checked against, parsed once.
+    pub public_keys: PublicKeys,
     /// The certificates registered on each app now (Graph's `addKey`/`removeKey`).
     pub keys: KeyRegistry,
     /// Users signing in: pending sign-ins, codes, refresh tokens, device codes, sessions.
