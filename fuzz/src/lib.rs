@@ -256,6 +256,7 @@ fn token_service(
         base,
         strict,
         replay: Default::default(),
+        public_keys: Default::default(),
         flows: Default::default(),
     }
 }

@@ -16,6 +16,8 @@ use aws_lc_rs::signature::{
     ParsedPublicKey, RsaKeyPair, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256,
     RSA_PKCS1_SHA256, RSA_PSS_2048_8192_SHA256, RSA_PSS_SHA256,
 };
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::rsa::{rsa_bits, strip_leading_zeros};
@@ -385,15 +387,35 @@ impl SigningKey {
     /// The compact JWS of `header` and `claims` (serialised as given, key order kept). The
     /// header's `alg` is the caller's to set: it must name `alg`.
     pub fn sign_compact(&self, alg: Alg, header: &Value, claims: &Value) -> Result<String, Error> {
-        let input = format!("{}.{}", json_b64(header), json_b64(claims));
-        let sig = self.sign(alg, input.as_bytes())?;
-        Ok(format!("{input}.{}", b64::encode(sig)))
+        self.sign_compact_encoded(alg, &b64::encode(json_bytes(header)), claims)
+    }
+
+    /// [`Self::sign_compact`] with the header already in its base64url form: a signer whose
+    /// header never changes encodes it once, not per token.
+    pub fn sign_compact_encoded(
+        &self,
+        alg: Alg,
+        header_b64: &str,
+        claims: &Value,
+    ) -> Result<String, Error> {
+        let claims = json_bytes(claims);
+        let sig_len = self.key.public_modulus_len().div_ceil(3) * 4;
+        // One buffer for the whole token: `header.claims`, then `.signature` appended.
+        let mut token =
+            String::with_capacity(header_b64.len() + claims.len().div_ceil(3) * 4 + sig_len + 2);
+        token.push_str(header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+        let sig = self.sign(alg, token.as_bytes())?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(sig, &mut token);
+        Ok(token)
     }
 }
 
-fn json_b64(v: &Value) -> String {
+fn json_bytes(v: &Value) -> String {
     // Serialising a Value cannot fail (its map keys are strings).
-    b64::encode(v.to_string())
+    v.to_string()
 }
 
 /// An RSA public key parsed once, verifying RS256 and PS256.

@@ -7,7 +7,7 @@
 //! client which only works thanks to that leniency is caught.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -31,6 +31,8 @@ pub struct Expected<'a> {
     /// Seconds since 1970.
     pub now: i64,
     pub strict: bool,
+    /// The registered certificates' keys, parsed once.
+    pub keys: &'a PublicKeys,
 }
 
 impl Expected<'_> {
@@ -70,7 +72,7 @@ pub fn validate(jwt: &str, x: &Expected) -> Result<Accepted, Aadsts> {
         check_thumbprint_pairing(alg, s256, sha1)?;
     }
     let (certificate, sent) = find_certificate(x.app, s256, sha1, x.policy())?;
-    check_signature(certificate, sent.clone(), alg, &jws)?;
+    check_signature(x.keys, certificate, sent.clone(), alg, &jws)?;
     check_key_dates(certificate, sent, x.now)?;
     let claims = &jws.claims;
     check_audience(claims.get("aud"), x)?;
@@ -114,12 +116,13 @@ fn check_thumbprint_pairing(
 /// The registered certificate's key must be RSA of at least [`jose::MIN_RSA_BITS`] and must
 /// verify the signature with `alg`.
 fn check_signature(
+    keys: &PublicKeys,
     certificate: &Certificate,
     thumbprint: String,
     alg: Alg,
     jws: &Jws,
 ) -> Result<(), Aadsts> {
-    let CertKey::Rsa { n, e } = &certificate.key else {
+    let CertKey::Rsa { n, .. } = &certificate.key else {
         return Err(Aadsts::InvalidJwt(
             "The registered certificate does not hold an RSA key.".into(),
         ));
@@ -128,13 +131,99 @@ fn check_signature(
     if bits < jose::MIN_RSA_BITS {
         return Err(Aadsts::WeakRsaKey { bits });
     }
-    let verified = VerifyingKey::from_rsa_components(n, e)
-        .and_then(|key| key.verify(alg, jws.signing_input.as_bytes(), &jws.signature));
+    let verified = keys.verify(certificate, alg, jws.signing_input, &jws.signature);
     verified.map_err(|_| Aadsts::BadSignature {
         thumbprint,
         key_start: certificate.not_before,
         key_end: certificate.not_after,
     })
+}
+
+/// The public keys of registered certificates, parsed once each, by SHA-256 thumbprint (which
+/// names the key: the certificate's bytes hash to it), each with the last assertion it
+/// verified. Parsing `n`/`e` and aws-lc's first use of a parsed key (its Montgomery constants)
+/// cost a grant about 4.5 µs, a quarter of the RSA verify (bench/sign_rate.rs); a client signs
+/// with the same certificate for months.
+///
+/// The last verified assertion is remembered because clients send one again and again: MSAL
+/// Python keeps it for 540 s (`AutoRefresher` in
+/// <https://github.com/AzureAD/microsoft-authentication-library-for-python/blob/dev/msal/oauth2cli/assertion.py>),
+/// MSAL Node until it expires (`ClientAssertion.getJwt` in
+/// <https://github.com/AzureAD/microsoft-authentication-library-for-js/blob/dev/lib/msal-node/src/client/ClientAssertion.ts>).
+/// The same key, algorithm, signed bytes and signature verify the same every time, so the RSA
+/// verify of a repeat is skipped; every other check (dates, audience, issuer, key expiry,
+/// `--strict`'s replay guard) still runs on every request.
+#[derive(Debug, Default)]
+pub struct PublicKeys {
+    parsed: Mutex<HashMap<[u8; 32], Parsed>>,
+}
+
+#[derive(Debug, Clone)]
+struct Parsed {
+    key: Arc<VerifyingKey>,
+    /// SHA-256 of the last (algorithm, signing input, signature) this key verified.
+    last_verified: Option<[u8; 32]>,
+}
+
+/// Bound on cached keys: registrations come and go (Graph's `addKey`), and each costs under a
+/// kilobyte here. Past it the cache starts again empty, which only costs re-parsing.
+pub const MAX_PARSED_KEYS: usize = 10_000;
+
+impl PublicKeys {
+    /// Checks `signature` over `signing_input` with `alg` and the RSA key of `certificate`.
+    fn verify(
+        &self,
+        certificate: &Certificate,
+        alg: Alg,
+        signing_input: &str,
+        signature: &[u8],
+    ) -> Result<(), jose::Error> {
+        let id = certificate.thumbprints.sha256;
+        let digest = verified_digest(alg, signing_input, signature);
+        let known = self.lock().get(&id).cloned();
+        let key = match known {
+            Some(k) if k.last_verified == Some(digest) => return Ok(()),
+            Some(k) => k.key,
+            None => {
+                let CertKey::Rsa { n, e } = &certificate.key else {
+                    return Err(jose::Error::BadKey("not an RSA key".into()));
+                };
+                Arc::new(VerifyingKey::from_rsa_components(n, e)?)
+            }
+        };
+        // Verified outside the lock: requests with the same key run in parallel.
+        key.verify(alg, signing_input.as_bytes(), signature)?;
+        let mut parsed = self.lock();
+        if parsed.len() >= MAX_PARSED_KEYS && !parsed.contains_key(&id) {
+            parsed.clear();
+        }
+        parsed.insert(
+            id,
+            Parsed {
+                key,
+                last_verified: Some(digest),
+            },
+        );
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Parsed>> {
+        // Each change is one insert or clear, so a poisoned lock still holds a sound map.
+        self.parsed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What identifies one verification: the algorithm, then the signed bytes with their length
+/// (so no two (input, signature) pairs hash the same bytes), then the signature.
+fn verified_digest(alg: Alg, signing_input: &str, signature: &[u8]) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(alg.name().as_bytes());
+    ctx.update(&(signing_input.len() as u64).to_be_bytes());
+    ctx.update(signing_input.as_bytes());
+    ctx.update(signature);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 /// A registered certificate past its `notAfter` is refused, as Entra refuses an expired key.
@@ -490,6 +579,36 @@ mod tests {
             .unwrap();
     }
 
+    /// The memo of the last verified assertion may only ever spare a verify of the very same
+    /// bytes: a changed signature, signed input or algorithm is verified (and refused) again.
+    #[test]
+    fn only_the_same_assertion_skips_the_verify() {
+        use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
+        let made = generate(&NewCertificate {
+            subject: Subject::common_name("client").unwrap(),
+            sans: vec![],
+            days: 1,
+            key_size: KeySize::Rsa2048,
+            profile: Profile::ClientAuth,
+        })
+        .unwrap();
+        let signer = jose::SigningKey::from_pkcs1_der(made.key.rsa_pkcs1_der().unwrap()).unwrap();
+        let input = "eyJhbGciOiJSUzI1NiJ9.e30";
+        let sig = signer.sign(Alg::Rs256, input.as_bytes()).unwrap();
+        let keys = PublicKeys::default();
+        let cert = &made.cert;
+        keys.verify(cert, Alg::Rs256, input, &sig).unwrap();
+        keys.verify(cert, Alg::Rs256, input, &sig).unwrap();
+        let mut forged = sig.clone();
+        forged[10] ^= 1;
+        assert!(keys.verify(cert, Alg::Rs256, input, &forged).is_err());
+        assert!(keys.verify(cert, Alg::Ps256, input, &sig).is_err());
+        assert!(keys
+            .verify(cert, Alg::Rs256, "eyJhbGciOiJSUzI1NiJ9.e31", &sig)
+            .is_err());
+        keys.verify(cert, Alg::Rs256, input, &sig).unwrap();
+    }
+
     fn app() -> App {
         App {
             client_id: "c".into(),
@@ -512,13 +631,14 @@ mod tests {
 
     #[test]
     fn padded_parts_are_lenient_only() {
-        let (app, tenant) = (app(), tenant());
+        let (app, tenant, keys) = (app(), tenant(), PublicKeys::default());
         let x = |strict| Expected {
             app: &app,
             tenant: &tenant,
             bases: &[],
             now: 0,
             strict,
+            keys: &keys,
         };
         // {"alg":"RS256"} base64url-encoded with its padding kept; no thumbprint header.
         let jwt = "eyJhbGciOiJSUzI1NiJ9.e30=.";
@@ -550,6 +670,7 @@ mod tests {
             bases: &bases,
             now: 0,
             strict: false,
+            keys: &PublicKeys::default(),
         };
         for ok in [
             "https://127.0.0.1:8443/t-id/oauth2/v2.0/token",

@@ -202,6 +202,7 @@ impl TokenService {
                 bases: &bases,
                 now,
                 strict: self.strict,
+                keys: &self.public_keys,
             },
         )?;
         if self.strict {

@@ -189,16 +189,26 @@ fn token(
         now: OffsetDateTime::now_utc().unix_timestamp(),
         face,
     });
-    let corr = correlation_id(headers);
-    let (mut resp, code) = match outcome.result {
+    // The correlation id is made only when something shows it (an error body, the echoed
+    // header): a fresh one costs a getrandom(2) call, on the grant path for nothing.
+    let (mut resp, code, corr) = match outcome.result {
         Ok(body) => {
             let mut resp = (StatusCode::OK, json_body(&body)).into_response();
             no_store(&mut resp);
-            (resp, None)
+            (resp, None, None)
         }
-        Err(e) => (e.response(&corr), Some(e.code())),
+        Err(e) => {
+            let corr = correlation_id(headers);
+            (e.response(&corr), Some(e.code()), Some(corr))
+        }
     };
-    echo_request_id(&mut resp, headers, &corr);
+    if let Some(corr) = corr.or_else(|| {
+        headers
+            .contains_key("client-request-id")
+            .then(|| correlation_id(headers))
+    }) {
+        echo_request_id(&mut resp, headers, &corr);
+    }
     resp.extensions_mut().insert(LogNote {
         client_id: outcome.client_id,
         aadsts: code,

@@ -240,6 +240,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         base,
         strict: options.strict,
         replay: Default::default(),
+        public_keys: Default::default(),
         flows: sign_in_state::UserFlows::new(options.user_flows.clone()),
     });
     Ok(Prepared {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::aadsts::Aadsts;
-use super::client_assertion::ReplayGuard;
+use super::client_assertion::{PublicKeys, ReplayGuard};
 use super::config::{Resource, User};
 use super::directory::view::AppView;
 use super::directory::{Directory, StoreError};
@@ -28,6 +28,8 @@ pub struct TokenService {
     pub audience_bases: Vec<String>,
     pub strict: bool,
     pub replay: ReplayGuard,
+    /// The keys of the certificates client assertions are checked against, parsed once.
+    pub public_keys: PublicKeys,
     /// Users signing in: pending sign-ins, codes, refresh tokens, device codes, sessions.
     pub flows: UserFlows,
 }

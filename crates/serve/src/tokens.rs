@@ -24,6 +24,10 @@ pub struct SigningKey {
     pub certificate: Certificate,
     /// `kid` (and v1 `x5t`): the certificate's x5t, as Entra's keys are named.
     pub kid: String,
+    /// The JOSE headers every token of this key carries, encoded once (base64url): v2 access
+    /// tokens and id_tokens `{"typ","alg","kid"}`, v1 access tokens with `x5t` as well.
+    header_v2: String,
+    header_v1: String,
 }
 
 impl SigningKey {
@@ -38,11 +42,36 @@ impl SigningKey {
         }
         let key = jose::SigningKey::from_pkcs1_der(pkcs1)
             .map_err(|e| Error::failure(format!("the token-signing key is unusable ({e})")))?;
+        let kid = certificate.thumbprints.x5t();
+        let header = |x5t: bool| {
+            let mut h = Map::new();
+            h.insert("typ".into(), json!("JWT"));
+            h.insert("alg".into(), json!("RS256"));
+            if x5t {
+                // v1 headers carry x5t as well, with the same value as kid (https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference).
+                h.insert("x5t".into(), json!(kid));
+            }
+            h.insert("kid".into(), json!(kid));
+            b64::encode(Value::Object(h).to_string())
+        };
         Ok(SigningKey {
             key,
-            kid: certificate.thumbprints.x5t(),
+            header_v2: header(false),
+            header_v1: header(true),
+            kid,
             certificate,
         })
+    }
+
+    /// The RS256 compact JWS of `claims` under the header of `version`.
+    fn sign(&self, version: TokenVersion, claims: Map<String, Value>) -> Result<String, Aadsts> {
+        let header = match version {
+            TokenVersion::V2 => &self.header_v2,
+            TokenVersion::V1 => &self.header_v1,
+        };
+        self.key
+            .sign_compact_encoded(Alg::Rs256, header, &Value::Object(claims))
+            .map_err(|_| Aadsts::ServerError("signing failed".into()))
     }
 }
 
@@ -95,9 +124,6 @@ pub struct Delegated<'a> {
 pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
     let tid = &g.tenant.id;
     let exp = g.now + TOKEN_LIFETIME_SECS;
-    let mut header = Map::new();
-    header.insert("typ".into(), json!("JWT"));
-    header.insert("alg".into(), json!("RS256"));
     let mut c = Map::new();
     match g.resource.token_version {
         TokenVersion::V2 => {
@@ -105,8 +131,6 @@ pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
             c.insert("iss".into(), json!(g.names.issuer_v2(tid)));
         }
         TokenVersion::V1 => {
-            // v1 headers carry x5t as well, with the same value as kid (https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference).
-            header.insert("x5t".into(), json!(signer.kid));
             let iss = g.names.issuer_v1(tid);
             c.insert("aud".into(), json!(g.requested_as));
             c.insert("iss".into(), json!(iss));
@@ -148,11 +172,7 @@ pub fn access_token(signer: &SigningKey, g: &Grant) -> Result<String, Aadsts> {
             TokenVersion::V1 => "1.0",
         }),
     );
-    header.insert("kid".into(), json!(signer.kid));
-    signer
-        .key
-        .sign_compact(Alg::Rs256, &Value::Object(header), &Value::Object(c))
-        .map_err(|_| Aadsts::ServerError("signing failed".into()))
+    signer.sign(g.resource.token_version, c)
 }
 
 /// A signed-in user's claims in an access token (<https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference>):
@@ -216,7 +236,6 @@ pub fn id_token(
     facts: &IdTokenFacts,
 ) -> Result<String, Aadsts> {
     let tid = &g.tenant.id;
-    let header = json!({"typ": "JWT", "alg": "RS256", "kid": signer.kid});
     let mut c = Map::new();
     c.insert("aud".into(), json!(g.app.client_id));
     c.insert("iss".into(), json!(g.names.issuer_v2(tid)));
@@ -242,10 +261,8 @@ pub fn id_token(
     c.insert("tid".into(), json!(tid));
     c.insert("uti".into(), json!(unique_token_id()));
     c.insert("ver".into(), json!("2.0"));
-    signer
-        .key
-        .sign_compact(Alg::Rs256, &header, &Value::Object(c))
-        .map_err(|_| Aadsts::ServerError("signing failed".into()))
+    // No `x5t` in an id_token's header, whatever the resource's token version.
+    signer.sign(TokenVersion::V2, c)
 }
 
 /// `client_info`: base64url JSON `{"uid", "utid"}`, from which MSAL builds the account's

@@ -185,6 +185,21 @@ impl Registry {
     }
 
     #[cfg(test)]
+    pub(crate) fn subscriptions_of<'a>(
+        &'a self,
+        tenant_id: &'a str,
+    ) -> impl Iterator<Item = &'a Subscription> {
+        self.subscriptions
+            .iter()
+            .filter(move |s| s.tenant_id.eq_ignore_ascii_case(tenant_id))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn resource(&self, name: &str) -> Option<&Resource> {
+        find_resource(&self.resources, name)
+    }
+
+    #[cfg(test)]
     pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
         self.apps
             .iter()
