@@ -30,9 +30,10 @@ fn config() -> PathBuf {
         let text = std::fs::read_to_string(&g.config).unwrap()
             + &format!(
                 "\n[[app]]\nclient_id = \"{ADMIN}\"\ndisplay_name = \"graph admin\"\n\
-                 secret_env = [\"{SECRET_VAR}\"]\n[app.roles]\n\
+                 secret_env = [\"{SECRET_VAR}\"]\ncertificates = [\"{}\"]\n[app.roles]\n\
                  \"00000003-0000-0000-c000-000000000000\" = [\"Application.ReadWrite.All\", \
-                 \"AppRoleAssignment.ReadWrite.All\", \"DelegatedPermissionGrant.ReadWrite.All\"]\n"
+                 \"AppRoleAssignment.ReadWrite.All\", \"DelegatedPermissionGrant.ReadWrite.All\"]\n",
+                fixture().main.cert_pem.display()
             );
         std::fs::write(&path, text).unwrap();
         path
@@ -1006,4 +1007,68 @@ async fn batch_answers_each_request_by_id_and_refuses_more_than_twenty() {
     )
     .await;
     assert_eq!(found["value"].as_array().unwrap().len(), 1);
+}
+
+/// Microsoft's Graph SDK for Python (GraphServiceClient + azure-identity's
+/// CertificateCredential), unchanged, through the proxy: it makes an application, its service
+/// principal and a secret, and lists applications; the secret then gets a token, also after a
+/// restart.
+#[tokio::test]
+async fn the_python_graph_sdk_provisions_an_app_through_the_proxy() {
+    let Some(python) = crate::support::require::python(&["msgraph", "azure.identity.aio"]) else {
+        return;
+    };
+    let f = fixture();
+    let state = new_state();
+    let s = start(&state, &["--proxy", "127.0.0.1:0"]);
+    let pem = state.with_file_name(format!("admin-{}.pem", uuid::Uuid::new_v4().simple()));
+    std::fs::write(
+        &pem,
+        std::fs::read_to_string(&f.main.key_pem).unwrap()
+            + &std::fs::read_to_string(&f.main.cert_pem).unwrap(),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/msgraph_provision.py"
+    ))
+    .env("TENANT", TENANT)
+    .env("CLIENT_ID", ADMIN)
+    .env("CERT_PEM", &pem)
+    .env("NAME", "sdk made");
+    for var in [
+        "HTTP_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
+        "all_proxy", "AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in s.ready["env"].as_object().unwrap() {
+        cmd.env(k, v.as_str().unwrap());
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "msgraph printed no JSON: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(result["listed"], json!(["sdk made"]), "{result}");
+    let app_id = guid(&result["appId"]);
+    guid(&result["sp"]);
+    let secret = result["secret"].as_str().unwrap().to_string();
+    let log = s.log_text();
+    assert!(log.contains("POST https://graph.microsoft.com/v1.0/applications 201"), "{log}");
+
+    let (status, body) = token_for(&s, &app_id, &secret, GRAPH_DEFAULT).await;
+    assert_eq!(status, 200, "{body}");
+    drop(s);
+    let s = start(&state, &["--proxy", "127.0.0.1:0"]);
+    let (status, body) = token_for(&s, &app_id, &secret, GRAPH_DEFAULT).await;
+    assert_eq!(status, 200, "kept across a restart: {body}");
+    let admin = graph().token(&s, ADMIN).await;
+    let (status, got) = call(&s, &admin, "GET", &format!("applications(appId='{app_id}')"), None).await;
+    assert_eq!((status, &got["displayName"]), (200, &json!("sdk made")));
 }

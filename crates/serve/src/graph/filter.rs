@@ -235,12 +235,12 @@ fn clause(s: &str) -> Option<Clause> {
         }
         return Some(Clause::Any(coll.trim().to_string(), value));
     }
-    let mut words = s.splitn(3, char::is_whitespace);
-    let prop = words.next()?;
-    if !words.next()?.eq_ignore_ascii_case("eq") {
+    let (prop, rest) = s.split_once(char::is_whitespace)?;
+    let (op, rest) = rest.trim_start().split_once(char::is_whitespace)?;
+    if !op.eq_ignore_ascii_case("eq") {
         return None;
     }
-    let (value, rest) = literal(words.next()?.trim_start())?;
+    let (value, rest) = literal(rest.trim_start())?;
     if !rest.trim().is_empty() {
         return None;
     }
