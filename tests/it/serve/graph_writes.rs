@@ -1038,8 +1038,16 @@ async fn the_python_graph_sdk_provisions_an_app_through_the_proxy() {
     .env("CERT_PEM", &pem)
     .env("NAME", "sdk made");
     for var in [
-        "HTTP_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
-        "all_proxy", "AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
+        "HTTP_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "AZURE_AUTHORITY_HOST",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
         "AZURE_CLIENT_SECRET",
     ] {
         cmd.env_remove(var);
@@ -1060,7 +1068,10 @@ async fn the_python_graph_sdk_provisions_an_app_through_the_proxy() {
     guid(&result["sp"]);
     let secret = result["secret"].as_str().unwrap().to_string();
     let log = s.log_text();
-    assert!(log.contains("POST https://graph.microsoft.com/v1.0/applications 201"), "{log}");
+    assert!(
+        log.contains("POST https://graph.microsoft.com/v1.0/applications 201"),
+        "{log}"
+    );
 
     let (status, body) = token_for(&s, &app_id, &secret, GRAPH_DEFAULT).await;
     assert_eq!(status, 200, "{body}");
@@ -1069,6 +1080,13 @@ async fn the_python_graph_sdk_provisions_an_app_through_the_proxy() {
     let (status, body) = token_for(&s, &app_id, &secret, GRAPH_DEFAULT).await;
     assert_eq!(status, 200, "kept across a restart: {body}");
     let admin = graph().token(&s, ADMIN).await;
-    let (status, got) = call(&s, &admin, "GET", &format!("applications(appId='{app_id}')"), None).await;
+    let (status, got) = call(
+        &s,
+        &admin,
+        "GET",
+        &format!("applications(appId='{app_id}')"),
+        None,
+    )
+    .await;
     assert_eq!((status, &got["displayName"]), (200, &json!("sdk made")));
 }
