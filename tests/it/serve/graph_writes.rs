@@ -280,7 +280,22 @@ async fn applications_are_made_found_changed_and_deleted_and_every_write_is_kept
         "Another object with the same value for property identifierUris already exists.",
     );
 
-    // Refusals: no write role, an unknown object, a malformed property.
+    // `az ad app permission add` sends the whole list back.
+    let rra = json!([{"resourceAppId": "00000003-0000-0000-c000-000000000000",
+                      "resourceAccess": [{"id": USER_READ_ALL, "type": "Role"}]}]);
+    let (status, _) = call(
+        &s,
+        &admin,
+        "PATCH",
+        &format!("applications/{id}"),
+        Some(json!({"requiredResourceAccess": rra})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, got) = call(&s, &admin, "GET", &format!("applications/{id}"), None).await;
+    assert_eq!(got["requiredResourceAccess"], rra);
+
+    // Refusals: no write role, an unknown object, a malformed property or body.
     let reader = g.token(&s, READ_ONLY).await;
     let (status, denied) = call(
         &s,
@@ -330,6 +345,17 @@ async fn applications_are_made_found_changed_and_deleted_and_every_write_is_kept
         "Request_BadRequest",
         "Invalid value specified for property 'identifierUris' of resource 'Application'.",
     );
+
+    let resp = s
+        .client()
+        .post(format!("{}/v1.0/applications", s.base()))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
 
     // Kept: killed and started again, the objects and the change are there.
     let s = restart(s, &state);
@@ -400,6 +426,24 @@ async fn a_secret_works_once_the_app_has_a_service_principal_and_after_a_restart
         !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
         "the secret itself is never kept"
     );
+
+    // Dates from the caller are checked, never trusted to fit.
+    for bad in [
+        json!({"passwordCredential": {"startDateTime": "9999-12-31T00:00:00Z"}}),
+        json!({"passwordCredential": {"endDateTime": "yesterday"}}),
+        json!({"passwordCredential": {"startDateTime": "2030-01-01T00:00:00Z", "endDateTime": "2029-01-01T00:00:00Z"}}),
+    ] {
+        let (status, body) = call(
+            &s,
+            &admin,
+            "POST",
+            &format!("applications/{id}/addPassword"),
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "Request_BadRequest", "{body}");
+    }
 
     // No service principal yet: Entra's AADSTS7000229.
     let got = token_for(&s, &app_id, &secret, GRAPH_DEFAULT).await;
