@@ -1134,3 +1134,88 @@ async fn the_python_graph_sdk_provisions_an_app_through_the_proxy() {
     .await;
     assert_eq!((status, &got["displayName"]), (200, &json!("sdk made")));
 }
+
+/// An API made through Graph defines its own app roles (after its service principal exists:
+/// the PATCH reaches the service principal too); a client granted one gets it in `roles` of a
+/// token for that API; a role meant for users only cannot be given to an app.
+#[tokio::test]
+async fn an_api_made_through_graph_gives_its_own_roles() {
+    let state = new_state();
+    let s = start(&state, &[]);
+    let admin = graph().token(&s, ADMIN).await;
+    let api = create_app(
+        &s,
+        &admin,
+        json!({"displayName": "orders api", "identifierUris": ["api://orders-made"]}),
+    )
+    .await;
+    let api_sp = create_sp(&s, &admin, api["appId"].as_str().unwrap()).await;
+    let roles = json!([
+        {"allowedMemberTypes": ["Application"], "description": "read orders", "displayName": "Orders.Read",
+         "id": "3b1c0000-0000-4000-8000-000000000001", "isEnabled": true, "value": "Orders.Read"},
+        {"allowedMemberTypes": ["User"], "description": "approve", "displayName": "Orders.Approve",
+         "id": "3b1c0000-0000-4000-8000-000000000002", "isEnabled": true, "value": "Orders.Approve"},
+    ]);
+    let (status, body) = call(
+        &s,
+        &admin,
+        "PATCH",
+        &format!("applications/{}", api["id"].as_str().unwrap()),
+        Some(json!({"appRoles": roles})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, sp_now) = call(
+        &s,
+        &admin,
+        "GET",
+        &format!("servicePrincipals/{}", api_sp["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(
+        sp_now["appRoles"], roles,
+        "the service principal follows its application"
+    );
+
+    let client = create_app(&s, &admin, json!({"displayName": "orders client"})).await;
+    let client_id = guid(&client["appId"]);
+    let (secret, _) = add_password(&s, &admin, client["id"].as_str().unwrap()).await;
+    let client_sp = create_sp(&s, &admin, &client_id).await;
+    let assign = |role: &str| json!({"principalId": client_sp["id"], "resourceId": api_sp["id"], "appRoleId": role});
+    let path = format!(
+        "servicePrincipals/{}/appRoleAssignedTo",
+        api_sp["id"].as_str().unwrap()
+    );
+    let (status, body) = call(
+        &s,
+        &admin,
+        "POST",
+        &path,
+        Some(assign("3b1c0000-0000-4000-8000-000000000002")),
+    )
+    .await;
+    assert_eq!(status, 400, "a user-only role: {body}");
+    let (status, body) = call(
+        &s,
+        &admin,
+        "POST",
+        &path,
+        Some(assign("3b1c0000-0000-4000-8000-000000000001")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    let (status, token) = token_for(&s, &client_id, &secret, "api://orders-made/.default").await;
+    assert_eq!(status, 200, "{token}");
+    let claims = claims_of(token["access_token"].as_str().unwrap());
+    assert_eq!(claims["roles"], json!(["Orders.Read"]), "{claims}");
+    assert_eq!(claims["aud"], "api://orders-made", "{claims}");
+
+    let s = restart(s, &state);
+    let (_, token) = token_for(&s, &client_id, &secret, "api://orders-made/.default").await;
+    assert_eq!(
+        claims_of(token["access_token"].as_str().unwrap())["roles"],
+        json!(["Orders.Read"])
+    );
+}
