@@ -694,6 +694,31 @@ async fn an_app_role_granted_through_graph_is_in_the_next_token_and_revoked_with
     let (status, _, _) = g.get(&s, "/v1.0/users", Some(&access)).await;
     assert_eq!(status, 403);
 
+    // Without its service principal the app is back to AADSTS7000229; an unknown principal
+    // cannot be given a role.
+    let (status, body) = call(
+        &s,
+        &admin,
+        "DELETE",
+        &format!("servicePrincipals/{sp_id}"),
+        None,
+    )
+    .await;
+    assert_eq!((status, &body), (204, &Value::Null));
+    let got = token_for(&s, &app_id, &secret, GRAPH_DEFAULT).await;
+    assert_refusal(&got, 401, "invalid_client", 7000229);
+    let (status, body) = call(
+        &s,
+        &admin,
+        "POST",
+        &format!("servicePrincipals/{graph_sp_id}/appRoleAssignedTo"),
+        Some(assignment.clone()),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
+    let sp_id = guid(&create_sp(&s, &admin, &app_id).await["id"]);
+
     // Deleting the application takes its service principal along.
     let (status, _) = call(
         &s,
@@ -955,6 +980,25 @@ async fn a_delegated_grant_through_graph_ends_the_65001_of_a_sign_in() {
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["value"][0]["id"], grant_id.as_str());
 
+    let (status, body) = call(
+        &s,
+        &admin,
+        "PATCH",
+        &format!("oauth2PermissionGrants/{grant_id}"),
+        Some(json!({"scope": "Mail.Read Calendars.Read"})),
+    )
+    .await;
+    assert_eq!((status, &body), (204, &Value::Null));
+    let (_, got) = call(
+        &s,
+        &admin,
+        "GET",
+        &format!("oauth2PermissionGrants/{grant_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(got["scope"], "Mail.Read Calendars.Read");
+
     let code_of = |resp: &reqwest::Response| {
         let (loc, fields) = location_fields(resp);
         field(&fields, "code").map(str::to_string).ok_or(loc)
@@ -1005,12 +1049,14 @@ async fn batch_answers_each_request_by_id_and_refuses_more_than_twenty() {
              "headers": {"Content-Type": "application/json"}, "body": {"displayName": "batched"}},
             {"id": "2", "method": "GET", "url": "/applications?$filter=displayName eq 'batched'", "dependsOn": ["1"]},
             {"id": "3", "method": "GET", "url": "/applications/0e0e0e0e-0000-4000-8000-000000000000"},
+            {"id": "4", "method": "DELETE", "url": "/applications/0e0e0e0e-0000-4000-8000-000000000000", "dependsOn": ["3"]},
         ]})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     let r = body["responses"].as_array().unwrap();
-    assert_eq!(r.len(), 3);
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[3]["status"], 424, "a failed dependency: {}", r[3]);
     assert_eq!(
         (r[0]["id"].as_str(), r[0]["status"].as_u64()),
         (Some("1"), Some(201))
