@@ -8,6 +8,7 @@ mod azure_cli_directory;
 mod fuzz_corpus;
 mod graph;
 mod graph_proof;
+mod graph_writes;
 mod limits;
 mod microsoft_resources;
 mod msal;

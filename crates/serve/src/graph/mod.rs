@@ -10,15 +10,29 @@
 //! | [`users`] | `/users`, `/users/{id or UPN}` |
 //! | [`applications`] | `/applications…`: self-read, `Application.Read.All` for others |
 //! | [`rollkey`] | `…/addKey`, `…/removeKey`: the proof checked as Graph checks it |
+//! | [`filter`] | the `$filter` forms the directory's collections take |
+//! | [`application_writes`] | `/applications`: POST, PATCH (`keyCredentials` too), DELETE |
+//! | [`passwords`] | `…/addPassword`, `…/removePassword` |
+//! | [`service_principals`] | `/servicePrincipals`: POST, GET, DELETE |
+//! | [`assignments`] | `…/appRoleAssignedTo`, `…/appRoleAssignments`: app roles granted |
+//! | [`grants`] | `/oauth2PermissionGrants`: delegated consent |
+//! | [`batch`] | `/$batch`: JSON batching |
 //!
 //! Routing is done here by hand over the path's segments, because Graph's keys are OData
 //! segments (`applications(appId='…')`) that a route pattern cannot express.
 
+pub mod application_writes;
 pub mod applications;
+pub mod assignments;
 pub mod auth;
+pub mod batch;
 pub mod error;
+pub mod filter;
+pub mod grants;
+pub mod passwords;
 pub mod query;
 pub mod rollkey;
+pub mod service_principals;
 pub mod users;
 
 use std::sync::Arc;
@@ -68,8 +82,16 @@ pub enum Route {
     Me,
     Applications,
     Application(AppKey),
-    /// `…/addKey` or `…/removeKey` on an application.
+    /// `…/addKey`, `…/removeKey`, `…/addPassword` or `…/removePassword` on an application.
     ApplicationAction(AppKey, Action),
+    ServicePrincipals,
+    /// A service principal by object id or `servicePrincipals(appId='…')`.
+    ServicePrincipal(AppKey),
+    /// A service principal's `appRoleAssignedTo` or `appRoleAssignments`, or one of them.
+    Assignments(AppKey, assignments::Side, Option<String>),
+    Grants,
+    Grant(String),
+    Batch,
     /// A segment this slice does not serve (the first such).
     Unknown(String),
 }
@@ -85,13 +107,16 @@ impl Route {
             .collect();
         let seg = |i: usize| segments.get(i).map(String::as_str);
         let unknown = |i: usize| Route::Unknown(seg(i).unwrap_or_default().to_string());
-        match seg(0) {
+        // Graph's path segments ignore case (the Azure CLI sends `oAuth2PermissionGrants`).
+        let first = seg(0).map(str::to_ascii_lowercase);
+        match first.as_deref() {
             Some("users") => match (seg(1), seg(2)) {
                 (None, _) => Route::Users,
                 (Some(id), None) => Route::User(id.to_string()),
                 _ => unknown(2),
             },
             Some("me") => Route::Me,
+            Some("$batch") if seg(1).is_none() => Route::Batch,
             Some("applications") => match (seg(1), seg(2), seg(3)) {
                 (None, _, _) => Route::Applications,
                 (Some(id), None, _) => Route::Application(AppKey::ObjectId(id.to_string())),
@@ -101,17 +126,94 @@ impl Route {
                 },
                 _ => unknown(3),
             },
-            Some(first) => match AppKey::from_segment(first) {
-                Some(key) if seg(1).is_none() => Route::Application(key),
-                Some(key) => match (seg(1).and_then(Action::from_segment), seg(2)) {
-                    (Some(a), None) => Route::ApplicationAction(key, a),
-                    (Some(_), Some(_)) => unknown(2),
-                    (None, _) => unknown(1),
-                },
-                None => unknown(0),
+            Some("serviceprincipals") => match seg(1) {
+                None => Route::ServicePrincipals,
+                Some(id) => sp_route(AppKey::ObjectId(id.to_string()), &segments, 2),
             },
+            Some("oauth2permissiongrants") => match (seg(1), seg(2)) {
+                (None, _) => Route::Grants,
+                (Some(id), None) => Route::Grant(id.to_string()),
+                _ => unknown(2),
+            },
+            Some(_) => {
+                let first = seg(0).unwrap_or_default();
+                if let Some(key) = AppKey::keyed(first, "servicePrincipals") {
+                    return sp_route(key, &segments, 1);
+                }
+                match AppKey::from_segment(first) {
+                    Some(key) if seg(1).is_none() => Route::Application(key),
+                    Some(key) => match (seg(1).and_then(Action::from_segment), seg(2)) {
+                        (Some(a), None) => Route::ApplicationAction(key, a),
+                        (Some(_), Some(_)) => unknown(2),
+                        (None, _) => unknown(1),
+                    },
+                    None => unknown(0),
+                }
+            }
             None => Route::Unknown(String::new()),
         }
+    }
+}
+
+/// What follows a service principal's key: nothing, or its app role assignments.
+fn sp_route(key: AppKey, segments: &[String], at: usize) -> Route {
+    let seg = |i: usize| segments.get(i).map(String::as_str);
+    let unknown = |i: usize| Route::Unknown(seg(i).unwrap_or_default().to_string());
+    match seg(at) {
+        None => Route::ServicePrincipal(key),
+        Some(nav) => match (
+            assignments::Side::from_segment(nav),
+            seg(at + 1),
+            seg(at + 2),
+        ) {
+            (Some(side), None, _) => Route::Assignments(key, side, None),
+            (Some(side), Some(id), None) => Route::Assignments(key, side, Some(id.to_string())),
+            (Some(_), Some(_), Some(_)) => unknown(at + 2),
+            (None, _, _) => unknown(at),
+        },
+    }
+}
+
+/// A successful answer: its status and JSON body (none for a 204).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Option<Value>,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: Some(body),
+        }
+    }
+
+    pub fn created(body: Value) -> Reply {
+        Reply {
+            status: StatusCode::CREATED,
+            body: Some(body),
+        }
+    }
+
+    pub fn no_content() -> Reply {
+        Reply {
+            status: StatusCode::NO_CONTENT,
+            body: None,
+        }
+    }
+}
+
+/// A request body that must be a JSON object.
+pub fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, GraphError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        // UNCONFIRMED: Graph's exact text for an unreadable body.
+        _ => Err(GraphError::bad_request(
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and \
+             payload is of valid JSON format.",
+        )),
     }
 }
 
@@ -131,20 +233,29 @@ async fn handle(
         Err(e) => (Err(e), None),
         Ok(caller) => {
             let route = Route::parse(uri.path());
-            let result = dispatch(&g, &caller, &method, &route, uri.query(), &body, &base);
+            let result = if route == Route::Batch && method == Method::POST {
+                batch::run(&body, &ids, &|m, path, query, body| {
+                    dispatch(&g, &caller, m, &Route::parse(path), query, body, &base)
+                })
+            } else {
+                dispatch(&g, &caller, &method, &route, uri.query(), &body, &base)
+            };
             (result, Some(caller.app_id))
         }
     };
     let mut resp = match result {
-        Ok(Some(body)) => {
-            let mut resp = (StatusCode::OK, body.to_string()).into_response();
+        Ok(Reply {
+            status,
+            body: Some(body),
+        }) => {
+            let mut resp = (status, body.to_string()).into_response();
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
             ids.stamp(&mut resp);
             resp
         }
-        Ok(None) => {
-            let mut resp = StatusCode::NO_CONTENT.into_response();
+        Ok(Reply { status, body: None }) => {
+            let mut resp = status.into_response();
             ids.stamp(&mut resp);
             resp
         }
@@ -158,7 +269,7 @@ async fn handle(
 }
 
 /// Serves one authenticated request.
-fn dispatch(
+pub fn dispatch(
     g: &Graph,
     caller: &Caller,
     method: &Method,
@@ -166,50 +277,80 @@ fn dispatch(
     raw_query: Option<&str>,
     body: &[u8],
     base: &str,
-) -> Result<Option<Value>, GraphError> {
-    let directory = &g.service.directory;
-    if let Route::Unknown(segment) = route {
-        return Err(GraphError::unknown_segment(segment));
-    }
-    if let Route::ApplicationAction(key, action) = route {
-        if method != Method::POST {
-            return Err(GraphError::method_not_allowed());
+) -> Result<Reply, GraphError> {
+    let service = &g.service;
+    let directory = &service.directory;
+    let query = |filterable| Query::parse(raw_query, filterable);
+    let (get, post, patch, delete) = (
+        method == Method::GET,
+        method == Method::POST,
+        method == Method::PATCH,
+        method == Method::DELETE,
+    );
+    match route {
+        Route::Unknown(segment) => Err(GraphError::unknown_segment(segment)),
+        Route::ApplicationAction(key, action) if post => match action {
+            Action::AddKey | Action::RemoveKey => {
+                rollkey::run(service, caller, key, *action == Action::AddKey, body, base).map(|a| {
+                    match a {
+                        Some(v) => Reply::ok(v),
+                        None => Reply::no_content(),
+                    }
+                })
+            }
+            Action::AddPassword => passwords::add(directory, caller, key, body, base),
+            Action::RemovePassword => passwords::remove(directory, caller, key, body),
+        },
+        Route::Users if get => users::list(directory, caller, &query(false)?, base).map(Reply::ok),
+        Route::User(id) if get => {
+            users::get(directory, caller, id, &query(false)?, base).map(Reply::ok)
         }
-        return rollkey::run(&g.service, caller, key, *action, body, base);
-    }
-    if method != Method::GET {
-        return Err(GraphError::method_not_allowed());
-    }
-    let answer = match route {
-        Route::Users => users::list(directory, caller, &Query::parse(raw_query, false)?, base),
-        Route::User(id) => users::get(
-            directory,
-            caller,
-            id,
-            &Query::parse(raw_query, false)?,
-            base,
-        ),
         // Graph's answer to an app-only token (msgraph-sdk-php#1163).
-        Route::Me if caller.app_only => Err(GraphError::bad_request(
+        Route::Me if get && caller.app_only => Err(GraphError::bad_request(
             "BadRequest",
             "/me request is only valid with delegated authentication flow.",
         )),
-        Route::Me => users::me(directory, caller, &Query::parse(raw_query, false)?, base),
-        Route::Applications => {
-            applications::list(directory, caller, &Query::parse(raw_query, true)?, base)
+        Route::Me if get => users::me(directory, caller, &query(false)?, base).map(Reply::ok),
+        Route::Applications if get => {
+            applications::list(directory, caller, &query(true)?, base).map(Reply::ok)
         }
-        Route::Application(key) => applications::get(
-            directory,
-            caller,
-            key,
-            &Query::parse(raw_query, false)?,
-            base,
-        ),
-        Route::Unknown(segment) => Err(GraphError::unknown_segment(segment)),
-        // Answered above, before the method check.
-        Route::ApplicationAction(..) => Err(GraphError::method_not_allowed()),
-    };
-    answer.map(Some)
+        Route::Applications if post => application_writes::create(service, caller, body, base),
+        Route::Application(key) if get => {
+            applications::get(directory, caller, key, &query(false)?, base).map(Reply::ok)
+        }
+        Route::Application(key) if patch => application_writes::update(service, caller, key, body),
+        Route::Application(key) if delete => application_writes::delete(directory, caller, key),
+        Route::ServicePrincipals if get => {
+            service_principals::list(directory, caller, &query(true)?, base)
+        }
+        Route::ServicePrincipals if post => {
+            service_principals::create(directory, caller, body, base)
+        }
+        Route::ServicePrincipal(key) if get => {
+            service_principals::get(directory, caller, key, &query(false)?, base)
+        }
+        Route::ServicePrincipal(key) if delete => {
+            service_principals::delete(directory, caller, key)
+        }
+        Route::Assignments(key, side, None) if get => {
+            assignments::list(directory, caller, key, *side, &query(false)?, base)
+        }
+        Route::Assignments(key, side, None) if post => {
+            assignments::create(directory, caller, key, *side, body, base)
+        }
+        Route::Assignments(key, side, Some(id)) if get => {
+            assignments::get(directory, caller, key, *side, id, base)
+        }
+        Route::Assignments(key, side, Some(id)) if delete => {
+            assignments::delete(directory, caller, key, *side, id)
+        }
+        Route::Grants if get => grants::list(directory, caller, &query(true)?, base),
+        Route::Grants if post => grants::create(directory, caller, body, base),
+        Route::Grant(id) if get => grants::get(directory, caller, id, base),
+        Route::Grant(id) if patch => grants::update(directory, caller, id, body),
+        Route::Grant(id) if delete => grants::delete(directory, caller, id),
+        _ => Err(GraphError::method_not_allowed()),
+    }
 }
 
 /// The base of Graph's own URLs in an answer (`@odata.context`, `@odata.nextLink`) and of the
@@ -284,6 +425,59 @@ mod tests {
             Route::parse("/v1.0/applications(appId='6f1c')/addKey/x"),
             Route::Unknown("x".into())
         );
+    }
+
+    #[test]
+    fn write_paths_to_routes_in_any_case() {
+        use assignments::Side;
+        let id = || AppKey::ObjectId("abc".into());
+        assert_eq!(
+            Route::parse("/v1.0/applications/abc/addPassword"),
+            Route::ApplicationAction(id(), Action::AddPassword)
+        );
+        assert_eq!(
+            Route::parse("/v1.0/applications/abc/REMOVEPASSWORD"),
+            Route::ApplicationAction(id(), Action::RemovePassword)
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals"),
+            Route::ServicePrincipals
+        );
+        assert_eq!(
+            Route::parse("/v1.0/serviceprincipals/abc"),
+            Route::ServicePrincipal(id())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals(appId='6f1c')"),
+            Route::ServicePrincipal(AppKey::AppId("6f1c".into()))
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals/abc/appRoleAssignedTo"),
+            Route::Assignments(id(), Side::AssignedTo, None)
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals(appId='6f1c')/appRoleAssignments/x1"),
+            Route::Assignments(
+                AppKey::AppId("6f1c".into()),
+                Side::Assignments,
+                Some("x1".into())
+            )
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals/abc/owners"),
+            Route::Unknown("owners".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals/abc/appRoleAssignments/x/y"),
+            Route::Unknown("y".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/oAuth2PermissionGrants/g1"),
+            Route::Grant("g1".into())
+        );
+        assert_eq!(Route::parse("/v1.0/oauth2PermissionGrants"), Route::Grants);
+        assert_eq!(Route::parse("/v1.0/$batch"), Route::Batch);
+        assert_eq!(Route::parse("/v1.0/%24batch"), Route::Batch);
     }
 
     #[test]
