@@ -11,12 +11,14 @@
 //! | `seed` | the config file as objects |
 //! | `view` | what the token endpoints read (an app, a resource, a user) |
 //! | `microsoft` | Microsoft Graph's permission ids |
+//! | `membership` | groups a principal is in; `groups` and group-given `roles` of a user's token |
 //!
 //! Reads for the token path are answered from views built once per change and shared; a write
 //! commits to the store first and only then drops the views, so a 2xx answer means kept and
 //! the next request sees it. Another process writing to the same file is noticed before each
 //! read ([`Store::changed_elsewhere`]) and drops the views too.
 
+pub mod membership;
 pub mod microsoft;
 pub mod objects;
 pub mod seed;

@@ -7,7 +7,10 @@
 //! | [`auth`] | the bearer check (`verify` over the service's own key set) |
 //! | [`error`] | Graph's error envelope, headers and `WWW-Authenticate` |
 //! | [`query`] | `$select`, `$top`, paging, `@odata.context` |
-//! | [`users`] | `/users`, `/users/{id or UPN}` |
+//! | [`users`] | `/users`, `/users/{id or UPN}`, `…/memberOf`: read, made, changed, deleted |
+//! | [`groups`] | `/groups`, `/groups/{id}`, `…/members`, `…/members/$ref` |
+//! | [`filter`] | the `$filter` forms served on users and groups |
+//! | [`payload`] | the bodies of user and group writes, checked as Graph checks them |
 //! | [`applications`] | `/applications…`: self-read, `Application.Read.All` for others |
 //! | [`rollkey`] | `…/addKey`, `…/removeKey`: the proof checked as Graph checks it |
 //!
@@ -17,6 +20,9 @@
 pub mod applications;
 pub mod auth;
 pub mod error;
+pub mod filter;
+pub mod groups;
+pub mod payload;
 pub mod query;
 pub mod rollkey;
 pub mod users;
@@ -60,11 +66,38 @@ pub fn router<S>(service: Arc<TokenService>) -> Router<S> {
         .with_state(graph)
 }
 
+/// A successful answer: 200 or 201 with a body, or 204 with none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Ok(Value),
+    Created(Value),
+    NoContent,
+}
+
+/// What a handler needs of a request besides its route and caller.
+pub struct Call<'a> {
+    pub method: &'a Method,
+    pub raw_query: Option<&'a str>,
+    pub body: &'a [u8],
+    /// The base of Graph's own URLs in the answer (see [`graph_base`]).
+    pub base: &'a str,
+}
+
 /// Where a request's path points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Users,
     User(String),
+    /// `/users/{id}/memberOf`.
+    UserMemberOf(String),
+    Groups,
+    Group(String),
+    /// `/groups/{id}/members`.
+    GroupMembers(String),
+    /// `/groups/{id}/members/$ref`.
+    GroupMemberRef(String),
+    /// `/groups/{id}/members/{member id}/$ref`.
+    GroupMember(String, String),
     Me,
     Applications,
     Application(AppKey),
@@ -86,11 +119,28 @@ impl Route {
         let seg = |i: usize| segments.get(i).map(String::as_str);
         let unknown = |i: usize| Route::Unknown(seg(i).unwrap_or_default().to_string());
         match seg(0) {
-            Some("users") => match (seg(1), seg(2)) {
-                (None, _) => Route::Users,
-                (Some(id), None) => Route::User(id.to_string()),
+            Some("users") => match (seg(1), seg(2), seg(3)) {
+                (None, _, _) => Route::Users,
+                (Some(id), None, _) => Route::User(id.to_string()),
+                (Some(id), Some(m), None) if m.eq_ignore_ascii_case("memberOf") => {
+                    Route::UserMemberOf(id.to_string())
+                }
                 _ => unknown(2),
             },
+            Some(g) if g.eq_ignore_ascii_case("groups") => {
+                let members = |i: usize| seg(i).is_some_and(|m| m.eq_ignore_ascii_case("members"));
+                match (seg(1), seg(3), seg(4)) {
+                    (None, _, _) => Route::Groups,
+                    (Some(id), _, _) if seg(2).is_none() => Route::Group(id.to_string()),
+                    (Some(_), _, _) if !members(2) => unknown(2),
+                    (Some(id), None, _) => Route::GroupMembers(id.to_string()),
+                    (Some(id), Some("$ref"), None) => Route::GroupMemberRef(id.to_string()),
+                    (Some(id), Some(m), Some("$ref")) if seg(5).is_none() => {
+                        Route::GroupMember(id.to_string(), m.to_string())
+                    }
+                    _ => unknown(3),
+                }
+            }
             Some("me") => Route::Me,
             Some("applications") => match (seg(1), seg(2), seg(3)) {
                 (None, _, _) => Route::Applications,
@@ -136,14 +186,19 @@ async fn handle(
         }
     };
     let mut resp = match result {
-        Ok(Some(body)) => {
-            let mut resp = (StatusCode::OK, body.to_string()).into_response();
+        Ok(answer @ (Answer::Ok(_) | Answer::Created(_))) => {
+            let (status, body) = match answer {
+                Answer::Created(b) => (StatusCode::CREATED, b),
+                Answer::Ok(b) => (StatusCode::OK, b),
+                Answer::NoContent => (StatusCode::NO_CONTENT, Value::Null),
+            };
+            let mut resp = (status, body.to_string()).into_response();
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
             ids.stamp(&mut resp);
             resp
         }
-        Ok(None) => {
+        Ok(Answer::NoContent) => {
             let mut resp = StatusCode::NO_CONTENT.into_response();
             ids.stamp(&mut resp);
             resp
@@ -166,7 +221,7 @@ fn dispatch(
     raw_query: Option<&str>,
     body: &[u8],
     base: &str,
-) -> Result<Option<Value>, GraphError> {
+) -> Result<Answer, GraphError> {
     let directory = &g.service.directory;
     if let Route::Unknown(segment) = route {
         return Err(GraphError::unknown_segment(segment));
@@ -175,20 +230,30 @@ fn dispatch(
         if method != Method::POST {
             return Err(GraphError::method_not_allowed());
         }
-        return rollkey::run(&g.service, caller, key, *action, body, base);
+        return rollkey::run(&g.service, caller, key, *action, body, base)
+            .map(|a| a.map_or(Answer::NoContent, Answer::Ok));
+    }
+    let call = Call {
+        method,
+        raw_query,
+        body,
+        base,
+    };
+    match route {
+        Route::Users | Route::User(_) | Route::UserMemberOf(_) => {
+            return users::serve(directory, caller, route, &call)
+        }
+        Route::Groups
+        | Route::Group(_)
+        | Route::GroupMembers(_)
+        | Route::GroupMemberRef(_)
+        | Route::GroupMember(..) => return groups::serve(directory, caller, route, &call),
+        _ => {}
     }
     if method != Method::GET {
         return Err(GraphError::method_not_allowed());
     }
     let answer = match route {
-        Route::Users => users::list(directory, caller, &Query::parse(raw_query, false)?, base),
-        Route::User(id) => users::get(
-            directory,
-            caller,
-            id,
-            &Query::parse(raw_query, false)?,
-            base,
-        ),
         // Graph's answer to an app-only token (msgraph-sdk-php#1163).
         Route::Me if caller.app_only => Err(GraphError::bad_request(
             "BadRequest",
@@ -207,9 +272,9 @@ fn dispatch(
         ),
         Route::Unknown(segment) => Err(GraphError::unknown_segment(segment)),
         // Answered above, before the method check.
-        Route::ApplicationAction(..) => Err(GraphError::method_not_allowed()),
+        _ => Err(GraphError::method_not_allowed()),
     };
-    answer.map(Some)
+    answer.map(Answer::Ok)
 }
 
 /// The base of Graph's own URLs in an answer (`@odata.context`, `@odata.nextLink`) and of the
@@ -267,9 +332,31 @@ mod tests {
             Route::parse("/v1.0/applications/abc/owners"),
             Route::Unknown("owners".into())
         );
+        assert_eq!(Route::parse("/v1.0/groups"), Route::Groups);
+        assert_eq!(Route::parse("/v1.0/Groups/g1"), Route::Group("g1".into()));
         assert_eq!(
-            Route::parse("/v1.0/groups"),
-            Route::Unknown("groups".into())
+            Route::parse("/v1.0/groups/g1/members"),
+            Route::GroupMembers("g1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups/g1/members/$ref"),
+            Route::GroupMemberRef("g1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups/g1/members/u1/%24ref"),
+            Route::GroupMember("g1".into(), "u1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups/g1/owners"),
+            Route::Unknown("owners".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups/g1/members/u1"),
+            Route::Unknown("u1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/users/u1/memberOf"),
+            Route::UserMemberOf("u1".into())
         );
         assert_eq!(Route::parse("/v1.0"), Route::Unknown(String::new()));
         assert_eq!(
