@@ -134,6 +134,10 @@ pub fn parse(filter: &str) -> Result<Filter, GraphError> {
         if rest.is_empty() {
             return Ok(out);
         }
+        // OData separates `and` from its operands by whitespace.
+        if rest.len() == after.len() {
+            return Err(unsupported());
+        }
         rest = strip_word(rest, "and").ok_or_else(unsupported)?;
     }
 }
@@ -143,7 +147,7 @@ fn clause(s: &str) -> Option<(Clause, &str)> {
     let s = s.trim_start();
     if let Some(inner) = strip_prefix_ci(s, "startswith") {
         let inner = inner.trim_start().strip_prefix('(')?;
-        let (prop, after) = identifier(inner)?;
+        let (prop, after) = identifier(inner.trim_start())?;
         let after = after.trim_start().strip_prefix(',')?;
         let (value, after) = literal(after.trim_start())?;
         let after = after.trim_start().strip_prefix(')')?;
