@@ -79,6 +79,34 @@ pub const READ_MEMBERSHIPS: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 
+/// Roles that let an app create, change and delete applications and service principals
+/// (<https://learn.microsoft.com/en-us/graph/api/application-post-applications>,
+/// <https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-serviceprincipals>).
+/// `Application.ReadWrite.OwnedBy` also lets Graph's caller change the apps it owns; owners are
+/// not modelled here, so it grants no write.
+pub const WRITE_APPLICATIONS: &[&str] = &["Application.ReadWrite.All", "Directory.ReadWrite.All"];
+
+/// The role that lets an app grant and revoke app roles; Graph wants it together with one of
+/// [`READ_APPLICATIONS`]
+/// (<https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto>:
+/// "AppRoleAssignment.ReadWrite.All and Application.Read.All").
+pub const WRITE_APP_ROLE_ASSIGNMENTS: &[&str] = &["AppRoleAssignment.ReadWrite.All"];
+
+/// Roles that let an app grant, change and revoke delegated permissions
+/// (<https://learn.microsoft.com/en-us/graph/api/oauth2permissiongrant-post>).
+pub const WRITE_DELEGATED_GRANTS: &[&str] = &[
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+
+/// Roles that let an app read delegated permission grants
+/// (<https://learn.microsoft.com/en-us/graph/api/oauth2permissiongrant-list>).
+pub const READ_DELEGATED_GRANTS: &[&str] = &[
+    "Directory.Read.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+
 /// Whether any of `granted` is among `accepted`.
 pub fn allows(granted: &[&str], accepted: &[&str]) -> bool {
     granted.iter().any(|g| accepted.contains(g))

@@ -461,6 +461,11 @@ impl Directory {
         })
     }
 
+    /// Seconds before a key added through Graph is usable by the token endpoint.
+    pub fn replication_delay_secs(&self) -> i64 {
+        self.replication_delay_secs
+    }
+
     /// The sign-in state's entries (see `sign_in_state`).
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::auth::Caller;
 use super::error::GraphError;
+use super::filter::{select as select_objects, Clause, Filter};
 use super::query::{context, entity, Query};
 use crate::directory::microsoft::is_first_party;
 use crate::directory::objects::str_of;
@@ -54,7 +55,18 @@ pub enum AppKey {
 impl AppKey {
     /// The segment after `/v1.0/`: `applications(appId='…')`; `None` for anything else.
     pub fn from_segment(segment: &str) -> Option<AppKey> {
-        let inner = segment.strip_prefix("applications(")?.strip_suffix(')')?;
+        AppKey::keyed(segment, "applications")
+    }
+
+    /// `{collection}(appId='…')` (the collection's name in any case) → the app id.
+    pub fn keyed(segment: &str, collection: &str) -> Option<AppKey> {
+        let head = segment.get(..collection.len())?;
+        if !head.eq_ignore_ascii_case(collection) {
+            return None;
+        }
+        let inner = segment[collection.len()..]
+            .strip_prefix('(')?
+            .strip_suffix(')')?;
         let (name, value) = inner.split_once('=')?;
         let value = value.trim().strip_prefix('\'')?.strip_suffix('\'')?;
         name.trim()
@@ -123,7 +135,23 @@ pub fn get(
     ))
 }
 
-/// The collection, optionally filtered by `appId eq '…'` (the only filter served).
+/// The `$filter` forms `/applications` takes (those the Azure CLI sends,
+/// <https://learn.microsoft.com/en-us/graph/api/application-list>).
+pub const FILTERS: &[(&str, &str)] = &[
+    ("eq", "appId"),
+    ("eq", "displayName"),
+    ("startswith", "displayName"),
+    ("any", "identifierUris"),
+];
+
+/// The index key each filtered property is found by.
+const INDEX: &[(&str, &str)] = &[
+    ("appId", "appId"),
+    ("displayName", "displayName"),
+    ("identifierUris", "identifierUri"),
+];
+
+/// The collection, optionally filtered ([`FILTERS`]).
 pub fn list(
     directory: &Directory,
     caller: &Caller,
@@ -131,38 +159,22 @@ pub fn list(
     graph_base: &str,
 ) -> Result<Value, GraphError> {
     let select = query.select(&PROPERTIES, TYPE)?;
-    let wanted = match &query.filter {
-        None => None,
-        Some(f) => Some(app_id_filter(f).ok_or_else(|| {
-            GraphError::bad_request(
-                "Request_UnsupportedQuery",
-                format!("certgen serve filters applications by appId eq '…' only, not '{f}'."),
-            )
-        })?),
-    };
-    let may_read_all = allows(&caller.roles(), READ_APPLICATIONS);
-    let own_only = wanted
+    let filter = query
+        .filter
         .as_deref()
-        .is_some_and(|id| id.eq_ignore_ascii_case(&caller.app_id));
+        .map(|f| Filter::parse(f, FILTERS))
+        .transpose()?;
+    let may_read_all = allows(&caller.roles(), READ_APPLICATIONS);
+    // An app finds its own object by its app id with no permission, as it reads it.
+    let own_only = filter.as_ref().is_some_and(|f| {
+        f.0.iter().any(|c| {
+            matches!(c, Clause::Eq(p, v) if p == "appId" && v.eq_ignore_ascii_case(&caller.app_id))
+        })
+    });
     if !may_read_all && !own_only {
         return Err(GraphError::insufficient_privileges());
     }
-    let found = match wanted.as_deref() {
-        Some(id) => directory.find(Kind::Application, "appId", id)?,
-        None => {
-            let mut all = Vec::new();
-            let mut from = None;
-            loop {
-                let page = directory.page(Kind::Application, from, 1000)?;
-                all.extend(page.objects);
-                match page.next {
-                    Some(n) => from = Some(n),
-                    None => break,
-                }
-            }
-            all
-        }
-    };
+    let found = select_objects(directory, Kind::Application, filter.as_ref(), INDEX)?;
     let items = found
         .iter()
         .filter(|a| in_tenant(a))
@@ -173,19 +185,6 @@ pub fn list(
         &context(graph_base, "applications", select.as_deref(), false),
         items,
     ))
-}
-
-/// `appId eq 'x'` (any case for the property and `eq`, spaces as typed) → `x`.
-fn app_id_filter(filter: &str) -> Option<String> {
-    let mut words = filter.split_whitespace();
-    let (prop, op, value) = (words.next()?, words.next()?, words.next()?);
-    if words.next().is_some()
-        || !prop.eq_ignore_ascii_case("appId")
-        || !op.eq_ignore_ascii_case("eq")
-    {
-        return None;
-    }
-    Some(value.strip_prefix('\'')?.strip_suffix('\'')?.to_string())
 }
 
 /// An application object: every property held, or the selection. `keyCredentials[].key`
@@ -234,9 +233,11 @@ mod tests {
         );
         assert_eq!(AppKey::from_segment("applications(id='x')"), None);
         assert_eq!(AppKey::from_segment("applications"), None);
-        assert_eq!(app_id_filter("appId eq '6f1c'"), Some("6f1c".into()));
-        assert_eq!(app_id_filter("appid  EQ  '6f1c'"), Some("6f1c".into()));
-        assert_eq!(app_id_filter("displayName eq 'x'"), None);
-        assert_eq!(app_id_filter("appId eq 6f1c"), None);
+        assert_eq!(
+            AppKey::keyed("SERVICEPRINCIPALS(appId='x')", "servicePrincipals"),
+            Some(AppKey::AppId("x".into()))
+        );
+        assert!(Filter::parse("identifierUris/any(s:s eq 'api://x')", FILTERS).is_ok());
+        assert!(Filter::parse("appId eq 6f1c", FILTERS).is_err());
     }
 }

@@ -12,11 +12,11 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
 use super::error::GraphError;
-use super::filter;
+use super::filter::{self, Filter};
 use super::payload::{self, Shape, Writable};
 use super::query::{context, entity, Query};
 use super::users::{self, typed};
-use super::{Answer, Call, Route};
+use super::{json_body, Call, Reply, Route};
 use crate::directory::membership::dependents;
 use crate::directory::objects::{member, object};
 use crate::directory::{reindexed, Change, Directory, Kind, Object, Origin};
@@ -68,6 +68,15 @@ const INDEXED: &[(&str, &str)] = &[
     ("mailNickname", "mailNickname"),
 ];
 
+/// The `$filter` clauses served on groups: what the Azure CLI sends (`displayName eq '…' and
+/// mailNickname eq '…'`, `displayName eq`, `startswith(displayName,…)`) and their neighbours.
+const FILTERS: &[(&str, &str)] = &[
+    ("eq", "displayName"),
+    ("eq", "mailNickname"),
+    ("startswith", "displayName"),
+    ("startswith", "mailNickname"),
+];
+
 const TYPE: &str = "microsoft.graph.group";
 
 fn require(caller: &Caller, accepted: &[&str]) -> Result<(), GraphError> {
@@ -78,27 +87,51 @@ fn require(caller: &Caller, accepted: &[&str]) -> Result<(), GraphError> {
     }
 }
 
+/// The route of a path under `/groups` (`segments` from `groups` on).
+pub fn route(segments: &[String]) -> Route {
+    let seg = |i: usize| segments.get(i).map(String::as_str);
+    let unknown = |i: usize| Route::Unknown(seg(i).unwrap_or_default().to_string());
+    let id = |i: usize| seg(i).unwrap_or_default().to_string();
+    if seg(1).is_none() {
+        return Route::Groups;
+    }
+    if seg(2).is_none() {
+        return Route::Group(id(1));
+    }
+    if !seg(2).is_some_and(|m| m.eq_ignore_ascii_case("members")) {
+        return unknown(2);
+    }
+    match (seg(3), seg(4), seg(5)) {
+        (None, _, _) => Route::GroupMembers(id(1)),
+        (Some("$ref"), None, _) => Route::GroupMemberRef(id(1)),
+        (Some(_), Some("$ref"), None) => Route::GroupMember(id(1), id(3)),
+        (Some(_), None, _) => unknown(3),
+        (Some(_), Some(_), None) => unknown(4),
+        _ => unknown(5),
+    }
+}
+
 /// Serves a route under `/groups`.
 pub fn serve(
     directory: &Directory,
     caller: &Caller,
     route: &Route,
     call: &Call,
-) -> Result<Answer, GraphError> {
+) -> Result<Reply, GraphError> {
     let m = call.method;
     let query = |filterable| Query::parse(call.raw_query, filterable);
     match route {
         Route::Groups if *m == Method::GET => {
-            list(directory, caller, &query(true)?, call.base).map(Answer::Ok)
+            list(directory, caller, &query(true)?, call.base).map(Reply::ok)
         }
         Route::Groups if *m == Method::POST => create(directory, caller, call.body, call.base),
         Route::Group(id) if *m == Method::GET => {
-            get(directory, caller, id, &query(false)?, call.base).map(Answer::Ok)
+            get(directory, caller, id, &query(false)?, call.base).map(Reply::ok)
         }
         Route::Group(id) if *m == Method::PATCH => update(directory, caller, id, call.body),
         Route::Group(id) if *m == Method::DELETE => delete(directory, caller, id),
         Route::GroupMembers(id) if *m == Method::GET => {
-            members(directory, caller, id, &query(false)?, call.base).map(Answer::Ok)
+            members(directory, caller, id, &query(false)?, call.base).map(Reply::ok)
         }
         Route::GroupMemberRef(id) if *m == Method::POST => {
             add_member(directory, caller, id, call.body)
@@ -121,8 +154,8 @@ pub fn list(
     let url = format!("{graph_base}/v1.0/groups");
     let ctx = context(graph_base, "groups", select.as_deref(), false);
     if let Some(f) = &query.filter {
-        let clauses = filter::parse(f)?;
-        let found = filter::run(directory, Kind::Group, &clauses, INDEXED, &PROPERTIES, TYPE)?;
+        let f = Filter::parse(f, FILTERS)?;
+        let found = filter::select(directory, Kind::Group, Some(&f), INDEXED)?;
         let items = found
             .iter()
             .map(|o| to_json(&o.doc, select.as_deref()))
@@ -175,9 +208,9 @@ pub fn create(
     caller: &Caller,
     body: &[u8],
     graph_base: &str,
-) -> Result<Answer, GraphError> {
+) -> Result<Reply, GraphError> {
     require(caller, WRITE_GROUPS)?;
-    let props = payload::checked(payload::object(body)?, WRITABLE, TYPE, "Group")?;
+    let props = payload::checked(json_body(body)?, WRITABLE, TYPE, "Group")?;
     payload::require(&props, &REQUIRED)?;
     check_values(&props)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -201,7 +234,7 @@ pub fn create(
     );
     let answer = to_json(&group.doc, None);
     directory.write(vec![Change::Put(group)])?;
-    Ok(Answer::Created(entity(
+    Ok(Reply::created(entity(
         context(graph_base, "groups", None, true),
         answer,
     )))
@@ -213,9 +246,9 @@ pub fn update(
     caller: &Caller,
     id: &str,
     body: &[u8],
-) -> Result<Answer, GraphError> {
+) -> Result<Reply, GraphError> {
     require(caller, WRITE_GROUPS)?;
-    let props = payload::checked(payload::object(body)?, WRITABLE, TYPE, "Group")?;
+    let props = payload::checked(json_body(body)?, WRITABLE, TYPE, "Group")?;
     for p in ["displayName", "mailNickname"] {
         if props.contains_key(p) {
             payload::require(&props, &[p])?;
@@ -231,18 +264,18 @@ pub fn update(
         }
         (Ok(()), vec![Change::Put(reindexed(group))])
     })??;
-    Ok(Answer::NoContent)
+    Ok(Reply::no_content())
 }
 
 /// `DELETE /groups/{id}`: the group, its memberships either way and the app roles assigned to
 /// it, in one write; 204.
-pub fn delete(directory: &Directory, caller: &Caller, id: &str) -> Result<Answer, GraphError> {
+pub fn delete(directory: &Directory, caller: &Caller, id: &str) -> Result<Reply, GraphError> {
     require(caller, WRITE_GROUPS)?;
     let group = existing(directory, id)?;
     let mut changes = dependents(directory, &group.id)?;
     changes.push(Change::Delete(Kind::Group, group.id));
     directory.write(changes)?;
-    Ok(Answer::NoContent)
+    Ok(Reply::no_content())
 }
 
 /// The kinds a member may be, with Graph's `@odata.type` and the membership's `memberType`.
@@ -301,7 +334,7 @@ pub fn members(
 /// `https://graph.microsoft.com/v1.0/directoryObjects/{id}` (or `users/{id}`, …), whatever
 /// the host.
 fn referenced_id(body: &[u8]) -> Result<String, GraphError> {
-    let props = payload::object(body)?;
+    let props = json_body(body)?;
     let reference = props
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("@odata.id"))
@@ -333,7 +366,7 @@ pub fn add_member(
     caller: &Caller,
     id: &str,
     body: &[u8],
-) -> Result<Answer, GraphError> {
+) -> Result<Reply, GraphError> {
     require(caller, WRITE_MEMBERS)?;
     let group = existing(directory, id)?;
     let member_id = referenced_id(body)?;
@@ -366,7 +399,7 @@ pub fn add_member(
         }
         (Ok(()), vec![Change::Put(membership)])
     })??;
-    Ok(Answer::NoContent)
+    Ok(Reply::no_content())
 }
 
 /// `DELETE /groups/{id}/members/{member id}/$ref`: 204; not a member is 404.
@@ -375,7 +408,7 @@ pub fn remove_member(
     caller: &Caller,
     id: &str,
     member_id: &str,
-) -> Result<Answer, GraphError> {
+) -> Result<Reply, GraphError> {
     require(caller, WRITE_MEMBERS)?;
     let group = existing(directory, id)?;
     let key = format!("{}/{}", group.id, member_id.to_ascii_lowercase());
@@ -383,7 +416,7 @@ pub fn remove_member(
         None => (Err(GraphError::not_found(member_id)), Vec::new()),
         Some(m) => (Ok(()), vec![Change::Delete(Kind::Member, m.id)]),
     })??;
-    Ok(Answer::NoContent)
+    Ok(Reply::no_content())
 }
 
 /// A group: every property held, or the selection.

@@ -9,22 +9,34 @@
 //! | [`query`] | `$select`, `$top`, paging, `@odata.context` |
 //! | [`users`] | `/users`, `/users/{id or UPN}`, `…/memberOf`: read, made, changed, deleted |
 //! | [`groups`] | `/groups`, `/groups/{id}`, `…/members`, `…/members/$ref` |
-//! | [`filter`] | the `$filter` forms served on users and groups |
 //! | [`payload`] | the bodies of user and group writes, checked as Graph checks them |
 //! | [`applications`] | `/applications…`: self-read, `Application.Read.All` for others |
 //! | [`rollkey`] | `…/addKey`, `…/removeKey`: the proof checked as Graph checks it |
+//! | [`filter`] | the `$filter` forms the directory's collections take |
+//! | [`application_writes`] | `/applications`: POST, PATCH (`keyCredentials` too), DELETE |
+//! | [`passwords`] | `…/addPassword`, `…/removePassword` |
+//! | [`service_principals`] | `/servicePrincipals`: POST, GET, DELETE |
+//! | [`assignments`] | `…/appRoleAssignedTo`, `…/appRoleAssignments`: app roles granted |
+//! | [`grants`] | `/oauth2PermissionGrants`: delegated consent |
+//! | [`batch`] | `/$batch`: JSON batching |
 //!
 //! Routing is done here by hand over the path's segments, because Graph's keys are OData
 //! segments (`applications(appId='…')`) that a route pattern cannot express.
 
+pub mod application_writes;
 pub mod applications;
+pub mod assignments;
 pub mod auth;
+pub mod batch;
 pub mod error;
 pub mod filter;
+pub mod grants;
 pub mod groups;
+pub mod passwords;
 pub mod payload;
 pub mod query;
 pub mod rollkey;
+pub mod service_principals;
 pub mod users;
 
 use std::sync::Arc;
@@ -66,23 +78,6 @@ pub fn router<S>(service: Arc<TokenService>) -> Router<S> {
         .with_state(graph)
 }
 
-/// A successful answer: 200 or 201 with a body, or 204 with none.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    Ok(Value),
-    Created(Value),
-    NoContent,
-}
-
-/// What a handler needs of a request besides its route and caller.
-pub struct Call<'a> {
-    pub method: &'a Method,
-    pub raw_query: Option<&'a str>,
-    pub body: &'a [u8],
-    /// The base of Graph's own URLs in the answer (see [`graph_base`]).
-    pub base: &'a str,
-}
-
 /// Where a request's path points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -101,8 +96,16 @@ pub enum Route {
     Me,
     Applications,
     Application(AppKey),
-    /// `…/addKey` or `…/removeKey` on an application.
+    /// `…/addKey`, `…/removeKey`, `…/addPassword` or `…/removePassword` on an application.
     ApplicationAction(AppKey, Action),
+    ServicePrincipals,
+    /// A service principal by object id or `servicePrincipals(appId='…')`.
+    ServicePrincipal(AppKey),
+    /// A service principal's `appRoleAssignedTo` or `appRoleAssignments`, or one of them.
+    Assignments(AppKey, assignments::Side, Option<String>),
+    Grants,
+    Grant(String),
+    Batch,
     /// A segment this slice does not serve (the first such).
     Unknown(String),
 }
@@ -118,7 +121,9 @@ impl Route {
             .collect();
         let seg = |i: usize| segments.get(i).map(String::as_str);
         let unknown = |i: usize| Route::Unknown(seg(i).unwrap_or_default().to_string());
-        match seg(0) {
+        // Graph's path segments ignore case (the Azure CLI sends `oAuth2PermissionGrants`).
+        let first = seg(0).map(str::to_ascii_lowercase);
+        match first.as_deref() {
             Some("users") => match (seg(1), seg(2), seg(3)) {
                 (None, _, _) => Route::Users,
                 (Some(id), None, _) => Route::User(id.to_string()),
@@ -127,21 +132,9 @@ impl Route {
                 }
                 _ => unknown(2),
             },
-            Some(g) if g.eq_ignore_ascii_case("groups") => {
-                let members = |i: usize| seg(i).is_some_and(|m| m.eq_ignore_ascii_case("members"));
-                match (seg(1), seg(3), seg(4)) {
-                    (None, _, _) => Route::Groups,
-                    (Some(id), _, _) if seg(2).is_none() => Route::Group(id.to_string()),
-                    (Some(_), _, _) if !members(2) => unknown(2),
-                    (Some(id), None, _) => Route::GroupMembers(id.to_string()),
-                    (Some(id), Some("$ref"), None) => Route::GroupMemberRef(id.to_string()),
-                    (Some(id), Some(m), Some("$ref")) if seg(5).is_none() => {
-                        Route::GroupMember(id.to_string(), m.to_string())
-                    }
-                    _ => unknown(3),
-                }
-            }
+            Some("groups") => groups::route(&segments),
             Some("me") => Route::Me,
+            Some("$batch") if seg(1).is_none() => Route::Batch,
             Some("applications") => match (seg(1), seg(2), seg(3)) {
                 (None, _, _) => Route::Applications,
                 (Some(id), None, _) => Route::Application(AppKey::ObjectId(id.to_string())),
@@ -151,17 +144,103 @@ impl Route {
                 },
                 _ => unknown(3),
             },
-            Some(first) => match AppKey::from_segment(first) {
-                Some(key) if seg(1).is_none() => Route::Application(key),
-                Some(key) => match (seg(1).and_then(Action::from_segment), seg(2)) {
-                    (Some(a), None) => Route::ApplicationAction(key, a),
-                    (Some(_), Some(_)) => unknown(2),
-                    (None, _) => unknown(1),
-                },
-                None => unknown(0),
+            Some("serviceprincipals") => match seg(1) {
+                None => Route::ServicePrincipals,
+                Some(id) => sp_route(AppKey::ObjectId(id.to_string()), &segments, 2),
             },
+            Some("oauth2permissiongrants") => match (seg(1), seg(2)) {
+                (None, _) => Route::Grants,
+                (Some(id), None) => Route::Grant(id.to_string()),
+                _ => unknown(2),
+            },
+            Some(_) => {
+                let first = seg(0).unwrap_or_default();
+                if let Some(key) = AppKey::keyed(first, "servicePrincipals") {
+                    return sp_route(key, &segments, 1);
+                }
+                match AppKey::from_segment(first) {
+                    Some(key) if seg(1).is_none() => Route::Application(key),
+                    Some(key) => match (seg(1).and_then(Action::from_segment), seg(2)) {
+                        (Some(a), None) => Route::ApplicationAction(key, a),
+                        (Some(_), Some(_)) => unknown(2),
+                        (None, _) => unknown(1),
+                    },
+                    None => unknown(0),
+                }
+            }
             None => Route::Unknown(String::new()),
         }
+    }
+}
+
+/// What follows a service principal's key: nothing, or its app role assignments.
+fn sp_route(key: AppKey, segments: &[String], at: usize) -> Route {
+    let seg = |i: usize| segments.get(i).map(String::as_str);
+    let unknown = |i: usize| Route::Unknown(seg(i).unwrap_or_default().to_string());
+    match seg(at) {
+        None => Route::ServicePrincipal(key),
+        Some(nav) => match (
+            assignments::Side::from_segment(nav),
+            seg(at + 1),
+            seg(at + 2),
+        ) {
+            (Some(side), None, _) => Route::Assignments(key, side, None),
+            (Some(side), Some(id), None) => Route::Assignments(key, side, Some(id.to_string())),
+            (Some(_), Some(_), Some(_)) => unknown(at + 2),
+            (None, _, _) => unknown(at),
+        },
+    }
+}
+
+/// A successful answer: its status and JSON body (none for a 204).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Option<Value>,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: Some(body),
+        }
+    }
+
+    pub fn created(body: Value) -> Reply {
+        Reply {
+            status: StatusCode::CREATED,
+            body: Some(body),
+        }
+    }
+
+    pub fn no_content() -> Reply {
+        Reply {
+            status: StatusCode::NO_CONTENT,
+            body: None,
+        }
+    }
+}
+
+/// What a collection's handler needs of a request besides its route and caller.
+pub struct Call<'a> {
+    pub method: &'a Method,
+    pub raw_query: Option<&'a str>,
+    pub body: &'a [u8],
+    /// The base of Graph's own URLs in the answer (see [`graph_base`]).
+    pub base: &'a str,
+}
+
+/// A request body that must be a JSON object.
+pub fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, GraphError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        // UNCONFIRMED: Graph's exact text for an unreadable body.
+        _ => Err(GraphError::bad_request(
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and \
+             payload is of valid JSON format.",
+        )),
     }
 }
 
@@ -181,25 +260,29 @@ async fn handle(
         Err(e) => (Err(e), None),
         Ok(caller) => {
             let route = Route::parse(uri.path());
-            let result = dispatch(&g, &caller, &method, &route, uri.query(), &body, &base);
+            let result = if route == Route::Batch && method == Method::POST {
+                batch::run(&body, &ids, &|m, path, query, body| {
+                    dispatch(&g, &caller, m, &Route::parse(path), query, body, &base)
+                })
+            } else {
+                dispatch(&g, &caller, &method, &route, uri.query(), &body, &base)
+            };
             (result, Some(caller.app_id))
         }
     };
     let mut resp = match result {
-        Ok(answer @ (Answer::Ok(_) | Answer::Created(_))) => {
-            let (status, body) = match answer {
-                Answer::Created(b) => (StatusCode::CREATED, b),
-                Answer::Ok(b) => (StatusCode::OK, b),
-                Answer::NoContent => (StatusCode::NO_CONTENT, Value::Null),
-            };
+        Ok(Reply {
+            status,
+            body: Some(body),
+        }) => {
             let mut resp = (status, body.to_string()).into_response();
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
             ids.stamp(&mut resp);
             resp
         }
-        Ok(Answer::NoContent) => {
-            let mut resp = StatusCode::NO_CONTENT.into_response();
+        Ok(Reply { status, body: None }) => {
+            let mut resp = status.into_response();
             ids.stamp(&mut resp);
             resp
         }
@@ -213,7 +296,7 @@ async fn handle(
 }
 
 /// Serves one authenticated request.
-fn dispatch(
+pub fn dispatch(
     g: &Graph,
     caller: &Caller,
     method: &Method,
@@ -221,60 +304,90 @@ fn dispatch(
     raw_query: Option<&str>,
     body: &[u8],
     base: &str,
-) -> Result<Answer, GraphError> {
-    let directory = &g.service.directory;
-    if let Route::Unknown(segment) = route {
-        return Err(GraphError::unknown_segment(segment));
-    }
-    if let Route::ApplicationAction(key, action) = route {
-        if method != Method::POST {
-            return Err(GraphError::method_not_allowed());
-        }
-        return rollkey::run(&g.service, caller, key, *action, body, base)
-            .map(|a| a.map_or(Answer::NoContent, Answer::Ok));
-    }
+) -> Result<Reply, GraphError> {
+    let service = &g.service;
+    let directory = &service.directory;
+    let query = |filterable| Query::parse(raw_query, filterable);
     let call = Call {
         method,
         raw_query,
         body,
         base,
     };
+    let (get, post, patch, delete) = (
+        method == Method::GET,
+        method == Method::POST,
+        method == Method::PATCH,
+        method == Method::DELETE,
+    );
     match route {
+        Route::Unknown(segment) => Err(GraphError::unknown_segment(segment)),
+        Route::ApplicationAction(key, action) if post => match action {
+            Action::AddKey | Action::RemoveKey => {
+                rollkey::run(service, caller, key, *action == Action::AddKey, body, base).map(|a| {
+                    match a {
+                        Some(v) => Reply::ok(v),
+                        None => Reply::no_content(),
+                    }
+                })
+            }
+            Action::AddPassword => passwords::add(directory, caller, key, body, base),
+            Action::RemovePassword => passwords::remove(directory, caller, key, body),
+        },
         Route::Users | Route::User(_) | Route::UserMemberOf(_) => {
-            return users::serve(directory, caller, route, &call)
+            users::serve(directory, caller, route, &call)
         }
         Route::Groups
         | Route::Group(_)
         | Route::GroupMembers(_)
         | Route::GroupMemberRef(_)
-        | Route::GroupMember(..) => return groups::serve(directory, caller, route, &call),
-        _ => {}
-    }
-    if method != Method::GET {
-        return Err(GraphError::method_not_allowed());
-    }
-    let answer = match route {
+        | Route::GroupMember(..) => groups::serve(directory, caller, route, &call),
         // Graph's answer to an app-only token (msgraph-sdk-php#1163).
-        Route::Me if caller.app_only => Err(GraphError::bad_request(
+        Route::Me if get && caller.app_only => Err(GraphError::bad_request(
             "BadRequest",
             "/me request is only valid with delegated authentication flow.",
         )),
-        Route::Me => users::me(directory, caller, &Query::parse(raw_query, false)?, base),
-        Route::Applications => {
-            applications::list(directory, caller, &Query::parse(raw_query, true)?, base)
+        Route::Me if get => users::me(directory, caller, &query(false)?, base).map(Reply::ok),
+        Route::Applications if get => {
+            applications::list(directory, caller, &query(true)?, base).map(Reply::ok)
         }
-        Route::Application(key) => applications::get(
-            directory,
-            caller,
-            key,
-            &Query::parse(raw_query, false)?,
-            base,
-        ),
-        Route::Unknown(segment) => Err(GraphError::unknown_segment(segment)),
-        // Answered above, before the method check.
+        Route::Applications if post => application_writes::create(service, caller, body, base),
+        Route::Application(key) if get => {
+            applications::get(directory, caller, key, &query(false)?, base).map(Reply::ok)
+        }
+        Route::Application(key) if patch => application_writes::update(service, caller, key, body),
+        Route::Application(key) if delete => application_writes::delete(directory, caller, key),
+        Route::ServicePrincipals if get => {
+            service_principals::list(directory, caller, &query(true)?, base)
+        }
+        Route::ServicePrincipals if post => {
+            service_principals::create(directory, caller, body, base)
+        }
+        Route::ServicePrincipal(key) if get => {
+            service_principals::get(directory, caller, key, &query(false)?, base)
+        }
+        Route::ServicePrincipal(key) if delete => {
+            service_principals::delete(directory, caller, key)
+        }
+        Route::Assignments(key, side, None) if get => {
+            assignments::list(directory, caller, key, *side, &query(false)?, base)
+        }
+        Route::Assignments(key, side, None) if post => {
+            assignments::create(directory, caller, key, *side, body, base)
+        }
+        Route::Assignments(key, side, Some(id)) if get => {
+            assignments::get(directory, caller, key, *side, id, base)
+        }
+        Route::Assignments(key, side, Some(id)) if delete => {
+            assignments::delete(directory, caller, key, *side, id)
+        }
+        Route::Grants if get => grants::list(directory, caller, &query(true)?, base),
+        Route::Grants if post => grants::create(directory, caller, body, base),
+        Route::Grant(id) if get => grants::get(directory, caller, id, base),
+        Route::Grant(id) if patch => grants::update(directory, caller, id, body),
+        Route::Grant(id) if delete => grants::delete(directory, caller, id),
         _ => Err(GraphError::method_not_allowed()),
-    };
-    answer.map(Answer::Ok)
+    }
 }
 
 /// The base of Graph's own URLs in an answer (`@odata.context`, `@odata.nextLink`) and of the

@@ -21,19 +21,6 @@ pub enum Shape {
 /// A writable property of a type: its name, its shape.
 pub type Writable = (&'static str, Shape);
 
-/// The body as a JSON object. Graph's text for a payload it cannot read
-/// (UNCONFIRMED wording, as seen from Graph for a body that is not JSON).
-pub fn object(body: &[u8]) -> Result<Map<String, Value>, GraphError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(GraphError::bad_request(
-            "BadRequest",
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and \
-             payload is of valid JSON format.",
-        )),
-    }
-}
-
 /// The properties of `body` checked against `writable` (annotations such as `@odata.type`
 /// ignored): each known and of its shape. `type_name` is Graph's (`microsoft.graph.user`),
 /// `resource` the directory's word in its refusals (`User`).
@@ -126,6 +113,7 @@ pub fn now_text() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::json_body;
     use super::*;
     use serde_json::json;
 
@@ -133,13 +121,11 @@ mod tests {
 
     #[test]
     fn bodies_are_checked_as_graph_checks_them() {
-        assert!(object(b"[]").is_err());
-        assert!(object(b"{").is_err());
-        let body = object(br#"{"DisplayName": "x", "@odata.type": "y"}"#).unwrap();
+        let body = json_body(br#"{"DisplayName": "x", "@odata.type": "y"}"#).unwrap();
         let out = checked(body, W, "microsoft.graph.user", "User").unwrap();
         assert_eq!(Value::Object(out), json!({"displayName": "x"}));
         let e = checked(
-            object(br#"{"nope": 1}"#).unwrap(),
+            json_body(br#"{"nope": 1}"#).unwrap(),
             W,
             "microsoft.graph.user",
             "User",
@@ -147,7 +133,7 @@ mod tests {
         .unwrap_err();
         assert!(e.message.starts_with("The property 'nope' does not exist"));
         let e = checked(
-            object(br#"{"accountEnabled": "yes"}"#).unwrap(),
+            json_body(br#"{"accountEnabled": "yes"}"#).unwrap(),
             W,
             "microsoft.graph.user",
             "User",
@@ -157,7 +143,7 @@ mod tests {
             e.message,
             "Invalid value specified for property 'accountEnabled' of resource 'User'."
         );
-        let e = require(&object(br#"{"displayName": " "}"#).unwrap(), &["displayName"])
+        let e = require(&json_body(br#"{"displayName": " "}"#).unwrap(), &["displayName"])
             .unwrap_err();
         assert_eq!(
             e.message,

@@ -18,39 +18,42 @@ use crate::keys::AddRefused;
 use crate::service::TokenService;
 use certgen::authority::is_guid;
 use certgen::certificate::{CertKey, Certificate};
-use certgen::graph::permissions::allows;
+use certgen::graph::permissions::{allows, WRITE_APPLICATIONS};
 use certgen::graph::proof::{self, Expected};
 use certgen::jose::{self, Alg, Policy, VerifyingKey};
 
-/// Roles that let an app change another's credentials. An app rolls its own with none.
-const WRITE_APPLICATIONS: &[&str] = &["Application.ReadWrite.All", "Directory.ReadWrite.All"];
-
-/// The two actions.
+/// The credential actions on an application (`addPassword`/`removePassword` are served by
+/// [`super::passwords`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     AddKey,
     RemoveKey,
+    AddPassword,
+    RemovePassword,
 }
 
 impl Action {
     /// The path segment, as Graph spells it (case-insensitive, as Graph routes it).
     pub fn from_segment(segment: &str) -> Option<Action> {
-        if segment.eq_ignore_ascii_case("addKey") {
-            Some(Action::AddKey)
-        } else if segment.eq_ignore_ascii_case("removeKey") {
-            Some(Action::RemoveKey)
-        } else {
-            None
-        }
+        [
+            ("addKey", Action::AddKey),
+            ("removeKey", Action::RemoveKey),
+            ("addPassword", Action::AddPassword),
+            ("removePassword", Action::RemovePassword),
+        ]
+        .into_iter()
+        .find(|(name, _)| segment.eq_ignore_ascii_case(name))
+        .map(|(_, a)| a)
     }
 }
 
-/// Runs an action: the JSON answer of addKey, or `None` for removeKey's 204.
+/// Runs addKey (`adding`) or removeKey: the JSON answer of addKey, or `None` for removeKey's
+/// 204.
 pub fn run(
     service: &TokenService,
     caller: &Caller,
     key: &AppKey,
-    action: Action,
+    adding: bool,
     body: &[u8],
     graph_base: &str,
 ) -> Result<Option<Value>, GraphError> {
@@ -66,7 +69,7 @@ pub fn run(
     if !caller.app_only || (!own && !allows(&caller.roles(), WRITE_APPLICATIONS)) {
         return Err(GraphError::insufficient_privileges());
     }
-    let body = parse_body(body)?;
+    let body = super::json_body(body)?;
     // UNCONFIRMED: the status Graph gives a request without a proof is not in
     // https://learn.microsoft.com/en-us/graph/api/application-addkey; 403
     // Authorization_RequestDenied chosen because a live tenant answered so through the
@@ -76,9 +79,10 @@ pub fn run(
     };
     let now = OffsetDateTime::now_utc().unix_timestamp();
     check_proof(&view, proof_text, now).map_err(|_| malformed())?;
-    match action {
-        Action::AddKey => add(service, app, &body, now, graph_base).map(Some),
-        Action::RemoveKey => remove(service, app, &body).map(|()| None),
+    if adding {
+        add(service, app, &body, now, graph_base).map(Some)
+    } else {
+        remove(service, app, &body).map(|()| None)
     }
 }
 
@@ -92,18 +96,6 @@ fn malformed() -> GraphError {
 
 fn bad_request(message: impl Into<String>) -> GraphError {
     GraphError::bad_request("Request_BadRequest", message)
-}
-
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, GraphError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        // UNCONFIRMED: Graph's exact text for an unreadable body.
-        _ => Err(GraphError::bad_request(
-            "BadRequest",
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and \
-             payload is of valid JSON format.",
-        )),
-    }
 }
 
 /// Why a proof was refused (never sent: Graph gives no detail).
@@ -157,7 +149,7 @@ fn verifies(cert: &Certificate, jws: &jose::Jws) -> bool {
 }
 
 /// The invalid-certificate answer of a live tenant (<https://learn.microsoft.com/en-us/graph/api/application-addkey>).
-fn invalid_credential() -> GraphError {
+pub fn invalid_credential() -> GraphError {
     bad_request("Invalid credential value. Error: Cannot find the requested object.\r\n")
 }
 
@@ -229,7 +221,7 @@ fn add(
 /// (<https://learn.microsoft.com/en-us/entra/identity/users/directory-service-limits-restrictions>).
 /// UNCONFIRMED: the code and text Graph sends then; `Request_BadRequest` chosen because it is
 /// the directory's code for every other refused credential change (removeKey, a bad key).
-fn too_many_keys(count: usize, bytes: usize) -> GraphError {
+pub fn too_many_keys(count: usize, bytes: usize) -> GraphError {
     bad_request(format!(
         "The application has {count} key credentials ({bytes} bytes of certificates); certgen \
          serve allows at most {} per application and {} bytes in all. Remove one with removeKey \

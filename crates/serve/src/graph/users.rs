@@ -13,10 +13,10 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
 use super::error::GraphError;
-use super::filter;
+use super::filter::{self, Filter};
 use super::payload::{self, Shape, Writable};
 use super::query::{context, entity, Query};
-use super::{Answer, Call, Route};
+use super::{json_body, Call, Reply, Route};
 use crate::directory::membership::dependents;
 use crate::directory::objects::{object, str_of};
 use crate::directory::{Change, Directory, Kind, Object, Origin};
@@ -98,6 +98,18 @@ const INDEXED: &[(&str, &str)] = &[
     ("mail", "mail"),
 ];
 
+/// The `$filter` clauses served on users: what the Azure CLI sends (`userPrincipalName eq`,
+/// `startswith(displayName,…)`) and their neighbours.
+const FILTERS: &[(&str, &str)] = &[
+    ("eq", "userPrincipalName"),
+    ("eq", "displayName"),
+    ("eq", "mail"),
+    ("eq", "mailNickname"),
+    ("startswith", "userPrincipalName"),
+    ("startswith", "displayName"),
+    ("startswith", "mail"),
+];
+
 const TYPE: &str = "microsoft.graph.user";
 
 fn require(caller: &Caller, accepted: &[&str]) -> Result<(), GraphError> {
@@ -114,11 +126,11 @@ pub fn serve(
     caller: &Caller,
     route: &Route,
     call: &Call,
-) -> Result<Answer, GraphError> {
+) -> Result<Reply, GraphError> {
     let m = call.method;
     match route {
         Route::Users if *m == Method::GET => {
-            list(directory, caller, &Query::parse(call.raw_query, true)?, call.base).map(Answer::Ok)
+            list(directory, caller, &Query::parse(call.raw_query, true)?, call.base).map(Reply::ok)
         }
         Route::Users if *m == Method::POST => create(directory, caller, call.body, call.base),
         Route::User(key) if *m == Method::GET => get(
@@ -128,7 +140,7 @@ pub fn serve(
             &Query::parse(call.raw_query, false)?,
             call.base,
         )
-        .map(Answer::Ok),
+        .map(Reply::ok),
         Route::User(key) if *m == Method::PATCH => update(directory, caller, key, call.body),
         Route::User(key) if *m == Method::DELETE => delete(directory, caller, key),
         Route::UserMemberOf(key) if *m == Method::GET => member_of(
@@ -138,7 +150,7 @@ pub fn serve(
             &Query::parse(call.raw_query, false)?,
             call.base,
         )
-        .map(Answer::Ok),
+        .map(Reply::ok),
         _ => Err(GraphError::method_not_allowed()),
     }
 }
@@ -157,8 +169,8 @@ pub fn list(
     let url = format!("{graph_base}/v1.0/users");
     let ctx = context(graph_base, "users", select.as_deref(), false);
     if let Some(f) = &query.filter {
-        let clauses = filter::parse(f)?;
-        let found = filter::run(directory, Kind::User, &clauses, INDEXED, &known, TYPE)?;
+        let f = Filter::parse(f, FILTERS)?;
+        let found = filter::select(directory, Kind::User, Some(&f), INDEXED)?;
         let items = found
             .iter()
             .map(|o| to_json(&o.doc, select.as_deref()))
@@ -271,9 +283,9 @@ pub fn create(
     caller: &Caller,
     body: &[u8],
     graph_base: &str,
-) -> Result<Answer, GraphError> {
+) -> Result<Reply, GraphError> {
     require(caller, WRITE_USERS)?;
-    let props = payload::checked(payload::object(body)?, WRITABLE, TYPE, "User")?;
+    let props = payload::checked(json_body(body)?, WRITABLE, TYPE, "User")?;
     payload::require(&props, &REQUIRED)?;
     let password = check_values(&props)?.unwrap_or_default();
     let id = uuid::Uuid::new_v4().to_string();
@@ -307,7 +319,7 @@ pub fn create(
             Ok(_) => (Ok(()), vec![Change::Put(user)]),
         }
     })??;
-    Ok(Answer::Created(entity(
+    Ok(Reply::created(entity(
         context(graph_base, "users", None, true),
         answer,
     )))
@@ -319,9 +331,9 @@ pub fn update(
     caller: &Caller,
     key: &str,
     body: &[u8],
-) -> Result<Answer, GraphError> {
+) -> Result<Reply, GraphError> {
     require(caller, WRITE_USERS)?;
-    let props = payload::checked(payload::object(body)?, WRITABLE, TYPE, "User")?;
+    let props = payload::checked(json_body(body)?, WRITABLE, TYPE, "User")?;
     for p in ["displayName", "mailNickname", "userPrincipalName"] {
         if props.contains_key(p) {
             payload::require(&props, &[p])?;
@@ -353,18 +365,18 @@ pub fn update(
         let user = crate::directory::reindexed(user);
         (Ok(()), vec![Change::Put(user)])
     })??;
-    Ok(Answer::NoContent)
+    Ok(Reply::no_content())
 }
 
 /// `DELETE /users/{id | userPrincipalName}`: the user, its group memberships and the app roles
 /// assigned to it go in one write; 204.
-pub fn delete(directory: &Directory, caller: &Caller, key: &str) -> Result<Answer, GraphError> {
+pub fn delete(directory: &Directory, caller: &Caller, key: &str) -> Result<Reply, GraphError> {
     require(caller, WRITE_USERS)?;
     let id = existing(directory, key)?.id;
     let mut changes = dependents(directory, &id)?;
     changes.push(Change::Delete(Kind::User, id));
     directory.write(changes)?;
-    Ok(Answer::NoContent)
+    Ok(Reply::no_content())
 }
 
 /// `GET /users/{id}/memberOf`: the groups the user is a direct member of, as directory
