@@ -204,10 +204,11 @@ fn group_claims(c: &mut Map<String, Value>, claims: &UserClaims, user_id: &str) 
                 )}}),
             );
         }
-        Some(ids) => {
+        // A user in none of the groups asked for gets no claim, not an empty one.
+        Some(ids) if !ids.is_empty() => {
             c.insert("groups".into(), json!(ids));
         }
-        None => {}
+        _ => {}
     }
     if !claims.roles.is_empty() {
         c.insert("roles".into(), json!(claims.roles));

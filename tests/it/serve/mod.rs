@@ -5,7 +5,9 @@
 mod assertion_forms;
 mod fuzz_corpus;
 mod graph;
+mod graph_groups;
 mod graph_proof;
+mod graph_users;
 mod limits;
 mod msal;
 mod process;

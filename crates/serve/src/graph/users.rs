@@ -290,10 +290,10 @@ pub fn create(
     let password = check_values(&props)?.unwrap_or_default();
     let id = uuid::Uuid::new_v4().to_string();
     let mut doc = Map::new();
-    doc.insert("id".into(), json!(id));
     for p in DEFAULT_PROPERTIES {
         doc.insert(p.into(), Value::Null);
     }
+    doc.insert("id".into(), json!(id));
     doc.insert("businessPhones".into(), json!([]));
     doc.insert("createdDateTime".into(), json!(payload::now_text()));
     doc.insert("userType".into(), json!("Member"));
