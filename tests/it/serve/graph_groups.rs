@@ -82,7 +82,7 @@ async fn groups_and_members_as_the_azure_cli_writes_them_are_kept() {
     // `az ad group create`: look first, then POST.
     let (status, _, none) = g.get(&s, OPS_FILTER, Some(&admin)).await;
     assert_eq!((status, none["value"].clone()), (200, json!([])));
-    let made = post(&g, &s, "/v1.0/groups", &admin, ops).await;
+    let made = post(g, &s, "/v1.0/groups", &admin, ops).await;
     assert_eq!(
         made["@odata.context"],
         format!("{}/v1.0/$metadata#groups/$entity", s.base())
@@ -102,19 +102,17 @@ async fn groups_and_members_as_the_azure_cli_writes_them_are_kept() {
     assert_eq!(first_id(&found), group);
 
     // `az ad group member add`: a user and a service principal, by `directoryObjects` URL.
-    let reader_sp = sp_of(&g, &s, &admin, READER).await;
+    let reader_sp = sp_of(g, &s, &admin, READER).await;
     let refs = format!("/v1.0/groups/{group}/members/$ref");
     for id in [ADA_ID, reader_sp.as_str()] {
-        let body = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}")});
-        let (status, answer) = g
-            .send(&s, Method::POST, &refs, &admin, Some(body))
-            .await;
+        let body =
+            json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}")});
+        let (status, answer) = g.send(&s, Method::POST, &refs, &admin, Some(body)).await;
         assert_eq!((status, answer), (204, Value::Null));
     }
-    let again = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{ADA_ID}")});
-    let (status, answer) = g
-        .send(&s, Method::POST, &refs, &admin, Some(again))
-        .await;
+    let again =
+        json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{ADA_ID}")});
+    let (status, answer) = g.send(&s, Method::POST, &refs, &admin, Some(again)).await;
     assert_graph_error(
         status,
         &answer,
@@ -164,13 +162,19 @@ async fn groups_and_members_as_the_azure_cli_writes_them_are_kept() {
     assert_eq!(members[0]["@odata.type"], "#microsoft.graph.user");
     assert_eq!(members[0]["id"], ADA_ID);
     assert_eq!(members[0]["userPrincipalName"], USERS[0]);
-    assert_eq!(members[1]["@odata.type"], "#microsoft.graph.servicePrincipal");
+    assert_eq!(
+        members[1]["@odata.type"],
+        "#microsoft.graph.servicePrincipal"
+    );
     assert_eq!(members[1]["appId"], READER);
     let (status, _, member_of) = g
         .get(&s, &format!("/v1.0/users/{ADA_ID}/memberOf"), Some(&admin))
         .await;
     assert_eq!(status, 200, "{member_of}");
-    assert_eq!(member_of["value"][0]["@odata.type"], "#microsoft.graph.group");
+    assert_eq!(
+        member_of["value"][0]["@odata.type"],
+        "#microsoft.graph.group"
+    );
     assert_eq!(member_of["value"][0]["id"], group.as_str());
 
     // Removing a member, then the group: its memberships go with it.
@@ -180,7 +184,13 @@ async fn groups_and_members_as_the_azure_cli_writes_them_are_kept() {
     let (status, answer) = g.send(&s, Method::DELETE, &one, &admin, None).await;
     assert_eq!(status, 404, "{answer}");
     let (status, _) = g
-        .send(&s, Method::DELETE, &format!("/v1.0/groups/{group}"), &admin, None)
+        .send(
+            &s,
+            Method::DELETE,
+            &format!("/v1.0/groups/{group}"),
+            &admin,
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     drop(s);
@@ -205,7 +215,7 @@ async fn group_ids_and_group_roles_reach_the_tokens_of_members() {
     let admin = g.token(&s, ADMIN).await;
     let lin = "lin@contoso.example";
     let user = post(
-        &g,
+        g,
         &s,
         "/v1.0/users",
         &admin,
@@ -218,7 +228,7 @@ async fn group_ids_and_group_roles_reach_the_tokens_of_members() {
         .unwrap()
         .to_string();
     let security = post(
-        &g,
+        g,
         &s,
         "/v1.0/groups",
         &admin,
@@ -230,7 +240,7 @@ async fn group_ids_and_group_roles_reach_the_tokens_of_members() {
         .unwrap()
         .to_string();
     let unified = post(
-        &g,
+        g,
         &s,
         "/v1.0/groups",
         &admin,
@@ -243,7 +253,7 @@ async fn group_ids_and_group_roles_reach_the_tokens_of_members() {
         .to_string();
     for group in [&security, &unified] {
         post(
-            &g,
+            g,
             &s,
             &format!("/v1.0/groups/{group}/members/$ref"),
             &admin,
@@ -275,7 +285,7 @@ async fn group_ids_and_group_roles_reach_the_tokens_of_members() {
     // given to the security group, and the client consented for its scope.
     let role_id = "7d3e0a3c-0000-4000-8000-00000000a0a1";
     let api = post(
-        &g,
+        g,
         &s,
         "/v1.0/applications",
         &admin,
@@ -294,7 +304,7 @@ async fn group_ids_and_group_roles_reach_the_tokens_of_members() {
     .await;
     let api_app = api["appId"].as_str().unwrap().to_string();
     let api_sp = post(
-        &g,
+        g,
         &s,
         "/v1.0/servicePrincipals",
         &admin,
@@ -304,9 +314,9 @@ async fn group_ids_and_group_roles_reach_the_tokens_of_members() {
         .as_str()
         .unwrap()
         .to_string();
-    let web_sp = sp_of(&g, &s, &admin, WEB).await;
+    let web_sp = sp_of(g, &s, &admin, WEB).await;
     post(
-        &g,
+        g,
         &s,
         "/v1.0/oauth2PermissionGrants",
         &admin,
@@ -315,7 +325,7 @@ async fn group_ids_and_group_roles_reach_the_tokens_of_members() {
     )
     .await;
     post(
-        &g,
+        g,
         &s,
         &format!("/v1.0/servicePrincipals/{api_sp}/appRoleAssignedTo"),
         &admin,

@@ -177,9 +177,7 @@ async fn a_user_made_by_post_is_kept_changed_signs_in_and_is_deleted() {
     let s = g.restart(&state);
     assert!(!s.log_text().contains(PASSWORD));
     let reader = g.token(&s, READER).await;
-    let (status, _, got) = g
-        .get(&s, &format!("/v1.0/users/{id}"), Some(&reader))
-        .await;
+    let (status, _, got) = g.get(&s, &format!("/v1.0/users/{id}"), Some(&reader)).await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["jobTitle"], "Inventor");
     assert_eq!(got["userPrincipalName"], HEDY);
@@ -205,12 +203,16 @@ async fn a_user_made_by_post_is_kept_changed_signs_in_and_is_deleted() {
 
     let admin = g.token(&s, ADMIN).await;
     let (status, none) = g
-        .send(&s, Method::DELETE, &format!("/v1.0/users/{HEDY}"), &admin, None)
+        .send(
+            &s,
+            Method::DELETE,
+            &format!("/v1.0/users/{HEDY}"),
+            &admin,
+            None,
+        )
         .await;
     assert_eq!((status, none), (204, Value::Null));
-    let (status, _, gone) = g
-        .get(&s, &format!("/v1.0/users/{id}"), Some(&reader))
-        .await;
+    let (status, _, gone) = g.get(&s, &format!("/v1.0/users/{id}"), Some(&reader)).await;
     assert_graph_error(
         status,
         &gone,
@@ -224,9 +226,7 @@ async fn a_user_made_by_post_is_kept_changed_signs_in_and_is_deleted() {
     drop(s);
     let s = g.restart(&state);
     let reader = g.token(&s, READER).await;
-    let (status, _, _) = g
-        .get(&s, &format!("/v1.0/users/{id}"), Some(&reader))
-        .await;
+    let (status, _, _) = g.get(&s, &format!("/v1.0/users/{id}"), Some(&reader)).await;
     assert_eq!(status, 404);
     let (_, _, all) = g.get(&s, "/v1.0/users", Some(&reader)).await;
     assert_eq!(all["value"].as_array().unwrap().len(), USERS.len());
@@ -264,7 +264,10 @@ async fn users_page_by_store_position_and_filter_as_the_azure_cli_asks() {
         );
         match page["@odata.nextLink"].as_str() {
             Some(next) => {
-                assert!(next.contains("$top=3") && next.contains("$skiptoken="), "{next}");
+                assert!(
+                    next.contains("$top=3") && next.contains("$skiptoken="),
+                    "{next}"
+                );
                 url = next.to_string();
             }
             None => break,
@@ -301,7 +304,11 @@ async fn users_page_by_store_position_and_filter_as_the_azure_cli_asks() {
         .await;
     assert_eq!(one["value"][0]["displayName"], "Pager 3");
     let (status, _, body) = g
-        .get(&s, "/v1.0/users?$filter=jobTitle%20ne%20%27x%27", Some(&admin))
+        .get(
+            &s,
+            "/v1.0/users?$filter=jobTitle%20ne%20%27x%27",
+            Some(&admin),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "Request_UnsupportedQuery");

@@ -176,6 +176,12 @@ pub fn graph_date(now: OffsetDateTime) -> String {
     )
 }
 
+impl From<crate::directory::StoreError> for GraphError {
+    fn from(e: crate::directory::StoreError) -> GraphError {
+        GraphError::unavailable(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,11 +201,5 @@ mod tests {
         let ids = RequestIds::new(&h);
         assert_eq!(ids.client_request_id, "abc");
         assert_ne!(ids.request_id, "abc");
-    }
-}
-
-impl From<crate::directory::StoreError> for GraphError {
-    fn from(e: crate::directory::StoreError) -> GraphError {
-        GraphError::unavailable(e.to_string())
     }
 }

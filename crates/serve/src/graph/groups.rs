@@ -281,7 +281,11 @@ pub fn delete(directory: &Directory, caller: &Caller, id: &str) -> Result<Reply,
 /// The kinds a member may be, with Graph's `@odata.type` and the membership's `memberType`.
 const MEMBER_KINDS: [(Kind, &str, &str); 3] = [
     (Kind::User, "#microsoft.graph.user", "User"),
-    (Kind::ServicePrincipal, "#microsoft.graph.servicePrincipal", "ServicePrincipal"),
+    (
+        Kind::ServicePrincipal,
+        "#microsoft.graph.servicePrincipal",
+        "ServicePrincipal",
+    ),
     (Kind::Group, "#microsoft.graph.group", "Group"),
 ];
 
@@ -297,10 +301,7 @@ pub fn members(
     require(caller, READ_GROUPS)?;
     let group = existing(directory, id)?;
     let held = directory.find(Kind::Member, "group", &group.id)?;
-    let end = query
-        .skipped()
-        .saturating_add(query.size())
-        .min(held.len());
+    let end = query.skipped().saturating_add(query.size()).min(held.len());
     let mut items = vec![Value::Null; held.len()];
     for (i, m) in held.iter().enumerate().take(end).skip(query.skipped()) {
         let member_id = crate::directory::objects::str_of(&m.doc, "memberId");

@@ -51,9 +51,7 @@ pub fn checked(
             Shape::Text => v.is_string(),
             Shape::TextOrNull => v.is_string() || v.is_null(),
             Shape::Bool => v.is_boolean(),
-            Shape::Texts => v
-                .as_array()
-                .is_some_and(|a| a.iter().all(Value::is_string)),
+            Shape::Texts => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
             Shape::Object => v.is_object(),
         };
         if !fits {
@@ -98,9 +96,9 @@ pub fn require(body: &Map<String, Value>, required: &[&str]) -> Result<(), Graph
 /// a space (<https://learn.microsoft.com/en-us/graph/api/resources/user>, `mailNickname`).
 pub fn valid_mail_nickname(s: &str) -> bool {
     (1..=64).contains(&s.chars().count())
-        && !s.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || "@()\\[]\";:<>,".contains(c)
-        })
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "@()\\[]\";:<>,".contains(c))
 }
 
 /// `createdDateTime`: UTC to the second with `Z`, as Graph writes it.
@@ -117,7 +115,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const W: &[Writable] = &[("displayName", Shape::Text), ("accountEnabled", Shape::Bool)];
+    const W: &[Writable] = &[
+        ("displayName", Shape::Text),
+        ("accountEnabled", Shape::Bool),
+    ];
 
     #[test]
     fn bodies_are_checked_as_graph_checks_them() {
@@ -143,8 +144,11 @@ mod tests {
             e.message,
             "Invalid value specified for property 'accountEnabled' of resource 'User'."
         );
-        let e = require(&json_body(br#"{"displayName": " "}"#).unwrap(), &["displayName"])
-            .unwrap_err();
+        let e = require(
+            &json_body(br#"{"displayName": " "}"#).unwrap(),
+            &["displayName"],
+        )
+        .unwrap_err();
         assert_eq!(
             e.message,
             "Property displayName value is required but is empty or missing."

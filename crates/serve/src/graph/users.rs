@@ -20,9 +20,7 @@ use super::{json_body, Call, Reply, Route};
 use crate::directory::membership::dependents;
 use crate::directory::objects::{object, str_of};
 use crate::directory::{Change, Directory, Kind, Object, Origin};
-use certgen::graph::permissions::{
-    allows, READ_ME, READ_MEMBERSHIPS, READ_USERS, WRITE_USERS,
-};
+use certgen::graph::permissions::{allows, READ_ME, READ_MEMBERSHIPS, READ_USERS, WRITE_USERS};
 
 /// The properties `GET /users` returns without `$select` (user-list.md), in Graph's order.
 pub const DEFAULT_PROPERTIES: [&str; 11] = [
@@ -129,9 +127,13 @@ pub fn serve(
 ) -> Result<Reply, GraphError> {
     let m = call.method;
     match route {
-        Route::Users if *m == Method::GET => {
-            list(directory, caller, &Query::parse(call.raw_query, true)?, call.base).map(Reply::ok)
-        }
+        Route::Users if *m == Method::GET => list(
+            directory,
+            caller,
+            &Query::parse(call.raw_query, true)?,
+            call.base,
+        )
+        .map(Reply::ok),
         Route::Users if *m == Method::POST => create(directory, caller, call.body, call.base),
         Route::User(key) if *m == Method::GET => get(
             directory,
