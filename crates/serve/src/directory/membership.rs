@@ -161,6 +161,89 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::directory::objects::{application_doc, member, object, service_principal_doc};
+    use crate::directory::sqlite::SqliteStore;
+    use crate::directory::Origin;
+
+    fn group(id: &str, security: bool) -> Object {
+        object(
+            Kind::Group,
+            id,
+            Origin::Graph,
+            json!({"id": id, "displayName": id, "securityEnabled": security}),
+            json!({}),
+        )
+    }
+
+    #[test]
+    fn nested_groups_reach_the_groups_claim_and_direct_ones_the_roles() {
+        let d = Directory::with_store(Box::new(SqliteStore::in_memory().unwrap()), 0);
+        let app = application_doc(
+            "a0",
+            "c11e0000-0000-4000-8000-000000000001",
+            "api",
+            json!({
+                "groupMembershipClaims": "SecurityGroup",
+                "appRoles": [{"id": "r1", "value": "Things.Admin", "isEnabled": true}],
+            })
+            .as_object()
+            .unwrap(),
+        );
+        let sp = service_principal_doc("s0", &app);
+        let assign = |id: &str, principal: &str, role: &str| {
+            Change::Put(object(
+                Kind::AppRoleAssignment,
+                id,
+                Origin::Graph,
+                json!({"principalId": principal, "resourceId": "s0", "appRoleId": role}),
+                json!({}),
+            ))
+        };
+        d.write(vec![
+            Change::Put(object(
+                Kind::Application,
+                "a0",
+                Origin::Graph,
+                app,
+                json!({}),
+            )),
+            Change::Put(object(
+                Kind::ServicePrincipal,
+                "s0",
+                Origin::Graph,
+                sp,
+                json!({}),
+            )),
+            Change::Put(group("g-direct", true)),
+            Change::Put(group("g-outer", true)),
+            Change::Put(group("g-mail", false)),
+            Change::Put(member("g-direct", "u1", "User", Origin::Graph)),
+            Change::Put(member("g-mail", "u1", "User", Origin::Graph)),
+            Change::Put(member("g-outer", "g-direct", "Group", Origin::Graph)),
+            // A cycle must not loop.
+            Change::Put(member("g-direct", "g-outer", "Group", Origin::Graph)),
+            assign("as1", "g-outer", "r1"),
+        ])
+        .unwrap();
+        let claims = d
+            .user_claims("u1", "c11e0000-0000-4000-8000-000000000001")
+            .unwrap();
+        let mut groups = claims.groups.unwrap();
+        groups.sort();
+        assert_eq!(groups, ["g-direct", "g-outer"]);
+        // The role is the nested group's: not passed on to members of its members.
+        assert!(claims.roles.is_empty());
+        d.write(vec![assign("as2", "g-direct", "r1")]).unwrap();
+        let claims = d
+            .user_claims("U1", "C11E0000-0000-4000-8000-000000000001")
+            .unwrap();
+        assert_eq!(claims.roles, ["Things.Admin"]);
+        // Deleting the user takes its memberships and assignments along.
+        d.write(vec![assign("as3", "u1", "r1")]).unwrap();
+        let gone = dependents(&d, "u1").unwrap();
+        assert_eq!(gone.len(), 3, "{gone:?}");
+    }
+
     #[test]
     fn settings_as_the_manifest_spells_them() {
         let of = |v: Value| GroupSetting::of(&json!({ "groupMembershipClaims": v }));
