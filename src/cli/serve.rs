@@ -73,8 +73,9 @@ pub struct ServeArgs {
     /// earlier run is removed at start
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
-    /// Seconds before a certificate added with Graph's addKey gets tokens (a real tenant
-    /// takes from seconds to a minute), to rehearse that lag
+    /// Seconds before a certificate added through Graph (addKey, or keyCredentials set by
+    /// POST/PATCH /applications) gets tokens (a real tenant takes from seconds to a minute), to
+    /// rehearse that lag
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     replication_delay: u64,
     /// Discard the directory kept in the state folder (every object made through Graph,

@@ -167,6 +167,24 @@ fn readme_signin_walkthrough() {
     );
 }
 
+// docs/serve.md's provisioning through Graph, run as written: the new app's token carries the
+// role the admin app assigned it.
+#[test]
+fn readme_graph_provisioning() {
+    let config = readme_blocks("file provision.toml");
+    assert_eq!(config.len(), 1, "the docs mark one provision.toml");
+    let script = readme_blocks("graph-provision");
+    assert_eq!(script.len(), 1, "the docs mark the provisioning block");
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(dir.path().join("provision.toml"), &config[0]).unwrap();
+    let (_, stdout, stderr) = run_readme_script(dir.path(), &script[0]);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [r#"["User.Read.All"]"#],
+        "{stderr}"
+    );
+}
+
 // The README's rotation rehearsal, run as written: a due certificate renewed against serve with
 // a replication delay, the files swapped (the .cer with them).
 #[test]

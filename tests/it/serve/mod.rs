@@ -8,6 +8,7 @@ mod graph;
 mod graph_groups;
 mod graph_proof;
 mod graph_users;
+mod graph_writes;
 mod limits;
 mod msal;
 mod process;

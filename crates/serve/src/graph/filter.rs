@@ -205,7 +205,9 @@ fn literal(s: &str) -> Option<(String, &str)> {
 }
 
 fn clause(s: &str) -> Option<Clause> {
-    if s.len() > 10 && s[..10].eq_ignore_ascii_case("startswith") {
+    if s.get(..10)
+        .is_some_and(|w| w.eq_ignore_ascii_case("startswith"))
+    {
         let inner = s[10..].trim_start().strip_prefix('(')?;
         let (prop, rest) = inner.split_once(',')?;
         let (value, rest) = literal(rest.trim_start())?;
@@ -217,7 +219,7 @@ fn clause(s: &str) -> Option<Clause> {
     if let Some((coll, rest)) = s.split_once('/') {
         // `coll/any(c:c eq 'v')`
         let rest = rest.trim_start();
-        if rest.len() < 3 || !rest[..3].eq_ignore_ascii_case("any") {
+        if !rest.get(..3).is_some_and(|w| w.eq_ignore_ascii_case("any")) {
             return None;
         }
         let inner = rest[3..].trim_start().strip_prefix('(')?;
@@ -235,12 +237,12 @@ fn clause(s: &str) -> Option<Clause> {
         }
         return Some(Clause::Any(coll.trim().to_string(), value));
     }
-    let mut words = s.splitn(3, char::is_whitespace);
-    let prop = words.next()?;
-    if !words.next()?.eq_ignore_ascii_case("eq") {
+    let (prop, rest) = s.split_once(char::is_whitespace)?;
+    let (op, rest) = rest.trim_start().split_once(char::is_whitespace)?;
+    if !op.eq_ignore_ascii_case("eq") {
         return None;
     }
-    let (value, rest) = literal(words.next()?.trim_start())?;
+    let (value, rest) = literal(rest.trim_start())?;
     if !rest.trim().is_empty() {
         return None;
     }
@@ -296,6 +298,8 @@ mod tests {
             "startswith(appId,'x')",
             "appId eq 'x' or appId eq 'y'",
             "appId eq 'x",
+            "ééééééééé(displayName,'x')",
+            "éé/ééé(c:c eq 'x')",
         ] {
             let e = f(bad).unwrap_err();
             assert_eq!(e.code, "Request_UnsupportedQuery", "{bad}");

@@ -487,6 +487,59 @@ mod tests {
     }
 
     #[test]
+    fn write_paths_to_routes_in_any_case() {
+        use assignments::Side;
+        let id = || AppKey::ObjectId("abc".into());
+        assert_eq!(
+            Route::parse("/v1.0/applications/abc/addPassword"),
+            Route::ApplicationAction(id(), Action::AddPassword)
+        );
+        assert_eq!(
+            Route::parse("/v1.0/applications/abc/REMOVEPASSWORD"),
+            Route::ApplicationAction(id(), Action::RemovePassword)
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals"),
+            Route::ServicePrincipals
+        );
+        assert_eq!(
+            Route::parse("/v1.0/serviceprincipals/abc"),
+            Route::ServicePrincipal(id())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals(appId='6f1c')"),
+            Route::ServicePrincipal(AppKey::AppId("6f1c".into()))
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals/abc/appRoleAssignedTo"),
+            Route::Assignments(id(), Side::AssignedTo, None)
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals(appId='6f1c')/appRoleAssignments/x1"),
+            Route::Assignments(
+                AppKey::AppId("6f1c".into()),
+                Side::Assignments,
+                Some("x1".into())
+            )
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals/abc/owners"),
+            Route::Unknown("owners".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/servicePrincipals/abc/appRoleAssignments/x/y"),
+            Route::Unknown("y".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/oAuth2PermissionGrants/g1"),
+            Route::Grant("g1".into())
+        );
+        assert_eq!(Route::parse("/v1.0/oauth2PermissionGrants"), Route::Grants);
+        assert_eq!(Route::parse("/v1.0/$batch"), Route::Batch);
+        assert_eq!(Route::parse("/v1.0/%24batch"), Route::Batch);
+    }
+
+    #[test]
     fn graph_urls_follow_the_name_the_client_reached() {
         let face = |host: &str| {
             let mut headers = HeaderMap::new();

@@ -80,7 +80,12 @@ pub fn add(
     };
     let now = OffsetDateTime::now_utc();
     let start = date(&credential, "startDateTime")?.unwrap_or(now);
-    let end = date(&credential, "endDateTime")?.unwrap_or(start + DEFAULT_LIFETIME);
+    let end = match date(&credential, "endDateTime")? {
+        Some(end) => end,
+        None => start
+            .checked_add(DEFAULT_LIFETIME)
+            .ok_or_else(|| bad_request("Invalid value specified for property 'startDateTime'."))?,
+    };
     if end <= start {
         return Err(bad_request("Key credential end date is invalid."));
     }

@@ -145,13 +145,14 @@ pub fn list(
             _ => false,
         })
     });
-    if !own_only && !allows(&caller.roles(), READ_APPLICATIONS) {
+    let may_read_all = allows(&caller.roles(), READ_APPLICATIONS);
+    if !own_only && !may_read_all {
         return Err(GraphError::insufficient_privileges());
     }
     let found = select_objects(directory, Kind::ServicePrincipal, filter.as_ref(), INDEX)?;
     let items = found
         .iter()
-        .filter(|sp| !own_only || allows(&caller.roles(), READ_APPLICATIONS) || is_own(caller, sp))
+        .filter(|sp| may_read_all || is_own(caller, sp))
         .map(|sp| to_json(&sp.doc, select.as_deref()))
         .collect();
     Ok(Reply::ok(query.page(
