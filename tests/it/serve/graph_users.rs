@@ -201,7 +201,33 @@ async fn a_user_made_by_post_is_kept_changed_signs_in_and_is_deleted() {
     assert_eq!(access["upn"], HEDY);
     assert!(s.log_text().find(PASSWORD).is_none());
 
+    // Disabled, the account cannot sign in (AADSTS50057, as in Entra); enabled again, it can.
     let admin = g.token(&s, ADMIN).await;
+    let enabled = |on: bool| json!({ "accountEnabled": on });
+    let path = format!("/v1.0/users/{id}");
+    let (status, _) = g
+        .send(&s, Method::PATCH, &path, &admin, Some(enabled(false)))
+        .await;
+    assert_eq!(status, 204);
+    let b = browser(&s);
+    let mut url =
+        reqwest::Url::parse(&format!("{}/{TENANT}/oauth2/v2.0/authorize", s.base())).unwrap();
+    url.query_pairs_mut().extend_pairs([
+        ("client_id", WEB),
+        ("response_type", "code"),
+        ("redirect_uri", WEB_REDIRECT),
+        ("scope", "openid"),
+    ]);
+    let form = form_of(b.get(url.as_str()).send().await.unwrap()).await;
+    let refused = submit(&b, &s, &form, &[("user", HEDY), ("action", "signin")]).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("AADSTS50057"));
+    let (status, _) = g
+        .send(&s, Method::PATCH, &path, &admin, Some(enabled(true)))
+        .await;
+    assert_eq!(status, 204);
+    sign_in_to_web(&s, HEDY, "openid").await;
+
     let (status, none) = g
         .send(
             &s,
