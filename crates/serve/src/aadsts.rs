@@ -152,6 +152,8 @@ pub enum Aadsts {
     UserDeclined,
     /// 50034: the sign-in form named a user the directory does not have.
     UserNotFound { upn: String, tenant: String },
+    /// 50057: the user's account is disabled (`accountEnabled` false).
+    UserDisabled,
     /// 70016: the device code's user has not signed in yet.
     AuthorizationPending,
     /// 70019: the device code is past its lifetime.
@@ -491,6 +493,11 @@ impl Aadsts {
                  this application, the account must be added to the directory.")
                 .arg("upn", upn)
                 .arg("tenant", tenant),
+            // https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+            // ("UserDisabled - The user account is disabled.").
+            UserDisabled => row(50057, "invalid_grant", S400,
+                "The user account is disabled. The user object in Active Directory backing this \
+                 account has been disabled. An admin can re-enable this account."),
             AuthorizationPending => row(70016, "authorization_pending", S400,
                 "OAuth 2.0 device flow error. Authorization is pending. Continue polling."),
             DeviceCodeExpired => row(70019, "expired_token", S400, "Verification code expired."),
@@ -827,6 +834,7 @@ mod catalogue {
                 upn: "u".into(),
                 tenant: "t".into(),
             },
+            Aadsts::UserDisabled,
             Aadsts::AuthorizationPending,
             Aadsts::DeviceCodeExpired,
             Aadsts::AuthorizationDeclined,

@@ -47,9 +47,13 @@ impl TokenService {
         Ok(self.directory.app(client_id)?)
     }
 
-    /// A user by object id or user principal name.
+    /// A user by object id or user principal name who may sign in: a disabled account is
+    /// refused wherever a user signs in or a token is issued for them, as Entra refuses it.
     pub fn user(&self, key: &str) -> Result<Option<User>, Aadsts> {
-        Ok(self.directory.user(key)?)
+        match self.directory.user(key)? {
+            Some(u) if u.disabled => Err(Aadsts::UserDisabled),
+            found => Ok(found),
+        }
     }
 
     /// The resource named by app id or identifier URI, or 500011.

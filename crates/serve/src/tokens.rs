@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::aadsts::Aadsts;
 use super::config::{App, Resource, Tenant, TokenVersion, User};
+use super::directory::membership::UserClaims;
 use super::face::Names;
 use certgen::certificate::Certificate;
 use certgen::error::{Error, Result};
@@ -118,6 +119,8 @@ pub struct Delegated<'a> {
     pub user: &'a User,
     /// `scp`: the resource's scope names, space-separated (`User.Read Mail.Read`).
     pub scp: &'a str,
+    /// `groups` and `roles` by the resource's settings and assignments.
+    pub claims: &'a UserClaims,
 }
 
 /// The signed access token for a grant.
@@ -191,6 +194,7 @@ fn user_claims(c: &mut Map<String, Value>, g: &Grant, d: Delegated) {
     }
     c.insert("idtyp".into(), json!("user"));
     c.insert("name".into(), json!(display_name(u)));
+    group_claims(c, d.claims, &u.id);
     c.insert("oid".into(), json!(u.id));
     if g.resource.token_version == TokenVersion::V2 {
         c.insert("preferred_username".into(), json!(u.user_principal_name));
@@ -200,6 +204,34 @@ fn user_claims(c: &mut Map<String, Value>, g: &Grant, d: Delegated) {
     if g.resource.token_version == TokenVersion::V1 {
         c.insert("unique_name".into(), json!(u.user_principal_name));
         c.insert("upn".into(), json!(u.user_principal_name));
+    }
+}
+
+/// The most group ids a JWT carries; past it Entra sends the overage claims instead
+/// (<https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference#groups-overage-claim>).
+pub const MAX_GROUPS_IN_TOKEN: usize = 200;
+
+/// `groups` (or, past [`MAX_GROUPS_IN_TOKEN`], `_claim_names`/`_claim_sources` pointing at
+/// Graph's `getMemberObjects` for the user) and `roles` of a user's token.
+fn group_claims(c: &mut Map<String, Value>, claims: &UserClaims, user_id: &str) {
+    match &claims.groups {
+        Some(ids) if ids.len() > MAX_GROUPS_IN_TOKEN => {
+            c.insert("_claim_names".into(), json!({"groups": "src1"}));
+            c.insert(
+                "_claim_sources".into(),
+                json!({"src1": {"endpoint": format!(
+                    "https://graph.microsoft.com/v1.0/users/{user_id}/getMemberObjects"
+                )}}),
+            );
+        }
+        // A user in none of the groups asked for gets no claim, not an empty one.
+        Some(ids) if !ids.is_empty() => {
+            c.insert("groups".into(), json!(ids));
+        }
+        _ => {}
+    }
+    if !claims.roles.is_empty() {
+        c.insert("roles".into(), json!(claims.roles));
     }
 }
 
@@ -225,6 +257,8 @@ pub struct IdTokenFacts<'a> {
     pub email: bool,
     /// Echoed verbatim: MSAL compares it with the SHA-256 hex it sent.
     pub nonce: Option<&'a str>,
+    /// `groups` and `roles` by the client app's settings and assignments.
+    pub claims: &'a UserClaims,
 }
 
 /// A v2 id_token for the signed-in user of `g` (id-token-claims-reference): `aud` is the
@@ -250,6 +284,7 @@ pub fn id_token(
     if facts.profile {
         c.insert("name".into(), json!(display_name(user)));
     }
+    group_claims(&mut c, facts.claims, &user.id);
     if let Some(nonce) = facts.nonce {
         c.insert("nonce".into(), json!(nonce));
     }

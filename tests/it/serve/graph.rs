@@ -257,13 +257,13 @@ async fn refusals_have_graphs_status_envelope_and_headers() {
         "BadRequest",
         "/me request is only valid with delegated authentication flow.",
     );
-    let (status, _, body) = g.get(&s, "/v1.0/groups", Some(&bare)).await;
+    let (status, _, body) = g.get(&s, "/v1.0/devices", Some(&bare)).await;
     assert_graph_error(
         status,
         &body,
         400,
         "BadRequest",
-        "Resource not found for the segment 'groups'.",
+        "Resource not found for the segment 'devices'.",
     );
 }
 
@@ -348,7 +348,7 @@ async fn applications_are_readable_by_themselves_and_with_application_read_all()
     assert_eq!(status, 200, "{body}");
     let (status, _, body) = g.get(&s, "/v1.0/applications", Some(&admin)).await;
     assert_eq!(status, 200, "{body}");
-    // The four apps and the [[resource]] API (a registration of the tenant, as in Entra);
+    // The six apps and the [[resource]] API (a registration of the tenant, as in Entra);
     // Microsoft Graph's application object is Microsoft's, never listed.
     let listed: Vec<&str> = body["value"]
         .as_array()
@@ -356,7 +356,7 @@ async fn applications_are_readable_by_themselves_and_with_application_read_all()
         .iter()
         .map(|a| a["appId"].as_str().unwrap())
         .collect();
-    assert_eq!(listed.len(), 5, "{listed:?}");
+    assert_eq!(listed.len(), 7, "{listed:?}");
     assert!(listed.contains(&LEGACY_API));
     assert!(!listed.contains(&"00000003-0000-0000-c000-000000000000"));
     let (status, _, body) = g

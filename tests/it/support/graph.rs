@@ -22,6 +22,14 @@ pub const APP_READER: &str = "6f1c5e8a-0000-4000-8000-0000000000a3";
 /// Registered with a certificate past its notAfter only.
 pub const EXPIRED_APP: &str = "6f1c5e8a-0000-4000-8000-0000000000a4";
 
+/// Granted the Graph roles that write users, groups, members, applications, app role
+/// assignments and delegated grants; the test secret.
+pub const ADMIN: &str = "6f1c5e8a-0000-4000-8000-0000000000a6";
+/// A web app signing users in (the test secret, [`WEB_REDIRECT`]), consented for Graph's
+/// User.Read.
+pub const WEB: &str = "6f1c5e8a-0000-4000-8000-0000000000a5";
+pub const WEB_REDIRECT: &str = "https://app.contoso.example/getAToken";
+
 pub const ADA_ID: &str = "a0a0a0a0-0000-4000-8000-000000000001";
 /// The directory's users, in the config's order.
 pub const USERS: [&str; 5] = [
@@ -147,15 +155,18 @@ fn make() -> GraphFixture {
         crate::support::toml_fixture(
             "graph.toml",
             &[
+                ("ADMIN", ADMIN),
                 ("APP_READER", APP_READER),
                 ("BARE", BARE),
                 ("BARE_OBJECT", BARE_OBJECT),
                 ("EXPIRED_APP", EXPIRED_APP),
                 ("LEGACY_API", LEGACY_API),
                 ("READER", READER),
+                ("REDIRECT", WEB_REDIRECT),
                 ("SECRET_VAR", SECRET_VAR),
                 ("TENANT", TENANT),
                 ("TENANT_DOMAIN", TENANT_DOMAIN),
+                ("WEB", WEB),
                 ("main", &main),
             ],
         ) + &users,
@@ -170,6 +181,49 @@ impl GraphFixture {
         let mut args = vec!["--config", self.config.to_str().unwrap()];
         args.extend_from_slice(extra);
         Server::start_keys_of(&fixture().state, &args)
+    }
+
+    /// `certgen serve --config graph.toml` in a new state folder of its own, and that folder
+    /// (for [`GraphFixture::restart`]).
+    pub fn start_fresh(&self) -> (Server, PathBuf) {
+        let state = fixture()
+            .state
+            .with_file_name(format!("state-{}", uuid::Uuid::new_v4().simple()));
+        copy_keys(&fixture().state, &state);
+        (self.restart(&state), state)
+    }
+
+    /// `certgen serve --config graph.toml` on the state folder `state` (what an earlier serve
+    /// wrote there is kept).
+    pub fn restart(&self, state: &Path) -> Server {
+        Server::start_in(state, &["--config", self.config.to_str().unwrap()])
+    }
+
+    /// Sends `method` to `path` with a JSON `body`: status and body (`Null` when empty).
+    pub async fn send(
+        &self,
+        s: &Server,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = s
+            .client()
+            .request(method, format!("{}{path}", s.base()))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, body)
     }
 
     /// A Graph token for `client_id` (client secret grant).

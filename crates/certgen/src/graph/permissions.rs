@@ -33,6 +33,52 @@ pub const READ_APPLICATIONS: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 
+/// Permissions that let a caller create, update and delete users
+/// (<https://learn.microsoft.com/en-us/graph/api/user-post-users>,
+/// <https://learn.microsoft.com/en-us/graph/api/user-update>,
+/// <https://learn.microsoft.com/en-us/graph/api/user-delete>).
+pub const WRITE_USERS: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
+
+/// Permissions that let a caller read groups and their members
+/// (<https://learn.microsoft.com/en-us/graph/api/group-list>,
+/// <https://learn.microsoft.com/en-us/graph/api/group-list-members>).
+pub const READ_GROUPS: &[&str] = &[
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "GroupMember.Read.All",
+    "GroupMember.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+/// Permissions that let a caller create, update and delete groups
+/// (<https://learn.microsoft.com/en-us/graph/api/group-post-groups>,
+/// <https://learn.microsoft.com/en-us/graph/api/group-update>,
+/// <https://learn.microsoft.com/en-us/graph/api/group-delete>).
+pub const WRITE_GROUPS: &[&str] = &["Group.ReadWrite.All", "Directory.ReadWrite.All"];
+
+/// Permissions that let a caller add and remove group members
+/// (<https://learn.microsoft.com/en-us/graph/api/group-post-members>,
+/// <https://learn.microsoft.com/en-us/graph/api/group-delete-members>).
+pub const WRITE_MEMBERS: &[&str] = &[
+    "GroupMember.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+
+/// Permissions that let a caller list the groups a user is a member of
+/// (<https://learn.microsoft.com/en-us/graph/api/user-list-memberof>).
+pub const READ_MEMBERSHIPS: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "GroupMember.Read.All",
+    "GroupMember.ReadWrite.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
 /// Roles that let an app create, change and delete applications and service principals
 /// (<https://learn.microsoft.com/en-us/graph/api/application-post-applications>,
 /// <https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-serviceprincipals>).

@@ -206,6 +206,7 @@ fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
             office_location: u.office_location.clone(),
             preferred_language: u.preferred_language.clone(),
             business_phones: u.business_phones.clone(),
+            disabled: false,
         });
     }
     Ok(users)

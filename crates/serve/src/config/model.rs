@@ -152,6 +152,8 @@ pub struct User {
     pub office_location: Option<String>,
     pub preferred_language: Option<String>,
     pub business_phones: Vec<String>,
+    /// `accountEnabled` is false: the user cannot sign in (AADSTS50057).
+    pub disabled: bool,
 }
 
 /// An Azure subscription, as Resource Manager lists it (`[[subscription]]` in the config file).

@@ -10,6 +10,8 @@
 //! | `objects` | objects as Graph shapes them, and their index keys |
 //! | `seed` | the config file as objects |
 //! | `view` | what the token endpoints read (an app, a resource, a user) |
+//! | `consent` | admin consent: an app's `requiredResourceAccess` granted |
+//! | `membership` | groups a principal is in; `groups` and group-given `roles` of a user's token |
 //!
 //! Reads for the token path are answered from views built once per change and shared; a write
 //! commits to the store first and only then drops the views, so a 2xx answer means kept and
@@ -17,6 +19,7 @@
 //! read ([`Store::changed_elsewhere`]) and drops the views too.
 
 pub mod consent;
+pub mod membership;
 pub mod objects;
 pub mod seed;
 pub mod sqlite;

@@ -191,6 +191,7 @@ pub fn user(o: &Object) -> User {
         office_location: opt("officeLocation"),
         preferred_language: opt("preferredLanguage"),
         business_phones: strings(d, "businessPhones").map(String::from).collect(),
+        disabled: d.get("accountEnabled").and_then(Value::as_bool) == Some(false),
     }
 }
 

@@ -7,7 +7,9 @@
 //! | [`auth`] | the bearer check (`verify` over the service's own key set) |
 //! | [`error`] | Graph's error envelope, headers and `WWW-Authenticate` |
 //! | [`query`] | `$select`, `$top`, paging, `@odata.context` |
-//! | [`users`] | `/users`, `/users/{id or UPN}` |
+//! | [`users`] | `/users`, `/users/{id or UPN}`, `…/memberOf`: read, made, changed, deleted |
+//! | [`groups`] | `/groups`, `/groups/{id}`, `…/members`, `…/members/$ref` |
+//! | [`payload`] | the bodies of user and group writes, checked as Graph checks them |
 //! | [`applications`] | `/applications…`: self-read, `Application.Read.All` for others |
 //! | [`rollkey`] | `…/addKey`, `…/removeKey`: the proof checked as Graph checks it |
 //! | [`filter`] | the `$filter` forms the directory's collections take |
@@ -29,7 +31,9 @@ pub mod batch;
 pub mod error;
 pub mod filter;
 pub mod grants;
+pub mod groups;
 pub mod passwords;
+pub mod payload;
 pub mod query;
 pub mod rollkey;
 pub mod service_principals;
@@ -79,6 +83,16 @@ pub fn router<S>(service: Arc<TokenService>) -> Router<S> {
 pub enum Route {
     Users,
     User(String),
+    /// `/users/{id}/memberOf`.
+    UserMemberOf(String),
+    Groups,
+    Group(String),
+    /// `/groups/{id}/members`.
+    GroupMembers(String),
+    /// `/groups/{id}/members/$ref`.
+    GroupMemberRef(String),
+    /// `/groups/{id}/members/{member id}/$ref`.
+    GroupMember(String, String),
     Me,
     Applications,
     Application(AppKey),
@@ -110,11 +124,15 @@ impl Route {
         // Graph's path segments ignore case (the Azure CLI sends `oAuth2PermissionGrants`).
         let first = seg(0).map(str::to_ascii_lowercase);
         match first.as_deref() {
-            Some("users") => match (seg(1), seg(2)) {
-                (None, _) => Route::Users,
-                (Some(id), None) => Route::User(id.to_string()),
+            Some("users") => match (seg(1), seg(2), seg(3)) {
+                (None, _, _) => Route::Users,
+                (Some(id), None, _) => Route::User(id.to_string()),
+                (Some(id), Some(m), None) if m.eq_ignore_ascii_case("memberOf") => {
+                    Route::UserMemberOf(id.to_string())
+                }
                 _ => unknown(2),
             },
+            Some("groups") => groups::route(&segments),
             Some("me") => Route::Me,
             Some("$batch") if seg(1).is_none() => Route::Batch,
             Some("applications") => match (seg(1), seg(2), seg(3)) {
@@ -204,6 +222,15 @@ impl Reply {
     }
 }
 
+/// What a collection's handler needs of a request besides its route and caller.
+pub struct Call<'a> {
+    pub method: &'a Method,
+    pub raw_query: Option<&'a str>,
+    pub body: &'a [u8],
+    /// The base of Graph's own URLs in the answer (see [`graph_base`]).
+    pub base: &'a str,
+}
+
 /// A request body that must be a JSON object.
 pub fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, GraphError> {
     match serde_json::from_slice::<Value>(body) {
@@ -281,6 +308,12 @@ pub fn dispatch(
     let service = &g.service;
     let directory = &service.directory;
     let query = |filterable| Query::parse(raw_query, filterable);
+    let call = Call {
+        method,
+        raw_query,
+        body,
+        base,
+    };
     let (get, post, patch, delete) = (
         method == Method::GET,
         method == Method::POST,
@@ -301,10 +334,14 @@ pub fn dispatch(
             Action::AddPassword => passwords::add(directory, caller, key, body, base),
             Action::RemovePassword => passwords::remove(directory, caller, key, body),
         },
-        Route::Users if get => users::list(directory, caller, &query(false)?, base).map(Reply::ok),
-        Route::User(id) if get => {
-            users::get(directory, caller, id, &query(false)?, base).map(Reply::ok)
+        Route::Users | Route::User(_) | Route::UserMemberOf(_) => {
+            users::serve(directory, caller, route, &call)
         }
+        Route::Groups
+        | Route::Group(_)
+        | Route::GroupMembers(_)
+        | Route::GroupMemberRef(_)
+        | Route::GroupMember(..) => groups::serve(directory, caller, route, &call),
         // Graph's answer to an app-only token (msgraph-sdk-php#1163).
         Route::Me if get && caller.app_only => Err(GraphError::bad_request(
             "BadRequest",
@@ -408,9 +445,31 @@ mod tests {
             Route::parse("/v1.0/applications/abc/owners"),
             Route::Unknown("owners".into())
         );
+        assert_eq!(Route::parse("/v1.0/groups"), Route::Groups);
+        assert_eq!(Route::parse("/v1.0/Groups/g1"), Route::Group("g1".into()));
         assert_eq!(
-            Route::parse("/v1.0/groups"),
-            Route::Unknown("groups".into())
+            Route::parse("/v1.0/groups/g1/members"),
+            Route::GroupMembers("g1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups/g1/members/$ref"),
+            Route::GroupMemberRef("g1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups/g1/members/u1/%24ref"),
+            Route::GroupMember("g1".into(), "u1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups/g1/owners"),
+            Route::Unknown("owners".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/groups/g1/members/u1"),
+            Route::Unknown("u1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/users/u1/memberOf"),
+            Route::UserMemberOf("u1".into())
         );
         assert_eq!(Route::parse("/v1.0"), Route::Unknown(String::new()));
         assert_eq!(

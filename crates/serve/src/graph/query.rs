@@ -21,6 +21,9 @@ pub struct Query {
     select: Option<Vec<String>>,
     top: Option<usize>,
     skip: usize,
+    /// Where a keyset page starts (a store position), from a `$skiptoken` that
+    /// [`Query::keyset_page`] issued.
+    pub from: Option<i64>,
     pub filter: Option<String>,
     /// Every pair as received, to carry into `@odata.nextLink`.
     pairs: Vec<(String, String)>,
@@ -45,7 +48,10 @@ impl Query {
                     )
                 }
                 "$top" => q.top = Some(page_size(v)?),
-                "$skiptoken" => q.skip = skip_offset(v)?,
+                "$skiptoken" => match skip_position(v)? {
+                    Skip::Offset(n) => q.skip = n,
+                    Skip::From(p) => q.from = Some(p),
+                },
                 "$filter" if filterable => q.filter = Some(v.clone()),
                 other if other.starts_with('$') => {
                     return Err(GraphError::bad_request(
@@ -109,7 +115,42 @@ impl Query {
         Value::Object(doc)
     }
 
+    /// The page size asked (`$top`), or the default.
+    pub fn size(&self) -> usize {
+        self.top.unwrap_or(DEFAULT_PAGE)
+    }
+
+    /// How many items of an in-memory collection to skip (a `$skiptoken` of [`Query::page`]).
+    pub fn skipped(&self) -> usize {
+        self.skip
+    }
+
+    /// One page read from the store by position (`items` already the page): its nextLink
+    /// names where the next page starts, so the hundredth page costs what the second does.
+    pub fn keyset_page(
+        &self,
+        collection_url: &str,
+        context: &str,
+        items: Vec<Value>,
+        next: Option<i64>,
+    ) -> Value {
+        let mut doc = Map::new();
+        doc.insert("@odata.context".into(), Value::String(context.to_string()));
+        if let Some(n) = next {
+            doc.insert(
+                "@odata.nextLink".into(),
+                Value::String(self.link(collection_url, &Skip::From(n).token())),
+            );
+        }
+        doc.insert("value".into(), Value::Array(items));
+        Value::Object(doc)
+    }
+
     fn next_link(&self, collection_url: &str, offset: usize) -> String {
+        self.link(collection_url, &Skip::Offset(offset).token())
+    }
+
+    fn link(&self, collection_url: &str, token: &str) -> String {
         // Keys keep their `$` (as Graph's links do); values are form-encoded.
         let mut parts: Vec<String> = self
             .pairs
@@ -117,7 +158,7 @@ impl Query {
             .filter(|(k, _)| !k.eq_ignore_ascii_case("$skiptoken"))
             .map(|(k, v)| format!("{}={}", encode(k).replace("%24", "$"), encode(v)))
             .collect();
-        parts.push(format!("$skiptoken={}", skip_token(offset)));
+        parts.push(format!("$skiptoken={token}"));
         format!("{collection_url}?{}", parts.join("&"))
     }
 }
@@ -168,24 +209,42 @@ fn page_size(v: &str) -> Result<usize, GraphError> {
     }
 }
 
-/// `$skiptoken`: opaque to clients, as Graph's are; here the offset of the next item.
-fn skip_token(offset: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("certgen-skip:{offset}"))
+/// Where a `$skiptoken` resumes: opaque to clients, as Graph's are; here an offset into an
+/// in-memory collection or a store position.
+enum Skip {
+    Offset(usize),
+    From(i64),
+}
+
+impl Skip {
+    fn token(&self) -> String {
+        URL_SAFE_NO_PAD.encode(match self {
+            Skip::Offset(n) => format!("certgen-skip:{n}"),
+            Skip::From(p) => format!("certgen-from:{p}"),
+        })
+    }
 }
 
 /// UNCONFIRMED: the text Graph gives for a skip token it did not issue is not recorded.
-fn skip_offset(token: &str) -> Result<usize, GraphError> {
-    URL_SAFE_NO_PAD
+fn skip_position(token: &str) -> Result<Skip, GraphError> {
+    let text = URL_SAFE_NO_PAD
         .decode(token.trim())
         .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("certgen-skip:")?.parse().ok())
-        .ok_or_else(|| {
-            GraphError::bad_request(
-                "Request_BadRequest",
-                "The specified page token value has expired or is invalid.",
-            )
-        })
+        .and_then(|b| String::from_utf8(b).ok());
+    let text = text.as_deref().unwrap_or_default();
+    let parsed = if let Some(n) = text.strip_prefix("certgen-skip:") {
+        n.parse().ok().map(Skip::Offset)
+    } else if let Some(p) = text.strip_prefix("certgen-from:") {
+        p.parse().ok().filter(|p: &i64| *p >= 0).map(Skip::From)
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| {
+        GraphError::bad_request(
+            "Request_BadRequest",
+            "The specified page token value has expired or is invalid.",
+        )
+    })
 }
 
 #[cfg(test)]

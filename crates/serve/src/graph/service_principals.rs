@@ -17,7 +17,7 @@ use super::error::GraphError;
 use super::filter::{select as select_objects, Clause, Filter};
 use super::query::{context, entity, Query};
 use super::{json_body, Reply};
-use crate::directory::microsoft::is_first_party;
+use crate::config::microsoft::is_microsoft;
 use crate::directory::objects::{self, str_of};
 use crate::directory::{Change, Directory, Kind, Object, Origin};
 use certgen::graph::permissions::{allows, READ_APPLICATIONS, WRITE_APPLICATIONS};
@@ -240,7 +240,7 @@ pub fn delete(directory: &Directory, caller: &Caller, key: &AppKey) -> Result<Re
         return Err(GraphError::insufficient_privileges());
     }
     let sp = find(directory, key)?.ok_or_else(|| GraphError::not_found(key.text()))?;
-    if is_first_party(str_of(&sp.doc, "appId")) {
+    if is_microsoft(str_of(&sp.doc, "appId")) {
         // UNCONFIRMED: Graph lets an administrator delete some of Microsoft's service
         // principals; here Microsoft's resources exist in every tenant, always.
         return Err(GraphError::bad_request(

@@ -230,6 +230,7 @@ fn user_tokens(
     let resource = &*resource;
     let names = req.face.names(&service.base);
     let scp = granted.scp();
+    let access_claims = service.directory.user_claims(&user.id, &resource.app_id)?;
     let grant = Grant {
         tenant: client.tenant,
         app: client.app,
@@ -238,7 +239,11 @@ fn user_tokens(
         auth: client.auth,
         names: &names,
         now: req.now,
-        delegated: Some(Delegated { user, scp: &scp }),
+        delegated: Some(Delegated {
+            user,
+            scp: &scp,
+            claims: &access_claims,
+        }),
     };
     let access_token = tokens::access_token(&service.signer, &grant)?;
     let mut body = json!({
@@ -258,10 +263,14 @@ fn user_tokens(
         ));
     }
     if scope.oidc.openid {
+        let id_claims = service
+            .directory
+            .user_claims(&user.id, &client.app.client_id)?;
         let facts = IdTokenFacts {
             profile: scope.oidc.profile,
             email: scope.oidc.email,
             nonce,
+            claims: &id_claims,
         };
         body["id_token"] = json!(tokens::id_token(&service.signer, &grant, user, &facts)?);
     }
