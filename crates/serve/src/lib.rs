@@ -64,6 +64,7 @@ pub use access_log::LogFormat;
 use certgen::secret::SecretSource;
 use certgen::Error;
 pub use config::{Flags, Registry, DEFAULT_TENANT};
+pub use directory::StoreError;
 pub use error::{Credential, Result, ServeError};
 pub use handlers::DEFAULT_MAX_IN_FLIGHT;
 pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady, DEFAULT_MAX_TUNNELS};
@@ -213,6 +214,12 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             return Err(ServeError::UnknownSignInUser { upn: upn.clone() });
         }
     }
+    // Codes, refresh tokens and sessions of earlier runs (and of other processes on this
+    // folder) are in the database; counted now against this process's bounds.
+    let flows = sign_in_state::UserFlows::new(options.user_flows.clone(), directory.shared_store());
+    flows
+        .load(time::OffsetDateTime::now_utc().unix_timestamp())
+        .map_err(ServeError::Directory)?;
     let tls = tls_identity(options, &state_dir, &mut notes)?;
     let (listener, local) = bind(options.listen)?;
 
@@ -235,7 +242,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         base,
         strict: options.strict,
         replay: Default::default(),
-        flows: sign_in_state::UserFlows::new(options.user_flows.clone()),
+        flows,
     });
     Ok(Prepared {
         ready,
