@@ -282,6 +282,7 @@ fn serve_error(e: ServeError) -> Error {
             None,
         ),
         ServeError::Argument(m) => (EXIT_USAGE, m.clone(), None),
+        ServeError::Directory(store) => (EXIT_FAILURE, e.to_string(), Some(store_hint(store))),
         _ => (EXIT_FAILURE, e.to_string(), None),
     };
     let error = Error::new(code, message);
@@ -289,6 +290,35 @@ fn serve_error(e: ServeError) -> Error {
         Some(h) => error.with_hint(h),
         None => error,
     }
+}
+
+/// What to do about the state folder's database at start.
+fn store_hint(e: &serve::StoreError) -> String {
+    use serve::StoreError as S;
+    let hint = match e {
+        S::Damaged { .. } => {
+            "move the file away (or run with --reset, which discards it) to start afresh from \
+             the config; the objects made through Graph, keys added and sign-ins in it are then \
+             gone"
+        }
+        S::Newer { .. } => {
+            "run the newer certgen that wrote it, or start this one afresh with --reset (which \
+             discards it) or another --state-dir"
+        }
+        S::ReadOnly { .. } => {
+            "make the state folder and the file writable by this user, or choose another \
+             --state-dir"
+        }
+        S::Full { .. } => "free space on that disk, or choose a --state-dir on another one",
+        S::Busy { .. } => {
+            "another certgen serve on this state folder holds the database: wait for it, stop \
+             it, or choose another --state-dir"
+        }
+        S::Vanished { .. } | S::Other { .. } => {
+            "check the file and its folder; --reset starts afresh from the config"
+        }
+    };
+    hint.to_string()
 }
 
 /// `--proxy`'s address: as given, or (bare `--proxy`) the next port on `--listen`'s address.

@@ -6,6 +6,7 @@ mod assertion_forms;
 mod fuzz_corpus;
 mod graph;
 mod graph_proof;
+mod kept;
 mod limits;
 mod msal;
 mod process;

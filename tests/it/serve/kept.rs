@@ -1,0 +1,383 @@
+//! What `certgen serve` keeps in its state folder's database (docs/serve.md, "What serve
+//! keeps"): each kind of write answered 2xx, then SIGKILL, then a start on the same folder —
+//! everything is there and the tokens it implies work. Failures of the database (damaged,
+//! newer, deleted while serving, a full disk, a read-only folder) are one `error:` line at
+//! start or a 503 while serving, and never lose or rewrite what was committed; `--reset`;
+//! `/ready`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use super::rollkey::{action, add_key, proof, registered, token_with};
+use super::signin::{
+    authorize_url, browser, code, config as signin_config, field, location_fields, poll_device,
+    redeem, sign_in, start_device_flow, web_params, ADELE,
+};
+use crate::support::graph::*;
+use crate::support::serve::*;
+
+const DB: &str = "directory.sqlite3";
+
+/// The `certgen_session=…` cookie a redirect sets.
+fn session_cookie(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("certgen_session=") && c.len() > "certgen_session=".len())
+        .expect("a session cookie")
+}
+
+async fn refresh(s: &Server, rt: &str) -> (u16, Value) {
+    s.post_token(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", APP),
+        ("client_secret", SECRET),
+        ("refresh_token", rt),
+        ("scope", "User.Read offline_access"),
+    ])
+    .await
+}
+
+/// A code, a refresh token, a browser session and a device code, each answered, then SIGKILL:
+/// after a start on the same folder the code redeems once (then 54005), the code spent before
+/// the kill stays spent, the refresh token redeems, the session signs the browser in without
+/// the page, and the device code is still pending.
+#[tokio::test]
+async fn sign_in_state_survives_sigkill() {
+    let config = signin_config();
+    let args = ["--config", config.to_str().unwrap()];
+    let state = fresh_state(&fixture().state);
+    let mut s = Server::start_in(&state, &args);
+    let b = browser(&s);
+    let back = sign_in(&s, &b, &web_params(&[]), ADELE).await;
+    assert_eq!(back.status(), 302);
+    let session = session_cookie(&back);
+    let (_, fields) = location_fields(&back);
+    let unspent = field(&fields, "code").unwrap().to_string();
+    // The session alone: a code without the page.
+    let again = b
+        .get(authorize_url(&s, &web_params(&[])))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 302);
+    let (_, fields) = location_fields(&again);
+    let spent = field(&fields, "code").unwrap().to_string();
+    let (status, tokens) = redeem(&s, &spent, &[]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    let device = start_device_flow(&s, "User.Read").await;
+    s.sigkill();
+
+    let s = Server::start_in(&state, &args);
+    let (status, body) = redeem(&s, &unspent, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_refusal(
+        &redeem(&s, &unspent, &[]).await,
+        400,
+        "invalid_grant",
+        54005,
+    );
+    assert_refusal(&redeem(&s, &spent, &[]).await, 400, "invalid_grant", 54005);
+    let (status, body) = refresh(&s, &rt).await;
+    assert_eq!(status, 200, "{body}");
+    let b = browser(&s);
+    let signed_in = b
+        .get(authorize_url(&s, &web_params(&[])))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 302, "the session no longer signs in");
+    let (_, fields) = location_fields(&signed_in);
+    assert!(field(&fields, "code").is_some());
+    assert_refusal(
+        &poll_device(&s, &device).await,
+        400,
+        "authorization_pending",
+        70016,
+    );
+
+    // The secrets are kept by digest only: none of them is in the database's files.
+    let mut files = Vec::new();
+    for name in [DB.to_string(), format!("{DB}-wal")] {
+        if let Ok(bytes) = std::fs::read(state.join(name)) {
+            files.extend(bytes);
+        }
+    }
+    for secret in [
+        &unspent,
+        &spent,
+        &rt,
+        &session["certgen_session=".len()..].to_string(),
+    ] {
+        assert!(
+            !files.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a bearer secret is stored in clear"
+        );
+    }
+    let dc = device["device_code"].as_str().unwrap();
+    assert!(!files.windows(dc.len()).any(|w| w == dc.as_bytes()));
+}
+
+/// A code issued with `--auto-sign-in` and SIGKILL at once after the redirect: the next
+/// process redeems it (the redirect was sent only after the commit).
+#[tokio::test]
+async fn a_code_answered_just_before_sigkill_redeems_after() {
+    let config = signin_config();
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--auto-sign-in",
+        ADELE,
+    ];
+    let state = fresh_state(&fixture().state);
+    let mut s = Server::start_in(&state, &args);
+    let c = code(&s, &[]).await;
+    s.sigkill();
+    let s = Server::start_in(&state, &args);
+    let (status, body) = redeem(&s, &c, &[]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// addKey answered 200, SIGKILL, start: the new certificate gets a token. removeKey answered
+/// 204, SIGKILL, start: the removed one gets 700027 and the other still works.
+#[tokio::test]
+async fn added_and_removed_keys_survive_sigkill() {
+    let g = graph();
+    let f = fixture();
+    let args = ["--config", g.config.to_str().unwrap()];
+    let state = fresh_state(&f.state);
+    let mut s = Server::start_in(&state, &args);
+    let token = g.token(&s, BARE).await;
+    let (status, added) = add_key(&s, &token, &f.second, &f.main).await;
+    assert_eq!(status, 200, "{added}");
+    s.sigkill();
+
+    let mut s = Server::start_in(&state, &args);
+    let (status, body) = token_with(&s, &f.second).await;
+    assert_eq!(status, 200, "{body}");
+    let token = g.token(&s, BARE).await;
+    let keys = registered(g, &s, &token).await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let old = keys
+        .iter()
+        .find(|(_, t)| *t == f.main.thumbprint_hex())
+        .unwrap()
+        .0
+        .clone();
+    let (status, answer) = action(
+        &s,
+        &token,
+        &format!("applications/{BARE_OBJECT}/removeKey"),
+        &json!({"keyId": old, "proof": proof(&f.second)}),
+    )
+    .await;
+    assert_eq!(status, 204, "{answer}");
+    s.sigkill();
+
+    let s = Server::start_in(&state, &args);
+    assert_refusal(
+        &token_with(&s, &f.main).await,
+        401,
+        "invalid_client",
+        700027,
+    );
+    assert_eq!(token_with(&s, &f.second).await.0, 200);
+    let token = g.token(&s, BARE).await;
+    assert_eq!(
+        registered(g, &s, &token).await,
+        [(
+            added["keyId"].as_str().unwrap().to_string(),
+            f.second.thumbprint_hex()
+        )]
+    );
+}
+
+/// `certgen serve` with `args` on `state`, expected to refuse to start: its stderr.
+fn refused_start(state: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_certgen"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state)
+        .args(args)
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stdout.is_empty(), "a ready line was printed: {out:?}");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// One `error:` line naming the file, then hints only.
+fn assert_one_error_naming(stderr: &str, file: &Path, says: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(&file.display().to_string()), "{stderr}");
+    assert!(lines[0].contains(says), "{stderr}");
+    assert!(
+        lines[1..].iter().all(|l| l.starts_with("hint: ")),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{stderr}"
+    );
+}
+
+/// A state folder with a database a serve made and wrote to (an added key), then stopped with
+/// SIGTERM so the database is one file: what a user backs up, damages or upgrades.
+async fn folder_with_a_database() -> (PathBuf, Vec<String>) {
+    let g = graph();
+    let f = fixture();
+    let args = vec!["--config".to_string(), g.config.display().to_string()];
+    let state = fresh_state(&f.state);
+    let mut s = Server::start_in(&state, &["--config", g.config.to_str().unwrap()]);
+    let token = g.token(&s, BARE).await;
+    assert_eq!(add_key(&s, &token, &f.second, &f.main).await.0, 200);
+    stop(&mut s);
+    (state, args)
+}
+
+fn stop(s: &mut Server) {
+    // SAFETY: kill(2) on the child this test started, by its pid.
+    let rc = unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    assert!(s.child.wait().unwrap().success());
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Garbage bytes, a real database cut short, and a database of a newer schema: each is one
+/// `error:` line naming the file with a hint, and the file is left byte for byte as it was.
+#[tokio::test]
+async fn damaged_truncated_or_newer_databases_are_refused_and_left_alone() {
+    let (state, args) = folder_with_a_database().await;
+    let db = state.join(DB);
+    let good = std::fs::read(&db).unwrap();
+    assert!(
+        !state.join(format!("{DB}-wal")).exists(),
+        "a clean stop leaves one file"
+    );
+
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "garbage",
+            b"this is not a database, just text\n".repeat(200),
+            "is damaged",
+        ),
+        ("truncated", good[..good.len() / 3].to_vec(), "is damaged"),
+        (
+            "newer",
+            {
+                // The header's user_version (offset 60, big-endian: the SQLite file format,
+                // https://www.sqlite.org/fileformat2.html#database_header).
+                let mut b = good.clone();
+                b[60..64].copy_from_slice(&99u32.to_be_bytes());
+                b
+            },
+            "was written by a newer certgen (schema 99",
+        ),
+    ];
+    for (what, bytes, says) in cases {
+        std::fs::write(&db, &bytes).unwrap();
+        let stderr = refused_start(&state, &strs(&args));
+        eprintln!("{what}: {stderr}");
+        assert_one_error_naming(&stderr, &db, says);
+        assert!(stderr.contains("--reset"), "{stderr}");
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            bytes,
+            "{what}: the file was changed"
+        );
+    }
+
+    // Put back, it serves again with its key.
+    std::fs::write(&db, &good).unwrap();
+    let s = Server::start_in(&state, &strs(&args));
+    assert_eq!(token_with(&s, &fixture().second).await.0, 200);
+}
+
+/// `--reset` says what it discards and starts from the config alone: the added key is gone,
+/// the config's key works, and a damaged file is no obstacle to it.
+#[tokio::test]
+async fn reset_discards_the_database_and_says_so() {
+    let (state, args) = folder_with_a_database().await;
+    std::fs::write(state.join(DB), b"damaged").unwrap();
+    let mut with_reset = strs(&args);
+    with_reset.push("--reset");
+    let s = Server::start_in(&state, &with_reset);
+    let banner = s.log_text();
+    assert!(
+        banner.contains("--reset: discarded the directory kept in")
+            && banner.contains("every object made through Graph, every key added, every sign-in"),
+        "{banner}"
+    );
+    let f = fixture();
+    assert_refusal(
+        &token_with(&s, &f.second).await,
+        401,
+        "invalid_client",
+        700027,
+    );
+    assert_eq!(token_with(&s, &f.main).await.0, 200);
+    let g = graph();
+    let token = g.token(&s, BARE).await;
+    assert_eq!(registered(g, &s, &token).await.len(), 1);
+}
+
+/// `/ready`: 200 with the directory's counts while it can be read; once the database file is
+/// deleted under the running process, `/ready`, the token endpoint and Graph answer 503
+/// (nothing would be kept), and a start on the folder makes a new one from the config.
+#[tokio::test]
+async fn ready_counts_then_503_everywhere_when_the_database_is_deleted() {
+    let g = graph();
+    let f = fixture();
+    let args = ["--config", g.config.to_str().unwrap()];
+    let state = fresh_state(&f.state);
+    let s = Server::start_in(&state, &args);
+    let ready = format!("{}/ready", s.base());
+    let resp = s.client().get(&ready).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["directory"]["users"], USERS.len());
+    assert!(
+        body["directory"]["applications"].as_u64().unwrap() >= 4,
+        "{body}"
+    );
+    let token = g.token(&s, BARE).await;
+
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(state.join(format!("{DB}{suffix}")));
+    }
+    let resp = s.client().get(&ready).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("was deleted or replaced while serving"),
+        "{body}"
+    );
+    let (status, answer) = token_with(&s, &f.main).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"], "temporarily_unavailable");
+    let (status, _, answer) = g
+        .get(
+            &s,
+            &format!("/v1.0/applications/{BARE_OBJECT}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "serviceNotAvailable");
+}
