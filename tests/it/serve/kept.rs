@@ -381,3 +381,253 @@ async fn ready_counts_then_503_everywhere_when_the_database_is_deleted() {
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["error"]["code"], "serviceNotAvailable");
 }
+
+/// Processes started at the same moment on a new state folder make one database between
+/// them, and each sees the others' writes: a key added through one gets a token from another,
+/// a key removed through that one is refused by the third.
+#[tokio::test]
+async fn processes_on_one_folder_share_one_database_and_see_each_others_writes() {
+    let g = graph();
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("new");
+    let args = ["--config", g.config.to_str().unwrap()];
+    let servers: Vec<Server> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| sc.spawn(|| Server::start_in(&state, &args)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let dbs: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".sqlite3"))
+        .collect();
+    assert_eq!(dbs, [DB]);
+    let (a, b, c) = (&servers[0], &servers[1], &servers[2]);
+    // Each process's Graph takes tokens of its own issuer (its own port).
+    let token = g.token(a, BARE).await;
+    assert_refusal(
+        &token_with(b, &f.second).await,
+        401,
+        "invalid_client",
+        700027,
+    );
+    let (status, added) = add_key(a, &token, &f.second, &f.main).await;
+    assert_eq!(status, 200, "{added}");
+    let (status, body) = token_with(b, &f.second).await;
+    assert_eq!(status, 200, "{body}");
+    let keys = registered(g, c, &g.token(c, BARE).await).await;
+    assert_eq!(keys.len(), 2);
+    let old = keys
+        .iter()
+        .find(|(_, t)| *t == f.main.thumbprint_hex())
+        .unwrap()
+        .0
+        .clone();
+    let (status, answer) = action(
+        b,
+        &g.token(b, BARE).await,
+        &format!("applications/{BARE_OBJECT}/removeKey"),
+        &json!({"keyId": old, "proof": proof(&f.second)}),
+    )
+    .await;
+    assert_eq!(status, 204, "{answer}");
+    assert_refusal(&token_with(c, &f.main).await, 401, "invalid_client", 700027);
+    assert_refusal(&token_with(a, &f.main).await, 401, "invalid_client", 700027);
+}
+
+/// Whether this test may make mount namespaces (root, with `unshare`): the full-disk and
+/// read-only tests mount a tiny tmpfs or a read-only bind mount seen by serve alone.
+fn can_unshare() -> bool {
+    let ok = Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "skipped: making a full or read-only file system needs a mount namespace (run as \
+             root with util-linux's unshare)"
+        );
+    }
+    ok
+}
+
+/// `certgen serve --http` on a copy of `state` in a 2 MiB tmpfs mounted at `mount` in a
+/// mount namespace of its own; `prepare` runs in that namespace first (`$1` is the mount).
+fn command_on_tmpfs(mount: &Path, state: &Path, prepare: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "set -e; mount -t tmpfs -o size=2m tmpfs \"$1\"; cp -a \"$2\"/. \"$1\"/; {prepare}
+             m=$1; bin=$3; shift 3; exec \"$bin\" serve --http --listen 127.0.0.1:0 \
+             --state-dir \"$m\" \"$@\""
+        ))
+        .arg("sh")
+        .arg(mount)
+        .arg(state)
+        .arg(env!("CARGO_BIN_EXE_certgen"))
+        .args(args);
+    cmd
+}
+
+/// Writes zeros to `path` until the file system is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 16 * 1024];
+    loop {
+        match f.write_all(&chunk).and_then(|_| f.sync_all()) {
+            Ok(()) => {}
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+                return;
+            }
+        }
+    }
+}
+
+/// A full disk: while serving, a write is Graph's 503 and reads go on; once there is room
+/// again the next write works and the one committed before is still there. At start, one
+/// `error:` line naming the database.
+#[tokio::test]
+async fn a_full_disk_is_a_503_while_serving_and_one_error_line_at_start() {
+    if !can_unshare() {
+        return;
+    }
+    let (state, args) = folder_with_a_database().await;
+    let g = graph();
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).unwrap();
+    let s = Server::spawn(command_on_tmpfs(&mount, &state, "", &strs(&args)), &mount);
+    // The tmpfs as serve sees it, reached through its root in /proc.
+    let seen = PathBuf::from(format!("/proc/{}/root", s.child.id()))
+        .join(mount.strip_prefix("/").unwrap());
+    assert!(seen.join(DB).exists());
+    let token = g.token(&s, BARE).await;
+    fill(&seen.join("filler"));
+
+    let (status, answer) = add_key(&s, &token, &f.other, &f.main).await;
+    assert_graph_error(
+        status,
+        &answer,
+        503,
+        "serviceNotAvailable",
+        answer["error"]["message"].as_str().unwrap_or_default(),
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is full"),
+        "{answer}"
+    );
+    // Reads go on: the key committed before still gets tokens.
+    assert_eq!(token_with(&s, &f.second).await.0, 200);
+    assert_refusal(
+        &token_with(&s, &f.other).await,
+        401,
+        "invalid_client",
+        700027,
+    );
+
+    std::fs::remove_file(seen.join("filler")).unwrap();
+    let (status, answer) = add_key(&s, &token, &f.other, &f.main).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(token_with(&s, &f.other).await.0, 200);
+    assert_eq!(token_with(&s, &f.second).await.0, 200);
+    assert_eq!(registered(g, &s, &token).await.len(), 3);
+    drop(s);
+
+    // Full before the start: one line, naming the database.
+    let out = command_on_tmpfs(
+        &mount,
+        &state,
+        "dd if=/dev/zero of=\"$1/filler\" bs=16k 2>/dev/null || true;",
+        &strs(&args),
+    )
+    .env(SECRET_VAR, SECRET)
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_one_error_naming(&stderr, &mount.join(DB), "full");
+}
+
+/// A read-only state folder (a read-only bind mount, which binds root too): one `error:` line
+/// naming what could not be written, and the database left as it was.
+#[tokio::test]
+async fn a_read_only_state_folder_is_one_error_line() {
+    if !can_unshare() {
+        return;
+    }
+    let (state, args) = folder_with_a_database().await;
+    let before = std::fs::read(state.join(DB)).unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "set -e; mount --bind \"$1\" \"$1\"; mount -o remount,ro,bind \"$1\"; \
+             s=$1; bin=$2; shift 2; exec \"$bin\" serve --listen 127.0.0.1:0 --state-dir \"$s\" \"$@\"",
+        )
+        .arg("sh")
+        .arg(&state)
+        .arg(env!("CARGO_BIN_EXE_certgen"))
+        .args(strs(&args))
+        .env(SECRET_VAR, SECRET);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let first = stderr.lines().next().unwrap();
+    assert!(first.starts_with("error: "), "{stderr}");
+    assert!(first.contains(&state.display().to_string()), "{stderr}");
+    assert!(first.to_lowercase().contains("read-only"), "{stderr}");
+    assert_eq!(std::fs::read(state.join(DB)).unwrap(), before);
+}
+
+/// Undoes `chattr +i` when dropped, so a failed assertion leaves nothing immutable behind.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(path: &Path) -> Option<Immutable> {
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: chattr +i is not available here (root on ext4, xfs or btrfs)");
+        }
+        ok.then(|| Immutable(path.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+/// A database file that cannot be written (immutable: root ignores file modes) in a writable
+/// folder: one `error:` line naming the database, which is left as it was.
+#[tokio::test]
+async fn a_read_only_database_file_is_one_error_line() {
+    let (state, args) = folder_with_a_database().await;
+    let db = state.join(DB);
+    let before = std::fs::read(&db).unwrap();
+    let Some(_guard) = Immutable::set(&db) else {
+        return;
+    };
+    let stderr = refused_start(&state, &strs(&args));
+    assert_one_error_naming(&stderr, &db, "is read-only");
+    assert!(
+        stderr.contains("hint: make the state folder and the file writable"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}

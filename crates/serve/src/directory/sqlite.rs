@@ -158,6 +158,32 @@ impl SqliteStore {
     }
 }
 
+/// Whether the file system holding `path` has no block left for this user.
+fn no_room(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            return false;
+        };
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `c` is a NUL-terminated path and `st` is written by statvfs(3) before it is
+        // read, only when it returns 0.
+        if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+            return false;
+        }
+        // SAFETY: initialised by the successful call above.
+        let st = unsafe { st.assume_init() };
+        st.f_bavail == 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
 /// The device and inode of the file at `path`.
 fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
     let m = std::fs::metadata(path)?;
@@ -220,6 +246,9 @@ fn error(path: &str, e: rusqlite::Error) -> StoreError {
         | Some(ErrorCode::CannotOpen)
         | Some(ErrorCode::PermissionDenied) => StoreError::ReadOnly { path, reason },
         Some(ErrorCode::DiskFull) => StoreError::Full { path },
+        // SQLite reports a failed write of its side files (`-shm`, `-wal`) as an I/O error,
+        // without the errno: a file system with no room left is the usual cause, told as such.
+        Some(ErrorCode::SystemIoFailure) if no_room(Path::new(&path)) => StoreError::Full { path },
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
             StoreError::Busy { path }
         }
