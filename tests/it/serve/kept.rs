@@ -631,3 +631,26 @@ async fn a_read_only_database_file_is_one_error_line() {
     );
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
+
+/// The sign-in state is shared too: a code issued by one process is redeemed at another, and
+/// only once (the second redemption, at the first process, is 54005); the refresh token that
+/// redemption answered works at the first.
+#[tokio::test]
+async fn a_code_issued_by_one_process_is_redeemed_once_at_another() {
+    let config = signin_config();
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--auto-sign-in",
+        ADELE,
+    ];
+    let state = fresh_state(&fixture().state);
+    let a = Server::start_in(&state, &args);
+    let b = Server::start_in(&state, &args);
+    let c = code(&a, &[]).await;
+    let (status, body) = redeem(&b, &c, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_refusal(&redeem(&a, &c, &[]).await, 400, "invalid_grant", 54005);
+    let (status, body) = refresh(&a, body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+}
