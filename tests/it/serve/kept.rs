@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 
 use super::rollkey::{action, add_key, proof, registered, token_with};
 use super::signin::{
-    authorize_url, browser, code, config as signin_config, field, location_fields, poll_device,
-    redeem, sign_in, start_device_flow, web_params, ADELE,
+    authorize, authorize_url, browser, code, config as signin_config, field, location_fields,
+    poll_device, redeem, sign_in, start_device_flow, web_params, ADELE,
 };
 use crate::support::graph::*;
 use crate::support::serve::*;
@@ -653,4 +653,54 @@ async fn a_code_issued_by_one_process_is_redeemed_once_at_another() {
     assert_refusal(&redeem(&a, &c, &[]).await, 400, "invalid_grant", 54005);
     let (status, body) = refresh(&a, body["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// Sign-ins on a full disk: `/authorize` answers Entra's 503 page instead of a redirect with a
+/// code that was not kept, and a code redeemed while the disk is full is a 503 that leaves it
+/// unspent — once there is room it redeems, once.
+#[tokio::test]
+async fn on_a_full_disk_no_code_is_answered_and_none_is_spent() {
+    if !can_unshare() {
+        return;
+    }
+    let config = signin_config();
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--auto-sign-in",
+        ADELE,
+    ];
+    let state = fresh_state(&fixture().state);
+    // A first start makes the database, which the tmpfs then gets a copy of (with its WAL:
+    // SIGKILL, not SIGTERM, which could come before serve listens for it).
+    let mut first = Server::start_in(&state, &args);
+    first.sigkill();
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).unwrap();
+    let s = Server::spawn(command_on_tmpfs(&mount, &state, "", &args), &mount);
+    let seen = PathBuf::from(format!("/proc/{}/root", s.child.id()))
+        .join(mount.strip_prefix("/").unwrap());
+    // Plain HTTP (`--http`): a browser that does not follow redirects, without a CA.
+    let b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answered = authorize(&b, &s, &[]).await;
+    assert_eq!(answered.status(), 302);
+    let (_, fields) = location_fields(&answered);
+    let c = field(&fields, "code").unwrap().to_string();
+    fill(&seen.join("filler"));
+
+    let refused = authorize(&b, &s, &[]).await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().get("location").is_none());
+    let (status, body) = redeem(&s, &c, &[]).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    std::fs::remove_file(seen.join("filler")).unwrap();
+    let (status, body) = redeem(&s, &c, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_refusal(&redeem(&s, &c, &[]).await, 400, "invalid_grant", 54005);
 }

@@ -559,10 +559,14 @@ fn csp_source(redirect_uri: &str) -> Option<String> {
 fn error_page(e: &Aadsts, headers: &HeaderMap) -> Response {
     let corr = correlation_id(headers);
     let trace = uuid::Uuid::new_v4().to_string();
-    let mut resp = html(
-        StatusCode::BAD_REQUEST,
-        pages::error(e.code(), &e.message(), &trace, &corr),
-    );
+    // The service's own trouble (its database unavailable) keeps its 5xx, so a browser test or
+    // a proxy sees a failure to retry rather than a refusal of the request.
+    let status = if e.status().is_server_error() {
+        e.status()
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut resp = html(status, pages::error(e.code(), &e.message(), &trace, &corr));
     resp.extensions_mut().insert(LogNote {
         client_id: None,
         aadsts: Some(e.code()),
