@@ -196,6 +196,11 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     // Binding needs the runtime's reactor only when serving starts; prepare is synchronous.
     let prepared = serve::prepare(&options, registry).map_err(serve_error)?;
+    // Listening for SIGTERM/SIGINT before the ready line tells anyone the service is there.
+    let shutdown = {
+        let _in_runtime = runtime.enter();
+        serve::shutdown_signal()
+    };
     let ready = serde_json::to_string(&prepared.ready)
         .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
     banner(&prepared, &options);
@@ -204,7 +209,7 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
         file.write(&format!("{ready}\n"))?;
     }
     runtime
-        .block_on(serve::serve(prepared, serve::shutdown_signal()))
+        .block_on(serve::serve(prepared, shutdown))
         .map_err(serve_error)?;
     eprintln!("certgen serve: stopped");
     Ok(())

@@ -27,6 +27,16 @@ fn signal(server: &mut Server, name: &str) -> i32 {
     }
 }
 
+/// A stop sent the moment the ready line is read is a clean stop too: the handlers are in
+/// place before the line is printed (once, a SIGTERM that came first killed it by default).
+#[test]
+fn a_stop_right_after_the_ready_line_is_clean() {
+    for sig in ["-TERM", "-INT", "-TERM", "-INT"] {
+        let mut s = Server::start();
+        assert_eq!(signal(&mut s, sig), 0, "{sig}");
+    }
+}
+
 #[tokio::test]
 async fn sigterm_and_sigint_stop_it_with_exit_0() {
     for sig in ["-TERM", "-INT"] {
