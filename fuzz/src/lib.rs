@@ -208,10 +208,13 @@ fn sign_in_services() -> &'static [certgen_serve::fuzzing::TokenService; 2] {
             )
             .expect("the sign-in fuzz registry");
             let mut service = token_service(registry, false);
-            service.flows = UserFlows::new(Options {
-                auto_sign_in: auto.map(str::to_string),
-                ..Options::default()
-            });
+            service.flows = UserFlows::new(
+                Options {
+                    auto_sign_in: auto.map(str::to_string),
+                    ..Options::default()
+                },
+                service.directory.shared_store(),
+            );
             service
         };
         [make(None), make(Some("adele@contoso.example"))]
@@ -247,9 +250,14 @@ fn token_service(
         .keys
         .remove(0);
     let base = "https://127.0.0.1:8443".to_string();
+    let directory =
+        certgen_serve::fuzzing::Directory::in_memory(&registry).expect("the fuzz directory");
+    let flows = certgen_serve::fuzzing::UserFlows::new(
+        certgen_serve::UserFlowOptions::default(),
+        directory.shared_store(),
+    );
     certgen_serve::fuzzing::TokenService {
-        directory: certgen_serve::fuzzing::Directory::in_memory(&registry)
-            .expect("the fuzz directory"),
+        directory,
         subscriptions: Vec::new(),
         signer: certgen_serve::fuzzing::SigningKey::new(cert, &key).expect("the fixture key"),
         audience_bases: vec![base.clone()],
@@ -257,7 +265,7 @@ fn token_service(
         strict,
         replay: Default::default(),
         public_keys: Default::default(),
-        flows: Default::default(),
+        flows,
     }
 }
 

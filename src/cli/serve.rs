@@ -197,6 +197,11 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     // Binding needs the runtime's reactor only when serving starts; prepare is synchronous.
     let prepared = serve::prepare(&options, registry).map_err(serve_error)?;
+    // Listening for SIGTERM/SIGINT before the ready line tells anyone the service is there.
+    let shutdown = {
+        let _in_runtime = runtime.enter();
+        serve::shutdown_signal()
+    };
     let ready = serde_json::to_string(&prepared.ready)
         .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
     banner(&prepared, &options);
@@ -205,7 +210,7 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
         file.write(&format!("{ready}\n"))?;
     }
     runtime
-        .block_on(serve::serve(prepared, serve::shutdown_signal()))
+        .block_on(serve::serve(prepared, shutdown))
         .map_err(serve_error)?;
     eprintln!("certgen serve: stopped");
     Ok(())
@@ -283,6 +288,7 @@ fn serve_error(e: ServeError) -> Error {
             None,
         ),
         ServeError::Argument(m) => (EXIT_USAGE, m.clone(), None),
+        ServeError::Directory(store) => (EXIT_FAILURE, e.to_string(), Some(store_hint(store))),
         _ => (EXIT_FAILURE, e.to_string(), None),
     };
     let error = Error::new(code, message);
@@ -290,6 +296,35 @@ fn serve_error(e: ServeError) -> Error {
         Some(h) => error.with_hint(h),
         None => error,
     }
+}
+
+/// What to do about the state folder's database at start.
+fn store_hint(e: &serve::StoreError) -> String {
+    use serve::StoreError as S;
+    let hint = match e {
+        S::Damaged { .. } => {
+            "move the file away (or run with --reset, which discards it) to start afresh from \
+             the config; the objects made through Graph, keys added and sign-ins in it are then \
+             gone"
+        }
+        S::Newer { .. } => {
+            "run the newer certgen that wrote it, or start this one afresh with --reset (which \
+             discards it) or another --state-dir"
+        }
+        S::ReadOnly { .. } => {
+            "make the state folder and the file writable by this user, or choose another \
+             --state-dir"
+        }
+        S::Full { .. } => "free space on that disk, or choose a --state-dir on another one",
+        S::Busy { .. } => {
+            "another certgen serve on this state folder holds the database: wait for it, stop \
+             it, or choose another --state-dir"
+        }
+        S::Vanished { .. } | S::Other { .. } => {
+            "check the file and its folder; --reset starts afresh from the config"
+        }
+    };
+    hint.to_string()
 }
 
 /// `--proxy`'s address: as given, or (bare `--proxy`) the next port on `--listen`'s address.

@@ -68,6 +68,7 @@ pub use access_log::LogFormat;
 use certgen::secret::SecretSource;
 use certgen::Error;
 pub use config::{Flags, Registry, DEFAULT_TENANT};
+pub use directory::StoreError;
 pub use error::{Credential, Result, ServeError};
 pub use handlers::DEFAULT_MAX_IN_FLIGHT;
 pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady, DEFAULT_MAX_TUNNELS};
@@ -217,6 +218,12 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             return Err(ServeError::UnknownSignInUser { upn: upn.clone() });
         }
     }
+    // Codes, refresh tokens and sessions of earlier runs (and of other processes on this
+    // folder) are in the database; counted now against this process's bounds.
+    let flows = sign_in_state::UserFlows::new(options.user_flows.clone(), directory.shared_store());
+    flows
+        .load(time::OffsetDateTime::now_utc().unix_timestamp())
+        .map_err(ServeError::Directory)?;
     let tls = tls_identity(options, &state_dir, &mut notes)?;
     let (listener, local) = bind(options.listen)?;
 
@@ -241,7 +248,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
         strict: options.strict,
         replay: Default::default(),
         public_keys: Default::default(),
-        flows: sign_in_state::UserFlows::new(options.user_flows.clone()),
+        flows,
     });
     Ok(Prepared {
         ready,
@@ -460,28 +467,36 @@ fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
         .half_close(true);
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        // If the handler cannot be installed, wait forever rather than stop at once.
+/// Completes on SIGINT or SIGTERM. The handlers are installed when this is called (inside
+/// the runtime, before the ready line is printed), not when it is first polled: a script that
+/// stops serve as soon as it reads the ready line gets a clean stop, not the default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        // If a handler cannot be installed, wait forever on it rather than stop at once.
+        async fn received(s: Option<Signal>) {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        async move {
+            tokio::select! {
+                _ = received(term) => {},
+                _ = received(int) => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 

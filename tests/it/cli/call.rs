@@ -309,10 +309,12 @@ fn a_body_from_a_file_is_sent_and_graphs_answer_explained() {
             &format!("@{}", body.display()),
         ],
     );
+    // The reader may read users but not make one (User.ReadWrite.All): Graph's 403, said in
+    // one line.
     let line = assert_clean_failure(&out, 3);
     assert_eq!(
         line,
-        "error: 405 Method Not Allowed: Request_BadRequest: Specified HTTP method is not allowed for the request uri."
+        "error: 403 Forbidden: Authorization_RequestDenied: Insufficient privileges to complete the operation."
     );
 }
 

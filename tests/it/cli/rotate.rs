@@ -604,6 +604,28 @@ fn keep_old_leaves_the_old_certificate_registered_and_working() {
     assert!(s.gets_token(".previous"));
 }
 
+/// Issue 20: the rehearsal does not lock the machine out. A rotation against serve, then serve
+/// killed (SIGKILL) and started again on its state folder: the new certificate still gets
+/// tokens, the old one is refused with AADSTS700027, and only the new one is registered.
+#[test]
+fn a_rotation_survives_serve_being_killed_and_started_again() {
+    let mut s = Setup::new(&[]);
+    let doc = stdout_json(&s.rotate(&["--json"]));
+    assert_eq!(doc["action"], "rotated");
+    let state = s.server.state.clone();
+    s.server.sigkill();
+    s.server = Server::start_in(&state, &["--config", p(&s.path("serve.toml"))]);
+    assert!(s.gets_token(""));
+    assert_eq!(s.registered(), [s.thumbprint()]);
+    let old = s
+        .command_with("token", &s.form.flags(".previous"), &["--no-cache"])
+        .output()
+        .unwrap();
+    assert!(!old.status.success());
+    let err = String::from_utf8_lossy(&old.stderr);
+    assert!(err.contains("AADSTS700027"), "{err}");
+}
+
 /// The refusal of a run that finds the lock held: one error line, exit 1.
 fn assert_refused_as_overlapping(out: &Output) {
     assert_eq!(out.status.code(), Some(1), "{out:?}");

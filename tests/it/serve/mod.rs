@@ -11,6 +11,7 @@ mod graph_groups;
 mod graph_proof;
 mod graph_users;
 mod graph_writes;
+mod kept;
 mod limits;
 mod microsoft_resources;
 mod msal;

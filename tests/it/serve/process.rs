@@ -27,6 +27,16 @@ fn signal(server: &mut Server, name: &str) -> i32 {
     }
 }
 
+/// A stop sent the moment the ready line is read is a clean stop too: the handlers are in
+/// place before the line is printed (once, a SIGTERM that came first killed it by default).
+#[test]
+fn a_stop_right_after_the_ready_line_is_clean() {
+    for sig in ["-TERM", "-INT", "-TERM", "-INT"] {
+        let mut s = Server::start();
+        assert_eq!(signal(&mut s, sig), 0, "{sig}");
+    }
+}
+
 #[tokio::test]
 async fn sigterm_and_sigint_stop_it_with_exit_0() {
     for sig in ["-TERM", "-INT"] {
@@ -492,9 +502,10 @@ fn s_client_verifies(port: &str, ca_file: &str, servername: &str) -> (bool, Stri
     (out.status.success(), text)
 }
 
-/// Issue 19 item 5: four serves started at the same moment on a new state folder agree on one
-/// TLS certificate, one signing key and one proxy CA (the folder's lock), so the `ca_file` (and
-/// `proxy_ca_file`) of each ready line verifies that process's own listener.
+/// Issue 19 item 5 and issue 20: four serves started at the same moment on a new state folder
+/// agree on one TLS certificate, one signing key, one proxy CA and one database (the folder's
+/// lock), so the `ca_file` (and `proxy_ca_file`) of each ready line verifies that process's own
+/// listener. That they see each other's writes: `kept.rs`.
 #[tokio::test]
 async fn parallel_first_starts_share_one_state() {
     if crate::support::require::openssl().is_none() {
@@ -528,6 +539,22 @@ async fn parallel_first_starts_share_one_state() {
         jwks.push(kids);
     }
     assert!(jwks.windows(2).all(|w| w[0] == w[1]), "{jwks:?}");
+    // One database between them (SQLite's side files aside), which each reads as ready.
+    let mut files: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("sqlite"))
+        .filter(|n| !n.ends_with("-wal") && !n.ends_with("-shm"))
+        .collect();
+    files.sort();
+    assert_eq!(files, ["directory.sqlite3"]);
+    let mut counts = Vec::new();
+    for s in &servers {
+        let ready = s.get_json(&format!("{}/ready", s.base())).await;
+        assert_eq!(ready["status"], "ready", "{ready}");
+        counts.push(ready["directory"].clone());
+    }
+    assert!(counts.windows(2).all(|w| w[0] == w[1]), "{counts:?}");
 }
 
 /// The wait the documentation gives scripts (docs/serve.md, "The ready line").

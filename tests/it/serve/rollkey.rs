@@ -25,11 +25,11 @@ fn proof_with(cred: &Cred, edit: impl FnOnce(&mut Value)) -> String {
     sign_rsa(&header, &claims, &cred.key_pkcs1, Algorithm::RS256)
 }
 
-fn proof(cred: &Cred) -> String {
+pub(super) fn proof(cred: &Cred) -> String {
     proof_with(cred, |_| {})
 }
 
-fn key_credential(cred: &Cred) -> Value {
+pub(super) fn key_credential(cred: &Cred) -> Value {
     json!({
         "type": "AsymmetricX509Cert",
         "usage": "Verify",
@@ -38,7 +38,7 @@ fn key_credential(cred: &Cred) -> Value {
     })
 }
 
-async fn action(s: &Server, token: &str, path: &str, body: &Value) -> (u16, Value) {
+pub(super) async fn action(s: &Server, token: &str, path: &str, body: &Value) -> (u16, Value) {
     let resp = s
         .client()
         .post(format!("{}/v1.0/{path}", s.base()))
@@ -55,7 +55,7 @@ async fn action(s: &Server, token: &str, path: &str, body: &Value) -> (u16, Valu
     )
 }
 
-async fn add_key(s: &Server, token: &str, new: &Cred, signer: &Cred) -> (u16, Value) {
+pub(super) async fn add_key(s: &Server, token: &str, new: &Cred, signer: &Cred) -> (u16, Value) {
     let body = json!({
         "keyCredential": key_credential(new),
         "passwordCredential": null,
@@ -71,7 +71,7 @@ async fn add_key(s: &Server, token: &str, new: &Cred, signer: &Cred) -> (u16, Va
 }
 
 /// An assertion grant for BARE signed by `cred` (RS256 + x5t).
-async fn token_with(s: &Server, cred: &Cred) -> (u16, Value) {
+pub(super) async fn token_with(s: &Server, cred: &Cred) -> (u16, Value) {
     let now = now();
     let claims = json!({
         "aud": s.token_url(TENANT), "iss": BARE, "sub": BARE,
@@ -94,7 +94,7 @@ async fn token_with(s: &Server, cred: &Cred) -> (u16, Value) {
 }
 
 /// The keyCredentials BARE reads on itself: (keyId, customKeyIdentifier) pairs.
-async fn registered(g: &GraphFixture, s: &Server, token: &str) -> Vec<(String, String)> {
+pub(super) async fn registered(g: &GraphFixture, s: &Server, token: &str) -> Vec<(String, String)> {
     let (status, _, body) = g
         .get(
             s,

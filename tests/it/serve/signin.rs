@@ -217,7 +217,7 @@ pub(super) async fn sign_in(
 }
 
 /// A code for ADELE (with `--auto-sign-in`): the `code` of the redirect.
-async fn code(s: &Server, extra: &[(&str, &str)]) -> String {
+pub(super) async fn code(s: &Server, extra: &[(&str, &str)]) -> String {
     let resp = authorize(&browser(s), s, extra).await;
     assert_eq!(resp.status(), 302);
     let (loc, fields) = location_fields(&resp);
@@ -276,7 +276,7 @@ async fn graph_claims(s: &Server, token: &str) -> Value {
 }
 
 /// `/devicecode` for PUBLIC_APP: the JSON answer.
-async fn start_device_flow(s: &Server, scope: &str) -> Value {
+pub(super) async fn start_device_flow(s: &Server, scope: &str) -> Value {
     let (status, dc) = post_form(
         &s.client(),
         &format!("{}/{TENANT}/oauth2/v2.0/devicecode", s.base()),
@@ -288,7 +288,7 @@ async fn start_device_flow(s: &Server, scope: &str) -> Value {
 }
 
 /// One poll of the token endpoint for a device code, as PUBLIC_APP.
-async fn poll_device(s: &Server, dc: &Value) -> (u16, Value) {
+pub(super) async fn poll_device(s: &Server, dc: &Value) -> (u16, Value) {
     s.post_token(&[
         ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
         ("client_id", PUBLIC_APP),

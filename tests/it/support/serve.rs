@@ -189,6 +189,8 @@ pub struct Server {
     pub child: Child,
     pub ready: Value,
     pub log: PathBuf,
+    /// The `--state-dir` it was started with.
+    pub state: PathBuf,
 }
 
 impl Drop for Server {
@@ -216,25 +218,37 @@ impl Server {
     /// certificate, signing key and CAs: the key material is made once for every test, while
     /// no test sees another's Graph writes (processes on one folder share its directory).
     pub fn start_keys_of(state: &Path, args: &[&str]) -> Server {
-        let fresh = state.with_file_name(format!("state-{}", uuid::Uuid::new_v4().simple()));
-        copy_keys(state, &fresh);
-        Server::start_in(&fresh, args)
+        Server::start_in(&fresh_state(state), args)
+    }
+
+    /// SIGKILL (what a crash or the OOM killer does: nothing of the process runs after it),
+    /// and waits for it to be gone.
+    pub fn sigkill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Starts the binary with `--listen 127.0.0.1:0 --state-dir STATE` and `args`, and waits
     /// for the ready line.
     pub fn start_in(state: &Path, args: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certgen"));
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(state)
+            .args(args);
+        Server::spawn(cmd, state)
+    }
+
+    /// Runs `cmd` (a `certgen serve` on `state`, maybe behind a wrapper such as `unshare`)
+    /// with the tests' secrets, and waits for the ready line.
+    pub fn spawn(mut cmd: Command, state: &Path) -> Server {
         let log = state.with_file_name(format!(
             "serve-{}-{}.log",
             now(),
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(log.parent().unwrap()).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_certgen"))
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state)
-            .args(args)
+        let mut child = cmd
             .env(SECRET_VAR, SECRET)
             .env(EXPIRED_SECRET_VAR, EXPIRED_SECRET)
             .stdin(Stdio::null())
@@ -260,7 +274,12 @@ impl Server {
             }
         };
         let ready: Value = serde_json::from_str(&line).expect("the ready line is JSON");
-        Server { child, ready, log }
+        Server {
+            child,
+            ready,
+            log,
+            state: state.to_path_buf(),
+        }
     }
 
     pub fn field(&self, name: &str) -> String {
@@ -508,6 +527,13 @@ pub fn b64_std(bytes: &[u8]) -> String {
 /// .ci/run sets it up in a venv); see [`super::require`] for what happens when it is missing.
 pub fn python() -> Option<String> {
     super::require::python(&["msal", "azure.identity"])
+}
+
+/// A new state folder beside `state` holding its key material (see [`copy_keys`]).
+pub fn fresh_state(state: &Path) -> PathBuf {
+    let fresh = state.with_file_name(format!("state-{}", uuid::Uuid::new_v4().simple()));
+    copy_keys(state, &fresh);
+    fresh
 }
 
 /// Copies a state folder's files but its directory database (and SQLite's side files), keeping

@@ -62,7 +62,8 @@ const MAX_VIEWS: usize = 20_000;
 
 #[derive(Debug)]
 pub struct Directory {
-    store: Box<dyn Store>,
+    /// Shared with the sign-in state, which keeps its entries in the same database.
+    store: Arc<dyn Store>,
     views: Mutex<Views>,
     /// Serialises this process's read-modify-write changes (addKey on one app by two requests).
     writing: Mutex<()>,
@@ -85,7 +86,7 @@ impl Directory {
 
     pub fn with_store(store: Box<dyn Store>, replication_delay_secs: u64) -> Directory {
         Directory {
-            store,
+            store: Arc::from(store),
             views: Mutex::default(),
             writing: Mutex::default(),
             replication_delay_secs: i64::try_from(replication_delay_secs).unwrap_or(i64::MAX),
@@ -469,6 +470,11 @@ impl Directory {
     /// The sign-in state's entries (see `sign_in_state`).
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The store, for what keeps its own entries in it (the sign-in state).
+    pub fn shared_store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
     }
 }
 

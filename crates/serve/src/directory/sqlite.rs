@@ -53,6 +53,10 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
     data_version: Mutex<i64>,
+    /// The file opened (device and inode): an open connection keeps writing to a file that
+    /// was deleted or replaced, where nothing would be kept — every use checks it is still
+    /// the one at `path` (one `stat`, far below a query's cost).
+    identity: Option<(u64, u64)>,
 }
 
 impl SqliteStore {
@@ -68,10 +72,12 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(|e| error(&p, e))?;
+        let identity = file_identity(&path).map_err(|e| io_error(&p, &e))?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
             path,
             data_version: Mutex::new(0),
+            identity: Some(identity),
         };
         store.prepare()?;
         Ok(store)
@@ -85,15 +91,24 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             path,
             data_version: Mutex::new(0),
+            identity: None,
         };
         store.prepare()?;
         Ok(store)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// The connection, once the file at `path` is checked to be the one open.
+    fn lock(&self) -> StoreResult<MutexGuard<'_, Connection>> {
+        if let Some(opened) = self.identity {
+            if file_identity(&self.path).ok() != Some(opened) {
+                return Err(StoreError::Vanished {
+                    path: self.path.display().to_string(),
+                });
+            }
+        }
         // Every use is one statement or one transaction that rolls back when dropped
         // unfinished: a panic elsewhere cannot leave the connection half-changed.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        Ok(self.conn.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
@@ -101,7 +116,7 @@ impl SqliteStore {
     }
 
     fn prepare(&self) -> StoreResult<()> {
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         conn.busy_timeout(BUSY_WAIT).map_err(|e| self.err(e))?;
         // The header is read here: a file that is not a database fails now, at start.
         let version: i64 = conn
@@ -140,6 +155,47 @@ impl SqliteStore {
             .map_err(|e| self.err(e))?;
         *self.data_version.lock().unwrap_or_else(|p| p.into_inner()) = dv;
         Ok(())
+    }
+}
+
+/// Whether the file system holding `path` has no block left for this user.
+fn no_room(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            return false;
+        };
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `c` is a NUL-terminated path and `st` is written by statvfs(3) before it is
+        // read, only when it returns 0.
+        if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+            return false;
+        }
+        // SAFETY: initialised by the successful call above.
+        let st = unsafe { st.assume_init() };
+        st.f_bavail == 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
+/// The device and inode of the file at `path`.
+fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    let m = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok((m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        // No inode: a deleted file is still noticed by its absence.
+        Ok((0, u64::from(m.is_file())))
     }
 }
 
@@ -190,6 +246,9 @@ fn error(path: &str, e: rusqlite::Error) -> StoreError {
         | Some(ErrorCode::CannotOpen)
         | Some(ErrorCode::PermissionDenied) => StoreError::ReadOnly { path, reason },
         Some(ErrorCode::DiskFull) => StoreError::Full { path },
+        // SQLite reports a failed write of its side files (`-shm`, `-wal`) as an I/O error,
+        // without the errno: a file system with no room left is the usual cause, told as such.
+        Some(ErrorCode::SystemIoFailure) if no_room(Path::new(&path)) => StoreError::Full { path },
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
             StoreError::Busy { path }
         }
@@ -233,7 +292,7 @@ fn row(kind: Kind, r: &rusqlite::Row) -> rusqlite::Result<(i64, Object)> {
 
 impl Store for SqliteStore {
     fn get(&self, kind: Kind, id: &str) -> StoreResult<Option<Object>> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut stmt = conn
             .prepare_cached(&format!("{SELECT} WHERE o.kind = ?1 AND o.id = ?2"))
             .map_err(|e| self.err(e))?;
@@ -244,7 +303,7 @@ impl Store for SqliteStore {
     }
 
     fn find(&self, kind: Kind, name: &str, value: &str) -> StoreResult<Vec<Object>> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut stmt = conn
             .prepare_cached(&format!(
                 "{SELECT} JOIN keys k ON k.seq = o.seq
@@ -268,7 +327,7 @@ impl Store for SqliteStore {
         // A range on the primary key rather than LIKE, so the index is used and `%`/`_` in
         // what a client typed mean themselves.
         let upper = format!("{prefix}\u{10FFFF}");
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut stmt = conn
             .prepare_cached(&format!(
                 "{SELECT} JOIN keys k ON k.seq = o.seq
@@ -287,7 +346,7 @@ impl Store for SqliteStore {
     }
 
     fn page(&self, kind: Kind, from: Option<i64>, limit: usize) -> StoreResult<Page> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut stmt = conn
             .prepare_cached(&format!(
                 "{SELECT} WHERE o.kind = ?1 AND o.seq >= ?2 ORDER BY o.seq LIMIT ?3"
@@ -316,7 +375,7 @@ impl Store for SqliteStore {
     }
 
     fn count(&self, kind: Kind) -> StoreResult<u64> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let n: i64 = conn
             .prepare_cached("SELECT count(*) FROM objects WHERE kind = ?1")
             .and_then(|mut s| s.query_row([kind.name()], |r| r.get(0)))
@@ -329,7 +388,7 @@ impl Store for SqliteStore {
         kind: Kind,
         origin: Origin,
     ) -> StoreResult<Vec<(String, Option<String>)>> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut stmt = conn
             .prepare_cached("SELECT id, seed FROM objects WHERE kind = ?1 AND origin = ?2")
             .map_err(|e| self.err(e))?;
@@ -345,7 +404,7 @@ impl Store for SqliteStore {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
@@ -400,7 +459,7 @@ impl Store for SqliteStore {
     }
 
     fn changed_elsewhere(&self) -> StoreResult<bool> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let dv: i64 = conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
@@ -411,14 +470,14 @@ impl Store for SqliteStore {
     }
 
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")
             .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
             .map_err(|e| self.err(e))
     }
 
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute([key, value]))
             .map(drop)
@@ -426,7 +485,7 @@ impl Store for SqliteStore {
     }
 
     fn entry_put(&self, table: &str, entry: &Entry) -> StoreResult<()> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         conn.prepare_cached(
             "INSERT OR REPLACE INTO entries(tbl, key, keep_until, value) VALUES (?1, ?2, ?3, ?4)",
         )
@@ -443,7 +502,7 @@ impl Store for SqliteStore {
     }
 
     fn entry_get(&self, table: &str, key: &str) -> StoreResult<Option<Entry>> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         conn.prepare_cached("SELECT keep_until, value FROM entries WHERE tbl = ?1 AND key = ?2")
             .and_then(|mut s| {
                 s.query_row([table, key], |r| entry_row(key.to_string(), r))
@@ -452,8 +511,50 @@ impl Store for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    fn entry_update(
+        &self,
+        table: &str,
+        key: &str,
+        now: i64,
+        f: &mut dyn FnMut(&mut Entry),
+    ) -> StoreResult<bool> {
+        let mut conn = self.lock()?;
+        // Immediate: the write lock is taken before the read, so another process's update of
+        // the same entry waits for this one and then sees its result.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let found = tx
+            .prepare_cached(
+                "SELECT keep_until, value FROM entries WHERE tbl = ?1 AND key = ?2 AND keep_until > ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![table, key, now], |r| entry_row(key.to_string(), r))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        let Some(mut entry) = found else {
+            return Ok(false);
+        };
+        f(&mut entry);
+        tx.prepare_cached(
+            "UPDATE entries SET keep_until = ?3, value = ?4 WHERE tbl = ?1 AND key = ?2",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                table,
+                key,
+                entry.keep_until,
+                entry.value.to_string()
+            ])
+        })
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(true)
+    }
+
     fn entry_delete(&self, table: &str, key: &str) -> StoreResult<()> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         conn.prepare_cached("DELETE FROM entries WHERE tbl = ?1 AND key = ?2")
             .and_then(|mut s| s.execute([table, key]))
             .map(drop)
@@ -461,7 +562,7 @@ impl Store for SqliteStore {
     }
 
     fn entries(&self, table: &str, now: i64) -> StoreResult<Vec<Entry>> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT keep_until, value, key FROM entries WHERE tbl = ?1 AND keep_until > ?2",
@@ -474,7 +575,7 @@ impl Store for SqliteStore {
     }
 
     fn entries_expire(&self, now: i64) -> StoreResult<()> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         conn.prepare_cached("DELETE FROM entries WHERE keep_until <= ?1")
             .and_then(|mut s| s.execute([now]))
             .map(drop)

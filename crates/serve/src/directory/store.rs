@@ -135,6 +135,8 @@ pub enum StoreError {
     Full { path: String },
     #[error("the directory database {path} is busy (another process holds it too long)")]
     Busy { path: String },
+    #[error("the directory database {path} was deleted or replaced while serving; nothing more is kept until certgen serve is restarted")]
+    Vanished { path: String },
     #[error("the directory database {path}: {reason}")]
     Other { path: String, reason: String },
 }
@@ -175,6 +177,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Sign-in state: `table` is the map's name (codes, refresh tokens…).
     fn entry_put(&self, table: &str, entry: &Entry) -> StoreResult<()>;
     fn entry_get(&self, table: &str, key: &str) -> StoreResult<Option<Entry>>;
+    /// Changes the entry kept at `now` in one transaction (so two processes redeeming one code
+    /// cannot both succeed); `false` when there is none.
+    fn entry_update(
+        &self,
+        table: &str,
+        key: &str,
+        now: i64,
+        f: &mut dyn FnMut(&mut Entry),
+    ) -> StoreResult<bool>;
     fn entry_delete(&self, table: &str, key: &str) -> StoreResult<()>;
     /// Every entry of `table` still to be kept at `now`.
     fn entries(&self, table: &str, now: i64) -> StoreResult<Vec<Entry>>;

@@ -6,10 +6,18 @@
 //! |---|---|
 //! | [`scopes`] | delegated scopes and consent (`[app.delegated]`) |
 //! | [`store`] | the bounded, expiring stores (by count and by bytes) |
+//! | [`kept`] | codes, refresh tokens, device codes and sessions kept in the directory's database |
 
+pub mod kept;
 pub mod scopes;
 pub mod store;
 
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::directory::store::{Store, StoreResult};
+use kept::{Handle, Kept};
 use scopes::Requested;
 use store::{Evict, Ttl, Weigh};
 
@@ -46,7 +54,7 @@ impl Default for Options {
 }
 
 /// Where `/authorize` sends its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseMode {
     Query,
     Fragment,
@@ -54,7 +62,7 @@ pub enum ResponseMode {
 }
 
 /// PKCE's `code_challenge` and its method.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
     pub value: String,
     /// `S256` (else `plain`).
@@ -62,7 +70,7 @@ pub struct Challenge {
 }
 
 /// A checked `/authorize` request, waiting for its user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthRequest {
     pub tenant_id: String,
     pub client_id: String,
@@ -81,7 +89,7 @@ pub enum Pending {
     Authorize(AuthRequest),
     /// The device flow's page, for this device code.
     Device {
-        device_code: String,
+        device: Handle,
     },
 }
 
@@ -96,7 +104,7 @@ pub struct PendingSignIn {
 }
 
 /// An issued authorization code.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeGrant {
     pub request: AuthRequest,
     pub user_id: String,
@@ -106,7 +114,7 @@ pub struct CodeGrant {
 
 /// An issued refresh token. Each use issues a new one and leaves this one valid, as Entra
 /// does (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>); each ends after its own inactivity lifetime.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshGrant {
     pub client_id: String,
     pub tenant_id: String,
@@ -117,7 +125,7 @@ pub struct RefreshGrant {
 }
 
 /// Where a device code stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeviceState {
     Pending,
     Approved { user_id: String },
@@ -126,7 +134,7 @@ pub enum DeviceState {
 }
 
 /// An issued device code.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceGrant {
     pub client_id: String,
     pub tenant_id: String,
@@ -137,26 +145,21 @@ pub struct DeviceGrant {
 }
 
 /// A browser's signed-in user (the `certgen_session` cookie).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     pub user_id: String,
 }
 
-/// The flows' state for the life of the service.
+/// The flows' state: pending sign-ins in this process's memory (a page is answered by the
+/// process that showed it), the rest kept in the directory's database.
 #[derive(Debug)]
 pub struct UserFlows {
     pub options: Options,
     pub pending: Ttl<PendingSignIn>,
-    pub codes: Ttl<CodeGrant>,
-    pub refresh_tokens: Ttl<RefreshGrant>,
-    pub devices: Ttl<DeviceGrant>,
-    pub sessions: Ttl<Session>,
-}
-
-impl Default for UserFlows {
-    fn default() -> Self {
-        UserFlows::new(Options::default())
-    }
+    pub codes: Kept<CodeGrant>,
+    pub refresh_tokens: Kept<RefreshGrant>,
+    pub devices: Kept<DeviceGrant>,
+    pub sessions: Kept<Session>,
 }
 
 /// Bytes each store may hold. With every request parameter bounded ([`authorize::LIMITS`]),
@@ -169,20 +172,57 @@ pub const DEVICES_BUDGET_BYTES: usize = 8 * 1024 * 1024;
 pub const SESSIONS_BUDGET_BYTES: usize = 8 * 1024 * 1024;
 
 impl UserFlows {
-    pub fn new(options: Options) -> UserFlows {
+    /// The flows over `store` (the directory's), counting what it already keeps at `now`
+    /// against the bounds.
+    pub fn new(options: Options, store: Arc<dyn Store>) -> UserFlows {
         use store::CAPACITY;
+        // The table names are stored: never renamed.
         UserFlows {
             options,
             // Anonymous requests make these: a flood displaces its own newest entries,
             // never a page already shown or a code already sent (see [`Evict::Newest`]).
             pending: Ttl::bounded(CAPACITY, PENDING_BUDGET_BYTES, Evict::Newest),
-            codes: Ttl::bounded(CAPACITY, CODES_BUDGET_BYTES, Evict::Newest),
-            devices: Ttl::bounded(CAPACITY, DEVICES_BUDGET_BYTES, Evict::Newest),
+            codes: Kept::new(
+                "code",
+                store.clone(),
+                CAPACITY,
+                CODES_BUDGET_BYTES,
+                Evict::Newest,
+            ),
+            devices: Kept::new(
+                "deviceCode",
+                store.clone(),
+                CAPACITY,
+                DEVICES_BUDGET_BYTES,
+                Evict::Newest,
+            ),
             // Made by a client that authenticated (refresh tokens) or by a completed
             // sign-in (sessions): the oldest goes.
-            refresh_tokens: Ttl::bounded(CAPACITY, REFRESH_BUDGET_BYTES, Evict::ClosestToEnd),
-            sessions: Ttl::bounded(CAPACITY, SESSIONS_BUDGET_BYTES, Evict::ClosestToEnd),
+            refresh_tokens: Kept::new(
+                "refreshToken",
+                store.clone(),
+                CAPACITY,
+                REFRESH_BUDGET_BYTES,
+                Evict::ClosestToEnd,
+            ),
+            sessions: Kept::new(
+                "session",
+                store,
+                CAPACITY,
+                SESSIONS_BUDGET_BYTES,
+                Evict::ClosestToEnd,
+            ),
         }
+    }
+
+    /// Counts what the database keeps from earlier runs against this process's bounds (and
+    /// forgets what has ended): at start.
+    pub fn load(&self, now: i64) -> StoreResult<usize> {
+        self.codes.store().entries_expire(now)?;
+        Ok(self.codes.load(now)?
+            + self.refresh_tokens.load(now)?
+            + self.devices.load(now)?
+            + self.sessions.load(now)?)
     }
 
     /// Issues a refresh token for a signed-in user.
@@ -193,10 +233,10 @@ impl UserFlows {
         user_id: &str,
         scope: &Requested,
         now: i64,
-    ) -> String {
+    ) -> StoreResult<String> {
         let expires = now.saturating_add(self.options.refresh_token_lifetime_secs);
         self.refresh_tokens.insert(
-            RefreshGrant {
+            &RefreshGrant {
                 client_id: client_id.to_string(),
                 tenant_id: tenant_id.to_string(),
                 user_id: user_id.to_string(),
@@ -210,10 +250,10 @@ impl UserFlows {
     }
 
     /// Issues an authorization code for `request`'s user.
-    pub fn issue_code(&self, request: AuthRequest, user_id: &str, now: i64) -> String {
+    pub fn issue_code(&self, request: AuthRequest, user_id: &str, now: i64) -> StoreResult<String> {
         let expires = now.saturating_add(self.options.code_lifetime_secs);
         self.codes.insert(
-            CodeGrant {
+            &CodeGrant {
                 request,
                 user_id: user_id.to_string(),
                 expires,
@@ -263,44 +303,7 @@ impl Weigh for PendingSignIn {
             + self.canary.capacity()
             + match &self.what {
                 Pending::Authorize(r) => r.weight(),
-                Pending::Device { device_code } => device_code.capacity(),
+                Pending::Device { device } => std::mem::size_of_val(device) + 64,
             }
-    }
-}
-
-impl Weigh for CodeGrant {
-    fn weight(&self) -> usize {
-        std::mem::size_of::<CodeGrant>() + self.request.weight() + self.user_id.capacity()
-    }
-}
-
-impl Weigh for RefreshGrant {
-    fn weight(&self) -> usize {
-        std::mem::size_of::<RefreshGrant>()
-            + self.client_id.capacity()
-            + self.tenant_id.capacity()
-            + self.user_id.capacity()
-            + self.scope.weight()
-    }
-}
-
-impl Weigh for DeviceGrant {
-    fn weight(&self) -> usize {
-        let state = match &self.state {
-            DeviceState::Approved { user_id } => user_id.capacity(),
-            _ => 0,
-        };
-        std::mem::size_of::<DeviceGrant>()
-            + self.client_id.capacity()
-            + self.tenant_id.capacity()
-            + self.scope.weight()
-            + self.user_code.capacity()
-            + state
-    }
-}
-
-impl Weigh for Session {
-    fn weight(&self) -> usize {
-        std::mem::size_of::<Session>() + self.user_id.capacity()
     }
 }

@@ -13,7 +13,7 @@ use crate::directory::Directory;
 const FREE_GRAPH_SCOPE: &str = "User.Read";
 
 /// The OpenID Connect scopes asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Oidc {
     pub openid: bool,
     pub profile: bool,
@@ -49,7 +49,7 @@ impl Oidc {
 }
 
 /// The scopes asked of one resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResourceScopes {
     /// The resource's app id.
     pub resource: String,
@@ -81,7 +81,7 @@ impl ResourceScopes {
 }
 
 /// A parsed `scope` parameter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Requested {
     pub oidc: Oidc,
     /// The resources asked for, in order; the first is the one a token is issued for.

@@ -1,5 +1,5 @@
-//! The user flows' short-lived state, in memory: pending sign-ins, authorization codes,
-//! refresh tokens, device codes and browser sessions. Each kind is a [`Ttl`] map bounded by
+//! The user flows' short-lived state in memory: pending sign-ins, and the bounds of what
+//! each process keeps of the rest (`kept`). Each kind is a [`Ttl`] map bounded by
 //! a count and by the bytes its entries hold ([`Weigh`]), so no client can grow the service's
 //! memory without bound: a request's parameters are bounded too (see
 //! `user_flow::authorize::LIMITS`), but an entry's size is what is counted, not assumed.
@@ -145,14 +145,17 @@ impl<V: Clone + Weigh> Ttl<V> {
     }
 
     /// Stores `value` under `key`. Entries past their time go first; then, while the map
-    /// is full (in count or bytes), the entry its [`Evict`] names.
-    pub fn insert_at(&self, key: String, value: V, keep_until: i64, now: i64) {
+    /// is full (in count or bytes), the entry its [`Evict`] names. Answers the keys that went
+    /// (a kept map deletes them from its store too).
+    pub fn insert_at(&self, key: String, value: V, keep_until: i64, now: i64) -> Vec<String> {
         let size = entry_size(&value, &key);
+        let mut gone = Vec::new();
         let mut inner = self.lock();
         inner.remove_key(&key);
         while inner.by_end.first().is_some_and(|(end, _)| *end <= now) {
             if let Some((_, k)) = inner.by_end.pop_first() {
                 inner.drop_entry(&k);
+                gone.push(k);
             }
         }
         while inner.entries.len() >= self.capacity || inner.bytes.saturating_add(size) > self.budget
@@ -165,6 +168,7 @@ impl<V: Clone + Weigh> Ttl<V> {
                 break;
             };
             inner.drop_entry(&k);
+            gone.push(k);
         }
         inner.by_end.insert((keep_until, key.clone()));
         inner.bytes += size;
@@ -176,6 +180,7 @@ impl<V: Clone + Weigh> Ttl<V> {
                 value,
             },
         );
+        gone
     }
 
     /// A copy of the entry, if it is still kept.
@@ -208,17 +213,6 @@ impl<V: Clone + Weigh> Ttl<V> {
     #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.lock().bytes
-    }
-
-    /// The first kept entry for which `f` holds (linear: for the device page's user codes,
-    /// typed by a person).
-    pub fn find(&self, now: i64, f: impl Fn(&V) -> bool) -> Option<(String, V)> {
-        let inner = self.lock();
-        inner
-            .entries
-            .iter()
-            .find(|(_, e)| e.keep_until > now && f(&e.value))
-            .map(|(k, e)| (k.clone(), e.value.clone()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<V>> {
@@ -285,7 +279,6 @@ mod tests {
         assert_eq!(t.get(&c, 0), Some(3));
         assert_eq!(t.update(&a, 0, |v| std::mem::replace(v, 9)), Some(1));
         assert_eq!(t.get(&a, 0), Some(9));
-        assert_eq!(t.find(0, |v| *v == 3).map(|(k, _)| k), Some(c.clone()));
         // Ended entries go first when there is room to make, and removal keeps the index.
         assert_eq!(t.remove(&c), Some(3));
         let d = t.insert(4, 300, 150);

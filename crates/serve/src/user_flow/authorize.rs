@@ -6,6 +6,7 @@
 //! are known good, an error is a page here (never a redirect to an unchecked URI); after,
 //! it goes back to the app as `error`/`error_description` in the response mode asked.
 
+use super::kept::Handle;
 use super::scopes;
 use super::{AuthRequest, Challenge, ResponseMode, UserFlows};
 use crate::aadsts::Aadsts;
@@ -141,9 +142,12 @@ pub fn begin(
             }),
         };
     }
-    let signed_in = session
-        .and_then(|s| flows.sessions.get(s, now))
-        .and_then(|s| service.user(&s.user_id).ok().flatten());
+    let kept = match session.map(|s| flows.sessions.get(&Handle::of(s), now)) {
+        Some(Err(e)) => return Answer::ErrorPage(e.into()),
+        Some(Ok(s)) => s,
+        None => None,
+    };
+    let signed_in = kept.and_then(|s| service.user(&s.user_id).ok().flatten());
     match (signed_in, prompt) {
         (Some(user), _) if !asks_page => complete(flows, request, &user, now),
         (None, "none") => back_with_error(target, &Aadsts::LoginRequired),
@@ -286,21 +290,28 @@ fn challenge(value: &str, method: Option<&str>) -> Result<Challenge, Aadsts> {
     })
 }
 
-/// A signed-in user for `request`: a code (and a session) sent back to the app.
+/// A signed-in user for `request`: a code (and a session) sent back to the app, both
+/// committed to the database first (a 503 page otherwise: nothing goes back).
 pub fn complete(flows: &UserFlows, request: AuthRequest, user: &User, now: i64) -> Answer {
     let target = Target {
         redirect_uri: request.redirect_uri.clone(),
         mode: request.response_mode,
         state: request.state.clone(),
     };
-    let session = flows.sessions.insert(
-        super::Session {
-            user_id: user.id.clone(),
-        },
-        now.saturating_add(super::SESSION_LIFETIME_SECS),
-        now,
-    );
-    let code = flows.issue_code(request, &user.id, now);
+    let kept = flows
+        .sessions
+        .insert(
+            &super::Session {
+                user_id: user.id.clone(),
+            },
+            now.saturating_add(super::SESSION_LIFETIME_SECS),
+            now,
+        )
+        .and_then(|session| Ok((session, flows.issue_code(request, &user.id, now)?)));
+    let (session, code) = match kept {
+        Ok(kept) => kept,
+        Err(e) => return Answer::ErrorPage(e.into()),
+    };
     let mut fields = vec![("code", code)];
     if let Some(state) = &target.state {
         fields.push(("state", state.clone()));

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::kept::Handle;
 use super::scopes;
 use super::{DeviceGrant, DeviceState, DEVICE_CODE_INTERVAL_SECS, DEVICE_CODE_LIFETIME_SECS};
 use crate::aadsts::Aadsts;
@@ -30,7 +31,7 @@ pub fn start(
     let user_code = super::store::user_code();
     let expires = now.saturating_add(DEVICE_CODE_LIFETIME_SECS);
     let device_code = service.flows.devices.insert(
-        DeviceGrant {
+        &DeviceGrant {
             client_id: app.client_id.clone(),
             tenant_id: tenant.id.clone(),
             scope,
@@ -40,7 +41,7 @@ pub fn start(
         },
         expires.saturating_add(super::REMEMBER_ENDED_SECS),
         now,
-    );
+    )?;
     let uri = format!("{base}{PAGE_PATH}");
     Ok(json!({
         "user_code": user_code,
@@ -61,7 +62,7 @@ pub fn find(
     service: &TokenService,
     typed: &str,
     now: i64,
-) -> Result<(String, DeviceGrant), &'static str> {
+) -> Result<(Handle, DeviceGrant), &'static str> {
     let typed: String = typed
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -74,6 +75,7 @@ pub fn find(
         .flows
         .devices
         .find(now, |d| d.user_code == typed)
+        .map_err(|_| UNAVAILABLE)?
         .ok_or("That code didn't work. Check the code and try again.")?;
     if found.1.expires <= now {
         return Err("That code has expired. Start again on your device to get a new one.");
@@ -84,12 +86,21 @@ pub fn find(
     Ok(found)
 }
 
+/// What the device page says when the sign-in state cannot be read (the database failing).
+pub const UNAVAILABLE: &str =
+    "The service cannot read its sign-in state just now (its database is unavailable). Try again in a moment.";
+
 /// Records the user's answer on the device code: approved by `user_id`, or declined.
-pub fn answer(service: &TokenService, device_code: &str, user_id: Option<&str>, now: i64) -> bool {
-    service
+pub fn answer(
+    service: &TokenService,
+    device: &Handle,
+    user_id: Option<&str>,
+    now: i64,
+) -> Result<bool, Aadsts> {
+    Ok(service
         .flows
         .devices
-        .update(device_code, now, |d| {
+        .update(device, now, |d| {
             if d.state != DeviceState::Pending || d.expires <= now {
                 return false;
             }
@@ -100,6 +111,6 @@ pub fn answer(service: &TokenService, device_code: &str, user_id: Option<&str>, 
                 None => DeviceState::Declined,
             };
             true
-        })
-        .unwrap_or(false)
+        })?
+        .unwrap_or(false))
 }

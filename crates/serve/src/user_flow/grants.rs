@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use super::kept::Handle;
 use super::scopes::{self, Requested};
 use super::DeviceState;
 use crate::aadsts::Aadsts;
@@ -84,11 +85,12 @@ fn authorization_code(
     let redirect_uri = required(req, "redirect_uri")?;
     let verifier = req.field("code_verifier").filter(|v| !v.is_empty());
     let now = req.now;
-    // Checked and spent under one lock, so a code is redeemed once even when raced.
+    // Checked and spent in one transaction, so a code is redeemed once even when raced, by
+    // this process or another on the same state folder.
     let grant = service
         .flows
         .codes
-        .update(code, now, |c| {
+        .update(&Handle::of(code), now, |c| {
             if !c
                 .request
                 .client_id
@@ -123,7 +125,7 @@ fn authorization_code(
             }
             c.redeemed = true;
             Ok(c.clone())
-        })
+        })?
         .ok_or_else(|| {
             Aadsts::InvalidGrant("The provided value for the 'code' parameter is not valid.".into())
         })??;
@@ -151,7 +153,7 @@ fn refresh_token(
     let grant = service
         .flows
         .refresh_tokens
-        .get(token, now)
+        .get(&Handle::of(token), now)?
         .ok_or(Aadsts::MalformedGrant)?;
     if !grant.client_id.eq_ignore_ascii_case(&client.app.client_id) {
         return Err(Aadsts::InvalidGrant(
@@ -183,7 +185,7 @@ fn device_code(
     service
         .flows
         .devices
-        .update(code, now, |d| {
+        .update(&Handle::of(code), now, |d| {
             if !d.client_id.eq_ignore_ascii_case(&client.app.client_id)
                 || d.tenant_id != client.tenant.id
             {
@@ -208,7 +210,7 @@ fn device_code(
                     Err(refusal)
                 }
             }
-        })
+        })?
         .ok_or(Aadsts::BadVerificationCode)?
 }
 
@@ -260,7 +262,7 @@ fn user_tokens(
             &user.id,
             scope,
             req.now
-        ));
+        )?);
     }
     if scope.oidc.openid {
         let id_claims = service

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use super::authorize::{self, param, Answer, Target};
 use super::device;
+use super::kept::Handle;
 use super::pages;
 use super::{Pending, PendingSignIn, ResponseMode};
 use crate::aadsts::{json_body, no_store, Aadsts};
@@ -133,8 +134,10 @@ async fn sign_in(
                 authorize::back_with_error(target(&r), &Aadsts::UserDeclined),
                 &headers,
             ),
-            Pending::Device { device_code } => {
-                device::answer(&s, &device_code, None, now);
+            Pending::Device { device } => {
+                if let Err(e) = device::answer(&s, &device, None, now) {
+                    return error_page(&e, &headers);
+                }
                 html(
                     StatusCode::OK,
                     pages::message(
@@ -164,7 +167,7 @@ async fn sign_in(
         Pending::Authorize(r) => {
             respond(&s, authorize::complete(&s.flows, r, &user, now), &headers)
         }
-        Pending::Device { device_code } => device_signed_in(&s, &device_code, &user.id, now),
+        Pending::Device { device } => device_signed_in(&s, &device, &user.id, now, &headers),
     }
 }
 
@@ -172,9 +175,13 @@ async fn sign_in(
 fn pending_tenant(s: &TokenService, p: &Pending, now: i64) -> Option<String> {
     match p {
         Pending::Authorize(r) => Some(r.tenant_id.clone()),
-        Pending::Device { device_code } => {
-            s.flows.devices.get(device_code, now).map(|d| d.tenant_id)
-        }
+        Pending::Device { device } => s
+            .flows
+            .devices
+            .get(device, now)
+            .ok()
+            .flatten()
+            .map(|d| d.tenant_id),
     }
 }
 
@@ -189,14 +196,26 @@ fn same_canary(expected: &str, sent: Option<&str>) -> bool {
     }
 }
 
-fn device_signed_in(s: &TokenService, device_code: &str, user_id: &str, now: i64) -> Response {
+fn device_signed_in(
+    s: &TokenService,
+    device: &Handle,
+    user_id: &str,
+    now: i64,
+    headers: &HeaderMap,
+) -> Response {
     let app_name = s
         .flows
         .devices
-        .get(device_code, now)
+        .get(device, now)
+        .ok()
+        .flatten()
         .and_then(|d| app_name(s, &d.client_id))
         .unwrap_or_else(|| "the application".into());
-    if device::answer(s, device_code, Some(user_id), now) {
+    let answered = match device::answer(s, device, Some(user_id), now) {
+        Ok(answered) => answered,
+        Err(e) => return error_page(&e, headers),
+    };
+    if answered {
         html(
             StatusCode::OK,
             pages::message(
@@ -254,7 +273,7 @@ async fn device_code_entered(
     let form = form_fields(&body);
     let now = now();
     let typed = param(&form, "user_code").unwrap_or_default();
-    let (device_code, _) = match device::find(&s, typed, now) {
+    let (device, _) = match device::find(&s, typed, now) {
         Ok(found) => found,
         Err(why) => {
             return html(
@@ -265,12 +284,12 @@ async fn device_code_entered(
     };
     if let Some(upn) = &s.flows.options.auto_sign_in {
         if let Ok(Some(user)) = s.user(upn) {
-            return device_signed_in(&s, &device_code, &user.id, now);
+            return device_signed_in(&s, &device, &user.id, now, &headers);
         }
     }
     let ctx = s.flows.pending.insert(
         PendingSignIn {
-            what: Pending::Device { device_code },
+            what: Pending::Device { device },
             canary: String::new(),
         },
         now.saturating_add(super::PENDING_LIFETIME_SECS),
@@ -292,7 +311,9 @@ async fn logout(
         return error_page(&e, &headers);
     }
     if let Some(id) = session_cookie(&headers) {
-        s.flows.sessions.remove(&id);
+        if let Err(e) = s.flows.sessions.remove(&Handle::of(&id)) {
+            return error_page(&e.into(), &headers);
+        }
     }
     let uri = param(&query, "post_logout_redirect_uri").filter(|u| !u.is_empty());
     let client = param(&query, "client_id").and_then(|c| s.app(c).ok().flatten());
@@ -467,8 +488,13 @@ fn sign_in_page(
             false,
             Some(r.redirect_uri.as_str()),
         ),
-        Pending::Device { device_code } => (
-            s.flows.devices.get(device_code, now).map(|d| d.client_id),
+        Pending::Device { device } => (
+            s.flows
+                .devices
+                .get(device, now)
+                .ok()
+                .flatten()
+                .map(|d| d.client_id),
             None,
             true,
             None,
@@ -533,10 +559,14 @@ fn csp_source(redirect_uri: &str) -> Option<String> {
 fn error_page(e: &Aadsts, headers: &HeaderMap) -> Response {
     let corr = correlation_id(headers);
     let trace = uuid::Uuid::new_v4().to_string();
-    let mut resp = html(
-        StatusCode::BAD_REQUEST,
-        pages::error(e.code(), &e.message(), &trace, &corr),
-    );
+    // The service's own trouble (its database unavailable) keeps its 5xx, so a browser test or
+    // a proxy sees a failure to retry rather than a refusal of the request.
+    let status = if e.status().is_server_error() {
+        e.status()
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut resp = html(status, pages::error(e.code(), &e.message(), &trace, &corr));
     resp.extensions_mut().insert(LogNote {
         client_id: None,
         aadsts: Some(e.code()),
