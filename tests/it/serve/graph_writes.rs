@@ -694,6 +694,31 @@ async fn an_app_role_granted_through_graph_is_in_the_next_token_and_revoked_with
     let (status, _, _) = g.get(&s, "/v1.0/users", Some(&access)).await;
     assert_eq!(status, 403);
 
+    // Without its service principal the app is back to AADSTS7000229; an unknown principal
+    // cannot be given a role.
+    let (status, body) = call(
+        &s,
+        &admin,
+        "DELETE",
+        &format!("servicePrincipals/{sp_id}"),
+        None,
+    )
+    .await;
+    assert_eq!((status, &body), (204, &Value::Null));
+    let got = token_for(&s, &app_id, &secret, GRAPH_DEFAULT).await;
+    assert_refusal(&got, 401, "invalid_client", 7000229);
+    let (status, body) = call(
+        &s,
+        &admin,
+        "POST",
+        &format!("servicePrincipals/{graph_sp_id}/appRoleAssignedTo"),
+        Some(assignment.clone()),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
+    let sp_id = guid(&create_sp(&s, &admin, &app_id).await["id"]);
+
     // Deleting the application takes its service principal along.
     let (status, _) = call(
         &s,
@@ -955,6 +980,25 @@ async fn a_delegated_grant_through_graph_ends_the_65001_of_a_sign_in() {
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["value"][0]["id"], grant_id.as_str());
 
+    let (status, body) = call(
+        &s,
+        &admin,
+        "PATCH",
+        &format!("oauth2PermissionGrants/{grant_id}"),
+        Some(json!({"scope": "Mail.Read Calendars.Read"})),
+    )
+    .await;
+    assert_eq!((status, &body), (204, &Value::Null));
+    let (_, got) = call(
+        &s,
+        &admin,
+        "GET",
+        &format!("oauth2PermissionGrants/{grant_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(got["scope"], "Mail.Read Calendars.Read");
+
     let code_of = |resp: &reqwest::Response| {
         let (loc, fields) = location_fields(resp);
         field(&fields, "code").map(str::to_string).ok_or(loc)
@@ -1005,12 +1049,14 @@ async fn batch_answers_each_request_by_id_and_refuses_more_than_twenty() {
              "headers": {"Content-Type": "application/json"}, "body": {"displayName": "batched"}},
             {"id": "2", "method": "GET", "url": "/applications?$filter=displayName eq 'batched'", "dependsOn": ["1"]},
             {"id": "3", "method": "GET", "url": "/applications/0e0e0e0e-0000-4000-8000-000000000000"},
+            {"id": "4", "method": "DELETE", "url": "/applications/0e0e0e0e-0000-4000-8000-000000000000", "dependsOn": ["3"]},
         ]})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     let r = body["responses"].as_array().unwrap();
-    assert_eq!(r.len(), 3);
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[3]["status"], 424, "a failed dependency: {}", r[3]);
     assert_eq!(
         (r[0]["id"].as_str(), r[0]["status"].as_u64()),
         (Some("1"), Some(201))
@@ -1133,4 +1179,89 @@ async fn the_python_graph_sdk_provisions_an_app_through_the_proxy() {
     )
     .await;
     assert_eq!((status, &got["displayName"]), (200, &json!("sdk made")));
+}
+
+/// An API made through Graph defines its own app roles (after its service principal exists:
+/// the PATCH reaches the service principal too); a client granted one gets it in `roles` of a
+/// token for that API; a role meant for users only cannot be given to an app.
+#[tokio::test]
+async fn an_api_made_through_graph_gives_its_own_roles() {
+    let state = new_state();
+    let s = start(&state, &[]);
+    let admin = graph().token(&s, ADMIN).await;
+    let api = create_app(
+        &s,
+        &admin,
+        json!({"displayName": "orders api", "identifierUris": ["api://orders-made"]}),
+    )
+    .await;
+    let api_sp = create_sp(&s, &admin, api["appId"].as_str().unwrap()).await;
+    let roles = json!([
+        {"allowedMemberTypes": ["Application"], "description": "read orders", "displayName": "Orders.Read",
+         "id": "3b1c0000-0000-4000-8000-000000000001", "isEnabled": true, "value": "Orders.Read"},
+        {"allowedMemberTypes": ["User"], "description": "approve", "displayName": "Orders.Approve",
+         "id": "3b1c0000-0000-4000-8000-000000000002", "isEnabled": true, "value": "Orders.Approve"},
+    ]);
+    let (status, body) = call(
+        &s,
+        &admin,
+        "PATCH",
+        &format!("applications/{}", api["id"].as_str().unwrap()),
+        Some(json!({"appRoles": roles})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, sp_now) = call(
+        &s,
+        &admin,
+        "GET",
+        &format!("servicePrincipals/{}", api_sp["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(
+        sp_now["appRoles"], roles,
+        "the service principal follows its application"
+    );
+
+    let client = create_app(&s, &admin, json!({"displayName": "orders client"})).await;
+    let client_id = guid(&client["appId"]);
+    let (secret, _) = add_password(&s, &admin, client["id"].as_str().unwrap()).await;
+    let client_sp = create_sp(&s, &admin, &client_id).await;
+    let assign = |role: &str| json!({"principalId": client_sp["id"], "resourceId": api_sp["id"], "appRoleId": role});
+    let path = format!(
+        "servicePrincipals/{}/appRoleAssignedTo",
+        api_sp["id"].as_str().unwrap()
+    );
+    let (status, body) = call(
+        &s,
+        &admin,
+        "POST",
+        &path,
+        Some(assign("3b1c0000-0000-4000-8000-000000000002")),
+    )
+    .await;
+    assert_eq!(status, 400, "a user-only role: {body}");
+    let (status, body) = call(
+        &s,
+        &admin,
+        "POST",
+        &path,
+        Some(assign("3b1c0000-0000-4000-8000-000000000001")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    let (status, token) = token_for(&s, &client_id, &secret, "api://orders-made/.default").await;
+    assert_eq!(status, 200, "{token}");
+    let claims = claims_of(token["access_token"].as_str().unwrap());
+    assert_eq!(claims["roles"], json!(["Orders.Read"]), "{claims}");
+    assert_eq!(claims["aud"], "api://orders-made", "{claims}");
+
+    let s = restart(s, &state);
+    let (_, token) = token_for(&s, &client_id, &secret, "api://orders-made/.default").await;
+    assert_eq!(
+        claims_of(token["access_token"].as_str().unwrap())["roles"],
+        json!(["Orders.Read"])
+    );
 }

@@ -18,6 +18,7 @@
 //! the next request sees it. Another process writing to the same file is noticed before each
 //! read ([`Store::changed_elsewhere`]) and drops the views too.
 
+pub mod consent;
 pub mod membership;
 pub mod microsoft;
 pub mod objects;

@@ -256,8 +256,7 @@ fn check_new_certificate(cert: &Certificate, now: i64) -> Result<(), GraphError>
 }
 
 /// The client's properties, minus what the directory sets, checked.
-fn given_properties(body: &[u8]) -> Result<Map<String, Value>, GraphError> {
-    let mut given = json_body(body)?;
+fn given_properties(mut given: Map<String, Value>) -> Result<Map<String, Value>, GraphError> {
     given.retain(|k, _| !k.starts_with('@') && !SERVER_SET.contains(&k.as_str()));
     check_shapes(&given)?;
     with_role_ids(&mut given);
@@ -274,7 +273,7 @@ pub fn create(
 ) -> Result<Reply, GraphError> {
     require_write(caller)?;
     let directory = &service.directory;
-    let mut given = given_properties(body)?;
+    let mut given = given_properties(json_body(body)?)?;
     let Some(name) = given
         .get("displayName")
         .and_then(Value::as_str)
@@ -359,7 +358,7 @@ pub fn update(
             }
         }
     }
-    let mut given = given_properties(body)?;
+    let mut given = given_properties(raw)?;
     // Secrets change through addPassword/removePassword only; a client sending the list back
     // as it read it changes nothing (UNCONFIRMED: what Graph does with one).
     given.remove("passwordCredentials");
