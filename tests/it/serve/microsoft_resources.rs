@@ -294,11 +294,9 @@ async fn the_portal_api_takes_its_own_tokens_and_grants_admin_consent() {
     // says so with a 204 as az expects (what it grants is tested with `az ad app permission
     // add` + `admin-consent` and in the directory's unit tests).
     assert_eq!(resp.status().as_u16(), 204);
-    let unknown = format!(
-        "https://main.iam.ad.ext.azure.com/api/RegisteredApplications/00000000-0000-4000-8000-00000000dead/Consent?onBehalfOfAll=true"
-    );
+    let unknown = "https://main.iam.ad.ext.azure.com/api/RegisteredApplications/00000000-0000-4000-8000-00000000dead/Consent?onBehalfOfAll=true";
     let resp = client
-        .post(&unknown)
+        .post(unknown)
         .bearer_auth(&portal)
         .send()
         .await

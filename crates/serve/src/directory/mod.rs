@@ -94,6 +94,7 @@ impl Directory {
     }
 
     /// A directory in memory only, seeded from `registry` (tests and fuzzing).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn in_memory(registry: &Registry) -> StoreResult<Directory> {
         let d = Directory::with_store(Box::new(sqlite::SqliteStore::in_memory()?), 0);
         d.seed(registry)?;
@@ -465,11 +466,6 @@ impl Directory {
     /// Seconds before a key added through Graph is usable by the token endpoint.
     pub fn replication_delay_secs(&self) -> i64 {
         self.replication_delay_secs
-    }
-
-    /// The sign-in state's entries (see `sign_in_state`).
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
     }
 
     /// The store, for what keeps its own entries in it (the sign-in state).

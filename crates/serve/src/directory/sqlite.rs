@@ -84,6 +84,7 @@ impl SqliteStore {
     }
 
     /// A database in memory only (tests and fuzzing: nothing is kept).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn in_memory() -> StoreResult<SqliteStore> {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(|e| error(":memory:", e))?;

@@ -133,6 +133,16 @@ impl Route {
                 _ => unknown(2),
             },
             Some("groups") => groups::route(&segments),
+            // `az ad user show` names a UPN starting with `$` as `users('$x@y')`.
+            Some(f)
+                if f.len() >= "users('')".len()
+                    && f.starts_with("users('")
+                    && f.ends_with("')")
+                    && seg(1).is_none() =>
+            {
+                let keyed = seg(0).unwrap_or_default();
+                Route::User(keyed["users('".len()..keyed.len() - 2].to_string())
+            }
             Some("me") => Route::Me,
             Some("$batch") if seg(1).is_none() => Route::Batch,
             Some("applications") => match (seg(1), seg(2), seg(3)) {
@@ -470,6 +480,14 @@ mod tests {
         assert_eq!(
             Route::parse("/v1.0/users/u1/memberOf"),
             Route::UserMemberOf("u1".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/users('$x@contoso.example')"),
+            Route::User("$x@contoso.example".into())
+        );
+        assert_eq!(
+            Route::parse("/v1.0/users(')"),
+            Route::Unknown("users(')".into())
         );
         assert_eq!(Route::parse("/v1.0"), Route::Unknown(String::new()));
         assert_eq!(
