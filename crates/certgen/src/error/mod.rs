@@ -57,6 +57,9 @@ pub enum Error {
     /// A certificate rotation could not go on.
     #[error(transparent)]
     Rotate(RotateError),
+    /// The callback of a client-assertion credential failed; nothing was sent.
+    #[error("the client assertion callback failed: {0}")]
+    Assertion(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An error answer of Microsoft Graph (or another API) to a call the library made, with what
@@ -574,6 +577,8 @@ pub enum InputKind {
     /// A secret or password file that cannot be read (its name is not repeated: it may be the
     /// secret itself).
     SecretFile,
+    /// A call named a tenant the credential may not ask (argument).
+    TenantNotAllowed,
 }
 
 /// A parameter of a certificate to make, named in messages by [`Param::name`].

@@ -35,6 +35,8 @@ pub enum KeyCredential<'a> {
     Certificate(&'a Thumbprints),
     /// A client secret, of which only a SHA-256 enters the key.
     Secret(&'a Secret),
+    /// An assertion signed elsewhere: the client id alone says whose it is.
+    Assertion,
 }
 
 /// The identity of a cached token, as 64 hex digits.
@@ -75,6 +77,7 @@ impl CacheKey {
                 field(b"secret-sha256");
                 field(&Sha256::digest(secret.expose().as_bytes()));
             }
+            KeyCredential::Assertion => field(b"client-assertion"),
         }
         CacheKey(hex::encode(h.finalize()))
     }

@@ -46,6 +46,8 @@ pub struct TokenRequest<'a> {
     pub client_id: &'a str,
     /// Sent space-joined as `scope`; none = no `scope` parameter.
     pub scopes: &'a [String],
+    /// A claims challenge, sent as `claims`.
+    pub claims: Option<&'a str>,
 }
 
 /// A reusable token client.
@@ -136,6 +138,9 @@ fn form<'a>(
         form.push(("scope", scope));
     }
     form.push(("grant_type", "client_credentials"));
+    if let Some(claims) = request.claims {
+        form.push(("claims", claims));
+    }
     match credential {
         ClientAuth::Assertion(jwt) => {
             form.push(("client_assertion_type", crate::assertion::ASSERTION_TYPE));

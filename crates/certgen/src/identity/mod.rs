@@ -12,7 +12,8 @@ pub mod scope;
 pub use cache::{CacheKey, CachedToken, KeyCredential, Lookup, TokenCache};
 pub use client::{ClientAuth, ClientOptions, TokenClient, TokenRequest};
 pub use credential::{
-    AccessToken, BoxFuture, CachePolicy, ClientCertificateCredential, ClientSecretCredential,
-    CredentialOptions, EnvironmentCredential, Source, TokenCredential, WarningSink,
+    AccessToken, BoxError, BoxFuture, ClientAssertionCredential, ClientCertificateCredential,
+    ClientSecretCredential, CredentialOptions, DiskCache, EnvironmentCredential, Source,
+    TokenCredential, TokenRequestOptions, WarningSink, REFRESH_AHEAD,
 };
 pub use response::TokenResponse;
