@@ -282,9 +282,10 @@ fn print(args: &TokenArgs, t: &AccessToken) -> Result<()> {
                 .unwrap_or(Value::Null);
             output::print_json(&json!({
                 "token_type": t.token_type,
-                "expires_in": t.expires_in().as_secs(),
+                // Whole seconds between the two unix times, as a cache entry counts them.
+                "expires_in": unix_secs(t.expires_on).saturating_sub(unix_secs(std::time::SystemTime::now())),
                 "ext_expires_in": t.ext_expires_in.map(|d| d.as_secs()),
-                "expires_on": t.expires_on.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                "expires_on": unix_secs(t.expires_on),
                 "access_token": access_token,
                 "source": t.source.as_str(),
                 "claims": claims,
@@ -295,6 +296,11 @@ fn print(args: &TokenArgs, t: &AccessToken) -> Result<()> {
 
 /// `Bearer` as RFC 6750 writes it, whatever case the server used (Entra sends `Bearer`, some
 /// servers `bearer`, and some APIs compare the scheme case-sensitively).
+fn unix_secs(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn bearer(token_type: &str) -> &str {
     if token_type.eq_ignore_ascii_case("bearer") {
         "Bearer"
