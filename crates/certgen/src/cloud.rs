@@ -83,8 +83,11 @@ pub enum Service {
 /// A Microsoft host of [`CLOUDS`], as the table spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Host {
+    /// The host name.
     pub name: &'static str,
+    /// Which service it serves.
     pub service: Service,
+    /// The cloud it belongs to.
     pub cloud: &'static Cloud,
 }
 

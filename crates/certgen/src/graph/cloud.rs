@@ -12,6 +12,7 @@ use crate::authority::NAMED_HOSTS;
 
 /// Graph's resource in the public cloud, and its well-known application id.
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+/// The application id of Microsoft Graph (the resource of its tokens).
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 /// (cloud name, Graph host), in the order of [`NAMED_HOSTS`].

@@ -16,6 +16,7 @@ pub const READ_ME: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 
+/// The application permissions that let an app read users.
 pub const READ_USERS: &[&str] = &[
     "User.Read.All",
     "User.ReadWrite.All",

@@ -43,6 +43,7 @@ pub enum ClientAuth {
 pub struct TokenRequest<'a> {
     /// The URL to post to.
     pub endpoint: &'a str,
+    /// The application (client) id.
     pub client_id: &'a str,
     /// Sent space-joined as `scope`; none = no `scope` parameter.
     pub scopes: &'a [String],
@@ -58,11 +59,13 @@ pub struct TokenClient {
 }
 
 impl TokenClient {
+    /// A client with these transport settings (the HTTP client is built now).
     pub fn new(options: ClientOptions) -> Result<TokenClient> {
         let http = http::client(&options)?;
         Ok(TokenClient { http, options })
     }
 
+    /// Its transport settings.
     pub fn options(&self) -> &ClientOptions {
         &self.options
     }

@@ -643,7 +643,7 @@ impl Exchange {
             if let Some(t) = slot.held(now_secs(), REFRESH_AHEAD) {
                 return Ok(AccessToken::cached(&t, Source::Memory));
             }
-            if let Some(t) = self.from_disk(&slot) {
+            if let Some(t) = self.disk_hit(&slot) {
                 slot.keep(t.clone());
                 return Ok(AccessToken::cached(&t, Source::Cache));
             }
@@ -667,7 +667,7 @@ impl Exchange {
         }
     }
 
-    fn from_disk(&self, slot: &Slot) -> Option<CachedToken> {
+    fn disk_hit(&self, slot: &Slot) -> Option<CachedToken> {
         match self.disk.as_ref()?.lookup(&slot.key, now_secs()) {
             Lookup::Hit(t) => Some(t),
             Lookup::Miss => None,

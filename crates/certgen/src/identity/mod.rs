@@ -3,6 +3,9 @@
 //! transport ([`client`]), what the endpoint answers ([`response`]), the scope rules toward
 //! Entra ([`scope`]) and the on-disk cache ([`cache`]).
 
+#[cfg(feature = "azure_core")]
+#[cfg_attr(docsrs, doc(cfg(feature = "azure_core")))]
+pub mod azure;
 pub mod cache;
 pub mod client;
 pub mod credential;

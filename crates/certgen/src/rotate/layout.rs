@@ -18,7 +18,12 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Files {
     /// A certificate file and a key file (`--cert`, `--key`).
-    Pair { cert: PathBuf, key: PathBuf },
+    Pair {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
     /// One PEM file holding the certificate and the key (`--cert` alone).
     CombinedPem(PathBuf),
     /// One PKCS#12 file (`--pfx`).
@@ -61,6 +66,7 @@ impl Slot {
 /// The files of one credential and its rotation.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// Where the credential is.
     pub files: Files,
     /// The DER copy of the certificate beside it (`BASE.cer`), when there is one.
     pub der: Option<PathBuf>,
@@ -174,6 +180,7 @@ impl Layout {
         }
     }
 
+    /// The marker file saying the old certificate is still to be removed from the app.
     pub fn removal_marker(&self) -> PathBuf {
         with_suffix(self.primary(), ".remove-pending")
     }
