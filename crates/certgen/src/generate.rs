@@ -1,5 +1,5 @@
-//! Making a new certificate and key: the profile of `certgen new`, and the localhost TLS
-//! certificate of `certgen serve`. RSA only, through `rcgen` on aws-lc-rs.
+//! Making a new certificate and key: the profile Entra expects of a client certificate, and a localhost TLS
+//! certificate. RSA only, through `rcgen` on aws-lc-rs.
 
 use std::net::IpAddr;
 
@@ -72,7 +72,7 @@ pub struct NewCertificate {
     pub profile: Profile,
 }
 
-/// The maximum validity `certgen new` accepts (ten years).
+/// The maximum validity accepted (ten years).
 pub const MAX_DAYS: u32 = 3650;
 
 /// What was made.
@@ -252,7 +252,7 @@ pub fn file_safe(name: &str) -> String {
     }
 }
 
-/// Makes the key, the self-signed certificate and a CSR, as the spec's profile says.
+/// Makes the key, the self-signed certificate and a CSR, with the profile above.
 pub fn generate(req: &NewCertificate) -> Result<Generated> {
     if req.days == 0 || req.days > MAX_DAYS {
         return Err(Error::input(

@@ -274,7 +274,7 @@ pub(crate) fn transport_error(
     let host = url.host_str().unwrap_or("the server");
     let port = url.port_or_known_default().unwrap_or(443);
     let (kind, cause) = cause_of(&e, host, port, options.timeout);
-    let mut err = TransportError::new(kind, url.as_str(), cause, Some(e));
+    let mut err = TransportError::new(kind, url.as_str(), cause, Some(Box::new(e)));
     err.service = service;
     err.extra_roots = options.ca_file.is_some();
     if kind == TransportKind::Timeout {

@@ -18,8 +18,11 @@ use crate::secret::{Secret, SecretSource};
 /// The format a file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// PEM text.
     Pem,
+    /// A DER certificate or PKCS#8 key.
     Der,
+    /// PKCS#12.
     Pkcs12,
 }
 
@@ -28,9 +31,11 @@ pub enum Format {
 pub struct Material {
     /// The name used in messages and in `thumbprint` output (`-` for stdin).
     pub name: String,
+    /// What the file turned out to be.
     pub format: Format,
     /// Certificates in file order (PKCS#12: the leaf first).
     pub certs: Vec<Certificate>,
+    /// Private keys in file order.
     pub keys: Vec<PrivateKey>,
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Every module that reads or writes a JWT goes through here: `decode` and `verify` read with
 //! [`Policy::Strict`] (RFC 7515 as written), `serve` reads client assertions with
-//! [`Policy::Lenient`] (what Entra accepts from shipping clients) unless it runs `--strict`.
+//! [`Policy::Lenient`] (what Entra accepts from shipping clients) unless asked to be strict.
 //!
 //! One crypto path: aws-lc-rs directly. Keys are parsed once into an [`SigningKey`] /
 //! [`VerifyingKey`]; `jsonwebtoken` re-parses and re-validates the RSA key on every call

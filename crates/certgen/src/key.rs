@@ -86,8 +86,11 @@ fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<()> {
 pub enum KeyKind {
     /// RSA with its public modulus and exponent (no leading zeros), and the PKCS#1 private key.
     Rsa {
+        /// The modulus, big-endian.
         n: Vec<u8>,
+        /// The public exponent, big-endian.
         e: Vec<u8>,
+        /// The PKCS#1 `RSAPrivateKey` DER.
         pkcs1: Vec<u8>,
     },
     /// Not RSA; the name is for messages.
@@ -183,10 +186,12 @@ impl PrivateKey {
         })
     }
 
+    /// What kind of key it is.
     pub fn kind(&self) -> &KeyKind {
         &self.kind
     }
 
+    /// The PKCS#8 `PrivateKeyInfo` DER.
     pub fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8
     }
@@ -199,6 +204,7 @@ impl PrivateKey {
         }
     }
 
+    /// The RSA key size in bits, for an RSA key.
     pub fn rsa_bits(&self) -> Option<usize> {
         match &self.kind {
             KeyKind::Rsa { n, .. } => Some(rsa_bits(n)),

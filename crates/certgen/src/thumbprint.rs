@@ -16,11 +16,14 @@ use crate::jose::b64;
 /// The thumbprints of one certificate, computed once from its DER.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Thumbprints {
+    /// SHA-1 of the DER.
     pub sha1: [u8; 20],
+    /// SHA-256 of the DER.
     pub sha256: [u8; 32],
 }
 
 impl Thumbprints {
+    /// The thumbprints of the certificate `der`.
     pub fn of_der(der: &[u8]) -> Self {
         Thumbprints {
             sha1: array(digest(&SHA1_FOR_LEGACY_USE_ONLY, der).as_ref()),

@@ -12,7 +12,7 @@
 //!
 //! Messages are one sentence in the library's own terms: they name no command-line flag and
 //! carry no advice. The `certgen` binary makes its `hint:` lines and exit codes from these
-//! variants, in one place (`src/cli/hints.rs`).
+//! variants.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,8 +22,33 @@ use time::OffsetDateTime;
 mod verify;
 pub use verify::VerifyError;
 
+/// A result whose error is certgen's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Everything that can go wrong, as a caller matches it: on the variant, then on the typed
+/// details of each (an AADSTS code, a transport kind, an input kind) — never on the text.
+///
+/// ```
+/// use certgen::{Error, InputKind, TlsProblem, TransportKind};
+///
+/// fn advice(e: &Error) -> String {
+///     match e {
+///         // Entra's answer, by its AADSTS code.
+///         Error::Provider(p) if p.has_code(700016) => "the app is not in this tenant".into(),
+///         Error::Provider(p) if p.has_code(7000222) => "the client secret has expired".into(),
+///         Error::Provider(p) => format!("Entra refused ({}): {:?}", p.status, p.codes()),
+///         // Not reached at all, by how.
+///         Error::Transport(t) if t.kind == TransportKind::Tls(TlsProblem::UnknownIssuer) => {
+///             "a proxy intercepts TLS: trust its CA".into()
+///         }
+///         Error::Transport(t) if t.kind == TransportKind::Dns => format!("no such host: {}", t.url),
+///         // Refused before anything was sent.
+///         Error::Input(i) if i.kind == InputKind::NotDefaultScope => "use RESOURCE/.default".into(),
+///         other => other.to_string(),
+///     }
+/// }
+/// # let _ = advice;
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -41,8 +66,10 @@ pub enum Error {
     Io {
         /// What was being done: `read`, `write`, `create folder` …
         action: String,
+        /// The file or folder.
         path: PathBuf,
         #[source]
+        /// The OS error.
         source: std::io::Error,
     },
     /// A token failed validation, or the validator could not be set up.
@@ -117,14 +144,24 @@ fn reason(status: u16) -> &'static str {
 pub enum RotateError {
     /// Another run holds the lock on the same files.
     #[error("another certgen rotate is running on {names} (it holds {}); nothing changed", lock_file.display())]
-    Locked { names: String, lock_file: PathBuf },
+    Locked {
+        /// The files of the credential.
+        names: String,
+        /// The lock file held.
+        lock_file: PathBuf,
+    },
     /// The certificate in use has expired: Graph takes no proof signed by it.
     #[error("the certificate expired on {}: Graph takes no proof signed by it", crate::dates::rfc3339(*not_after))]
-    Expired { not_after: OffsetDateTime },
+    Expired {
+        /// When it expired.
+        not_after: OffsetDateTime,
+    },
     /// The new certificate got no token within the wait; nothing was swapped.
     #[error("the new certificate {thumbprint} got no token within {} s (last answer: {last})", wait.as_secs())]
     NoToken {
+        /// The new certificate's SHA-1 thumbprint.
         thumbprint: String,
+        /// How long it waited.
         wait: std::time::Duration,
         /// The files that still hold the working certificate.
         current_names: String,
@@ -279,9 +316,26 @@ pub fn io_reason(err: &std::io::Error) -> String {
 
 /// An error answer of a token endpoint, with what Entra puts in it (all optional: other
 /// servers and proxies send less).
+///
+/// ```
+/// use certgen::Error;
+///
+/// // AADSTS700027: the assertion's certificate is not registered for the app.
+/// fn unregistered_certificate(e: &Error) -> Option<String> {
+///     match e {
+///         Error::Provider(p) if p.has_code(700027) => Some(format!(
+///             "register the certificate (trace id {})",
+///             p.trace_id.as_deref().unwrap_or("-")
+///         )),
+///         _ => None,
+///     }
+/// }
+/// # let _ = unregistered_certificate;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProviderError {
+    /// The HTTP status.
     pub status: u16,
     /// The OAuth `error` value (`invalid_client` …).
     pub error: Option<String>,
@@ -289,9 +343,13 @@ pub struct ProviderError {
     pub description: Option<String>,
     /// `error_codes`, or the AADSTS number found in the description.
     pub codes: Vec<u64>,
+    /// Entra's `trace_id`: what Microsoft support asks for.
     pub trace_id: Option<String>,
+    /// Entra's `correlation_id`.
     pub correlation_id: Option<String>,
+    /// Entra's `timestamp`, as sent.
     pub timestamp: Option<String>,
+    /// Entra's `error_uri`.
     pub error_uri: Option<String>,
     /// The first line of a body that is not JSON (an HTML page from a proxy …), shortened.
     pub body_excerpt: Option<String>,
@@ -418,6 +476,7 @@ pub enum TlsProblem {
     BadSignature,
     /// The certificate is not valid for the host name.
     WrongName,
+    /// The certificate has expired (or is not yet valid).
     Expired,
     /// Another certificate problem.
     OtherCertificate,
@@ -448,11 +507,28 @@ impl fmt::Display for Service {
     }
 }
 
-/// A service that could not be reached.
+/// A service that could not be reached: its [`kind`](Self::kind) to match on, the cause in
+/// words, the HTTP client's error as [`source`](std::error::Error::source).
+///
+/// ```
+/// use certgen::{Error, TlsProblem, TransportKind};
+///
+/// fn retry_later(e: &Error) -> bool {
+///     matches!(e, Error::Transport(t) if matches!(
+///         t.kind,
+///         TransportKind::Timeout | TransportKind::ConnectTimeout | TransportKind::Reset
+///     ))
+/// }
+/// fn trust_problem(e: &Error) -> bool {
+///     matches!(e, Error::Transport(t) if t.kind == TransportKind::Tls(TlsProblem::UnknownIssuer))
+/// }
+/// # let _ = (retry_later, trust_problem);
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("cannot reach {service} {url}: {cause}")]
 #[non_exhaustive]
 pub struct TransportError {
+    /// What failed, to match on.
     pub kind: TransportKind,
     /// The service that was asked.
     pub service: Service,
@@ -465,16 +541,18 @@ pub struct TransportError {
     /// Whether extra trust roots (a CA file) were given besides the platform's, so a TLS
     /// failure can be told apart: a stale extra root, or none given at all.
     pub extra_roots: bool,
+    /// The HTTP client's own error, the chain of causes below it.
     #[source]
-    pub source: Option<reqwest::Error>,
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TransportError {
+    /// A failure of `kind` to reach `url`, `cause` in words.
     pub fn new(
         kind: TransportKind,
         url: impl Into<String>,
         cause: impl Into<String>,
-        source: Option<reqwest::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         TransportError {
             kind,
@@ -517,9 +595,15 @@ pub enum InputKind {
     /// The key is not RSA.
     NotRsa,
     /// The RSA key is shorter than Entra accepts.
-    WeakKey { bits: usize },
+    WeakKey {
+        /// Its size in bits.
+        bits: usize,
+    },
     /// A password is needed and none was given (`key`: for a private key, else a PKCS#12).
-    PasswordNeeded { key: bool },
+    PasswordNeeded {
+        /// Whether it is for a private key (else a PKCS#12 file).
+        key: bool,
+    },
     /// The password given does not open the file.
     WrongPassword,
     /// A legacy encryption the file uses that certgen does not read.
@@ -557,23 +641,40 @@ pub enum InputKind {
     /// Two outputs with the same name.
     OutputClash,
     /// The output folder does not exist.
-    NoOutputFolder { dir: PathBuf },
+    NoOutputFolder {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// No folder for the token cache.
     NoCacheDir,
     /// A certificate subject that is not `TYPE=value,…`; the message begins with `subject`
     /// (argument).
     BadSubjectSyntax,
     /// A required environment variable is unset.
-    MissingVariable { var: String },
+    MissingVariable {
+        /// The variable (or variables) missing.
+        var: String,
+    },
     /// A folder to keep tokens or keys in that other users may write to.
-    SharedFolder { dir: PathBuf },
+    SharedFolder {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A folder to keep tokens or keys in that belongs to another user.
-    ForeignFolder { dir: PathBuf },
+    ForeignFolder {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// Opening an encrypted key would take more key-derivation work than certgen allows.
     TooCostly,
     /// An authority host that ends with a tenant (a whole authority): `host` and `tenant` are
     /// the split that was meant.
-    AuthorityHostWithTenant { host: String, tenant: String },
+    AuthorityHostWithTenant {
+        /// The authority host meant.
+        host: String,
+        /// The tenant meant.
+        tenant: String,
+    },
     /// A secret or password file that cannot be read (its name is not repeated: it may be the
     /// secret itself).
     SecretFile,
@@ -585,10 +686,15 @@ pub enum InputKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Param {
+    /// The common name.
     CommonName,
+    /// The subject name.
     Subject,
+    /// The key size.
     KeySize,
+    /// The validity in days.
     Days,
+    /// A subject alternative name.
     San,
 }
 
@@ -610,16 +716,19 @@ impl Param {
 #[error("{message}")]
 #[non_exhaustive]
 pub struct InputError {
+    /// What was refused, to match on.
     pub kind: InputKind,
     /// One sentence, no flag names.
     pub message: String,
     /// The file concerned, when there is one.
     pub path: Option<PathBuf>,
     #[source]
+    /// The cause, when a lower layer gave one.
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl InputError {
+    /// A refusal of `kind`; the message is made one line.
     pub fn new(kind: InputKind, message: impl Into<String>) -> Self {
         let message: String = message.into();
         // One line, always: multi-line causes from lower layers would break a one-line report.
@@ -632,11 +741,13 @@ impl InputError {
         }
     }
 
+    /// The same, naming `path`.
     pub fn with_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.path = Some(path.into());
         self
     }
 
+    /// The same, with its cause.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
         self

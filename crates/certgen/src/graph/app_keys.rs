@@ -124,7 +124,7 @@ impl RegisteredKey {
             .is_some_and(|t| t.eq_ignore_ascii_case(thumbprint))
     }
 
-    /// The `--json` entry of `certgen credential list`.
+    /// The key as a JSON object.
     pub fn to_json(&self, now: OffsetDateTime, this_machine: Option<&str>) -> Value {
         json!({
             "keyId": self.key_id,
@@ -209,7 +209,7 @@ impl Application {
         self.key_for(&hex)
     }
 
-    /// The `--json` document of `certgen credential list`.
+    /// The application and its keys as a JSON document.
     pub fn to_json(&self, now: OffsetDateTime, this_machine: Option<&str>) -> Value {
         json!({
             "application": {"id": self.id, "appId": self.app_id, "displayName": self.display_name},

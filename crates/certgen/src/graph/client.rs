@@ -2,7 +2,7 @@
 //! user: one request, retried on 429 and 503 as `Retry-After` says (capped), or every page of a
 //! collection followed through `@odata.nextLink` and merged into one document.
 //!
-//! The transport is the library's one (the token client's too) (TLS roots plus `--ca-file`, proxies from the
+//! The transport is the library's one (the token client's too) (TLS roots plus an extra CA file, proxies from the
 //! environment, no redirects, `http://` only to loopback), so the token goes exactly where the
 //! credential would. Bodies are read up to [`MAX_RESPONSE_BYTES`]; paging stops at
 //! [`MAX_PAGES`] and refuses a `nextLink` to another origin, which would receive the token.

@@ -1,7 +1,7 @@
 //! The OData shapes Microsoft Graph answers with (<https://learn.microsoft.com/en-us/graph/errors>, <https://learn.microsoft.com/en-us/graph/paging>): the error
 //! envelope `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`
-//! and collections whose pages link to the next with `@odata.nextLink`. `certgen serve` writes
-//! these types and `certgen call` reads them, so both sides share one definition.
+//! and collections whose pages link to the next with `@odata.nextLink`. the emulator writes
+//! these types and clients read them, so both sides share one definition.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

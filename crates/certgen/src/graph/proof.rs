@@ -1,7 +1,7 @@
 //! The proof-of-possession JWT that Graph's `addKey`/`removeKey` demand (<https://learn.microsoft.com/en-us/graph/application-rollkey-prooftoken>),
 //! and the rules Graph holds it to, so that a proof can be made right, explained when it is
 //! wrong (Graph itself answers only `Authentication_MissingOrMalformed`), and checked by
-//! `certgen serve` as Graph checks it.
+//! an emulator as Graph checks it.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -44,7 +44,7 @@ pub enum KeyCredential<'a> {
 pub struct CacheKey(String);
 
 impl CacheKey {
-    /// Scopes are sorted (and repeats dropped) so their order on the command line does not
+    /// Scopes are sorted (and repeats dropped) so the order a caller lists them in does not
     /// split the cache.
     pub fn new(
         token_url: &str,

@@ -1,5 +1,5 @@
 //! The client-credentials exchange at an OAuth 2.0 token endpoint (Entra's v2 endpoint, or
-//! any other server's token URL), with the transport rules of the spec.
+//! any other server's token URL), with the transport rules below.
 //!
 //! - TLS by rustls (aws-lc-rs) with the platform's roots, plus the roots of an extra CA file;
 //!   plain `http://` only to a loopback address, so a secret never crosses a network unencrypted.

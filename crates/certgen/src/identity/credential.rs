@@ -870,7 +870,7 @@ impl fmt::Debug for ClientAssertionCredential {
 impl ClientAssertionCredential {
     /// A credential for app `client_id` in `tenant` (it may be empty only with
     /// [`CredentialOptions::token_endpoint`]) whose assertion `assertion` returns. Its failure
-    /// is returned as [`Error::Assertion`](crate::Error::Assertion), and nothing is sent.
+    /// is returned as [`Error::Assertion`], and nothing is sent.
     pub fn new<F, Fut, E>(
         tenant: &str,
         client_id: &str,

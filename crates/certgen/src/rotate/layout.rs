@@ -17,16 +17,16 @@ use crate::secret::Secret;
 /// How the credential is stored; the new one is stored the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Files {
-    /// A certificate file and a key file (`--cert`, `--key`).
+    /// A certificate file and a key file.
     Pair {
         /// The certificate file.
         cert: PathBuf,
         /// The key file.
         key: PathBuf,
     },
-    /// One PEM file holding the certificate and the key (`--cert` alone).
+    /// One PEM file holding the certificate and the key.
     CombinedPem(PathBuf),
-    /// One PKCS#12 file (`--pfx`).
+    /// One PKCS#12 file.
     Pkcs12(PathBuf),
 }
 
@@ -342,7 +342,7 @@ pub fn stage_new(
     written
 }
 
-/// `cert` encoded as the certificate file `like` is: PEM, or DER (`--cert app.cer`, a `.cer`).
+/// `cert` encoded as the certificate file `like` is: PEM, or DER (a `.cer`).
 fn encoded_like(like: &Path, cert: &Certificate) -> Result<Vec<u8>> {
     Ok(if input::is_pem(&input::read_input(like)?) {
         cert.to_pem().into_bytes()

@@ -1,4 +1,4 @@
-//! The whole renewal, step by step, as `certgen rotate` runs it from cron: (1) a new key and
+//! The whole renewal, step by step, as a scheduled job runs it: (1) a new key and
 //! certificate beside the current files, (2) `addKey` with a proof signed by the current
 //! certificate, (3) wait until the new certificate gets a token, (4) swap the files, (5)
 //! `removeKey` the old certificate. Where a rotation stands is read from the files

@@ -98,7 +98,7 @@ pub struct HttpClient {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl HttpClient {
-    /// `ca_file`: PEM certificates trusted in addition to the system roots (for `certgen serve`
+    /// `ca_file`: PEM certificates trusted in addition to the system roots (for a local emulator
     /// or a corporate CA).
     pub fn new(ca_file: Option<&Path>) -> Result<HttpClient, VerifyError> {
         let options = ClientOptions {

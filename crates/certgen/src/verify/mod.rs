@@ -54,7 +54,7 @@ pub struct ValidatorOptions {
     pub required_roles: Vec<String>,
     /// Clock skew allowed on `exp` and `nbf`. Default: 5 minutes.
     pub leeway: Duration,
-    /// Extra trust roots (PEM) for HTTPS to the authority, e.g. `certgen serve`'s CA.
+    /// Extra trust roots (PEM) for HTTPS to the authority, e.g. a local emulator's CA.
     pub ca_file: Option<PathBuf>,
     /// When remote keys are fetched again (unknown `kid`: at most every 30 s; otherwise 24 h).
     pub refresh: RefreshPolicy,
