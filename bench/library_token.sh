@@ -3,8 +3,12 @@
 # `certgen serve` (bench/library-token/src/main.rs). Builds release binaries first.
 set -eu
 cd "$(dirname "$0")/.."
-cargo build --release --bin certgen
-bin="${CARGO_TARGET_DIR:-target}/release/certgen"
+# CERTGEN=path uses that binary for the emulator instead of building a release one.
+if [ -z "${CERTGEN:-}" ]; then
+  cargo build --release --bin certgen
+  CERTGEN="${CARGO_TARGET_DIR:-target}/release/certgen"
+fi
+bin="$CERTGEN"
 case "$bin" in /*) ;; *) bin="$PWD/$bin" ;; esac
 cd bench/library-token
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-../../target}/bench-library-token" cargo run --release -q -- "$bin"

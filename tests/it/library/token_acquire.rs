@@ -102,8 +102,8 @@ fn plain() -> TokenRequestOptions {
 #[test]
 fn the_disk_cache_and_force_refresh_read_and_write_as_documented() {
     let stub = Stub::start(vec![]);
-    let cache = tempfile::tempdir().unwrap();
-    let cache = Some(cache.path());
+    let folder = tempfile::tempdir().unwrap();
+    let cache = Some(folder.path());
 
     let first = token(&stub, cache, plain());
     assert_eq!(
@@ -146,7 +146,7 @@ fn the_disk_cache_and_force_refresh_read_and_write_as_documented() {
     let (_, form) = &stub.requests()[0];
     assert_eq!(field(form, "client_secret"), Some("s3cret-value"));
     assert_eq!(field(form, "scope"), Some(SCOPE));
-    for entry in std::fs::read_dir(cache.unwrap()).unwrap() {
+    for entry in std::fs::read_dir(folder.path()).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(!text.contains("s3cret-value"));
     }

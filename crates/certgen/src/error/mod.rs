@@ -17,6 +17,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use std::time::SystemTime;
+
 use time::OffsetDateTime;
 
 mod verify;
@@ -354,9 +356,9 @@ pub struct ProviderError {
     /// The first line of a body that is not JSON (an HTML page from a proxy …), shortened.
     pub body_excerpt: Option<String>,
     /// The server's `Date` header: the only view of its clock a client gets.
-    pub server_date: Option<OffsetDateTime>,
+    pub server_date: Option<SystemTime>,
     /// The local clock when the answer arrived.
-    pub received_at: OffsetDateTime,
+    pub received_at: SystemTime,
     /// How many requests were made, this one included.
     pub attempts: u32,
     /// Set when a success answer could not be used: why (`without an access_token` …).
@@ -365,7 +367,8 @@ pub struct ProviderError {
 
 impl ProviderError {
     /// An answer with `status` and nothing else known yet.
-    pub fn new(status: u16, received_at: OffsetDateTime) -> Self {
+    pub fn new(status: u16, received_at: impl Into<SystemTime>) -> Self {
+        let received_at = received_at.into();
         ProviderError {
             status,
             error: None,
@@ -409,7 +412,10 @@ impl ProviderError {
     /// The local clock minus the server's, in seconds, when the server sent a `Date`.
     pub fn clock_offset(&self) -> Option<i64> {
         self.server_date
-            .map(|server| (self.received_at - server).whole_seconds())
+            .map(|server| match self.received_at.duration_since(server) {
+                Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
+                Err(behind) => -i64::try_from(behind.duration().as_secs()).unwrap_or(i64::MAX),
+            })
     }
 }
 

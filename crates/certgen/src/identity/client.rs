@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, ACCEPT, DATE};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, DATE};
 use reqwest::{StatusCode, Url};
 use time::OffsetDateTime;
 
@@ -113,11 +113,17 @@ impl TokenClient {
         form: &[(&str, &str)],
         remaining: Duration,
     ) -> reqwest::Result<(StatusCode, HeaderMap, Vec<u8>)> {
+        // Encoded before the request: the serializer is not Send, so it must not live across
+        // the await.
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         let mut response = self
             .http
             .post(url.clone())
             .header(ACCEPT, "application/json")
-            .form(form)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
             // The request timeout of reqwest spans connect, headers and body.
             .timeout(remaining)
             .send()

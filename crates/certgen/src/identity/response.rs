@@ -82,7 +82,7 @@ impl ProviderError {
         received_at: OffsetDateTime,
     ) -> ProviderError {
         let mut answer = ProviderError::new(status, received_at);
-        answer.server_date = server_date;
+        answer.server_date = server_date.map(Into::into);
         let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
             answer.body_excerpt = excerpt(body);
             return answer;
