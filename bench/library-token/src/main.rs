@@ -125,7 +125,7 @@ fn main() {
             let before = requests();
             let started = Instant::now();
             runtime.block_on(async {
-                let tasks: Vec<_> = (0..20).map(|_| tokio::spawn(get()())).collect();
+                let tasks: Vec<_> = (0..20).map(|_| tokio::spawn(get())).collect();
                 for t in tasks {
                     t.await.unwrap();
                 }
