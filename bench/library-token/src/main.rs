@@ -18,10 +18,13 @@ const SCOPE: &str = "https://graph.microsoft.com/.default";
 const CACHED_CALLS: u32 = 1_000_000;
 const ROUNDS: usize = 15;
 
-type Getter = Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+type Getter =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 fn main() {
-    let certgen_bin = std::env::args().nth(1).expect("usage: bench-library-token CERTGEN_BINARY");
+    let certgen_bin = std::env::args()
+        .nth(1)
+        .expect("usage: bench-library-token CERTGEN_BINARY");
     let dir = std::env::temp_dir().join(format!("certgen-bench-lib-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("serve.toml");
@@ -93,8 +96,13 @@ fn main() {
             custom.authority_host = base.clone();
             let mut options = ClientSecretCredentialOptions::default();
             options.client_options.cloud = Some(Arc::new(CloudConfiguration::from(custom)));
-            let c = ClientSecretCredential::new(TENANT, APP.into(), azure_core::credentials::Secret::new(SECRET), Some(options))
-                .unwrap();
+            let c = ClientSecretCredential::new(
+                TENANT,
+                APP.into(),
+                azure_core::credentials::Secret::new(SECRET),
+                Some(options),
+            )
+            .unwrap();
             Arc::new(move || {
                 let c = c.clone();
                 Box::pin(async move {
@@ -151,12 +159,28 @@ fn main() {
     }
     let (c, a) = (&results[0], &results[1]);
     let fmt_ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-    rows.push(("cached `get_token`, mean of 1,000,000".into(), format!("{:.0} ns", c.2), format!("{:.0} ns", a.2)));
-    rows.push(("20 concurrent cold calls, median of 15 rounds".into(), fmt_ms(c.0), fmt_ms(a.0)));
+    rows.push((
+        "cached `get_token`, mean of 1,000,000".into(),
+        format!("{:.0} ns", c.2),
+        format!("{:.0} ns", a.2),
+    ));
+    rows.push((
+        "20 concurrent cold calls, median of 15 rounds".into(),
+        fmt_ms(c.0),
+        fmt_ms(a.0),
+    ));
     rows.push((
         "token requests per cold round (min–max)".into(),
-        format!("{}–{}", c.1.iter().min().unwrap(), c.1.iter().max().unwrap()),
-        format!("{}–{}", a.1.iter().min().unwrap(), a.1.iter().max().unwrap()),
+        format!(
+            "{}–{}",
+            c.1.iter().min().unwrap(),
+            c.1.iter().max().unwrap()
+        ),
+        format!(
+            "{}–{}",
+            a.1.iter().min().unwrap(),
+            a.1.iter().max().unwrap()
+        ),
     ));
     for (what, c, a) in rows {
         println!("| {what} | {c} | {a} |");
