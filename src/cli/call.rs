@@ -389,11 +389,10 @@ fn body(data: &str) -> Result<Vec<u8>> {
 /// The API client (the token options' CA file and timeout) and the one runtime it runs on,
 /// for every command that calls Graph or an API with the app's token.
 pub(super) fn api_client(token: &TokenArgs) -> Result<(ApiClient, tokio::runtime::Runtime)> {
-    let client = ApiClient::new(ClientOptions {
-        ca_file: token.ca_file.clone(),
-        timeout: std::time::Duration::from_secs(token.timeout),
-        ..Default::default()
-    })?;
+    let mut options =
+        ClientOptions::default().timeout(std::time::Duration::from_secs(token.timeout));
+    options.ca_file = token.ca_file.clone();
+    let client = ApiClient::new(options)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -515,7 +515,7 @@ fn signature_hints(answer: &ProviderError, sent: &Sent<'_>) -> Vec<String> {
         )
     };
     // An expired certificate is refused even while registered: uploading it again cannot help.
-    let expired = cert.validity_at(answer.received_at) == Validity::Expired
+    let expired = cert.validity_at(answer.received_at.into()) == Validity::Expired
         || answer
             .first_line()
             .is_some_and(|l| l.contains("The key used is expired"));
@@ -549,7 +549,7 @@ fn signature_hints(answer: &ProviderError, sent: &Sent<'_>) -> Vec<String> {
 }
 
 fn clock_hints(answer: &ProviderError) -> Vec<String> {
-    let local = rfc3339(answer.received_at);
+    let local = rfc3339(answer.received_at.into());
     match (answer.server_date, answer.clock_offset()) {
         (Some(server), Some(offset)) => {
             let verdict = match offset {
@@ -562,7 +562,7 @@ fn clock_hints(answer: &ProviderError) -> Vec<String> {
             };
             vec![format!(
                 "the assertion's time window did not fit the server's clock: local clock {local}, server Date {}; {verdict}",
-                rfc3339(server)
+                rfc3339(server.into())
             )]
         }
         _ => vec![format!(

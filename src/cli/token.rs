@@ -4,14 +4,13 @@
 //! refusal explained from what was sent.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use certgen::credential::{Credential, ENV_CERTIFICATE_PATH};
 use certgen::error::InputKind;
 use certgen::identity::{
-    AccessToken, CachePolicy, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
-    CredentialOptions, TokenCredential, WarningSink,
+    AccessToken, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
+    CredentialOptions, DiskCache, TokenCredential, TokenRequestOptions, WarningSink,
 };
 use certgen::jose::{self, Policy};
 use certgen::secret::{Secret, SecretSource};
@@ -137,27 +136,24 @@ pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
             .with_hint("or set AZURE_TENANT_ID to the directory (tenant) ID; --token-endpoint URL posts elsewhere"));
     }
     let tenant = tenant.unwrap_or_default();
-    let options = CredentialOptions {
-        authority_host: Some(authority_host(args.authority_host.as_deref())),
-        token_endpoint: args.token_endpoint.clone(),
-        audience: args.audience.clone(),
-        alg: args.alg.into(),
-        send_x5c: args.x5c || env_flag("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
-        cache: if args.no_cache {
-            CachePolicy::NoCache
-        } else if args.force_refresh {
-            CachePolicy::ForceRefresh
+    let mut options = CredentialOptions::default()
+        .authority_host(authority_host(args.authority_host.as_deref()))
+        .alg(args.alg.into())
+        .send_x5c(args.x5c || env_flag("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"))
+        // Unlike the library's default, the command keeps tokens on disk: each run is a new
+        // process, and the next one should not ask again.
+        .disk_cache(if args.no_cache {
+            DiskCache::Off
         } else {
-            CachePolicy::Use
-        },
-        cache_dir: None,
-        transport: ClientOptions {
-            timeout: Duration::from_secs(args.timeout),
-            ca_file: args.ca_file.clone(),
-            ..Default::default()
-        },
-        on_warning: Some(WarningSink(Arc::new(|w| eprintln!("warning: {w}")))),
-    };
+            DiskCache::DefaultLocation
+        })
+        .transport(ClientOptions::default().timeout(Duration::from_secs(args.timeout)))
+        .on_warning(WarningSink::new(|w| eprintln!("warning: {w}")));
+    options.token_endpoint = args.token_endpoint.clone();
+    options.audience = args.audience.clone();
+    options.transport.ca_file = args.ca_file.clone();
+    // --no-cache neither reads nor writes; --force-refresh skips reading but stores.
+    let call = TokenRequestOptions::default().force_refresh(args.force_refresh || args.no_cache);
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
     // Everything about the request is refused before a credential is read or asked for.
     options.endpoint(&tenant, client_id)?;
@@ -179,7 +175,7 @@ pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
                 .map_err(|e| locally(e, args))?;
             sent.endpoint = credential.endpoint();
             sent.credential = SentCredential::Secret { source: &source };
-            let result = runtime.block_on(credential.get_token(&scopes));
+            let result = runtime.block_on(credential.get_token(&scopes, Some(&call)));
             result.map_err(|e| explained(e, &sent, args))?
         }
         Proof::Certificate(certificate) => {
@@ -194,7 +190,7 @@ pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
                 file_has_key,
                 alg: certgen::assertion::SigningAlg::from(args.alg).name(),
             };
-            let result = runtime.block_on(credential.get_token(&scopes));
+            let result = runtime.block_on(credential.get_token(&scopes, Some(&call)));
             result.map_err(|e| explained(e, &sent, args))?
         }
     };
@@ -286,9 +282,10 @@ fn print(args: &TokenArgs, t: &AccessToken) -> Result<()> {
                 .unwrap_or(Value::Null);
             output::print_json(&json!({
                 "token_type": t.token_type,
-                "expires_in": t.expires_in,
-                "ext_expires_in": t.ext_expires_in,
-                "expires_on": t.expires_on.unix_timestamp(),
+                // Whole seconds between the two unix times, as a cache entry counts them.
+                "expires_in": unix_secs(t.expires_on).saturating_sub(unix_secs(std::time::SystemTime::now())),
+                "ext_expires_in": t.ext_expires_in.map(|d| d.as_secs()),
+                "expires_on": unix_secs(t.expires_on),
                 "access_token": access_token,
                 "source": t.source.as_str(),
                 "claims": claims,
@@ -299,6 +296,11 @@ fn print(args: &TokenArgs, t: &AccessToken) -> Result<()> {
 
 /// `Bearer` as RFC 6750 writes it, whatever case the server used (Entra sends `Bearer`, some
 /// servers `bearer`, and some APIs compare the scheme case-sensitively).
+fn unix_secs(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn bearer(token_type: &str) -> &str {
     if token_type.eq_ignore_ascii_case("bearer") {
         "Bearer"

@@ -38,6 +38,7 @@ pub struct AssertionParams {
     pub client_id: String,
     /// `aud`: the token endpoint the assertion is for.
     pub audience: String,
+    /// The signature algorithm.
     pub alg: SigningAlg,
     /// Add the certificate chain as `x5c` (subject name + issuer authentication).
     pub x5c: bool,
@@ -50,7 +51,9 @@ pub struct AssertionParams {
 pub struct SignedAssertion {
     /// The compact JWT: `header.claims.signature`.
     pub jwt: String,
+    /// Its header.
     pub header: Value,
+    /// Its claims.
     pub claims: Value,
 }
 

@@ -15,7 +15,12 @@ use crate::thumbprint::Thumbprints;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertKey {
     /// RSA modulus and public exponent, big-endian, without leading zero bytes.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        /// The modulus.
+        n: Vec<u8>,
+        /// The public exponent.
+        e: Vec<u8>,
+    },
     /// Anything else (EC, EdDSA, DSA …), named for messages: Entra accepts only RSA.
     Other(String),
 }
@@ -29,6 +34,7 @@ impl CertKey {
         }
     }
 
+    /// The RSA key size in bits, for an RSA key.
     pub fn rsa_bits(&self) -> Option<usize> {
         match self {
             CertKey::Rsa { n, .. } => Some(rsa_bits(n)),
@@ -41,13 +47,19 @@ impl CertKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certificate {
     der: Vec<u8>,
+    /// The subject name, as `CN=…, O=…`.
     pub subject: String,
+    /// The issuer name, in the same form.
     pub issuer: String,
     /// Serial number, upper-case hex without leading zero bytes (as `openssl x509 -serial`).
     pub serial: String,
+    /// Start of validity.
     pub not_before: OffsetDateTime,
+    /// End of validity.
     pub not_after: OffsetDateTime,
+    /// The public key.
     pub key: CertKey,
+    /// Its thumbprints.
     pub thumbprints: Thumbprints,
 }
 
@@ -55,8 +67,11 @@ pub struct Certificate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Validity {
+    /// Within its validity period.
     Valid,
+    /// Past its end.
     Expired,
+    /// Before its start.
     NotYetValid,
 }
 
@@ -112,10 +127,12 @@ impl Certificate {
         Ok((cert, rest))
     }
 
+    /// The DER encoding.
     pub fn der(&self) -> &[u8] {
         &self.der
     }
 
+    /// The `BEGIN CERTIFICATE` PEM.
     pub fn to_pem(&self) -> String {
         pem::encode_config(
             &pem::Pem::new("CERTIFICATE", self.der.clone()),
@@ -123,6 +140,7 @@ impl Certificate {
         )
     }
 
+    /// Where `now` falls in its validity.
     pub fn validity_at(&self, now: OffsetDateTime) -> Validity {
         if now < self.not_before {
             Validity::NotYetValid
@@ -133,6 +151,7 @@ impl Certificate {
         }
     }
 
+    /// Whether subject and issuer are the same name (self-issued).
     pub fn is_self_issued(&self) -> bool {
         self.subject == self.issuer
     }

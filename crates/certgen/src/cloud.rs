@@ -1,6 +1,6 @@
 //! The Microsoft clouds by their host names: which hosts are Entra's (identity), Microsoft
 //! Graph's, Azure Resource Manager's and the Entra portal's API, in each cloud, and the names
-//! Entra publishes there (issuers, instance discovery aliases). One table, read by `certgen serve --proxy` (which hosts it may answer
+//! Entra publishes there (issuers, instance discovery aliases). One table, read by the emulator's proxy (which hosts it may answer
 //! for), its SNI certificate choice, the "which face" decision of each request, and instance
 //! discovery.
 
@@ -29,7 +29,7 @@ pub struct Cloud {
     pub cloud_graph_host_name: &'static str,
 }
 
-/// Every host `certgen serve --proxy` impersonates. The identity hosts are the aliases of
+/// Every host the emulator's proxy impersonates. The identity hosts are the aliases of
 /// Entra's own instance-discovery answer (<https://learn.microsoft.com/en-us/entra/identity-platform/authentication-national-cloud>), in its order.
 ///
 /// UNCONFIRMED: the US Government v1 issuer (`sts.windows.net`, as in the public cloud) and
@@ -123,8 +123,11 @@ impl Service {
 /// A Microsoft host of [`CLOUDS`], as the table spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Host {
+    /// The host name.
     pub name: &'static str,
+    /// Which service it serves.
     pub service: Service,
+    /// The cloud it belongs to.
     pub cloud: &'static Cloud,
 }
 

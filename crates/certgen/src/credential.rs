@@ -148,6 +148,7 @@ impl Credential {
         &self.chain
     }
 
+    /// The private key of the leaf.
     pub fn key(&self) -> &PrivateKey {
         &self.key
     }

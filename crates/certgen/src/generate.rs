@@ -1,5 +1,5 @@
-//! Making a new certificate and key: the profile of `certgen new`, and the localhost TLS
-//! certificate of `certgen serve`. RSA only, through `rcgen` on aws-lc-rs.
+//! Making a new certificate and key: the profile Entra expects of a client certificate, and a localhost TLS
+//! certificate. RSA only, through `rcgen` on aws-lc-rs.
 
 use std::net::IpAddr;
 
@@ -16,12 +16,16 @@ use crate::key::PrivateKey;
 /// RSA key sizes on offer; Entra needs at least 2048 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySize {
+    /// RSA 2048 (the default).
     Rsa2048,
+    /// RSA 3072.
     Rsa3072,
+    /// RSA 4096.
     Rsa4096,
 }
 
 impl KeySize {
+    /// The size of `bits` (2048, 3072 or 4096); any other is refused.
     pub fn from_bits(bits: u32) -> Result<Self> {
         match bits {
             2048 => Ok(KeySize::Rsa2048),
@@ -34,6 +38,7 @@ impl KeySize {
         }
     }
 
+    /// The key size in bits.
     pub fn bits(self) -> u32 {
         match self {
             KeySize::Rsa2048 => 2048,
@@ -55,22 +60,27 @@ pub enum Profile {
 /// Everything that decides a new certificate.
 #[derive(Debug, Clone)]
 pub struct NewCertificate {
+    /// The subject (and issuer) name.
     pub subject: Subject,
     /// DNS names or IP addresses; none means no SAN extension.
     pub sans: Vec<String>,
     /// Validity in days, 1–3650.
     pub days: u32,
+    /// The RSA key size.
     pub key_size: KeySize,
+    /// What the certificate is for (key usages, extended key usages).
     pub profile: Profile,
 }
 
-/// The maximum validity `certgen new` accepts (ten years).
+/// The maximum validity accepted (ten years).
 pub const MAX_DAYS: u32 = 3650;
 
 /// What was made.
 #[derive(Debug, Clone)]
 pub struct Generated {
+    /// The new certificate.
     pub cert: Certificate,
+    /// Its private key.
     pub key: PrivateKey,
     /// The PKCS#10 request for the same key and subject, PEM.
     pub csr_pem: String,
@@ -81,6 +91,7 @@ pub struct Generated {
 pub struct Subject(Vec<(String, String)>);
 
 impl Subject {
+    /// A subject of one common name (`CN=cn`).
     pub fn common_name(cn: &str) -> Result<Self> {
         if cn.trim().is_empty() {
             return Err(Error::input(
@@ -241,7 +252,7 @@ pub fn file_safe(name: &str) -> String {
     }
 }
 
-/// Makes the key, the self-signed certificate and a CSR, as the spec's profile says.
+/// Makes the key, the self-signed certificate and a CSR, with the profile above.
 pub fn generate(req: &NewCertificate) -> Result<Generated> {
     if req.days == 0 || req.days > MAX_DAYS {
         return Err(Error::input(

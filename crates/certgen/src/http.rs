@@ -23,27 +23,76 @@ use crate::input;
 use crate::read;
 use crate::secret::SecretSource;
 
-/// Transport settings.
+/// Transport settings: `Default` and the setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use certgen::identity::ClientOptions;
+///
+/// let transport = ClientOptions::default()
+///     .timeout(Duration::from_secs(10))
+///     .ca_file("/etc/my-ca.pem")
+///     .max_attempts(1);
+/// # let _ = transport;
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientOptions {
-    /// Deadline for the whole exchange, retries included.
+    /// Deadline for the whole exchange, retries included. Default: 30 s.
     pub timeout: Duration,
-    /// Extra trust roots (PEM or DER, any number of certificates), e.g. the CA file that
-    /// `certgen serve` prints.
+    /// Extra trust roots (PEM or DER, any number of certificates) besides the platform's,
+    /// e.g. a local emulator's CA. Default: `None`.
     pub ca_file: Option<PathBuf>,
-    /// Requests made at most, the first included.
+    /// Requests made at most, the first included. Default: 3.
     pub max_attempts: u32,
-    /// Longest wait between attempts whatever `Retry-After` asks: a command in a script must
-    /// not sit silent for minutes. Entra's throttling asks for seconds; a longer ask means the
-    /// service is down, and failing fast with exit 3 (and the status) helps the caller more.
+    /// Longest wait between attempts whatever `Retry-After` asks: Entra's throttling asks for
+    /// seconds; a longer ask means the service is down, and failing fast (with the status)
+    /// helps the caller more. Default: 10 s.
     pub retry_after_cap: Duration,
-    /// Whether `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` apply (the spec's
-    /// default); off for a caller that must talk to the server directly.
+    /// Whether `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` apply; off for a caller
+    /// that must talk to the server directly. Default: `true`.
     pub proxy_from_env: bool,
     /// A deadline for the TCP and TLS connection alone, shorter than [`timeout`](Self::timeout)
-    /// where a dead host should fail fast (token validation's key fetches); none = only the
-    /// whole deadline.
+    /// where a dead host should fail fast; `None`: only the whole deadline. Default: `None`.
     pub connect_timeout: Option<Duration>,
+}
+
+impl ClientOptions {
+    /// Sets [`timeout`](Self::timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`ca_file`](Self::ca_file).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Sets [`max_attempts`](Self::max_attempts).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Sets [`retry_after_cap`](Self::retry_after_cap).
+    pub fn retry_after_cap(mut self, cap: Duration) -> Self {
+        self.retry_after_cap = cap;
+        self
+    }
+
+    /// Sets [`proxy_from_env`](Self::proxy_from_env).
+    pub fn proxy_from_env(mut self, yes: bool) -> Self {
+        self.proxy_from_env = yes;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
 }
 
 impl Default for ClientOptions {
@@ -225,7 +274,7 @@ pub(crate) fn transport_error(
     let host = url.host_str().unwrap_or("the server");
     let port = url.port_or_known_default().unwrap_or(443);
     let (kind, cause) = cause_of(&e, host, port, options.timeout);
-    let mut err = TransportError::new(kind, url.as_str(), cause, Some(e));
+    let mut err = TransportError::new(kind, url.as_str(), cause, Some(Box::new(e)));
     err.service = service;
     err.extra_roots = options.ca_file.is_some();
     if kind == TransportKind::Timeout {

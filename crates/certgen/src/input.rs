@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::certificate::Certificate;
 use crate::error::{Context, Error, InputKind, Result};
 use crate::key::PrivateKey;
+#[cfg(feature = "pkcs12")]
 use crate::pkcs12::{self, Pkcs12Error};
 use crate::read;
 use crate::secret::{Secret, SecretSource};
@@ -17,8 +18,11 @@ use crate::secret::{Secret, SecretSource};
 /// The format a file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// PEM text.
     Pem,
+    /// A DER certificate or PKCS#8 key.
     Der,
+    /// PKCS#12.
     Pkcs12,
 }
 
@@ -27,9 +31,11 @@ pub enum Format {
 pub struct Material {
     /// The name used in messages and in `thumbprint` output (`-` for stdin).
     pub name: String,
+    /// What the file turned out to be.
     pub format: Format,
     /// Certificates in file order (PKCS#12: the leaf first).
     pub certs: Vec<Certificate>,
+    /// Private keys in file order.
     pub keys: Vec<PrivateKey>,
 }
 
@@ -106,6 +112,36 @@ fn load_bytes_with(bytes: &[u8], name: &str, reader: &mut Reader<'_>) -> Result<
     ))
 }
 
+/// Without the `pkcs12` feature a PKCS#12 file is recognised, and refused saying why.
+#[cfg(not(feature = "pkcs12"))]
+fn open_pkcs12(bytes: &[u8], name: &str, _password: &mut LazyPassword<'_>) -> Result<Material> {
+    if is_pkcs12(bytes) {
+        Err(Error::input(
+            InputKind::Unrecognised,
+            format!("{name} is a PKCS#12 file, which certgen reads only with its pkcs12 feature"),
+        ))
+    } else {
+        Err(Error::failure(format!("{name}: not PKCS#12")))
+    }
+}
+
+#[cfg(feature = "pkcs12")]
+fn is_pkcs12(bytes: &[u8]) -> bool {
+    pkcs12::is_pkcs12(bytes)
+}
+
+/// `PFX ::= SEQUENCE { version INTEGER {v3(3)}, ... }` (RFC 7292 §4): the first bytes tell.
+#[cfg(not(feature = "pkcs12"))]
+fn is_pkcs12(bytes: &[u8]) -> bool {
+    let header = match bytes.get(1) {
+        Some(&n) if n < 0x80 => 2,
+        Some(&n) => 2 + usize::from(n & 0x7f),
+        None => return false,
+    };
+    bytes.first() == Some(&0x30) && bytes.get(header..header + 3) == Some(&[0x02, 0x01, 0x03])
+}
+
+#[cfg(feature = "pkcs12")]
 fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Result<Material> {
     // A file made without a password opens with the empty one; try that before asking.
     let given = password.get_if_configured()?;
@@ -152,6 +188,7 @@ fn open_pkcs12(bytes: &[u8], name: &str, password: &mut LazyPassword<'_>) -> Res
     })
 }
 
+#[cfg(feature = "pkcs12")]
 fn p12_error(e: Pkcs12Error, name: &str) -> Error {
     match e {
         Pkcs12Error::NotPkcs12 => Error::failure(format!("{name}: not PKCS#12")),
@@ -289,6 +326,7 @@ impl<'a> LazyPassword<'a> {
     }
 
     /// The password from a file or a given value, never by asking.
+    #[cfg_attr(not(feature = "pkcs12"), allow(dead_code))]
     fn get_if_configured(&mut self) -> Result<Option<Secret>> {
         let configured = self.source.file.is_some() || self.source.value.is_some();
         if configured {
@@ -298,6 +336,7 @@ impl<'a> LazyPassword<'a> {
         }
     }
 
+    #[cfg_attr(not(feature = "pkcs12"), allow(dead_code))]
     fn get_by_prompt(&mut self) -> Result<Option<Secret>> {
         self.get()
     }
@@ -345,7 +384,7 @@ pub fn recognise(bytes: &[u8]) -> Option<Content> {
         Some(Content::Certificate(Format::Der))
     } else if PrivateKey::from_pkcs8_der(bytes).is_ok() {
         Some(Content::PrivateKey(Format::Der))
-    } else if pkcs12::is_pkcs12(bytes) {
+    } else if is_pkcs12(bytes) {
         Some(Content::Pkcs12)
     } else {
         None

@@ -4,7 +4,7 @@
 //!
 //! Every module that reads or writes a JWT goes through here: `decode` and `verify` read with
 //! [`Policy::Strict`] (RFC 7515 as written), `serve` reads client assertions with
-//! [`Policy::Lenient`] (what Entra accepts from shipping clients) unless it runs `--strict`.
+//! [`Policy::Lenient`] (what Entra accepts from shipping clients) unless asked to be strict.
 //!
 //! One crypto path: aws-lc-rs directly. Keys are parsed once into an [`SigningKey`] /
 //! [`VerifyingKey`]; `jsonwebtoken` re-parses and re-validates the RSA key on every call
@@ -41,8 +41,11 @@ pub enum Policy {
 /// Which of the three parts of a compact JWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
+    /// The first part.
     Header,
+    /// The second part (the claims of a JWT).
     Claims,
+    /// The third part.
     Signature,
 }
 
@@ -65,7 +68,12 @@ pub enum B64Error {
         character.escape_default(),
         character_hint(*character)
     )]
-    Character { character: char, position: usize },
+    Character {
+        /// The character.
+        character: char,
+        /// Its position, from 1.
+        position: usize,
+    },
     /// The characters are right but do not form base64 (length, trailing bits).
     #[error("{0}")]
     Encoding(String),
@@ -83,30 +91,49 @@ fn character_hint(c: char) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     #[error("no token: the input is empty")]
+    /// The input is empty.
     Empty,
     #[error(
         "this is an encrypted token (JWE, 5 parts): it cannot be read without the recipient's key"
     )]
+    /// A JWE (five parts), not a JWS.
     Encrypted,
     #[error("not a JWT: expected 3 parts separated by '.', found {0}")]
+    /// Not three parts.
     PartCount(usize),
     #[error("the JWT {0} is empty")]
+    /// A part is empty.
     EmptyPart(Part),
+    /// A part is not base64url.
     #[error("the JWT {part} is {}", base64_reason(source))]
-    Base64 { part: Part, source: B64Error },
+    Base64 {
+        /// The part.
+        part: Part,
+        /// Why.
+        source: B64Error,
+    },
+    /// A part is not JSON.
     #[error("the JWT {part} is not JSON ({reason})")]
-    Json { part: Part, reason: String },
+    Json {
+        /// The part.
+        part: Part,
+        /// The parser's reason.
+        reason: String,
+    },
     #[error("the JWT {0} is JSON but not an object")]
+    /// A part is JSON but not an object.
     NotObject(Part),
     /// An `alg` other than RS256/PS256 (or none at all).
     #[error("alg {0:?} is not supported; only RS256 and PS256 are")]
     UnsupportedAlg(String),
     #[error("the signature does not verify")]
+    /// The signature does not verify.
     BadSignature,
     /// A key that cannot sign or verify: not RSA, too small or large, not parseable.
     #[error("{0}")]
     BadKey(String),
     #[error("signing failed")]
+    /// Signing failed.
     Signing,
 }
 
@@ -161,7 +188,9 @@ pub mod b64 {
 /// A compact JWS taken apart; nothing in it has been verified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Jws<'a> {
+    /// The protected header.
     pub header: Map<String, Value>,
+    /// The claims.
     pub claims: Map<String, Value>,
     /// `header "." payload` exactly as received: the bytes the signature covers.
     pub signing_input: &'a str,
@@ -214,10 +243,12 @@ fn json_part(text: &str, part: Part, policy: Policy) -> Result<Map<String, Value
 }
 
 impl Jws<'_> {
+    /// A header parameter, when it is a string.
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.header.get(name).and_then(Value::as_str)
     }
 
+    /// A claim, when it is a string.
     pub fn claim_str(&self, name: &str) -> Option<&str> {
         self.claims.get(name).and_then(Value::as_str)
     }

@@ -6,7 +6,9 @@
 use std::fmt;
 
 use pkcs1::der::{Decode, Encode};
-use pkcs8::{EncryptedPrivateKeyInfo, ObjectIdentifier, PrivateKeyInfo};
+#[cfg(feature = "encrypted-keys")]
+use pkcs8::EncryptedPrivateKeyInfo;
+use pkcs8::{ObjectIdentifier, PrivateKeyInfo};
 
 use crate::certificate::CertKey;
 use crate::error::{Context, Error, InputKind, Result};
@@ -24,7 +26,9 @@ pub const PBKDF2_ITERATIONS: u32 = 100_000;
 /// The most scrypt may demand of an encrypted key: memory (128·r·N bytes) and work (N·r·p).
 /// OpenSSL's defaults (N 16384, r 8, p 1) use 16 MiB and 2^17; a crafted key asking for
 /// terabytes would otherwise abort the process when the allocation fails.
+#[cfg(feature = "encrypted-keys")]
 const MAX_SCRYPT_MEMORY: u64 = 64 * 1024 * 1024;
+#[cfg(feature = "encrypted-keys")]
 const MAX_SCRYPT_WORK: u64 = 1 << 20;
 
 /// The most iterations certgen accepts for one key derivation (the MAC key, an encrypted safe's
@@ -40,6 +44,7 @@ pub const MAX_ITERATIONS: u64 = 1_000_000;
 /// Refuses an encrypted key whose key derivation would take more work than certgen allows:
 /// PBKDF2 past [`MAX_ITERATIONS`] (the PKCS#12 ceiling), scrypt past the
 /// bounds above — checked before any derivation starts.
+#[cfg(feature = "encrypted-keys")]
 fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<()> {
     use pkcs8::pkcs5::pbes2::Kdf;
     let Some(params) = scheme.pbes2() else {
@@ -81,8 +86,11 @@ fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<()> {
 pub enum KeyKind {
     /// RSA with its public modulus and exponent (no leading zeros), and the PKCS#1 private key.
     Rsa {
+        /// The modulus, big-endian.
         n: Vec<u8>,
+        /// The public exponent, big-endian.
         e: Vec<u8>,
+        /// The PKCS#1 `RSAPrivateKey` DER.
         pkcs1: Vec<u8>,
     },
     /// Not RSA; the name is for messages.
@@ -139,7 +147,18 @@ impl PrivateKey {
         Ok(PrivateKey { pkcs8, kind })
     }
 
+    /// An `EncryptedPrivateKeyInfo` (`BEGIN ENCRYPTED PRIVATE KEY`), decrypted with `password`;
+    /// refused with [`InputKind::UnsupportedEncryption`] without the `encrypted-keys` feature.
+    #[cfg(not(feature = "encrypted-keys"))]
+    pub fn from_encrypted_pkcs8_der(_der: &[u8], _password: &Secret) -> Result<Self> {
+        Err(Error::input(
+            InputKind::UnsupportedEncryption,
+            "an encrypted private key is read only with certgen's encrypted-keys feature",
+        ))
+    }
+
     /// An `EncryptedPrivateKeyInfo` (`BEGIN ENCRYPTED PRIVATE KEY`), decrypted with `password`.
+    #[cfg(feature = "encrypted-keys")]
     pub fn from_encrypted_pkcs8_der(der: &[u8], password: &Secret) -> Result<Self> {
         let enc = EncryptedPrivateKeyInfo::try_from(der).map_err(|e| {
             Error::failure(format!("not a valid encrypted PKCS#8 private key ({e})"))
@@ -167,10 +186,12 @@ impl PrivateKey {
         })
     }
 
+    /// What kind of key it is.
     pub fn kind(&self) -> &KeyKind {
         &self.kind
     }
 
+    /// The PKCS#8 `PrivateKeyInfo` DER.
     pub fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8
     }
@@ -183,6 +204,7 @@ impl PrivateKey {
         }
     }
 
+    /// The RSA key size in bits, for an RSA key.
     pub fn rsa_bits(&self) -> Option<usize> {
         match &self.kind {
             KeyKind::Rsa { n, .. } => Some(rsa_bits(n)),
@@ -216,6 +238,7 @@ impl PrivateKey {
 
     /// `BEGIN ENCRYPTED PRIVATE KEY` PEM: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC,
     /// which OpenSSL 3, Java, .NET and MSAL all read.
+    #[cfg(feature = "encrypted-keys")]
     pub fn to_encrypted_pkcs8_pem(&self, password: &Secret) -> Result<String> {
         let mut salt = [0u8; 16];
         let mut iv = [0u8; 16];

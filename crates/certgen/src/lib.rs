@@ -1,29 +1,42 @@
-//! certgen — certificates, client assertions, tokens, token validation, Microsoft Graph calls
-//! and certificate rotation for Microsoft Entra ID (Azure AD) applications, on aws-lc-rs with
-//! no system OpenSSL.
-//!
-//! The types a caller needs are at the root; the protocol pieces are namespaces of their own:
+//! certgen — Microsoft Entra ID (Azure AD) for Rust services: access tokens from a
+//! certificate, a secret, a signed assertion or the Azure Identity environment variables, with
+//! one request under concurrency and renewal ahead of expiry; access-token validation for a
+//! protected API; and, as features, certificates, PKCS#12, Microsoft Graph calls and
+//! certificate rotation — on aws-lc-rs and rustls, with no system OpenSSL.
 //!
 //! | where | what |
 //! |---|---|
-//! | the root | [`Certificate`], [`PrivateKey`], [`Thumbprints`], [`Credential`] (a certificate chain and its RSA key checked for Entra), [`Secret`], [`generate()`] for a new self-signed certificate, [`load`] for any certificate/key/PKCS#12 file, and the [`Error`] a caller matches |
-//! | [`identity`] | getting access tokens: the [`TokenCredential`](identity::TokenCredential) trait, the certificate, secret and environment credentials, their cache and token client |
-//! | [`verify`] | validating access tokens as a protected API does (discovery, keys, claims; `bearer`: an axum extractor, feature `bearer`) |
-//! | [`graph`] | calling Microsoft Graph (or any API) with a token: retries, paging, OData errors, the app's own keys, the addKey/removeKey proof |
-//! | [`rotate`] | renewing a certificate in place through Graph, crash-safe, step by step |
-//! | [`jose`] | JWS/JWT: base64url, the compact form, NumericDate, RS256/PS256 |
-//! | [`cloud`] | the Microsoft identity and Graph host names of every national cloud |
+//! | [`identity`] | getting tokens: the [`TokenCredential`](identity::TokenCredential) trait, the certificate, secret, assertion and environment credentials, their options |
+//! | [`verify`] | validating access tokens as a protected API does: [`Validator`](verify::Validator) (discovery, keys, claims) |
+//! | the root | [`Credential`] (a certificate chain and its RSA key, from PEM, DER, PKCS#1, PKCS#8 or PKCS#12), [`Secret`], and the [`Error`] a caller matches |
+//! | [`jose`] | JWS/JWT: base64url, the compact form, RS256/PS256 |
+//! | [`cloud`] | the identity and Graph host names of every national cloud |
+//! | `generate` | new self-signed certificates (feature `generate`) |
+//! | `graph` | Microsoft Graph calls: retries, paging, OData errors (feature `graph`) |
+//! | `rotate` | renewing a certificate in place through Graph (feature `rotate`) |
 //!
-//! Modules hidden from these docs (`files`, `read`, `paths`, `input`, …) are shared with the
-//! emulator and the command line of the same workspace; they are not part of the API.
+//! ## Cargo features
 //!
-//! Cargo features: `bearer` (the axum extractor `verify::bearer`); none by default, so a
-//! program that only gets or verifies tokens compiles no web server.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `pkcs12` | yes | reading PKCS#12 (`.pfx`) files, legacy RC2-40 and 3DES ones included, and writing them |
+//! | `encrypted-keys` | yes | reading and writing password-protected PKCS#8 keys |
+//! | `azure_core` | no | every credential is an `azure_core::credentials::TokenCredential` |
+//! | `bearer` | no | `verify::bearer`, an axum extractor guarding an API's routes |
+//! | `generate` | no | `generate`: new certificates and keys |
+//! | `graph` | no | `graph`: Microsoft Graph calls |
+//! | `rotate` | no | `rotate`: certificate renewal (with `graph`, `generate`, `pkcs12`) |
+//! | `http2` | no | HTTP/2 toward the token endpoint and APIs |
+//!
+//! With `default-features = false` the crate compiles what getting and verifying tokens
+//! needs: PEM, DER, PKCS#1 and PKCS#8 certificates and keys, secrets and assertions.
 //!
 //! ## Getting a token
 //!
-//! The README's example, run here against an in-process `certgen serve` (the hidden lines
-//! start it and set the `AZURE_*` variables; a unit test keeps the README's copy identical):
+//! A long-lived credential from the Azure Identity variables, run here against an in-process
+//! emulator of Entra (the hidden lines start it and set the `AZURE_*` variables). Keep the
+//! credential: later calls are answered from memory, concurrent ones share one request, and
+//! the token is renewed five minutes before it expires.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -71,7 +84,7 @@
 //!
 //! // AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH (or AZURE_CLIENT_SECRET)
 //! let credential = EnvironmentCredential::new(CredentialOptions::default())?;
-//! let token = credential.get_token(&["https://graph.microsoft.com/.default"]).await?;
+//! let token = credential.get_token(&["https://graph.microsoft.com/.default"], None).await?;
 //! println!("Authorization: Bearer {}", token.token.expose());
 //! # Ok::<_, certgen::Error>(token)
 //! # })?;
@@ -98,25 +111,26 @@
 //! # Ok(()) }
 //! ```
 //!
-//! ## Renewing a certificate
+//! ## Matching errors
 //!
-//! [`rotate::run`] makes a new key and certificate, registers it with Graph's `addKey`, waits
-//! until it gets a token, swaps the files and removes the old certificate — each step told as
-//! an [`rotate::Event`], and a run killed anywhere completed by the next. The caller supplies
-//! the credential loading, the Graph session and the token requests through [`rotate::Host`]:
-//!
-//! ```no_run
-//! # fn demo(host: &impl certgen::rotate::Host<Error = certgen::Error>) -> certgen::Result<()> {
-//! use certgen::rotate::{self, Files, Layout, Policy};
-//!
-//! let layout = Layout::new(Files::Pair { cert: "app.crt".into(), key: "app.key".into() });
-//! let protection = rotate::protection(&layout)?;
-//! let outcome = rotate::run(&layout, protection, &Policy::default(), host, &mut |event| {
-//!     eprintln!("{event:?}")
-//! })?;
-//! println!("{}", outcome.action.as_str());
-//! # Ok(()) }
 //! ```
+//! use certgen::{Error, TransportKind};
+//!
+//! fn explain(e: &Error) -> &'static str {
+//!     match e {
+//!         // AADSTS700027: the certificate is not registered for the app.
+//!         Error::Provider(p) if p.has_code(700027) => "register the certificate",
+//!         Error::Provider(p) if p.has_code(7000215) => "the client secret is wrong",
+//!         Error::Transport(t) if matches!(t.kind, TransportKind::Tls(_)) => "the TLS handshake failed",
+//!         Error::Transport(_) => "Entra could not be reached",
+//!         Error::Input(_) => "refused before anything was sent",
+//!         _ => "something else",
+//!     }
+//! }
+//! # let _ = explain;
+//! ```
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]
 pub mod assertion;
@@ -132,8 +146,11 @@ mod dates;
 pub mod error;
 #[doc(hidden)]
 pub mod files;
-#[doc(hidden)]
+#[cfg(feature = "generate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "generate")))]
 pub mod generate;
+#[cfg(feature = "graph")]
+#[cfg_attr(docsrs, doc(cfg(feature = "graph")))]
 pub mod graph;
 mod http;
 pub mod identity;
@@ -144,10 +161,13 @@ pub mod jose;
 pub mod key;
 #[doc(hidden)]
 pub mod paths;
+#[cfg(feature = "pkcs12")]
 #[doc(hidden)]
 pub mod pkcs12;
 #[doc(hidden)]
 pub mod read;
+#[cfg(feature = "rotate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rotate")))]
 pub mod rotate;
 mod rsa;
 #[doc(hidden)]
@@ -165,9 +185,11 @@ pub use error::{
     Error, GraphError, InputError, InputKind, Param, ProviderError, Result, RotateError, Service,
     TlsProblem, TransportError, TransportKind, VerifyError,
 };
+#[cfg(feature = "generate")]
 pub use generate::{generate, Generated, KeySize, NewCertificate, Profile, Subject};
 pub use input::{load, Format, Material};
 pub use key::PrivateKey;
+#[cfg(feature = "pkcs12")]
 pub use pkcs12::{Pkcs12Contents, Pkcs12Error, Pkcs12Flavor};
 pub use secret::{Secret, SecretSource};
 pub use thumbprint::Thumbprints;

@@ -27,7 +27,9 @@ pub enum Pkcs12Flavor {
 /// What a PKCS#12 file holds: the key(s) and every certificate, leaf(s) first.
 #[derive(Debug, Clone)]
 pub struct Pkcs12Contents {
+    /// The certificates, the leaf first.
     pub certs: Vec<Certificate>,
+    /// The private keys.
     pub keys: Vec<PrivateKey>,
 }
 
@@ -43,7 +45,12 @@ pub enum Pkcs12Error {
     /// Opening it would take more key-derivation iterations than [`MAX_ITERATIONS`] for one
     /// derivation or [`MAX_TOTAL_ITERATIONS`] for the whole file: `iterations` is the offending
     /// count, `limit` the one it exceeds.
-    TooManyIterations { iterations: u64, limit: u64 },
+    TooManyIterations {
+        /// The offending count.
+        iterations: u64,
+        /// The limit it exceeds.
+        limit: u64,
+    },
 }
 
 pub use crate::key::MAX_ITERATIONS;

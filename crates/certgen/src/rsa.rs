@@ -10,6 +10,7 @@ pub fn rsa_bits(n: &[u8]) -> usize {
     }
 }
 
+/// The big-endian integer without its leading zero bytes.
 pub fn strip_leading_zeros(b: &[u8]) -> &[u8] {
     let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
     &b[start..]

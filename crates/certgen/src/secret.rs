@@ -20,6 +20,7 @@ use crate::read;
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret holding `value`.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -29,6 +30,7 @@ impl Secret {
         &self.0
     }
 
+    /// Whether it is the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -71,6 +73,7 @@ impl fmt::Debug for SecretSource {
 }
 
 impl SecretSource {
+    /// Read from `path` when given (`-` = standard input), else from the later sources.
     pub fn file(path: Option<PathBuf>) -> Self {
         SecretSource {
             file: path,

@@ -9,22 +9,25 @@
 
 use serde::Serialize;
 
+use aws_lc_rs::digest::{digest, SHA1_FOR_LEGACY_USE_ONLY, SHA256};
+
 use crate::jose::b64;
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 
 /// The thumbprints of one certificate, computed once from its DER.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Thumbprints {
+    /// SHA-1 of the DER.
     pub sha1: [u8; 20],
+    /// SHA-256 of the DER.
     pub sha256: [u8; 32],
 }
 
 impl Thumbprints {
+    /// The thumbprints of the certificate `der`.
     pub fn of_der(der: &[u8]) -> Self {
         Thumbprints {
-            sha1: Sha1::digest(der).into(),
-            sha256: Sha256::digest(der).into(),
+            sha1: array(digest(&SHA1_FOR_LEGACY_USE_ONLY, der).as_ref()),
+            sha256: array(digest(&SHA256, der).as_ref()),
         }
     }
 
@@ -47,6 +50,13 @@ impl Thumbprints {
     pub fn x5t_s256(&self) -> String {
         b64::encode(self.sha256)
     }
+}
+
+/// A digest's bytes as the fixed-size array of its algorithm.
+fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(bytes);
+    out
 }
 
 /// Turns a user-typed thumbprint (hex with or without colons/spaces, any case) into bytes.

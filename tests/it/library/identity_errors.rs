@@ -4,8 +4,8 @@
 use crate::support::serve::{fixture, Cred, Server, APP, TENANT};
 use certgen::credential::{Credential, CredentialSource};
 use certgen::identity::{
-    CachePolicy, ClientCertificateCredential, ClientOptions, CredentialOptions, Source,
-    TokenCredential,
+    ClientCertificateCredential, ClientOptions, CredentialOptions, Source, TokenCredential,
+    TokenRequestOptions,
 };
 use certgen::secret::SecretSource;
 use certgen::Error;
@@ -24,16 +24,13 @@ fn credential(server: &Server, client_id: &str, cred: &Cred) -> ClientCertificat
         &SecretSource::default(),
     )
     .unwrap();
-    let options = CredentialOptions {
-        authority_host: Some(server.base()),
-        cache: CachePolicy::NoCache,
-        transport: ClientOptions {
-            ca_file: Some(server.field("ca_file").into()),
-            proxy_from_env: false,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let options = CredentialOptions::default()
+        .authority_host(server.base())
+        .transport(
+            ClientOptions::default()
+                .ca_file(server.field("ca_file"))
+                .proxy_from_env(false),
+        );
     ClientCertificateCredential::new(TENANT, client_id, certificate, options).unwrap()
 }
 
@@ -49,7 +46,7 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 fn an_unknown_certificate_is_aadsts700027() {
     let server = Server::start();
     let c = credential(&server, APP, &fixture().other);
-    match block_on(c.get_token(&[SCOPE])) {
+    match block_on(c.get_token(&[SCOPE], None)) {
         Err(Error::Provider(p)) if p.has_code(700027) => {
             assert_eq!(p.status, 401);
             assert_eq!(p.error.as_deref(), Some("invalid_client"));
@@ -67,7 +64,7 @@ fn an_unknown_client_is_aadsts700016() {
         "0badc0de-0000-4000-8000-00000000dead",
         &fixture().main,
     );
-    let e = block_on(c.get_token(&[SCOPE])).unwrap_err();
+    let e = block_on(c.get_token(&[SCOPE], None)).unwrap_err();
     assert!(e.has_code(700016), "{e:?}");
     assert!(matches!(&e, Error::Provider(p) if p.codes() == [700016] && p.status == 400));
 }
@@ -76,7 +73,7 @@ fn an_unknown_client_is_aadsts700016() {
 fn a_registered_certificate_gets_a_token_then_from_memory() {
     let server = Server::start();
     let c = credential(&server, APP, &fixture().main);
-    let first = block_on(c.get_token(&[SCOPE])).unwrap();
+    let first = block_on(c.get_token(&[SCOPE], None)).unwrap();
     assert_eq!(first.source, Source::Network);
     assert_eq!(first.token_type, "Bearer");
     let claims = certgen::jose::parse(first.token.expose(), certgen::jose::Policy::Strict)
@@ -84,7 +81,10 @@ fn a_registered_certificate_gets_a_token_then_from_memory() {
         .claims;
     let appid = claims.get("appid").or(claims.get("azp"));
     assert_eq!(appid.and_then(|v| v.as_str()), Some(APP));
-    // NoCache: not even memory; the long-lived credential asks again.
-    let again = block_on(c.get_token(&[SCOPE])).unwrap();
-    assert_eq!(again.source, Source::Network);
+    // From memory, then forced: the long-lived credential asks again.
+    let again = block_on(c.get_token(&[SCOPE], None)).unwrap();
+    assert_eq!((again.source, &again.token), (Source::Memory, &first.token));
+    let forced = TokenRequestOptions::default().force_refresh(true);
+    let fresh = block_on(c.get_token(&[SCOPE], Some(&forced))).unwrap();
+    assert_eq!(fresh.source, Source::Network);
 }

@@ -1,6 +1,8 @@
 //! The library API called directly: the token client and credentials, identity errors, the
 //! validator (and the example API built on it).
 
+mod azure_core;
+mod concurrency;
 mod identity_errors;
 mod token_acquire;
 mod token_client;

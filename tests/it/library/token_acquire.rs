@@ -1,8 +1,9 @@
 //! The library credentials (`certgen::identity::ClientSecretCredential`,
-//! `ClientCertificateCredential`) against the stub token endpoint, as another Rust program
-//! would use them: the cache policies counted in requests, the in-memory cache of a
-//! long-lived credential, a fresh assertion per attempt, cache warnings through the caller's
-//! sink, a typed refusal, and a credential shared across a multi-threaded runtime.
+//! `ClientCertificateCredential`, `ClientAssertionCredential`) against the stub token endpoint,
+//! as another Rust program would use them: the disk cache and the per-call options counted in
+//! requests, the in-memory cache of a long-lived credential, the renewal ahead of expiry by one
+//! request, a fresh assertion per attempt, cache warnings through the caller's sink, a typed
+//! refusal, and a credential shared across a multi-threaded runtime.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,13 +13,15 @@ use certgen::assertion::SigningAlg;
 use certgen::credential::Credential;
 use certgen::generate::{generate, KeySize, NewCertificate, Profile, Subject};
 use certgen::identity::{
-    AccessToken, CachePolicy, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
-    CredentialOptions, Source, TokenCredential, WarningSink,
+    AccessToken, ClientAssertionCredential, ClientCertificateCredential, ClientOptions,
+    ClientSecretCredential, CredentialOptions, DiskCache, Source, TokenCredential,
+    TokenRequestOptions, WarningSink,
 };
 use certgen::jose;
 use certgen::secret::Secret;
 use certgen::{Error, Result};
 use serde_json::json;
+use std::time::Duration;
 use time::OffsetDateTime;
 
 const SCOPE: &str = "api://my-api/.default";
@@ -26,41 +29,26 @@ const CLIENT_ID: &str = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";
 
 type Warnings = Arc<Mutex<Vec<String>>>;
 
-fn options(
-    stub: &Stub,
-    cache: &Path,
-    policy: CachePolicy,
-    warnings: &Warnings,
-) -> CredentialOptions {
+/// Options toward the stub; `cache`: the disk cache folder, `None` for memory only.
+fn options(stub: &Stub, cache: Option<&Path>, warnings: &Warnings) -> CredentialOptions {
     let sink = warnings.clone();
-    CredentialOptions {
-        token_endpoint: Some(stub.url()),
-        alg: SigningAlg::Rs256,
-        cache: policy,
-        cache_dir: Some(cache.to_path_buf()),
-        transport: ClientOptions {
-            // Talk to the stub directly, whatever proxy the test machine sets.
-            proxy_from_env: false,
-            ..Default::default()
-        },
-        on_warning: Some(WarningSink(Arc::new(move |w| {
+    CredentialOptions::default()
+        .token_endpoint(stub.url())
+        .alg(SigningAlg::Rs256)
+        .disk_cache(cache.map_or(DiskCache::Off, |c| DiskCache::Dir(c.to_path_buf())))
+        // Talk to the stub directly, whatever proxy the test machine sets.
+        .transport(ClientOptions::default().proxy_from_env(false))
+        .on_warning(WarningSink::new(move |w| {
             sink.lock().unwrap().push(w.to_string())
-        }))),
-        ..Default::default()
-    }
+        }))
 }
 
-fn secret(
-    stub: &Stub,
-    cache: &Path,
-    policy: CachePolicy,
-    warnings: &Warnings,
-) -> ClientSecretCredential {
+fn secret(stub: &Stub, cache: Option<&Path>, warnings: &Warnings) -> ClientSecretCredential {
     ClientSecretCredential::new(
         "contoso.onmicrosoft.com",
         CLIENT_ID,
         Secret::new("s3cret-value"),
-        options(stub, cache, policy, warnings),
+        options(stub, cache, warnings),
     )
     .unwrap()
 }
@@ -85,7 +73,7 @@ fn certificate(stub: &Stub, cache: &Path, warnings: &Warnings) -> ClientCertific
         "contoso.onmicrosoft.com",
         CLIENT_ID,
         credential,
-        options(stub, cache, CachePolicy::Use, warnings),
+        options(stub, Some(cache), warnings),
     )
     .unwrap()
 }
@@ -99,26 +87,35 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 }
 
 /// One `get_token` on a credential of its own (an empty memory cache), with no warning.
-fn token(stub: &Stub, cache: &Path, policy: CachePolicy) -> AccessToken {
+fn token(stub: &Stub, cache: Option<&Path>, call: TokenRequestOptions) -> AccessToken {
     let warnings = Warnings::default();
-    let t = block_on(secret(stub, cache, policy, &warnings).get_token(&[SCOPE])).unwrap();
+    let credential = secret(stub, cache, &warnings);
+    let t = block_on(credential.get_token(&[SCOPE], Some(&call))).unwrap();
     assert!(warnings.lock().unwrap().is_empty(), "{warnings:?}");
     t
 }
 
-#[test]
-fn each_cache_policy_reads_and_writes_as_documented() {
-    let stub = Stub::start(vec![]);
-    let cache = tempfile::tempdir().unwrap();
-    let cache = cache.path();
+fn plain() -> TokenRequestOptions {
+    TokenRequestOptions::default()
+}
 
-    let first = token(&stub, cache, CachePolicy::Use);
+#[test]
+fn the_disk_cache_and_force_refresh_read_and_write_as_documented() {
+    let stub = Stub::start(vec![]);
+    let folder = tempfile::tempdir().unwrap();
+    let cache = Some(folder.path());
+
+    let first = token(&stub, cache, plain());
     assert_eq!(
         (first.source, first.token.expose()),
         (Source::Network, fake_jwt(1).as_str())
     );
-    assert_eq!((first.expires_in, first.ext_expires_in), (3599, Some(3599)));
-    let hit = token(&stub, cache, CachePolicy::Use);
+    assert!(
+        (3590..=3599).contains(&first.expires_in().as_secs()),
+        "{first:?}"
+    );
+    assert_eq!(first.ext_expires_in, Some(Duration::from_secs(3599)));
+    let hit = token(&stub, cache, plain());
     assert_eq!(
         (hit.source, hit.token.expose()),
         (Source::Cache, fake_jwt(1).as_str())
@@ -129,32 +126,27 @@ fn each_cache_policy_reads_and_writes_as_documented() {
     );
     assert_eq!(stub.count(), 1);
 
-    // NoCache: neither read (a request) nor written (the cache still answers token 1).
-    let fresh = token(&stub, cache, CachePolicy::NoCache);
+    // Memory only (the default): the disk neither read (a request) nor written (the disk
+    // cache still answers token 1).
+    let fresh = token(&stub, None, plain());
     assert_eq!(fresh.token.expose(), fake_jwt(2));
-    assert_eq!(
-        token(&stub, cache, CachePolicy::Use).token.expose(),
-        fake_jwt(1)
-    );
+    assert_eq!(token(&stub, cache, plain()).token.expose(), fake_jwt(1));
     assert_eq!(stub.count(), 2);
 
-    // ForceRefresh: not read (a request), but written (the cache now answers token 3).
-    let forced = token(&stub, cache, CachePolicy::ForceRefresh);
+    // force_refresh: not read (a request), but written (the cache now answers token 3).
+    let forced = token(&stub, cache, plain().force_refresh(true));
     assert_eq!(
         (forced.source, forced.token.expose()),
         (Source::Network, fake_jwt(3).as_str())
     );
-    assert_eq!(
-        token(&stub, cache, CachePolicy::Use).token.expose(),
-        fake_jwt(3)
-    );
+    assert_eq!(token(&stub, cache, plain()).token.expose(), fake_jwt(3));
     assert_eq!(stub.count(), 3);
 
     // The form the stub saw: the secret, the scope, and nothing of the secret in the cache.
     let (_, form) = &stub.requests()[0];
     assert_eq!(field(form, "client_secret"), Some("s3cret-value"));
     assert_eq!(field(form, "scope"), Some(SCOPE));
-    for entry in std::fs::read_dir(cache).unwrap() {
+    for entry in std::fs::read_dir(folder.path()).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(!text.contains("s3cret-value"));
     }
@@ -165,11 +157,11 @@ fn a_long_lived_credential_answers_from_memory() {
     let stub = Stub::start(vec![]);
     let cache = tempfile::tempdir().unwrap();
     let warnings = Warnings::default();
-    let credential = secret(&stub, cache.path(), CachePolicy::Use, &warnings);
-    let first = block_on(credential.get_token(&[SCOPE])).unwrap();
+    let credential = secret(&stub, Some(cache.path()), &warnings);
+    let first = block_on(credential.get_token(&[SCOPE], None)).unwrap();
     // The disk cache gone, the same credential still answers, without a request.
     std::fs::remove_dir_all(cache.path()).unwrap();
-    let second = block_on(credential.get_token(&[SCOPE])).unwrap();
+    let second = block_on(credential.get_token(&[SCOPE], None)).unwrap();
     assert_eq!(
         (first.source, second.source),
         (Source::Network, Source::Memory)
@@ -184,7 +176,7 @@ fn every_attempt_carries_a_fresh_assertion() {
     let stub = Stub::start(vec![busy(503, "0"), busy(429, "0")]);
     let cache = tempfile::tempdir().unwrap();
     let cred = certificate(&stub, cache.path(), &Warnings::default());
-    let t = block_on(cred.get_token(&[SCOPE])).unwrap();
+    let t = block_on(cred.get_token(&[SCOPE], None)).unwrap();
     assert_eq!(t.token.expose(), fake_jwt(3));
     let jtis: Vec<String> = stub
         .requests()
@@ -213,7 +205,7 @@ fn a_refusal_is_a_provider_error_with_its_code() {
     let cache = tempfile::tempdir().unwrap();
     let warnings = Warnings::default();
     let cred = certificate(&stub, cache.path(), &warnings);
-    match block_on(cred.get_token(&[SCOPE])) {
+    match block_on(cred.get_token(&[SCOPE], None)) {
         Err(Error::Provider(p)) if p.has_code(700027) => {
             assert_eq!(
                 (p.status, p.error.as_deref()),
@@ -238,7 +230,7 @@ fn a_refusal_is_a_provider_error_with_its_code() {
 fn cache_problems_reach_the_sink_and_never_fail_the_request() {
     let stub = Stub::start(vec![]);
     let cache = tempfile::tempdir().unwrap();
-    token(&stub, cache.path(), CachePolicy::Use);
+    token(&stub, Some(cache.path()), plain());
     let entry = std::fs::read_dir(cache.path())
         .unwrap()
         .next()
@@ -247,7 +239,7 @@ fn cache_problems_reach_the_sink_and_never_fail_the_request() {
         .path();
     std::fs::write(&entry, "{\"token_type\":\"Bea").unwrap();
     let warnings = Warnings::default();
-    let t = block_on(secret(&stub, cache.path(), CachePolicy::Use, &warnings).get_token(&[SCOPE]));
+    let t = block_on(secret(&stub, Some(cache.path()), &warnings).get_token(&[SCOPE], None));
     assert_eq!(t.unwrap().token.expose(), fake_jwt(2));
     let seen = warnings.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "{seen:?}");
@@ -257,7 +249,7 @@ fn cache_problems_reach_the_sink_and_never_fail_the_request() {
     let blocked = cache.path().join("blocked");
     std::fs::write(&blocked, "not a folder").unwrap();
     let warnings = Warnings::default();
-    let t = block_on(secret(&stub, &blocked, CachePolicy::Use, &warnings).get_token(&[SCOPE]));
+    let t = block_on(secret(&stub, Some(&blocked), &warnings).get_token(&[SCOPE], None));
     assert_eq!(t.unwrap().source, Source::Network);
     let seen = warnings.lock().unwrap().clone();
     assert!(seen.iter().any(|w| w.contains("not cached")), "{seen:?}");
@@ -267,12 +259,8 @@ fn cache_problems_reach_the_sink_and_never_fail_the_request() {
 fn one_credential_serves_a_multi_threaded_runtime() {
     let stub = Stub::start(vec![]);
     let cache = tempfile::tempdir().unwrap();
-    let credential: Arc<dyn TokenCredential> = Arc::new(secret(
-        &stub,
-        cache.path(),
-        CachePolicy::Use,
-        &Warnings::default(),
-    ));
+    let credential: Arc<dyn TokenCredential> =
+        Arc::new(secret(&stub, Some(cache.path()), &Warnings::default()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -280,8 +268,8 @@ fn one_credential_serves_a_multi_threaded_runtime() {
         .unwrap();
     // Spawned: the future is Send, so a multi-threaded server can await it.
     let handle = runtime.spawn(async move {
-        let first = credential.get_token(&[SCOPE]).await?;
-        let second = credential.get_token(&[SCOPE]).await?;
+        let first = credential.get_token(&[SCOPE], None).await?;
+        let second = credential.get_token(&[SCOPE], None).await?;
         Result::<_>::Ok((first, second))
     });
     let (first, second) = runtime.block_on(handle).unwrap().unwrap();
@@ -291,4 +279,150 @@ fn one_credential_serves_a_multi_threaded_runtime() {
     );
     assert_eq!(second.token.expose(), fake_jwt(1));
     assert_eq!(stub.count(), 1);
+}
+
+/// A v2 answer carrying `fake_jwt(n)` that lives `secs` seconds.
+fn lasting(n: u32, secs: u64) -> crate::support::token_stub::Reply {
+    reply(
+        200,
+        json!({"token_type": "Bearer", "expires_in": secs, "access_token": fake_jwt(n)})
+            .to_string(),
+    )
+}
+
+/// 20 tasks at once on a multi-threaded runtime, each asking `credential` for a token.
+fn twenty_at_once(credential: &Arc<dyn TokenCredential>) -> Vec<AccessToken> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let c = credential.clone();
+                tokio::spawn(async move { c.get_token(&[SCOPE], None).await })
+            })
+            .collect();
+        let mut tokens = Vec::new();
+        for t in tasks {
+            tokens.push(t.await.unwrap().unwrap());
+        }
+        tokens
+    })
+}
+
+#[test]
+fn a_token_near_its_expiry_is_renewed_ahead_by_one_request() {
+    // Token 1 lives 200 s: inside the five minutes before expiry in which it is renewed.
+    let mut first = lasting(1, 200);
+    // The renewal is slow, so the 20 callers are all there while it runs.
+    let mut second = lasting(2, 3599);
+    second.delay = Duration::from_millis(300);
+    first.delay = Duration::ZERO;
+    let stub = Stub::start(vec![first, second]);
+    let credential: Arc<dyn TokenCredential> = Arc::new(secret(&stub, None, &Warnings::default()));
+    let got = block_on(credential.get_token(&[SCOPE], None)).unwrap();
+    assert_eq!(got.token.expose(), fake_jwt(1));
+    assert_eq!(stub.count(), 1);
+
+    let tokens = twenty_at_once(&credential);
+    assert_eq!(stub.count(), 2, "one renewal for 20 callers");
+    // The caller that renewed got token 2; the others were not made to wait: token 1, still
+    // valid for minutes, or token 2 once it arrived.
+    assert!(tokens.iter().any(|t| t.token.expose() == fake_jwt(2)));
+    assert!(tokens
+        .iter()
+        .all(|t| [fake_jwt(1), fake_jwt(2)].contains(&t.token.expose().to_string())));
+    let after = block_on(credential.get_token(&[SCOPE], None)).unwrap();
+    assert_eq!(
+        (after.token.expose(), after.source),
+        (fake_jwt(2).as_str(), Source::Memory)
+    );
+    assert_eq!(stub.count(), 2);
+}
+
+#[test]
+fn twenty_cold_callers_share_one_request() {
+    let mut slow = lasting(1, 3599);
+    slow.delay = Duration::from_millis(300);
+    let stub = Stub::start(vec![slow]);
+    let credential: Arc<dyn TokenCredential> = Arc::new(secret(&stub, None, &Warnings::default()));
+    let tokens = twenty_at_once(&credential);
+    assert_eq!(stub.count(), 1);
+    assert!(tokens.iter().all(|t| t.token.expose() == fake_jwt(1)));
+    assert_eq!(
+        tokens
+            .iter()
+            .filter(|t| t.source == Source::Network)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_client_assertion_callback_is_asked_per_request_and_its_failure_is_typed() {
+    let stub = Stub::start(vec![]);
+    let asked = Arc::new(Mutex::new(0u32));
+    let counter = asked.clone();
+    let credential = ClientAssertionCredential::new(
+        "contoso.onmicrosoft.com",
+        CLIENT_ID,
+        move || {
+            let n = {
+                let mut n = counter.lock().unwrap();
+                *n += 1;
+                *n
+            };
+            async move { Ok::<_, std::io::Error>(format!("signed-elsewhere-{n}")) }
+        },
+        options(&stub, None, &Warnings::default()),
+    )
+    .unwrap();
+    block_on(credential.get_token(&[SCOPE], None)).unwrap();
+    block_on(credential.get_token(&[SCOPE], Some(&plain().force_refresh(true)))).unwrap();
+    assert_eq!(*asked.lock().unwrap(), 2);
+    let forms: Vec<_> = stub.requests().into_iter().map(|(_, f)| f).collect();
+    assert_eq!(
+        field(&forms[1], "client_assertion"),
+        Some("signed-elsewhere-2")
+    );
+    assert_eq!(
+        field(&forms[1], "client_assertion_type"),
+        Some(certgen::ASSERTION_TYPE)
+    );
+
+    let failing = ClientAssertionCredential::new(
+        "contoso.onmicrosoft.com",
+        CLIENT_ID,
+        || async { Err::<String, _>(std::io::Error::other("the key vault is down")) },
+        options(&stub, None, &Warnings::default()),
+    )
+    .unwrap();
+    let e = block_on(failing.get_token(&[SCOPE], None)).unwrap_err();
+    assert!(matches!(&e, Error::Assertion(_)), "{e:?}");
+    assert!(e.to_string().contains("the key vault is down"), "{e}");
+    assert_eq!(stub.count(), 2, "nothing sent after the callback failed");
+}
+
+#[test]
+fn claims_and_tenant_go_with_the_call() {
+    let stub = Stub::start(vec![]);
+    let credential = secret(&stub, None, &Warnings::default());
+    block_on(credential.get_token(&[SCOPE], None)).unwrap();
+    let challenge = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
+    let t = block_on(credential.get_token(&[SCOPE], Some(&plain().claims(challenge)))).unwrap();
+    assert_eq!(
+        t.source,
+        Source::Network,
+        "a claims challenge skips the cache"
+    );
+    let forms: Vec<_> = stub.requests().into_iter().map(|(_, f)| f).collect();
+    assert_eq!(field(&forms[0], "claims"), None);
+    assert_eq!(field(&forms[1], "claims"), Some(challenge));
+    // A tenant the credential was not allowed: refused before anything is sent.
+    let e = block_on(credential.get_token(&[SCOPE], Some(&plain().tenant("fabrikam.com"))))
+        .unwrap_err();
+    assert_eq!(e.input_kind(), Some(&certgen::InputKind::TenantNotAllowed));
+    assert_eq!(stub.count(), 2);
 }

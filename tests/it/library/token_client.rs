@@ -21,11 +21,7 @@ fn fetch(
     scopes: &[String],
     auth: impl FnMut() -> Result<ClientAuth>,
 ) -> Result<TokenResponse> {
-    let client = TokenClient::new(ClientOptions {
-        proxy_from_env: false,
-        ..options
-    })
-    .unwrap();
+    let client = TokenClient::new(options.proxy_from_env(false)).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -34,6 +30,7 @@ fn fetch(
         endpoint: url,
         client_id: "app-1",
         scopes,
+        claims: None,
     };
     runtime.block_on(client.fetch(&request, auth))
 }
@@ -169,10 +166,7 @@ fn retry_after_in_seconds_is_honoured() {
 #[test]
 fn retry_after_is_capped_and_a_wait_past_the_deadline_is_not_made() {
     let stub = Stub::start(vec![busy(503, "3600")]);
-    let capped = ClientOptions {
-        retry_after_cap: Duration::from_millis(200),
-        ..Default::default()
-    };
+    let capped = ClientOptions::default().retry_after_cap(Duration::from_millis(200));
     let started = Instant::now();
     fetch(capped, &stub.url(), &[], numbered_assertions()).unwrap();
     assert!(
@@ -183,10 +177,7 @@ fn retry_after_is_capped_and_a_wait_past_the_deadline_is_not_made() {
 
     // A wait that would outlive the deadline is not started: the answer is reported at once.
     let stub = Stub::start(vec![busy(429, "5")]);
-    let short = ClientOptions {
-        timeout: Duration::from_secs(2),
-        ..Default::default()
-    };
+    let short = ClientOptions::default().timeout(Duration::from_secs(2));
     let started = Instant::now();
     let err = fetch(short, &stub.url(), &[], numbered_assertions()).unwrap_err();
     assert!(
@@ -265,10 +256,7 @@ fn a_closed_port_is_a_transport_error_saying_so() {
 #[test]
 fn an_unknown_host_is_a_transport_error_saying_so() {
     // `.invalid` never resolves (RFC 6761), so no network is touched.
-    let options = ClientOptions {
-        timeout: Duration::from_secs(10),
-        ..Default::default()
-    };
+    let options = ClientOptions::default().timeout(Duration::from_secs(10));
     let err = fetch_error(
         options,
         "https://certgen-test.invalid/tenant/oauth2/v2.0/token",
@@ -286,10 +274,7 @@ fn a_slow_server_is_a_timeout() {
     let mut slow = ok(1);
     slow.delay = Duration::from_secs(5);
     let stub = Stub::start(vec![slow]);
-    let options = ClientOptions {
-        timeout: Duration::from_millis(300),
-        ..Default::default()
-    };
+    let options = ClientOptions::default().timeout(Duration::from_millis(300));
     let started = Instant::now();
     let err = fetch_error(options, &stub.url());
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -320,10 +305,7 @@ fn tls_is_verified_and_a_ca_file_adds_a_root() {
     assert!(err.to_string().contains("is not trusted"), "{err}");
     assert_eq!(stub.count(), 0);
 
-    let trusted = ClientOptions {
-        ca_file: Some(ca),
-        ..Default::default()
-    };
+    let trusted = ClientOptions::default().ca_file(ca);
     let token = fetch(trusted, &stub.url(), &[], numbered_assertions()).unwrap();
     assert_eq!(token.access_token.expose(), fake_jwt(1));
 }

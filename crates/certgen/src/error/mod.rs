@@ -12,18 +12,45 @@
 //!
 //! Messages are one sentence in the library's own terms: they name no command-line flag and
 //! carry no advice. The `certgen` binary makes its `hint:` lines and exit codes from these
-//! variants, in one place (`src/cli/hints.rs`).
+//! variants.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use std::time::SystemTime;
 
 use time::OffsetDateTime;
 
 mod verify;
 pub use verify::VerifyError;
 
+/// A result whose error is certgen's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Everything that can go wrong, as a caller matches it: on the variant, then on the typed
+/// details of each (an AADSTS code, a transport kind, an input kind) — never on the text.
+///
+/// ```
+/// use certgen::{Error, InputKind, TlsProblem, TransportKind};
+///
+/// fn advice(e: &Error) -> String {
+///     match e {
+///         // Entra's answer, by its AADSTS code.
+///         Error::Provider(p) if p.has_code(700016) => "the app is not in this tenant".into(),
+///         Error::Provider(p) if p.has_code(7000222) => "the client secret has expired".into(),
+///         Error::Provider(p) => format!("Entra refused ({}): {:?}", p.status, p.codes()),
+///         // Not reached at all, by how.
+///         Error::Transport(t) if t.kind == TransportKind::Tls(TlsProblem::UnknownIssuer) => {
+///             "a proxy intercepts TLS: trust its CA".into()
+///         }
+///         Error::Transport(t) if t.kind == TransportKind::Dns => format!("no such host: {}", t.url),
+///         // Refused before anything was sent.
+///         Error::Input(i) if i.kind == InputKind::NotDefaultScope => "use RESOURCE/.default".into(),
+///         other => other.to_string(),
+///     }
+/// }
+/// # let _ = advice;
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -41,8 +68,10 @@ pub enum Error {
     Io {
         /// What was being done: `read`, `write`, `create folder` …
         action: String,
+        /// The file or folder.
         path: PathBuf,
         #[source]
+        /// The OS error.
         source: std::io::Error,
     },
     /// A token failed validation, or the validator could not be set up.
@@ -57,6 +86,9 @@ pub enum Error {
     /// A certificate rotation could not go on.
     #[error(transparent)]
     Rotate(RotateError),
+    /// The callback of a client-assertion credential failed; nothing was sent.
+    #[error("the client assertion callback failed: {0}")]
+    Assertion(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An error answer of Microsoft Graph (or another API) to a call the library made, with what
@@ -114,14 +146,24 @@ fn reason(status: u16) -> &'static str {
 pub enum RotateError {
     /// Another run holds the lock on the same files.
     #[error("another certgen rotate is running on {names} (it holds {}); nothing changed", lock_file.display())]
-    Locked { names: String, lock_file: PathBuf },
+    Locked {
+        /// The files of the credential.
+        names: String,
+        /// The lock file held.
+        lock_file: PathBuf,
+    },
     /// The certificate in use has expired: Graph takes no proof signed by it.
     #[error("the certificate expired on {}: Graph takes no proof signed by it", crate::dates::rfc3339(*not_after))]
-    Expired { not_after: OffsetDateTime },
+    Expired {
+        /// When it expired.
+        not_after: OffsetDateTime,
+    },
     /// The new certificate got no token within the wait; nothing was swapped.
     #[error("the new certificate {thumbprint} got no token within {} s (last answer: {last})", wait.as_secs())]
     NoToken {
+        /// The new certificate's SHA-1 thumbprint.
         thumbprint: String,
+        /// How long it waited.
         wait: std::time::Duration,
         /// The files that still hold the working certificate.
         current_names: String,
@@ -276,9 +318,26 @@ pub fn io_reason(err: &std::io::Error) -> String {
 
 /// An error answer of a token endpoint, with what Entra puts in it (all optional: other
 /// servers and proxies send less).
+///
+/// ```
+/// use certgen::Error;
+///
+/// // AADSTS700027: the assertion's certificate is not registered for the app.
+/// fn unregistered_certificate(e: &Error) -> Option<String> {
+///     match e {
+///         Error::Provider(p) if p.has_code(700027) => Some(format!(
+///             "register the certificate (trace id {})",
+///             p.trace_id.as_deref().unwrap_or("-")
+///         )),
+///         _ => None,
+///     }
+/// }
+/// # let _ = unregistered_certificate;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProviderError {
+    /// The HTTP status.
     pub status: u16,
     /// The OAuth `error` value (`invalid_client` …).
     pub error: Option<String>,
@@ -286,16 +345,20 @@ pub struct ProviderError {
     pub description: Option<String>,
     /// `error_codes`, or the AADSTS number found in the description.
     pub codes: Vec<u64>,
+    /// Entra's `trace_id`: what Microsoft support asks for.
     pub trace_id: Option<String>,
+    /// Entra's `correlation_id`.
     pub correlation_id: Option<String>,
+    /// Entra's `timestamp`, as sent.
     pub timestamp: Option<String>,
+    /// Entra's `error_uri`.
     pub error_uri: Option<String>,
     /// The first line of a body that is not JSON (an HTML page from a proxy …), shortened.
     pub body_excerpt: Option<String>,
     /// The server's `Date` header: the only view of its clock a client gets.
-    pub server_date: Option<OffsetDateTime>,
+    pub server_date: Option<SystemTime>,
     /// The local clock when the answer arrived.
-    pub received_at: OffsetDateTime,
+    pub received_at: SystemTime,
     /// How many requests were made, this one included.
     pub attempts: u32,
     /// Set when a success answer could not be used: why (`without an access_token` …).
@@ -304,7 +367,8 @@ pub struct ProviderError {
 
 impl ProviderError {
     /// An answer with `status` and nothing else known yet.
-    pub fn new(status: u16, received_at: OffsetDateTime) -> Self {
+    pub fn new(status: u16, received_at: impl Into<SystemTime>) -> Self {
+        let received_at = received_at.into();
         ProviderError {
             status,
             error: None,
@@ -348,7 +412,10 @@ impl ProviderError {
     /// The local clock minus the server's, in seconds, when the server sent a `Date`.
     pub fn clock_offset(&self) -> Option<i64> {
         self.server_date
-            .map(|server| (self.received_at - server).whole_seconds())
+            .map(|server| match self.received_at.duration_since(server) {
+                Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
+                Err(behind) => -i64::try_from(behind.duration().as_secs()).unwrap_or(i64::MAX),
+            })
     }
 }
 
@@ -415,6 +482,7 @@ pub enum TlsProblem {
     BadSignature,
     /// The certificate is not valid for the host name.
     WrongName,
+    /// The certificate has expired (or is not yet valid).
     Expired,
     /// Another certificate problem.
     OtherCertificate,
@@ -445,11 +513,28 @@ impl fmt::Display for Service {
     }
 }
 
-/// A service that could not be reached.
+/// A service that could not be reached: its [`kind`](Self::kind) to match on, the cause in
+/// words, the HTTP client's error as [`source`](std::error::Error::source).
+///
+/// ```
+/// use certgen::{Error, TlsProblem, TransportKind};
+///
+/// fn retry_later(e: &Error) -> bool {
+///     matches!(e, Error::Transport(t) if matches!(
+///         t.kind,
+///         TransportKind::Timeout | TransportKind::ConnectTimeout | TransportKind::Reset
+///     ))
+/// }
+/// fn trust_problem(e: &Error) -> bool {
+///     matches!(e, Error::Transport(t) if t.kind == TransportKind::Tls(TlsProblem::UnknownIssuer))
+/// }
+/// # let _ = (retry_later, trust_problem);
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("cannot reach {service} {url}: {cause}")]
 #[non_exhaustive]
 pub struct TransportError {
+    /// What failed, to match on.
     pub kind: TransportKind,
     /// The service that was asked.
     pub service: Service,
@@ -462,16 +547,18 @@ pub struct TransportError {
     /// Whether extra trust roots (a CA file) were given besides the platform's, so a TLS
     /// failure can be told apart: a stale extra root, or none given at all.
     pub extra_roots: bool,
+    /// The HTTP client's own error, the chain of causes below it.
     #[source]
-    pub source: Option<reqwest::Error>,
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TransportError {
+    /// A failure of `kind` to reach `url`, `cause` in words.
     pub fn new(
         kind: TransportKind,
         url: impl Into<String>,
         cause: impl Into<String>,
-        source: Option<reqwest::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         TransportError {
             kind,
@@ -514,9 +601,15 @@ pub enum InputKind {
     /// The key is not RSA.
     NotRsa,
     /// The RSA key is shorter than Entra accepts.
-    WeakKey { bits: usize },
+    WeakKey {
+        /// Its size in bits.
+        bits: usize,
+    },
     /// A password is needed and none was given (`key`: for a private key, else a PKCS#12).
-    PasswordNeeded { key: bool },
+    PasswordNeeded {
+        /// Whether it is for a private key (else a PKCS#12 file).
+        key: bool,
+    },
     /// The password given does not open the file.
     WrongPassword,
     /// A legacy encryption the file uses that certgen does not read.
@@ -554,36 +647,60 @@ pub enum InputKind {
     /// Two outputs with the same name.
     OutputClash,
     /// The output folder does not exist.
-    NoOutputFolder { dir: PathBuf },
+    NoOutputFolder {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// No folder for the token cache.
     NoCacheDir,
     /// A certificate subject that is not `TYPE=value,…`; the message begins with `subject`
     /// (argument).
     BadSubjectSyntax,
     /// A required environment variable is unset.
-    MissingVariable { var: String },
+    MissingVariable {
+        /// The variable (or variables) missing.
+        var: String,
+    },
     /// A folder to keep tokens or keys in that other users may write to.
-    SharedFolder { dir: PathBuf },
+    SharedFolder {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A folder to keep tokens or keys in that belongs to another user.
-    ForeignFolder { dir: PathBuf },
+    ForeignFolder {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// Opening an encrypted key would take more key-derivation work than certgen allows.
     TooCostly,
     /// An authority host that ends with a tenant (a whole authority): `host` and `tenant` are
     /// the split that was meant.
-    AuthorityHostWithTenant { host: String, tenant: String },
+    AuthorityHostWithTenant {
+        /// The authority host meant.
+        host: String,
+        /// The tenant meant.
+        tenant: String,
+    },
     /// A secret or password file that cannot be read (its name is not repeated: it may be the
     /// secret itself).
     SecretFile,
+    /// A call named a tenant the credential may not ask (argument).
+    TenantNotAllowed,
 }
 
 /// A parameter of a certificate to make, named in messages by [`Param::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Param {
+    /// The common name.
     CommonName,
+    /// The subject name.
     Subject,
+    /// The key size.
     KeySize,
+    /// The validity in days.
     Days,
+    /// A subject alternative name.
     San,
 }
 
@@ -605,16 +722,19 @@ impl Param {
 #[error("{message}")]
 #[non_exhaustive]
 pub struct InputError {
+    /// What was refused, to match on.
     pub kind: InputKind,
     /// One sentence, no flag names.
     pub message: String,
     /// The file concerned, when there is one.
     pub path: Option<PathBuf>,
     #[source]
+    /// The cause, when a lower layer gave one.
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl InputError {
+    /// A refusal of `kind`; the message is made one line.
     pub fn new(kind: InputKind, message: impl Into<String>) -> Self {
         let message: String = message.into();
         // One line, always: multi-line causes from lower layers would break a one-line report.
@@ -627,11 +747,13 @@ impl InputError {
         }
     }
 
+    /// The same, naming `path`.
     pub fn with_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.path = Some(path.into());
         self
     }
 
+    /// The same, with its cause.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
         self

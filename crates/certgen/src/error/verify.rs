@@ -34,39 +34,65 @@ pub enum VerifyError {
     NoKeyId,
     /// No key with this `kid` in the key set, even after any refresh allowed.
     #[error("no key with kid {kid:?} in the key set ({detail})")]
-    UnknownKey { kid: String, detail: String },
+    UnknownKey {
+        /// The key id the token names.
+        kid: String,
+        /// What the key set held.
+        detail: String,
+    },
     /// The key exists but cannot verify RS256 (wrong `kty`, `use`, `alg`, size, encoding).
     #[error("key {kid:?} cannot verify RS256 signatures: {reason}")]
-    KeyUnusable { kid: String, reason: String },
+    KeyUnusable {
+        /// The key id.
+        kid: String,
+        /// Why.
+        reason: String,
+    },
     /// The RSA signature does not verify with the chosen key.
     #[error(
         "signature does not verify with key {kid:?} (token altered, or signed by another key)"
     )]
-    BadSignature { kid: String },
+    BadSignature {
+        /// The key id.
+        kid: String,
+    },
     /// A claim that must be there is missing.
     #[error("claim {0:?} is missing")]
     MissingClaim(&'static str),
     /// A claim has the wrong JSON type.
     #[error("claim {claim:?} must be {expected}")]
     ClaimType {
+        /// The claim.
         claim: &'static str,
+        /// The JSON type it must have.
         expected: &'static str,
     },
     /// `iss` differs from the expected issuer.
     #[error("issuer {found:?} is not the expected {expected:?}")]
-    Issuer { found: String, expected: String },
+    Issuer {
+        /// The token's `iss`.
+        found: String,
+        /// The issuer expected.
+        expected: String,
+    },
     /// `iss` and `tid` name another tenant than the one expected.
     #[error("token is from tenant {tid} (issuer {found:?}), expected issuer {expected:?}")]
     OtherTenant {
+        /// The token's `tid`.
         tid: String,
+        /// The token's `iss`.
         found: String,
+        /// The issuer expected.
         expected: String,
     },
     /// The signing key carries an `issuer` (Entra v2 keys do) that does not match the token.
     #[error("key {kid:?} belongs to issuer {key_issuer:?}, not to the token's issuer {found:?}")]
     KeyIssuer {
+        /// The key id.
         kid: String,
+        /// The key's `issuer`.
         key_issuer: String,
+        /// The token's `iss`.
         found: String,
     },
     /// `aud` is none of the accepted audiences.
@@ -75,23 +101,37 @@ pub enum VerifyError {
         quoted_list(expected)
     )]
     Audience {
+        /// The token's `aud`.
         found: String,
+        /// The audiences accepted.
         expected: Vec<String>,
     },
     /// `exp` is past, beyond the leeway.
     #[error("expired at {at} ({ago} s ago; leeway {leeway} s)")]
-    Expired { at: String, ago: i64, leeway: u64 },
+    Expired {
+        /// The `exp`, RFC 3339.
+        at: String,
+        /// Seconds since then.
+        ago: i64,
+        /// The leeway allowed, in seconds.
+        leeway: u64,
+    },
     /// `nbf` is in the future, beyond the leeway.
     #[error("not valid before {at} (in {in_secs} s; leeway {leeway} s)")]
     NotYetValid {
+        /// The `nbf`, RFC 3339.
         at: String,
+        /// Seconds until then.
         in_secs: i64,
+        /// The leeway allowed, in seconds.
         leeway: u64,
     },
     /// Some required roles are not in `roles`.
     #[error("missing required role{} {} (token has {})", if missing.len() == 1 { "" } else { "s" }, quoted_list(missing), roles_text(has))]
     MissingRoles {
+        /// The required roles the token lacks.
         missing: Vec<String>,
+        /// The roles it has.
         has: Vec<String>,
     },
 
@@ -101,16 +141,36 @@ pub enum VerifyError {
     Config(String),
     /// The metadata or key endpoint could not be reached (DNS, TCP, TLS, timeout).
     #[error("cannot reach {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The metadata or key endpoint answered, but not with what was needed.
     #[error("{url}: {reason}")]
-    BadResponse { url: String, reason: String },
+    BadResponse {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// A local file (JWKS, CA certificates) cannot be read or holds nothing usable.
     #[error("{path}: {reason}")]
-    File { path: String, reason: String },
+    File {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// A JWKS document (file or URL) is not usable.
     #[error("key set {source_name}: {reason}")]
-    KeySet { source_name: String, reason: String },
+    KeySet {
+        /// The file or URL.
+        source_name: String,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 impl VerifyError {

@@ -44,6 +44,7 @@ pub trait AppKeys {
     ) -> std::result::Result<(), Self::Error>;
 }
 
+/// The Graph path of the calling application (`applications(appId='…')`).
 pub fn own_application_path(app_id: &str) -> String {
     format!("/v1.0/applications(appId='{app_id}')")
 }
@@ -58,32 +59,43 @@ pub fn action_path(object_id: &str, action: &str) -> String {
 pub struct Application {
     /// The object id (`id`): what a proof's `iss` names.
     pub id: String,
+    /// The application (client) id.
     pub app_id: String,
+    /// Its display name.
     pub display_name: String,
+    /// Its certificates (`keyCredentials`).
     pub keys: Vec<RegisteredKey>,
 }
 
 /// One `keyCredential`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredKey {
+    /// Graph's `keyId` of the key.
     pub key_id: String,
     /// Upper-case hex SHA-1, from `customKeyIdentifier` (hex or base64); `None` when absent or
     /// unreadable.
     pub thumbprint: Option<String>,
+    /// Its `displayName`, when set.
     pub display_name: Option<String>,
+    /// Its `startDateTime`.
     pub start: Option<OffsetDateTime>,
+    /// Its `endDateTime`.
     pub end: Option<OffsetDateTime>,
 }
 
 /// Where a key stands at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
+    /// Within its validity period.
     Valid,
+    /// Its start is in the future.
     NotYetValid,
+    /// Its end is past.
     Expired,
 }
 
 impl KeyState {
+    /// The state in one word: `valid`, `not yet valid`, `expired`.
     pub fn name(self) -> &'static str {
         match self {
             KeyState::Valid => "valid",
@@ -94,6 +106,7 @@ impl KeyState {
 }
 
 impl RegisteredKey {
+    /// The key's state at `now`.
     pub fn state(&self, now: OffsetDateTime) -> KeyState {
         if self.end.is_some_and(|e| e <= now) {
             KeyState::Expired
@@ -104,13 +117,14 @@ impl RegisteredKey {
         }
     }
 
+    /// Whether this key is the certificate of SHA-1 `thumbprint` (hex, any case).
     pub fn is(&self, thumbprint: &str) -> bool {
         self.thumbprint
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case(thumbprint))
     }
 
-    /// The `--json` entry of `certgen credential list`.
+    /// The key as a JSON object.
     pub fn to_json(&self, now: OffsetDateTime, this_machine: Option<&str>) -> Value {
         json!({
             "keyId": self.key_id,
@@ -176,6 +190,7 @@ impl Application {
         })
     }
 
+    /// The registered key of SHA-1 `thumbprint` (hex, any case).
     pub fn key_for(&self, thumbprint: &str) -> Option<&RegisteredKey> {
         self.keys.iter().find(|k| k.is(thumbprint))
     }
@@ -194,7 +209,7 @@ impl Application {
         self.key_for(&hex)
     }
 
-    /// The `--json` document of `certgen credential list`.
+    /// The application and its keys as a JSON document.
     pub fn to_json(&self, now: OffsetDateTime, this_machine: Option<&str>) -> Value {
         json!({
             "application": {"id": self.id, "appId": self.app_id, "displayName": self.display_name},

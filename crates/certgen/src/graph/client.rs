@@ -2,7 +2,7 @@
 //! user: one request, retried on 429 and 503 as `Retry-After` says (capped), or every page of a
 //! collection followed through `@odata.nextLink` and merged into one document.
 //!
-//! The transport is the library's one (the token client's too) (TLS roots plus `--ca-file`, proxies from the
+//! The transport is the library's one (the token client's too) (TLS roots plus an extra CA file, proxies from the
 //! environment, no redirects, `http://` only to loopback), so the token goes exactly where the
 //! credential would. Bodies are read up to [`MAX_RESPONSE_BYTES`]; paging stops at
 //! [`MAX_PAGES`] and refuses a `nextLink` to another origin, which would receive the token.
@@ -31,14 +31,18 @@ pub const MAX_PAGES: usize = 10_000;
 /// One API request (the bearer token is added by the client).
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
+    /// The HTTP method.
     pub method: Method,
+    /// The URL called.
     pub url: Url,
     /// Sent as given; `Content-Type: application/json` is added to a body without one.
     pub headers: HeaderMap,
+    /// The JSON body, if any.
     pub body: Option<Vec<u8>>,
 }
 
 impl ApiRequest {
+    /// A `GET` of `url`.
     pub fn get(url: Url) -> ApiRequest {
         ApiRequest {
             method: Method::GET,
@@ -52,15 +56,20 @@ impl ApiRequest {
 /// What the API answered (after any retries).
 #[derive(Debug, Clone)]
 pub struct ApiResponse {
+    /// The HTTP version of the answer.
     pub version: reqwest::Version,
+    /// The status.
     pub status: StatusCode,
+    /// The headers.
     pub headers: HeaderMap,
+    /// The body (bounded).
     pub body: Vec<u8>,
     /// Requests made, the first included.
     pub attempts: u32,
 }
 
 impl ApiResponse {
+    /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         self.status.is_success()
     }
@@ -106,7 +115,12 @@ impl ApiResponse {
 #[derive(Debug)]
 pub enum AllPages {
     /// One document: the first page's `@odata.context`, `value` with every item.
-    Merged { document: Value, pages: usize },
+    Merged {
+        /// The merged document (every page's `value` in one array).
+        document: Value,
+        /// How many pages were fetched.
+        pages: usize,
+    },
     /// A page answered with an error (or with something that is not a collection).
     Failed(ApiResponse),
 }
@@ -119,6 +133,7 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// A client with these transport settings.
     pub fn new(options: ClientOptions) -> Result<ApiClient> {
         Ok(ApiClient {
             http: http::client(&options)?,

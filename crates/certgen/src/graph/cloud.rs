@@ -1,10 +1,10 @@
 //! Which Microsoft Graph a URL is on, and the scope a daemon asks for to call it.
 //!
-//! Each national cloud has its own Graph (national-cloud docs; the spec's table): the Graph of
+//! Each national cloud has its own Graph (<https://learn.microsoft.com/en-us/graph/deployments>): the Graph of
 //! an authority host follows from the host. An authority host given as a URL that is not a
-//! named cloud (`certgen serve`) answers Graph on its own listener, so there the authority host
+//! named cloud (an emulator) answers Graph on its own listener, so there the authority host
 //! is also the Graph host, and the token is still for `https://graph.microsoft.com`, the
-//! resource `certgen serve` registers Graph under.
+//! resource an emulator registers Graph under.
 
 use reqwest::Url;
 
@@ -12,6 +12,7 @@ use crate::authority::NAMED_HOSTS;
 
 /// Graph's resource in the public cloud, and its well-known application id.
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+/// The application id of Microsoft Graph (the resource of its tokens).
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 /// (cloud name, Graph host), in the order of [`NAMED_HOSTS`].
@@ -35,8 +36,8 @@ pub fn graph_host(authority_host: &str) -> String {
 
 /// The scope for calling `url` with an app-only token:
 /// - a named cloud's Graph host → that Graph's `/.default`;
-/// - the authority host itself, or `extra_graph_host` (`--graph-host`) →
-///   `https://graph.microsoft.com/.default` (a Graph stand-in: `certgen serve`, a proxy);
+/// - the authority host itself, or `extra_graph_host` →
+///   `https://graph.microsoft.com/.default` (a Graph stand-in: an emulator, a proxy);
 /// - any other origin → `{origin}/.default` (an API whose App ID URI is its address).
 pub fn scope_for_url(url: &Url, authority_host: &str, extra_graph_host: Option<&str>) -> String {
     let origin = url.origin().ascii_serialization();

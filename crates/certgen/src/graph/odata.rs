@@ -1,7 +1,7 @@
 //! The OData shapes Microsoft Graph answers with (<https://learn.microsoft.com/en-us/graph/errors>, <https://learn.microsoft.com/en-us/graph/paging>): the error
 //! envelope `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`
-//! and collections whose pages link to the next with `@odata.nextLink`. `certgen serve` writes
-//! these types and `certgen call` reads them, so both sides share one definition.
+//! and collections whose pages link to the next with `@odata.nextLink`. the emulator writes
+//! these types and clients read them, so both sides share one definition.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -9,13 +9,16 @@ use serde_json::{Map, Value};
 /// `{"error": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorEnvelope {
+    /// The `error` object.
     pub error: ODataError,
 }
 
 /// Graph's error object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ODataError {
+    /// The `code` (`Authorization_RequestDenied` …).
     pub code: String,
+    /// The `message`.
     pub message: String,
     /// Absent in some older answers; `request-id` and `date` only in others.
     #[serde(
@@ -37,12 +40,14 @@ pub struct InnerError {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// The `request-id` Microsoft support asks for.
     pub request_id: Option<String>,
     #[serde(
         rename = "client-request-id",
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// The `client-request-id` echoed back.
     pub client_request_id: Option<String>,
 }
 
@@ -82,6 +87,7 @@ pub struct Pages {
 }
 
 impl Pages {
+    /// No page yet.
     pub fn new() -> Pages {
         Pages::default()
     }
@@ -103,6 +109,7 @@ impl Pages {
         Ok(())
     }
 
+    /// How many pages were merged.
     pub fn pages(&self) -> usize {
         self.pages
     }

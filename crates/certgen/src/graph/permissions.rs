@@ -1,6 +1,6 @@
 //! Graph's application permissions (app roles on Microsoft Graph) that this crate knows about:
 //! which ones let an app-only caller read what, and which one to ask an administrator for.
-//! `certgen serve` decides 200 or 403 from these lists, and `certgen call` names the least
+//! An emulator decides 200 or 403 from these lists, and a client can name the least
 //! privileged one in its hint, so the two always agree.
 
 /// Roles that let an app read every user (`GET /users`, `GET /users/{id}`). `User.Read.All`
@@ -16,6 +16,7 @@ pub const READ_ME: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 
+/// The application permissions that let an app read users.
 pub const READ_USERS: &[&str] = &[
     "User.Read.All",
     "User.ReadWrite.All",

@@ -1,7 +1,7 @@
 //! The proof-of-possession JWT that Graph's `addKey`/`removeKey` demand (<https://learn.microsoft.com/en-us/graph/application-rollkey-prooftoken>),
 //! and the rules Graph holds it to, so that a proof can be made right, explained when it is
 //! wrong (Graph itself answers only `Authentication_MissingOrMalformed`), and checked by
-//! `certgen serve` as Graph checks it.
+//! an emulator as Graph checks it.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,8 +26,11 @@ pub const MAX_LIFETIME_SECS: u64 = 600;
 /// A signed proof with its parts.
 #[derive(Debug, Clone)]
 pub struct Proof {
+    /// The compact JWT.
     pub jwt: String,
+    /// Its header.
     pub header: Value,
+    /// Its claims.
     pub claims: Value,
 }
 
@@ -106,19 +109,42 @@ pub enum Broken {
     /// `iss` missing or not a GUID.
     Issuer(Option<String>),
     /// `iss` is the application's appId, not its object id.
-    IssuerIsAppId { expected: String },
+    IssuerIsAppId {
+        /// The object id it should be.
+        expected: String,
+    },
     /// `iss` names another object.
-    IssuerMismatch { iss: String, expected: String },
+    IssuerMismatch {
+        /// The `iss` sent.
+        iss: String,
+        /// The object id expected.
+        expected: String,
+    },
     /// `nbf` or `exp` missing or not a number.
     MissingTime(&'static str),
     /// `exp - nbf` over [`MAX_LIFETIME_SECS`].
     Lifetime(i64),
     /// `exp` is not after `nbf`: the proof is valid at no moment.
-    EndsBeforeStart { nbf: i64, exp: i64 },
+    EndsBeforeStart {
+        /// `nbf`, unix seconds.
+        nbf: i64,
+        /// `exp`, unix seconds.
+        exp: i64,
+    },
     /// `exp` is past.
-    Expired { exp: i64, now: i64 },
+    Expired {
+        /// `exp`, unix seconds.
+        exp: i64,
+        /// The time of the check, unix seconds.
+        now: i64,
+    },
     /// `nbf` is in the future (beyond the clock skew allowed).
-    NotYetValid { nbf: i64, now: i64 },
+    NotYetValid {
+        /// `nbf`, unix seconds.
+        nbf: i64,
+        /// The time of the check, unix seconds.
+        now: i64,
+    },
 }
 
 /// Clock skew allowed on `nbf`/`exp`, as Entra allows on assertions.

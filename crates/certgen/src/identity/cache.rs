@@ -14,8 +14,8 @@
 use std::io::ErrorKind as IoKind;
 use std::path::{Path, PathBuf};
 
+use aws_lc_rs::digest::{digest, Context as Digest, SHA256};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Context, Error, InputKind, Result};
 use crate::files::{self, OutputFile};
@@ -35,6 +35,8 @@ pub enum KeyCredential<'a> {
     Certificate(&'a Thumbprints),
     /// A client secret, of which only a SHA-256 enters the key.
     Secret(&'a Secret),
+    /// An assertion signed elsewhere: the client id alone says whose it is.
+    Assertion,
 }
 
 /// The identity of a cached token, as 64 hex digits.
@@ -42,7 +44,7 @@ pub enum KeyCredential<'a> {
 pub struct CacheKey(String);
 
 impl CacheKey {
-    /// Scopes are sorted (and repeats dropped) so their order on the command line does not
+    /// Scopes are sorted (and repeats dropped) so the order a caller lists them in does not
     /// split the cache.
     pub fn new(
         token_url: &str,
@@ -53,10 +55,10 @@ impl CacheKey {
         let mut scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
         scopes.sort_unstable();
         scopes.dedup();
-        let mut h = Sha256::new();
+        let mut h = Digest::new(&SHA256);
         // Every field is length-prefixed so no two different requests hash the same bytes.
         let mut field = |bytes: &[u8]| {
-            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(&(bytes.len() as u64).to_be_bytes());
             h.update(bytes);
         };
         field(b"certgen token cache v1");
@@ -73,12 +75,14 @@ impl CacheKey {
             }
             KeyCredential::Secret(secret) => {
                 field(b"secret-sha256");
-                field(&Sha256::digest(secret.expose().as_bytes()));
+                field(digest(&SHA256, secret.expose().as_bytes()).as_ref());
             }
+            KeyCredential::Assertion => field(b"client-assertion"),
         }
-        CacheKey(hex::encode(h.finalize()))
+        CacheKey(hex::encode(h.finish()))
     }
 
+    /// The 64 hex digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -88,7 +92,9 @@ impl CacheKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CachedToken {
+    /// The token type (`Bearer`).
     pub token_type: String,
+    /// The access token.
     pub access_token: Secret,
     /// Unix seconds.
     pub expires_on: i64,
@@ -103,7 +109,10 @@ pub enum Lookup {
     Miss,
     /// Nothing usable, and something the user should hear about (an entry set aside, a file
     /// that cannot be read); the request goes on without the cache.
-    Skipped { warning: String },
+    Skipped {
+        /// What happened, in one sentence.
+        warning: String,
+    },
 }
 
 /// The cache folder.
@@ -126,10 +135,12 @@ impl TokenCache {
         paths::cache_dir().map(TokenCache::new)
     }
 
+    /// The folder the entries are in.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The file of the entry for `key`.
     pub fn path_for(&self, key: &CacheKey) -> PathBuf {
         self.dir.join(format!("token-{}.json", key.as_str()))
     }

@@ -1,5 +1,5 @@
 //! The client-credentials exchange at an OAuth 2.0 token endpoint (Entra's v2 endpoint, or
-//! any other server's token URL), with the transport rules of the spec.
+//! any other server's token URL), with the transport rules below.
 //!
 //! - TLS by rustls (aws-lc-rs) with the platform's roots, plus the roots of an extra CA file;
 //!   plain `http://` only to a loopback address, so a secret never crosses a network unencrypted.
@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, ACCEPT, DATE};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, DATE};
 use reqwest::{StatusCode, Url};
 use time::OffsetDateTime;
 
@@ -43,9 +43,12 @@ pub enum ClientAuth {
 pub struct TokenRequest<'a> {
     /// The URL to post to.
     pub endpoint: &'a str,
+    /// The application (client) id.
     pub client_id: &'a str,
     /// Sent space-joined as `scope`; none = no `scope` parameter.
     pub scopes: &'a [String],
+    /// A claims challenge, sent as `claims`.
+    pub claims: Option<&'a str>,
 }
 
 /// A reusable token client.
@@ -56,11 +59,13 @@ pub struct TokenClient {
 }
 
 impl TokenClient {
+    /// A client with these transport settings (the HTTP client is built now).
     pub fn new(options: ClientOptions) -> Result<TokenClient> {
         let http = http::client(&options)?;
         Ok(TokenClient { http, options })
     }
 
+    /// Its transport settings.
     pub fn options(&self) -> &ClientOptions {
         &self.options
     }
@@ -108,11 +113,17 @@ impl TokenClient {
         form: &[(&str, &str)],
         remaining: Duration,
     ) -> reqwest::Result<(StatusCode, HeaderMap, Vec<u8>)> {
+        // Encoded before the request: the serializer is not Send, so it must not live across
+        // the await.
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         let mut response = self
             .http
             .post(url.clone())
             .header(ACCEPT, "application/json")
-            .form(form)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
             // The request timeout of reqwest spans connect, headers and body.
             .timeout(remaining)
             .send()
@@ -136,6 +147,9 @@ fn form<'a>(
         form.push(("scope", scope));
     }
     form.push(("grant_type", "client_credentials"));
+    if let Some(claims) = request.claims {
+        form.push(("claims", claims));
+    }
     match credential {
         ClientAuth::Assertion(jwt) => {
             form.push(("client_assertion_type", crate::assertion::ASSERTION_TYPE));

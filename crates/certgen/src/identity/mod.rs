@@ -3,6 +3,9 @@
 //! transport ([`client`]), what the endpoint answers ([`response`]), the scope rules toward
 //! Entra ([`scope`]) and the on-disk cache ([`cache`]).
 
+#[cfg(feature = "azure_core")]
+#[cfg_attr(docsrs, doc(cfg(feature = "azure_core")))]
+pub mod azure;
 pub mod cache;
 pub mod client;
 pub mod credential;
@@ -12,7 +15,8 @@ pub mod scope;
 pub use cache::{CacheKey, CachedToken, KeyCredential, Lookup, TokenCache};
 pub use client::{ClientAuth, ClientOptions, TokenClient, TokenRequest};
 pub use credential::{
-    AccessToken, BoxFuture, CachePolicy, ClientCertificateCredential, ClientSecretCredential,
-    CredentialOptions, EnvironmentCredential, Source, TokenCredential, WarningSink,
+    AccessToken, BoxError, BoxFuture, ClientAssertionCredential, ClientCertificateCredential,
+    ClientSecretCredential, CredentialOptions, DiskCache, EnvironmentCredential, Source,
+    TokenCredential, TokenRequestOptions, WarningSink, REFRESH_AHEAD,
 };
 pub use response::TokenResponse;

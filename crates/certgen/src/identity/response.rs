@@ -13,10 +13,13 @@ use crate::secret::Secret;
 /// An access token as the endpoint issued it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {
+    /// The token type (`Bearer`).
     pub token_type: String,
+    /// The access token.
     pub access_token: Secret,
     /// Seconds of validity left when it was received.
     pub expires_in: u64,
+    /// The `ext_expires_in` sent, in seconds.
     pub ext_expires_in: Option<u64>,
     /// Unix seconds at which it expires.
     pub expires_on: i64,
@@ -79,7 +82,7 @@ impl ProviderError {
         received_at: OffsetDateTime,
     ) -> ProviderError {
         let mut answer = ProviderError::new(status, received_at);
-        answer.server_date = server_date;
+        answer.server_date = server_date.map(Into::into);
         let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
             answer.body_excerpt = excerpt(body);
             return answer;

@@ -17,11 +17,16 @@ use crate::secret::Secret;
 /// How the credential is stored; the new one is stored the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Files {
-    /// A certificate file and a key file (`--cert`, `--key`).
-    Pair { cert: PathBuf, key: PathBuf },
-    /// One PEM file holding the certificate and the key (`--cert` alone).
+    /// A certificate file and a key file.
+    Pair {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
+    /// One PEM file holding the certificate and the key.
     CombinedPem(PathBuf),
-    /// One PKCS#12 file (`--pfx`).
+    /// One PKCS#12 file.
     Pkcs12(PathBuf),
 }
 
@@ -61,6 +66,7 @@ impl Slot {
 /// The files of one credential and its rotation.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// Where the credential is.
     pub files: Files,
     /// The DER copy of the certificate beside it (`BASE.cer`), when there is one.
     pub der: Option<PathBuf>,
@@ -174,6 +180,7 @@ impl Layout {
         }
     }
 
+    /// The marker file saying the old certificate is still to be removed from the app.
     pub fn removal_marker(&self) -> PathBuf {
         with_suffix(self.primary(), ".remove-pending")
     }
@@ -335,7 +342,7 @@ pub fn stage_new(
     written
 }
 
-/// `cert` encoded as the certificate file `like` is: PEM, or DER (`--cert app.cer`, a `.cer`).
+/// `cert` encoded as the certificate file `like` is: PEM, or DER (a `.cer`).
 fn encoded_like(like: &Path, cert: &Certificate) -> Result<Vec<u8>> {
     Ok(if input::is_pem(&input::read_input(like)?) {
         cert.to_pem().into_bytes()

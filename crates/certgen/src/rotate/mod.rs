@@ -11,7 +11,7 @@
 //!   certificate is still to be removed from the app (step 5); written before the swap unless
 //!   the old one is kept.
 //!
-//! The DER copy `certgen new` writes for the portal (`app.cer` beside the certificate or the
+//! The DER copy written for the portal (`app.cer` beside the certificate or the
 //! single file) is part of the swap when it exists: left alone it would still show the old
 //! certificate to whoever uploads it. It gets `app.cer.next` and `app.cer.previous` too.
 //!
@@ -25,6 +25,24 @@
 //!
 //! Two runs on the same files must not interleave (one could swap while the other stages):
 //! [`lock`] takes an advisory lock on `app.crt.rotate.lock` for the whole run.
+//!
+//! [`run`] makes a new key and certificate, registers it with Graph's `addKey`, waits until it
+//! gets a token, swaps the files and removes the old certificate — each step told as an
+//! [`Event`]. The caller supplies the credential loading, the Graph session and the token
+//! requests through [`Host`]:
+//!
+//! ```no_run
+//! # fn demo(host: &impl certgen::rotate::Host<Error = certgen::Error>) -> certgen::Result<()> {
+//! use certgen::rotate::{self, Files, Layout, Policy};
+//!
+//! let layout = Layout::new(Files::Pair { cert: "app.crt".into(), key: "app.key".into() });
+//! let protection = rotate::protection(&layout)?;
+//! let outcome = rotate::run(&layout, protection, &Policy::default(), host, &mut |event| {
+//!     eprintln!("{event:?}")
+//! })?;
+//! println!("{}", outcome.action.as_str());
+//! # Ok(()) }
+//! ```
 
 mod layout;
 mod workflow;

@@ -1,4 +1,4 @@
-//! The whole renewal, step by step, as `certgen rotate` runs it from cron: (1) a new key and
+//! The whole renewal, step by step, as a scheduled job runs it: (1) a new key and
 //! certificate beside the current files, (2) `addKey` with a proof signed by the current
 //! certificate, (3) wait until the new certificate gets a token, (4) swap the files, (5)
 //! `removeKey` the old certificate. Where a rotation stands is read from the files
@@ -78,48 +78,92 @@ pub trait Host {
 pub enum Event {
     /// A run killed between the renames of the swap left it half done; it is finished now
     /// (`done: false` on a dry run: it would be).
-    HalfSwapFinished { done: bool },
+    HalfSwapFinished {
+        /// Whether it was done (not a dry run).
+        done: bool,
+    },
     /// A dry run found the certificate due: what would be done.
     Plan {
+        /// The current certificate's SHA-1 thumbprint.
         thumbprint: String,
+        /// When it is due for renewal.
         renew_from: OffsetDateTime,
+        /// The new key's size.
         key_size: KeySize,
+        /// The new certificate's validity in days.
         days: u32,
+        /// The files the new credential goes to first.
         next_names: String,
+        /// How long to wait for the new certificate to get a token.
         wait: Duration,
+        /// Where the old files are kept.
         previous_names: String,
+        /// Whether the old certificate stays registered.
         keep_old: bool,
     },
     /// A dry run found a rotation under way.
-    WouldResume { stage: Stage },
+    WouldResume {
+        /// Where the rotation stands.
+        stage: Stage,
+    },
     /// Step 1: the new key and certificate are written beside the current files.
     Staged {
+        /// The new certificate's SHA-1 thumbprint.
         thumbprint: String,
+        /// Its expiry.
         not_after: OffsetDateTime,
+        /// The files written.
         names: String,
     },
     /// Step 2: the new certificate is registered (`already`: it was, by a killed run).
     Registered {
+        /// The new certificate's SHA-1 thumbprint.
         thumbprint: String,
+        /// Graph's `keyId` of it.
         key_id: String,
+        /// Whether a killed run had registered it already.
         already: bool,
     },
     /// Step 3: no token yet with the new certificate.
-    Waiting { waited: Duration, limit: Duration },
+    Waiting {
+        /// How long it has waited.
+        waited: Duration,
+        /// How long it waits at most.
+        limit: Duration,
+    },
     /// Step 3: the new certificate gets a token.
-    TokenWorks { thumbprint: String, after: Duration },
+    TokenWorks {
+        /// The new certificate's SHA-1 thumbprint.
+        thumbprint: String,
+        /// How long it took.
+        after: Duration,
+    },
     /// Step 4, after the `n`th rename of the swap (1: the key of a pair, or the single file).
-    Renamed { n: usize },
+    Renamed {
+        /// Which rename, from 1.
+        n: usize,
+    },
     /// Step 4: the files hold the new credential; the old ones are kept as `previous`.
     Swapped {
+        /// The files that hold the new credential.
         names: String,
+        /// The new certificate's SHA-1 thumbprint.
         thumbprint: String,
+        /// Where the old files are kept.
         previous_names: String,
     },
     /// Step 5: the old certificate is removed from the app.
-    OldRemoved { thumbprint: String, key_id: String },
+    OldRemoved {
+        /// The old certificate's SHA-1 thumbprint.
+        thumbprint: String,
+        /// Graph's `keyId` of it.
+        key_id: String,
+    },
     /// Step 5: the old certificate was no longer registered.
-    OldNotRegistered { thumbprint: String },
+    OldNotRegistered {
+        /// The old certificate's SHA-1 thumbprint.
+        thumbprint: String,
+    },
     /// Step 5: the old certificate stays registered, as asked.
     OldKept,
 }
@@ -128,6 +172,7 @@ pub enum Event {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Outcome {
+    /// What the run did.
     pub action: Action,
     /// A dry run that found work to do (the plan was told as [`Event::Plan`] or
     /// [`Event::WouldResume`]).

@@ -17,11 +17,13 @@ use super::{ValidToken, Validator, VerifyError};
 /// Why a request was refused, ready to become a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
+    /// The HTTP status to answer with (401 or 403).
     pub status: StatusCode,
     /// The `WWW-Authenticate` value (absent for 503).
     pub challenge: Option<String>,
     /// RFC 6750 error code (`invalid_token`, `insufficient_scope`), if any.
     pub error: Option<&'static str>,
+    /// The `error_description` of the `WWW-Authenticate` header.
     pub description: String,
 }
 

@@ -21,7 +21,9 @@ const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// which format a resource asks for and which endpoint was asked (`serve`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenVersion {
+    /// Entra's v1 endpoints (`sts.windows.net` issuers).
     V1,
+    /// Entra's v2 endpoints.
     V2,
 }
 
@@ -55,11 +57,14 @@ impl TokenVersion {
 /// What the validator needs from a metadata document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata {
+    /// The issuer tokens carry.
     pub issuer: String,
+    /// Where the signing keys are.
     pub jwks_uri: String,
 }
 
 impl Metadata {
+    /// Fetches and checks the metadata document at `url`.
     pub async fn fetch(http: &HttpClient, url: &str) -> Result<Metadata, VerifyError> {
         let body = http.get(url).await?;
         let bad = |reason: String| VerifyError::BadResponse {
@@ -93,7 +98,7 @@ pub struct HttpClient {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl HttpClient {
-    /// `ca_file`: PEM certificates trusted in addition to the system roots (for `certgen serve`
+    /// `ca_file`: PEM certificates trusted in addition to the system roots (for a local emulator
     /// or a corporate CA).
     pub fn new(ca_file: Option<&Path>) -> Result<HttpClient, VerifyError> {
         let options = ClientOptions {

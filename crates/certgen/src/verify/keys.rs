@@ -46,7 +46,9 @@ impl Default for RefreshPolicy {
 
 /// One entry of a key set: a verifier, or the reason this entry cannot verify RS256.
 pub struct Key {
+    /// The key id (`kid`).
     pub kid: String,
+    /// The certificate thumbprint (`x5t`), when published.
     pub x5t: Option<String>,
     /// The per-key `issuer` Entra's v2 key set carries (may be the `{tenantid}` template).
     pub issuer: Option<String>,
@@ -118,10 +120,12 @@ impl KeySet {
             .cloned()
     }
 
+    /// How many keys are held.
     pub fn len(&self) -> usize {
         self.by_kid.len()
     }
 
+    /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
         self.by_kid.is_empty()
     }
@@ -199,6 +203,7 @@ impl RemoteKeys {
         })
     }
 
+    /// The key set URL.
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -52,14 +52,16 @@ pub struct ValidatorOptions {
     pub issuer: Option<String>,
     /// Each must appear in the token's `roles`.
     pub required_roles: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`. Default: 5 minutes.
     pub leeway: Duration,
-    /// Extra trust roots (PEM) for HTTPS to the authority, e.g. `certgen serve`'s CA.
+    /// Extra trust roots (PEM) for HTTPS to the authority, e.g. a local emulator's CA.
     pub ca_file: Option<PathBuf>,
     /// When remote keys are fetched again (unknown `kid`: at most every 30 s; otherwise 24 h).
     pub refresh: RefreshPolicy,
 }
 
 impl ValidatorOptions {
+    /// Options accepting tokens for any of `audiences` (an app id URI or client id); no role required.
     pub fn new<I, S>(audiences: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -75,21 +77,25 @@ impl ValidatorOptions {
         }
     }
 
+    /// Accept this issuer instead of the discovered one.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self
     }
 
+    /// Require this app role in `roles` (may be called more than once: all are required).
     pub fn require_role(mut self, role: impl Into<String>) -> Self {
         self.required_roles.push(role.into());
         self
     }
 
+    /// Sets [`leeway`](Self::leeway).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
     }
 
+    /// Trust this CA file (PEM or DER) for the metadata and key fetches, besides the platform's roots.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_file = Some(path.into());
         self
@@ -109,7 +115,9 @@ impl ValidatorOptions {
 /// A token that passed every check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidToken {
+    /// The protected header.
     pub header: Map<String, Value>,
+    /// The claims.
     pub claims: Map<String, Value>,
     /// The issuer it was checked against.
     pub issuer: String,
@@ -123,10 +131,12 @@ impl ValidToken {
         self.claim_str("azp").or_else(|| self.claim_str("appid"))
     }
 
+    /// The `roles` claim's values (empty when absent).
     pub fn roles(&self) -> Vec<&str> {
         roles_of(&self.claims)
     }
 
+    /// A claim, when it is a string.
     pub fn claim_str(&self, name: &str) -> Option<&str> {
         self.claims.get(name).and_then(Value::as_str)
     }
@@ -270,6 +280,7 @@ impl Validator {
         }
     }
 
+    /// The options it was built with.
     pub fn options(&self) -> &ValidatorOptions {
         &self.inner.options
     }
