@@ -8,6 +8,7 @@ mod graph;
 mod graph_proof;
 mod limits;
 mod msal;
+mod organisation;
 mod process;
 mod proxy;
 mod refusals;

@@ -9,10 +9,15 @@
 //! | `model` | what the service uses: [`Registry`], tenants, apps, resources, users |
 //! | `schema` | the TOML file's serde structs |
 //! | `loader` | reading the file, the flags and the environment, checking, building the model |
+//! | `users_file` | the users as JSON Lines of Graph user objects |
+//! | `sources` | what a load read, as digests: whether a later start's inputs are unchanged |
 
 mod loader;
 mod model;
 mod schema;
+mod sources;
+mod users_file;
 
 pub use loader::Flags;
 pub use model::*;
+pub use sources::{unchanged, Sources};

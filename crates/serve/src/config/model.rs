@@ -147,6 +147,8 @@ pub struct Registry {
     pub(crate) users: Vec<User>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
     pub(crate) default_tenant: bool,
+    /// What the load read (files and environment variables), as digests.
+    pub(crate) sources: super::Sources,
 }
 
 impl Registry {
