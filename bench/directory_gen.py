@@ -4,7 +4,8 @@
     bench/directory_gen.py OUT_DIR [--apps N] [--users N] [--inline-users]
 
 OUT_DIR/serve.toml gets one tenant, one resource API (api://orders, two app roles) and N apps,
-each with a client secret read from $ORG_SECRET and the Orders.Read role; the users go to
+each with a client secret read from $ORG_SECRET and the Orders.Read role (the first also
+Microsoft Graph's User.Read.All, to list the users); the users go to
 OUT_DIR/users.jsonl (Graph user objects, camelCase, one a line), named by `users_file`, or
 with --inline-users as [[user]] tables in serve.toml. Ids are derived from the index, so two
 runs write the same files.
@@ -56,8 +57,11 @@ def main():
         for i in range(a.apps):
             f.write(
                 f'[[app]]\nclient_id = "{client_id(i)}"\ndisplay_name = "app {i:05d}"\n'
-                f'secret_env = ["ORG_SECRET"]\n[app.roles]\n"api://orders" = ["Orders.Read"]\n\n'
+                f'secret_env = ["ORG_SECRET"]\n[app.roles]\n"api://orders" = ["Orders.Read"]\n'
             )
+            if i == 0:
+                f.write('"https://graph.microsoft.com" = ["User.Read.All"]\n')
+            f.write("\n")
         if a.inline_users:
             for i in range(a.users):
                 u = user(i)
