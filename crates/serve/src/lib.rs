@@ -1,10 +1,11 @@
 //! `certgen serve`: a local, offline token service that behaves like Entra ID's token
 //! endpoints, for development, CI and tests.
 //!
-//! The crate root is what the `certgen serve` command needs: [`Registry::load`] reads the
-//! registrations (flags and a TOML file), [`prepare`] loads the state folder and binds the
-//! socket (so the [`Ready`] line can name the real port), [`serve`] runs until a shutdown
-//! future completes. Everything else is private; the fuzz targets reach the token endpoint and
+//! The crate root is what the `certgen serve` command needs: [`prepare`] takes the
+//! registrations' inputs ([`Registrations::Inputs`]: the TOML file, the flags, the environment)
+//! or a [`Registry`] already loaded, brings the state folder's directory to them (skipping the
+//! parse when the inputs are the ones it was seeded from), and binds the socket (so the
+//! [`Ready`] line can name the real port); [`serve`] runs until a shutdown future completes. Everything else is private; the fuzz targets reach the token endpoint and
 //! the sign-in flow through `fuzzing` (feature `fuzzing`).
 //!
 //! Inside, one module per concept: `config` (registrations), `aadsts` (the refusal
