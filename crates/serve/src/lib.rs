@@ -192,11 +192,14 @@ pub enum Registrations {
     Inputs {
         config: Option<PathBuf>,
         flags: Flags,
-        env: Box<dyn Fn(&str) -> Option<String>>,
+        env: Env,
     },
     /// Already loaded: seeded whenever it differs from what the directory holds.
     Loaded(Registry),
 }
+
+/// Reads an environment variable (a parameter, so tests need not touch the process's own).
+pub type Env = Box<dyn Fn(&str) -> Option<String>>;
 
 impl From<Registry> for Registrations {
     fn from(r: Registry) -> Registrations {

@@ -101,7 +101,7 @@ impl Summary {
     ) -> StoreResult<Summary> {
         let tenants = directory.tenants()?;
         let resource_ids = resource_ids(directory, FIRST_FEW + 1)?;
-        Ok(Summary {
+        Summary {
             base: base.to_string(),
             tenants: tenants
                 .iter()
@@ -127,7 +127,7 @@ impl Summary {
             user_reader_count: 0,
             default_tenant,
         }
-        .with_user_readers(directory)?)
+        .with_user_readers(directory)
     }
 
     /// Apps given a Graph role that reads users: the assignments to Graph's service principal

@@ -132,9 +132,9 @@ impl Registry {
             } else {
                 base_dir.join(f)
             };
-            let (entries, digest) = users_file::read(&path)?;
-            sources.borrow_mut().file(&path, digest);
-            for (line, u) in &entries {
+            let read = users_file::read(&path)?;
+            sources.borrow_mut().file(&path, read.digest);
+            for (line, u) in &read.users {
                 users.add(u).map_err(|(upn, why)| {
                     ServeError::Invalid(format!("{}:{line}: user '{upn}': {why}", path.display()))
                 })?;

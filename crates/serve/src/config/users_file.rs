@@ -36,8 +36,15 @@ struct GraphUser {
     business_phones: Option<Vec<String>>,
 }
 
-/// The users of `path` with the line each is on, and the SHA-256 of the bytes read.
-pub(super) fn read(path: &Path) -> Result<(Vec<(usize, UserEntry)>, [u8; 32])> {
+/// A users file read: each user with the line it is on, and the SHA-256 of the bytes read.
+#[derive(Debug)]
+pub(super) struct UsersFile {
+    pub(super) users: Vec<(usize, UserEntry)>,
+    pub(super) digest: [u8; 32],
+}
+
+/// The users of `path`.
+pub(super) fn read(path: &Path) -> Result<UsersFile> {
     let name = path.display().to_string();
     let file = read::open_regular(path, read::USERS_FILE)
         .map_err(|e| ServeError::Invalid(format!("users_file {}", e.message(&name))))?;
@@ -105,7 +112,10 @@ pub(super) fn read(path: &Path) -> Result<(Vec<(usize, UserEntry)>, [u8; 32])> {
             },
         ));
     }
-    Ok((users, hash.finalize().into()))
+    Ok(UsersFile {
+        users,
+        digest: hash.finalize().into(),
+    })
 }
 
 #[cfg(test)]
@@ -123,7 +133,7 @@ mod tests {
              {\"id\":\"0b6f0c52-1111-4111-8111-000000000001\",\"userPrincipalName\":\"bo@contoso.example\"}",
         )
         .unwrap();
-        let (users, _) = read(&path).unwrap();
+        let users = read(&path).unwrap().users;
         assert_eq!(users.len(), 2);
         assert_eq!(users[0].0, 1);
         assert_eq!(users[0].1.display_name.as_deref(), Some("Ada"));

@@ -140,7 +140,10 @@ impl Directory {
                 Some(seed) if *seed == o.seed => continue,
                 Some(_) => report.updated += 1,
                 // Made through Graph with an id the config now names: the file wins.
-                None if made_by_graph.get(&o.kind).is_some_and(|g| g.contains(&o.id)) => {
+                None if made_by_graph
+                    .get(&o.kind)
+                    .is_some_and(|g| g.contains(&o.id)) =>
+                {
                     report.updated += 1
                 }
                 None => report.created += 1,
