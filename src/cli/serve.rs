@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use certgen::secret::SecretSource;
 use certgen_serve::{
-    self as serve, Credential, Flags, LogFormat, Options, Registry, ServeError, Summary,
+    self as serve, Credential, Flags, LogFormat, Options, Registrations, ServeError, Summary,
 };
 
 use super::credential_args::ask;
@@ -162,8 +162,12 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
             .map(|a| split_pair(a, "--app-secret", "CLIENT_ID=ENV_VAR"))
             .collect::<Result<_>>()?,
     };
-    let registry = Registry::load(args.config.as_deref(), &flags, &|v| std::env::var(v).ok())
-        .map_err(serve_error)?;
+    // Read (or found unchanged) by prepare, against what the state folder's directory holds.
+    let registrations = Registrations::Inputs {
+        config: args.config,
+        flags,
+        env: Box::new(|v| std::env::var(v).ok()),
+    };
     let options = Options {
         listen: args.listen,
         http: args.http,
@@ -196,7 +200,7 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     // Binding needs the runtime's reactor only when serving starts; prepare is synchronous.
-    let prepared = serve::prepare(&options, registry).map_err(serve_error)?;
+    let prepared = serve::prepare(&options, registrations).map_err(serve_error)?;
     // Listening for SIGTERM/SIGINT before the ready line tells anyone the service is there.
     let shutdown = {
         let _in_runtime = runtime.enter();
@@ -204,7 +208,7 @@ fn run_service(args: ServeArgs, ready_file: Option<&ReadyFile>) -> Result<()> {
     };
     let ready = serde_json::to_string(&prepared.ready)
         .map_err(|e| Error::failure(format!("cannot encode the ready line ({e})")))?;
-    banner(&prepared, &options);
+    banner(&prepared, &options).map_err(serve_error)?;
     output::write_stdout(&format!("{ready}\n"))?;
     if let Some(file) = ready_file {
         file.write(&format!("{ready}\n"))?;
@@ -390,9 +394,10 @@ fn listen_addr(value: &str) -> std::result::Result<SocketAddr, String> {
     })
 }
 
-/// The banner on stderr: where the service is, what it answers for, and what to do next.
-fn banner(p: &serve::Prepared, options: &Options) {
-    let summary = p.summary();
+/// The banner on stderr: where the service is, what it answers for, and what to do next —
+/// counts and the first few of each kind, so an organisation's directory is a few dozen lines.
+fn banner(p: &serve::Prepared, options: &Options) -> std::result::Result<(), ServeError> {
+    let summary = p.summary()?;
     let mut lines = endpoint_lines(p, &summary);
     lines.extend(tenant_lines(&summary));
     lines.extend(app_lines(&summary));
@@ -412,6 +417,7 @@ fn banner(p: &serve::Prepared, options: &Options) {
     lines.extend(note_lines(p, &summary, options));
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));
+    Ok(())
 }
 
 /// Where the service listens, what to trust, its endpoints and its state folder.
@@ -434,7 +440,7 @@ fn endpoint_lines(p: &serve::Prepared, summary: &Summary) -> Vec<String> {
 }
 
 fn tenant_lines(summary: &Summary) -> Vec<String> {
-    summary
+    let mut lines: Vec<String> = summary
         .tenants
         .iter()
         .map(|t| {
@@ -445,13 +451,27 @@ fn tenant_lines(summary: &Summary) -> Vec<String> {
             };
             format!("  tenant   {}{names}", t.id)
         })
-        .collect()
+        .collect();
+    lines.extend(more_line(
+        "tenant",
+        summary.tenants.len(),
+        summary.tenant_count,
+        "tenants",
+    ));
+    lines
 }
 
-/// Each app with its credentials, what of them expired, and how it signs users in.
+/// "… and N more (TOTAL WHAT in all)" when the banner listed fewer than there are.
+fn more_line(label: &str, listed: usize, total: u64, what: &str) -> Option<String> {
+    let more = total.saturating_sub(listed as u64);
+    (more > 0).then(|| format!("  {label:<8} … and {more} more ({total} {what} in all)"))
+}
+
+/// The first few apps with their credentials, what of them expired, and how each signs users
+/// in; then how many applications the directory holds.
 fn app_lines(summary: &Summary) -> Vec<String> {
     let mut lines = Vec::new();
-    for a in summary.apps.iter().take(BANNER_LIST_MAX) {
+    for a in &summary.apps {
         lines.push(format!(
             "  app      {} \"{}\": {} certificate(s){}, {} secret(s){}",
             a.client_id,
@@ -460,7 +480,7 @@ fn app_lines(summary: &Summary) -> Vec<String> {
             if a.thumbprints.is_empty() {
                 String::new()
             } else {
-                format!(" [{}]", a.thumbprints.join(", "))
+                format!(" [{}]", first_few(&a.thumbprints))
             },
             a.secrets,
             if a.expired_secrets > 0 {
@@ -484,26 +504,23 @@ fn app_lines(summary: &Summary) -> Vec<String> {
         if !a.redirect_uris.is_empty() {
             lines.push(format!(
                 "           signs users in, back to {}",
-                a.redirect_uris.join(", ")
+                first_few(&a.redirect_uris)
             ));
         }
     }
-    if let Some(more) = summary
-        .apps
-        .len()
-        .checked_sub(BANNER_LIST_MAX)
-        .filter(|n| *n > 0)
-    {
+    // Resources' own application objects (Microsoft Graph's) are counted too: the total is
+    // what GET /v1.0/applications pages through.
+    if !summary.apps.is_empty() && summary.application_count > summary.apps.len() as u64 {
         lines.push(format!(
-            "  app      … and {more} more ({} apps in all)",
-            summary.apps.len()
+            "  app      … {} applications in the directory in all (resources' included)",
+            summary.application_count
         ));
     }
     lines
 }
 
-/// How many apps, and user names, the banner lists before it only counts the rest: a
-/// directory of hundreds of users would otherwise be one line of kilobytes.
+/// How many names the banner lists in one line before it only counts the rest: a directory
+/// of hundreds of users would otherwise be one line of kilobytes.
 const BANNER_LIST_MAX: usize = 5;
 
 /// The first [`BANNER_LIST_MAX`] names, then how many more there are.
@@ -540,25 +557,37 @@ fn resource_lines(summary: &Summary) -> Vec<String> {
                     "  resource {} {} ({}) v{} tokens",
                     res.app_id,
                     res.display_name,
-                    res.identifier_uris.join(", "),
+                    first_few(&res.identifier_uris),
                     res.token_version
                 )
             }),
     );
+    if summary.more_resources {
+        lines.push("  resource … and more (GET /v1.0/applications lists them)".to_string());
+    }
     lines
 }
 
-/// The directory's users and which apps may read them through the Graph slice.
+/// The directory's users (a count and the first few) and which apps may read them through
+/// the Graph slice.
 fn users_lines(summary: &Summary) -> Vec<String> {
-    if summary.users.is_empty() {
+    if summary.user_count == 0 {
         return Vec::new();
     }
+    let more = summary
+        .user_count
+        .saturating_sub(summary.users.len() as u64);
     let mut lines = vec![format!(
-        "  users    {}: {}",
-        summary.users.len(),
-        first_few(&summary.users)
+        "  users    {}: {}{}",
+        summary.user_count,
+        summary.users.join(", "),
+        if more > 0 {
+            format!(", … and {more} more")
+        } else {
+            String::new()
+        }
     )];
-    if summary.user_readers.is_empty() {
+    if summary.user_reader_count == 0 {
         lines.push(format!(
             "           no app may list them app-only (GET /v1.0/users): grant User.Read.All \
              on {} in an app's [app.roles]; a signed-in user reads /v1.0/me with User.Read",
@@ -571,12 +600,19 @@ fn users_lines(summary: &Summary) -> Vec<String> {
             r.client_id, r.display_name, r.role
         ));
     }
+    if let Some(more) = summary
+        .user_reader_count
+        .checked_sub(summary.user_readers.len())
+        .filter(|n| *n > 0)
+    {
+        lines.push(format!("           … and by {more} more apps"));
+    }
     lines
 }
 
 /// Where users sign in, when any app or user is set up for it.
 fn sign_in_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<String> {
-    if summary.apps.iter().all(|a| a.redirect_uris.is_empty()) && summary.users.is_empty() {
+    if summary.apps.iter().all(|a| a.redirect_uris.is_empty()) && summary.user_count == 0 {
         return Vec::new();
     }
     vec![format!(
@@ -584,7 +620,7 @@ fn sign_in_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<
         r.authority,
         match &options.user_flows.auto_sign_in {
             Some(upn) => format!("--auto-sign-in: {upn} signs in with no page"),
-            None => format!("a page lists the {} user(s)", summary.users.len()),
+            None => format!("a page lists the {} user(s)", summary.user_count),
         },
         summary.base
     )]

@@ -1,10 +1,11 @@
 //! `certgen serve`: a local, offline token service that behaves like Entra ID's token
 //! endpoints, for development, CI and tests.
 //!
-//! The crate root is what the `certgen serve` command needs: [`Registry::load`] reads the
-//! registrations (flags and a TOML file), [`prepare`] loads the state folder and binds the
-//! socket (so the [`Ready`] line can name the real port), [`serve`] runs until a shutdown
-//! future completes. Everything else is private; the fuzz targets reach the token endpoint and
+//! The crate root is what the `certgen serve` command needs: [`prepare`] takes the
+//! registrations' inputs ([`Registrations::Inputs`]: the TOML file, the flags, the environment)
+//! or a [`Registry`] already loaded, brings the state folder's directory to them (skipping the
+//! parse when the inputs are the ones it was seeded from), and binds the socket (so the
+//! [`Ready`] line can name the real port); [`serve`] runs until a shutdown future completes. Everything else is private; the fuzz targets reach the token endpoint and
 //! the sign-in flow through `fuzzing` (feature `fuzzing`).
 //!
 //! Inside, one module per concept: `config` (registrations), `aadsts` (the refusal
@@ -163,8 +164,8 @@ pub struct Prepared {
     /// Facts for the banner (made certificates, the default tenant).
     pub notes: Vec<String>,
     service: Arc<TokenService>,
-    /// The registrations the config and flags gave (the banner's summary).
-    registry: Registry,
+    /// The tenant the config or flags named first, or [`DEFAULT_TENANT`] (the banner's note).
+    default_tenant: bool,
     listener: TcpListener,
     tls: Option<TlsIdentity>,
     log: LogFormat,
@@ -174,15 +175,45 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The registrations the service answers for, as the banner shows them.
-    pub fn summary(&self) -> Summary {
+    /// What the directory holds, as the banner shows it: counts and the first few of each
+    /// kind (objects made through Graph included).
+    pub fn summary(&self) -> Result<Summary> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        Summary::of(&self.registry, &self.service.base, now)
+        Summary::of(
+            &self.service.directory,
+            &self.service.base,
+            now,
+            self.default_tenant,
+        )
+        .map_err(ServeError::Directory)
+    }
+}
+
+/// Where the registrations come from.
+pub enum Registrations {
+    /// Read by [`prepare`]: `--config` (with its users file and certificate files), the flags
+    /// and the environment variables they name (`env` reads one). When every one of them is
+    /// what the directory was last seeded from, nothing is parsed or seeded again.
+    Inputs {
+        config: Option<PathBuf>,
+        flags: Flags,
+        env: Env,
+    },
+    /// Already loaded: seeded whenever it differs from what the directory holds.
+    Loaded(Registry),
+}
+
+/// Reads an environment variable (a parameter, so tests need not touch the process's own).
+pub type Env = Box<dyn Fn(&str) -> Option<String>>;
+
+impl From<Registry> for Registrations {
+    fn from(r: Registry) -> Registrations {
+        Registrations::Loaded(r)
     }
 }
 
 /// Loads or makes the state, binds the socket and builds the service.
-pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
+pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Result<Prepared> {
     if options.http && !options.listen.ip().is_loopback() {
         return Err(ServeError::PlainHttpNotLoopback {
             ip: options.listen.ip(),
@@ -208,7 +239,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
             state_dir.display()
         ));
     }
-    let directory = open_directory(options, &state_dir, &registry, &mut notes)?;
+    let (directory, start) = open_directory(options, &state_dir, registrations.into(), &mut notes)?;
     if let Some(upn) = &options.user_flows.auto_sign_in {
         if directory
             .user(upn)
@@ -234,14 +265,14 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
 
     let scheme = if options.http { "http" } else { "https" };
     let base = format!("{scheme}://{}", url_host(local));
-    let mut ready = ready_line(&base, local, &registry, tls.as_ref());
+    let mut ready = ready_line(&base, local, &start.first_tenant, tls.as_ref());
     ready.proxy = proxy
         .as_ref()
         .map(proxy::Prepared::ready_fields)
         .transpose()?;
     let service = Arc::new(TokenService {
         directory,
-        subscriptions: registry.subscriptions().to_vec(),
+        subscriptions: start.subscriptions.clone(),
         signer,
         audience_bases: audience_bases(&base, scheme, local.port()),
         base,
@@ -253,7 +284,7 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     Ok(Prepared {
         ready,
         service,
-        registry,
+        default_tenant: start.default_tenant,
         state_dir,
         notes,
         listener,
@@ -265,14 +296,44 @@ pub fn prepare(options: &Options, registry: Registry) -> Result<Prepared> {
     })
 }
 
+/// What a start needs of the registrations besides the directory, kept beside it so a later
+/// start with the same inputs reads it instead of parsing them.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct Start {
+    first_tenant: String,
+    default_tenant: bool,
+    /// Resource Manager's subscriptions: config-only, not directory objects.
+    #[serde(default)]
+    subscriptions: Vec<config::Subscription>,
+}
+
+impl Start {
+    fn of(registry: &Registry) -> Start {
+        Start {
+            first_tenant: registry
+                .tenants
+                .first()
+                .map(|t| t.id.clone())
+                .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
+            default_tenant: registry.default_tenant,
+            subscriptions: registry.subscriptions().to_vec(),
+        }
+    }
+}
+
+/// The directory's meta keys: the inputs' record (see `config::sources`) and [`Start`].
+const META_INPUTS: &str = "inputs";
+const META_START: &str = "start";
+
 /// Opens the state folder's directory and brings it to what the config says (under the
-/// folder's lock, so processes starting together seed it once).
+/// folder's lock, so processes starting together seed it once). With [`Registrations::Inputs`]
+/// unchanged since the last start, the config is not parsed and nothing is seeded.
 fn open_directory(
     options: &Options,
     state_dir: &std::path::Path,
-    registry: &Registry,
+    registrations: Registrations,
     notes: &mut Vec<String>,
-) -> Result<directory::Directory> {
+) -> Result<(directory::Directory, Start)> {
     let _lock = state::lock(state_dir)?;
     if options.reset
         && directory::reset(state_dir).map_err(|e| {
@@ -290,17 +351,56 @@ fn open_directory(
     }
     let directory = directory::Directory::open(state_dir, options.replication_delay_secs)
         .map_err(ServeError::Directory)?;
-    let seeded = directory.seed(registry).map_err(ServeError::Directory)?;
+    let store = directory.store();
+    let file = state_dir.join(directory::sqlite::FILE);
+    let (registry, record) = match registrations {
+        Registrations::Loaded(registry) => (registry, None),
+        Registrations::Inputs { config, flags, env } => {
+            let recorded = store.meta(META_INPUTS).map_err(ServeError::Directory)?;
+            let start = store.meta(META_START).map_err(ServeError::Directory)?;
+            if let (Some(recorded), Some(start)) = (recorded, start) {
+                if let Ok(start) = serde_json::from_str::<Start>(&start) {
+                    if config::unchanged(&recorded, &flags, &env) {
+                        notes.push(format!(
+                            "the config, its files and the flags are unchanged since the \
+                             directory {} was seeded from them: used as kept, not read again",
+                            file.display()
+                        ));
+                        return Ok((directory, start));
+                    }
+                }
+            }
+            let registry = Registry::load(config.as_deref(), &flags, &env)?;
+            let record = registry.sources.record(&flags);
+            (registry, Some(record))
+        }
+    };
+    // Cleared before seeding: a start that stops half-way must not leave a record that
+    // vouches for what it did not finish.
+    store
+        .set_meta(META_INPUTS, "")
+        .map_err(ServeError::Directory)?;
+    let seeded = directory.seed(&registry).map_err(ServeError::Directory)?;
     if !seeded.unchanged && (seeded.created + seeded.updated + seeded.removed) > 0 {
         notes.push(format!(
             "directory {}: {} objects made, {} brought back to the config, {} removed",
-            state_dir.join(directory::sqlite::FILE).display(),
+            file.display(),
             seeded.created,
             seeded.updated,
             seeded.removed
         ));
     }
-    Ok(directory)
+    let start = Start::of(&registry);
+    let start_json = serde_json::to_string(&start).unwrap_or_default();
+    store
+        .set_meta(META_START, &start_json)
+        .map_err(ServeError::Directory)?;
+    if let Some(record) = record {
+        store
+            .set_meta(META_INPUTS, &record)
+            .map_err(ServeError::Directory)?;
+    }
+    Ok((directory, start))
 }
 
 /// The TLS certificate and key (`--tls-cert`/`--tls-key`, or the state folder's, made on first
@@ -358,14 +458,9 @@ fn audience_bases(base: &str, scheme: &str, port: u16) -> Vec<String> {
 fn ready_line(
     base: &str,
     local: SocketAddr,
-    registry: &Registry,
+    first_tenant: &str,
     tls: Option<&TlsIdentity>,
 ) -> Ready {
-    let first_tenant = registry
-        .tenants
-        .first()
-        .map(|t| t.id.clone())
-        .unwrap_or_else(|| DEFAULT_TENANT.to_string());
     let authority = format!("{base}/{first_tenant}");
     Ready {
         listen: local.to_string(),

@@ -15,6 +15,7 @@ mod kept;
 mod limits;
 mod microsoft_resources;
 mod msal;
+mod organisation;
 mod process;
 mod proxy;
 mod refusals;

@@ -1,7 +1,8 @@
 //! Loading: the config file and the flags read, environment variables looked up, certificate
 //! files loaded, every reference checked, and the [`Registry`] built.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use time::format_description::well_known::Rfc3339;
@@ -9,6 +10,8 @@ use time::OffsetDateTime;
 
 use super::model::*;
 use super::schema::*;
+use super::sources::{self, sha256, Sources};
+use super::users_file;
 use crate::error::{Credential, Result, ServeError};
 use certgen::authority::is_dns_name;
 use certgen::certificate::{CertKey, Certificate};
@@ -37,14 +40,24 @@ impl Registry {
     ) -> Result<Registry> {
         match config {
             Some(path) => {
-                let bytes = read::input(path, read::CONFIG)?;
+                let bytes = read::input(path, read::CONFIG).map_err(too_large_hint)?;
                 let text = String::from_utf8(bytes).map_err(|_| {
                     ServeError::Invalid(format!("{}: not UTF-8 text", path.display()))
                 })?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                Registry::from_toml(&text, &path.display().to_string(), &dir, flags, env)
+                let mut sources = Sources::default();
+                sources.file(path, sha256(text.as_bytes()));
+                let file = parse_config(&text, &path.display().to_string())?;
+                drop(text);
+                Registry::build(file, &dir, flags, env, sources)
             }
-            None => Registry::build(ConfigFile::default(), Path::new(""), flags, env),
+            None => Registry::build(
+                ConfigFile::default(),
+                Path::new(""),
+                flags,
+                env,
+                Sources::default(),
+            ),
         }
     }
 
@@ -57,7 +70,13 @@ impl Registry {
         flags: &Flags,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Registry> {
-        Registry::build(parse_config(text, name)?, base_dir, flags, env)
+        Registry::build(
+            parse_config(text, name)?,
+            base_dir,
+            flags,
+            env,
+            Sources::default(),
+        )
     }
 
     fn build(
@@ -65,20 +84,27 @@ impl Registry {
         base_dir: &Path,
         flags: &Flags,
         env: &dyn Fn(&str) -> Option<String>,
+        sources: Sources,
     ) -> Result<Registry> {
+        let sources = RefCell::new(sources);
+        let recorder = sources::recording(env, &sources);
+        let env: &dyn Fn(&str) -> Option<String> = &recorder;
         let (tenants, default_tenant) = tenants(&file, flags)?;
         let resources = resources(&file)?;
         let mut apps: Vec<App> = Vec::new();
+        let mut seen = HashSet::new();
         for a in &file.app {
             let client_id = guid(&a.client_id, "app client_id")?;
-            if apps.iter().any(|x| x.client_id == client_id) {
+            if !seen.insert(client_id.clone()) {
                 return Err(ServeError::Invalid(format!(
                     "app {client_id} is registered twice in the config file"
                 )));
             }
-            apps.push(app_from_file(&client_id, a, base_dir, &resources, env)?);
+            apps.push(app_from_file(
+                &client_id, a, base_dir, &resources, env, &sources,
+            )?);
         }
-        add_flag_apps(&mut apps, flags, env)?;
+        add_flag_apps(&mut apps, flags, env, &sources)?;
         for app in &apps {
             if app.public_client && !(app.certificates.is_empty() && app.secrets.is_empty()) {
                 return Err(ServeError::Invalid(format!(
@@ -94,17 +120,51 @@ impl Registry {
                 )));
             }
         }
-        let users = load_users(&file.user)?;
+        let mut users = Users::default();
+        for u in &file.user {
+            users.add(u).map_err(|(upn, why)| {
+                ServeError::Invalid(format!("user '{upn}': {why} (in the config file)"))
+            })?;
+        }
+        if let Some(f) = &file.users_file {
+            let path = if f.is_absolute() {
+                f.clone()
+            } else {
+                base_dir.join(f)
+            };
+            let read = users_file::read(&path)?;
+            sources.borrow_mut().file(&path, read.digest);
+            for (line, u) in &read.users {
+                users.add(u).map_err(|(upn, why)| {
+                    ServeError::Invalid(format!("{}:{line}: user '{upn}': {why}", path.display()))
+                })?;
+            }
+        }
+        drop(recorder);
         let subscriptions = subscriptions(&file.subscription, &tenants)?;
         Ok(Registry {
             tenants,
             apps,
             resources,
-            users,
+            users: users.list,
             subscriptions,
             default_tenant,
+            sources: sources.into_inner(),
         })
     }
+}
+
+/// A config file too large: say what the bound is for, and what to do instead.
+fn too_large_hint(e: certgen::Error) -> ServeError {
+    let text = e.to_string();
+    if text.contains("larger than") {
+        return ServeError::Invalid(format!(
+            "{text}; a directory that large goes in a users_file (JSON Lines, up to {}) named \
+             by the config",
+            read::USERS_FILE.human()
+        ));
+    }
+    ServeError::Library(e)
 }
 
 fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Result<()> {
@@ -173,28 +233,32 @@ fn new_app(client_id: &str) -> App {
     }
 }
 
-fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
-    let mut users: Vec<User> = Vec::new();
-    for u in entries {
+/// The users so far, with the ids and names taken (a user listed twice is refused).
+#[derive(Default)]
+struct Users {
+    list: Vec<User>,
+    ids: HashSet<String>,
+    names: HashSet<String>,
+}
+
+impl Users {
+    /// Adds one user; on refusal, its name and why.
+    fn add(&mut self, u: &UserEntry) -> std::result::Result<(), (String, String)> {
         let upn = u.user_principal_name.trim();
+        let refuse = |why: String| (upn.to_string(), why);
         if !upn.contains('@') {
-            return Err(ServeError::Invalid(format!(
-                "user '{upn}': user_principal_name must look like name@domain"
-            )));
+            return Err(refuse(
+                "the user principal name must look like name@domain".into(),
+            ));
         }
         let id = match &u.id {
-            Some(id) => guid(id, "user id")?,
+            Some(id) => guid(id, "user id").map_err(|e| refuse(e.to_string()))?,
             None => name_based_guid(&format!("user {}", upn.to_ascii_lowercase())),
         };
-        if users
-            .iter()
-            .any(|x| x.id == id || x.user_principal_name.eq_ignore_ascii_case(upn))
-        {
-            return Err(ServeError::Invalid(format!(
-                "user {upn} ({id}) is listed twice in the config file"
-            )));
+        if !self.ids.insert(id.clone()) || !self.names.insert(upn.to_ascii_lowercase()) {
+            return Err(refuse(format!("{id} is listed twice")));
         }
-        users.push(User {
+        self.list.push(User {
             id,
             user_principal_name: upn.to_string(),
             display_name: u.display_name.clone(),
@@ -208,8 +272,8 @@ fn load_users(entries: &[UserEntry]) -> Result<Vec<User>> {
             business_phones: u.business_phones.clone(),
             disabled: false,
         });
+        Ok(())
     }
-    Ok(users)
 }
 
 /// The file's subscriptions, each in a registered tenant (the first when none is named).
@@ -317,6 +381,7 @@ fn app_from_file(
     base_dir: &Path,
     resources: &[Resource],
     env: &dyn Fn(&str) -> Option<String>,
+    sources: &RefCell<Sources>,
 ) -> Result<App> {
     let mut app = new_app(client_id);
     if let Some(n) = &a.display_name {
@@ -341,7 +406,7 @@ fn app_from_file(
             base_dir.join(c)
         };
         app.certificates
-            .extend(load_certificates(client_id, &path)?);
+            .extend(load_certificates(client_id, &path, sources)?);
     }
     for entry in &a.secret_env {
         app.secrets.push(AppSecret::new(
@@ -467,10 +532,11 @@ fn add_flag_apps(
     apps: &mut Vec<App>,
     flags: &Flags,
     env: &dyn Fn(&str) -> Option<String>,
+    sources: &RefCell<Sources>,
 ) -> Result<()> {
     for (client_id, path) in &flags.app_certs {
         let client_id = flag_client_id(client_id, Credential::Certificate)?;
-        let certs = load_certificates(&client_id, path)?;
+        let certs = load_certificates(&client_id, path, sources)?;
         app_entry(apps, &client_id).certificates.extend(certs);
     }
     for (client_id, var) in &flags.app_secrets {
@@ -485,7 +551,15 @@ fn add_flag_apps(
 
 /// The certificates of a file (any format certgen reads; a key in the same file is ignored).
 /// Entra accepts only RSA credentials, so anything else is refused here rather than at sign-in.
-fn load_certificates(client_id: &str, path: &Path) -> Result<Vec<Certificate>> {
+fn load_certificates(
+    client_id: &str,
+    path: &Path,
+    sources: &RefCell<Sources>,
+) -> Result<Vec<Certificate>> {
+    // Hashed before it is loaded: a file replaced in between is then seen as changed by the
+    // next start, never the other way round.
+    let bytes = read::input(path, read::CREDENTIAL)?;
+    sources.borrow_mut().file(path, sha256(&bytes));
     let material = input::load(path, &SecretSource::default())?;
     if material.certs.is_empty() {
         return Err(ServeError::Invalid(format!(

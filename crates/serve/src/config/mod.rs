@@ -10,11 +10,16 @@
 //! | `microsoft` | Microsoft's own resources, in every tenant (Graph, Azure Service Management, …) |
 //! | `schema` | the TOML file's serde structs |
 //! | `loader` | reading the file, the flags and the environment, checking, building the model |
+//! | `users_file` | the users as JSON Lines of Graph user objects |
+//! | `sources` | what a load read, as digests: whether a later start's inputs are unchanged |
 
 mod loader;
 pub mod microsoft;
 mod model;
 mod schema;
+mod sources;
+mod users_file;
 
 pub use loader::Flags;
 pub use model::*;
+pub use sources::{unchanged, Sources};

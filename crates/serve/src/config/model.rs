@@ -157,7 +157,7 @@ pub struct User {
 }
 
 /// An Azure subscription, as Resource Manager lists it (`[[subscription]]` in the config file).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Subscription {
     /// Lower-case GUID.
     pub id: String,
@@ -178,6 +178,8 @@ pub struct Registry {
     pub(crate) subscriptions: Vec<Subscription>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
     pub(crate) default_tenant: bool,
+    /// What the load read (files and environment variables), as digests.
+    pub(crate) sources: super::Sources,
 }
 
 impl Registry {

@@ -14,6 +14,8 @@ use crate::error::{Result, ServeError};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConfigFile {
+    /// JSON Lines of Graph user objects, relative to the config file (see `users_file`).
+    pub(super) users_file: Option<PathBuf>,
     #[serde(default)]
     pub(super) tenant: Vec<TenantEntry>,
     #[serde(default)]

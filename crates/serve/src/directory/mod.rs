@@ -124,17 +124,33 @@ impl Directory {
                     .collect(),
             );
         }
+        // The ids made through Graph, read once: one lookup per config object would be 100,000
+        // queries for an organisation's users.
+        let mut made_by_graph: HashMap<Kind, std::collections::HashSet<String>> = HashMap::new();
+        for kind in Kind::ALL {
+            made_by_graph.insert(
+                kind,
+                self.store
+                    .ids_by_origin(kind, Origin::Graph)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect(),
+            );
+        }
         let mut wanted_ids: HashMap<Kind, std::collections::HashSet<String>> = HashMap::new();
         for o in wanted {
             wanted_ids.entry(o.kind).or_default().insert(o.id.clone());
             match named.get(&o.kind).and_then(|m| m.get(&o.id)) {
                 Some(seed) if *seed == o.seed => continue,
                 Some(_) => report.updated += 1,
-                None => match self.store.get(o.kind, &o.id)? {
-                    // Made through Graph with an id the config now names: the file wins.
-                    Some(_) => report.updated += 1,
-                    None => report.created += 1,
-                },
+                // Made through Graph with an id the config now names: the file wins.
+                None if made_by_graph
+                    .get(&o.kind)
+                    .is_some_and(|g| g.contains(&o.id)) =>
+                {
+                    report.updated += 1
+                }
+                None => report.created += 1,
             }
             changes.push(Change::Put(o));
         }
@@ -471,6 +487,13 @@ impl Directory {
     /// The store, for what keeps its own entries in it (the sign-in state).
     pub fn shared_store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store)
+    }
+}
+
+impl Directory {
+    /// The store itself (the start record, the sign-in entries).
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 }
 

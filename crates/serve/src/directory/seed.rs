@@ -4,7 +4,7 @@
 //! rotation's `addKey`, an `addPassword`) stays across restarts until the file is edited, and
 //! an object the file no longer names goes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -86,12 +86,16 @@ pub fn objects(registry: &Registry) -> Vec<Object> {
             }
         }
     }
+    // By id, not a scan per app: 10,000 apps would make that 10^8 comparisons.
+    let sp_ids: HashMap<&str, &str> = registry
+        .apps
+        .iter()
+        .map(|a| (a.client_id.as_str(), a.object_id.as_str()))
+        .collect();
     let sp_of = |app_id: &str| -> String {
-        registry
-            .apps
-            .iter()
-            .find(|a| a.client_id == app_id)
-            .map(|a| a.object_id.clone())
+        sp_ids
+            .get(app_id)
+            .map(|id| id.to_string())
             .unwrap_or_else(|| resource_sp_id(app_id))
     };
     for app_id in &order {

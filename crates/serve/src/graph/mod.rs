@@ -415,21 +415,6 @@ pub fn graph_base(direct_base: &str, face: &Face) -> (String, String) {
     }
 }
 
-/// Apps that may read the directory's users, with the role that lets each (for the banner).
-pub fn user_readers(registry: &super::config::Registry) -> Vec<(&super::config::App, &str)> {
-    registry
-        .apps
-        .iter()
-        .filter_map(|a| {
-            let roles = a.roles.get(certgen::graph::cloud::GRAPH_APP_ID)?;
-            let role = roles
-                .iter()
-                .find(|r| certgen::graph::permissions::READ_USERS.contains(&r.as_str()))?;
-            Some((a, role.as_str()))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
