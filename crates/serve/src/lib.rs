@@ -322,7 +322,7 @@ impl Start {
 }
 
 /// The directory's meta keys: the inputs' record (see `config::sources`) and [`Start`].
-const META_INPUTS: &str = "inputs";
+use directory::META_INPUTS;
 const META_START: &str = "start";
 
 /// Opens the state folder's directory and brings it to what the config says (under the

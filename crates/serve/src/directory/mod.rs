@@ -48,6 +48,12 @@ pub struct Seeded {
     pub unchanged: bool,
 }
 
+/// The store's meta key for the digest of the config objects last seeded.
+const META_SEED: &str = "seed";
+/// The store's meta key for the record of the inputs (config, files, flags) last seeded from,
+/// which lets a start skip reading them.
+pub const META_INPUTS: &str = "inputs";
+
 /// Views built since the last change.
 #[derive(Debug, Default)]
 struct Views {
@@ -106,7 +112,7 @@ impl Directory {
         let _w = lock(&self.writing);
         let wanted = seed::objects(registry);
         let whole = seed::whole_digest(&wanted);
-        if self.store.meta("seed")?.as_deref() == Some(whole.as_str()) {
+        if self.store.meta(META_SEED)?.as_deref() == Some(whole.as_str()) {
             return Ok(Seeded {
                 unchanged: true,
                 ..Seeded::default()
@@ -163,7 +169,7 @@ impl Directory {
             }
         }
         self.store.write(changes)?;
-        self.store.set_meta("seed", &whole)?;
+        self.store.set_meta(META_SEED, &whole)?;
         self.changed();
         Ok(report)
     }
@@ -367,9 +373,30 @@ impl Directory {
     /// Commits `changes` (all or none), then drops the views.
     pub fn write(&self, changes: Vec<Change>) -> StoreResult<()> {
         let _w = lock(&self.writing);
+        self.commit(changes)
+    }
+
+    /// Commits `changes` with the writing lock held.
+    fn commit(&self, changes: Vec<Change>) -> StoreResult<()> {
+        // An object the config made, deleted through Graph, is made again at the next start
+        // (the file still names it): the records that let a start skip seeding are dropped.
+        let mut config_deleted = false;
+        for c in &changes {
+            if let Change::Delete(kind, id) = c {
+                config_deleted |= self
+                    .store
+                    .get(*kind, id)?
+                    .is_some_and(|o| o.origin == Origin::Config);
+            }
+        }
         let r = self.store.write(changes);
         self.changed();
-        r
+        r?;
+        if config_deleted {
+            self.store.set_meta(META_SEED, "")?;
+            self.store.set_meta(META_INPUTS, "")?;
+        }
+        Ok(())
     }
 
     /// Reads `kind`/`id`, lets `f` decide the changes from it, and commits them, with no other
@@ -385,9 +412,7 @@ impl Directory {
         let current = self.store.get(kind, &id.to_ascii_lowercase())?;
         let (answer, changes) = f(current);
         if !changes.is_empty() {
-            let r = self.store.write(changes);
-            self.changed();
-            r?;
+            self.commit(changes)?;
         }
         Ok(answer)
     }
@@ -529,4 +554,38 @@ pub fn reset(dir: &Path) -> std::io::Result<bool> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Flags, Registry};
+
+    #[test]
+    fn a_config_object_deleted_through_graph_is_made_again_by_the_next_seeding() {
+        let registry = Registry::from_toml(
+            "[[app]]\nclient_id = \"44444444-4444-4444-4444-444444444444\"\nsecret_env = [\"S\"]\n",
+            "t",
+            Path::new(""),
+            &Flags::default(),
+            &|_| Some("x".into()),
+        )
+        .unwrap();
+        let d = Directory::in_memory(&registry).unwrap();
+        d.store().set_meta(META_INPUTS, "recorded").unwrap();
+        let app_id = "44444444-4444-4444-4444-444444444444";
+        let app = d
+            .find(Kind::Application, "appId", app_id)
+            .unwrap()
+            .remove(0);
+        // Unchanged config: a start skips seeding.
+        assert!(d.seed(&registry).unwrap().unchanged);
+        d.write(vec![Change::Delete(Kind::Application, app.id.clone())])
+            .unwrap();
+        assert!(d.app(app_id).unwrap().is_none());
+        assert_eq!(d.store().meta(META_INPUTS).unwrap().as_deref(), Some(""));
+        let again = d.seed(&registry).unwrap();
+        assert!(!again.unchanged && again.created == 1, "{again:?}");
+        assert!(d.app(app_id).unwrap().is_some());
+    }
 }
