@@ -116,7 +116,16 @@ impl Summary {
             tenant_count: tenants.len() as u64,
             apps: apps(directory, now)?,
             application_count: directory.count(Kind::Application)?,
-            resources: resources(directory, resource_ids.iter().take(FIRST_FEW))?,
+            resources: {
+                // Microsoft's own, always (one banner line), then the tenant's first few.
+                let microsoft: Vec<String> = crate::config::microsoft::resources()
+                    .into_iter()
+                    .map(|r| r.app_id)
+                    .collect();
+                let mut all = resources(directory, microsoft.iter())?;
+                all.extend(resources(directory, resource_ids.iter().take(FIRST_FEW))?);
+                all
+            },
             more_resources: resource_ids.len() > FIRST_FEW,
             users: directory
                 .page(Kind::User, None, FIRST_FEW)?
@@ -218,12 +227,17 @@ fn resource_ids(directory: &Directory, limit: usize) -> StoreResult<Vec<String>>
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
     // An app with several identifier URIs comes once per URI: ask for enough rows.
-    for o in directory.find_prefix(Kind::Application, "identifierUri", "", limit * 4)? {
+    // Microsoft's four with identifier URIs come first in the index's order: skip past them.
+    for o in directory.find_prefix(Kind::Application, "identifierUri", "", limit * 4 + 8)? {
         if ids.len() >= limit {
             break;
         }
+        let app_id = str_of(&o.doc, "appId");
+        if crate::config::microsoft::is_microsoft(app_id) {
+            continue;
+        }
         if seen.insert(o.id.clone()) {
-            ids.push(str_of(&o.doc, "appId").to_string());
+            ids.push(app_id.to_string());
         }
     }
     Ok(ids)
