@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
 use super::error::GraphError;
-use super::filter::{self, Filter};
+use super::filter;
 use super::payload::{self, Shape, Writable};
 use super::query::{context, entity, Query};
 use super::{json_body, Call, Reply, Route};
@@ -170,22 +170,16 @@ pub fn list(
     let select = query.select(&known, TYPE)?;
     let url = format!("{graph_base}/v1.0/users");
     let ctx = context(graph_base, "users", select.as_deref(), false);
-    if let Some(f) = &query.filter {
-        let f = Filter::parse(f, FILTERS)?;
-        let found = filter::select(directory, Kind::User, Some(&f), INDEXED)?;
-        let items = found
-            .iter()
-            .map(|o| to_json(&o.doc, select.as_deref()))
-            .collect();
-        return Ok(query.page(&url, &ctx, items));
-    }
-    let page = directory.page(Kind::User, query.from, query.size())?;
-    let items = page
-        .objects
-        .iter()
-        .map(|o| to_json(&o.doc, select.as_deref()))
-        .collect();
-    Ok(query.keyset_page(&url, &ctx, items, page.next))
+    filter::collection(
+        directory,
+        Kind::User,
+        query,
+        FILTERS,
+        INDEXED,
+        &url,
+        &ctx,
+        |o| to_json(&o.doc, select.as_deref()),
+    )
 }
 
 /// A user by object id or userPrincipalName.
