@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -18,17 +18,6 @@ use certgen::certificate::{CertKey, Certificate};
 use certgen::input;
 use certgen::read;
 use certgen::secret::{Secret, SecretSource};
-
-/// Registrations given as flags.
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
-    /// `--tenant`: GUIDs or DNS names.
-    pub tenants: Vec<String>,
-    /// `--app CLIENT_ID=CERT_FILE`.
-    pub app_certs: Vec<(String, PathBuf)>,
-    /// `--app-secret CLIENT_ID=ENV_VAR`.
-    pub app_secrets: Vec<(String, String)>,
-}
 
 impl Registry {
     /// Builds the registry from an optional TOML file and the flags; `env` reads environment

@@ -20,6 +20,5 @@ mod schema;
 mod sources;
 mod users_file;
 
-pub use loader::Flags;
 pub use model::*;
 pub use sources::{unchanged, Sources};

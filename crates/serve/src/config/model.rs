@@ -15,6 +15,17 @@ pub const DEFAULT_TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub const GRAPH_URI: &str = "https://graph.microsoft.com";
 
+/// Registrations given as flags.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--tenant`: GUIDs or DNS names.
+    pub tenants: Vec<String>,
+    /// `--app CLIENT_ID=CERT_FILE`.
+    pub app_certs: Vec<(String, std::path::PathBuf)>,
+    /// `--app-secret CLIENT_ID=ENV_VAR`.
+    pub app_secrets: Vec<(String, String)>,
+}
+
 /// A directory (tenant).
 #[derive(Debug, Clone)]
 pub struct Tenant {
