@@ -28,7 +28,9 @@ pub mod view;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -74,7 +76,16 @@ pub struct Directory {
     /// Serialises this process's read-modify-write changes (addKey on one app by two requests).
     writing: Mutex<()>,
     replication_delay_secs: i64,
+    /// When another process's writes were last looked for (microseconds since `born`; 0:
+    /// never), so one request's lookups (tenant, app, resource) ask SQLite once, not three
+    /// times: measured at 0.07 RSA signature of CPU per grant.
+    checked_at: AtomicU64,
+    born: Instant,
 }
+
+/// How long a look for other processes' writes holds: their writes are seen within it (this
+/// process's own at once). A millisecond is far below any client's round trip.
+const FRESH_FOR_MICROS: u64 = 1_000;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Views are whole values swapped in and out: a panic cannot leave one half-built.
@@ -96,6 +107,8 @@ impl Directory {
             views: Mutex::default(),
             writing: Mutex::default(),
             replication_delay_secs: i64::try_from(replication_delay_secs).unwrap_or(i64::MAX),
+            checked_at: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 
@@ -181,6 +194,14 @@ impl Directory {
 
     /// Drops the views when another process has written.
     fn fresh(&self) -> StoreResult<()> {
+        let now = u64::try_from(self.born.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let last = self.checked_at.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < FRESH_FOR_MICROS {
+            return Ok(());
+        }
+        self.checked_at.store(now, Ordering::Relaxed);
         if self.store.changed_elsewhere()? {
             self.changed();
         }
