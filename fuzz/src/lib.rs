@@ -265,6 +265,7 @@ fn token_service(
         strict,
         replay: Default::default(),
         public_keys: Default::default(),
+        issuers: Default::default(),
         flows,
     }
 }

@@ -155,7 +155,9 @@ async fn token_v2(
     body: Bytes,
 ) -> Response {
     let face = Face::of(&uri, &headers);
-    token(&s, &tenant, Endpoint::V2, face, &headers, &body)
+    let form = super::service::form_fields(&body);
+    super::federation::prepare(&s.issuers, &form).await;
+    token(&s, &tenant, Endpoint::V2, face, &headers, &form)
 }
 
 async fn token_v1(
@@ -166,7 +168,9 @@ async fn token_v1(
     body: Bytes,
 ) -> Response {
     let face = Face::of(&uri, &headers);
-    token(&s, &tenant, Endpoint::V1, face, &headers, &body)
+    let form = super::service::form_fields(&body);
+    super::federation::prepare(&s.issuers, &form).await;
+    token(&s, &tenant, Endpoint::V1, face, &headers, &form)
 }
 
 fn token(
@@ -175,16 +179,15 @@ fn token(
     endpoint: Endpoint,
     face: Face,
     headers: &HeaderMap,
-    body: &[u8],
+    form: &[(String, String)],
 ) -> Response {
-    let form = super::service::form_fields(body);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let outcome = s.token(&TokenRequest {
         tenant,
         endpoint,
-        form: &form,
+        form,
         authorization,
         now: OffsetDateTime::now_utc().unix_timestamp(),
         face,

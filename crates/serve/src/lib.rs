@@ -31,6 +31,7 @@ mod correlation;
 mod directory;
 mod error;
 mod face;
+mod federation;
 mod grant;
 mod graph;
 mod handlers;
@@ -279,6 +280,7 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         strict: options.strict,
         replay: Default::default(),
         public_keys: Default::default(),
+        issuers: Default::default(),
         flows,
     });
     Ok(Prepared {

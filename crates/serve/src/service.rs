@@ -30,6 +30,8 @@ pub struct TokenService {
     pub replay: ReplayGuard,
     /// The keys of the certificates client assertions are checked against, parsed once.
     pub public_keys: PublicKeys,
+    /// The outside issuers whose tokens federated credentials may name, with their keys.
+    pub issuers: super::federation::Issuers,
     /// Users signing in: pending sign-ins, codes, refresh tokens, device codes, sessions.
     pub flows: UserFlows,
 }
