@@ -49,7 +49,12 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// The router of the service; at most `max_in_flight` requests are handled at once.
-pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) -> Router {
+pub fn router(
+    service: Arc<TokenService>,
+    workloads: Router<Arc<TokenService>>,
+    log: LogFormat,
+    max_in_flight: usize,
+) -> Router {
     // Clamped: 0 would refuse everything, and above MAX_PERMITS the semaphore panics.
     let slots = Arc::new(Semaphore::new(
         max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
@@ -80,6 +85,7 @@ pub fn router(service: Arc<TokenService>, log: LogFormat, max_in_flight: usize) 
         .route("/ready", get(ready))
         .merge(super::graph::router(service.clone()))
         .merge(super::user_flow::routes::router(service.clone()))
+        .merge(workloads)
         .fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
             let other_hosts = other_hosts.clone();
             async move { other_hosts.answer(method, uri, headers).await }

@@ -47,6 +47,7 @@ mod state;
 mod summary;
 mod tokens;
 mod user_flow;
+mod workload;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -154,6 +155,9 @@ pub struct Ready {
     /// `--proxy`: `proxy`, `proxy_ca_file` and `env`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyReady>,
+    /// `[[workload]]`: each workload's variables to export (`{NAME: {"env": {…}}}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workloads: Option<std::collections::BTreeMap<String, workload::ReadyWorkload>>,
 }
 
 /// A bound, configured service, not yet accepting.
@@ -173,6 +177,7 @@ pub struct Prepared {
     max_in_flight: usize,
     max_tunnels: usize,
     proxy: Option<proxy::Prepared>,
+    workloads: Arc<workload::Workloads>,
 }
 
 impl Prepared {
@@ -271,6 +276,14 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         .as_ref()
         .map(proxy::Prepared::ready_fields)
         .transpose()?;
+    let workloads = Arc::new(workload::Workloads::prepare(
+        &start.workloads,
+        &state_dir,
+        &base,
+        &start.first_tenant,
+        proxy.is_some(),
+    )?);
+    ready.workloads = workloads.ready();
     let service = Arc::new(TokenService {
         directory,
         subscriptions: start.subscriptions.clone(),
@@ -283,6 +296,7 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         issuers: Default::default(),
         flows,
     });
+    workloads.register(&service.issuers)?;
     Ok(Prepared {
         ready,
         service,
@@ -295,6 +309,7 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         max_in_flight: options.max_in_flight,
         max_tunnels: options.max_tunnels,
         proxy,
+        workloads,
     })
 }
 
@@ -307,6 +322,9 @@ struct Start {
     /// Resource Manager's subscriptions: config-only, not directory objects.
     #[serde(default)]
     subscriptions: Vec<config::Subscription>,
+    /// `[[workload]]`: config-only, like the subscriptions.
+    #[serde(default)]
+    workloads: Vec<workload::Workload>,
 }
 
 impl Start {
@@ -319,6 +337,7 @@ impl Start {
                 .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
             default_tenant: registry.default_tenant,
             subscriptions: registry.subscriptions().to_vec(),
+            workloads: registry.workloads.clone(),
         }
     }
 }
@@ -472,6 +491,7 @@ fn ready_line(
         ca_file: tls.map(|t| t.ca_file.clone()),
         graph: format!("{base}/v1.0"),
         proxy: None,
+        workloads: None,
     }
 }
 
@@ -480,9 +500,11 @@ fn ready_line(
 pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Result<()> {
     let router: Router = handlers::router(
         prepared.service.clone(),
+        prepared.workloads.router(),
         prepared.log,
         prepared.max_in_flight,
     );
+    prepared.workloads.spawn_writers();
     // Outside the router, so the collapsed path is the one routed.
     let app = MapRequestLayer::new(handlers::collapse_empty_segments::<Incoming> as fn(_) -> _)
         .layer(router);

@@ -147,6 +147,29 @@ pub fn signing_key(dir: &Path) -> Result<(SigningKey, bool)> {
     Ok((SigningKey::new(cert, &key)?, created))
 }
 
+/// The signing key of a workload issuer (serve playing GitHub or a cluster), made if missing:
+/// one per issuer name, in files named by the name's digest, kept like the token-signing key
+/// so tokens written before a restart (a Kubernetes token file) still verify.
+pub fn issuer_key(dir: &Path, issuer: &str) -> Result<SigningKey> {
+    use sha2::{Digest, Sha256};
+    let id = hex::encode(&Sha256::digest(issuer.as_bytes())[..8]);
+    let (cert, key, _) = load_or_make(
+        dir,
+        &format!("workload-issuer-{id}-cert.pem"),
+        &format!("workload-issuer-{id}-key.pem"),
+        || {
+            Ok(NewCertificate {
+                subject: Subject::common_name("certgen serve workload issuer")?,
+                sans: Vec::new(),
+                days: STATE_CERT_DAYS,
+                key_size: KeySize::Rsa2048,
+                profile: Profile::ClientAuth,
+            })
+        },
+    )?;
+    SigningKey::new(cert, &key)
+}
+
 /// Loads a certificate and key pair from the folder; makes and writes a new one (key 0600)
 /// when either file is missing, unreadable, mismatched or the certificate expires within a day.
 fn load_or_make(

@@ -65,7 +65,11 @@ impl SigningKey {
     }
 
     /// The RS256 compact JWS of `claims` under the header of `version`.
-    fn sign(&self, version: TokenVersion, claims: Map<String, Value>) -> Result<String, Aadsts> {
+    pub(crate) fn sign(
+        &self,
+        version: TokenVersion,
+        claims: Map<String, Value>,
+    ) -> Result<String, Aadsts> {
         let header = match version {
             TokenVersion::V2 => &self.header_v2,
             TokenVersion::V1 => &self.header_v1,

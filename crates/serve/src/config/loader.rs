@@ -131,7 +131,9 @@ impl Registry {
         }
         drop(recorder);
         let subscriptions = subscriptions(&file.subscription, &tenants)?;
+        let workloads = crate::workload::config::workloads(&file.workload)?;
         Ok(Registry {
+            workloads,
             tenants,
             apps,
             resources,

@@ -187,6 +187,8 @@ pub struct Registry {
     pub(crate) users: Vec<User>,
     /// Azure subscriptions, in the file's order (Resource Manager's `/subscriptions`).
     pub(crate) subscriptions: Vec<Subscription>,
+    /// `[[workload]]`: what serve issues tokens for (no directory objects).
+    pub(crate) workloads: Vec<crate::workload::Workload>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
     pub(crate) default_tenant: bool,
     /// What the load read (files and environment variables), as digests.

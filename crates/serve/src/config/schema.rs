@@ -26,6 +26,8 @@ pub(super) struct ConfigFile {
     pub(super) user: Vec<UserEntry>,
     #[serde(default)]
     pub(super) subscription: Vec<SubscriptionEntry>,
+    #[serde(default)]
+    pub(super) workload: Vec<crate::workload::WorkloadEntry>,
 }
 
 /// One `[[subscription]]`: what Resource Manager lists to `az login` (`GET /subscriptions`).
