@@ -919,7 +919,8 @@ token_credential!(
 
 /// The credential the `AZURE_*` variables describe, as Azure Identity reads them:
 /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, then `AZURE_CLIENT_SECRET`, else
-/// `AZURE_CLIENT_CERTIFICATE_PATH` (with `AZURE_CLIENT_CERTIFICATE_PASSWORD`), and
+/// `AZURE_CLIENT_CERTIFICATE_PATH` (with `AZURE_CLIENT_CERTIFICATE_PASSWORD`), else workload
+/// identity's `AZURE_FEDERATED_TOKEN_FILE` ([`super::WorkloadIdentityCredential`]), and
 /// `AZURE_AUTHORITY_HOST` and `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` where the options leave
 /// them open.
 ///
@@ -980,9 +981,15 @@ impl EnvironmentCredential {
                 certificate,
                 options,
             )?)
+        } else if let Some(file) = var(super::workload::ENV_FEDERATED_TOKEN_FILE) {
+            // Workload identity, next in Azure Identity's chain after the secret and the
+            // certificate.
+            Box::new(super::WorkloadIdentityCredential::new(
+                &tenant, &client_id, file, options,
+            )?)
         } else {
             return Err(missing(
-                "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH",
+                "AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE",
             ));
         };
         Ok(EnvironmentCredential { inner })

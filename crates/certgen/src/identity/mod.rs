@@ -1,7 +1,8 @@
 //! Getting access tokens with the client-credentials grant, in the shape of `azure_identity`:
 //! the [`TokenCredential`] trait and its credentials ([`credential`]), the request and its
 //! transport ([`client`]), what the endpoint answers ([`response`]), the scope rules toward
-//! Entra ([`scope`]) and the on-disk cache ([`cache`]).
+//! Entra ([`scope`]), the on-disk cache ([`cache`]) and workload identity federation
+//! ([`workload`]).
 
 #[cfg(feature = "azure_core")]
 #[cfg_attr(docsrs, doc(cfg(feature = "azure_core")))]
@@ -11,6 +12,7 @@ pub mod client;
 pub mod credential;
 pub mod response;
 pub mod scope;
+pub mod workload;
 
 pub use cache::{CacheKey, CachedToken, KeyCredential, Lookup, TokenCache};
 pub use client::{ClientAuth, ClientOptions, TokenClient, TokenRequest};
@@ -20,3 +22,4 @@ pub use credential::{
     TokenCredential, TokenRequestOptions, WarningSink, REFRESH_AHEAD,
 };
 pub use response::TokenResponse;
+pub use workload::{FederatedTokenError, WorkloadIdentityCredential};
