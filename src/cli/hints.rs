@@ -106,6 +106,11 @@ impl From<Error> for CliError {
                 e
             }
             Error::Rotate(r) => rotation(r),
+            Error::Assertion(inner) => match inner.downcast::<Error>() {
+                Ok(e) => CliError::from(*e),
+                Err(inner) => super::federation::assertion_error(inner.as_ref())
+                    .unwrap_or_else(|| CliError::failure(Error::Assertion(inner).to_string())),
+            },
             other => CliError::failure(other.to_string()),
         }
     }
@@ -349,6 +354,11 @@ pub enum SentCredential<'a> {
     },
     /// A client secret; `source` says where it came from (`--secret-file F`, a variable).
     Secret { source: &'a str },
+    /// A federated token from `source`, with its claims (unverified) when it could be read.
+    Federated {
+        source: &'a str,
+        claims: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    },
     #[default]
     Unknown,
 }
@@ -424,6 +434,11 @@ fn hints(code: u64, answer: &ProviderError, sent: &Sent<'_>) -> Vec<String> {
     } else {
         sent.scopes.join(" ")
     };
+    if let SentCredential::Federated { source, claims } = sent.credential {
+        if let Some(h) = super::federation::hints(code, answer, claims, source, sent.client_id) {
+            return h;
+        }
+    }
     match code {
         700027 => signature_hints(answer, sent),
         700024 => clock_hints(answer),

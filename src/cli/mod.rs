@@ -10,6 +10,7 @@ mod call;
 mod credential;
 mod credential_args;
 mod decode;
+mod federation;
 mod foreign_flags;
 mod graph_session;
 mod hints;

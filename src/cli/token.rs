@@ -4,13 +4,15 @@
 //! refusal explained from what was sent.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certgen::credential::{Credential, ENV_CERTIFICATE_PATH};
 use certgen::error::InputKind;
 use certgen::identity::{
-    AccessToken, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
-    CredentialOptions, DiskCache, TokenCredential, TokenRequestOptions, WarningSink,
+    AccessToken, ClientAssertionCredential, ClientCertificateCredential, ClientOptions,
+    ClientSecretCredential, CredentialOptions, DiskCache, TokenCredential, TokenRequestOptions,
+    WarningSink, WorkloadIdentityCredential,
 };
 use certgen::jose::{self, Policy};
 use certgen::secret::{Secret, SecretSource};
@@ -19,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::assertion::{authority_host, env_flag, env_value, tenant, Alg};
 use super::credential_args::{ask, env_secret, CredentialArgs};
+use super::federation::{self, Federated, FederationArgs};
 use super::hints::{self, CliError as Error, Result, Sent, SentCredential};
 use super::output;
 
@@ -39,7 +42,8 @@ const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 #[command(after_help = "Environment (a flag always wins):\n  \
 AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, AZURE_CLIENT_SECRET,\n  \
 AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE_PASSWORD,\n  \
-AZURE_CLIENT_SEND_CERTIFICATE_CHAIN (1/true = --x5c), HTTPS_PROXY, NO_PROXY, CERTGEN_CACHE_DIR\n\n\
+AZURE_CLIENT_SEND_CERTIFICATE_CHAIN (1/true = --x5c), AZURE_FEDERATED_TOKEN_FILE,\n  \
+ACTIONS_ID_TOKEN_REQUEST_URL + ACTIONS_ID_TOKEN_REQUEST_TOKEN, HTTPS_PROXY, NO_PROXY, CERTGEN_CACHE_DIR\n\n\
 Examples:\n  TOKEN=$(certgen token --tenant $TENANT --client-id $APP \\\n      \
 --cert app.crt --key app.key)\n  \
 curl -H \"$(certgen token --output header)\" \\\n      \
@@ -94,6 +98,8 @@ pub struct TokenArgs {
     pub(super) output: OutputForm,
     #[command(flatten)]
     pub(super) credential: CredentialArgs,
+    #[command(flatten)]
+    pub(super) federation: FederationArgs,
     /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
     #[arg(long, value_name = "F", help_heading = "Credential", conflicts_with_all = ["cert", "key", "pfx", "password_file"])]
     secret_file: Option<PathBuf>,
@@ -178,6 +184,48 @@ pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
             let result = runtime.block_on(credential.get_token(&scopes, Some(&call)));
             result.map_err(|e| explained(e, &sent, args))?
         }
+        Proof::Federated(Federated::File { path, named }) => {
+            // Checked now (expired, empty, not a JWT: one error before any request); the
+            // credential reads the file again when it sends.
+            let token = federation::check_file(&path)?;
+            let claims = federation::claims_of(&token);
+            let credential = WorkloadIdentityCredential::new(&tenant, client_id, &path, options)
+                .map_err(|e| locally(e, args))?;
+            sent.endpoint = credential.endpoint();
+            sent.credential = SentCredential::Federated {
+                source: &named,
+                claims: claims.as_ref(),
+            };
+            let result = runtime.block_on(credential.get_token(&scopes, Some(&call)));
+            result.map_err(|e| explained(e, &sent, args))?
+        }
+        Proof::Federated(Federated::GitHub {
+            url,
+            request_token,
+            audience,
+        }) => {
+            let presented = Arc::new(Mutex::new(None));
+            let mut transport = options.transport.clone();
+            transport.ca_file = args.ca_file.clone();
+            let callback = federation::github_callback(
+                url,
+                request_token,
+                audience,
+                transport,
+                presented.clone(),
+            );
+            let credential = ClientAssertionCredential::new(&tenant, client_id, callback, options)
+                .map_err(|e| locally(e, args))?;
+            sent.endpoint = credential.endpoint();
+            let result = runtime.block_on(credential.get_token(&scopes, Some(&call)));
+            let token = presented.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let claims = token.as_deref().and_then(federation::claims_of);
+            sent.credential = SentCredential::Federated {
+                source: "the GitHub Actions runner",
+                claims: claims.as_ref(),
+            };
+            result.map_err(|e| explained(e, &sent, args))?
+        }
         Proof::Certificate(certificate) => {
             let credential =
                 ClientCertificateCredential::new(&tenant, client_id, certificate, options)
@@ -221,11 +269,16 @@ fn explained(e: certgen::Error, sent: &Sent<'_>, args: &TokenArgs) -> Error {
 enum Proof {
     Secret { secret: Secret, source: String },
     Certificate(Credential),
+    Federated(Federated),
 }
 
-/// The certificate or the secret, in the order of the spec and of Azure Identity: flags
-/// first, then AZURE_CLIENT_SECRET, then AZURE_CLIENT_CERTIFICATE_PATH, then a prompt.
+/// The certificate, the secret or the federated token, in the order of the spec and of Azure
+/// Identity: flags first, then AZURE_CLIENT_SECRET, then AZURE_CLIENT_CERTIFICATE_PATH, then
+/// workload identity (AZURE_FEDERATED_TOKEN_FILE, a GitHub Actions runner), then a prompt.
 fn credential(args: &TokenArgs) -> Result<Proof> {
+    if let Some(f) = args.federation.explicit()? {
+        return Ok(Proof::Federated(f));
+    }
     let c = &args.credential;
     let cert_flags = c.cert.is_some() || c.pfx.is_some();
     if !cert_flags {
@@ -241,6 +294,9 @@ fn credential(args: &TokenArgs) -> Result<Proof> {
         }
     }
     if !cert_flags && env_value(ENV_CERTIFICATE_PATH).is_none() {
+        if let Some(f) = args.federation.from_env()? {
+            return Ok(Proof::Federated(f));
+        }
         let prompt = SecretSource::default().ask(ask("Client secret: "));
         if let Some(secret) = prompt.read()? {
             return secret_proof(secret, "the prompt".into());
