@@ -283,6 +283,12 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         issuers: Default::default(),
         flows,
     });
+    for i in &start.issuers {
+        service
+            .issuers
+            .configure(&i.url, i.jwks.as_bytes(), &i.url)
+            .map_err(|e| ServeError::Invalid(format!("[[issuer]] '{}': {e}", i.url)))?;
+    }
     Ok(Prepared {
         ready,
         service,
@@ -307,6 +313,9 @@ struct Start {
     /// Resource Manager's subscriptions: config-only, not directory objects.
     #[serde(default)]
     subscriptions: Vec<config::Subscription>,
+    /// The config's `[[issuer]]`s with their key sets (federation).
+    #[serde(default)]
+    issuers: Vec<config::ConfiguredIssuer>,
 }
 
 impl Start {
@@ -319,6 +328,7 @@ impl Start {
                 .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
             default_tenant: registry.default_tenant,
             subscriptions: registry.subscriptions().to_vec(),
+            issuers: registry.issuers.clone(),
         }
     }
 }
