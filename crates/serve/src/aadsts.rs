@@ -14,6 +14,10 @@ use time::OffsetDateTime;
 const CERT_CREDENTIALS_DOC: &str =
     "https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials";
 
+/// The documentation link Entra puts in its federated-credential mismatch texts.
+const FEDERATION_DOC: &str =
+    "https://learn.microsoft.com/entra/workload-id/workload-identity-federation";
+
 /// One refusal, with what its message needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Aadsts {
@@ -163,6 +167,32 @@ pub enum Aadsts {
     AuthorizationDeclined,
     /// A `device_code` this service never issued. UNCONFIRMED number, as above: 70000.
     BadVerificationCode,
+
+    // Workload identity federation (https://learn.microsoft.com/en-us/entra/workload-id/workload-identity-federation).
+    /// 70025: the app has no federated identity credential at all.
+    NoFederatedCredentials { app_name: String, client_id: String },
+    /// 70021: no credential matches, and the nearest differs in more than one of issuer,
+    /// subject and audience.
+    NoMatchingFederatedCredential {
+        iss: String,
+        sub: String,
+        aud: String,
+    },
+    /// 700211: no credential has the token's issuer (the rest of the nearest one matching).
+    FederatedIssuerMismatch { iss: String },
+    /// 700212: the nearest credential's audience is not among the token's `aud`.
+    FederatedAudienceMismatch { aud: String },
+    /// 700213: the nearest credential's subject differs from `sub`.
+    FederatedSubjectMismatch { sub: String },
+    /// 7002138: the subject matches only when case is ignored.
+    FederatedSubjectCase { sub: String },
+    /// 7000272: the issuer's key set has no key the token names.
+    FederatedKeyNotFound { key: String, iss: String },
+    /// 90061: the issuer's metadata or keys could not be read (why, after Entra's text).
+    ExternalOidcFailed(String),
+    /// 700222: a token of this service's own (Entra's) signer that is not a user-assigned
+    /// managed identity's.
+    EntraTokenAsFederated,
 }
 
 /// One row of the catalogue: everything Entra's answer to a refusal is made of.
@@ -505,6 +535,60 @@ impl Aadsts {
                 "The end user denied the authorization request."),
             BadVerificationCode => row(70000, "bad_verification_code", S400,
                 "The provided device_code is not valid: this token service did not issue it."),
+            // Texts as live Entra answers quoted them (Azure/azure-workload-identity#340,
+            // #1350, Azure/login#482, #515). UNCONFIRMED statuses and `error` values for
+            // 70025, 7000272, 700222: 401 invalid_client chosen as for every other refusal of
+            // a client credential; 70021 is 401 invalid_client as seen since 2023.
+            NoFederatedCredentials { app_name, client_id } => row(70025, "invalid_client", S401,
+                "The client '{app_name}'({client_id}) has no configured federated identity \
+                 credentials.")
+                .arg("app_name", app_name)
+                .arg("client_id", client_id),
+            NoMatchingFederatedCredential { iss, sub, aud } => row(70021, "invalid_client", S401,
+                "No matching federated identity record found for presented assertion. Assertion \
+                 Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'. \
+                 {doc}")
+                .arg("iss", iss)
+                .arg("sub", sub)
+                .arg("aud", aud)
+                .arg("doc", FEDERATION_DOC),
+            FederatedIssuerMismatch { iss } => row(700211, "invalid_client", S401,
+                "No matching federated identity record found for presented assertion issuer \
+                 '{iss}'. Please check your federated identity credential Subject, Audience and \
+                 Issuer against the presented assertion. {doc}")
+                .arg("iss", iss)
+                .arg("doc", FEDERATION_DOC),
+            FederatedAudienceMismatch { aud } => row(700212, "invalid_client", S401,
+                "No matching federated identity record found for presented assertion audience \
+                 '{aud}'. Please check your federated identity credential Subject, Audience and \
+                 Issuer against the presented assertion. {doc}")
+                .arg("aud", aud)
+                .arg("doc", FEDERATION_DOC),
+            FederatedSubjectMismatch { sub } => row(700213, "invalid_client", S401,
+                "No matching federated identity record found for presented assertion subject \
+                 '{sub}'. Please check your federated identity credential Subject, Audience and \
+                 Issuer against the presented assertion. {doc}")
+                .arg("sub", sub)
+                .arg("doc", FEDERATION_DOC),
+            FederatedSubjectCase { sub } => row(7002138, "invalid_client", S401,
+                "No matching federated identity record found for presented assertion subject \
+                 '{sub}'. The subject matches with case-insensitive comparison, but not with \
+                 case-sensitive comparison. Please check your federated identity credential \
+                 Subject, Audience and Issuer against the presented assertion. {doc}")
+                .arg("sub", sub)
+                .arg("doc", FEDERATION_DOC),
+            FederatedKeyNotFound { key, iss } => row(7000272, "invalid_client", S401,
+                "The certificate with identifier {key} used to sign the federated credential \
+                 could not be found in the metadata of identity provider {iss}. Please validate \
+                 that your Identity Provider's metadata exposes the key used to sign the \
+                 incoming token.")
+                .arg("key", key)
+                .arg("iss", iss),
+            ExternalOidcFailed(why) => row(90061, "invalid_request", S400,
+                "Request to External OIDC endpoint failed. (certgen serve: {why})")
+                .arg("why", why),
+            EntraTokenAsFederated => row(700222, "invalid_client", S401,
+                "AAD-issued tokens may not be used for federated identity flows."),
         }
     }
 

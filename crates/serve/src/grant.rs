@@ -177,6 +177,10 @@ impl TokenService {
                 if req.field("client_assertion_type") != Some(ASSERTION_TYPE) {
                     return Err(Aadsts::MissingParameter("client_assertion_type"));
                 }
+                if crate::federation::exchange::is_federated(jwt, &app.client_id) {
+                    self.federated(jwt, app, req.now)?;
+                    return Ok(ClientAuth::Federated);
+                }
                 self.check_assertion(jwt, req, tenant, app)?;
                 Ok(ClientAuth::Certificate)
             }

@@ -297,6 +297,12 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         flows,
     });
     workloads.register(&service.issuers)?;
+    for i in &start.issuers {
+        service
+            .issuers
+            .configure(&i.url, i.jwks.as_bytes(), &i.url)
+            .map_err(|e| ServeError::Invalid(format!("[[issuer]] '{}': {e}", i.url)))?;
+    }
     Ok(Prepared {
         ready,
         service,
@@ -325,6 +331,9 @@ struct Start {
     /// `[[workload]]`: config-only, like the subscriptions.
     #[serde(default)]
     workloads: Vec<workload::Workload>,
+    /// The config's `[[issuer]]`s with their key sets (federation).
+    #[serde(default)]
+    issuers: Vec<config::ConfiguredIssuer>,
 }
 
 impl Start {
@@ -338,6 +347,7 @@ impl Start {
             default_tenant: registry.default_tenant,
             subscriptions: registry.subscriptions().to_vec(),
             workloads: registry.workloads.clone(),
+            issuers: registry.issuers.clone(),
         }
     }
 }

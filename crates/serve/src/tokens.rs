@@ -87,6 +87,11 @@ pub enum ClientAuth {
     Public,
     Secret,
     Certificate,
+    /// An outside token through a federated identity credential. Entra's tokens show it as a
+    /// certificate does (`2`, "client certificate or assertion":
+    /// <https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference>);
+    /// UNCONFIRMED that a federated assertion gives exactly `2` — no capture compared.
+    Federated,
 }
 
 impl ClientAuth {
@@ -94,7 +99,7 @@ impl ClientAuth {
         match self {
             ClientAuth::Public => "0",
             ClientAuth::Secret => "1",
-            ClientAuth::Certificate => "2",
+            ClientAuth::Certificate | ClientAuth::Federated => "2",
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct App {
     pub missing_service_principal: bool,
     /// Delegated scopes consented for the app, by resource app id (`[app.delegated]`).
     pub delegated: HashMap<String, Vec<String>>,
+    /// Federated identity credentials: outside tokens it may present (`[[app.federated]]`).
+    pub federated: Vec<crate::federation::FederatedCredential>,
 }
 
 /// A client secret of an app, with its end date as Entra records one (`endDateTime`). Only
@@ -193,6 +195,16 @@ pub struct Registry {
     pub(crate) default_tenant: bool,
     /// What the load read (files and environment variables), as digests.
     pub(crate) sources: super::Sources,
+    /// Outside token issuers trusted with a local key set (`[[issuer]]`).
+    pub(crate) issuers: Vec<ConfiguredIssuer>,
+}
+
+/// One `[[issuer]]`: an issuer name and its JWKS document, read (size-bounded) and checked at
+/// load; kept with the start record so an unchanged config is not read again.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ConfiguredIssuer {
+    pub url: String,
+    pub jwks: String,
 }
 
 impl Registry {

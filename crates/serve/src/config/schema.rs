@@ -28,6 +28,30 @@ pub(super) struct ConfigFile {
     pub(super) subscription: Vec<SubscriptionEntry>,
     #[serde(default)]
     pub(super) workload: Vec<crate::workload::WorkloadEntry>,
+    /// Outside token issuers trusted with a local key set (workload identity federation).
+    #[serde(default)]
+    pub(super) issuer: Vec<IssuerEntry>,
+}
+
+/// One `[[issuer]]`: tokens whose `iss` is exactly `url` are verified with the keys of
+/// `jwks_file` (relative to the config file), so a real issuer's name can be rehearsed offline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct IssuerEntry {
+    pub(super) url: String,
+    pub(super) jwks_file: PathBuf,
+}
+
+/// One `[[app.federated]]`: a federated identity credential of the app.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FederatedEntry {
+    pub(super) name: String,
+    pub(super) issuer: String,
+    pub(super) subject: String,
+    /// Default: `["api://AzureADTokenExchange"]`, as Entra's portal fills it in.
+    pub(super) audiences: Option<Vec<String>>,
+    pub(super) description: Option<String>,
 }
 
 /// One `[[subscription]]`: what Resource Manager lists to `az login` (`GET /subscriptions`).
@@ -94,6 +118,8 @@ pub(super) struct AppEntry {
     /// Resource (app id or identifier URI) → consented delegated scopes.
     #[serde(default)]
     pub(super) delegated: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    pub(super) federated: Vec<FederatedEntry>,
 }
 
 /// One `secret_env` entry: `"NAME"`, or `{ var = "NAME", expires = 2025-01-01T00:00:00Z }`

@@ -291,12 +291,16 @@ impl Directory {
                 }
             }
         }
+        let federated =
+            self.store
+                .find(Kind::FederatedCredential, "application", &application.id)?;
         Ok(view::app(
             application,
             &Related {
                 service_principal: sp,
                 assignments,
                 grants,
+                federated,
             },
         ))
     }

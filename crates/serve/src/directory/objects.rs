@@ -57,8 +57,38 @@ pub fn index_of(kind: Kind, doc: &Value) -> Vec<(&'static str, String)> {
             lower("group", s("groupId"));
             lower("member", s("memberId"));
         }
+        Kind::FederatedCredential => {
+            let app = s(FIC_APPLICATION).unwrap_or_default();
+            lower("application", Some(app));
+            // Names are unique per application (ignoring case, as Graph's keys compare).
+            if let Some(name) = s("name").filter(|n| !n.is_empty()) {
+                lower("name", Some(&format!("{app}/{name}")));
+            }
+        }
     }
     out
+}
+
+/// The property of a federated credential's kept document naming its application object
+/// (never answered: Graph's answers are made by `FederatedCredential::doc`).
+pub const FIC_APPLICATION: &str = "applicationObjectId";
+
+/// A federated credential of the application object `application_id` as kept.
+pub fn federated_credential(
+    application_id: &str,
+    fic: &crate::federation::FederatedCredential,
+    origin: Origin,
+) -> Object {
+    let app = application_id.to_ascii_lowercase();
+    let mut doc = fic.doc();
+    doc[FIC_APPLICATION] = json!(app);
+    object(
+        Kind::FederatedCredential,
+        &format!("{app}/{}", fic.id.to_ascii_lowercase()),
+        origin,
+        doc,
+        json!({}),
+    )
 }
 
 /// The strings of an array property (absent or not an array: none).

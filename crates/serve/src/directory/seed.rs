@@ -118,6 +118,13 @@ pub fn objects(registry: &Registry) -> Vec<Object> {
     }
     for a in &registry.apps {
         out.extend(assignments(a, &sp_of));
+        for f in &a.federated {
+            out.push(objects::federated_credential(
+                &a.application_object_id,
+                f,
+                Origin::Config,
+            ));
+        }
     }
     for u in &registry.users {
         out.push(user(u, Origin::Config));

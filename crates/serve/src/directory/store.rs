@@ -18,10 +18,12 @@ pub enum Kind {
     Group,
     /// A group's member: id `{group id}/{member id}`.
     Member,
+    /// An application's federated identity credential: id `{application object id}/{id}`.
+    FederatedCredential,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Tenant,
         Kind::Application,
         Kind::ServicePrincipal,
@@ -30,6 +32,7 @@ impl Kind {
         Kind::User,
         Kind::Group,
         Kind::Member,
+        Kind::FederatedCredential,
     ];
 
     /// The name stored (never renamed: stored data depends on it).
@@ -43,6 +46,7 @@ impl Kind {
             Kind::User => "user",
             Kind::Group => "group",
             Kind::Member => "member",
+            Kind::FederatedCredential => "federatedIdentityCredential",
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Related<'a> {
     /// All-principals delegated grants held by the service principal, each with the resource's
     /// service principal.
     pub grants: Vec<(&'a Object, Object)>,
+    /// Its federated identity credentials.
+    pub federated: Vec<Object>,
 }
 
 pub fn app(application: &Object, related: &Related) -> AppView {
@@ -131,6 +133,11 @@ pub fn app(application: &Object, related: &Related) -> AppView {
             .or_default()
             .extend(str_of(&g.doc, "scope").split_whitespace().map(String::from));
     }
+    app.federated = related
+        .federated
+        .iter()
+        .filter_map(|o| crate::federation::FederatedCredential::from_doc(&o.doc))
+        .collect();
     app.certificates = keys.iter().map(|(c, _)| c.clone()).collect();
     AppView { app, keys }
 }

@@ -22,28 +22,28 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use certgen::jose::VerifyingKey;
 use certgen::verify::{
     HttpClient, KeySet, Metadata, VerifyError, MAX_KEY_AGE, MIN_REFRESH_INTERVAL,
 };
 use reqwest::Url;
 use serde_json::json;
 
-/// Where an issuer's keys came from.
+/// Where a fixed issuer's keys came from (a config reload replaces only the config's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+enum Source {
     /// Registered by serve itself (its workload issuers).
+    #[allow(dead_code)] // registered by serve's workload issuers (the wl branch)
     Serve,
     /// A config `[[issuer]]` with a local JWKS file.
     Config,
-    /// Fetched from a loopback issuer's discovery document.
-    Discovered,
 }
 
 /// What the registry knows of an issuer, as the exchange needs it.
 #[derive(Clone)]
 pub enum Lookup {
     /// Its key set (parsed once).
-    Keys(Arc<KeySet>, Source),
+    Keys(Arc<KeySet>),
     /// A loopback issuer whose metadata or keys could not be read (why, for the log).
     Unreachable(String),
     /// Neither registered, configured nor on this machine: never fetched.
@@ -66,6 +66,8 @@ pub struct Issuers {
     /// One fetch at a time: a burst of requests for an unfetched issuer makes one fetch.
     fetching: tokio::sync::Mutex<()>,
     http: Option<HttpClient>,
+    /// This service's own signing key as a verifier (managed identities' tokens), parsed once.
+    entra: std::sync::OnceLock<Option<VerifyingKey>>,
 }
 
 impl std::fmt::Debug for Issuers {
@@ -85,6 +87,7 @@ impl Default for Issuers {
             // Without an HTTP client (TLS setup failing) loopback issuers are unreachable,
             // which is a refusal (90061), never a failure to start.
             http: HttpClient::new(None).ok(),
+            entra: std::sync::OnceLock::new(),
         }
     }
 }
@@ -99,6 +102,7 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl Issuers {
+    #[allow(dead_code)] // called by serve's workload issuers (the wl branch)
     /// Trusts `issuer` (matched exactly, case-sensitively, as Entra matches a federated
     /// credential's issuer) with the keys of `keys`; replaces what was registered under it.
     /// For serve's own issuers.
@@ -106,6 +110,7 @@ impl Issuers {
         write(&self.fixed).insert(issuer.to_string(), (Arc::new(keys), Source::Serve));
     }
 
+    #[allow(dead_code)] // called by serve's workload issuers (the wl branch)
     /// Trusts `issuer` with the RSA public keys given as `(kid, n, e)` (big-endian modulus and
     /// exponent). Parsed as the JWKS serve would publish for them, so there is one parser.
     pub fn register_rsa<'a>(
@@ -139,18 +144,25 @@ impl Issuers {
         Ok(())
     }
 
-    /// Forgets every config issuer (before the config's are laid in again).
-    pub fn clear_configured(&self) {
-        write(&self.fixed).retain(|_, (_, s)| *s != Source::Config);
+    /// This service's own token-signing key as a verifier, parsed on first use.
+    pub fn entra_key(&self, signer: &crate::tokens::SigningKey) -> Option<&VerifyingKey> {
+        self.entra
+            .get_or_init(|| match &signer.certificate.key {
+                certgen::certificate::CertKey::Rsa { n, e } => {
+                    VerifyingKey::from_rsa_components(n, e).ok()
+                }
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// What is known of `issuer` now; no I/O.
     pub fn keys(&self, issuer: &str) -> Lookup {
-        if let Some((keys, source)) = read(&self.fixed).get(issuer) {
-            return Lookup::Keys(keys.clone(), *source);
+        if let Some((keys, _)) = read(&self.fixed).get(issuer) {
+            return Lookup::Keys(keys.clone());
         }
         if let Some(f) = read(&self.fetched).get(issuer) {
-            return Lookup::Keys(f.keys.clone(), Source::Discovered);
+            return Lookup::Keys(f.keys.clone());
         }
         if let Some(why) = read(&self.failed).get(issuer) {
             return Lookup::Unreachable(why.clone());

@@ -6,8 +6,11 @@
 //! federated identity credential (shared by the config and Graph); `exchange` checks a
 //! presented token against an app's credentials, with Entra's refusals.
 
+pub mod credentials;
+pub mod exchange;
 pub mod issuers;
 
+pub use credentials::FederatedCredential;
 pub use issuers::Issuers;
 
 use certgen::jose::{self, Policy};

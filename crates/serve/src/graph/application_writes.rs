@@ -420,6 +420,7 @@ pub fn delete(directory: &Directory, caller: &Caller, key: &AppKey) -> Result<Re
         .find(directory)?
         .ok_or_else(|| GraphError::not_found(key.text()))?;
     let mut changes = vec![Change::Delete(Kind::Application, app.id.clone())];
+    changes.extend(super::federated_credentials::removal(directory, &app.id)?);
     for sp in directory.find(Kind::ServicePrincipal, "appId", str_of(&app.doc, "appId"))? {
         changes.extend(service_principals::removal(directory, &sp.id)?);
     }

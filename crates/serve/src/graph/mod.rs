@@ -15,6 +15,7 @@
 //! | [`filter`] | the `$filter` forms the directory's collections take |
 //! | [`application_writes`] | `/applications`: POST, PATCH (`keyCredentials` too), DELETE |
 //! | [`passwords`] | `…/addPassword`, `…/removePassword` |
+//! | [`federated_credentials`] | `…/federatedIdentityCredentials`: federated credentials |
 //! | [`service_principals`] | `/servicePrincipals`: POST, GET, DELETE |
 //! | [`assignments`] | `…/appRoleAssignedTo`, `…/appRoleAssignments`: app roles granted |
 //! | [`grants`] | `/oauth2PermissionGrants`: delegated consent |
@@ -29,6 +30,7 @@ pub mod assignments;
 pub mod auth;
 pub mod batch;
 pub mod error;
+pub mod federated_credentials;
 pub mod filter;
 pub mod grants;
 pub mod groups;
@@ -105,6 +107,8 @@ pub enum Route {
     Assignments(AppKey, assignments::Side, Option<String>),
     Grants,
     Grant(String),
+    /// An application's federated identity credentials, or one of them.
+    FederatedCredentials(AppKey, federated_credentials::Target),
     Batch,
     /// A segment this slice does not serve (the first such).
     Unknown(String),
@@ -148,6 +152,17 @@ impl Route {
             Some("applications") => match (seg(1), seg(2), seg(3)) {
                 (None, _, _) => Route::Applications,
                 (Some(id), None, _) => Route::Application(AppKey::ObjectId(id.to_string())),
+                (Some(id), Some(_), _)
+                    if federated_credentials::route(
+                        &AppKey::ObjectId(id.to_string()),
+                        &segments,
+                        2,
+                    )
+                    .is_some() =>
+                {
+                    federated_credentials::route(&AppKey::ObjectId(id.to_string()), &segments, 2)
+                        .unwrap_or(Route::Unknown(String::new()))
+                }
                 (Some(id), Some(action), None) => match Action::from_segment(action) {
                     Some(a) => Route::ApplicationAction(AppKey::ObjectId(id.to_string()), a),
                     None => unknown(2),
@@ -170,6 +185,10 @@ impl Route {
                 }
                 match AppKey::from_segment(first) {
                     Some(key) if seg(1).is_none() => Route::Application(key),
+                    Some(key) if federated_credentials::route(&key, &segments, 1).is_some() => {
+                        federated_credentials::route(&key, &segments, 1)
+                            .unwrap_or(Route::Unknown(String::new()))
+                    }
                     Some(key) => match (seg(1).and_then(Action::from_segment), seg(2)) {
                         (Some(a), None) => Route::ApplicationAction(key, a),
                         (Some(_), Some(_)) => unknown(2),
@@ -269,7 +288,18 @@ async fn handle(
     let (result, client_id) = match g.auth.check(authorization).await {
         Err(e) => (Err(e), None),
         Ok(caller) => {
-            let route = Route::parse(uri.path());
+            let mut route = Route::parse(uri.path());
+            // `Prefer: create-if-missing` makes a PATCH by name an upsert.
+            if let Route::FederatedCredentials(key, federated_credentials::Target::Name(name)) =
+                &route
+            {
+                if method == Method::PATCH && federated_credentials::prefers_create(&headers) {
+                    route = Route::FederatedCredentials(
+                        key.clone(),
+                        federated_credentials::Target::Upsert(name.clone()),
+                    );
+                }
+            }
             let result = if route == Route::Batch && method == Method::POST {
                 batch::run(&body, &ids, &|m, path, query, body| {
                     dispatch(&g, &caller, m, &Route::parse(path), query, body, &base)
@@ -396,6 +426,9 @@ pub fn dispatch(
         Route::Grant(id) if get => grants::get(directory, caller, id, base),
         Route::Grant(id) if patch => grants::update(directory, caller, id, body),
         Route::Grant(id) if delete => grants::delete(directory, caller, id),
+        Route::FederatedCredentials(key, target) => {
+            federated_credentials::serve(directory, caller, key, target, &call)
+        }
         _ => Err(GraphError::method_not_allowed()),
     }
 }
