@@ -25,3 +25,4 @@ mod signin_browser;
 mod signin_limits;
 mod tokens;
 mod verify_serve;
+mod workload;

@@ -15,7 +15,7 @@ use axum::{Form, Router};
 use serde_json::json;
 
 /// Variables that would change what `certgen token` does; tests remove them all.
-pub const CLEAN_ENV: [&str; 17] = [
+pub const CLEAN_ENV: [&str; 20] = [
     "AZURE_TENANT_ID",
     "AZURE_CLIENT_ID",
     "AZURE_CLIENT_SECRET",
@@ -23,6 +23,9 @@ pub const CLEAN_ENV: [&str; 17] = [
     "AZURE_CLIENT_CERTIFICATE_PASSWORD",
     "AZURE_AUTHORITY_HOST",
     "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
