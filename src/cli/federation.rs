@@ -66,7 +66,7 @@ impl FederationArgs {
     /// The environment's federated credential, when no other credential was given: the
     /// webhook's file first, then a GitHub Actions job's runner (Azure Identity's order:
     /// environment, then workload identity).
-    pub fn from_env(&self) -> Result<Option<Federated>> {
+    pub fn in_environment(&self) -> Result<Option<Federated>> {
         if let Some(path) = env_value(ENV_FEDERATED_TOKEN_FILE) {
             return Ok(Some(Federated::File {
                 named: format!("{ENV_FEDERATED_TOKEN_FILE} ({path})"),

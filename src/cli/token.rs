@@ -294,7 +294,7 @@ fn credential(args: &TokenArgs) -> Result<Proof> {
         }
     }
     if !cert_flags && env_value(ENV_CERTIFICATE_PATH).is_none() {
-        if let Some(f) = args.federation.from_env()? {
+        if let Some(f) = args.federation.in_environment()? {
             return Ok(Proof::Federated(f));
         }
         let prompt = SecretSource::default().ask(ask("Client secret: "));

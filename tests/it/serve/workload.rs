@@ -665,15 +665,16 @@ async fn rust_azure_identity_workload_identity_credential() {
         .unwrap();
     let mut cloud = CustomConfiguration::default();
     cloud.authority_host = env_value(&s, "pod", "AZURE_AUTHORITY_HOST");
-    let mut client_options = ClientOptions::default();
-    client_options.transport = Some(Transport::new(Arc::new(http)));
-    client_options.cloud = Some(Arc::new(CloudConfiguration::from(cloud)));
+    let client_options = ClientOptions {
+        transport: Some(Transport::new(Arc::new(http))),
+        cloud: Some(Arc::new(CloudConfiguration::from(cloud))),
+        ..Default::default()
+    };
     let options = WorkloadIdentityCredentialOptions {
         credential_options: ClientAssertionCredentialOptions { client_options },
         client_id: Some(env_value(&s, "pod", "AZURE_CLIENT_ID")),
         tenant_id: Some(env_value(&s, "pod", "AZURE_TENANT_ID")),
         token_file_path: Some(env_value(&s, "pod", "AZURE_FEDERATED_TOKEN_FILE").into()),
-        ..Default::default()
     };
     let credential = WorkloadIdentityCredential::new(Some(options)).unwrap();
     let token = credential

@@ -314,8 +314,8 @@ mod tests {
             assert!(e.contains(want), "{body}: {e}");
             assert!(!e.contains('\n'), "{e}");
         }
-        let text = format!("[[workload]]\nname = \"w\"\nkind = \"github\"\napp = \"nope\"\nrepository = \"o/r\"\nref = \"refs/heads/main\"\n");
-        assert!(parse(&text)
+        let text = "[[workload]]\nname = \"w\"\nkind = \"github\"\napp = \"nope\"\nrepository = \"o/r\"\nref = \"refs/heads/main\"\n";
+        assert!(parse(text)
             .unwrap_err()
             .to_string()
             .contains("is not a client id"));
