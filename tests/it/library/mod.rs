@@ -9,3 +9,4 @@ mod token_client;
 mod verify;
 mod verify_api;
 mod verify_example;
+mod workload;

@@ -8,6 +8,65 @@
 //! network, as the file rotates (the kubelet rewrites it before 80 % of its life). An expired
 //! token in the file is refused before anything is sent ([`FederatedTokenError::Expired`]).
 //! [`github_actions_token`] asks a GitHub Actions runner for a token, as `azure/login` does.
+//!
+//! In a pod the webhook's variables are all it takes: [`EnvironmentCredential`] chains the
+//! environment's secret or certificate, then workload identity, as Azure Identity does. Here
+//! `certgen serve` plays the cluster (a `[[workload]]` writing the token file) and Entra:
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let app = "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8";
+//! # let config = format!(r#"
+//! # [[app]]
+//! # client_id = "{app}"
+//! # [app.roles]
+//! # "https://graph.microsoft.com" = ["User.Read.All"]
+//! # [[app.federated]]
+//! # name = "orders-pod"
+//! # issuer = "https://kubernetes.default.svc.cluster.local"
+//! # subject = "system:serviceaccount:shop:orders"
+//! # [[workload]]
+//! # name = "orders"
+//! # kind = "kubernetes"
+//! # app = "{app}"
+//! # namespace = "shop"
+//! # service_account = "orders"
+//! # "#);
+//! # let flags = certgen_serve::Flags::default();
+//! # let registry = certgen_serve::Registry::from_toml(&config, "c.toml", dir.path(), &flags, &|_| None)?;
+//! # let options = certgen_serve::Options {
+//! #     listen: "127.0.0.1:0".parse()?,
+//! #     http: true,
+//! #     state_dir: Some(dir.path().join("state")),
+//! #     ..Default::default()
+//! # };
+//! # let prepared = certgen_serve::prepare(&options, registry)?;
+//! # let ready = serde_json::to_value(&prepared.ready)?;
+//! # // What the webhook injects: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE,
+//! # // AZURE_AUTHORITY_HOST.
+//! # for (var, value) in ready["workloads"]["orders"]["env"].as_object().unwrap() {
+//! #     std::env::set_var(var, value.as_str().unwrap());
+//! # }
+//! # for var in ["AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+//! #     std::env::remove_var(var);
+//! # }
+//! # let runtime = tokio::runtime::Runtime::new()?;
+//! # runtime.spawn(certgen_serve::serve(prepared, std::future::pending()));
+//! # let got = runtime.block_on(async {
+//! use certgen::identity::{CredentialOptions, EnvironmentCredential, TokenCredential};
+//!
+//! let credential = EnvironmentCredential::new(CredentialOptions::default())?;
+//! let token = credential.get_token(&["https://graph.microsoft.com/.default"], None).await?;
+//! # Ok::<_, certgen::Error>(token)
+//! # })?;
+//! # let claims = certgen::jose::parse(got.token.expose(), certgen::jose::Policy::Strict)?.claims;
+//! # assert_eq!(claims["appid"], app);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`EnvironmentCredential`]: super::EnvironmentCredential
 
 use std::path::{Path, PathBuf};
 
