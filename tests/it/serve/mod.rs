@@ -5,6 +5,7 @@
 mod assertion_forms;
 mod azure_cli;
 mod azure_cli_directory;
+mod federation;
 mod fuzz_corpus;
 mod graph;
 mod graph_groups;

@@ -217,8 +217,12 @@ fn clause(s: &str) -> Option<Clause> {
         }
         return Some(Clause::StartsWith(prop.trim().to_string(), value));
     }
-    if let Some((coll, rest)) = s.split_once('/') {
-        // `coll/any(c:c eq 'v')`
+    // `coll/any(c:c eq 'v')`: the `/` right after a property name, never one inside a
+    // literal (`subject eq 'repo:o/r:ref:refs/heads/main'`).
+    if let Some((coll, rest)) = s
+        .split_once('/')
+        .filter(|(coll, _)| !coll.contains(['\'', ' ']))
+    {
         let rest = rest.trim_start();
         if !rest.get(..3).is_some_and(|w| w.eq_ignore_ascii_case("any")) {
             return None;
@@ -307,6 +311,13 @@ mod tests {
             [Clause::Any(
                 "servicePrincipalNames".into(),
                 "api://x".into()
+            )]
+        );
+        assert_eq!(
+            f("appId eq 'repo:o/r:ref:refs/heads/main'").unwrap(),
+            [Clause::Eq(
+                "appId".into(),
+                "repo:o/r:ref:refs/heads/main".into()
             )]
         );
         assert_eq!(
