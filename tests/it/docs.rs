@@ -210,3 +210,34 @@ fn readme_rotate_rehearsal() {
         assert!(dir.path().join(kept).is_file(), "{kept}");
     }
 }
+
+// docs/federation.md's two walkthroughs, run as written: a GitHub Actions job and a Kubernetes
+// pod sign in through the app's federated credentials (the app has no secret or certificate).
+#[test]
+fn federation_walkthroughs() {
+    let config = readme_blocks("file federation.toml");
+    assert_eq!(config.len(), 1, "the docs mark one federation.toml");
+    let claims = r#"{"appid":"6f1c5e8a-1111-4222-8333-944455556666","appidacr":"2","roles":["User.Read.All"]}"#;
+    for (mark, expected) in [
+        ("federation-github", vec![claims, "Adele Vance"]),
+        (
+            "federation-kubernetes",
+            vec![
+                r#"["AZURE_AUTHORITY_HOST","AZURE_CLIENT_ID","AZURE_FEDERATED_TOKEN_FILE","AZURE_TENANT_ID"]"#,
+                claims,
+                "system:serviceaccount:shop:orders",
+            ],
+        ),
+    ] {
+        let script = readme_blocks(mark);
+        assert_eq!(script.len(), 1, "the docs mark one {mark} block");
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        std::fs::write(dir.path().join("federation.toml"), &config[0]).unwrap();
+        let (_, stdout, stderr) = run_readme_script(dir.path(), &script[0]);
+        assert_eq!(
+            stdout.lines().collect::<Vec<_>>(),
+            expected,
+            "{mark}: {stderr}"
+        );
+    }
+}
