@@ -125,39 +125,8 @@ pub fn token_error(e: FederatedTokenError) -> Error {
 
 /// A failure of the assertion callback: the federated token's own error when it is one.
 pub fn assertion_error(inner: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<Error> {
-    if let Some(f) = inner.downcast_ref::<FederatedTokenError>() {
-        // Rebuilt from its fields' words: the enum is not Clone.
-        return Some(match f {
-            FederatedTokenError::Expired { .. } | FederatedTokenError::RunnerRefused { .. } => {
-                let mut e = token_error_ref(f);
-                e = e.with_hint("nothing was sent to the token endpoint");
-                e
-            }
-            _ => Error::failure(f.to_string()),
-        });
-    }
-    None
-}
-
-fn token_error_ref(f: &FederatedTokenError) -> Error {
-    match f {
-        FederatedTokenError::Expired {
-            origin,
-            expired_at,
-            now,
-        } => token_error(FederatedTokenError::Expired {
-            origin: origin.clone(),
-            expired_at: expired_at.clone(),
-            now: now.clone(),
-        }),
-        FederatedTokenError::RunnerRefused { status, message } => {
-            token_error(FederatedTokenError::RunnerRefused {
-                status: *status,
-                message: message.clone(),
-            })
-        }
-        other => Error::failure(other.to_string()),
-    }
+    let f = inner.downcast_ref::<FederatedTokenError>()?;
+    Some(token_error(f.clone()).with_hint("nothing was sent to the token endpoint"))
 }
 
 /// The GitHub token callback: asks the runner for each request and keeps the last token, so a

@@ -98,7 +98,7 @@ pub const ENTRA_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 const MAX_RUNNER_ANSWER: usize = 256 * 1024;
 
 /// Why no federated token could be presented; nothing was sent to the token endpoint.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FederatedTokenError {
     /// The token file is missing, unreadable, too large or not UTF-8.
