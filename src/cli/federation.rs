@@ -262,6 +262,46 @@ pub fn hints(
 mod tests {
     use super::*;
 
+    /// Every federation refusal gets hints, and every one but 70025's own first line quotes
+    /// the presented token's issuer, subject and audience.
+    #[test]
+    fn each_federation_code_has_hints_with_the_presented_claims() {
+        let mut claims = Map::new();
+        claims.insert("iss".into(), Value::from("https://issuer.example/"));
+        claims.insert(
+            "sub".into(),
+            Value::from("system:serviceaccount:shop:orders"),
+        );
+        claims.insert("aud".into(), Value::from(vec![ENTRA_EXCHANGE_AUDIENCE]));
+        claims.insert("exp".into(), Value::from(1_700_000_000));
+        for code in [
+            70025u64, 700211, 700212, 700213, 7002138, 70021, 700024, 7000272, 90061, 700222,
+        ] {
+            let body = format!(r#"{{"error":"invalid_client","error_codes":[{code}]}}"#);
+            let answer =
+                ProviderError::parse(401, body.as_bytes(), None, time::OffsetDateTime::now_utc());
+            let hints = hints(code, &answer, Some(&claims), "F", "app-1")
+                .unwrap_or_else(|| panic!("{code}: no hints"));
+            let all = hints.join("\n");
+            assert!(all.contains("'https://issuer.example/'"), "{code}: {all}");
+            assert!(
+                all.contains("'system:serviceaccount:shop:orders'"),
+                "{code}: {all}"
+            );
+            assert!(
+                all.contains("'api://AzureADTokenExchange'"),
+                "{code}: {all}"
+            );
+        }
+        let other = ProviderError::parse(
+            400,
+            br#"{"error_codes":[50027]}"#,
+            None,
+            time::OffsetDateTime::now_utc(),
+        );
+        assert!(hints(50027, &other, Some(&claims), "F", "app-1").is_none());
+    }
+
     #[test]
     fn claims_quoted_for_the_hints() {
         let mut m = Map::new();
