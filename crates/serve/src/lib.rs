@@ -514,7 +514,8 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
         prepared.log,
         prepared.max_in_flight,
     );
-    prepared.workloads.spawn_writers();
+    // Stopped with the service: a library caller's runtime may outlive it.
+    let writers = prepared.workloads.spawn_writers();
     // Outside the router, so the collapsed path is the one routed.
     let app = MapRequestLayer::new(handlers::collapse_empty_segments::<Incoming> as fn(_) -> _)
         .layer(router);
@@ -576,6 +577,9 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
         }
     };
     let (main, proxy, ()) = tokio::join!(main, proxy, stop);
+    for w in writers {
+        w.abort();
+    }
     main.and(proxy)
 }
 

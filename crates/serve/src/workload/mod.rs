@@ -160,14 +160,13 @@ impl Workloads {
         github::router(self.clone())
     }
 
-    /// Rewrites each Kubernetes workload's file before 80 % of its token's life, until the
-    /// process ends (a task per workload).
-    pub fn spawn_writers(self: &Arc<Self>) {
-        for i in 0..self.running.len() {
-            if self.running[i].token_file.is_some() {
-                tokio::spawn(kubernetes::rewrite_loop(self.clone(), i));
-            }
-        }
+    /// Rewrites each Kubernetes workload's file at 80 % of its token's life (a task per
+    /// workload), until the returned tasks are aborted when the service stops.
+    pub fn spawn_writers(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..self.running.len())
+            .filter(|&i| self.running[i].token_file.is_some())
+            .map(|i| tokio::spawn(kubernetes::rewrite_loop(self.clone(), i)))
+            .collect()
     }
 
     /// Trusts each workload issuer, with its public key, in the federation's issuer registry,
