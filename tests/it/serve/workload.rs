@@ -728,3 +728,47 @@ async fn azure_cli_logs_in_with_a_federated_token() {
     ]);
     assert_eq!(users["value"][0]["userPrincipalName"], USER, "{users}");
 }
+
+/// A mistake in a `[[workload]]` stops serve with one `error:` naming the workload and field.
+#[test]
+fn a_bad_workload_entry_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (entry, want) in [
+        (
+            "name = \"ci\"\nkind = \"github\"\nrepository = \"contoso\"\nref = \"refs/heads/main\"",
+            "workload 'ci' repository 'contoso' is not OWNER/REPO",
+        ),
+        (
+            "name = \"pod\"\nkind = \"kubernetes\"\nnamespace = \"shop\"\nservice_account = \"orders\"\ntoken_lifetime = 0",
+            "workload 'pod' token_lifetime 0 is outside 5 to 86400 seconds",
+        ),
+        (
+            "name = \"pod\"\nkind = \"kubernetes\"\nnamespace = \"shop\"\nservice_acount = \"orders\"",
+            "unknown field `service_acount`",
+        ),
+    ] {
+        let config = dir.path().join("bad.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[[app]]\nclient_id = \"{NO_FIC_APP}\"\nsecret_env = [\"{SECRET_VAR}\"]\n\
+                 [[workload]]\napp = \"{NO_FIC_APP}\"\n{entry}\n"
+            ),
+        )
+        .unwrap();
+        let out = certgen_process()
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .arg("--config")
+            .arg(&config)
+            .env(SECRET_VAR, SECRET)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let e = stderr(&out);
+        let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{e}");
+        assert!(errors[0].contains(want), "{e}");
+        assert!(out.stdout.is_empty(), "no ready line");
+    }
+}
