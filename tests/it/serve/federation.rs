@@ -816,3 +816,61 @@ fn config_mistakes_are_one_error_line_each() {
         assert!(errors[0].contains(want), "{stderr}");
     }
 }
+
+/// A managed identity's token as serve (Entra) would issue it for `api://AzureADTokenExchange`,
+/// signed here by jsonwebtoken with the state folder's token-signing key: only a user-assigned
+/// identity's is accepted (Entra's one exception to 700222).
+fn managed_identity_token(s: &Server, principal: &str, mirid: &str) -> String {
+    let state = &fixture().state;
+    let cert = state.join("signing-cert.pem");
+    let der = openssl_der(&cert);
+    let kid = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        <sha1::Sha1 as sha2::Digest>::digest(&der),
+    );
+    let pem = std::fs::read(state.join("signing-key.pem")).unwrap();
+    let now = now();
+    let claims = json!({
+        "aud": "fb60f99c-7a34-4190-8149-302f77469936",
+        "iss": format!("{}/{TENANT}/v2.0", s.base()),
+        "sub": principal, "oid": principal, "tid": TENANT, "idtyp": "app",
+        "xms_mirid": mirid, "iat": now, "nbf": now, "exp": now + 3600, "ver": "2.0",
+    });
+    let header = jsonwebtoken::Header {
+        kid: Some(kid),
+        ..jsonwebtoken::Header::new(Algorithm::RS256)
+    };
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap(),
+    )
+    .unwrap()
+}
+
+fn openssl_der(cert: &std::path::Path) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[tokio::test]
+async fn a_user_assigned_managed_identitys_token_is_a_federated_credential() {
+    let principal = "5c4b3a29-0000-4000-8000-00000000aa01";
+    let s = start(&format!(
+        "[[app.federated]]\nname = \"uami\"\n\
+         issuer = \"https://login.microsoftonline.com/{TENANT}/v2.0\"\nsubject = \"{principal}\"\n"
+    ));
+    let uami = "/subscriptions/0000/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/builder";
+    let got = exchange(&s, FED_APP, &managed_identity_token(&s, principal, uami)).await;
+    assert_issued_to(&s, &got, FED_APP).await;
+    // A system-assigned identity's token is refused, as Entra refuses it.
+    let system =
+        "/subscriptions/0000/resourcegroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+    let got = exchange(&s, FED_APP, &managed_identity_token(&s, principal, system)).await;
+    assert_refusal(&got, 401, "invalid_client", 700222);
+}
