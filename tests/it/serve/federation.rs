@@ -344,10 +344,11 @@ async fn a_loopback_issuer_is_found_by_discovery() {
     );
 }
 
-/// MSAL for Python, handed the outside token as its client assertion (what azure/login and
-/// Azure Identity do), gets a token through the credential.
+/// MSAL for Python and Azure Identity's ClientAssertionCredential, handed the outside token as
+/// the client assertion (what azure/login and WorkloadIdentityCredential do), get tokens
+/// through the credential.
 #[tokio::test]
-async fn msal_python_exchanges_a_federated_token() {
+async fn python_clients_exchange_a_federated_token() {
     let Some(python) = python() else { return };
     let s = start("");
     let script = concat!(
@@ -366,12 +367,14 @@ async fn msal_python_exchanges_a_federated_token() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "MSAL got no token: {stdout}\n{}",
+        "a client got no token: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let result: Value = serde_json::from_str(stdout.trim()).unwrap();
-    let got = (200, json!({"access_token": result["access_token"]}));
-    assert_issued_to(&s, &got, FED_APP).await;
+    for client in ["msal", "azure_identity"] {
+        let got = (200, json!({"access_token": result[client]["access_token"]}));
+        assert_issued_to(&s, &got, FED_APP).await;
+    }
 }
 
 // Graph: /applications/{id}/federatedIdentityCredentials.
