@@ -299,13 +299,14 @@ async fn an_issuer_on_no_reachable_host_is_90061() {
 
 /// A tiny OIDC issuer on this machine: discovery and JWKS, as the azure-workload-identity
 /// docs publish for a self-managed cluster. Serves until the test's runtime ends.
-async fn loopback_issuer(keys: Value) -> String {
+/// `jwks_uri`: where the discovery document sends the keys' reader (default: this server).
+async fn loopback_issuer(keys: Value, jwks_uri: Option<&str>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let issuer = format!("{base}/");
     let discovery = json!({
         "issuer": issuer,
-        "jwks_uri": format!("{base}/openid/v1/jwks"),
+        "jwks_uri": jwks_uri.map_or_else(|| format!("{base}/openid/v1/jwks"), str::to_string),
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -325,7 +326,7 @@ async fn loopback_issuer(keys: Value) -> String {
 
 #[tokio::test]
 async fn a_loopback_issuer_is_found_by_discovery() {
-    let issuer = loopback_issuer(jwks()).await;
+    let issuer = loopback_issuer(jwks(), None).await;
     let sub = "system:serviceaccount:default:workload";
     let s = start(&format!(
         "[[app.federated]]\nname = \"cluster\"\nissuer = \"{issuer}\"\nsubject = \"{sub}\"\n"
@@ -341,6 +342,24 @@ async fn a_loopback_issuer_is_found_by_discovery() {
         401,
         "invalid_client",
         7000272,
+    );
+}
+
+/// A loopback issuer whose discovery document sends the key reader to another host is not
+/// followed there: 90061, and nothing leaves the machine.
+#[tokio::test]
+async fn a_jwks_uri_off_this_machine_is_not_fetched() {
+    let issuer = loopback_issuer(jwks(), Some("https://keys.example.net/jwks")).await;
+    let s = start(&format!(
+        "[[app.federated]]\nname = \"cluster\"\nissuer = \"{issuer}\"\nsubject = \"{SUBJECT}\"\n"
+    ));
+    let jwt = outside_token(&issuer, SUBJECT, AUD, KID, &fixture().main, 300);
+    let got = exchange(&s, FED_APP, &jwt).await;
+    assert_refusal(&got, 400, "invalid_request", 90061);
+    assert!(
+        description(&got).contains("is not on this machine"),
+        "{}",
+        description(&got)
     );
 }
 
