@@ -299,13 +299,14 @@ async fn an_issuer_on_no_reachable_host_is_90061() {
 
 /// A tiny OIDC issuer on this machine: discovery and JWKS, as the azure-workload-identity
 /// docs publish for a self-managed cluster. Serves until the test's runtime ends.
-async fn loopback_issuer(keys: Value) -> String {
+/// `jwks_uri`: where the discovery document sends the keys' reader (default: this server).
+async fn loopback_issuer(keys: Value, jwks_uri: Option<&str>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let issuer = format!("{base}/");
     let discovery = json!({
         "issuer": issuer,
-        "jwks_uri": format!("{base}/openid/v1/jwks"),
+        "jwks_uri": jwks_uri.map_or_else(|| format!("{base}/openid/v1/jwks"), str::to_string),
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -325,7 +326,7 @@ async fn loopback_issuer(keys: Value) -> String {
 
 #[tokio::test]
 async fn a_loopback_issuer_is_found_by_discovery() {
-    let issuer = loopback_issuer(jwks()).await;
+    let issuer = loopback_issuer(jwks(), None).await;
     let sub = "system:serviceaccount:default:workload";
     let s = start(&format!(
         "[[app.federated]]\nname = \"cluster\"\nissuer = \"{issuer}\"\nsubject = \"{sub}\"\n"
@@ -344,10 +345,29 @@ async fn a_loopback_issuer_is_found_by_discovery() {
     );
 }
 
-/// MSAL for Python, handed the outside token as its client assertion (what azure/login and
-/// Azure Identity do), gets a token through the credential.
+/// A loopback issuer whose discovery document sends the key reader to another host is not
+/// followed there: 90061, and nothing leaves the machine.
 #[tokio::test]
-async fn msal_python_exchanges_a_federated_token() {
+async fn a_jwks_uri_off_this_machine_is_not_fetched() {
+    let issuer = loopback_issuer(jwks(), Some("https://keys.example.net/jwks")).await;
+    let s = start(&format!(
+        "[[app.federated]]\nname = \"cluster\"\nissuer = \"{issuer}\"\nsubject = \"{SUBJECT}\"\n"
+    ));
+    let jwt = outside_token(&issuer, SUBJECT, AUD, KID, &fixture().main, 300);
+    let got = exchange(&s, FED_APP, &jwt).await;
+    assert_refusal(&got, 400, "invalid_request", 90061);
+    assert!(
+        description(&got).contains("is not on this machine"),
+        "{}",
+        description(&got)
+    );
+}
+
+/// MSAL for Python and Azure Identity's ClientAssertionCredential, handed the outside token as
+/// the client assertion (what azure/login and WorkloadIdentityCredential do), get tokens
+/// through the credential.
+#[tokio::test]
+async fn python_clients_exchange_a_federated_token() {
     let Some(python) = python() else { return };
     let s = start("");
     let script = concat!(
@@ -366,12 +386,14 @@ async fn msal_python_exchanges_a_federated_token() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "MSAL got no token: {stdout}\n{}",
+        "a client got no token: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let result: Value = serde_json::from_str(stdout.trim()).unwrap();
-    let got = (200, json!({"access_token": result["access_token"]}));
-    assert_issued_to(&s, &got, FED_APP).await;
+    for client in ["msal", "azure_identity"] {
+        let got = (200, json!({"access_token": result[client]["access_token"]}));
+        assert_issued_to(&s, &got, FED_APP).await;
+    }
 }
 
 // Graph: /applications/{id}/federatedIdentityCredentials.
@@ -815,4 +837,62 @@ fn config_mistakes_are_one_error_line_each() {
         assert_eq!(errors.len(), 1, "{stderr}");
         assert!(errors[0].contains(want), "{stderr}");
     }
+}
+
+/// A managed identity's token as serve (Entra) would issue it for `api://AzureADTokenExchange`,
+/// signed here by jsonwebtoken with the state folder's token-signing key: only a user-assigned
+/// identity's is accepted (Entra's one exception to 700222).
+fn managed_identity_token(s: &Server, principal: &str, mirid: &str) -> String {
+    let state = &fixture().state;
+    let cert = state.join("signing-cert.pem");
+    let der = openssl_der(&cert);
+    let kid = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        <sha1::Sha1 as sha2::Digest>::digest(&der),
+    );
+    let pem = std::fs::read(state.join("signing-key.pem")).unwrap();
+    let now = now();
+    let claims = json!({
+        "aud": "fb60f99c-7a34-4190-8149-302f77469936",
+        "iss": format!("{}/{TENANT}/v2.0", s.base()),
+        "sub": principal, "oid": principal, "tid": TENANT, "idtyp": "app",
+        "xms_mirid": mirid, "iat": now, "nbf": now, "exp": now + 3600, "ver": "2.0",
+    });
+    let header = jsonwebtoken::Header {
+        kid: Some(kid),
+        ..jsonwebtoken::Header::new(Algorithm::RS256)
+    };
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap(),
+    )
+    .unwrap()
+}
+
+fn openssl_der(cert: &std::path::Path) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[tokio::test]
+async fn a_user_assigned_managed_identitys_token_is_a_federated_credential() {
+    let principal = "5c4b3a29-0000-4000-8000-00000000aa01";
+    let s = start(&format!(
+        "[[app.federated]]\nname = \"uami\"\n\
+         issuer = \"https://login.microsoftonline.com/{TENANT}/v2.0\"\nsubject = \"{principal}\"\n"
+    ));
+    let uami = "/subscriptions/0000/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/builder";
+    let got = exchange(&s, FED_APP, &managed_identity_token(&s, principal, uami)).await;
+    assert_issued_to(&s, &got, FED_APP).await;
+    // A system-assigned identity's token is refused, as Entra refuses it.
+    let system =
+        "/subscriptions/0000/resourcegroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+    let got = exchange(&s, FED_APP, &managed_identity_token(&s, principal, system)).await;
+    assert_refusal(&got, 401, "invalid_client", 700222);
 }

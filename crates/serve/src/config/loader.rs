@@ -630,6 +630,104 @@ fn expiry(client_id: &str, var: &str, value: &toml::Value) -> Result<OffsetDateT
     })
 }
 
+/// An app's `[[app.federated]]`, checked with Graph's rules (one `error:` naming the app and
+/// the credential per mistake).
+fn federated_credentials(
+    client_id: &str,
+    entries: &[FederatedEntry],
+) -> Result<Vec<FederatedCredential>> {
+    use crate::federation::credentials::{pair_taken, DEFAULT_AUDIENCE, MAX_PER_APP, PAIR_TAKEN};
+    if entries.len() > MAX_PER_APP {
+        return Err(ServeError::Invalid(format!(
+            "app {client_id}: {} federated credentials; Entra allows at most {MAX_PER_APP} per \
+             application",
+            entries.len()
+        )));
+    }
+    let mut out: Vec<FederatedCredential> = Vec::new();
+    for e in entries {
+        let fic = FederatedCredential {
+            // Derived from the name, so a credential keeps its id across starts.
+            id: name_based_guid(&format!(
+                "federated credential {client_id} {}",
+                e.name.to_ascii_lowercase()
+            )),
+            name: e.name.clone(),
+            issuer: e.issuer.clone(),
+            subject: e.subject.clone(),
+            audiences: e
+                .audiences
+                .clone()
+                .unwrap_or_else(|| vec![DEFAULT_AUDIENCE.to_string()]),
+            description: e.description.clone(),
+        };
+        let refuse = |why: &str| {
+            ServeError::Invalid(format!(
+                "app {client_id}: federated credential '{}': {why}",
+                e.name
+            ))
+        };
+        fic.check().map_err(|why| refuse(&why))?;
+        if out.iter().any(|f| f.name.eq_ignore_ascii_case(&fic.name)) {
+            return Err(refuse("the name is used twice"));
+        }
+        if pair_taken(&out, &fic) {
+            return Err(refuse(PAIR_TAKEN));
+        }
+        out.push(fic);
+    }
+    Ok(out)
+}
+
+/// The config's `[[issuer]]`s, each JWKS file read (bounded, recorded among the inputs) and
+/// parsed now, so a broken file is an `error:` at start rather than a refusal later.
+fn configured_issuers(
+    entries: &[IssuerEntry],
+    base_dir: &Path,
+    sources: &RefCell<Sources>,
+) -> Result<Vec<ConfiguredIssuer>> {
+    let mut out: Vec<ConfiguredIssuer> = Vec::new();
+    for e in entries {
+        let url = e.url.as_str();
+        let parsed = url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http"));
+        if parsed.is_none() || url.trim() != url {
+            return Err(ServeError::Invalid(format!(
+                "[[issuer]] url '{url}' is not an http(s) URL (tokens' iss must equal it exactly)"
+            )));
+        }
+        if out.iter().any(|i| i.url == url) {
+            return Err(ServeError::Invalid(format!(
+                "[[issuer]] '{url}' is listed twice in the config file"
+            )));
+        }
+        let path = if e.jwks_file.is_absolute() {
+            e.jwks_file.clone()
+        } else {
+            base_dir.join(&e.jwks_file)
+        };
+        let bytes = read::input(&path, read::JWKS)?;
+        sources.borrow_mut().file(&path, sha256(&bytes));
+        let shown = path.display().to_string();
+        let keys = certgen::verify::KeySet::from_json(&bytes, &shown)
+            .map_err(|e| ServeError::Invalid(format!("[[issuer]] '{url}': {e}")))?;
+        if keys.is_empty() {
+            return Err(ServeError::Invalid(format!(
+                "[[issuer]] '{url}': {shown} holds no key with a kid"
+            )));
+        }
+        let jwks = String::from_utf8(bytes).map_err(|_| {
+            ServeError::Invalid(format!("[[issuer]] '{url}': {shown} is not UTF-8 JSON"))
+        })?;
+        out.push(ConfiguredIssuer {
+            url: url.to_string(),
+            jwks,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -873,102 +971,4 @@ secret_env = ["ORDERS_SECRET"]
             );
         }
     }
-}
-
-/// An app's `[[app.federated]]`, checked with Graph's rules (one `error:` naming the app and
-/// the credential per mistake).
-fn federated_credentials(
-    client_id: &str,
-    entries: &[FederatedEntry],
-) -> Result<Vec<FederatedCredential>> {
-    use crate::federation::credentials::{pair_taken, DEFAULT_AUDIENCE, MAX_PER_APP, PAIR_TAKEN};
-    if entries.len() > MAX_PER_APP {
-        return Err(ServeError::Invalid(format!(
-            "app {client_id}: {} federated credentials; Entra allows at most {MAX_PER_APP} per \
-             application",
-            entries.len()
-        )));
-    }
-    let mut out: Vec<FederatedCredential> = Vec::new();
-    for e in entries {
-        let fic = FederatedCredential {
-            // Derived from the name, so a credential keeps its id across starts.
-            id: name_based_guid(&format!(
-                "federated credential {client_id} {}",
-                e.name.to_ascii_lowercase()
-            )),
-            name: e.name.clone(),
-            issuer: e.issuer.clone(),
-            subject: e.subject.clone(),
-            audiences: e
-                .audiences
-                .clone()
-                .unwrap_or_else(|| vec![DEFAULT_AUDIENCE.to_string()]),
-            description: e.description.clone(),
-        };
-        let refuse = |why: &str| {
-            ServeError::Invalid(format!(
-                "app {client_id}: federated credential '{}': {why}",
-                e.name
-            ))
-        };
-        fic.check().map_err(|why| refuse(&why))?;
-        if out.iter().any(|f| f.name.eq_ignore_ascii_case(&fic.name)) {
-            return Err(refuse("the name is used twice"));
-        }
-        if pair_taken(&out, &fic) {
-            return Err(refuse(PAIR_TAKEN));
-        }
-        out.push(fic);
-    }
-    Ok(out)
-}
-
-/// The config's `[[issuer]]`s, each JWKS file read (bounded, recorded among the inputs) and
-/// parsed now, so a broken file is an `error:` at start rather than a refusal later.
-fn configured_issuers(
-    entries: &[IssuerEntry],
-    base_dir: &Path,
-    sources: &RefCell<Sources>,
-) -> Result<Vec<ConfiguredIssuer>> {
-    let mut out: Vec<ConfiguredIssuer> = Vec::new();
-    for e in entries {
-        let url = e.url.as_str();
-        let parsed = url::Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "https" | "http"));
-        if parsed.is_none() || url.trim() != url {
-            return Err(ServeError::Invalid(format!(
-                "[[issuer]] url '{url}' is not an http(s) URL (tokens' iss must equal it exactly)"
-            )));
-        }
-        if out.iter().any(|i| i.url == url) {
-            return Err(ServeError::Invalid(format!(
-                "[[issuer]] '{url}' is listed twice in the config file"
-            )));
-        }
-        let path = if e.jwks_file.is_absolute() {
-            e.jwks_file.clone()
-        } else {
-            base_dir.join(&e.jwks_file)
-        };
-        let bytes = read::input(&path, read::JWKS)?;
-        sources.borrow_mut().file(&path, sha256(&bytes));
-        let shown = path.display().to_string();
-        let keys = certgen::verify::KeySet::from_json(&bytes, &shown)
-            .map_err(|e| ServeError::Invalid(format!("[[issuer]] '{url}': {e}")))?;
-        if keys.is_empty() {
-            return Err(ServeError::Invalid(format!(
-                "[[issuer]] '{url}': {shown} holds no key with a kid"
-            )));
-        }
-        let jwks = String::from_utf8(bytes).map_err(|_| {
-            ServeError::Invalid(format!("[[issuer]] '{url}': {shown} is not UTF-8 JSON"))
-        })?;
-        out.push(ConfiguredIssuer {
-            url: url.to_string(),
-            jwks,
-        });
-    }
-    Ok(out)
 }

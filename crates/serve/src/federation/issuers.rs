@@ -61,8 +61,8 @@ pub struct Issuers {
     fixed: RwLock<HashMap<String, (Arc<KeySet>, Source)>>,
     /// Loopback issuers' fetched key sets, by the exact issuer string.
     fetched: RwLock<HashMap<String, Fetched>>,
-    /// The last failure per loopback issuer (cleared by a successful fetch).
-    failed: RwLock<HashMap<String, String>>,
+    /// The last failure per loopback issuer and when (cleared by a successful fetch).
+    failed: RwLock<HashMap<String, (String, Instant)>>,
     /// One fetch at a time: a burst of requests for an unfetched issuer makes one fetch.
     fetching: tokio::sync::Mutex<()>,
     http: Option<HttpClient>,
@@ -164,7 +164,7 @@ impl Issuers {
         if let Some(f) = read(&self.fetched).get(issuer) {
             return Lookup::Keys(f.keys.clone());
         }
-        if let Some(why) = read(&self.failed).get(issuer) {
+        if let Some((why, _)) = read(&self.failed).get(issuer) {
             return Lookup::Unreachable(why.clone());
         }
         if is_loopback_issuer(issuer) {
@@ -183,9 +183,15 @@ impl Issuers {
         if !self.wants_fetch(issuer, kid, x5t) {
             return;
         }
+        let asked = Instant::now();
         let _one = self.fetching.lock().await;
-        // Another request may have fetched while this one waited.
-        if !self.wants_fetch(issuer, kid, x5t) {
+        // Another request may have fetched while this one waited; or failed, and then the
+        // requests that waited for it share its answer rather than each trying again (an
+        // issuer that accepts but never answers would hold every one for the timeout).
+        let failed_meanwhile = read(&self.failed)
+            .get(issuer)
+            .is_some_and(|(_, at)| *at >= asked);
+        if failed_meanwhile || !self.wants_fetch(issuer, kid, x5t) {
             return;
         }
         match self.fetch(issuer).await {
@@ -203,7 +209,7 @@ impl Issuers {
                 // An issuer that stopped answering loses its keys: Entra cannot verify
                 // against metadata it cannot read (90061), and tests see that at once.
                 write(&self.fetched).remove(issuer);
-                write(&self.failed).insert(issuer.to_string(), why);
+                write(&self.failed).insert(issuer.to_string(), (why, Instant::now()));
             }
         }
     }
