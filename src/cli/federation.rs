@@ -228,6 +228,7 @@ pub fn hints(
             "no federated credential matches the token's issuer, subject and audience together (also seen for a minute or two after a credential is created: retry)".to_string(),
             presented,
             list,
+            "wildcards are not matched: each (issuer, subject) pair needs a credential of its own, and an app holds at most 20".to_string(),
         ],
         700024 => vec![
             format!("the federated token was outside its validity when Entra checked it: {presented}, exp {}", claim(claims, "exp")),
