@@ -236,6 +236,11 @@ impl Differs {
     }
 }
 
+/// The subjects differ, but only in case.
+fn case_only(f: &FederatedCredential, p: &Presented) -> bool {
+    f.subject != p.sub && f.subject.to_lowercase() == p.sub.to_lowercase()
+}
+
 /// The nearest credential decides the refusal (see the module's order).
 fn match_credential(held: &[FederatedCredential], p: &Presented) -> Result<(), Aadsts> {
     let mut nearest: Option<(Differs, &FederatedCredential)> = None;
@@ -248,7 +253,10 @@ fn match_credential(held: &[FederatedCredential], p: &Presented) -> Result<(), A
         if d.count() == 0 {
             return Ok(());
         }
-        if nearest.is_none_or(|(n, _)| d.count() < n.count()) {
+        // Among equally near credentials, one whose subject differs only in case wins: that
+        // is the mistake 7002138 names, wherever the credential sits in the list.
+        let rank = |d: &Differs, f: &FederatedCredential| (d.count(), !case_only(f, p));
+        if nearest.is_none_or(|(n, nf)| rank(&d, f) < rank(&n, nf)) {
             nearest = Some((d, f));
         }
     }
@@ -270,7 +278,7 @@ fn match_credential(held: &[FederatedCredential], p: &Presented) -> Result<(), A
             subject: true,
             audience: false,
         } => {
-            if f.subject.to_lowercase() == p.sub.to_lowercase() {
+            if case_only(f, p) {
                 Aadsts::FederatedSubjectCase { sub: p.sub.into() }
             } else {
                 Aadsts::FederatedSubjectMismatch { sub: p.sub.into() }
@@ -317,6 +325,19 @@ mod tests {
             Ok(()) => 0,
             Err(e) => e.code(),
         }
+    }
+
+    #[test]
+    fn a_case_only_subject_is_named_wherever_its_credential_sits() {
+        let aud = "api://AzureADTokenExchange";
+        let held = [
+            fic("https://i", "repo:o/r:ref:refs/heads/dev", aud),
+            fic("https://i", "repo:o/r:ref:refs/heads/main", aud),
+        ];
+        assert_eq!(
+            code(&held, "https://i", "repo:O/R:ref:refs/heads/main", aud),
+            7002138
+        );
     }
 
     #[test]
