@@ -414,6 +414,7 @@ fn banner(p: &serve::Prepared, options: &Options) -> std::result::Result<(), Ser
         lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
     }
     lines.extend(proxy_lines(&p.ready, &summary, options));
+    lines.extend(managed_identity_lines(&p.ready));
     lines.extend(note_lines(p, &summary, options));
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));
@@ -537,11 +538,14 @@ fn first_few(names: &[String]) -> String {
 
 fn resource_lines(summary: &Summary) -> Vec<String> {
     // Microsoft's own resources are the same in every run: one line, by name.
-    let microsoft: Vec<&str> = summary
+    let microsoft: Vec<String> = summary
         .resources
         .iter()
         .filter(|r| r.microsoft)
-        .map(|r| r.display_name.as_str())
+        .map(|r| match r.token_version {
+            1 => r.display_name.clone(),
+            v => format!("{} (v{v})", r.display_name),
+        })
         .collect();
     let mut lines = vec![format!(
         "  resources of every tenant (v1 tokens): {}",
@@ -651,6 +655,23 @@ fn proxy_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<St
              (hosts entry, port 443); this listener answers that name by SNI",
             summary.base
         ));
+    }
+    lines
+}
+
+/// The managed-identity endpoints, and what sends an Azure SDK's `ManagedIdentityCredential`
+/// (or `DefaultAzureCredential`) to them.
+fn managed_identity_lines(r: &serve::Ready) -> Vec<String> {
+    let Some(m) = &r.managed_identity else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "  managed identities  App Service {} and IMDS {}/metadata/identity/oauth2/token \
+         (plain HTTP, loopback); code that uses a managed identity gets its tokens with:",
+        m.identity_endpoint, m.imds_host
+    )];
+    for (name, value) in m.env() {
+        lines.push(format!("    export {name}={}", shell_word(&value)));
     }
     lines
 }

@@ -15,7 +15,7 @@
 //! folder), `graph` (a slice of Microsoft Graph), `handlers` (routes and limits), `face` (which
 //! names a request meets), `proxy` (`--proxy`), `user_flow` (users signing in), and
 //! `resource_manager` and `portal_api` (the little of Azure Resource Manager and the Entra
-//! portal's API the Azure CLI needs).
+//! portal's API the Azure CLI needs), `managed_identity` (the platform's token endpoints).
 //!
 //! This file starts and stops the service: [`prepare`] loads state and binds the socket
 //! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
@@ -36,6 +36,7 @@ mod graph;
 mod handlers;
 mod instance_discovery;
 mod keys;
+mod managed_identity;
 mod metadata;
 mod portal_api;
 mod proxy;
@@ -72,6 +73,7 @@ pub use config::{Flags, Registry, DEFAULT_TENANT};
 pub use directory::StoreError;
 pub use error::{Credential, Result, ServeError};
 pub use handlers::DEFAULT_MAX_IN_FLIGHT;
+pub use managed_identity::ReadyFields as ManagedIdentityReady;
 pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady, DEFAULT_MAX_TUNNELS};
 use service::TokenService;
 pub use sign_in_state::Options as UserFlowOptions;
@@ -150,9 +152,30 @@ pub struct Ready {
     pub ca_file: Option<PathBuf>,
     /// The Graph slice's root (`{base}/v1.0`): `certgen call {graph}/users`.
     pub graph: String,
-    /// `--proxy`: `proxy`, `proxy_ca_file` and `env`.
+    /// `--proxy`: `proxy` and `proxy_ca_file`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyReady>,
+    /// The managed-identity endpoints, when the config has a managed identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_identity: Option<ManagedIdentityReady>,
+    /// The environment to export for unmodified clients (the proxy's, the managed
+    /// identities'), when there is any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl Ready {
+    /// `env`, from the parts that have variables to export.
+    fn gather_env(&mut self) {
+        let mut env = std::collections::BTreeMap::new();
+        if let Some(p) = &self.proxy {
+            env.extend(p.env.pairs().map(|(k, v)| (k.to_string(), v)));
+        }
+        if let Some(m) = &self.managed_identity {
+            env.extend(m.env().map(|(k, v)| (k.to_string(), v)));
+        }
+        self.env = (!env.is_empty()).then_some(env);
+    }
 }
 
 /// A bound, configured service, not yet accepting.
@@ -172,6 +195,7 @@ pub struct Prepared {
     max_in_flight: usize,
     max_tunnels: usize,
     proxy: Option<proxy::Prepared>,
+    managed_identity: Option<managed_identity::Prepared>,
 }
 
 impl Prepared {
@@ -270,6 +294,9 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         .as_ref()
         .map(proxy::Prepared::ready_fields)
         .transpose()?;
+    let managed_identity = managed_identity::prepare(&directory, local.ip())?;
+    ready.managed_identity = managed_identity.as_ref().map(|m| m.ready.clone());
+    ready.gather_env();
     let service = Arc::new(TokenService {
         directory,
         subscriptions: start.subscriptions.clone(),
@@ -293,6 +320,7 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         max_in_flight: options.max_in_flight,
         max_tunnels: options.max_tunnels,
         proxy,
+        managed_identity,
     })
 }
 
@@ -470,6 +498,8 @@ fn ready_line(
         ca_file: tls.map(|t| t.ca_file.clone()),
         graph: format!("{base}/v1.0"),
         proxy: None,
+        managed_identity: None,
+        env: None,
     }
 }
 
@@ -486,11 +516,22 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
         .layer(router);
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
+    let mi_handle = axum_server::Handle::new();
+    let mi_stopper = mi_handle.clone();
     let (stop_proxy, proxy_stopped) = watch::channel(false);
     let stop = async move {
         shutdown.await;
         stopper.graceful_shutdown(Some(GRACEFUL_STOP));
+        mi_stopper.graceful_shutdown(Some(GRACEFUL_STOP));
         let _ = stop_proxy.send(true);
+    };
+    let managed = async {
+        match prepared.managed_identity {
+            None => Ok(()),
+            Some(m) => managed_identity::run(m, prepared.service.clone(), prepared.log, mi_handle)
+                .await
+                .map_err(ServeError::Stopped),
+        }
     };
     let failed = ServeError::Stopped;
     let ca = prepared.proxy.as_ref().map(|p| p.ca.clone());
@@ -541,8 +582,8 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
             }
         }
     };
-    let (main, proxy, ()) = tokio::join!(main, proxy, stop);
-    main.and(proxy)
+    let (main, proxy, managed, ()) = tokio::join!(main, proxy, managed, stop);
+    main.and(proxy).and(managed)
 }
 
 /// HTTP/1 only, with a deadline for each request head, and half-closed connections answered: a

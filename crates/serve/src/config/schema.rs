@@ -26,6 +26,28 @@ pub(super) struct ConfigFile {
     pub(super) user: Vec<UserEntry>,
     #[serde(default)]
     pub(super) subscription: Vec<SubscriptionEntry>,
+    #[serde(default)]
+    pub(super) managed_identity: Vec<ManagedIdentityEntry>,
+}
+
+/// One `[[managed_identity]]`: a system- or user-assigned managed identity, whose tokens the
+/// platform endpoints (App Service, IMDS) give (see `config::managed_identities`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ManagedIdentityEntry {
+    /// `"system"` or `"user"`.
+    pub(super) kind: String,
+    pub(super) client_id: String,
+    /// The service principal's object id; default: derived from the client id.
+    pub(super) principal_id: Option<String>,
+    /// The Azure resource id (`xms_mirid`): required for a user-assigned identity.
+    pub(super) resource_id: Option<String>,
+    pub(super) display_name: Option<String>,
+    /// GUID or domain of a `[[tenant]]`; default: the first tenant.
+    pub(super) tenant: Option<String>,
+    /// Resource (app id or identifier URI) → granted app roles, as an app's `[app.roles]`.
+    #[serde(default)]
+    pub(super) roles: HashMap<String, Vec<String>>,
 }
 
 /// One `[[subscription]]`: what Resource Manager lists to `az login` (`GET /subscriptions`).
