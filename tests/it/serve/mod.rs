@@ -13,6 +13,7 @@ mod graph_users;
 mod graph_writes;
 mod kept;
 mod limits;
+mod managed_identity;
 mod microsoft_resources;
 mod msal;
 mod organisation;
