@@ -673,6 +673,9 @@ fn managed_identity_lines(r: &serve::Ready) -> Vec<String> {
     for (name, value) in m.env() {
         lines.push(format!("    export {name}={}", shell_word(&value)));
     }
+    if let Some(no_proxy) = r.env.as_ref().and_then(|e| e.get("NO_PROXY")) {
+        lines.push(format!("    export NO_PROXY={}", shell_word(no_proxy)));
+    }
     lines
 }
 

@@ -173,6 +173,12 @@ impl Ready {
         }
         if let Some(m) = &self.managed_identity {
             env.extend(m.env().map(|(k, v)| (k.to_string(), v)));
+            if self.proxy.is_some() {
+                // The managed-identity endpoints are plain HTTP on loopback, and some clients
+                // (msal-node, under `@azure/identity`) send even http:// requests through
+                // HTTPS_PROXY, which refuses any host but Microsoft's.
+                env.insert("NO_PROXY".into(), managed_identity::NO_PROXY.into());
+            }
         }
         self.env = (!env.is_empty()).then_some(env);
     }

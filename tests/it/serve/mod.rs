@@ -14,6 +14,7 @@ mod graph_writes;
 mod kept;
 mod limits;
 mod managed_identity;
+mod managed_identity_clients;
 mod microsoft_resources;
 mod msal;
 mod organisation;

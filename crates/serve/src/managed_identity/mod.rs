@@ -36,6 +36,9 @@ pub const APP_SERVICE_PATH: &str = "/msi/token";
 /// IMDS's token path, under `http://169.254.169.254` or `AZURE_POD_IDENTITY_AUTHORITY_HOST`.
 pub const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
 
+/// `NO_PROXY` beside `HTTPS_PROXY`: the loopback names the endpoints may be reached by.
+pub const NO_PROXY: &str = "localhost,127.0.0.1,::1";
+
 /// What the ready line says of the endpoints.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReadyFields {
