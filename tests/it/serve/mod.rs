@@ -13,7 +13,7 @@ mod graph_users;
 mod graph_writes;
 mod kept;
 mod limits;
-mod managed_identity;
+pub(crate) mod managed_identity;
 mod managed_identity_clients;
 mod microsoft_resources;
 mod msal;

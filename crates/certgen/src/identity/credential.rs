@@ -186,7 +186,7 @@ impl AccessToken {
             .unwrap_or(Duration::ZERO)
     }
 
-    fn cached(t: &CachedToken, source: Source) -> AccessToken {
+    pub(super) fn cached(t: &CachedToken, source: Source) -> AccessToken {
         AccessToken {
             token: t.access_token.clone(),
             token_type: t.token_type.clone(),
@@ -196,7 +196,7 @@ impl AccessToken {
         }
     }
 
-    fn fetched(t: TokenResponse) -> AccessToken {
+    pub(super) fn fetched(t: TokenResponse) -> AccessToken {
         AccessToken {
             ext_expires_in: t.ext_expires_in.map(Duration::from_secs),
             expires_on: unix(t.expires_on),
@@ -921,7 +921,9 @@ token_credential!(
 /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, then `AZURE_CLIENT_SECRET`, else
 /// `AZURE_CLIENT_CERTIFICATE_PATH` (with `AZURE_CLIENT_CERTIFICATE_PASSWORD`), and
 /// `AZURE_AUTHORITY_HOST` and `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` where the options leave
-/// them open.
+/// them open; with neither secret nor certificate, a [`ManagedIdentityCredential`](super::ManagedIdentityCredential)
+/// when the environment names a platform endpoint (`IDENTITY_ENDPOINT` and `IDENTITY_HEADER`,
+/// or `AZURE_POD_IDENTITY_AUTHORITY_HOST`; `AZURE_CLIENT_ID` then selects a user-assigned one).
 ///
 /// ```
 /// use certgen::identity::{CredentialOptions, EnvironmentCredential};
@@ -948,7 +950,19 @@ impl EnvironmentCredential {
             )
         };
         let tenant = var("AZURE_TENANT_ID").unwrap_or_default();
-        let client_id = var("AZURE_CLIENT_ID").ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
+        let client_id = var("AZURE_CLIENT_ID");
+        let secret_or_cert =
+            var("AZURE_CLIENT_SECRET").is_some() || var("AZURE_CLIENT_CERTIFICATE_PATH").is_some();
+        // The chain's last link: a managed identity, when no secret or certificate is given
+        // and the environment names a platform endpoint.
+        if !secret_or_cert {
+            if let Some(mi) = super::managed::from_environment(client_id.as_deref(), &options)? {
+                return Ok(EnvironmentCredential {
+                    inner: Box::new(mi),
+                });
+            }
+        }
+        let client_id = client_id.ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
         if options.authority_host.is_none() {
             options.authority_host = var("AZURE_AUTHORITY_HOST");
         }
