@@ -956,7 +956,9 @@ impl EnvironmentCredential {
         // The chain's last link: a managed identity, when no secret or certificate is given
         // and the environment names a platform endpoint.
         if !secret_or_cert {
-            if let Some(mi) = super::managed::from_environment(client_id.as_deref(), &options)? {
+            if let Some(mi) =
+                super::managed::from_environment(client_id.as_deref(), &options, &var)?
+            {
                 return Ok(EnvironmentCredential {
                     inner: Box::new(mi),
                 });

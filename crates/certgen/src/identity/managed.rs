@@ -436,9 +436,9 @@ impl TokenCredential for ManagedIdentityCredential {
 pub(super) fn from_environment(
     client_id: Option<&str>,
     options: &CredentialOptions,
+    var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<ManagedIdentityCredential>> {
-    let var = |name: &str| std::env::var(name).ok();
-    if !ManagedIdentitySource::named_by(&var) {
+    if !ManagedIdentitySource::named_by(var) {
         return Ok(None);
     }
     let id = match client_id {
@@ -530,6 +530,40 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(e.to_string().contains("IDENTITY_ENDPOINT"), "{e}");
+    }
+
+    #[test]
+    fn the_environment_chain_ends_with_a_managed_identity_only_when_one_is_named() {
+        let options = CredentialOptions::default();
+        let none = from_environment(None, &options, &vars(&[])).unwrap();
+        assert!(none.is_none(), "bare IMDS is never assumed");
+        let app = from_environment(
+            Some("c"),
+            &options,
+            &vars(&[
+                ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token"),
+                ("IDENTITY_HEADER", "h"),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(app.id, ManagedIdentityId::ClientId("c".into()));
+        assert!(matches!(
+            app.source,
+            ManagedIdentitySource::AppService { .. }
+        ));
+        let pod = from_environment(
+            None,
+            &options,
+            &vars(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:2")]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(pod.id, ManagedIdentityId::SystemAssigned);
+        assert!(
+            !pod.options.transport.proxy_from_env,
+            "never through a proxy"
+        );
     }
 
     #[test]
