@@ -132,9 +132,11 @@ fn answer(s: &TokenService, platform: Platform, uri: &Uri) -> Response {
     let Some(resource) = field("resource") else {
         return invalid_request("Required query variable 'resource' is missing");
     };
-    let selector = match selector(platform, &field) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some(selector) = selector(platform, &field) else {
+        // UNCONFIRMED text: App Service documents that only one may be given.
+        return invalid_request(
+            "Only one of client_id, object_id/principal_id and the resource id may be given",
+        );
     };
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let identity = match s.directory.managed_identity(&selector) {
@@ -213,12 +215,10 @@ fn answer(s: &TokenService, platform: Platform, uri: &Uri) -> Response {
 }
 
 /// The identity the query selects. App Service takes `client_id`, `principal_id` (alias
-/// `object_id`) or `mi_res_id`; IMDS `client_id`, `object_id` or `msi_res_id`. At most one.
-fn selector<'a>(
-    platform: Platform,
-    field: &dyn Fn(&str) -> Option<&'a str>,
-) -> Result<Selector, Response> {
-    let names: &[(&str, fn(String) -> Selector)] = match platform {
+/// `object_id`) or `mi_res_id`; IMDS `client_id`, `object_id` or `msi_res_id`. At most one:
+/// `None` when several are given.
+fn selector<'a>(platform: Platform, field: &dyn Fn(&str) -> Option<&'a str>) -> Option<Selector> {
+    let names: &[(&str, MakeSelector)] = match platform {
         Platform::AppService => &[
             ("client_id", Selector::ClientId),
             ("principal_id", Selector::ObjectId),
@@ -241,14 +241,14 @@ fn selector<'a>(
         .filter_map(|(n, make)| field(n).map(|v| make(v.to_string())))
         .collect();
     match given.as_slice() {
-        [] => Ok(Selector::Default),
-        [one] => Ok(one.clone()),
-        // UNCONFIRMED text: App Service documents that only one may be sent.
-        _ => Err(invalid_request(
-            "Only one of client_id, object_id/principal_id and the resource id may be given",
-        )),
+        [] => Some(Selector::Default),
+        [one] => Some(one.clone()),
+        _ => None,
     }
 }
+
+/// A selector from its value.
+type MakeSelector = fn(String) -> Selector;
 
 /// An unknown resource: `invalid_resource` with AADSTS50001 on IMDS (as its documentation
 /// shows) and Entra's 500011 from App Service.
