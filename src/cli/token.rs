@@ -48,7 +48,8 @@ curl -H \"$(certgen token --output header)\" \\\n      \
 https://graph.microsoft.com/v1.0/users   # AZURE_* set\n  \
 certgen token --tenant $TENANT --client-id $APP --secret-file s.txt \\\n      \
 --scope api://my-api/.default\n  \
-certgen token --managed-identity --client-id $UAMI --scope https://vault.azure.net/.default")]
+certgen token --managed-identity --client-id $UAMI \\\n      \
+--scope https://vault.azure.net/.default")]
 pub struct TokenArgs {
     /// Directory (tenant) ID or domain [else AZURE_TENANT_ID]
     #[arg(long, value_name = "T")]
