@@ -951,20 +951,7 @@ impl EnvironmentCredential {
         };
         let tenant = var("AZURE_TENANT_ID").unwrap_or_default();
         let client_id = var("AZURE_CLIENT_ID");
-        let secret_or_cert =
-            var("AZURE_CLIENT_SECRET").is_some() || var("AZURE_CLIENT_CERTIFICATE_PATH").is_some();
-        // The chain's last link: a managed identity, when no secret or certificate is given
-        // and the environment names a platform endpoint.
-        if !secret_or_cert {
-            if let Some(mi) =
-                super::managed::from_environment(client_id.as_deref(), &options, &var)?
-            {
-                return Ok(EnvironmentCredential {
-                    inner: Box::new(mi),
-                });
-            }
-        }
-        let client_id = client_id.ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
+        let need_client_id = || client_id.clone().ok_or_else(|| missing("AZURE_CLIENT_ID"));
         if options.authority_host.is_none() {
             options.authority_host = var("AZURE_AUTHORITY_HOST");
         }
@@ -976,7 +963,7 @@ impl EnvironmentCredential {
         let inner: Box<dyn TokenCredential> = if let Some(secret) = var("AZURE_CLIENT_SECRET") {
             Box::new(ClientSecretCredential::new(
                 &tenant,
-                &client_id,
+                &need_client_id()?,
                 Secret::new(secret),
                 options,
             )?)
@@ -992,11 +979,18 @@ impl EnvironmentCredential {
             )?;
             Box::new(ClientCertificateCredential::new(
                 &tenant,
-                &client_id,
+                &need_client_id()?,
                 certificate,
                 options,
             )?)
+        } else if let Some(mi) =
+            // The chain's last link: a managed identity, when the environment names a
+            // platform endpoint (AZURE_CLIENT_ID then picks a user-assigned one).
+            super::managed::from_environment(client_id.as_deref(), &options, &var)?
+        {
+            Box::new(mi)
         } else {
+            need_client_id()?;
             return Err(missing(
                 "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH",
             ));

@@ -11,7 +11,46 @@
 //! 4. otherwise IMDS, at `AZURE_POD_IDENTITY_AUTHORITY_HOST` when set, else
 //!    `http://169.254.169.254`.
 //!
-//! `certgen serve` plays both supported shapes, so the same code gets tokens offline.
+//! `certgen serve` plays both supported shapes, so the same code gets tokens offline: here
+//! [`EnvironmentCredential`](super::EnvironmentCredential), whose last link this is, with only
+//! the variables serve's ready line lists.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let config = dir.path().join("serve.toml");
+//! # std::fs::write(&config, "[[managed_identity]]\nkind = \"system\"\n\
+//! #     client_id = \"5e5e5e5e-0000-4000-8000-000000000001\"\n")?;
+//! # let registry = certgen_serve::Registry::load(Some(&config), &Default::default(), &|_| None)?;
+//! # let options = certgen_serve::Options {
+//! #     listen: "127.0.0.1:0".parse()?,
+//! #     http: true,
+//! #     state_dir: Some(dir.path().join("state")),
+//! #     ..Default::default()
+//! # };
+//! # let prepared = certgen_serve::prepare(&options, registry)?;
+//! # for var in ["AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"] {
+//! #     std::env::remove_var(var);
+//! # }
+//! # for (var, value) in prepared.ready.env.clone().unwrap_or_default() {
+//! #     std::env::set_var(var, value);
+//! # }
+//! # let runtime = tokio::runtime::Runtime::new()?;
+//! # runtime.spawn(certgen_serve::serve(prepared, std::future::pending()));
+//! # let got = runtime.block_on(async {
+//! use certgen::identity::{CredentialOptions, EnvironmentCredential, TokenCredential};
+//!
+//! // IDENTITY_ENDPOINT and IDENTITY_HEADER (App Service), or AZURE_POD_IDENTITY_AUTHORITY_HOST
+//! let credential = EnvironmentCredential::new(CredentialOptions::default())?;
+//! let token = credential.get_token(&["https://vault.azure.net/.default"], None).await?;
+//! # Ok::<_, certgen::Error>(token)
+//! # })?;
+//! # let claims = certgen::jose::parse(got.token.expose(), certgen::jose::Policy::Strict)?.claims;
+//! # assert_eq!(claims["appid"], "5e5e5e5e-0000-4000-8000-000000000001");
+//! # assert_eq!(claims["aud"], "https://vault.azure.net");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
