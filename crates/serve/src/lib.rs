@@ -600,7 +600,7 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
 /// HTTP/1 only HTTP/1 only because the automatic
 /// HTTP/1-or-2 detection waits for a new connection's first bytes with no deadline at all: a
 /// client that connected and sent nothing kept its connection (and socket) forever.
-fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
+pub(crate) fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
     server
         .http_builder()
         .http1()

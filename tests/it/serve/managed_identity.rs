@@ -551,3 +551,36 @@ async fn roles_come_from_the_directory_and_graph_lists_the_identities() {
     let (status, _, _) = graph().get(&s, "/v1.0/users", Some(&token)).await;
     assert_eq!(status, 403);
 }
+
+/// The endpoints' listener cuts off a client that never finishes its request head, as the main
+/// listener does (its socket is not held forever).
+#[test]
+fn a_client_that_sends_half_a_request_is_cut_off() {
+    use std::io::{Read, Write};
+    let s = mi_server(&[]);
+    let listen = s.ready["managed_identity"]["listen"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&listen).unwrap();
+    stream.write_all(b"GET /msi/token HTTP/1.1\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    // Closed by the server (after its 10 s header deadline): EOF, or a 408 then EOF.
+    let mut got = Vec::new();
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("still open after 30 s: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+}

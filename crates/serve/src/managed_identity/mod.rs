@@ -135,10 +135,12 @@ pub async fn run(
     handle: axum_server::Handle<SocketAddr>,
 ) -> std::io::Result<()> {
     let router: Router = endpoints::router(service, Arc::from(prepared.ready.identity_header), log);
-    axum_server::from_tcp(prepared.listener)?
+    let mut server = axum_server::from_tcp(prepared.listener)?
         .acceptor(axum_server::accept::NoDelayAcceptor::new())
         .handle(handle)
-        .http1_only()
-        .serve(router.into_make_service())
-        .await
+        .http1_only();
+    // The main listener's deadline for a request's head: a client that connects and sends
+    // nothing does not keep its socket.
+    crate::limit_header_time(&mut server);
+    server.serve(router.into_make_service()).await
 }
