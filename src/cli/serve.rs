@@ -671,6 +671,14 @@ fn managed_identity_lines(r: &serve::Ready) -> Vec<String> {
         m.identity_endpoint, m.imds_host
     )];
     for (name, value) in m.env() {
+        // The header guards the endpoint like a password: in the ready line (stdout, or
+        // --ready-file), never in a log.
+        if name == "IDENTITY_HEADER" {
+            lines.push(format!(
+                "    export {name}=…   # the ready line's env.{name} (random per start; not logged)"
+            ));
+            continue;
+        }
         lines.push(format!("    export {name}={}", shell_word(&value)));
     }
     if let Some(no_proxy) = r.env.as_ref().and_then(|e| e.get("NO_PROXY")) {

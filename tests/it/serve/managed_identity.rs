@@ -185,6 +185,12 @@ async fn tokens_from_imds_and_app_service_shaped_as_entras() {
         )),
         "{banner}"
     );
+    // The header is a secret: in the ready line only, never in the log.
+    assert!(!banner.contains(&env_of(&s, "IDENTITY_HEADER")), "{banner}");
+    assert!(
+        banner.contains("export IDENTITY_HEADER=…   # the ready line's env.IDENTITY_HEADER"),
+        "{banner}"
+    );
     // A second start has another header: the platform rotates it, and nothing keeps it.
     let other = mi_server(&[]);
     assert_ne!(
