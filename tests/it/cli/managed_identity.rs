@@ -32,6 +32,8 @@ fn certgen(s: &Server, imds: bool, extra: &[(&str, &str)], args: &[&str]) -> Out
     cmd.output().unwrap()
 }
 
+const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
 fn claims(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
@@ -71,6 +73,45 @@ fn token_managed_identity_each_selector_and_shape() {
             assert_eq!(c["aud"], "https://vault.azure.net");
         }
     }
+    // `certgen call` takes the same flags: Graph answers the identity with User.Read.All and
+    // refuses the one without it.
+    let users = format!("{}/users", s.field("graph"));
+    let ca = s.field("ca_file");
+    let out = certgen(
+        &s,
+        false,
+        &[],
+        &[
+            "call",
+            &users,
+            "--managed-identity",
+            "--ca-file",
+            &ca,
+            "--scope",
+            GRAPH_SCOPE,
+        ],
+    );
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(!body["value"].as_array().unwrap().is_empty(), "{body}");
+    let out = certgen(
+        &s,
+        false,
+        &[],
+        &[
+            "call",
+            &users,
+            "--managed-identity",
+            "--client-id",
+            USER_MI,
+            "--ca-file",
+            &ca,
+            "--scope",
+            GRAPH_SCOPE,
+        ],
+    );
+    let err = assert_clean_failure(&out, 3);
+    assert!(err.contains("Authorization_RequestDenied"), "{err}");
     // --output json shows the claims, and the token came from the network.
     let out = certgen(
         &s,
