@@ -112,6 +112,14 @@ fn token_managed_identity_each_selector_and_shape() {
     );
     let err = assert_clean_failure(&out, 3);
     assert!(err.contains("Authorization_RequestDenied"), "{err}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "hint: an administrator grants it to the managed identity by an app role assignment \
+             (no portal page does): Graph POST /servicePrincipals/{USER_MI_PRINCIPAL}/appRoleAssignments"
+        )),
+        "{stderr}"
+    );
     // --output json shows the claims, and the token came from the network.
     let out = certgen(
         &s,
