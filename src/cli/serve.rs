@@ -403,7 +403,8 @@ fn banner(p: &serve::Prepared, options: &Options) -> std::result::Result<(), Ser
     lines.extend(app_lines(&summary));
     lines.extend(resource_lines(&summary));
     lines.extend(users_lines(&summary));
-    if summary.apps.is_empty() {
+    // Managed identities get tokens without an app: no nudge to register one then.
+    if summary.apps.is_empty() && p.ready.managed_identity.is_none() {
         lines.push(
             "  no apps registered: add --app CLIENT_ID=CERT_FILE, --app-secret or --config"
                 .to_string(),

@@ -280,4 +280,10 @@ fn docs_managed_identity() {
         ],
         "{stderr}"
     );
+    // Managed identities need no app: the banner does not ask for one.
+    assert!(!stderr.contains("no apps registered"), "{stderr}");
+    assert!(
+        stderr.contains("managed identities  App Service http://127.0.0.1:"),
+        "{stderr}"
+    );
 }
