@@ -57,7 +57,7 @@ pub struct ServeArgs {
     #[arg(long = "app-secret", value_name = "CLIENT_ID=ENV_VAR")]
     app_secrets: Vec<String>,
     /// Accept only the RFC form of assertions (base64url x5t, integer times, x5c array) and
-    /// refuse a reused jti
+    /// refuse a reused jti; IMDS requests need the Metadata header from any host
     #[arg(long)]
     strict: bool,
     /// Write the request log lines as JSON
