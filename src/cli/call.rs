@@ -288,12 +288,21 @@ fn denied(g: &GraphError, claims: &serde_json::Map<String, Value>) -> Vec<String
     } else {
         format!("the roles {}", roles.join(", "))
     };
-    let mut hints = vec![
-        format!("the token of app {app} carries {has}; this call needs {role_text} on Microsoft Graph"),
-        format!(
+    // A managed identity has no app registration: its roles are app role assignments only.
+    let grant = match (claim(claims, "xms_mirid"), claim(claims, "oid")) {
+        (Some(_), Some(oid)) => format!(
+            "an administrator grants it to the managed identity by an app role assignment (no \
+             portal page does): Graph POST /servicePrincipals/{oid}/appRoleAssignments with \
+             {role_text}'s appRoleId on Microsoft Graph's service principal"
+        ),
+        _ => format!(
             "an administrator grants it: Azure portal → App registrations → the app → API permissions → \
              Add a permission → Microsoft Graph → Application permissions → {role_text}, then Grant admin consent"
         ),
+    };
+    let mut hints = vec![
+        format!("the token of app {app} carries {has}; this call needs {role_text} on Microsoft Graph"),
+        grant,
         "roles are copied into the token when it is issued: after the grant, run again with --force-refresh".to_string(),
     ];
     if !url.as_ref().is_some_and(is_cloud_graph) {

@@ -33,8 +33,22 @@ pub struct Session {
     token: String,
 }
 
+/// The app's own keys are what these commands work on: a managed identity has none (the
+/// platform holds its credential), so `--managed-identity` is refused before anything is read.
+pub fn refuse_managed_identity(args: &GraphArgs) -> Result<()> {
+    if args.token.managed_identity {
+        return Err(Error::usage(
+            "--managed-identity: this command works on an app's own certificates, and a managed \
+             identity has none",
+        )
+        .with_hint("sign in as the app: --client-id with --cert/--pfx or a client secret"));
+    }
+    Ok(())
+}
+
 impl Session {
     pub fn open(args: &GraphArgs) -> Result<Session> {
+        refuse_managed_identity(args)?;
         let authority = authority_origin(&args.token)?;
         let graph_host = args
             .graph_host

@@ -17,6 +17,7 @@ mod hints;
 mod keycred;
 #[cfg(test)]
 mod man;
+mod managed_identity;
 mod new;
 mod output;
 mod proof;

@@ -166,6 +166,7 @@ impl rotate::Host for CliHost<'_> {
 }
 
 pub fn run(mut args: RotateArgs) -> Result<()> {
+    super::graph_session::refuse_managed_identity(&args.graph)?;
     let key_size = KeySize::from_bits(args.key_size)?;
     let layout = layout_of(&args.graph.token.credential)?;
     let protection = rotate::protection(&layout)?;

@@ -57,7 +57,7 @@ pub struct ServeArgs {
     #[arg(long = "app-secret", value_name = "CLIENT_ID=ENV_VAR")]
     app_secrets: Vec<String>,
     /// Accept only the RFC form of assertions (base64url x5t, integer times, x5c array) and
-    /// refuse a reused jti
+    /// refuse a reused jti; IMDS requests need the Metadata header from any host
     #[arg(long)]
     strict: bool,
     /// Write the request log lines as JSON
@@ -403,7 +403,8 @@ fn banner(p: &serve::Prepared, options: &Options) -> std::result::Result<(), Ser
     lines.extend(app_lines(&summary));
     lines.extend(resource_lines(&summary));
     lines.extend(users_lines(&summary));
-    if summary.apps.is_empty() {
+    // Managed identities get tokens without an app: no nudge to register one then.
+    if summary.apps.is_empty() && p.ready.managed_identity.is_none() {
         lines.push(
             "  no apps registered: add --app CLIENT_ID=CERT_FILE, --app-secret or --config"
                 .to_string(),
@@ -414,6 +415,7 @@ fn banner(p: &serve::Prepared, options: &Options) -> std::result::Result<(), Ser
         lines.push("  --strict: RFC-form assertions only, each jti once".to_string());
     }
     lines.extend(proxy_lines(&p.ready, &summary, options));
+    lines.extend(managed_identity_lines(&p.ready));
     lines.extend(note_lines(p, &summary, options));
     lines.push("  stop with Ctrl-C (SIGINT) or SIGTERM".to_string());
     eprintln!("{}", lines.join("\n"));
@@ -537,11 +539,14 @@ fn first_few(names: &[String]) -> String {
 
 fn resource_lines(summary: &Summary) -> Vec<String> {
     // Microsoft's own resources are the same in every run: one line, by name.
-    let microsoft: Vec<&str> = summary
+    let microsoft: Vec<String> = summary
         .resources
         .iter()
         .filter(|r| r.microsoft)
-        .map(|r| r.display_name.as_str())
+        .map(|r| match r.token_version {
+            1 => r.display_name.clone(),
+            v => format!("{} (v{v})", r.display_name),
+        })
         .collect();
     let mut lines = vec![format!(
         "  resources of every tenant (v1 tokens): {}",
@@ -651,6 +656,34 @@ fn proxy_lines(r: &serve::Ready, summary: &Summary, options: &Options) -> Vec<St
              (hosts entry, port 443); this listener answers that name by SNI",
             summary.base
         ));
+    }
+    lines
+}
+
+/// The managed-identity endpoints, and what sends an Azure SDK's `ManagedIdentityCredential`
+/// (or `DefaultAzureCredential`) to them.
+fn managed_identity_lines(r: &serve::Ready) -> Vec<String> {
+    let Some(m) = &r.managed_identity else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "  managed identities  App Service {} and IMDS {}/metadata/identity/oauth2/token \
+         (plain HTTP, loopback); code that uses a managed identity gets its tokens with:",
+        m.identity_endpoint, m.imds_host
+    )];
+    for (name, value) in m.env() {
+        // The header guards the endpoint like a password: in the ready line (stdout, or
+        // --ready-file), never in a log.
+        if name == "IDENTITY_HEADER" {
+            lines.push(format!(
+                "    export {name}=…   # the ready line's env.{name} (random per start; not logged)"
+            ));
+            continue;
+        }
+        lines.push(format!("    export {name}={}", shell_word(&value)));
+    }
+    if let Some(no_proxy) = r.env.as_ref().and_then(|e| e.get("NO_PROXY")) {
+        lines.push(format!("    export NO_PROXY={}", shell_word(no_proxy)));
     }
     lines
 }

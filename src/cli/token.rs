@@ -43,13 +43,17 @@ const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, AZURE_CLIENT_SECRET,\n  \
 AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE_PASSWORD,\n  \
 AZURE_CLIENT_SEND_CERTIFICATE_CHAIN (1/true = --x5c), AZURE_FEDERATED_TOKEN_FILE,\n  \
-ACTIONS_ID_TOKEN_REQUEST_URL + ACTIONS_ID_TOKEN_REQUEST_TOKEN, HTTPS_PROXY, NO_PROXY, CERTGEN_CACHE_DIR\n\n\
+ACTIONS_ID_TOKEN_REQUEST_URL + ACTIONS_ID_TOKEN_REQUEST_TOKEN, HTTPS_PROXY, NO_PROXY, CERTGEN_CACHE_DIR;\n  \
+with --managed-identity: IDENTITY_ENDPOINT and IDENTITY_HEADER (App Service), else IMDS\n  \
+(AZURE_POD_IDENTITY_AUTHORITY_HOST, else 169.254.169.254)\n\n\
 Examples:\n  TOKEN=$(certgen token --tenant $TENANT --client-id $APP \\\n      \
 --cert app.crt --key app.key)\n  \
 curl -H \"$(certgen token --output header)\" \\\n      \
 https://graph.microsoft.com/v1.0/users   # AZURE_* set\n  \
 certgen token --tenant $TENANT --client-id $APP --secret-file s.txt \\\n      \
---scope api://my-api/.default")]
+--scope api://my-api/.default\n  \
+certgen token --managed-identity --client-id $UAMI \\\n      \
+--scope https://vault.azure.net/.default")]
 pub struct TokenArgs {
     /// Directory (tenant) ID or domain [else AZURE_TENANT_ID]
     #[arg(long, value_name = "T")]
@@ -103,6 +107,26 @@ pub struct TokenArgs {
     /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
     #[arg(long, value_name = "F", help_heading = "Credential", conflicts_with_all = ["cert", "key", "pfx", "password_file"])]
     secret_file: Option<PathBuf>,
+    /// The managed identity of the Azure resource this runs on (IDENTITY_ENDPOINT+IDENTITY_HEADER, else IMDS); --client-id, --object-id or --resource-id picks a user-assigned one
+    #[arg(long, help_heading = "Managed identity", conflicts_with_all = ["cert", "key", "pfx", "password_file", "secret_file", "federated_token_file", "github_actions", "token_endpoint", "audience", "x5c", "authority_host", "tenant"])]
+    pub(super) managed_identity: bool,
+    /// A user-assigned managed identity by its object (principal) ID
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Managed identity",
+        requires = "managed_identity",
+        conflicts_with = "resource_id"
+    )]
+    pub(super) object_id: Option<String>,
+    /// A user-assigned managed identity by its Azure resource ID
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Managed identity",
+        requires = "managed_identity"
+    )]
+    pub(super) resource_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -135,6 +159,9 @@ pub(super) fn client_id(args: &TokenArgs) -> Result<&str> {
 
 /// The token the flags describe (cache first), as `certgen call` sends it too.
 pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
+    if args.managed_identity {
+        return super::managed_identity::get(args, args.client_id.as_deref());
+    }
     let client_id = client_id(args)?;
     let tenant = tenant(args.tenant.as_deref());
     if tenant.is_none() && args.token_endpoint.is_none() {

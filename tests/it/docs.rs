@@ -57,18 +57,19 @@ fn run_readme_script(dir: &Path, script: &str) -> (std::process::Output, String,
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_certgen")).parent().unwrap();
     let shim_dir = dir.join(".readme-bin");
     std::fs::create_dir_all(&shim_dir).unwrap();
-    let example = bin_dir.join("examples").join("protected_api");
+    let examples = bin_dir.join("examples");
     let cargo = shim_dir.join("cargo");
     std::fs::write(
         &cargo,
         format!(
             "#!/bin/sh\n\
              case \"$*\" in\n\
-             'run -q --example protected_api --'*) shift 5; exec '{}' \"$@\" ;;\n\
+             'run -q --example protected_api --'*) shift 5; exec '{0}/protected_api' \"$@\" ;;\n\
+             'run -q --example azure_identity_managed --'*) shift 5; exec '{0}/azure_identity_managed' \"$@\" ;;\n\
              esac\n\
-             echo \"cargo (test shim): only 'run -q --example protected_api --' here\" >&2\n\
+             echo \"cargo (test shim): only 'run -q --example protected_api|azure_identity_managed --' here\" >&2\n\
              exit 101\n",
-            example.display()
+            examples.display()
         ),
     )
     .unwrap();
@@ -240,4 +241,80 @@ fn federation_walkthroughs() {
             "{mark}: {stderr}"
         );
     }
+}
+
+// docs/managed-identity.md, run as written: serve with managed identities, the exports of its
+// ready line, then certgen, Azure Identity for Python, @azure/identity, Rust azure_identity and
+// az, each getting the identity's token (and Graph's answer where the block calls Graph).
+#[test]
+fn docs_managed_identity() {
+    let config = readme_blocks("file managed-identity.toml");
+    assert_eq!(config.len(), 1, "the docs mark one managed-identity.toml");
+    let mut blocks = Vec::new();
+    for mark in [
+        "managed-identity",
+        "managed-identity-python",
+        "managed-identity-js",
+        "managed-identity-rust",
+        "managed-identity-az",
+    ] {
+        let found = readme_blocks(mark);
+        assert_eq!(found.len(), 1, "the docs mark one {mark} block");
+        blocks.push(found[0].clone());
+    }
+    use crate::support::require;
+    let Some(python) = require::python(&["azure.identity", "requests"]) else {
+        return;
+    };
+    let Some(node) = require::node_clients() else {
+        return;
+    };
+    let Some(az) = require::azure_cli() else {
+        return;
+    };
+    let Some(_) = require::example("azure_identity_managed") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(dir.path().join("managed-identity.toml"), &config[0]).unwrap();
+    // The readers' python3, node packages and az are the tests' own: put on PATH (and
+    // NODE_PATH) ahead of the page's commands, which run as written.
+    let bin = dir.path().join(".readme-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Wrappers, not links: a virtual environment's python finds its packages by its own path.
+    for (name, target) in [("python3", std::path::PathBuf::from(&python)), ("az", az)] {
+        let wrapper = bin.join(name);
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec '{}' \"$@\"\n", target.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let script = format!(
+        "export NODE_PATH='{}'\n{}",
+        node.join("node_modules").display(),
+        blocks.concat()
+    );
+    let (_, stdout, stderr) = run_readme_script(dir.path(), &script);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"appid":"5e5e5e5e-0000-4000-8000-000000000001","roles":["User.Read.All"],"xms_mirid":"/subscriptions/9c2a3317-c396-4d8a-8eb5-9deeb110795a/resourceGroups/certgen/providers/Microsoft.Compute/virtualMachines/vm-5e5e5e5e"}"#,
+            "5e5e5e5e-0000-4000-8000-000000000002",
+            "python: adele@contoso.example",
+            "javascript: 5e5e5e5e-0000-4000-8000-000000000002",
+            "rust: 5e5e5e5e-0000-4000-8000-000000000001",
+            "adele@contoso.example",
+            "Authorization_RequestDenied",
+        ],
+        "{stderr}"
+    );
+    // Managed identities need no app: the banner does not ask for one.
+    assert!(!stderr.contains("no apps registered"), "{stderr}");
+    assert!(
+        stderr.contains("managed identities  App Service http://127.0.0.1:"),
+        "{stderr}"
+    );
 }

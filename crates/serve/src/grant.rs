@@ -219,7 +219,10 @@ impl TokenService {
     }
 
     /// The resource asked for (v2: `scope`, v1: `resource`) and the name it was asked by.
-    fn requested_resource(&self, req: &TokenRequest) -> Result<(Arc<Resource>, String), Aadsts> {
+    pub(crate) fn requested_resource(
+        &self,
+        req: &TokenRequest,
+    ) -> Result<(Arc<Resource>, String), Aadsts> {
         match req.endpoint {
             Endpoint::V2 => self.scope_resource(req.field("scope"), req.tenant),
             Endpoint::V1 => {

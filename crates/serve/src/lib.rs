@@ -15,7 +15,7 @@
 //! folder), `graph` (a slice of Microsoft Graph), `handlers` (routes and limits), `face` (which
 //! names a request meets), `proxy` (`--proxy`), `user_flow` (users signing in), and
 //! `resource_manager` and `portal_api` (the little of Azure Resource Manager and the Entra
-//! portal's API the Azure CLI needs).
+//! portal's API the Azure CLI needs), `managed_identity` (the platform's token endpoints).
 //!
 //! This file starts and stops the service: [`prepare`] loads state and binds the socket
 //! (so the ready line can be printed with the real port), [`serve`] runs until shutdown.
@@ -37,6 +37,7 @@ mod graph;
 mod handlers;
 mod instance_discovery;
 mod keys;
+mod managed_identity;
 mod metadata;
 mod portal_api;
 mod proxy;
@@ -74,6 +75,7 @@ pub use config::{Flags, Registry, DEFAULT_TENANT};
 pub use directory::StoreError;
 pub use error::{Credential, Result, ServeError};
 pub use handlers::DEFAULT_MAX_IN_FLIGHT;
+pub use managed_identity::ReadyFields as ManagedIdentityReady;
 pub use proxy::{Env as ProxyEnv, ReadyFields as ProxyReady, DEFAULT_MAX_TUNNELS};
 use service::TokenService;
 pub use sign_in_state::Options as UserFlowOptions;
@@ -152,12 +154,39 @@ pub struct Ready {
     pub ca_file: Option<PathBuf>,
     /// The Graph slice's root (`{base}/v1.0`): `certgen call {graph}/users`.
     pub graph: String,
-    /// `--proxy`: `proxy`, `proxy_ca_file` and `env`.
+    /// `--proxy`: `proxy` and `proxy_ca_file`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyReady>,
     /// `[[workload]]`: each workload's variables to export (`{NAME: {"env": {…}}}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workloads: Option<std::collections::BTreeMap<String, workload::ReadyWorkload>>,
+    /// The managed-identity endpoints, when the config has a managed identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_identity: Option<ManagedIdentityReady>,
+    /// The environment to export for unmodified clients (the proxy's, the managed
+    /// identities'), when there is any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl Ready {
+    /// `env`, from the parts that have variables to export.
+    fn gather_env(&mut self) {
+        let mut env = std::collections::BTreeMap::new();
+        if let Some(p) = &self.proxy {
+            env.extend(p.env.pairs().map(|(k, v)| (k.to_string(), v)));
+        }
+        if let Some(m) = &self.managed_identity {
+            env.extend(m.env().map(|(k, v)| (k.to_string(), v)));
+            if self.proxy.is_some() {
+                // The managed-identity endpoints are plain HTTP on loopback, and some clients
+                // (msal-node, under `@azure/identity`) send even http:// requests through
+                // HTTPS_PROXY, which refuses any host but Microsoft's.
+                env.insert("NO_PROXY".into(), managed_identity::NO_PROXY.into());
+            }
+        }
+        self.env = (!env.is_empty()).then_some(env);
+    }
 }
 
 /// A bound, configured service, not yet accepting.
@@ -178,6 +207,7 @@ pub struct Prepared {
     max_tunnels: usize,
     proxy: Option<proxy::Prepared>,
     workloads: Arc<workload::Workloads>,
+    managed_identity: Option<managed_identity::Prepared>,
 }
 
 impl Prepared {
@@ -284,6 +314,9 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         proxy.is_some(),
     )?);
     ready.workloads = workloads.ready();
+    let managed_identity = managed_identity::prepare(&directory, local.ip())?;
+    ready.managed_identity = managed_identity.as_ref().map(|m| m.ready.clone());
+    ready.gather_env();
     let service = Arc::new(TokenService {
         directory,
         subscriptions: start.subscriptions.clone(),
@@ -316,6 +349,7 @@ pub fn prepare(options: &Options, registrations: impl Into<Registrations>) -> Re
         max_tunnels: options.max_tunnels,
         proxy,
         workloads,
+        managed_identity,
     })
 }
 
@@ -502,6 +536,8 @@ fn ready_line(
         graph: format!("{base}/v1.0"),
         proxy: None,
         workloads: None,
+        managed_identity: None,
+        env: None,
     }
 }
 
@@ -521,11 +557,22 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
         .layer(router);
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
+    let mi_handle = axum_server::Handle::new();
+    let mi_stopper = mi_handle.clone();
     let (stop_proxy, proxy_stopped) = watch::channel(false);
     let stop = async move {
         shutdown.await;
         stopper.graceful_shutdown(Some(GRACEFUL_STOP));
+        mi_stopper.graceful_shutdown(Some(GRACEFUL_STOP));
         let _ = stop_proxy.send(true);
+    };
+    let managed = async {
+        match prepared.managed_identity {
+            None => Ok(()),
+            Some(m) => managed_identity::run(m, prepared.service.clone(), prepared.log, mi_handle)
+                .await
+                .map_err(ServeError::Stopped),
+        }
     };
     let failed = ServeError::Stopped;
     let ca = prepared.proxy.as_ref().map(|p| p.ca.clone());
@@ -576,11 +623,11 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
             }
         }
     };
-    let (main, proxy, ()) = tokio::join!(main, proxy, stop);
+    let (main, proxy, managed, ()) = tokio::join!(main, proxy, managed, stop);
     for w in writers {
         w.abort();
     }
-    main.and(proxy)
+    main.and(proxy).and(managed)
 }
 
 /// HTTP/1 only, with a deadline for each request head, and half-closed connections answered: a
@@ -591,7 +638,7 @@ pub async fn serve(prepared: Prepared, shutdown: impl Future<Output = ()>) -> Re
 /// HTTP/1 only HTTP/1 only because the automatic
 /// HTTP/1-or-2 detection waits for a new connection's first bytes with no deadline at all: a
 /// client that connected and sent nothing kept its connection (and socket) forever.
-fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
+pub(crate) fn limit_header_time<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
     server
         .http_builder()
         .http1()

@@ -6,6 +6,7 @@ pub mod call;
 mod credential;
 mod decode;
 mod inputs;
+mod managed_identity;
 mod messages;
 mod new;
 #[cfg(unix)] // SIGKILL and its exit status

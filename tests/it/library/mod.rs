@@ -4,6 +4,7 @@
 mod azure_core;
 mod concurrency;
 mod identity_errors;
+mod managed_identity;
 mod token_acquire;
 mod token_client;
 mod verify;

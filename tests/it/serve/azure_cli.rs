@@ -45,6 +45,12 @@ impl Az {
         }
     }
 
+    /// One more variable of the environment az runs in.
+    pub(super) fn with_env(mut self, name: &str, value: &str) -> Az {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
         c.args(args).stdin(Stdio::null());

@@ -14,6 +14,8 @@ mod graph_users;
 mod graph_writes;
 mod kept;
 mod limits;
+pub(crate) mod managed_identity;
+mod managed_identity_clients;
 mod microsoft_resources;
 mod msal;
 mod organisation;

@@ -686,6 +686,12 @@ pub enum InputKind {
     SecretFile,
     /// A call named a tenant the credential may not ask (argument).
     TenantNotAllowed,
+    /// The environment names a managed-identity platform certgen does not support (Service
+    /// Fabric, Azure Arc, Azure Machine Learning, Cloud Shell).
+    UnsupportedManagedIdentity {
+        /// The platform named.
+        platform: String,
+    },
 }
 
 /// A parameter of a certificate to make, named in messages by [`Param::name`].

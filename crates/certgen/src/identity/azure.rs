@@ -32,6 +32,7 @@ use super::credential::{
     ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential,
     EnvironmentCredential, TokenCredential,
 };
+use super::managed::ManagedIdentityCredential;
 
 async fn azure_token(
     credential: &dyn TokenCredential,
@@ -66,5 +67,6 @@ azure_credential!(
     ClientCertificateCredential,
     ClientSecretCredential,
     ClientAssertionCredential,
-    EnvironmentCredential
+    EnvironmentCredential,
+    ManagedIdentityCredential
 );

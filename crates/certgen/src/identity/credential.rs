@@ -186,7 +186,7 @@ impl AccessToken {
             .unwrap_or(Duration::ZERO)
     }
 
-    fn cached(t: &CachedToken, source: Source) -> AccessToken {
+    pub(super) fn cached(t: &CachedToken, source: Source) -> AccessToken {
         AccessToken {
             token: t.access_token.clone(),
             token_type: t.token_type.clone(),
@@ -196,7 +196,7 @@ impl AccessToken {
         }
     }
 
-    fn fetched(t: TokenResponse) -> AccessToken {
+    pub(super) fn fetched(t: TokenResponse) -> AccessToken {
         AccessToken {
             ext_expires_in: t.ext_expires_in.map(Duration::from_secs),
             expires_on: unix(t.expires_on),
@@ -922,7 +922,9 @@ token_credential!(
 /// `AZURE_CLIENT_CERTIFICATE_PATH` (with `AZURE_CLIENT_CERTIFICATE_PASSWORD`), else workload
 /// identity's `AZURE_FEDERATED_TOKEN_FILE` ([`super::WorkloadIdentityCredential`]), and
 /// `AZURE_AUTHORITY_HOST` and `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` where the options leave
-/// them open.
+/// them open; with neither secret nor certificate, a [`ManagedIdentityCredential`](super::ManagedIdentityCredential)
+/// when the environment names a platform endpoint (`IDENTITY_ENDPOINT` and `IDENTITY_HEADER`,
+/// or `AZURE_POD_IDENTITY_AUTHORITY_HOST`; `AZURE_CLIENT_ID` then selects a user-assigned one).
 ///
 /// ```
 /// use certgen::identity::{CredentialOptions, EnvironmentCredential};
@@ -949,7 +951,8 @@ impl EnvironmentCredential {
             )
         };
         let tenant = var("AZURE_TENANT_ID").unwrap_or_default();
-        let client_id = var("AZURE_CLIENT_ID").ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
+        let client_id = var("AZURE_CLIENT_ID");
+        let need_client_id = || client_id.clone().ok_or_else(|| missing("AZURE_CLIENT_ID"));
         if options.authority_host.is_none() {
             options.authority_host = var("AZURE_AUTHORITY_HOST");
         }
@@ -961,7 +964,7 @@ impl EnvironmentCredential {
         let inner: Box<dyn TokenCredential> = if let Some(secret) = var("AZURE_CLIENT_SECRET") {
             Box::new(ClientSecretCredential::new(
                 &tenant,
-                &client_id,
+                &need_client_id()?,
                 Secret::new(secret),
                 options,
             )?)
@@ -977,7 +980,7 @@ impl EnvironmentCredential {
             )?;
             Box::new(ClientCertificateCredential::new(
                 &tenant,
-                &client_id,
+                &need_client_id()?,
                 certificate,
                 options,
             )?)
@@ -985,11 +988,22 @@ impl EnvironmentCredential {
             // Workload identity, next in Azure Identity's chain after the secret and the
             // certificate.
             Box::new(super::WorkloadIdentityCredential::new(
-                &tenant, &client_id, file, options,
+                &tenant,
+                &need_client_id()?,
+                file,
+                options,
             )?)
+        } else if let Some(mi) =
+            // The chain's last link: a managed identity, when the environment names a
+            // platform endpoint (AZURE_CLIENT_ID then picks a user-assigned one).
+            super::managed::from_environment(client_id.as_deref(), &options, &var)?
+        {
+            Box::new(mi)
         } else {
+            need_client_id()?;
             return Err(missing(
-                "AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE",
+                "AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE \
+                 or a managed identity's endpoint (IDENTITY_ENDPOINT)",
             ));
         };
         Ok(EnvironmentCredential { inner })

@@ -1,8 +1,8 @@
 //! Getting access tokens with the client-credentials grant, in the shape of `azure_identity`:
 //! the [`TokenCredential`] trait and its credentials ([`credential`]), the request and its
 //! transport ([`client`]), what the endpoint answers ([`response`]), the scope rules toward
-//! Entra ([`scope`]), the on-disk cache ([`cache`]) and workload identity federation
-//! ([`workload`]).
+//! Entra ([`scope`]), the on-disk cache ([`cache`]), workload identity federation
+//! ([`workload`]), and managed identities' tokens from the Azure platform ([`managed`]).
 
 #[cfg(feature = "azure_core")]
 #[cfg_attr(docsrs, doc(cfg(feature = "azure_core")))]
@@ -10,6 +10,7 @@ pub mod azure;
 pub mod cache;
 pub mod client;
 pub mod credential;
+pub mod managed;
 pub mod response;
 pub mod scope;
 pub mod workload;
@@ -21,5 +22,6 @@ pub use credential::{
     ClientSecretCredential, CredentialOptions, DiskCache, EnvironmentCredential, Source,
     TokenCredential, TokenRequestOptions, WarningSink, REFRESH_AHEAD,
 };
+pub use managed::{ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource};
 pub use response::TokenResponse;
 pub use workload::{FederatedTokenError, WorkloadIdentityCredential};

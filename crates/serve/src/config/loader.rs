@@ -146,9 +146,17 @@ impl Registry {
         let subscriptions = subscriptions(&file.subscription, &tenants)?;
         let workloads = crate::workload::config::workloads(&file.workload)?;
         let issuers = configured_issuers(&file.issuer, base_dir, &sources)?;
+        let managed_identities = super::managed_identities::from_file(
+            &file.managed_identity,
+            &tenants,
+            &resources,
+            &apps,
+            &subscriptions,
+        )?;
         Ok(Registry {
             workloads,
             issuers,
+            managed_identities,
             tenants,
             apps,
             resources,
@@ -206,7 +214,7 @@ fn add_tenant(tenants: &mut Vec<Tenant>, name: &str, domains: &[String]) -> Resu
     Ok(())
 }
 
-fn guid(value: &str, what: &str) -> Result<String> {
+pub(super) fn guid(value: &str, what: &str) -> Result<String> {
     uuid::Uuid::parse_str(value.trim())
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| ServeError::Argument(format!("{what} '{value}' is not a GUID")))
@@ -237,6 +245,7 @@ fn new_app(client_id: &str) -> App {
         missing_service_principal: false,
         delegated: HashMap::new(),
         federated: Vec::new(),
+        managed_identity: None,
     }
 }
 
@@ -425,11 +434,26 @@ fn app_from_file(
                 .transpose()?,
         ));
     }
+    let who = format!("app {client_id}");
     for (resource, roles) in &a.roles {
-        grant(&mut app, resources, resource, roles, Permission::Role)?;
+        grant(
+            &who,
+            &mut app.roles,
+            resources,
+            resource,
+            roles,
+            Permission::Role,
+        )?;
     }
     for (resource, scopes) in &a.delegated {
-        grant(&mut app, resources, resource, scopes, Permission::Scope)?;
+        grant(
+            &who,
+            &mut app.delegated,
+            resources,
+            resource,
+            scopes,
+            Permission::Scope,
+        )?;
     }
     for uri in &a.redirect_uris {
         app.redirect_uris.push(redirect_uri(client_id, uri)?);
@@ -442,7 +466,7 @@ fn app_from_file(
 /// What an app is given on a resource: app roles (`[app.roles]`, application permissions) or
 /// delegated scopes (`[app.delegated]`).
 #[derive(Clone, Copy)]
-enum Permission {
+pub(super) enum Permission {
     Role,
     Scope,
 }
@@ -466,47 +490,42 @@ impl Permission {
     }
 }
 
-/// Gives `app` the `names` (roles or scopes, per `kind`) of `resource` (app id or identifier
-/// URI); each must be one the resource defines, and a scope a bare name.
-fn grant(
-    app: &mut App,
+/// Gives `who` (`app {client_id}`, `managed identity {client_id}`: for messages) the `names`
+/// (roles or scopes, per `kind`) of `resource` (app id or identifier URI), in `map` by the
+/// resource's app id; each must be one the resource defines, and a scope a bare name.
+pub(super) fn grant(
+    who: &str,
+    map: &mut HashMap<String, Vec<String>>,
     resources: &[Resource],
     resource: &str,
     names: &[String],
     kind: Permission,
 ) -> Result<()> {
-    let client_id = &app.client_id;
     let (given, one, defined) = match kind {
         Permission::Role => ("roles are granted", "role", "defined"),
         Permission::Scope => ("delegated scopes are consented", "scope", "exposed"),
     };
     let Some(r) = find_resource(resources, resource) else {
         return Err(ServeError::UnknownResource {
-            message: format!(
-                "app {client_id}: {given} on '{resource}', which is not a registered resource"
-            ),
+            message: format!("{who}: {given} on '{resource}', which is not a registered resource"),
         });
     };
     for name in names {
         let bare = !name.is_empty() && !name.contains(char::is_whitespace) && !name.contains('/');
         if matches!(kind, Permission::Scope) && !bare {
             return Err(ServeError::Invalid(format!(
-                "app {client_id}: delegated scope '{name}' must be a bare scope name such as \
+                "{who}: delegated scope '{name}' must be a bare scope name such as \
                  User.Read (the resource is the table key)"
             )));
         }
         let list = kind.defined(r);
         if !list.is_empty() && !list.iter().any(|d| kind.same(d, name)) {
             return Err(ServeError::Invalid(format!(
-                "app {client_id}: {one} '{name}' is not {defined} by resource '{}'",
+                "{who}: {one} '{name}' is not {defined} by resource '{}'",
                 r.display_name
             )));
         }
     }
-    let map = match kind {
-        Permission::Role => &mut app.roles,
-        Permission::Scope => &mut app.delegated,
-    };
     map.entry(r.app_id.clone())
         .or_default()
         .extend(names.iter().cloned());

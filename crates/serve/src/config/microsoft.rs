@@ -26,6 +26,12 @@ pub const AZURE_STORAGE_APP_ID: &str = "e406a681-f3d4-42a8-90b6-c2b029497af1";
 /// it by app id (`azure/cli/command_modules/role/custom.py`). UNCONFIRMED: the display name, and
 /// that it has no identifier URI (the CLI only ever names it by app id).
 pub const PORTAL_API_APP_ID: &str = "74658136-14ec-4630-ad9b-26e160ff0fc6";
+/// The AAD Token Exchange app: a managed identity's token for `api://AzureADTokenExchange` is a
+/// federated credential of an app (<https://learn.microsoft.com/en-us/entra/workload-id/workload-identity-federation-config-app-trust-managed-identity>).
+/// UNCONFIRMED: that this is the app id such tokens carry as `aud`, and that they are v2
+/// (`iss` `…/{tid}/v2.0`); chosen as the shared plan for issues 21 and 22 says.
+pub const TOKEN_EXCHANGE_APP_ID: &str = "fb60f99c-7a34-4190-8149-302f77469936";
+pub const TOKEN_EXCHANGE_URI: &str = "api://AzureADTokenExchange";
 
 /// The resources every tenant has, Microsoft Graph first.
 pub fn resources() -> Vec<Resource> {
@@ -57,6 +63,14 @@ pub fn resources() -> Vec<Resource> {
             &["https://storage.azure.com"],
         ),
         resource(PORTAL_API_APP_ID, "ADIbizaUX", &[]),
+        Resource {
+            token_version: TokenVersion::V2,
+            ..resource(
+                TOKEN_EXCHANGE_APP_ID,
+                "AAD Token Exchange",
+                &[TOKEN_EXCHANGE_URI],
+            )
+        },
     ]
 }
 
@@ -68,6 +82,7 @@ pub fn is_microsoft(app_id: &str) -> bool {
         AZURE_KEY_VAULT_APP_ID,
         AZURE_STORAGE_APP_ID,
         PORTAL_API_APP_ID,
+        TOKEN_EXCHANGE_APP_ID,
     ]
     .iter()
     .any(|id| id.eq_ignore_ascii_case(app_id))

@@ -10,10 +10,12 @@
 //! | `microsoft` | Microsoft's own resources, in every tenant (Graph, Azure Service Management, …) |
 //! | `schema` | the TOML file's serde structs |
 //! | `loader` | reading the file, the flags and the environment, checking, building the model |
+//! | `managed_identities` | `[[managed_identity]]`: system- and user-assigned identities |
 //! | `users_file` | the users as JSON Lines of Graph user objects |
 //! | `sources` | what a load read, as digests: whether a later start's inputs are unchanged |
 
 mod loader;
+mod managed_identities;
 pub mod microsoft;
 mod model;
 mod schema;

@@ -61,6 +61,9 @@ pub struct App {
     pub delegated: HashMap<String, Vec<String>>,
     /// Federated identity credentials: outside tokens it may present (`[[app.federated]]`).
     pub federated: Vec<crate::federation::FederatedCredential>,
+    /// A managed identity (no application object): its Azure resource id, the `xms_mirid`
+    /// of its tokens.
+    pub managed_identity: Option<String>,
 }
 
 /// A client secret of an app, with its end date as Entra records one (`endDateTime`). Only
@@ -179,6 +182,32 @@ pub struct Subscription {
     pub tenant_id: String,
 }
 
+/// Which kind of managed identity: the one an Azure resource has (system-assigned) or one
+/// made on its own and given to resources (user-assigned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagedIdentityKind {
+    System,
+    User,
+}
+
+/// A managed identity (`[[managed_identity]]`): a service principal of type
+/// `ManagedIdentity`, with no application object.
+#[derive(Debug, Clone)]
+pub struct ManagedIdentity {
+    pub kind: ManagedIdentityKind,
+    /// Lower-case GUID: `appid` in its tokens, `client_id` of the platform endpoints.
+    pub client_id: String,
+    /// Lower-case GUID: the service principal's object id, `oid` and `sub` in its tokens.
+    pub principal_id: String,
+    /// The Azure resource id (`xms_mirid`): the identity's own for a user-assigned one, the
+    /// resource's (a VM) for a system-assigned one.
+    pub resource_id: String,
+    pub display_name: String,
+    pub tenant_id: String,
+    /// Granted app roles, by resource app id.
+    pub roles: HashMap<String, Vec<String>>,
+}
+
 /// Everything registered.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -191,6 +220,8 @@ pub struct Registry {
     pub(crate) subscriptions: Vec<Subscription>,
     /// `[[workload]]`: what serve issues tokens for (no directory objects).
     pub(crate) workloads: Vec<crate::workload::Workload>,
+    /// `[[managed_identity]]`, in the file's order.
+    pub(crate) managed_identities: Vec<ManagedIdentity>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
     pub(crate) default_tenant: bool,
     /// What the load read (files and environment variables), as digests.

@@ -31,6 +31,8 @@ pub(super) struct ConfigFile {
     /// Outside token issuers trusted with a local key set (workload identity federation).
     #[serde(default)]
     pub(super) issuer: Vec<IssuerEntry>,
+    #[serde(default)]
+    pub(super) managed_identity: Vec<ManagedIdentityEntry>,
 }
 
 /// One `[[issuer]]`: tokens whose `iss` is exactly `url` are verified with the keys of
@@ -52,6 +54,26 @@ pub(super) struct FederatedEntry {
     /// Default: `["api://AzureADTokenExchange"]`, as Entra's portal fills it in.
     pub(super) audiences: Option<Vec<String>>,
     pub(super) description: Option<String>,
+}
+
+/// One `[[managed_identity]]`: a system- or user-assigned managed identity, whose tokens the
+/// platform endpoints (App Service, IMDS) give (see `config::managed_identities`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ManagedIdentityEntry {
+    /// `"system"` or `"user"`.
+    pub(super) kind: String,
+    pub(super) client_id: String,
+    /// The service principal's object id; default: derived from the client id.
+    pub(super) principal_id: Option<String>,
+    /// The Azure resource id (`xms_mirid`): required for a user-assigned identity.
+    pub(super) resource_id: Option<String>,
+    pub(super) display_name: Option<String>,
+    /// GUID or domain of a `[[tenant]]`; default: the first tenant.
+    pub(super) tenant: Option<String>,
+    /// Resource (app id or identifier URI) → granted app roles, as an app's `[app.roles]`.
+    #[serde(default)]
+    pub(super) roles: HashMap<String, Vec<String>>,
 }
 
 /// One `[[subscription]]`: what Resource Manager lists to `az login` (`GET /subscriptions`).

@@ -10,6 +10,7 @@
 //! | `objects` | objects as Graph shapes them, and their index keys |
 //! | `seed` | the config file as objects |
 //! | `view` | what the token endpoints read (an app, a resource, a user) |
+//! | `managed` | a managed identity as the platform endpoints read it |
 //! | `consent` | admin consent: an app's `requiredResourceAccess` granted |
 //! | `membership` | groups a principal is in; `groups` and group-given `roles` of a user's token |
 //!
@@ -19,6 +20,7 @@
 //! read ([`Store::changed_elsewhere`]) and drops the views too.
 
 pub mod consent;
+pub mod managed;
 pub mod membership;
 pub mod objects;
 pub mod seed;
@@ -62,6 +64,8 @@ struct Views {
     apps: HashMap<String, Option<Arc<AppView>>>,
     resources: HashMap<String, Option<Arc<Resource>>>,
     tenants: Option<Arc<Vec<Tenant>>>,
+    /// Managed identities by selector (see `managed`).
+    managed: HashMap<String, Option<Arc<managed::ManagedView>>>,
 }
 
 /// The most views kept at once: past it they are dropped and rebuilt on demand, so a scan

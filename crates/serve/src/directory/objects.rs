@@ -35,6 +35,11 @@ pub fn index_of(kind: Kind, doc: &Value) -> Vec<(&'static str, String)> {
             for n in strings(doc, "servicePrincipalNames") {
                 lower("servicePrincipalName", Some(n));
             }
+            lower("servicePrincipalType", s("servicePrincipalType"));
+            // A managed identity is found by its Azure resource id (`msi_res_id`).
+            for n in strings(doc, "alternativeNames") {
+                lower("alternativeName", Some(n));
+            }
         }
         Kind::AppRoleAssignment => {
             lower("principalId", s("principalId"));

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use super::objects::{self, app_role, application_doc, object, scope, service_principal_doc};
 use super::store::{Kind, Object, Origin};
 use crate::config::microsoft::permission_id;
-use crate::config::{name_based_guid, App, Registry, Resource, User};
+use crate::config::{
+    name_based_guid, App, ManagedIdentity, ManagedIdentityKind, Registry, Resource, User,
+};
 use crate::keys::stable_key_id;
 use certgen::certificate::rfc3339;
 use certgen::graph::cloud::GRAPH_APP_ID;
@@ -46,13 +48,14 @@ pub fn objects(registry: &Registry) -> Vec<Object> {
     // empty list, as Microsoft Graph) still lists them, with ids, for Graph's readers.
     let mut used_roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut used_scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mi_roles = registry.managed_identities.iter().flat_map(|m| &m.roles);
+    for (r, roles) in registry.apps.iter().flat_map(|a| &a.roles).chain(mi_roles) {
+        used_roles
+            .entry(r.clone())
+            .or_default()
+            .extend(roles.clone());
+    }
     for a in &registry.apps {
-        for (r, roles) in &a.roles {
-            used_roles
-                .entry(r.clone())
-                .or_default()
-                .extend(roles.clone());
-        }
         for (r, scopes) in &a.delegated {
             used_scopes
                 .entry(r.clone())
@@ -125,6 +128,15 @@ pub fn objects(registry: &Registry) -> Vec<Object> {
                 Origin::Config,
             ));
         }
+    }
+    for m in &registry.managed_identities {
+        out.push(managed_identity(m));
+        out.extend(role_assignments(
+            &m.principal_id,
+            &m.display_name,
+            &m.roles,
+            &sp_of,
+        ));
     }
     for u in &registry.users {
         out.push(user(u, Origin::Config));
@@ -269,35 +281,47 @@ fn resource_fields(
     }
 }
 
+/// A managed identity's service principal: type `ManagedIdentity`, no application object,
+/// its Azure resource id among `alternativeNames` (as Graph lists one:
+/// `["isExplicit=True", "/subscriptions/…"]`, `isExplicit` true for a user-assigned one).
+fn managed_identity(m: &ManagedIdentity) -> Object {
+    let explicit = m.kind == ManagedIdentityKind::User;
+    object(
+        Kind::ServicePrincipal,
+        &m.principal_id,
+        Origin::Config,
+        json!({
+            "id": m.principal_id,
+            "accountEnabled": true,
+            "alternativeNames": [
+                if explicit { "isExplicit=True" } else { "isExplicit=False" },
+                m.resource_id,
+            ],
+            "appDisplayName": null,
+            "appId": m.client_id,
+            "appOwnerOrganizationId": m.tenant_id,
+            "appRoleAssignmentRequired": false,
+            "appRoles": [],
+            "displayName": m.display_name,
+            "keyCredentials": [],
+            "oauth2PermissionScopes": [],
+            "passwordCredentials": [],
+            "servicePrincipalNames": [m.client_id],
+            "servicePrincipalType": "ManagedIdentity",
+            "signInAudience": null,
+            "tags": [],
+        }),
+        json!({
+            "managedIdentity": if explicit { "user" } else { "system" },
+            "tenant": m.tenant_id,
+        }),
+    )
+}
+
 /// An app's `[app.roles]` as app role assignments and its `[app.delegated]` as all-principals
 /// grants, on the resources' service principals.
 fn assignments(a: &App, sp_of: &dyn Fn(&str) -> String) -> Vec<Object> {
-    let mut out = Vec::new();
-    let mut resources: Vec<&String> = a.roles.keys().collect();
-    resources.sort();
-    for r in resources {
-        let resource_sp = sp_of(r);
-        for role in &a.roles[r] {
-            let id = name_based_guid(&format!("assignment {} {r} {role}", a.object_id));
-            out.push(object(
-                Kind::AppRoleAssignment,
-                &id,
-                Origin::Config,
-                json!({
-                    "id": id,
-                    "appRoleId": permission_id(r, role, false),
-                    "createdDateTime": null,
-                    "deletedDateTime": null,
-                    "principalDisplayName": a.display_name,
-                    "principalId": a.object_id,
-                    "principalType": "ServicePrincipal",
-                    "resourceDisplayName": null,
-                    "resourceId": resource_sp,
-                }),
-                json!({}),
-            ));
-        }
-    }
+    let mut out = role_assignments(&a.object_id, &a.display_name, &a.roles, sp_of);
     let mut resources: Vec<&String> = a.delegated.keys().collect();
     resources.sort();
     for r in resources {
@@ -317,6 +341,43 @@ fn assignments(a: &App, sp_of: &dyn Fn(&str) -> String) -> Vec<Object> {
             }),
             json!({}),
         ));
+    }
+    out
+}
+
+/// Roles given to the service principal `principal_id` (by resource app id) as app role
+/// assignments on the resources' service principals.
+fn role_assignments(
+    principal_id: &str,
+    display_name: &str,
+    roles: &HashMap<String, Vec<String>>,
+    sp_of: &dyn Fn(&str) -> String,
+) -> Vec<Object> {
+    let mut out = Vec::new();
+    let mut resources: Vec<&String> = roles.keys().collect();
+    resources.sort();
+    for r in resources {
+        let resource_sp = sp_of(r);
+        for role in &roles[r] {
+            let id = name_based_guid(&format!("assignment {principal_id} {r} {role}"));
+            out.push(object(
+                Kind::AppRoleAssignment,
+                &id,
+                Origin::Config,
+                json!({
+                    "id": id,
+                    "appRoleId": permission_id(r, role, false),
+                    "createdDateTime": null,
+                    "deletedDateTime": null,
+                    "principalDisplayName": display_name,
+                    "principalId": principal_id,
+                    "principalType": "ServicePrincipal",
+                    "resourceDisplayName": null,
+                    "resourceId": resource_sp,
+                }),
+                json!({}),
+            ));
+        }
     }
     out
 }

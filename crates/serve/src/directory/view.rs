@@ -4,6 +4,7 @@
 //! memory.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use base64::Engine;
 use serde_json::Value;
@@ -118,15 +119,7 @@ pub fn app(application: &Object, related: &Related) -> AppView {
         Some(sp) => app.object_id = sp.id.clone(),
         None => app.missing_service_principal = true,
     }
-    for (a, resource_sp) in &related.assignments {
-        let role_id = str_of(&a.doc, "appRoleId");
-        if let Some(value) = role_value(&resource_sp.doc, role_id) {
-            app.roles
-                .entry(str_of(&resource_sp.doc, "appId").to_ascii_lowercase())
-                .or_default()
-                .push(value.to_string());
-        }
-    }
+    app.roles = roles(&related.assignments);
     for (g, resource_sp) in &related.grants {
         app.delegated
             .entry(str_of(&resource_sp.doc, "appId").to_ascii_lowercase())
@@ -140,6 +133,43 @@ pub fn app(application: &Object, related: &Related) -> AppView {
         .collect();
     app.certificates = keys.iter().map(|(c, _)| c.clone()).collect();
     AppView { app, keys }
+}
+
+/// The role values of app role assignments (each with the resource's service principal), by
+/// the resource's app id.
+fn roles(assignments: &[(&Object, Object)]) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (a, resource_sp) in assignments {
+        let role_id = str_of(&a.doc, "appRoleId");
+        if let Some(value) = role_value(&resource_sp.doc, role_id) {
+            out.entry(str_of(&resource_sp.doc, "appId").to_ascii_lowercase())
+                .or_default()
+                .push(value.to_string());
+        }
+    }
+    out
+}
+
+/// A managed identity as the token path reads it: an app with no application object (no
+/// credential: the platform vouches for it), named by its service principal, with the roles
+/// assigned to it and its Azure resource id; and the tenant it belongs to.
+pub fn managed_identity(sp: &Object, assignments: &[(&Object, Object)]) -> (App, String) {
+    let doc = &sp.doc;
+    let resource_id = strings(doc, "alternativeNames")
+        .find(|n| n.starts_with('/'))
+        .map(String::from);
+    let app = App {
+        client_id: str_of(doc, "appId").to_ascii_lowercase(),
+        display_name: str_of(doc, "displayName").to_string(),
+        object_id: sp.id.clone(),
+        roles: roles(assignments),
+        managed_identity: Some(resource_id.unwrap_or_default()),
+        ..App::default()
+    };
+    (
+        app,
+        str_of(doc, "appOwnerOrganizationId").to_ascii_lowercase(),
+    )
 }
 
 /// A resource API: an application with a service principal in the tenant. Microsoft's own

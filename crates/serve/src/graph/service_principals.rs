@@ -23,9 +23,10 @@ use crate::directory::{Change, Directory, Kind, Object, Origin};
 use certgen::graph::permissions::{allows, READ_APPLICATIONS, WRITE_APPLICATIONS};
 
 /// The properties served, in Graph's order (those of `objects::service_principal_doc`).
-pub const PROPERTIES: [&str; 14] = [
+pub const PROPERTIES: [&str; 15] = [
     "id",
     "accountEnabled",
+    "alternativeNames",
     "appDisplayName",
     "appId",
     "appRoleAssignmentRequired",
@@ -49,6 +50,10 @@ pub const FILTERS: &[(&str, &str)] = &[
     ("eq", "displayName"),
     ("startswith", "displayName"),
     ("any", "servicePrincipalNames"),
+    // `servicePrincipalType eq 'ManagedIdentity'`: how scripts list managed identities. Not
+    // in INDEX: directories kept from before this index key existed lack it, and a scan of
+    // the service principals is always right.
+    ("eq", "servicePrincipalType"),
 ];
 
 const INDEX: &[(&str, &str)] = &[

@@ -336,6 +336,8 @@ pub struct ReadyFields {
     pub proxy: String,
     /// The local CA that clients trust for the Microsoft names.
     pub proxy_ca_file: PathBuf,
+    /// In the ready line's `env`, beside the other parts' variables.
+    #[serde(skip)]
     pub env: Env,
 }
 
