@@ -16,6 +16,7 @@ mod kept;
 mod limits;
 pub(crate) mod managed_identity;
 mod managed_identity_clients;
+mod managed_identity_federated;
 mod microsoft_resources;
 mod msal;
 mod organisation;
