@@ -243,6 +243,27 @@ fn federation_walkthroughs() {
     }
 }
 
+// docs/federation.md's managed-identity walkthrough, run as written: a user-assigned identity's
+// token from serve's platform endpoint is the client assertion of an app that trusts it.
+#[test]
+fn federation_managed_identity_walkthrough() {
+    let config = readme_blocks("file federation-mi.toml");
+    assert_eq!(config.len(), 1, "the docs mark one federation-mi.toml");
+    let script = readme_blocks("federation-managed-identity");
+    assert_eq!(script.len(), 1, "the docs mark one federation-managed-identity block");
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(dir.path().join("federation-mi.toml"), &config[0]).unwrap();
+    let (_, stdout, stderr) = run_readme_script(dir.path(), &script[0]);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            r#"{"aud":"fb60f99c-7a34-4190-8149-302f77469936","sub":"5e5e5e5e-1111-4000-8000-000000000002"}"#,
+            r#"{"appid":"6f1c5e8a-2222-4222-8333-944455556666","roles":["User.Read.All"]}"#,
+        ],
+        "{stderr}"
+    );
+}
+
 // docs/managed-identity.md, run as written: serve with managed identities, the exports of its
 // ready line, then certgen, Azure Identity for Python, @azure/identity, Rust azure_identity and
 // az, each getting the identity's token (and Graph's answer where the block calls Graph).

@@ -124,7 +124,10 @@ async fn a_user_assigned_identitys_token_signs_an_app_in_and_the_app_calls_graph
     assert_eq!(c["sub"], READER_MI_PRINCIPAL, "{c}");
     assert_eq!(c["xms_mirid"], READER_MI_RESOURCE, "{c}");
     assert!(
-        c["iss"].as_str().unwrap().ends_with(&format!("/{TENANT}/v2.0")),
+        c["iss"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{TENANT}/v2.0")),
         "{c}"
     );
 
