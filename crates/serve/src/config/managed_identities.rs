@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::loader::{grant, guid, Permission};
+use super::checks::{grant, guid, Permission};
 use super::model::{
     find_tenant, name_based_guid, App, ManagedIdentity, ManagedIdentityKind, Resource,
     Subscription, Tenant,

@@ -11,9 +11,11 @@
 //! | `schema` | the TOML file's serde structs |
 //! | `loader` | reading the file, the flags and the environment, checking, building the model |
 //! | `managed_identities` | `[[managed_identity]]`: system- and user-assigned identities |
+//! | `checks` | the checks shared by both: a GUID, a grant of roles or scopes on a resource |
 //! | `users_file` | the users as JSON Lines of Graph user objects |
 //! | `sources` | what a load read, as digests: whether a later start's inputs are unchanged |
 
+mod checks;
 mod loader;
 mod managed_identities;
 pub mod microsoft;
