@@ -364,7 +364,7 @@ struct Start {
     subscriptions: Vec<config::Subscription>,
     /// `[[workload]]`: config-only, like the subscriptions.
     #[serde(default)]
-    workloads: Vec<workload::Workload>,
+    workloads: Vec<config::Workload>,
     /// The config's `[[issuer]]`s with their key sets (federation).
     #[serde(default)]
     issuers: Vec<config::ConfiguredIssuer>,

@@ -145,7 +145,7 @@ impl Registry {
         }
         drop(recorder);
         let subscriptions = subscriptions(&file.subscription, &tenants)?;
-        let workloads = crate::workload::config::workloads(&file.workload)?;
+        let workloads = super::workloads::workloads(&file.workload)?;
         let issuers = configured_issuers(&file.issuer, base_dir, &sources)?;
         let managed_identities = super::managed_identities::from_file(
             &file.managed_identity,

@@ -12,6 +12,7 @@
 //! | `loader` | reading the file, the flags and the environment, checking, building the model |
 //! | `managed_identities` | `[[managed_identity]]`: system- and user-assigned identities |
 //! | `checks` | the checks shared by both: a GUID, a grant of roles or scopes on a resource |
+//! | `workloads` | `[[workload]]` as written, checked into the model's [`Workload`] |
 //! | `users_file` | the users as JSON Lines of Graph user objects |
 //! | `sources` | what a load read, as digests: whether a later start's inputs are unchanged |
 
@@ -23,6 +24,7 @@ mod model;
 mod schema;
 mod sources;
 mod users_file;
+mod workloads;
 
 pub use model::*;
 pub use sources::{unchanged, Sources};

@@ -208,6 +208,31 @@ pub struct ManagedIdentity {
     pub roles: HashMap<String, Vec<String>>,
 }
 
+/// A checked workload: what serve signs for it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Workload {
+    pub name: String,
+    /// Lower-case GUID.
+    pub app: String,
+    pub issuer: String,
+    pub platform: Platform,
+}
+
+/// The platform a workload runs on, with what names it there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Platform {
+    Github {
+        repository: String,
+        git_ref: String,
+        environment: Option<String>,
+    },
+    Kubernetes {
+        namespace: String,
+        service_account: String,
+        lifetime_secs: u64,
+    },
+}
+
 /// Everything registered.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -219,7 +244,7 @@ pub struct Registry {
     /// Azure subscriptions, in the file's order (Resource Manager's `/subscriptions`).
     pub(crate) subscriptions: Vec<Subscription>,
     /// `[[workload]]`: what serve issues tokens for (no directory objects).
-    pub(crate) workloads: Vec<crate::workload::Workload>,
+    pub(crate) workloads: Vec<Workload>,
     /// `[[managed_identity]]`, in the file's order.
     pub(crate) managed_identities: Vec<ManagedIdentity>,
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.

@@ -27,7 +27,7 @@ pub(super) struct ConfigFile {
     #[serde(default)]
     pub(super) subscription: Vec<SubscriptionEntry>,
     #[serde(default)]
-    pub(super) workload: Vec<crate::workload::WorkloadEntry>,
+    pub(super) workload: Vec<super::workloads::WorkloadEntry>,
     /// Outside token issuers trusted with a local key set (workload identity federation).
     #[serde(default)]
     pub(super) issuer: Vec<IssuerEntry>,

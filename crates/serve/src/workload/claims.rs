@@ -2,8 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::config::{Platform, Workload};
-use crate::config::name_based_guid;
+use crate::config::{name_based_guid, Platform, Workload};
 
 /// A GitHub OIDC token's lifetime: `exp − iat` = 300 s
 /// (<https://docs.github.com/en/actions/reference/security/oidc>, the example token).
@@ -128,5 +127,47 @@ pub fn kubernetes(w: &Workload, now: i64) -> Map<String, Value> {
     match c {
         Value::Object(m) => m,
         _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(platform: Platform) -> Workload {
+        Workload {
+            name: "w".into(),
+            app: "6f1c2a3b-4d5e-4f60-8172-839405a6b7c8".into(),
+            issuer: "https://issuer.example".into(),
+            platform,
+        }
+    }
+
+    #[test]
+    fn subjects_as_the_platforms_write_them() {
+        let github = |environment: Option<&str>| {
+            workload(Platform::Github {
+                repository: "contoso/api".into(),
+                git_ref: "refs/heads/main".into(),
+                environment: environment.map(str::to_string),
+            })
+        };
+        let pod = workload(Platform::Kubernetes {
+            namespace: "shop".into(),
+            service_account: "orders".into(),
+            lifetime_secs: 3600,
+        });
+        let subjects: Vec<String> = [github(None), github(Some("prod:eu")), pod]
+            .iter()
+            .map(subject)
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                "repo:contoso/api:ref:refs/heads/main",
+                "repo:contoso/api:environment:prod%3Aeu",
+                "system:serviceaccount:shop:orders"
+            ]
+        );
     }
 }

@@ -15,9 +15,8 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::claims;
-use super::config::Platform;
 use super::Workloads;
-use crate::config::TokenVersion;
+use crate::config::{Platform, TokenVersion};
 
 /// The URL a job asks: a query already begun, as the runner's own URL is (`…?api-version=2.0`),
 /// since the clients append `&audience=…`.

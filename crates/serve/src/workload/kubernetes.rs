@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use certgen::files::{self, OutputFile};
 
-use super::config::Platform;
 use super::{claims, Running, Workloads};
-use crate::config::TokenVersion;
+use crate::config::{Platform, TokenVersion};
 use crate::error::Result;
 
 /// The file name the workload-identity webhook mounts (`azure-identity-token`), in a folder of

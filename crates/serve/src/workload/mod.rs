@@ -4,16 +4,15 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | `config` | `[[workload]]` as written and as checked |
 //! | `claims` | the tokens' claims, as each platform writes them |
 //! | `github` | the runner's token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`) |
 //! | `kubernetes` | the token file, rewritten before 80 % of its life |
 //!
-//! A workload entry makes no federated credential: the app must hold one that matches its
+//! `[[workload]]` as written and as checked is the config's (`crate::config`). A workload
+//! entry makes no federated credential: the app must hold one that matches its
 //! tokens (issuer, subject, audience), as in Entra.
 
 pub mod claims;
-pub mod config;
 mod github;
 mod kubernetes;
 
@@ -25,10 +24,10 @@ use axum::Router;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::config::{Platform, Workload};
 use crate::error::Result;
 use crate::state;
 use crate::tokens::SigningKey;
-pub use config::{Platform, Workload, WorkloadEntry};
 
 /// What the ready line says of one workload: the variables its process needs.
 #[derive(Debug, Clone, Serialize)]

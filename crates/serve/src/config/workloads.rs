@@ -1,4 +1,5 @@
-//! `[[workload]]` in the config file: the entry as written, checked into a [`Workload`].
+//! `[[workload]]` in the config file: the entry as written, checked into a [`Workload`]
+//! (the model's; what serve does with one is `crate::workload`'s).
 //!
 //! A workload is what runs somewhere with an identity of its own (a GitHub Actions job, a
 //! Kubernetes pod) and proves it with its platform's token. serve plays the platform: it signs
@@ -8,8 +9,9 @@
 
 use std::collections::HashSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::model::{Platform, Workload};
 use crate::error::{Result, ServeError};
 
 /// GitHub's OIDC issuer, as GitHub names it
@@ -60,31 +62,6 @@ pub struct WorkloadEntry {
     pub token_lifetime: Option<u64>,
     /// The `iss` its tokens carry, instead of the platform's default.
     pub issuer: Option<String>,
-}
-
-/// A checked workload: what serve signs for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Workload {
-    pub name: String,
-    /// Lower-case GUID.
-    pub app: String,
-    pub issuer: String,
-    pub platform: Platform,
-}
-
-/// The platform a workload runs on, with what names it there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Platform {
-    Github {
-        repository: String,
-        git_ref: String,
-        environment: Option<String>,
-    },
-    Kubernetes {
-        namespace: String,
-        service_account: String,
-        lifetime_secs: u64,
-    },
 }
 
 /// Every `[[workload]]`, checked: one `error:` naming the workload and the field.
@@ -322,24 +299,22 @@ mod tests {
     }
 
     #[test]
-    fn subjects_as_the_platforms_write_them() {
+    fn default_issuers_and_one_entry_per_name() {
         let text = format!(
             "[[workload]]\nname = \"ci\"\nkind = \"github\"\napp = \"{APP}\"\nrepository = \"contoso/api\"\nref = \"refs/heads/main\"\n\
-             [[workload]]\nname = \"deploy\"\nkind = \"github\"\napp = \"{APP}\"\nrepository = \"contoso/api\"\nref = \"refs/heads/main\"\nenvironment = \"prod:eu\"\n\
              [[workload]]\nname = \"pod\"\nkind = \"kubernetes\"\napp = \"{APP}\"\nnamespace = \"shop\"\nservice_account = \"orders\"\n"
         );
         let w = parse(&text).unwrap();
-        let subjects: Vec<String> = w.iter().map(super::super::claims::subject).collect();
-        assert_eq!(
-            subjects,
-            [
-                "repo:contoso/api:ref:refs/heads/main",
-                "repo:contoso/api:environment:prod%3Aeu",
-                "system:serviceaccount:shop:orders"
-            ]
-        );
         assert_eq!(w[0].issuer, GITHUB_ISSUER);
-        assert_eq!(w[2].issuer, KUBERNETES_ISSUER);
+        assert_eq!(w[1].issuer, KUBERNETES_ISSUER);
+        assert_eq!(
+            w[1].platform,
+            Platform::Kubernetes {
+                namespace: "shop".into(),
+                service_account: "orders".into(),
+                lifetime_secs: KUBERNETES_LIFETIME_SECS,
+            }
+        );
         let twice = format!("{text}[[workload]]\nname = \"ci\"\nkind = \"github\"\napp = \"{APP}\"\nrepository = \"o/r\"\nref = \"refs/heads/main\"\n");
         assert!(parse(&twice)
             .unwrap_err()
