@@ -9,12 +9,12 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::checks::{grant, guid, Permission};
+use super::federated::FederatedCredential;
 use super::model::*;
 use super::schema::*;
 use super::sources::{self, sha256, Sources};
 use super::users_file;
 use crate::error::{Credential, Result, ServeError};
-use crate::federation::FederatedCredential;
 use certgen::authority::is_dns_name;
 use certgen::certificate::{CertKey, Certificate};
 use certgen::input;
@@ -581,7 +581,7 @@ fn federated_credentials(
     client_id: &str,
     entries: &[FederatedEntry],
 ) -> Result<Vec<FederatedCredential>> {
-    use crate::federation::credentials::{pair_taken, DEFAULT_AUDIENCE, MAX_PER_APP, PAIR_TAKEN};
+    use super::federated::{pair_taken, DEFAULT_AUDIENCE, MAX_PER_APP, PAIR_TAKEN};
     if entries.len() > MAX_PER_APP {
         return Err(ServeError::Invalid(format!(
             "app {client_id}: {} federated credentials; Entra allows at most {MAX_PER_APP} per \

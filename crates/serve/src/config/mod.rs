@@ -7,6 +7,7 @@
 //! | module | concept |
 //! |---|---|
 //! | `model` | what the service uses: [`Registry`], tenants, apps, resources, users |
+//! | `federated` | one federated identity credential (`[[app.federated]]`) and Graph's rules for it |
 //! | `microsoft` | Microsoft's own resources, in every tenant (Graph, Azure Service Management, …) |
 //! | `schema` | the TOML file's serde structs |
 //! | `loader` | reading the file, the flags and the environment, checking, building the model |
@@ -17,6 +18,7 @@
 //! | `sources` | what a load read, as digests: whether a later start's inputs are unchanged |
 
 mod checks;
+pub mod federated;
 mod loader;
 mod managed_identities;
 pub mod microsoft;

@@ -60,7 +60,7 @@ pub struct App {
     /// Delegated scopes consented for the app, by resource app id (`[app.delegated]`).
     pub delegated: HashMap<String, Vec<String>>,
     /// Federated identity credentials: outside tokens it may present (`[[app.federated]]`).
-    pub federated: Vec<crate::federation::FederatedCredential>,
+    pub federated: Vec<super::federated::FederatedCredential>,
     /// A managed identity (no application object): its Azure resource id, the `xms_mirid`
     /// of its tokens.
     pub managed_identity: Option<String>,

@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use super::store::{Kind, Object, Origin};
+use crate::config::federated::FederatedCredential;
 
 /// The keys an object is found by, computed from its document. Values that Graph compares
 /// ignoring case are lower-cased.
@@ -81,7 +82,7 @@ pub const FIC_APPLICATION: &str = "applicationObjectId";
 /// A federated credential of the application object `application_id` as kept.
 pub fn federated_credential(
     application_id: &str,
-    fic: &crate::federation::FederatedCredential,
+    fic: &FederatedCredential,
     origin: Origin,
 ) -> Object {
     let app = application_id.to_ascii_lowercase();
@@ -94,6 +95,27 @@ pub fn federated_credential(
         doc,
         json!({}),
     )
+}
+
+/// A federated credential read back from its kept document (`None` when it lacks what the
+/// exchange needs): the inverse of [`federated_credential`].
+pub fn federated_credential_of(doc: &Value) -> Option<FederatedCredential> {
+    let id = str_of(doc, "id");
+    let name = str_of(doc, "name");
+    if id.is_empty() || name.is_empty() {
+        return None;
+    }
+    Some(FederatedCredential {
+        id: id.to_string(),
+        name: name.to_string(),
+        issuer: str_of(doc, "issuer").to_string(),
+        subject: str_of(doc, "subject").to_string(),
+        audiences: strings(doc, "audiences").map(str::to_string).collect(),
+        description: doc
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
 }
 
 /// The strings of an array property (absent or not an array: none).

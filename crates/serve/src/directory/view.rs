@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use serde_json::Value;
 
-use super::objects::{role_value, str_of, strings};
+use super::objects::{federated_credential_of, role_value, str_of, strings};
 use super::store::Object;
 use crate::config::{App, AppSecret, Resource, SecretDigest, Tenant, TokenVersion, User};
 use certgen::certificate::Certificate;
@@ -129,7 +129,7 @@ pub fn app(application: &Object, related: &Related) -> AppView {
     app.federated = related
         .federated
         .iter()
-        .filter_map(|o| crate::federation::FederatedCredential::from_doc(&o.doc))
+        .filter_map(|o| federated_credential_of(&o.doc))
         .collect();
     app.certificates = keys.iter().map(|(c, _)| c.clone()).collect();
     AppView { app, keys }

@@ -20,10 +20,10 @@
 
 use serde_json::{Map, Value};
 
-use super::credentials::FederatedCredential;
 use super::issuers::Lookup;
 use crate::aadsts::Aadsts;
 use crate::client_assertion::CLOCK_SKEW_SECS;
+use crate::config::federated::FederatedCredential;
 use crate::config::App;
 use crate::service::TokenService;
 use certgen::jose::{self, numeric_date, Alg, DateRule, Jws, Policy};

@@ -2,15 +2,13 @@
 //! an app trusts tokens of an outside issuer through its federated identity credentials, and
 //! a client presents such a token as its `client_assertion`.
 //!
-//! `issuers` is who may sign those tokens and with which keys; `credentials` the rules of one
-//! federated identity credential (shared by the config and Graph); `exchange` checks a
-//! presented token against an app's credentials, with Entra's refusals.
+//! `issuers` is who may sign those tokens and with which keys; `exchange` checks a presented
+//! token against an app's credentials, with Entra's refusals. A credential itself and Graph's
+//! rules for it are config data (`config::federated`), which the directory keeps.
 
-pub mod credentials;
 pub mod exchange;
 pub mod issuers;
 
-pub use credentials::FederatedCredential;
 pub use issuers::Issuers;
 
 use certgen::jose::{self, Policy};

@@ -17,10 +17,11 @@ use super::error::GraphError;
 use super::filter::Filter;
 use super::query::{context, entity, Query};
 use super::{json_body, Call, Reply, Route};
-use crate::directory::objects::federated_credential;
+use crate::config::federated::{
+    check_name, pair_taken, FederatedCredential, MAX_PER_APP, PAIR_TAKEN,
+};
+use crate::directory::objects::{federated_credential, federated_credential_of};
 use crate::directory::{Change, Directory, Kind, Object, Origin};
-use crate::federation::credentials::{check_name, pair_taken, MAX_PER_APP, PAIR_TAKEN};
-use crate::federation::FederatedCredential;
 use axum::http::{self, Method};
 
 /// The navigation property's segment.
@@ -97,7 +98,7 @@ fn held(
     Ok(directory
         .find(Kind::FederatedCredential, "application", &app.id)?
         .into_iter()
-        .filter_map(|o| FederatedCredential::from_doc(&o.doc).map(|f| (o, f)))
+        .filter_map(|o| federated_credential_of(&o.doc).map(|f| (o, f)))
         .collect())
 }
 

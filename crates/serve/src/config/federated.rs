@@ -1,11 +1,11 @@
 //! One federated identity credential and Graph's rules for it
 //! (<https://learn.microsoft.com/en-us/graph/api/resources/federatedidentitycredential>), shared
 //! by the config (`[[app.federated]]`) and Graph's writes, so both refuse the same mistakes
-//! with the same words.
+//! with the same words. An [`App`](super::App) holds them as it holds its secrets; the directory
+//! keeps them as documents (`directory::objects`) and the exchange matches presented tokens
+//! against them (`federation::exchange`).
 
 use serde_json::{json, Value};
-
-use crate::directory::objects::{str_of, strings};
 
 /// At most this many per application (<https://learn.microsoft.com/en-us/entra/workload-id/workload-identity-federation-considerations>).
 pub const MAX_PER_APP: usize = 20;
@@ -39,26 +39,6 @@ impl FederatedCredential {
             "subject": self.subject,
             "description": self.description,
             "audiences": self.audiences,
-        })
-    }
-
-    /// From a kept document (`None` when it lacks what the exchange needs).
-    pub fn from_doc(doc: &Value) -> Option<FederatedCredential> {
-        let id = str_of(doc, "id");
-        let name = str_of(doc, "name");
-        if id.is_empty() || name.is_empty() {
-            return None;
-        }
-        Some(FederatedCredential {
-            id: id.to_string(),
-            name: name.to_string(),
-            issuer: str_of(doc, "issuer").to_string(),
-            subject: str_of(doc, "subject").to_string(),
-            audiences: strings(doc, "audiences").map(str::to_string).collect(),
-            description: doc
-                .get("description")
-                .and_then(Value::as_str)
-                .map(str::to_string),
         })
     }
 
