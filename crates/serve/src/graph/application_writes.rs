@@ -28,20 +28,11 @@ use crate::service::TokenService;
 use certgen::authority::is_guid;
 use certgen::certificate::{rfc3339, Certificate};
 use certgen::graph::keycred::key_credential_with;
-use certgen::graph::permissions::{allows, WRITE_APPLICATIONS};
 use certgen::jose;
 
 /// Properties the directory sets and a client's value for is ignored (Graph treats them as
 /// read-only; UNCONFIRMED whether it refuses or ignores them on create: ignored here).
 const SERVER_SET: [&str; 4] = ["id", "appId", "createdDateTime", "publisherDomain"];
-
-pub fn require_write(caller: &Caller) -> Result<(), GraphError> {
-    if allows(&caller.roles(), WRITE_APPLICATIONS) {
-        Ok(())
-    } else {
-        Err(GraphError::insufficient_privileges())
-    }
-}
 
 fn bad_request(message: impl Into<String>) -> GraphError {
     GraphError::bad_request("Request_BadRequest", message)
@@ -271,7 +262,7 @@ pub fn create(
     body: &[u8],
     graph_base: &str,
 ) -> Result<Reply, GraphError> {
-    require_write(caller)?;
+    caller.require_application_write()?;
     let directory = &service.directory;
     let mut given = given_properties(json_body(body)?)?;
     let Some(name) = given
@@ -339,7 +330,7 @@ pub fn update(
     key: &AppKey,
     body: &[u8],
 ) -> Result<Reply, GraphError> {
-    require_write(caller)?;
+    caller.require_application_write()?;
     let directory = &service.directory;
     let app = key
         .find(directory)?
@@ -415,7 +406,7 @@ pub fn mirrored(mut sp: Object, application: &Value) -> Object {
 /// `DELETE /applications/{id}`: the application, its service principal, and the assignments,
 /// grants and memberships that name the service principal; 204.
 pub fn delete(directory: &Directory, caller: &Caller, key: &AppKey) -> Result<Reply, GraphError> {
-    require_write(caller)?;
+    caller.require_application_write()?;
     let app = key
         .find(directory)?
         .ok_or_else(|| GraphError::not_found(key.text()))?;

@@ -8,6 +8,7 @@ use crate::face::issuer_v1;
 use crate::metadata;
 use crate::service::TokenService;
 use certgen::graph::cloud::{GRAPH_APP_ID, GRAPH_RESOURCE};
+use certgen::graph::permissions::{allows, WRITE_APPLICATIONS};
 use certgen::jose::strip_bearer;
 use certgen::verify::{KeySet, ValidToken, Validator, ValidatorOptions, VerifyError};
 
@@ -33,6 +34,17 @@ pub struct Caller {
 impl Caller {
     pub fn roles(&self) -> Vec<&str> {
         self.roles.iter().map(String::as_str).collect()
+    }
+
+    /// What every write to an application object asks of the caller (the application itself,
+    /// its passwords, its federated credentials): `Application.ReadWrite.All` or a permission
+    /// that includes it.
+    pub fn require_application_write(&self) -> Result<(), GraphError> {
+        if allows(&self.roles(), WRITE_APPLICATIONS) {
+            Ok(())
+        } else {
+            Err(GraphError::insufficient_privileges())
+        }
     }
 }
 

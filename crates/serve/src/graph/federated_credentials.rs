@@ -10,7 +10,6 @@
 
 use serde_json::{json, Map, Value};
 
-use super::application_writes::require_write;
 use super::applications::{readable, AppKey};
 use super::auth::Caller;
 use super::error::GraphError;
@@ -193,7 +192,7 @@ fn list(
 
 /// The application named, for a write: 403 before 404, as every Graph write here.
 fn writable(directory: &Directory, caller: &Caller, key: &AppKey) -> Result<Object, GraphError> {
-    require_write(caller)?;
+    caller.require_application_write()?;
     key.find(directory)?
         .ok_or_else(|| GraphError::not_found(key.text()))
 }

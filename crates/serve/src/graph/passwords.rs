@@ -14,7 +14,6 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::application_writes::require_write;
 use super::applications::AppKey;
 use super::auth::Caller;
 use super::error::GraphError;
@@ -68,7 +67,7 @@ pub fn add(
     body: &[u8],
     graph_base: &str,
 ) -> Result<Reply, GraphError> {
-    require_write(caller)?;
+    caller.require_application_write()?;
     let app = key
         .find(directory)?
         .ok_or_else(|| GraphError::not_found(key.text()))?;
@@ -157,7 +156,7 @@ pub fn remove(
     key: &AppKey,
     body: &[u8],
 ) -> Result<Reply, GraphError> {
-    require_write(caller)?;
+    caller.require_application_write()?;
     let app = key
         .find(directory)?
         .ok_or_else(|| GraphError::not_found(key.text()))?;
