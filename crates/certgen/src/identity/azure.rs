@@ -30,8 +30,9 @@ use azure_core::error::ErrorKind;
 
 use super::credential::{
     ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential,
-    EnvironmentCredential, TokenCredential,
+    TokenCredential,
 };
+use super::environment::EnvironmentCredential;
 use super::managed::ManagedIdentityCredential;
 
 async fn azure_token(
