@@ -1,6 +1,6 @@
 //! `certgen assertion`: the signed client-assertion JWT for a token request.
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use certgen::assertion::{self, AssertionParams, SigningAlg, DEFAULT_LIFETIME_SECS};
 use certgen::authority;
 use clap::{Args, ValueEnum};

@@ -19,7 +19,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 use super::assertion::{authority_host, env_value};
-use super::hints::{CliError as Error, Result, EXIT_PROVIDER};
+use super::error::{CliError as Error, Result, EXIT_PROVIDER};
 use super::output;
 use super::token::{self, OutputForm, TokenArgs};
 

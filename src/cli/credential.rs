@@ -1,7 +1,7 @@
 //! `certgen credential list | add | remove`: the certificates registered on the app, managed by
 //! the app itself through Graph with no administrator and no Graph permission.
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use std::path::PathBuf;
 
 use certgen::certificate::rfc3339;

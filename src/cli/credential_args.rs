@@ -12,7 +12,7 @@ use certgen::credential::{
 use certgen::secret::{Ask, Secret, SecretSource};
 use clap::Args;
 
-use super::hints::Result;
+use super::error::Result;
 
 /// `--cert/--key`, `--pfx`, `--password-file`; without them, AZURE_CLIENT_CERTIFICATE_PATH.
 #[derive(Debug, Clone, Default, Args)]
@@ -109,7 +109,7 @@ pub fn env_secret(var: &str) -> Result<Option<Secret>> {
             .into_string()
             .map(|v| Some(Secret::new(v)))
             .map_err(|_| {
-                super::hints::CliError::failure(format!(
+                super::error::CliError::failure(format!(
                     "environment variable {var} is not valid UTF-8"
                 ))
             }),

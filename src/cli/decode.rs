@@ -1,6 +1,6 @@
 //! `certgen decode`: header and claims of any JWT, with readable times. Never verifies.
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use std::path::Path;
 
 use certgen::certificate::rfc3339;

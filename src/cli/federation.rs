@@ -18,7 +18,7 @@ use clap::Args;
 use serde_json::{Map, Value};
 
 use super::assertion::env_value;
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 
 /// `--federated-token-file`, `--github-actions`, `--federated-audience`.
 #[derive(Debug, Clone, Default, Args)]

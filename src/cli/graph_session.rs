@@ -3,7 +3,7 @@
 //! with a proof signed by a local certificate (the library's `AppSession`); error answers
 //! explained as `certgen call` does.
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use certgen::certificate::Certificate;
 use certgen::credential::Credential;
 use certgen::graph::app_keys::Application;

@@ -1,6 +1,6 @@
 //! `certgen keycred`: Graph `keyCredential` objects for certificates.
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use std::path::PathBuf;
 
 use certgen::credential::ENV_CERTIFICATE_PASSWORD;

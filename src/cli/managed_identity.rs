@@ -10,7 +10,7 @@ use certgen::identity::{
     ManagedIdentitySource, TokenCredential, TokenRequestOptions,
 };
 
-use super::hints::{CliError as Error, Result, EXIT_PROVIDER, EXIT_TRANSPORT};
+use super::error::{CliError as Error, Result, EXIT_PROVIDER, EXIT_TRANSPORT};
 use super::token::TokenArgs;
 
 /// The token of the identity `--client-id` (or `AZURE_CLIENT_ID`), `--object-id` or

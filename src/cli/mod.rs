@@ -1,15 +1,16 @@
 //! Command-line definitions (clap derive); errors become `error:`/`hint:` lines and exit codes
-//! in [`hints`].
+//! ([`error`]), translated from the library's in [`hints`].
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use hints::CliError;
+use error::CliError;
 
 mod assertion;
 mod call;
 mod credential;
 mod credential_args;
 mod decode;
+mod error;
 mod federation;
 mod foreign_flags;
 mod graph_session;

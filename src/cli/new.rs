@@ -12,7 +12,7 @@ use certgen::pkcs12::{self, Pkcs12Flavor};
 use certgen::secret::{Secret, SecretSource};
 
 use super::credential_args::{ask_new, env_secret};
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use clap::Args;
 use serde_json::json;
 

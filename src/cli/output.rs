@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use certgen::certificate::{rfc3339, Certificate, Validity};
 use serde_json::{json, Value};
 use time::OffsetDateTime;

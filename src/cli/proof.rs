@@ -1,6 +1,6 @@
 //! `certgen proof`: the proof-of-possession JWT of Graph's addKey/removeKey.
 
-use super::hints::Result;
+use super::error::Result;
 use certgen::graph::proof::{self, MAX_LIFETIME_SECS};
 use clap::Args;
 use serde_json::json;

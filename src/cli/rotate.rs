@@ -2,7 +2,7 @@
 //! for cron. The workflow is the library's ([`certgen::rotate::run`]); this command reads the
 //! flags, loads the credential files, gets the tokens, and prints each step as it happens.
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use std::time::Duration;
 
 use certgen::certificate::rfc3339;

@@ -9,7 +9,7 @@ use certgen_serve::{
 };
 
 use super::credential_args::ask;
-use super::hints::{CliError as Error, Result, EXIT_FAILURE, EXIT_USAGE};
+use super::error::{CliError as Error, Result, EXIT_FAILURE, EXIT_USAGE};
 use clap::Args;
 
 use super::output;

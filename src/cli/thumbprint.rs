@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::credential_args::passwords;
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use certgen::input;
 use clap::{Args, ValueEnum};
 use serde_json::Value;

@@ -21,8 +21,9 @@ use serde_json::{json, Value};
 
 use super::assertion::{authority_host, env_flag, env_value, tenant, Alg};
 use super::credential_args::{ask, env_secret, CredentialArgs};
+use super::error::{CliError as Error, Result};
 use super::federation::{self, Federated, FederationArgs};
-use super::hints::{self, CliError as Error, Result, Sent, SentCredential};
+use super::hints::{self, Sent, SentCredential};
 use super::output;
 
 /// The environment variable the Azure Identity libraries read a client secret from.

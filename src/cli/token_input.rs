@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 
 use certgen::read;
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use serde_json::Value;
 
 /// Reads the token of `arg` (stdin for `-` or nothing); `usage` is the hint when neither an

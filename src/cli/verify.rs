@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::hints::{CliError as Error, Result};
+use super::error::{CliError as Error, Result};
 use certgen::error::VerifyError;
 use certgen::jose::{self, Policy};
 use certgen::verify::{ValidToken, Validator, ValidatorOptions, DEFAULT_LEEWAY};
