@@ -36,7 +36,7 @@ pub struct Session {
 /// The app's own keys are what these commands work on: a managed identity has none (the
 /// platform holds its credential), so `--managed-identity` is refused before anything is read.
 pub fn refuse_managed_identity(args: &GraphArgs) -> Result<()> {
-    if args.token.managed_identity {
+    if args.token.managed.managed_identity {
         return Err(Error::usage(
             "--managed-identity: this command works on an app's own certificates, and a managed \
              identity has none",

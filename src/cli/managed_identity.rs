@@ -2,20 +2,49 @@
 //! from the platform endpoint the environment names, through the library's
 //! [`ManagedIdentityCredential`]; the platform's refusals explained.
 
-use std::time::Duration;
-
 use certgen::error::ProviderError;
 use certgen::identity::{
     AccessToken, ClientOptions, CredentialOptions, ManagedIdentityCredential, ManagedIdentityId,
     ManagedIdentitySource, TokenCredential, TokenRequestOptions,
 };
+use clap::Args;
 
 use super::error::{CliError as Error, Result, EXIT_PROVIDER, EXIT_TRANSPORT};
-use super::token::TokenArgs;
 
-/// The token of the identity `--client-id` (or `AZURE_CLIENT_ID`), `--object-id` or
-/// `--resource-id` names; none: the system-assigned one.
-pub(super) fn get(args: &TokenArgs, client_id: Option<&str>) -> Result<AccessToken> {
+/// `--managed-identity`, `--object-id`, `--resource-id` (`certgen token`, `certgen call`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ManagedIdentityArgs {
+    /// The managed identity of the Azure resource this runs on (IDENTITY_ENDPOINT+IDENTITY_HEADER, else IMDS); --client-id, --object-id or --resource-id picks a user-assigned one
+    #[arg(long, help_heading = "Managed identity", conflicts_with_all = ["cert", "key", "pfx", "password_file", "secret_file", "federated_token_file", "github_actions", "token_endpoint", "audience", "x5c", "authority_host", "tenant"])]
+    pub managed_identity: bool,
+    /// A user-assigned managed identity by its object (principal) ID
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Managed identity",
+        requires = "managed_identity",
+        conflicts_with = "resource_id"
+    )]
+    pub object_id: Option<String>,
+    /// A user-assigned managed identity by its Azure resource ID
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Managed identity",
+        requires = "managed_identity"
+    )]
+    pub resource_id: Option<String>,
+}
+
+/// The token for `scopes` of the identity `--client-id` (or `AZURE_CLIENT_ID`), `--object-id`
+/// or `--resource-id` names; none: the system-assigned one.
+pub(super) fn get(
+    args: &ManagedIdentityArgs,
+    client_id: Option<&str>,
+    scopes: &[String],
+    transport: ClientOptions,
+    force_refresh: bool,
+) -> Result<AccessToken> {
     let id = match (&args.object_id, &args.resource_id, client_id) {
         (Some(o), _, _) => ManagedIdentityId::ObjectId(o.trim().to_string()),
         (_, Some(r), _) => ManagedIdentityId::ResourceId(r.trim().to_string()),
@@ -24,8 +53,6 @@ pub(super) fn get(args: &TokenArgs, client_id: Option<&str>) -> Result<AccessTok
         }
         _ => ManagedIdentityId::SystemAssigned,
     };
-    let mut transport = ClientOptions::default().timeout(Duration::from_secs(args.timeout));
-    transport.ca_file = args.ca_file.clone();
     let options = CredentialOptions::default().transport(transport);
     let source = ManagedIdentitySource::from_env()?;
     let endpoint = match &source {
@@ -34,8 +61,8 @@ pub(super) fn get(args: &TokenArgs, client_id: Option<&str>) -> Result<AccessTok
         other => format!("{other:?}"),
     };
     let credential = ManagedIdentityCredential::with_source(id, source, options)?;
-    let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
-    let call = TokenRequestOptions::default().force_refresh(args.force_refresh);
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let call = TokenRequestOptions::default().force_refresh(force_refresh);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

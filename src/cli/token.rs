@@ -24,6 +24,7 @@ use super::credential_args::{ask, env_secret, CredentialArgs};
 use super::error::{CliError as Error, Result};
 use super::federation::{self, Federated, FederationArgs};
 use super::hints::{self, Sent, SentCredential};
+use super::managed_identity::{self, ManagedIdentityArgs};
 use super::output;
 
 /// The environment variable the Azure Identity libraries read a client secret from.
@@ -108,26 +109,8 @@ pub struct TokenArgs {
     /// Client secret file, first line ('-' = stdin), instead of a certificate [else AZURE_CLIENT_SECRET]
     #[arg(long, value_name = "F", help_heading = "Credential", conflicts_with_all = ["cert", "key", "pfx", "password_file"])]
     secret_file: Option<PathBuf>,
-    /// The managed identity of the Azure resource this runs on (IDENTITY_ENDPOINT+IDENTITY_HEADER, else IMDS); --client-id, --object-id or --resource-id picks a user-assigned one
-    #[arg(long, help_heading = "Managed identity", conflicts_with_all = ["cert", "key", "pfx", "password_file", "secret_file", "federated_token_file", "github_actions", "token_endpoint", "audience", "x5c", "authority_host", "tenant"])]
-    pub(super) managed_identity: bool,
-    /// A user-assigned managed identity by its object (principal) ID
-    #[arg(
-        long,
-        value_name = "ID",
-        help_heading = "Managed identity",
-        requires = "managed_identity",
-        conflicts_with = "resource_id"
-    )]
-    pub(super) object_id: Option<String>,
-    /// A user-assigned managed identity by its Azure resource ID
-    #[arg(
-        long,
-        value_name = "ID",
-        help_heading = "Managed identity",
-        requires = "managed_identity"
-    )]
-    pub(super) resource_id: Option<String>,
+    #[command(flatten)]
+    pub(super) managed: ManagedIdentityArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,8 +143,16 @@ pub(super) fn client_id(args: &TokenArgs) -> Result<&str> {
 
 /// The token the flags describe (cache first), as `certgen call` sends it too.
 pub(super) fn get(args: &TokenArgs) -> Result<AccessToken> {
-    if args.managed_identity {
-        return super::managed_identity::get(args, args.client_id.as_deref());
+    if args.managed.managed_identity {
+        let mut transport = ClientOptions::default().timeout(Duration::from_secs(args.timeout));
+        transport.ca_file = args.ca_file.clone();
+        return managed_identity::get(
+            &args.managed,
+            args.client_id.as_deref(),
+            &args.scopes,
+            transport,
+            args.force_refresh,
+        );
     }
     let client_id = client_id(args)?;
     let tenant = tenant(args.tenant.as_deref());
