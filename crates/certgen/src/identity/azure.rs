@@ -29,8 +29,7 @@ use azure_core::credentials::{
 use azure_core::error::ErrorKind;
 
 use super::credential::{
-    ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential,
-    TokenCredential,
+    ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, TokenCredential,
 };
 use super::environment::EnvironmentCredential;
 use super::managed::ManagedIdentityCredential;
