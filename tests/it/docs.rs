@@ -250,7 +250,11 @@ fn federation_managed_identity_walkthrough() {
     let config = readme_blocks("file federation-mi.toml");
     assert_eq!(config.len(), 1, "the docs mark one federation-mi.toml");
     let script = readme_blocks("federation-managed-identity");
-    assert_eq!(script.len(), 1, "the docs mark one federation-managed-identity block");
+    assert_eq!(
+        script.len(),
+        1,
+        "the docs mark one federation-managed-identity block"
+    );
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::write(dir.path().join("federation-mi.toml"), &config[0]).unwrap();
     let (_, stdout, stderr) = run_readme_script(dir.path(), &script[0]);
