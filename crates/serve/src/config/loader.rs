@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::checks::{grant, guid, Permission};
 use super::federated::FederatedCredential;
+use super::flags::Flags;
 use super::model::*;
 use super::schema::*;
 use super::sources::{self, sha256, Sources};

@@ -15,17 +15,6 @@ pub const DEFAULT_TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub const GRAPH_URI: &str = "https://graph.microsoft.com";
 
-/// Registrations given as flags.
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
-    /// `--tenant`: GUIDs or DNS names.
-    pub tenants: Vec<String>,
-    /// `--app CLIENT_ID=CERT_FILE`.
-    pub app_certs: Vec<(String, std::path::PathBuf)>,
-    /// `--app-secret CLIENT_ID=ENV_VAR`.
-    pub app_secrets: Vec<(String, String)>,
-}
-
 /// A directory (tenant).
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -250,7 +239,7 @@ pub struct Registry {
     /// True when no tenant was given and [`DEFAULT_TENANT`] stands in.
     pub(crate) default_tenant: bool,
     /// What the load read (files and environment variables), as digests.
-    pub(crate) sources: super::Sources,
+    pub(crate) sources: super::sources::Sources,
     /// Outside token issuers trusted with a local key set (`[[issuer]]`).
     pub(crate) issuers: Vec<ConfiguredIssuer>,
 }

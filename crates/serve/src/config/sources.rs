@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::model::Flags;
+use super::flags::Flags;
 use certgen::read::{self, Limit};
 
 /// Bumped when what the same inputs seed changes, so a directory seeded by an older build is
