@@ -6,7 +6,7 @@
 //!
 //! Permissions as for the application object: reading needs `Application.Read.All` (or being
 //! the app), writing one of [`certgen::graph::permissions::WRITE_APPLICATIONS`]. Graph's rules
-//! are `federation::credentials`' (shared with the config).
+//! are `config::federated`'s (shared with `[[app.federated]]` in the config file).
 
 use serde_json::{json, Map, Value};
 
