@@ -77,47 +77,26 @@ impl TokenClient {
         mut auth: impl FnMut() -> Result<ClientAuth>,
     ) -> Result<TokenResponse> {
         let url = check_endpoint(request.endpoint)?;
-        let started = Instant::now();
-        let deadline = started + self.options.timeout;
         let scope = request.scopes.join(" ");
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let (this, url_ref, scope) = (self, &url, scope.as_str());
+        with_retries(&url, &self.options, http::is_retryable, move |remaining| {
             let credential = auth()?;
-            let form = form(request, &scope, &credential);
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let exchange = self.exchange(&url, &form, remaining).await;
-            let (status, headers, body) = exchange
-                .map_err(|e| transport_error(e, &url, &self.options, Service::TokenEndpoint))?;
-            let received_at = OffsetDateTime::now_utc();
-            if status.is_success() {
-                return TokenResponse::parse(&body, received_at);
-            }
-            let server_date = header_str(&headers, DATE).and_then(parse_http_date);
-            if http::is_retryable(status) && attempt < self.options.max_attempts {
-                let wait = retry_wait(&headers, server_date, received_at, attempt, &self.options);
-                if Instant::now() + wait < deadline {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            }
-            let mut answer = ProviderError::parse(status.as_u16(), &body, server_date, received_at);
-            answer.attempts = attempt;
-            return Err(answer.into());
-        }
+            // Encoded before the request: the serializer is not Send, so it must not live
+            // across the await.
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form(request, scope, &credential))
+                .finish();
+            Ok(this.exchange(url_ref, body, remaining))
+        })
+        .await
     }
 
     async fn exchange(
         &self,
         url: &Url,
-        form: &[(&str, &str)],
+        body: String,
         remaining: Duration,
     ) -> reqwest::Result<(StatusCode, HeaderMap, Vec<u8>)> {
-        // Encoded before the request: the serializer is not Send, so it must not live across
-        // the await.
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
         let mut response = self
             .http
             .post(url.clone())
@@ -133,6 +112,49 @@ impl TokenClient {
         // Keep what fits: enough to explain, never unbounded memory.
         let (body, _) = read_capped(&mut response, MAX_BODY_BYTES).await?;
         Ok((status, headers, body))
+    }
+}
+
+/// One answer of a token endpoint: status, headers and the body as far as it was read.
+pub(crate) type Answer = (StatusCode, HeaderMap, Vec<u8>);
+
+/// A token from `url` under the transport rules every token source shares: one deadline over
+/// all attempts, a retry on what `retryable` names while time remains (as `Retry-After` says,
+/// capped), the answer parsed, or refused as a typed [`ProviderError`] that counts the
+/// attempts. `send` makes one attempt with the time left (and may refuse before sending).
+pub(crate) async fn with_retries<F, Fut>(
+    url: &Url,
+    options: &ClientOptions,
+    retryable: impl Fn(StatusCode) -> bool,
+    mut send: F,
+) -> Result<TokenResponse>
+where
+    F: FnMut(Duration) -> Result<Fut>,
+    Fut: std::future::Future<Output = reqwest::Result<Answer>>,
+{
+    let deadline = Instant::now() + options.timeout;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let (status, headers, body) = send(remaining)?
+            .await
+            .map_err(|e| transport_error(e, url, options, Service::TokenEndpoint))?;
+        let received_at = OffsetDateTime::now_utc();
+        if status.is_success() {
+            return TokenResponse::parse(&body, received_at);
+        }
+        let server_date = header_str(&headers, DATE).and_then(parse_http_date);
+        if retryable(status) && attempt < options.max_attempts {
+            let wait = retry_wait(&headers, server_date, received_at, attempt, options);
+            if Instant::now() + wait < deadline {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        }
+        let mut answer = ProviderError::parse(status.as_u16(), &body, server_date, received_at);
+        answer.attempts = attempt;
+        return Err(answer.into());
     }
 }
 

@@ -55,17 +55,18 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::header::{HeaderMap, ACCEPT, DATE};
+use reqwest::header::ACCEPT;
 use reqwest::{StatusCode, Url};
 use time::OffsetDateTime;
 
-use crate::error::{Error, InputKind, ProviderError, Result, Service};
-use crate::http::{self, header_str, parse_http_date, read_capped, retry_wait, transport_error};
+use crate::error::{Error, InputKind, Result};
+use crate::http::{self, read_capped};
 use crate::secret::Secret;
 
 use super::cache::CachedToken;
+use super::client::{with_retries, Answer};
 use super::credential::{
     AccessToken, BoxFuture, CredentialOptions, Source, TokenCredential, TokenRequestOptions,
     REFRESH_AHEAD,
@@ -399,32 +400,14 @@ impl ManagedIdentityCredential {
     async fn fetch(&self, resource: &str) -> Result<TokenResponse> {
         let url = self.source.url(resource, &self.id)?;
         let client = self.http()?;
-        let transport = &self.options.transport;
-        let deadline = Instant::now() + transport.timeout;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let (status, headers, body) = self
-                .exchange(&client, &url, remaining)
-                .await
-                .map_err(|e| transport_error(e, &url, transport, Service::TokenEndpoint))?;
-            let received_at = OffsetDateTime::now_utc();
-            if status.is_success() {
-                return TokenResponse::parse(&body, received_at);
-            }
-            let server_date = header_str(&headers, DATE).and_then(parse_http_date);
-            if self.source.retryable(status) && attempt < transport.max_attempts {
-                let wait = retry_wait(&headers, server_date, received_at, attempt, transport);
-                if Instant::now() + wait < deadline {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            }
-            let mut answer = ProviderError::parse(status.as_u16(), &body, server_date, received_at);
-            answer.attempts = attempt;
-            return Err(answer.into());
-        }
+        let (client, url_ref) = (&client, &url);
+        with_retries(
+            &url,
+            &self.options.transport,
+            |status| self.source.retryable(status),
+            |remaining| Ok(self.exchange(client, url_ref, remaining)),
+        )
+        .await
     }
 
     async fn exchange(
@@ -432,7 +415,7 @@ impl ManagedIdentityCredential {
         client: &reqwest::Client,
         url: &Url,
         remaining: Duration,
-    ) -> reqwest::Result<(StatusCode, HeaderMap, Vec<u8>)> {
+    ) -> reqwest::Result<Answer> {
         let mut request = client
             .get(url.clone())
             .header(ACCEPT, "application/json")
