@@ -194,6 +194,28 @@ fn imds_retries_what_the_platform_documents() {
         other => panic!("{other:?}"),
     }
 
+    // With the default options (3 attempts), IMDS still gets the five tries its retry
+    // guidance asks for: a VM's IMDS answers 404 or 410 for a while after boot.
+    let stub = Stub::start(vec![
+        busy(410, "0"),
+        busy(404, "0"),
+        busy(503, "0"),
+        busy(429, "0"),
+        ok(5),
+    ]);
+    let booting = ManagedIdentityCredential::with_source(
+        ManagedIdentityId::SystemAssigned,
+        ManagedIdentitySource::Imds { host: stub.host() },
+        CredentialOptions::default(),
+    )
+    .unwrap();
+    let token = runtime.block_on(booting.get_token(GRAPH, None)).unwrap();
+    assert_eq!(stub.count(), 5);
+    assert_eq!(
+        token.token.expose(),
+        crate::support::token_stub::fake_jwt(5)
+    );
+
     let stub = Stub::start(vec![reply(404, "{}"), ok(2)]);
     let app = ManagedIdentityCredential::with_source(
         ManagedIdentityId::SystemAssigned,

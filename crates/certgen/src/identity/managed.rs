@@ -83,6 +83,11 @@ const APP_SERVICE_API_VERSION: &str = "2019-08-01";
 
 /// The most of an answer read: a token answer is a few KiB.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// IMDS's retry guidance: retry 404, 410, 429 and 5xx with exponential back-off, five tries
+/// (<https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/how-to-use-vm-token#retry-guidance>).
+/// A freshly started VM's IMDS answers 404 or 410 for a while, so fewer would fail a daemon
+/// at boot; more stay within the caller's deadline.
+pub const IMDS_MIN_ATTEMPTS: u32 = 5;
 
 /// Which identity to ask for: the resource's own (system-assigned), or a user-assigned one by
 /// any of its three names.
@@ -263,8 +268,9 @@ fn check_url(value: &str, var: &str) -> Result<()> {
 ///
 /// Held tokens are reused until [`REFRESH_AHEAD`] before they expire; concurrent calls share
 /// one request. Statuses the platform documents as passing (IMDS: 404, 410, 429, 5xx) are
-/// retried with back-off (`Retry-After` when sent), within the transport's attempts and
-/// deadline ([`ClientOptions`](super::ClientOptions)). Requests never go through a proxy: the
+/// retried with back-off (`Retry-After` when sent), within the transport's attempts (IMDS: at
+/// least [`IMDS_MIN_ATTEMPTS`], as its retry guidance says) and deadline
+/// ([`ClientOptions`](super::ClientOptions)). Requests never go through a proxy: the
 /// endpoints are on the machine itself.
 ///
 /// ```
@@ -401,9 +407,13 @@ impl ManagedIdentityCredential {
         let url = self.source.url(resource, &self.id)?;
         let client = self.http()?;
         let (client, url_ref) = (&client, &url);
+        let mut transport = self.options.transport.clone();
+        if matches!(self.source, ManagedIdentitySource::Imds { .. }) {
+            transport.max_attempts = transport.max_attempts.max(IMDS_MIN_ATTEMPTS);
+        }
         with_retries(
             &url,
-            &self.options.transport,
+            &transport,
             |status| self.source.retryable(status),
             |remaining| Ok(self.exchange(client, url_ref, remaining)),
         )
