@@ -297,6 +297,35 @@ async fn an_issuer_on_no_reachable_host_is_90061() {
     }
 }
 
+/// A loopback issuer whose metadata fails is asked once: the requests that follow get the same
+/// 90061 at once, instead of each waiting on an issuer that may never answer.
+#[tokio::test]
+async fn a_failed_issuer_is_not_asked_again_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}/", listener.local_addr().unwrap());
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let app = axum::Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { axum::http::StatusCode::SERVICE_UNAVAILABLE }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let s = start(&format!(
+        "[[app.federated]]\nname = \"down\"\nissuer = \"{issuer}\"\nsubject = \"{SUBJECT}\"\n"
+    ));
+    let jwt = outside_token(&issuer, SUBJECT, AUD, KID, &fixture().main, 300);
+    for _ in 0..3 {
+        let got = exchange(&s, FED_APP, &jwt).await;
+        assert_refusal(&got, 400, "invalid_request", 90061);
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+}
+
 /// A tiny OIDC issuer on this machine: discovery and JWKS, as the azure-workload-identity
 /// docs publish for a self-managed cluster. Serves until the test's runtime ends.
 /// `jwks_uri`: where the discovery document sends the keys' reader (default: this server).

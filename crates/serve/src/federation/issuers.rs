@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use certgen::jose::VerifyingKey;
 use certgen::verify::{
@@ -54,6 +54,10 @@ struct Fetched {
     keys: Arc<KeySet>,
     at: Instant,
 }
+
+/// How long a failed fetch of a loopback issuer's metadata stays the answer (90061) before
+/// the next request tries again. Short, so an issuer started after a failure is found soon.
+pub const FAILURE_KEPT: Duration = Duration::from_secs(5);
 
 /// The registry; shared by every request (interior mutability), cheap to read.
 pub struct Issuers {
@@ -214,10 +218,19 @@ impl Issuers {
         }
     }
 
-    /// No keys yet; keys older than [`MAX_KEY_AGE`]; or a key the token names is missing and
+    /// Not after a failure younger than [`FAILURE_KEPT`]. Otherwise: no keys yet; keys older
+    /// than [`MAX_KEY_AGE`]; or a key the token names is missing and
     /// the last fetch is older than [`MIN_REFRESH_INTERVAL`] (so a flood of made-up `kid`s
     /// costs the issuer two fetches a minute).
     fn wants_fetch(&self, issuer: &str, kid: Option<&str>, x5t: Option<&str>) -> bool {
+        // A failure is the answer for a while: an issuer that accepts and never answers would
+        // otherwise hold every request for the fetch's whole timeout.
+        if read(&self.failed)
+            .get(issuer)
+            .is_some_and(|(_, at)| at.elapsed() < FAILURE_KEPT)
+        {
+            return false;
+        }
         match read(&self.fetched).get(issuer) {
             None => true,
             Some(f) => {
