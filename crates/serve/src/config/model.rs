@@ -214,6 +214,8 @@ pub enum Platform {
         repository: String,
         git_ref: String,
         environment: Option<String>,
+        /// The event that started the run (`event_name`; `pull_request` names the subject).
+        event: String,
     },
     Kubernetes {
         namespace: String,

@@ -54,6 +54,9 @@ pub struct WorkloadEntry {
     pub git_ref: Option<String>,
     /// github: the job's deployment environment, which then names the subject.
     pub environment: Option<String>,
+    /// github: the event that started the run (default `push`); `pull_request` names the
+    /// subject when no environment does.
+    pub event: Option<String>,
     /// kubernetes: the pod's namespace.
     pub namespace: Option<String>,
     /// kubernetes: the pod's service account.
@@ -153,11 +156,26 @@ fn workload(e: &WorkloadEntry) -> Result<Workload> {
                     Some(env.to_string())
                 }
             };
+            let event = e.event.as_deref().unwrap_or("push").trim().to_string();
+            // GitHub's event names: lower-case words joined by `_` (`push`, `pull_request`,
+            // `workflow_dispatch`…).
+            if event.is_empty()
+                || event.len() > 64
+                || !event.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            {
+                return Err(invalid(
+                    name,
+                    &format!(
+                        "event '{event}' is not a GitHub event name such as push or pull_request"
+                    ),
+                ));
+            }
             (
                 Platform::Github {
                     repository,
                     git_ref,
                     environment,
+                    event,
                 },
                 GITHUB_ISSUER,
             )
@@ -166,6 +184,7 @@ fn workload(e: &WorkloadEntry) -> Result<Workload> {
             only("repository", e.repository.is_some(), "kubernetes")?;
             only("ref", e.git_ref.is_some(), "kubernetes")?;
             only("environment", e.environment.is_some(), "kubernetes")?;
+            only("event", e.event.is_some(), "kubernetes")?;
             let namespace = need("namespace", &e.namespace)?;
             if !dns_label(&namespace) {
                 return Err(invalid(
@@ -280,6 +299,8 @@ mod tests {
             ("name = \"w\"\nkind = \"github\"\nrepository = \"contoso\"\nref = \"refs/heads/main\"", "is not OWNER/REPO"),
             ("name = \"w\"\nkind = \"github\"\nrepository = \"o/r\"\nref = \"main\"", "is not a full ref"),
             ("name = \"w\"\nkind = \"github\"\nrepository = \"o/r\"\nref = \"refs/heads/main\"\nnamespace = \"x\"", "which a github workload does not take"),
+            ("name = \"w\"\nkind = \"github\"\nrepository = \"o/r\"\nref = \"refs/heads/main\"\nevent = \"Pull Request\"", "is not a GitHub event name"),
+            ("name = \"w\"\nkind = \"kubernetes\"\nnamespace = \"prod\"\nservice_account = \"sa\"\nevent = \"push\"", "which a kubernetes workload does not take"),
             ("name = \"w\"\nkind = \"kubernetes\"\nnamespace = \"Prod\"\nservice_account = \"sa\"", "is not a DNS label"),
             ("name = \"w\"\nkind = \"kubernetes\"\nnamespace = \"prod\"", "needs service_account"),
             ("name = \"w\"\nkind = \"kubernetes\"\nnamespace = \"prod\"\nservice_account = \"sa\"\ntoken_lifetime = 1", "outside 5 to 86400"),

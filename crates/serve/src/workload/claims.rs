@@ -29,9 +29,12 @@ pub fn subject(w: &Workload) -> String {
             repository,
             git_ref,
             environment,
+            event,
         } => match environment {
-            // An environment job's subject names the environment, not the ref.
+            // An environment job's subject names the environment; else a pull request's names
+            // the event; else the ref (GitHub's order).
             Some(env) => format!("repo:{}:environment:{}", escape(repository), escape(env)),
+            None if event == "pull_request" => format!("repo:{}:pull_request", escape(repository)),
             None => format!("repo:{}:ref:{}", escape(repository), escape(git_ref)),
         },
         Platform::Kubernetes {
@@ -50,6 +53,7 @@ pub fn github(w: &Workload, audience: Option<&str>, now: i64) -> Map<String, Val
         repository,
         git_ref,
         environment,
+        event,
     } = &w.platform
     else {
         return Map::new();
@@ -78,7 +82,7 @@ pub fn github(w: &Workload, audience: Option<&str>, now: i64) -> Map<String, Val
         "workflow": "certgen",
         "workflow_ref": workflow,
         "job_workflow_ref": workflow,
-        "event_name": "push",
+        "event_name": event,
         "runner_environment": "github-hosted",
         "run_id": "1",
         "run_number": "1",
@@ -145,11 +149,12 @@ mod tests {
 
     #[test]
     fn subjects_as_the_platforms_write_them() {
-        let github = |environment: Option<&str>| {
+        let github = |environment: Option<&str>, event: &str| {
             workload(Platform::Github {
                 repository: "contoso/api".into(),
                 git_ref: "refs/heads/main".into(),
                 environment: environment.map(str::to_string),
+                event: event.into(),
             })
         };
         let pod = workload(Platform::Kubernetes {
@@ -157,15 +162,23 @@ mod tests {
             service_account: "orders".into(),
             lifetime_secs: 3600,
         });
-        let subjects: Vec<String> = [github(None), github(Some("prod:eu")), pod]
-            .iter()
-            .map(subject)
-            .collect();
+        let subjects: Vec<String> = [
+            github(None, "push"),
+            github(Some("prod:eu"), "push"),
+            github(None, "pull_request"),
+            github(Some("prod"), "pull_request"),
+            pod,
+        ]
+        .iter()
+        .map(subject)
+        .collect();
         assert_eq!(
             subjects,
             [
                 "repo:contoso/api:ref:refs/heads/main",
                 "repo:contoso/api:environment:prod%3Aeu",
+                "repo:contoso/api:pull_request",
+                "repo:contoso/api:environment:prod",
                 "system:serviceaccount:shop:orders"
             ]
         );
