@@ -82,6 +82,14 @@ ref = "refs/heads/main"
 environment = "production"
 
 [[workload]]
+name = "pull-request"
+kind = "github"
+app = "{WL_APP}"
+repository = "contoso/api"
+ref = "refs/pull/7/merge"
+event = "pull_request"
+
+[[workload]]
 name = "no-credential"
 kind = "github"
 app = "{NO_FIC_APP}"
@@ -276,6 +284,15 @@ async fn github_runner_endpoint_signs_githubs_claims_for_the_job() {
     let c = decode_claims(body["value"].as_str().unwrap());
     assert_eq!(c["sub"], "repo:contoso/api:environment:production");
     assert_eq!(c["environment"], "production");
+
+    // A pull request's subject names the event, not the merge ref.
+    let pr_url = env_value(&s, "pull-request", "ACTIONS_ID_TOKEN_REQUEST_URL");
+    let pr_bearer = env_value(&s, "pull-request", "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    let (_, body, _) = runner_get(&s, &pr_url, Some(&pr_bearer)).await;
+    let c = decode_claims(body["value"].as_str().unwrap());
+    assert_eq!(c["sub"], "repo:contoso/api:pull_request");
+    assert_eq!(c["event_name"], "pull_request");
+    assert_eq!(c["ref"], "refs/pull/7/merge");
 }
 
 /// `certgen token --github-actions` in a job (the runner's two variables only) gets a token
