@@ -428,16 +428,7 @@ async fn python_clients_exchange_a_federated_token() {
 // Graph: /applications/{id}/federatedIdentityCredentials.
 
 async fn admin_token(s: &Server) -> String {
-    let (status, body) = s
-        .post_token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", ADMIN),
-            ("client_secret", SECRET),
-            ("scope", GRAPH_SCOPE),
-        ])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
+    crate::support::graph::graph().token(s, ADMIN).await
 }
 
 async fn graph(
@@ -448,20 +439,14 @@ async fn graph(
     body: Option<Value>,
     prefer: bool,
 ) -> (u16, Value) {
-    let mut req = s
-        .client()
-        .request(method, format!("{}/v1.0{path}", s.base()))
-        .bearer_auth(token);
-    if prefer {
-        req = req.header("Prefer", "create-if-missing");
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let headers: &[(&str, &str)] = if prefer {
+        &[("Prefer", "create-if-missing")]
+    } else {
+        &[]
+    };
+    crate::support::graph::graph()
+        .send_with(s, method, &format!("/v1.0{path}"), token, body, headers)
+        .await
 }
 
 /// FED_APP's application object id, read through Graph.

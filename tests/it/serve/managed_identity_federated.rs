@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::serve::managed_identity::*;
-use crate::support::graph::claims_of;
+use crate::support::graph::{claims_of, graph};
 use crate::support::serve::*;
 use crate::support::stdout;
 use crate::support::token_stub::CLEAN_ENV;
@@ -90,15 +90,8 @@ fn app_token(s: &Server, file: &Path) -> Output {
 }
 
 async fn users_with(s: &Server, token: &str) -> (u16, serde_json::Value) {
-    let resp = s
-        .client()
-        .get(format!("{}/users", s.field("graph")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+    let (status, _, body) = graph().get(s, "/v1.0/users", Some(token)).await;
+    (status, body)
 }
 
 #[tokio::test]

@@ -208,10 +208,26 @@ impl GraphFixture {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.send_with(s, method, path, token, body, &[]).await
+    }
+
+    /// [`send`](Self::send) with extra request `headers` (Graph's `Prefer`, say).
+    pub async fn send_with(
+        &self,
+        s: &Server,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let mut req = s
             .client()
             .request(method, format!("{}{path}", s.base()))
             .bearer_auth(token);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
